@@ -1,0 +1,370 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { LeaseResult, UploadRecord, UploadStore, UploadSummary } from '../../domain/ports.js';
+import { keys } from './keys.js';
+
+type NewUpload = Parameters<UploadStore['ensureUpload']>[0];
+
+/** Distinct sources counted per transaction (keeps each update expression small). */
+const SOURCES_PER_TRANSACTION = 40;
+
+export class DynamoUploadStore implements UploadStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async ensureUpload(u: NewUpload): Promise<UploadRecord> {
+    const record: UploadRecord = {
+      ...u,
+      status: 'pending',
+      attempts: 0,
+      records: 0,
+      traces: 0,
+      newTraces: 0,
+      errorCount: 0,
+      errors: [],
+      idChunks: 0,
+      reason: null,
+      lastError: null,
+      startedAt: null,
+      completedAt: null,
+      durationMs: null,
+    };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...keys.upload(u.organizationId, u.projectId, u.uploadId), type: 'upload', ...toItem(record) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const existing = await this.getUpload(u.organizationId, u.projectId, u.uploadId);
+      if (existing) return existing;
+      throw err;
+    }
+    // The object's latest upload, for "create by filename"; an older event never overwrites a newer one.
+    await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.object(u.organizationId, u.projectId, u.objectKey),
+          UpdateExpression: 'SET object_key = :k, filename = :f, latest_upload_id = :u, latest_upload_at = :t',
+          ConditionExpression: 'attribute_not_exists(latest_upload_at) OR latest_upload_at <= :t',
+          ExpressionAttributeValues: { ':k': u.objectKey, ':f': u.filename, ':u': u.uploadId, ':t': u.createdAt },
+        }),
+      )
+      .catch((err: unknown) => {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      });
+    return record;
+  }
+
+  async getUpload(organizationId: string, projectId: string, uploadId: string): Promise<UploadRecord | null> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: keys.upload(organizationId, projectId, uploadId), ConsistentRead: true }),
+    );
+    return out.Item ? fromItem(out.Item) : null;
+  }
+
+  async refuse(u: UploadRecord, reason: string): Promise<void> {
+    await this.setStatus(u, 'SET #status = :failed, reason = :reason, completed_at = :now', {
+      ':failed': 'failed',
+      ':reason': reason,
+      ':now': new Date().toISOString(),
+    });
+  }
+
+  async markProcessing(u: UploadRecord, startedAt: string): Promise<void> {
+    await this.setStatus(u, 'SET #status = :processing, started_at = :at ADD attempts :one', {
+      ':processing': 'processing',
+      ':at': startedAt,
+      ':one': 1,
+    });
+  }
+
+  async recordFailure(u: UploadRecord, reason: string, final: boolean): Promise<void> {
+    await this.setStatus(
+      u,
+      final ? 'SET #status = :s, last_error = :e, reason = :e, completed_at = :now' : 'SET #status = :s, last_error = :e',
+      final ? { ':s': 'failed', ':e': reason, ':now': new Date().toISOString() } : { ':s': 'pending', ':e': reason },
+    );
+  }
+
+  /** Status changes never touch a completed upload. */
+  private async setStatus(u: UploadRecord, update: string, values: Record<string, unknown>): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.upload(u.organizationId, u.projectId, u.uploadId),
+          UpdateExpression: update,
+          ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ...values, ':completed': 'completed' },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  async acquireLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number): Promise<LeaseResult> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.object(u.organizationId, u.projectId, u.objectKey),
+          UpdateExpression: 'SET lease_owner = :o, lease_until = :until, object_key = :k ADD starts :one',
+          ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :o',
+          ExpressionAttributeValues: { ':o': owner, ':until': nowMs + leaseMs, ':now': nowMs, ':k': u.objectKey, ':one': 1 },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      const previousStarts = Number(out.Attributes?.starts ?? 0);
+      return { acquired: true, fresh: previousStarts === 0 };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const current = await this.doc.send(
+        new GetCommand({ TableName: this.table, Key: keys.object(u.organizationId, u.projectId, u.objectKey), ConsistentRead: true }),
+      );
+      return { acquired: false, heldUntil: Number(current.Item?.lease_until ?? nowMs) };
+    }
+  }
+
+  async renewLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.object(u.organizationId, u.projectId, u.objectKey),
+          UpdateExpression: 'SET lease_until = :until',
+          ConditionExpression: 'lease_owner = :o',
+          ExpressionAttributeValues: { ':o': owner, ':until': nowMs + leaseMs },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async releaseLease(u: UploadRecord, owner: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.object(u.organizationId, u.projectId, u.objectKey),
+          UpdateExpression: 'REMOVE lease_owner, lease_until',
+          ConditionExpression: 'lease_owner = :o',
+          ExpressionAttributeValues: { ':o': owner },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  async putIdChunk(u: UploadRecord, index: number, ids: string[]): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...keys.uploadIds(u.organizationId, u.projectId, u.uploadId, index), type: 'upload-ids', ids: ids.join(',') },
+      }),
+    );
+  }
+
+  /**
+   * Completes the upload and moves the project's counters by its new traces,
+   * exactly once: the last transaction flips the upload to completed under a
+   * condition; when a file has many distinct sources, the groups before it are
+   * each guarded by a marker item. Every transaction also checks the lease.
+   */
+  async complete(u: UploadRecord, owner: string, s: UploadSummary): Promise<'completed' | 'already-completed'> {
+    const counterKey = keys.counter(u.organizationId, u.projectId);
+    const leaseCheck = {
+      ConditionCheck: {
+        TableName: this.table,
+        Key: keys.object(u.organizationId, u.projectId, u.objectKey),
+        ConditionExpression: 'lease_owner = :o',
+        ExpressionAttributeValues: { ':o': owner },
+      },
+    };
+    // The counter item and its map exist before any nested path is set.
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: counterKey,
+        UpdateExpression: 'SET by_source = if_not_exists(by_source, :empty), traces = if_not_exists(traces, :zero), #type = :type',
+        ExpressionAttributeNames: { '#type': 'type' },
+        ExpressionAttributeValues: { ':empty': {}, ':zero': 0, ':type': 'counter' },
+      }),
+    );
+    const sources = Object.entries(s.newBySource).filter(([, n]) => n > 0);
+    const groups: [string, number][][] = [];
+    for (let i = 0; i < sources.length; i += SOURCES_PER_TRANSACTION) groups.push(sources.slice(i, i + SOURCES_PER_TRANSACTION));
+    if (groups.length === 0) groups.push([]);
+
+    for (let g = 0; g < groups.length - 1; g++) {
+      try {
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              leaseCheck,
+              {
+                Put: {
+                  TableName: this.table,
+                  Item: { ...keys.uploadCounted(u.organizationId, u.projectId, u.uploadId, g), type: 'upload-counted' },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+              { Update: { TableName: this.table, Key: counterKey, ...counterUpdate(groups[g]!, 0) } },
+            ],
+          }),
+        );
+      } catch (err) {
+        if (!cancelledBy(err, 1)) throw err; // marker exists: this group was counted before
+      }
+    }
+
+    const last = groups[groups.length - 1]!;
+    const total = s.newTraces;
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            leaseCheck,
+            {
+              Update: {
+                TableName: this.table,
+                Key: keys.upload(u.organizationId, u.projectId, u.uploadId),
+                UpdateExpression:
+                  'SET #status = :completed, records = :records, traces = :traces, new_traces = :new, error_count = :ec, errors = :errors, ' +
+                  'id_chunks = :chunks, started_at = :started, completed_at = :done, duration_ms = :ms, reason = :null, last_error = :null',
+                ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: {
+                  ':completed': 'completed',
+                  ':records': s.records,
+                  ':traces': s.traces,
+                  ':new': total,
+                  ':ec': s.errorCount,
+                  ':errors': s.errors,
+                  ':chunks': s.idChunks,
+                  ':started': s.startedAt,
+                  ':done': s.completedAt,
+                  ':ms': s.durationMs,
+                  ':null': null,
+                },
+              },
+            },
+            ...(total > 0 ? [{ Update: { TableName: this.table, Key: counterKey, ...counterUpdate(last, total, sources.map(([src]) => src)) } }] : []),
+          ],
+        }),
+      );
+      return 'completed';
+    } catch (err) {
+      if (cancelledBy(err, 1)) return 'already-completed';
+      if (cancelledBy(err, 0)) throw new Error('lost the lease on the object before completing', { cause: err });
+      throw err;
+    }
+  }
+}
+
+function counterUpdate(group: [string, number][], total: number, allSources: string[] = []) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = { ':zero': 0 };
+  const sets: string[] = [];
+  group.forEach(([source, n], i) => {
+    names[`#s${i}`] = source;
+    values[`:n${i}`] = n;
+    sets.push(`by_source.#s${i} = if_not_exists(by_source.#s${i}, :zero) + :n${i}`);
+  });
+  const adds: string[] = [];
+  if (total > 0) {
+    adds.push('traces :total');
+    values[':total'] = total;
+  }
+  if (allSources.length > 0) {
+    adds.push('sources :sources');
+    values[':sources'] = new Set(allSources);
+  }
+  const expr = [sets.length ? `SET ${sets.join(', ')}` : '', adds.length ? `ADD ${adds.join(', ')}` : ''].filter(Boolean).join(' ');
+  return {
+    UpdateExpression: expr || 'SET traces = if_not_exists(traces, :zero)',
+    ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+    ExpressionAttributeValues: values,
+  };
+}
+
+/** True when a transaction was cancelled because the condition of item `index` failed. */
+function cancelledBy(err: unknown, index: number): boolean {
+  return err instanceof TransactionCanceledException && err.CancellationReasons?.[index]?.Code === 'ConditionalCheckFailed';
+}
+
+function toItem(r: UploadRecord): Record<string, unknown> {
+  return {
+    upload_id: r.uploadId,
+    organization_id: r.organizationId,
+    project_id: r.projectId,
+    bucket: r.bucket,
+    object_key: r.objectKey,
+    filename: r.filename,
+    source: r.source,
+    version: r.version,
+    size: r.size,
+    status: r.status,
+    created_at: r.createdAt,
+    attempts: r.attempts,
+    records: r.records,
+    traces: r.traces,
+    new_traces: r.newTraces,
+    error_count: r.errorCount,
+    errors: r.errors,
+    id_chunks: r.idChunks,
+    reason: r.reason,
+    last_error: r.lastError,
+    started_at: r.startedAt,
+    completed_at: r.completedAt,
+    duration_ms: r.durationMs,
+  };
+}
+
+export function fromItem(i: Record<string, unknown>): UploadRecord {
+  const str = (k: string) => (typeof i[k] === 'string' ? (i[k] as string) : null);
+  const num = (k: string) => (typeof i[k] === 'number' ? (i[k] as number) : 0);
+  return {
+    uploadId: str('upload_id') ?? '',
+    organizationId: str('organization_id') ?? '',
+    projectId: str('project_id') ?? '',
+    bucket: str('bucket') ?? '',
+    objectKey: str('object_key') ?? '',
+    filename: str('filename') ?? '',
+    source: str('source') ?? '',
+    version: str('version') ?? '',
+    size: typeof i.size === 'number' ? i.size : null,
+    status: (str('status') ?? 'pending') as UploadRecord['status'],
+    createdAt: str('created_at') ?? '',
+    attempts: num('attempts'),
+    records: num('records'),
+    traces: num('traces'),
+    newTraces: num('new_traces'),
+    errorCount: num('error_count'),
+    errors: Array.isArray(i.errors) ? (i.errors as UploadRecord['errors']) : [],
+    idChunks: num('id_chunks'),
+    reason: str('reason'),
+    lastError: str('last_error'),
+    startedAt: str('started_at'),
+    completedAt: str('completed_at'),
+    durationMs: typeof i.duration_ms === 'number' ? i.duration_ms : null,
+  };
+}

@@ -1,0 +1,57 @@
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ObjectHead, ObjectRef, ObjectStorage, OpenedObject } from '../../domain/ports.js';
+
+function isMissing(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.name === 'NoSuchVersion' || status === 404 || status === 412 || e?.name === 'PreconditionFailed';
+}
+
+export class S3ObjectStorage implements ObjectStorage {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async head(ref: ObjectRef): Promise<ObjectHead | null> {
+    try {
+      const out = await this.s3.send(
+        new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(ref.versionId ? { VersionId: ref.versionId } : {}) }),
+      );
+      return {
+        size: out.ContentLength ?? 0,
+        eTag: out.ETag ?? '',
+        versionId: out.VersionId && out.VersionId !== 'null' ? out.VersionId : undefined,
+        lastModified: out.LastModified,
+      };
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
+  /** Streams exactly the version the event named: by version id, or by ETag on an unversioned bucket. */
+  async open(ref: ObjectRef & { eTag: string }): Promise<OpenedObject | 'gone'> {
+    try {
+      const out = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          ...(ref.versionId ? { VersionId: ref.versionId } : { IfMatch: `"${ref.eTag}"` }),
+        }),
+      );
+      const body = out.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+      if (!body) return 'gone';
+      return { size: out.ContentLength ?? 0, body };
+    } catch (err) {
+      if (isMissing(err)) return 'gone';
+      throw err;
+    }
+  }
+
+  async putPayload(key: string, body: string): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }),
+    );
+  }
+}

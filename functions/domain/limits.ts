@@ -1,0 +1,8 @@
+/** 50 MiB: the largest trace file accepted, by the API and by the worker. */
+export const MAX_FILE_BYTES = 50 * 1024 * 1024;
+
+/** How many bad records an upload keeps in its report. */
+export const MAX_REPORTED_ERRORS = 100;
+
+/** DynamoDB BatchWriteItem takes at most 25 puts per call. */
+export const BATCH_WRITE_SIZE = 25;

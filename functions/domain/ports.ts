@@ -1,0 +1,117 @@
+/**
+ * The ingest use case's view of the outside world. Adapters (functions/adapters)
+ * implement these on S3 and DynamoDB; tests may implement them in memory.
+ */
+import type { TraceDraft } from './trace.js';
+
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+  versionId?: string | undefined;
+  eTag?: string | undefined;
+  size?: number | undefined;
+  /** When the object was created (ISO 8601), if the event says. */
+  eventTime?: string | undefined;
+}
+
+export interface ObjectHead {
+  size: number;
+  eTag: string;
+  versionId?: string | undefined;
+  lastModified?: Date | undefined;
+}
+
+export interface OpenedObject {
+  size: number;
+  body: AsyncIterable<Uint8Array>;
+}
+
+export interface ObjectStorage {
+  head(ref: ObjectRef): Promise<ObjectHead | null>;
+  /** Opens exactly the version the ref names; 'gone' if it no longer exists or was replaced. */
+  open(ref: ObjectRef & { eTag: string }): Promise<OpenedObject | 'gone'>;
+  putPayload(key: string, body: string): Promise<void>;
+}
+
+export type UploadStatus = 'pending' | 'processing' | 'completed' | 'failed';
+
+export interface LineError {
+  line: number;
+  message: string;
+}
+
+export interface UploadRecord {
+  uploadId: string;
+  organizationId: string;
+  projectId: string;
+  bucket: string;
+  objectKey: string;
+  filename: string;
+  source: string;
+  version: string;
+  size: number | null;
+  status: UploadStatus;
+  createdAt: string;
+  attempts: number;
+  records: number;
+  traces: number;
+  newTraces: number;
+  errorCount: number;
+  errors: LineError[];
+  idChunks: number;
+  reason: string | null;
+  lastError: string | null;
+  startedAt: string | null;
+  completedAt: string | null;
+  durationMs: number | null;
+}
+
+export interface UploadSummary {
+  records: number;
+  traces: number;
+  newTraces: number;
+  newBySource: Record<string, number>;
+  errorCount: number;
+  errors: LineError[];
+  idChunks: number;
+  startedAt: string;
+  completedAt: string;
+  durationMs: number;
+}
+
+export type LeaseResult = { acquired: true; fresh: boolean } | { acquired: false; heldUntil: number };
+
+export interface UploadStore {
+  /** Creates the upload record as pending if it does not exist; answers the stored record either way. */
+  ensureUpload(u: Omit<UploadRecord, 'status' | 'attempts' | 'records' | 'traces' | 'newTraces' | 'errorCount' | 'errors' | 'idChunks' | 'reason' | 'lastError' | 'startedAt' | 'completedAt' | 'durationMs'>): Promise<UploadRecord>;
+  /** A terminal refusal (too big, wrong type, unknown tenant): nothing is ingested. */
+  refuse(u: UploadRecord, reason: string): Promise<void>;
+  /**
+   * Takes the object key's lease. `fresh` is true when no ingest of this key
+   * was ever started before, so none of its trace ids can exist yet.
+   */
+  acquireLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number): Promise<LeaseResult>;
+  renewLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number): Promise<boolean>;
+  releaseLease(u: UploadRecord, owner: string): Promise<void>;
+  markProcessing(u: UploadRecord, startedAt: string): Promise<void>;
+  /** A failed attempt: back to pending with the reason, or failed for good when `final`. */
+  recordFailure(u: UploadRecord, reason: string, final: boolean): Promise<void>;
+  putIdChunk(u: UploadRecord, index: number, ids: string[]): Promise<void>;
+  /** Completes the upload and adds its new traces to the project's counters, exactly once, while `owner` holds the lease. */
+  complete(u: UploadRecord, owner: string, summary: UploadSummary): Promise<'completed' | 'already-completed'>;
+  getUpload(organizationId: string, projectId: string, uploadId: string): Promise<UploadRecord | null>;
+}
+
+export interface TraceWriter {
+  /** For each id that exists, the upload that wrote it. */
+  owners(organizationId: string, projectId: string, ids: string[]): Promise<Map<string, string>>;
+  /** Writes up to 25 traces with BatchWriteItem, retrying unprocessed items and throttling; throws if they still fail. */
+  writeBatch(traces: StoredTrace[]): Promise<void>;
+}
+
+/** A trace ready to store: inline, or with its document offloaded to S3. */
+export type StoredTrace = TraceDraft & { payloadKey: string | null };
+
+export interface TenantDirectory {
+  projectExists(organizationId: string, projectId: string): Promise<boolean>;
+}

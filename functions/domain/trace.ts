@@ -1,0 +1,128 @@
+import type { ParsedRecord } from './parse/types.js';
+import { traceId } from './ids.js';
+import { renderInput, toWellFormed } from './render-input.js';
+
+export type DefaultSource = 'upload' | 's3';
+
+/** Everything about an upload that every trace made from it shares. */
+export interface UploadContext {
+  organizationId: string;
+  projectId: string;
+  objectKey: string;
+  filename: string;
+  defaultSource: DefaultSource;
+  /** ISO 8601; the upload's first-seen time, so every retry writes the same value. */
+  createdAt: string;
+  uploadId: string;
+}
+
+/** A trace as the domain knows it, before it is stored. */
+export interface TraceDraft {
+  id: string;
+  organizationId: string;
+  projectId: string;
+  createdAt: string;
+  filename: string;
+  source: string;
+  integrationId: string | null;
+  input: string | null;
+  /** The record exactly as uploaded (JSON text). */
+  document: string;
+  uploadId: string;
+  position: number;
+  /** Lower-cased text that search matches: filename, input and the document's string values. */
+  searchText: string;
+}
+
+/** How much of a trace's text `search` looks at (characters). */
+export const SEARCH_TEXT_MAX_CHARS = 16_384;
+const MAX_SOURCE_CHARS = 256;
+
+export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft {
+  const value = record.value;
+  const input = renderInput(value);
+  return {
+    id: traceId({
+      organizationId: ctx.organizationId,
+      projectId: ctx.projectId,
+      objectKey: ctx.objectKey,
+      position: record.position,
+      raw: record.raw,
+    }),
+    organizationId: ctx.organizationId,
+    projectId: ctx.projectId,
+    createdAt: ctx.createdAt,
+    filename: ctx.filename,
+    source: recordSource(value) ?? ctx.defaultSource,
+    integrationId: nonEmptyString(value.integration_id),
+    input,
+    document: record.raw,
+    uploadId: ctx.uploadId,
+    position: record.position,
+    searchText: searchText(ctx.filename, input, value),
+  };
+}
+
+function recordSource(value: Record<string, unknown>): string | null {
+  const s = nonEmptyString(value.source);
+  return s !== null && s.length <= MAX_SOURCE_CHARS ? s : null;
+}
+
+function nonEmptyString(v: unknown): string | null {
+  if (typeof v !== 'string') return null;
+  const s = toWellFormed(v.trim());
+  return s.length > 0 ? s : null;
+}
+
+/**
+ * Filename, input, then the document's string values in document order,
+ * lower-cased and capped at SEARCH_TEXT_MAX_CHARS. Iterative: any nesting depth.
+ */
+export function searchText(filename: string, input: string | null, doc: unknown): string {
+  const parts: string[] = [filename];
+  let size = filename.length;
+  if (input !== null) {
+    parts.push(input);
+    size += input.length;
+  }
+  const stack: unknown[] = [doc];
+  while (stack.length > 0 && size < SEARCH_TEXT_MAX_CHARS) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      parts.push(v);
+      size += v.length + 1;
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
+    } else if (v !== null && typeof v === 'object') {
+      const values = Object.values(v);
+      for (let i = values.length - 1; i >= 0; i--) stack.push(values[i]);
+    }
+  }
+  const text = parts.join('\n');
+  return toWellFormed(text.length > SEARCH_TEXT_MAX_CHARS ? text.slice(0, SEARCH_TEXT_MAX_CHARS) : text).toLowerCase();
+}
+
+/**
+ * DynamoDB items are capped at 400 KB. A trace whose document and input
+ * would take more than this budget keeps them in S3 instead (payloads/),
+ * with a pointer in the item; reads put them back. Nothing is truncated.
+ */
+export const ITEM_INLINE_BUDGET_BYTES = 300 * 1024;
+
+export function mustOffload(trace: TraceDraft): boolean {
+  // Cheap upper bound first: UTF-8 takes at most 3 bytes per UTF-16 code unit.
+  const roughMax = (trace.document.length + (trace.input?.length ?? 0)) * 3;
+  if (roughMax <= ITEM_INLINE_BUDGET_BYTES) return false;
+  const bytes = Buffer.byteLength(trace.document) + (trace.input === null ? 0 : Buffer.byteLength(trace.input));
+  return bytes > ITEM_INLINE_BUDGET_BYTES;
+}
+
+/** Where an offloaded document lives in the bucket. */
+export function payloadKey(trace: Pick<TraceDraft, 'organizationId' | 'projectId' | 'id'>): string {
+  return `payloads/${trace.organizationId}/${trace.projectId}/${trace.id}.json`;
+}
+
+/** The offloaded payload's body: JSON with the document spliced in verbatim. */
+export function payloadBody(trace: TraceDraft): string {
+  return `{"input":${JSON.stringify(trace.input)},"data":${trace.document}}`;
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/**
+ * The functions' environment, read once and validated. On AWS the stack sets
+ * TABLE_NAME and BUCKET_NAME; the local stack also sets the endpoints and
+ * path-style addressing for s3rver and DynamoDB Local.
+ */
+const EnvSchema = z.object({
+  TABLE_NAME: z.string().min(1),
+  BUCKET_NAME: z.string().min(1),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).default(5),
+  INGEST_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  AWS_ENDPOINT_URL_S3: z.url().optional(),
+  AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
+  /** The endpoint presigned URLs point at, when it differs from the one the functions use. */
+  S3_PUBLIC_ENDPOINT: z.url().optional(),
+  S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+});
+
+export type Config = z.infer<typeof EnvSchema>;
+
+let cached: Config | undefined;
+
+export function config(): Config {
+  if (cached) return cached;
+  const parsed = EnvSchema.safeParse(process.env);
+  if (!parsed.success) {
+    throw new Error(`invalid function environment: ${z.prettifyError(parsed.error)}`);
+  }
+  cached = parsed.data;
+  return cached;
+}

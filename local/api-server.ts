@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { routes, workerHandlers, type RouteDef } from '../functions/routes.js';
+import type { HttpEvent, HttpResult } from '../functions/shared/http.js';
+
+type HttpHandlerFn = (event: HttpEvent) => Promise<HttpResult | string | Record<string, unknown>>;
+type AuthorizerFn = (event: { headers: Record<string, string | undefined> }) => Promise<{ isAuthorized: boolean; context?: Record<string, unknown> }>;
+
+/** Bodies over this are refused with 413 before a handler sees them (API Gateway's own cap is 10 MB). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+interface CompiledRoute {
+  def: RouteDef;
+  regex: RegExp;
+  params: string[];
+}
+
+function compile(def: RouteDef): CompiledRoute {
+  const params: string[] = [];
+  const pattern = def.path
+    .split('/')
+    .map((segment) => {
+      const m = /^\{([A-Za-z0-9_]+)(\+?)\}$/.exec(segment);
+      if (!m) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      params.push(m[1]!);
+      return m[2] ? '(.+)' : '([^/]+)';
+    })
+    .join('/');
+  return { def, regex: new RegExp(`^${pattern}$`), params };
+}
+
+/** Loads a handler module by its route-table name: the same entry file the CDK bundles. */
+async function loadHandler<T>(name: string): Promise<T> {
+  const mod = (await import(`../functions/handlers/${name}.ts`)) as { handler: T };
+  return mod.handler;
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  send(res, status, JSON.stringify({ error: { code, message } }), headers);
+}
+
+/**
+ * The local API: matches a request against the route table, runs the same
+ * API-key authorizer, then the route's Lambda handler with an API Gateway
+ * HTTP API (payload v2) event, and writes its answer.
+ */
+export async function startApiServer(options: { port: number; host?: string }): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
+  const compiled = routes.map(compile);
+  const authorizer = await loadHandler<AuthorizerFn>(workerHandlers.authorizer);
+  const handlers = new Map<string, HttpHandlerFn>();
+  for (const name of new Set(routes.map((r) => r.handler))) handlers.set(name, await loadHandler<HttpHandlerFn>(name));
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      console.error('[api] unhandled', err);
+      if (!res.headersSent) sendError(res, 500, 'internal_error', 'the server failed to answer this request');
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const url = new URL(req.url ?? '/', 'http://local');
+    const method = (req.method ?? 'GET').toUpperCase();
+    let path: string;
+    try {
+      path = decodeURI(url.pathname);
+    } catch {
+      return sendError(res, 400, 'bad_request', 'the request path is not valid percent-encoding');
+    }
+    const onPath = compiled.filter((r) => r.regex.test(url.pathname));
+    if (onPath.length === 0) return sendError(res, 404, 'not_found', `no route for ${method} ${path}`);
+    const route = onPath.find((r) => r.def.method === method);
+    if (!route) {
+      if (method === 'OPTIONS') return send(res, 204, '', corsHeaders());
+      const allow = [...new Set(onPath.map((r) => r.def.method))].join(', ');
+      return sendError(res, 405, 'method_not_allowed', `${method} is not allowed on ${path}; allowed: ${allow}`, { allow });
+    }
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        res.setHeader('connection', 'close');
+        return sendError(res, 413, 'payload_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`);
+      }
+      chunks.push(chunk);
+    }
+    const bodyBuf = Buffer.concat(chunks);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+    }
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
+    const match = route.regex.exec(url.pathname)!;
+    const pathParameters: Record<string, string> = {};
+    route.params.forEach((name, i) => {
+      const rawValue = match[i + 1]!;
+      try {
+        pathParameters[name] = decodeURIComponent(rawValue);
+      } catch {
+        pathParameters[name] = rawValue;
+      }
+    });
+
+    let lambdaContext: Record<string, unknown> | undefined;
+    if (route.def.auth === 'apiKey') {
+      const auth = await authorizer({ headers });
+      if (!auth.isAuthorized) return sendError(res, 401, 'unauthorized', 'a valid API key is required (x-api-key header)');
+      lambdaContext = auth.context;
+    }
+
+    const routeKey = `${route.def.method} ${route.def.path}`;
+    const isText = bodyBuf.length === 0 || /json|text|xml|x-www-form-urlencoded/i.test(headers['content-type'] ?? 'application/json');
+    const event: HttpEvent = {
+      version: '2.0',
+      routeKey,
+      rawPath: url.pathname,
+      rawQueryString: url.search.slice(1),
+      headers,
+      ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+      ...(route.params.length ? { pathParameters } : {}),
+      requestContext: {
+        accountId: 'local',
+        apiId: 'local',
+        domainName: headers.host ?? 'localhost',
+        domainPrefix: 'localhost',
+        http: { method, path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        requestId: randomUUID(),
+        routeKey,
+        stage: '$default',
+        time: new Date(started).toUTCString(),
+        timeEpoch: started,
+        ...(lambdaContext ? { authorizer: { lambda: lambdaContext } } : {}),
+      },
+      ...(bodyBuf.length ? { body: isText ? bodyBuf.toString('utf8') : bodyBuf.toString('base64') } : {}),
+      isBase64Encoded: !isText,
+    } as HttpEvent;
+
+    const out = await handlers.get(route.def.handler)!(event);
+    writeResult(res, out);
+  }
+
+  await new Promise<void>((resolve) => server.listen(options.port, options.host ?? '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Maps a payload v2 handler answer to HTTP the way API Gateway does. */
+function writeResult(res: ServerResponse, out: HttpResult | string | Record<string, unknown>): void {
+  if (typeof out === 'string' || !('statusCode' in out)) {
+    return send(res, 200, typeof out === 'string' ? out : JSON.stringify(out));
+  }
+  const r = out as HttpResult;
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(r.headers ?? {})) headers[k] = String(v);
+  if (r.cookies?.length) headers['set-cookie'] = r.cookies;
+  res.writeHead(r.statusCode ?? 200, headers);
+  res.end(r.body === undefined ? undefined : r.isBase64Encoded ? Buffer.from(r.body, 'base64') : r.body);
+}
+
+function corsHeaders(): Record<string, string> {
+  return {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'GET,POST,PUT,DELETE,OPTIONS',
+    'access-control-allow-headers': 'content-type,x-api-key,authorization',
+  };
+}

@@ -1,0 +1,186 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createApiKey, hashApiKey } from '../functions/domain/tenancy.js';
+import { makeSqsIngestHandler } from '../functions/handlers/ingest.js';
+import { ingestDeps, tenantStore } from '../functions/shared/services.js';
+import { startApiServer } from './api-server.js';
+import { ensureTable, startDynamoDbLocal } from './dynamodb.js';
+import { LocalQueue } from './queue.js';
+import { toS3Notification } from './s3-bridge.js';
+import { startLocalS3 } from './s3.js';
+
+/** What `<DATA_DIR>/local-stack.json` holds: how tests, the CLI and SDKs reach the local stack. */
+export interface LocalStackInfo {
+  apiUrl: string;
+  s3Endpoint: string;
+  bucket: string;
+  region: string;
+  s3AccessKeyId: string;
+  s3SecretAccessKey: string;
+  apiKey: string;
+  organizationId: string;
+  projectId: string;
+  dropPrefix: string;
+}
+
+export interface LocalStackOptions {
+  dataDir: string;
+  apiPort: number;
+  s3Port: number;
+  dynamoPort: number;
+  bucket?: string;
+  table?: string;
+  region?: string;
+  /** Keep DynamoDB's data on disk under dataDir (default) or in memory. */
+  persistDynamo?: boolean;
+  maxReceiveCount?: number;
+  retryDelayMs?: (receiveCount: number) => number;
+  leaseMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  info: LocalStackInfo;
+  table: string;
+  queue: LocalQueue;
+  s3: S3Client;
+  dynamo: DynamoDBClient;
+  /** Resolves when every S3 event seen so far has been ingested (or dead-lettered). */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** s3rver accepts this key pair only. */
+const S3_KEY = 'S3RVER';
+
+/**
+ * Starts the whole pipeline on this machine: DynamoDB Local, s3rver, the
+ * bucket's notifications into a local queue, the ingest handler consuming
+ * it, and the API server, all running the same handler code as AWS.
+ */
+export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
+  const dataDir = resolve(o.dataDir);
+  const bucket = o.bucket ?? 'trace-ingest-local';
+  const table = o.table ?? 'trace-ingest-local';
+  const region = o.region ?? 'us-east-1';
+  const log = o.log ?? (() => {});
+  mkdirSync(dataDir, { recursive: true });
+
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((e: unknown) => log(`stop failed: ${String(e)}`));
+  };
+  try {
+    const [ddb, s3Local] = await Promise.all([
+      startDynamoDbLocal({ port: o.dynamoPort, dir: o.persistDynamo === false ? null : join(dataDir, 'dynamodb') }),
+      startLocalS3({ port: o.s3Port, dir: join(dataDir, 's3'), bucket }),
+    ]);
+    stops.push(ddb.stop, s3Local.stop);
+
+    // The handlers read their environment exactly as on Lambda.
+    Object.assign(process.env, {
+      TABLE_NAME: table,
+      BUCKET_NAME: bucket,
+      AWS_REGION: region,
+      AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+      AWS_ENDPOINT_URL_S3: s3Local.endpoint,
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: S3_KEY,
+      AWS_SECRET_ACCESS_KEY: S3_KEY,
+      MAX_RECEIVE_COUNT: String(o.maxReceiveCount ?? 5),
+    });
+    const credentials = { accessKeyId: S3_KEY, secretAccessKey: S3_KEY };
+    const dynamo = new DynamoDBClient({ region, endpoint: ddb.endpoint, credentials });
+    const s3 = new S3Client({
+      region,
+      endpoint: s3Local.endpoint,
+      forcePathStyle: true,
+      credentials,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    await ensureTable(dynamo, table);
+
+    const tenant = await ensureDefaultTenant(join(dataDir, 'local-stack.json'));
+
+    const reasons = new Map<string, string>();
+    const consumer = makeSqsIngestHandler({
+      deps: () => (o.leaseMs ? { ...ingestDeps(), leaseMs: o.leaseMs } : ingestDeps()),
+      maxReceiveCount: () => o.maxReceiveCount ?? 5,
+      onMessageFailure: (id, reason) => reasons.set(id, reason),
+    });
+    const queue = new LocalQueue({
+      dir: join(dataDir, 'queue'),
+      consumer,
+      maxReceiveCount: o.maxReceiveCount ?? 5,
+      ...(o.retryDelayMs ? { retryDelayMs: o.retryDelayMs } : {}),
+      reasonFor: (id) => reasons.get(id),
+    });
+    stops.push(() => queue.stop());
+
+    let bridging = Promise.resolve();
+    s3Local.onEvent((raw) => {
+      // Chained so notifications reach the queue in the order S3 made them.
+      bridging = bridging.then(async () => {
+        try {
+          const body = await toS3Notification(raw, s3, region);
+          if (body) queue.send(body);
+        } catch (err) {
+          log(`[s3] could not turn an event into a notification: ${String(err)}`);
+        }
+      });
+    });
+
+    const api = await startApiServer({ port: o.apiPort });
+    stops.push(api.stop);
+
+    const info: LocalStackInfo = {
+      apiUrl: api.url,
+      s3Endpoint: s3Local.endpoint,
+      bucket,
+      region,
+      s3AccessKeyId: S3_KEY,
+      s3SecretAccessKey: S3_KEY,
+      apiKey: tenant.apiKey,
+      organizationId: tenant.organizationId,
+      projectId: tenant.projectId,
+      dropPrefix: `drop/${tenant.organizationId}/${tenant.projectId}/`,
+    };
+    writeFileSync(join(dataDir, 'local-stack.json'), `${JSON.stringify(info, null, 2)}\n`);
+
+    return {
+      info,
+      table,
+      queue,
+      s3,
+      dynamo,
+      settled: async () => {
+        await bridging;
+        await queue.idle();
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** The default organization, project and API key: created on first start, reused after. */
+async function ensureDefaultTenant(infoFile: string): Promise<{ apiKey: string; organizationId: string; projectId: string }> {
+  const store = tenantStore();
+  if (existsSync(infoFile)) {
+    try {
+      const previous = JSON.parse(readFileSync(infoFile, 'utf8')) as Partial<LocalStackInfo>;
+      if (previous.apiKey) {
+        const tenant = await store.resolveApiKey(hashApiKey(previous.apiKey));
+        if (tenant) return { apiKey: previous.apiKey, ...tenant };
+      }
+    } catch {
+      // unreadable: make a new key below
+    }
+  }
+  return createApiKey(store, { organization: 'default', project: 'default' });
+}
