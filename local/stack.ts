@@ -38,6 +38,8 @@ export interface LocalStackOptions {
   maxReceiveCount?: number;
   retryDelayMs?: (receiveCount: number) => number;
   leaseMs?: number;
+  /** Turn s3rver's events into queue messages (default). Tests switch it off to deliver events themselves. */
+  notifications?: boolean;
   log?: (line: string) => void;
 }
 
@@ -122,6 +124,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
 
     let bridging = Promise.resolve();
     s3Local.onEvent((raw) => {
+      if (o.notifications === false) return;
       // Chained so notifications reach the queue in the order S3 made them.
       bridging = bridging.then(async () => {
         try {

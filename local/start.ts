@@ -10,6 +10,9 @@ const Env = z.object({
   DYNAMODB_PORT: z.coerce.number().int().min(1).max(65535).default(8000),
 });
 
+// Node 20 runs this stack fine; Lambda runs Node 22. Keep the SDK's notice out of the banner.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const env = Env.safeParse(process.env);
 if (!env.success) {
   console.error(`trace-ingest: bad environment\n${z.prettifyError(env.error)}`);

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueryCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { traceId } from '../../functions/domain/ids.js';
+import { keys } from '../../functions/adapters/dynamo/keys.js';
+import { freePort } from '../../local/ports.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
+
+export type TestStack = LocalStack & { dataDir: string; cleanup(): Promise<void> };
+
+/** A whole local stack on free ports in a temp dir, with fast retries for tests. */
+export async function startTestStack(overrides: Partial<LocalStackOptions> = {}): Promise<TestStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'trace-ingest-test-'));
+  const stack = await startLocalStack({
+    dataDir,
+    apiPort: await freePort(),
+    s3Port: await freePort(),
+    dynamoPort: await freePort(),
+    persistDynamo: false,
+    retryDelayMs: () => 100,
+    leaseMs: 3_000,
+    ...overrides,
+  });
+  return {
+    ...stack,
+    dataDir,
+    cleanup: async () => {
+      await stack.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function putObject(stack: LocalStack, key: string, body: string | Buffer): Promise<void> {
+  await stack.s3.send(new PutObjectCommand({ Bucket: stack.info.bucket, Key: key, Body: body }));
+}
+
+/** Puts an object and waits until the pipeline has dealt with it. */
+export async function dropAndSettle(stack: LocalStack, key: string, body: string | Buffer): Promise<void> {
+  await putObject(stack, key, body);
+  // s3rver emits its event after answering the PUT: give it a moment to reach the bridge.
+  await new Promise((r) => setTimeout(r, 50));
+  await stack.settled();
+}
+
+export interface StoredTraceItem {
+  id: string;
+  organization_id: string;
+  project_id: string;
+  created_at: string;
+  filename: string;
+  source: string;
+  integration_id: string | null;
+  input?: string | null;
+  doc?: string;
+  payload_key?: string;
+  upload_id: string;
+  position: number;
+  search: string;
+}
+
+/** Every trace item of a project, read with Query on the list index (the way the API will). */
+export async function projectTraces(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId): Promise<StoredTraceItem[]> {
+  const out: StoredTraceItem[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await stack.dynamo.send(
+      new QueryCommand({
+        TableName: stack.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': { S: keys.projectPartition(org, project) } },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of page.Items ?? []) out.push(unmarshall(item) as StoredTraceItem);
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+export async function getItem(stack: LocalStack, key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
+  const out = await stack.dynamo.send(new GetItemCommand({ TableName: stack.table, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }));
+  return out.Item ? unmarshall(out.Item) : undefined;
+}
+
+export async function projectCounter(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId) {
+  return (await getItem(stack, keys.counter(org, project))) as { traces: number; by_source: Record<string, number>; sources?: Set<string> } | undefined;
+}
+
+/** All upload records of a project. */
+export async function projectUploads(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId) {
+  const out = await stack.dynamo.send(
+    new QueryCommand({
+      TableName: stack.table,
+      KeyConditionExpression: 'pk = :p AND begins_with(sk, :u)',
+      FilterExpression: '#t = :t',
+      ExpressionAttributeNames: { '#t': 'type' },
+      ExpressionAttributeValues: { ':p': { S: keys.projectPartition(org, project) }, ':u': { S: 'UPLOAD#' }, ':t': { S: 'upload' } },
+      ConsistentRead: true,
+    }),
+  );
+  return (out.Items ?? []).map((i) => unmarshall(i));
+}
+
+/** The ids the pipeline must produce for the given good records of one object. */
+export function expectedIds(stack: LocalStack, objectKey: string, records: Array<{ position: number; raw: string }>): string[] {
+  return records
+    .map((r) => traceId({ organizationId: stack.info.organizationId, projectId: stack.info.projectId, objectKey, position: r.position, raw: r.raw }))
+    .sort();
+}
+
+/** The JSONL lines of a text with their 1-based positions, blank lines skipped. */
+export function jsonlRecords(text: string): Array<{ position: number; raw: string }> {
+  return text
+    .replace(/^\uFEFF/, '')
+    .split('\n')
+    .map((line, i) => ({ position: i + 1, raw: line.replace(/\r$/, '').trim() }))
+    .filter((r) => r.raw !== '');
+}
