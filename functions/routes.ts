@@ -30,4 +30,4 @@ export const workerHandlers = {
 } as const;
 
 /** Where the S3 object-created notifications come from. */
-export const INGEST_PREFIXES = ['uploads/', 'drop/'] as const;
+export { INGEST_PREFIXES } from './domain/layout.js';

@@ -1,3 +1,4 @@
+import { DROP_PREFIX, UPLOADS_PREFIX } from './layout.js';
 import type { DefaultSource } from './trace.js';
 
 /**
@@ -14,19 +15,19 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export function locateObject(key: string): ObjectLocation {
   const parts = key.split('/');
   const [top, organizationId = '', projectId = ''] = parts;
-  if (top !== 'uploads' && top !== 'drop') return { kind: 'ignored', reason: `key ${JSON.stringify(key)} is outside uploads/ and drop/` };
+  if (`${top}/` !== UPLOADS_PREFIX && `${top}/` !== DROP_PREFIX) return { kind: 'ignored', reason: `key ${JSON.stringify(key)} is outside uploads/ and drop/` };
   const filename = parts[parts.length - 1] ?? '';
   const minParts = 4;
   if (parts.length < minParts || filename === '') {
     return { kind: 'ignored', reason: `key ${JSON.stringify(key)} is not ${top}/<organizationId>/<projectId>/${top === 'drop' ? '[path/]' : ''}<file>` };
   }
-  if (top === 'uploads' && parts.length !== minParts) {
+  if (`${top}/` === UPLOADS_PREFIX && parts.length !== minParts) {
     return { kind: 'ignored', reason: `key ${JSON.stringify(key)} is not uploads/<organizationId>/<projectId>/<file>` };
   }
   if (!ID.test(organizationId) || !ID.test(projectId)) {
     return { kind: 'ignored', reason: `key ${JSON.stringify(key)} does not name a valid organization and project` };
   }
-  return { kind: 'trace-file', organizationId, projectId, filename, defaultSource: top === 'uploads' ? 'upload' : 's3' };
+  return { kind: 'trace-file', organizationId, projectId, filename, defaultSource: `${top}/` === UPLOADS_PREFIX ? 'upload' : 's3' };
 }
 
 /** S3 notifications carry keys URL-encoded, spaces as '+'. */

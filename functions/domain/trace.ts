@@ -1,5 +1,6 @@
 import type { ParsedRecord } from './parse/types.js';
 import { traceId } from './ids.js';
+import { PAYLOADS_PREFIX } from './layout.js';
 import { renderInput, toWellFormed } from './render-input.js';
 
 export type DefaultSource = 'upload' | 's3';
@@ -119,7 +120,7 @@ export function mustOffload(trace: TraceDraft): boolean {
 
 /** Where an offloaded document lives in the bucket. */
 export function payloadKey(trace: Pick<TraceDraft, 'organizationId' | 'projectId' | 'id'>): string {
-  return `payloads/${trace.organizationId}/${trace.projectId}/${trace.id}.json`;
+  return `${PAYLOADS_PREFIX}${trace.organizationId}/${trace.projectId}/${trace.id}.json`;
 }
 
 /** The offloaded payload's body: JSON with the document spliced in verbatim. */

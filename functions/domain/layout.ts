@@ -1,0 +1,7 @@
+/** The bucket's key layout, shared by the code and the infrastructure (grants, lifecycle, notifications). */
+export const UPLOADS_PREFIX = 'uploads/';
+export const DROP_PREFIX = 'drop/';
+/** Documents too large for a DynamoDB item. */
+export const PAYLOADS_PREFIX = 'payloads/';
+/** Objects created under these prefixes are ingested. */
+export const INGEST_PREFIXES = [UPLOADS_PREFIX, DROP_PREFIX] as const;

@@ -1,0 +1,86 @@
+/**
+ * What each Lambda entry may touch: THE one place for data-plane permissions.
+ *
+ * Adding a route = one line here (its handler name → grants). A handler with
+ * no entry fails the synth, so nothing ships with accidental permissions or
+ * silently without the ones it needs. Queue consumption (ingest) and API
+ * Gateway invoke permissions are wired by the stateless stack, not here.
+ */
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { INGEST_PREFIXES, workerHandlers } from '../functions/routes.js';
+import { PAYLOADS_PREFIX } from './layout.js';
+
+export type TableAccess = 'read' | 'readWrite';
+export type ObjectAccess = 'read' | 'write' | 'readWrite';
+
+export type HandlerGrant =
+  | { readonly target: 'table'; readonly access: TableAccess }
+  /** Objects under one key prefix (`uploads/`), never the whole bucket, never ListBucket. */
+  | { readonly target: 'objects'; readonly access: ObjectAccess; readonly prefix: string };
+
+export const tableRead: HandlerGrant = { target: 'table', access: 'read' };
+export const tableReadWrite: HandlerGrant = { target: 'table', access: 'readWrite' };
+export const objectsRead = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'read', prefix });
+/** Put-only, e.g. for a handler that presigns upload URLs (the URL carries the signer's permissions). */
+export const objectsWrite = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'write', prefix });
+export const objectsReadWrite = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'readWrite', prefix });
+
+/** Handler name (file `functions/handlers/<name>.ts`) → its grants. */
+export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> = {
+  [workerHandlers.ingest]: [tableReadWrite, ...INGEST_PREFIXES.map((prefix) => objectsRead(prefix)), objectsReadWrite(PAYLOADS_PREFIX)],
+  [workerHandlers.authorizer]: [tableRead],
+  organizations: [tableRead],
+};
+
+/** S3 object actions per access level (object ARNs only). */
+export const OBJECT_ACTIONS: Readonly<Record<ObjectAccess, readonly string[]>> = {
+  read: ['s3:GetObject', 's3:GetObjectVersion'],
+  write: ['s3:PutObject', 's3:AbortMultipartUpload'],
+  readWrite: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:AbortMultipartUpload'],
+};
+
+export function grantsFor(handlerName: string): readonly HandlerGrant[] {
+  const grants = Object.hasOwn(HANDLER_GRANTS, handlerName) ? HANDLER_GRANTS[handlerName] : undefined;
+  if (grants === undefined) {
+    throw new Error(
+      `Handler "${handlerName}" has no entry in HANDLER_GRANTS (lib/handler-grants.ts). ` +
+        `Add one line, e.g. ${handlerName}: [tableRead], listing what it may access (use [] for nothing).`,
+    );
+  }
+  return grants;
+}
+
+export interface GrantTargets {
+  readonly bucket: IBucket;
+  readonly table: ITable;
+}
+
+export function applyGrants(grantee: IGrantable, grants: readonly HandlerGrant[], targets: GrantTargets): void {
+  for (const grant of grants) {
+    switch (grant.target) {
+      case 'table':
+        if (grant.access === 'read') targets.table.grantReadData(grantee);
+        else targets.table.grantReadWriteData(grantee);
+        break;
+      case 'objects':
+        if (!grant.prefix.endsWith('/') || grant.prefix.includes('*')) {
+          throw new Error(`Object grant prefix "${grant.prefix}" must end with "/" and contain no wildcard`);
+        }
+        grantee.grantPrincipal.addToPrincipalPolicy(
+          new PolicyStatement({
+            actions: [...OBJECT_ACTIONS[grant.access]],
+            resources: [targets.bucket.arnForObjects(`${grant.prefix}*`)],
+          }),
+        );
+        break;
+    }
+  }
+}
+
+/** Convenience: look up and apply in one go (throws for an unknown handler). */
+export function grantHandler(handlerName: string, grantee: IGrantable, targets: GrantTargets): void {
+  applyGrants(grantee, grantsFor(handlerName), targets);
+}

@@ -1,0 +1,462 @@
+/**
+ * Template assertions for both stacks. The apps are built once, at module
+ * scope, with the cdk.json context (feature flags, defaults) so they match
+ * `cdk synth`, and with bundling skipped (`aws:cdk:bundling-stacks: []`):
+ * these tests never run esbuild or Docker.
+ */
+import { readFileSync } from 'node:fs';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnRole } from 'aws-cdk-lib/aws-iam';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import type { CfnLogGroup } from 'aws-cdk-lib/aws-logs';
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../../functions/adapters/dynamo/schema.js';
+import { INGEST_PREFIXES, routes, workerHandlers } from '../../functions/routes.js';
+import { loadConfig } from '../../lib/config.js';
+import { BUNDLING, type TraceFunction } from '../../lib/constructs/trace-function.js';
+import { HANDLER_GRANTS, grantHandler, grantsFor } from '../../lib/handler-grants.js';
+import { EXPIRING_PREFIXES, PAYLOADS_PREFIX } from '../../lib/layout.js';
+import { MAX_RECEIVE_COUNT } from '../../lib/stateless-stack.js';
+import { buildTraceIngestApp, type TraceIngestStacks } from '../../lib/trace-ingest-app.js';
+
+const cdkContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+
+function build(context: Record<string, unknown> = {}): TraceIngestStacks {
+  const app = new App({ context: { ...cdkContext, ...context, 'aws:cdk:bundling-stacks': [] } });
+  return buildTraceIngestApp(app);
+}
+
+// ---- built once, shared ----------------------------------------------------
+const dev = build();
+const stateful = Template.fromStack(dev.stateful);
+const stateless = Template.fromStack(dev.stateless);
+
+const PROD_CONTEXT = {
+  stage: 'prod',
+  retentionDays: '7',
+  corsOrigins: 'https://app.example.com, https://admin.example.com',
+  logRetentionDays: 90,
+  alarmEmail: 'ops@example.com',
+};
+const prod = build(PROD_CONTEXT);
+const prodStateful = Template.fromStack(prod.stateful);
+const prodStateless = Template.fromStack(prod.stateless);
+
+// ---- helpers ---------------------------------------------------------------
+type Json = Record<string, any>;
+
+const handlerNames = [...new Set<string>([...Object.values(workerHandlers), ...routes.map((r) => r.handler)])];
+
+function logicalId(construct: IConstruct): string {
+  return Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnFunction);
+}
+function traceFunction(stacks: TraceIngestStacks, name: string): TraceFunction {
+  const fn = stacks.stateless.functions.get(name);
+  if (!fn) throw new Error(`no function for ${name}`);
+  return fn;
+}
+function functionId(stacks: TraceIngestStacks, name: string): string {
+  return logicalId(traceFunction(stacks, name).function);
+}
+function roleId(stacks: TraceIngestStacks, name: string): string {
+  const role = traceFunction(stacks, name).function.role!;
+  return Stack.of(role).getLogicalId(role.node.defaultChild as CfnRole);
+}
+/** Every statement of every AWS::IAM::Policy attached to the role. */
+function statementsOfRole(template: Template, role: string): Json[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p: Json) => (p.Properties.Roles as Json[]).some((r) => r.Ref === role))
+    .flatMap((p: Json) => p.Properties.PolicyDocument.Statement as Json[]);
+}
+const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+/** A resource as a string, tokens as <token>: { Fn::Join: ['', [{GetStackOutput}, '/uploads/*']] } → '<token>/uploads/*'. */
+function resourceString(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  const join = (resource as Json)['Fn::Join'];
+  if (join) return (join[1] as unknown[]).map(resourceString).join(join[0]);
+  return '<token>';
+}
+
+// ---- stateful --------------------------------------------------------------
+describe('stateful stack: bucket', () => {
+  it('blocks public access, encrypts with S3-managed keys and is versioned', () => {
+    stateful.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+  });
+
+  it('denies requests without TLS', () => {
+    stateful.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('aborts incomplete multipart uploads after 1 day and expires every data prefix after retentionDays', () => {
+    const rules = [
+      Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
+      ...EXPIRING_PREFIXES.map((prefix) =>
+        Match.objectLike({ Prefix: prefix, ExpirationInDays: 30, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' }),
+      ),
+    ];
+    stateful.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith(rules) } });
+    expect(EXPIRING_PREFIXES).toEqual(expect.arrayContaining([...INGEST_PREFIXES, PAYLOADS_PREFIX]));
+  });
+
+  it('allows browser PUT uploads from the configured origins', () => {
+    stateful.hasResourceProperties('AWS::S3::Bucket', {
+      CorsConfiguration: {
+        CorsRules: [Match.objectLike({ AllowedMethods: ['PUT'], AllowedOrigins: ['*'], AllowedHeaders: ['Content-Type', 'Content-Length'] })],
+      },
+    });
+    prodStateful.hasResourceProperties('AWS::S3::Bucket', {
+      CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedOrigins: ['https://app.example.com', 'https://admin.example.com'] })] },
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'drop/', ExpirationInDays: 7 })]) },
+    });
+  });
+});
+
+describe('stateful stack: table', () => {
+  it('has the key schema, billing, PITR, encryption and TTL from schema.ts', () => {
+    stateful.resourceCountIs('AWS::DynamoDB::Table', 1);
+    stateful.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: TABLE_PARTITION_KEY, KeyType: 'HASH' },
+        { AttributeName: TABLE_SORT_KEY, KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: TABLE_PARTITION_KEY, AttributeType: 'S' },
+        { AttributeName: TABLE_SORT_KEY, AttributeType: 'S' },
+      ]),
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+    });
+  });
+
+  it('has every index of INDEXES, string keys, projection ALL', () => {
+    const table = Object.values(stateful.findResources('AWS::DynamoDB::Table'))[0] as Json;
+    const gsis = table.Properties.GlobalSecondaryIndexes as Json[];
+    expect(gsis.map((g) => g.IndexName).sort()).toEqual(INDEXES.map((i) => i.name).sort());
+    for (const index of INDEXES) {
+      expect(gsis).toContainEqual({
+        IndexName: index.name,
+        KeySchema: [
+          { AttributeName: index.partitionKey, KeyType: 'HASH' },
+          { AttributeName: index.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      });
+      expect(table.Properties.AttributeDefinitions).toEqual(
+        expect.arrayContaining([
+          { AttributeName: index.partitionKey, AttributeType: 'S' },
+          { AttributeName: index.sortKey, AttributeType: 'S' },
+        ]),
+      );
+    }
+  });
+});
+
+describe('removal policies by stage', () => {
+  it('dev is disposable: DESTROY, no deletion protection, bucket auto-emptied', () => {
+    stateful.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ DeletionProtectionEnabled: false }) });
+    stateful.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+    stateful.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+    expect(dev.stateful.terminationProtection).toBe(false);
+  });
+
+  it('other stages retain data: RETAIN, deletion protection, no auto-delete, termination protection', () => {
+    prodStateful.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+    });
+    prodStateful.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    prodStateful.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+    expect(prod.stateful.terminationProtection).toBe(true);
+    for (const logGroup of Object.values(prodStateless.findResources('AWS::Logs::LogGroup')) as Json[]) {
+      expect(logGroup.DeletionPolicy).toBe('Retain');
+      expect(logGroup.Properties.RetentionInDays).toBe(90);
+    }
+  });
+
+  it('names and tags the stacks per stage', () => {
+    expect([dev.stateful.stackName, dev.stateless.stackName]).toEqual(['TraceIngest-dev-Stateful', 'TraceIngest-dev-Stateless']);
+    expect([prod.stateful.stackName, prod.stateless.stackName]).toEqual(['TraceIngest-prod-Stateful', 'TraceIngest-prod-Stateless']);
+    for (const stack of [prod.stateful, prod.stateless]) {
+      expect(stack.tags.tagValues()).toEqual({ Project: 'trace-ingest', Stage: 'prod' });
+    }
+    expect(prod.stateless.dependencies).toContain(prod.stateful);
+  });
+});
+
+// ---- stateless: queue and notifications --------------------------------------
+describe('stateless stack: ingest queue', () => {
+  const queueId = () => logicalId(dev.stateless.queue);
+  const dlqId = () => logicalId(dev.stateless.deadLetterQueue);
+
+  it('redrives to an encrypted 14-day DLQ after 5 receives', () => {
+    stateless.resourceCountIs('AWS::SQS::Queue', 2);
+    stateless.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId(), 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+    expect(MAX_RECEIVE_COUNT).toBe(5);
+    const dlq = stateless.findResources('AWS::SQS::Queue')[dlqId()] as Json;
+    expect(dlq.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+  });
+
+  it('enforces TLS on both queues', () => {
+    for (const id of [queueId(), dlqId()]) {
+      stateless.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
+      });
+    }
+  });
+
+  it('keeps messages invisible for at least 6 × the ingest timeout (+ batching window)', () => {
+    const queue = stateless.findResources('AWS::SQS::Queue')[queueId()] as Json;
+    const ingest = stateless.findResources('AWS::Lambda::Function')[functionId(dev, workerHandlers.ingest)] as Json;
+    const esm = Object.values(stateless.findResources('AWS::Lambda::EventSourceMapping'))[0] as Json;
+    expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(
+      6 * ingest.Properties.Timeout + (esm.Properties.MaximumBatchingWindowInSeconds ?? 0),
+    );
+  });
+
+  it('sends object-created notifications under every ingest prefix to the queue', () => {
+    stateless.resourceCountIs('Custom::S3BucketNotifications', 1);
+    stateless.hasResourceProperties('Custom::S3BucketNotifications', {
+      // Imported bucket: the custom resource only manages its own configurations.
+      Managed: false,
+      NotificationConfiguration: {
+        QueueConfigurations: INGEST_PREFIXES.map((prefix) => ({
+          Events: ['s3:ObjectCreated:*'],
+          Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: prefix }] } },
+          QueueArn: { 'Fn::GetAtt': [queueId(), 'Arn'] },
+        })),
+      },
+    });
+    stateless.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId() }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' }, Action: Match.arrayWith(['sqs:SendMessage']) }),
+        ]),
+      },
+    });
+  });
+});
+
+// ---- stateless: functions ----------------------------------------------------
+describe('stateless stack: functions', () => {
+  it('has one function per distinct entry name', () => {
+    expect([...dev.stateless.functions.keys()].sort()).toEqual([...handlerNames].sort());
+  });
+
+  it('runs every function on Node 22 / ARM64 with source maps, the table and bucket names, and its own log group', () => {
+    const functions = stateless.findResources('AWS::Lambda::Function');
+    const logGroups = stateless.findResources('AWS::Logs::LogGroup');
+    for (const name of handlerNames) {
+      const fn = traceFunction(dev, name);
+      const props = (functions[logicalId(fn.function)] as Json).Properties;
+      expect(props.Runtime).toBe('nodejs22.x');
+      expect(props.Architectures).toEqual(['arm64']);
+      expect(props.Handler).toBe('index.handler');
+      expect(Object.keys(props.Environment.Variables)).toEqual(expect.arrayContaining(['TABLE_NAME', 'BUCKET_NAME']));
+      expect(props.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      const logGroupId = Stack.of(fn).getLogicalId(fn.logGroup.node.defaultChild as CfnLogGroup);
+      expect(props.LoggingConfig).toEqual({ LogGroup: { Ref: logGroupId } });
+      expect((logGroups[logGroupId] as Json).Properties.RetentionInDays).toBe(30);
+    }
+    expect(BUNDLING.forceDockerBundling).toBe(false);
+  });
+
+  it('sizes ingest for files and the API functions for requests', () => {
+    const functions = stateless.findResources('AWS::Lambda::Function');
+    const ingest = (functions[functionId(dev, workerHandlers.ingest)] as Json).Properties;
+    expect(ingest).toMatchObject({ MemorySize: 2048, Timeout: 300 });
+    expect(ingest.Environment.Variables.MAX_RECEIVE_COUNT).toBe(String(MAX_RECEIVE_COUNT));
+    for (const name of handlerNames.filter((n) => n !== workerHandlers.ingest)) {
+      expect((functions[functionId(dev, name)] as Json).Properties).toMatchObject({ MemorySize: 512, Timeout: 10 });
+    }
+  });
+
+  it('consumes the queue in small, bounded batches with partial batch failures', () => {
+    stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(dev.stateless.queue), 'Arn'] },
+      FunctionName: { Ref: functionId(dev, workerHandlers.ingest) },
+      BatchSize: 5,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumBatchingWindowInSeconds: 0,
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+  });
+});
+
+// ---- stateless: HTTP API -----------------------------------------------------
+describe('stateless stack: HTTP API', () => {
+  it('has exactly one route per entry of routes, protected exactly when auth is apiKey', () => {
+    const authorizerId = Object.keys(stateless.findResources('AWS::ApiGatewayV2::Authorizer'))[0];
+    const apiRoutes = Object.values(stateless.findResources('AWS::ApiGatewayV2::Route')) as Json[];
+    expect(apiRoutes).toHaveLength(routes.length);
+    for (const route of routes) {
+      const matches = apiRoutes.filter((r) => r.Properties.RouteKey === `${route.method} ${route.path}`);
+      expect(matches, `${route.method} ${route.path}`).toHaveLength(1);
+      const props = matches[0]!.Properties;
+      if (route.auth === 'apiKey') {
+        expect(props.AuthorizationType).toBe('CUSTOM');
+        expect(props.AuthorizerId).toEqual({ Ref: authorizerId });
+      } else {
+        expect(props.AuthorizationType).toBe('NONE');
+        expect(props.AuthorizerId).toBeUndefined();
+      }
+    }
+  });
+
+  it('integrates each route with the function of its handler', () => {
+    const integrations = stateless.findResources('AWS::ApiGatewayV2::Integration');
+    const apiRoutes = Object.values(stateless.findResources('AWS::ApiGatewayV2::Route')) as Json[];
+    for (const route of routes) {
+      const apiRoute = apiRoutes.find((r) => r.Properties.RouteKey === `${route.method} ${route.path}`)!;
+      const target = apiRoute.Properties.Target['Fn::Join'][1] as unknown[];
+      const integrationId = (target[1] as Json).Ref as string;
+      expect((integrations[integrationId] as Json).Properties).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+        IntegrationUri: { 'Fn::GetAtt': [functionId(dev, route.handler), 'Arn'] },
+      });
+    }
+  });
+
+  it('authorizes with the API-key Lambda: simple responses, x-api-key identity, 5 minute cache', () => {
+    stateless.resourceCountIs('AWS::ApiGatewayV2::Authorizer', routes.some((r) => r.auth === 'apiKey') ? 1 : 0);
+    stateless.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      AuthorizerPayloadFormatVersion: '2.0',
+      EnableSimpleResponses: true,
+      IdentitySource: ['$request.header.x-api-key'],
+      AuthorizerResultTtlInSeconds: 300,
+      AuthorizerUri: Match.objectLike({
+        'Fn::Join': ['', Match.arrayWith([{ 'Fn::GetAtt': [functionId(dev, workerHandlers.authorizer), 'Arn'] }])],
+      }),
+    });
+  });
+
+  it('throttles the auto-deployed default stage and answers CORS preflight for the configured origins', () => {
+    stateless.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 },
+    });
+    stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'HTTP',
+      CorsConfiguration: Match.objectLike({
+        AllowOrigins: ['*'],
+        AllowHeaders: Match.arrayWith(['x-api-key']),
+        AllowMethods: Match.arrayWith([...new Set(routes.map((r) => r.method))]),
+      }),
+    });
+    prodStateless.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.com', 'https://admin.example.com'] }),
+    });
+  });
+
+  it('outputs what operators need', () => {
+    for (const name of ['ApiUrl', 'BucketName', 'TableName', 'DropPrefix', 'QueueUrl', 'DeadLetterQueueUrl']) {
+      stateless.hasOutput(name, {});
+    }
+    stateless.hasOutput('DropPrefix', { Value: 'drop/<organizationId>/<projectId>/' });
+  });
+});
+
+// ---- IAM ---------------------------------------------------------------------
+describe('least privilege', () => {
+  const WRITE_ACTIONS = /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|.*Write.*|Create.*|Delete.*|Update.*)$/;
+
+  it('has a grant entry for every handler and none for handlers that do not exist', () => {
+    expect(Object.keys(HANDLER_GRANTS).sort()).toEqual([...handlerNames].sort());
+    expect(() => grantsFor('no-such-handler')).toThrow(/HANDLER_GRANTS/);
+    expect(() => grantsFor('toString')).toThrow(/HANDLER_GRANTS/);
+    const fn = traceFunction(dev, workerHandlers.authorizer).function;
+    expect(() => grantHandler('no-such-handler', fn, { bucket: dev.stateful.bucket, table: dev.stateful.table })).toThrow();
+  });
+
+  it.each(handlerNames.filter((n) => n !== workerHandlers.ingest))('%s only reads the table and has no S3 access', (name) => {
+    const actions = statementsOfRole(stateless, roleId(dev, name)).flatMap((s) => asList<string>(s.Action));
+    expect(actions.length).toBeGreaterThan(0);
+    expect(actions.filter((a) => a.startsWith('s3:'))).toEqual([]);
+    expect(actions.filter((a) => WRITE_ACTIONS.test(a) || a === 'dynamodb:*')).toEqual([]);
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
+  });
+
+  it('ingest reads uploads/ and drop/, writes only payloads/, never lists or touches the whole bucket', () => {
+    const statements = statementsOfRole(stateless, roleId(dev, workerHandlers.ingest));
+    const s3 = statements.filter((s) => asList<string>(s.Action).some((a) => a.startsWith('s3:')));
+    const access = new Map<string, Set<string>>();
+    for (const statement of s3) {
+      expect(statement.Effect).toBe('Allow');
+      for (const resource of asList(statement.Resource).map(resourceString)) {
+        const match = /^<token>\/([a-z]+\/)\*$/.exec(resource);
+        expect(match, `S3 resource ${resource} is not an object prefix`).not.toBeNull();
+        const prefix = match![1]!;
+        const set = access.get(prefix) ?? new Set<string>();
+        for (const a of asList<string>(statement.Action)) set.add(a);
+        access.set(prefix, set);
+      }
+    }
+    expect([...access.keys()].sort()).toEqual([...INGEST_PREFIXES, PAYLOADS_PREFIX].sort());
+    for (const prefix of INGEST_PREFIXES) {
+      expect([...access.get(prefix)!].filter((a) => !a.startsWith('s3:Get'))).toEqual([]);
+    }
+    expect([...access.get(PAYLOADS_PREFIX)!]).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject']));
+    expect([...access.values()].flatMap((set) => [...set]).filter((a) => /^s3:(List|Delete|\*)/.test(a))).toEqual([]);
+
+    const actions = statements.flatMap((s) => asList<string>(s.Action));
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
+  });
+});
+
+// ---- configuration -------------------------------------------------------------
+describe('configuration', () => {
+  const configOf = (context: Record<string, unknown>) => loadConfig(new App({ context }).node);
+
+  it('defaults to dev, 30 days, any origin', () => {
+    expect(configOf({})).toMatchObject({ stage: 'dev', isDev: true, retentionDays: 30, corsOrigins: ['*'], logRetention: 30, alarmEmail: undefined });
+  });
+
+  it('parses context given on the command line', () => {
+    expect(configOf(PROD_CONTEXT)).toMatchObject({
+      stage: 'prod',
+      isDev: false,
+      retentionDays: 7,
+      corsOrigins: ['https://app.example.com', 'https://admin.example.com'],
+      logRetention: 90,
+      alarmEmail: 'ops@example.com',
+    });
+    expect(configOf({ corsOrigins: '["https://a.example.com"]' }).corsOrigins).toEqual(['https://a.example.com']);
+  });
+
+  it.each([
+    ['stage', 'Prod Stage'],
+    ['retentionDays', '0'],
+    ['retentionDays', 'thirty'],
+    ['logRetentionDays', 31],
+    ['corsOrigins', 'app.example.com'],
+    ['corsOrigins', 'https://app.example.com/'],
+    ['alarmEmail', 'not-an-email'],
+  ])('rejects %s=%j', (key, value) => {
+    expect(() => configOf({ [key]: value })).toThrow(new RegExp(`"${key}"`));
+  });
+});
