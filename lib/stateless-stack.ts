@@ -5,6 +5,7 @@
  * lib/handler-grants.ts, so adding a route is a data change, not a stack change.
  */
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { API_MEMORY_MB, INGEST_MEMORY_MB } from './node-options.js';
 import { HttpApi, HttpMethod, HttpNoneAuthorizer, type HttpStage, type IHttpRouteAuthorizer, CorsHttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -29,9 +30,9 @@ export interface FunctionSizing {
   readonly timeout: Duration;
 }
 
-export const INGEST_SIZING: FunctionSizing = { memorySize: 2048, timeout: Duration.minutes(5) };
+export const INGEST_SIZING: FunctionSizing = { memorySize: INGEST_MEMORY_MB, timeout: Duration.minutes(5) };
 /** Authorizer and HTTP route handlers. */
-export const API_SIZING: FunctionSizing = { memorySize: 512, timeout: Duration.seconds(10) };
+export const API_SIZING: FunctionSizing = { memorySize: API_MEMORY_MB, timeout: Duration.seconds(10) };
 
 export const INGEST_EVENT_SOURCE = {
   batchSize: 5,

@@ -3,18 +3,30 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { config } from '../shared/config.js';
 
-/** AWS clients, built once per module (per Lambda container) on first use. */
+/**
+ * AWS clients, built once per module (per Lambda container) on first use.
+ *
+ * We configure no SDK logger, yet the SDK's logger middleware still runs its
+ * sensitive-data filter over every request and response (the no-op logger has
+ * an `info` method, so the arguments are built). For 25-item batches that
+ * filter costs more CPU than our own parsing; the middleware is removed.
+ */
+function withoutLogger<T extends { middlewareStack: { remove(name: string): boolean } }>(client: T): T {
+  client.middlewareStack.remove('loggerMiddleware');
+  return client;
+}
+
 let dynamo: DynamoDBClient | undefined;
 let doc: DynamoDBDocumentClient | undefined;
 let s3: S3Client | undefined;
 
 export function dynamoClient(): DynamoDBClient {
   const c = config();
-  dynamo ??= new DynamoDBClient({
+  dynamo ??= withoutLogger(new DynamoDBClient({
     region: c.AWS_REGION,
     maxAttempts: 3,
     ...(c.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: c.AWS_ENDPOINT_URL_DYNAMODB } : {}),
-  });
+  }));
   return dynamo;
 }
 
@@ -27,12 +39,12 @@ export function documentClient(): DynamoDBDocumentClient {
 
 export function s3Client(): S3Client {
   const c = config();
-  s3 ??= new S3Client({
+  s3 ??= withoutLogger(new S3Client({
     region: c.AWS_REGION,
     forcePathStyle: c.S3_FORCE_PATH_STYLE,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...(c.AWS_ENDPOINT_URL_S3 ? { endpoint: c.AWS_ENDPOINT_URL_S3 } : {}),
-  });
+  }));
   return s3;
 }

@@ -22,11 +22,10 @@ export function traceId(parts: {
   position: number;
   raw: string;
 }): string {
+  // One pass: the fixed fields first, NUL-separated (ids, digits and S3 keys hold no NUL), then the record's bytes.
   const h = createHash('sha256');
-  // NUL separators: none of the parts can contain NUL in a way that makes two tuples collide,
-  // because the content hash is last and fixed-length.
   h.update(`trace\0${parts.organizationId}\0${parts.projectId}\0${parts.objectKey}\0${parts.position}\0`);
-  h.update(createHash('sha256').update(parts.raw).digest());
+  h.update(parts.raw);
   return uuidFromDigest(h.digest());
 }
 

@@ -10,6 +10,7 @@ import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { LOCK_FILE, REPO_ROOT, handlerEntry } from '../layout.js';
+import { nodeOptionsFor } from '../node-options.js';
 
 export const FUNCTION_RUNTIME = Runtime.NODEJS_22_X;
 export const FUNCTION_ARCHITECTURE = Architecture.ARM_64;
@@ -66,7 +67,7 @@ export class TraceFunction extends Construct {
       depsLockFilePath: LOCK_FILE,
       bundling: BUNDLING,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: nodeOptionsFor(props.memorySize),
         ...props.environment,
       },
     });

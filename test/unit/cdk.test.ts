@@ -274,7 +274,7 @@ describe('stateless stack: functions', () => {
       expect(props.Architectures).toEqual(['arm64']);
       expect(props.Handler).toBe('index.handler');
       expect(Object.keys(props.Environment.Variables)).toEqual(expect.arrayContaining(['TABLE_NAME', 'BUCKET_NAME']));
-      expect(props.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      expect(props.Environment.Variables.NODE_OPTIONS).toBe(`--enable-source-maps --max-old-space-size=${Math.floor(props.MemorySize * 0.75)}`);
       const logGroupId = Stack.of(fn).getLogicalId(fn.logGroup.node.defaultChild as CfnLogGroup);
       expect(props.LoggingConfig).toEqual({ LogGroup: { Ref: logGroupId } });
       expect((logGroups[logGroupId] as Json).Properties.RetentionInDays).toBe(30);

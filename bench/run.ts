@@ -1,0 +1,63 @@
+/**
+ * `npm run bench`: every benchmark on the local stack, one table, and
+ * bench/results.json. Ratios are measured in the same run (the machine is
+ * noisy); each figure is a median of several runs. BENCH_RUNS sets how many.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../local/ports.js';
+import { startLocalStack } from '../local/stack.js';
+import { gitRevision, ingestBench } from './ingest.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const runs = Number(process.env.BENCH_RUNS ?? 3);
+const log = (s: string) => console.log(`[bench] ${s}`);
+
+const workDir = mkdtempSync(join(tmpdir(), 'trace-ingest-bench-'));
+const stack = await startLocalStack({
+  dataDir: join(workDir, 'data'),
+  apiPort: await freePort(),
+  s3Port: await freePort(),
+  dynamoPort: await freePort(),
+  persistDynamo: false,
+  notifications: false,
+});
+// Keep the bench's own stdout readable: the worker logs go to its own process.
+console.log = ((orig) => (...args: unknown[]) => {
+  if (typeof args[0] === 'string' && args[0].startsWith('{"level"')) return;
+  orig(...args);
+})(console.log);
+
+try {
+  log(`DynamoDB Local (in memory) and s3rver up; ${cpus().length} cores; ${runs} runs per figure`);
+  const ingest = await ingestBench(stack, workDir, runs, log);
+
+  const targets: Array<[string, number | string, string]> = [
+    ['ingest: file', `${ingest.file_mb} MiB, ${ingest.records} records`, ''],
+    ['ingest: wall time (median)', `${ingest.ingest_ms} ms`, ''],
+    ['ingest: records/s', ingest.ingest_records_per_s, ''],
+    ['ingest: MB/s', ingest.ingest_mb_per_s, ''],
+    ['ingest: worker CPU time', `${ingest.ingest_worker_cpu_ms} ms`, ''],
+    ['ingest: worker peak RSS, 50 MiB', `${ingest.ingest_peak_rss_mb} MB`, ''],
+    ['ingest: worker peak RSS, 5 MiB', `${ingest.ingest_peak_rss_5mb_mb} MB`, ''],
+    ['store limit: plain BatchWriteItem, same items', `${ingest.store_limit_ms} ms`, ''],
+    ['ingest_vs_store_limit', ingest.ingest_vs_store_limit, '<= 1.25'],
+    ['rss_growth_50_vs_5', ingest.rss_growth_50_vs_5, '<= 1.3'],
+    ['parse only (50 MiB, in memory)', `${ingest.parse_ms} ms, ${ingest.parse_mb_per_s} MB/s`, ''],
+    ['bare JSON.parse per line', `${ingest.json_parse_ms} ms`, ''],
+    ['parse_vs_json_parse', ingest.parse_vs_json_parse, '>= 0.7'],
+  ];
+  const w = Math.max(...targets.map(([k]) => k.length));
+  console.log('');
+  console.log(`${'figure'.padEnd(w)}  ${'value'.padEnd(28)}  target`);
+  for (const [k, v, t] of targets) console.log(`${k.padEnd(w)}  ${String(v).padEnd(28)}  ${t}`);
+  console.log('');
+
+  const results = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, ...ingest };
+  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  log('written to bench/results.json');
+} finally {
+  await stack.stop();
+  rmSync(workDir, { recursive: true, force: true });
+}
