@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/dynamo/schema.js';
@@ -20,8 +21,11 @@ export interface DynamoDbLocal {
  * on the machine's Java. `dir` null keeps the data in memory.
  */
 export async function startDynamoDbLocal(options: { port: number; dir: string | null }): Promise<DynamoDbLocal> {
+  const pidFile = options.dir ? join(options.dir, 'dynamodb-local.pid') : null;
   if (options.dir) mkdirSync(options.dir, { recursive: true });
+  if (pidFile) await killLeftover(pidFile);
   const child = dynamoDbLocal.spawn({ port: options.port, path: options.dir, sharedDb: true, stdio: 'pipe' });
+  if (pidFile && child.pid) writeFileSync(pidFile, String(child.pid));
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
@@ -63,8 +67,33 @@ export async function startDynamoDbLocal(options: { port: number; dir: string | 
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exitPromise;
       clearTimeout(timer);
+      if (pidFile) rmSync(pidFile, { force: true });
     },
   };
+}
+
+/**
+ * A stack that was killed outright (SIGKILL) cannot stop its Java child; the
+ * next start finds its pid file and ends it, so the port and the database
+ * files are free again.
+ */
+async function killLeftover(pidFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8'));
+  } catch {
+    return;
+  }
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline.includes('DynamoDBLocal')) {
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch {
+    // gone already, or not Linux: nothing to do
+  }
+  rmSync(pidFile, { force: true });
 }
 
 /** Creates the table (keys and indexes from the shared schema) if it is missing. */

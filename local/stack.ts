@@ -9,7 +9,8 @@ import { startApiServer } from './api-server.js';
 import { ensureTable, startDynamoDbLocal } from './dynamodb.js';
 import { LocalQueue } from './queue.js';
 import { toS3Notification } from './s3-bridge.js';
-import { startLocalS3 } from './s3.js';
+import { reconcile } from './reconcile.js';
+import { startLocalS3, type RawS3Event } from './s3.js';
 
 /** What `<DATA_DIR>/local-stack.json` holds: how tests, the CLI and SDKs reach the local stack. */
 export interface LocalStackInfo {
@@ -123,8 +124,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     stops.push(() => queue.stop());
 
     let bridging = Promise.resolve();
-    s3Local.onEvent((raw) => {
-      if (o.notifications === false) return;
+    const bridge = (raw: RawS3Event) => {
       // Chained so notifications reach the queue in the order S3 made them.
       bridging = bridging.then(async () => {
         try {
@@ -134,7 +134,19 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
           log(`[s3] could not turn an event into a notification: ${String(err)}`);
         }
       });
-    });
+      return bridging;
+    };
+    if (o.notifications !== false) {
+      s3Local.onEvent(bridge);
+      const queued = await reconcile({
+        s3,
+        bucket,
+        uploads: ingestDeps().uploads,
+        notify: (key, eventTime) =>
+          bridge({ Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: bucket }, object: { key } } }] }),
+      });
+      if (queued.length) log(`[s3] ${queued.length} stored object(s) had no upload record; queued for ingestion`);
+    }
 
     const api = await startApiServer({ port: o.apiPort });
     stops.push(api.stop);

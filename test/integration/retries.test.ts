@@ -5,6 +5,7 @@ import type { TraceWriter, UploadStore } from '../../functions/domain/ports.js';
 import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { ingestDeps } from '../../functions/shared/services.js';
 import { LocalQueue } from '../../local/queue.js';
+import { reconcile } from '../../local/reconcile.js';
 import { toS3Notification } from '../../local/s3-bridge.js';
 import {
   expectedIds,
@@ -188,5 +189,20 @@ describe('retries, duplicates and crashes never lose or duplicate a record', () 
     const obj = await getItem(stack, keys.object(stack.info.organizationId, stack.info.projectId, key));
     expect(obj?.lease_owner).toBeUndefined();
     expect(obj?.starts).toBe(1);
+  });
+
+  it('on start, an object stored without any upload record (its notification lost) is queued again, and only that one', async () => {
+    const key = `${stack.info.dropPrefix}lost/notification lost.jsonl`;
+    await putObject(stack, key, '{"input":"lost"}\n');
+    const queued: string[] = [];
+    const notify = async (k: string) => {
+      queued.push(k);
+    };
+    const found = await reconcile({ s3: stack.s3, bucket: stack.info.bucket, uploads: ingestDeps().uploads, notify });
+    expect(found).toContain(key);
+    expect(queued).toContain(key);
+    await ingestObject(ingestDeps(), refOf(await notification(key)));
+    const again = await reconcile({ s3: stack.s3, bucket: stack.info.bucket, uploads: ingestDeps().uploads, notify: async () => {} });
+    expect(again).not.toContain(key);
   });
 });
