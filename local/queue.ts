@@ -86,11 +86,13 @@ export class LocalQueue {
     return this.ready.length + this.active + this.timers.size;
   }
 
-  async stop(): Promise<void> {
+  /** Stops delivering; waits up to `graceMs` for deliveries in flight. Undelivered messages stay journaled. */
+  async stop(graceMs = 10_000): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    while (this.active > 0) await new Promise((r) => setTimeout(r, 20));
+    const deadline = Date.now() + graceMs;
+    while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   private isIdle(): boolean {

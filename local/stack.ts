@@ -109,8 +109,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const tenant = await ensureDefaultTenant(join(dataDir, 'local-stack.json'));
 
     const reasons = new Map<string, string>();
+    // Stopping aborts ingests in flight: each releases its lease and its message stays journaled for the next start.
+    const stopping = new AbortController();
     const consumer = makeSqsIngestHandler({
-      deps: () => (o.leaseMs ? { ...ingestDeps(), leaseMs: o.leaseMs } : ingestDeps()),
+      deps: () => ({ ...ingestDeps(), signal: stopping.signal, ...(o.leaseMs ? { leaseMs: o.leaseMs } : {}) }),
       maxReceiveCount: () => o.maxReceiveCount ?? 5,
       onMessageFailure: (id, reason) => reasons.set(id, reason),
     });
@@ -121,7 +123,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       ...(o.retryDelayMs ? { retryDelayMs: o.retryDelayMs } : {}),
       reasonFor: (id) => reasons.get(id),
     });
-    stops.push(() => queue.stop());
+    stops.push(async () => {
+      stopping.abort();
+      await queue.stop();
+    });
 
     let bridging = Promise.resolve();
     const bridge = (raw: RawS3Event) => {

@@ -32,7 +32,11 @@ export function locateObject(key: string): ObjectLocation {
 
 /** S3 notifications carry keys URL-encoded, spaces as '+'. */
 export function decodeEventKey(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    throw new Error(`object key ${JSON.stringify(key)} is not valid URL encoding`);
+  }
 }
 
 /** Encodes a key the way S3 does in its notifications (the local stack's bridge uses this). */

@@ -69,5 +69,5 @@ function renderContent(content: unknown): string {
 
 /** DynamoDB rejects strings that are not valid UTF-16 (lone surrogates); replace them with U+FFFD. */
 export function toWellFormed(s: string): string {
-  return (s as string & { toWellFormed(): string }).toWellFormed();
+  return s.toWellFormed();
 }

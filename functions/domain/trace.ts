@@ -99,8 +99,9 @@ export function searchText(filename: string, input: string | null, doc: unknown)
       for (let i = values.length - 1; i >= 0; i--) stack.push(values[i]);
     }
   }
-  const text = parts.join('\n');
-  return toWellFormed(text.length > SEARCH_TEXT_MAX_CHARS ? text.slice(0, SEARCH_TEXT_MAX_CHARS) : text).toLowerCase();
+  // Lower-case first: some characters grow when lower-cased ('İ' becomes two), and the cap is on the stored text.
+  const text = toWellFormed(parts.join('\n')).toLowerCase();
+  return text.length > SEARCH_TEXT_MAX_CHARS ? toWellFormed(text.slice(0, SEARCH_TEXT_MAX_CHARS)) : text;
 }
 
 /**

@@ -6,6 +6,7 @@ import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/ports.js';
+import type { LocalStackInfo } from '../../local/stack.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'trace-ingest-start-'));
@@ -35,7 +36,7 @@ function dynamoPids(): number[] {
 interface Started {
   child: ChildProcess;
   output: () => string;
-  info: Record<string, string>;
+  info: LocalStackInfo;
 }
 
 async function npmStart(ports: { api: number; s3: number; dynamo: number }): Promise<Started> {
@@ -54,7 +55,7 @@ async function npmStart(ports: { api: number; s3: number; dynamo: number }): Pro
     if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const info = JSON.parse(readFileSync(join(dataDir, 'local-stack.json'), 'utf8')) as Record<string, string>;
+  const info = JSON.parse(readFileSync(join(dataDir, 'local-stack.json'), 'utf8')) as LocalStackInfo;
   return { child, output: () => out, info };
 }
 
@@ -62,7 +63,7 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 }
 
-async function traceCount(info: Record<string, string>, dynamoPort: number): Promise<number> {
+async function traceCount(info: LocalStackInfo, dynamoPort: number): Promise<number> {
   const ddb = new DynamoDBClient({ endpoint: `http://127.0.0.1:${dynamoPort}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   const out = await ddb.send(
     new QueryCommand({
@@ -98,7 +99,7 @@ describe('npm start', () => {
       endpoint: first.info.s3Endpoint,
       region: first.info.region,
       forcePathStyle: true,
-      credentials: { accessKeyId: first.info.s3AccessKeyId!, secretAccessKey: first.info.s3SecretAccessKey! },
+      credentials: { accessKeyId: first.info.s3AccessKeyId, secretAccessKey: first.info.s3SecretAccessKey },
       requestChecksumCalculation: 'WHEN_REQUIRED',
     });
     const body = readFileSync(new URL('../../../shared/fixtures/chat-traces.jsonl', import.meta.url));

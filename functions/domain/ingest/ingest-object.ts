@@ -25,6 +25,8 @@ export interface IngestDeps {
   /** BatchWriteItem calls in flight at once. */
   writeConcurrency?: number;
   leaseMs?: number;
+  /** Aborts an attempt in flight (the local stack uses it to stop cleanly); the message stays to be redelivered. */
+  signal?: AbortSignal;
   now?: () => number;
   log?: (entry: Record<string, unknown>) => void;
 }
@@ -103,10 +105,12 @@ export async function ingestObject(deps: IngestDeps, ref: ObjectRef, options: In
     throw new RetryableIngestError(`${ref.key} is being ingested by another worker (lease held until ${new Date(lease.heldUntil).toISOString()})`);
   }
   const heartbeat = startHeartbeat(deps, upload, owner, leaseMs, now);
+  let body: { destroy?: () => void } | undefined;
   try {
     const startedAt = now();
     await deps.uploads.markProcessing(upload, new Date(startedAt).toISOString());
     const opened = await deps.storage.open({ ...ref, eTag, versionId });
+    if (opened !== 'gone') body = opened.body as { destroy?: () => void };
     if (opened === 'gone') {
       const reason = 'the object was deleted or replaced before it could be read';
       await deps.uploads.refuse(upload, reason);
@@ -144,6 +148,7 @@ export async function ingestObject(deps: IngestDeps, ref: ObjectRef, options: In
     await deps.uploads.recordFailure(upload, reason, options.finalAttempt === true).catch(() => {});
     throw err instanceof RetryableIngestError ? err : new RetryableIngestError(reason, { cause: err });
   } finally {
+    body?.destroy?.(); // no-op once fully read; frees the connection otherwise
     heartbeat.stop();
     await deps.uploads.releaseLease(upload, owner).catch(() => {});
   }
@@ -194,6 +199,7 @@ function startHeartbeat(deps: IngestDeps, upload: UploadRecord, owner: string, l
     stop: () => clearInterval(timer),
     check: () => {
       if (lost !== null) throw new RetryableIngestError(lost);
+      if (deps.signal?.aborted) throw new RetryableIngestError('the worker is stopping; the file will be ingested on redelivery');
     },
   };
 }
@@ -250,25 +256,33 @@ async function writeAll(
     await submit(() => deps.uploads.putIdChunk(upload, index, ids));
   };
 
-  for await (const group of events) {
-    for (const ev of group) {
-      counted.records++;
-      if (ev.kind === 'error') {
-        counted.errorCount++;
-        if (counted.errors.length < MAX_REPORTED_ERRORS) counted.errors.push({ line: ev.position, message: ev.message } satisfies LineError);
-        continue;
+  const readAll = async () => {
+    for await (const group of events) {
+      for (const ev of group) {
+        counted.records++;
+        if (ev.kind === 'error') {
+          counted.errorCount++;
+          if (counted.errors.length < MAX_REPORTED_ERRORS) counted.errors.push({ line: ev.position, message: ev.message } satisfies LineError);
+          continue;
+        }
+        const trace = buildTrace(ctx, ev);
+        counted.traces++;
+        batch.push(trace);
+        chunk.push(trace.id);
+        if (batch.length === BATCH_WRITE_SIZE) await flushBatch();
+        if (chunk.length === ID_CHUNK_SIZE) await flushChunk();
       }
-      const trace = buildTrace(ctx, ev);
-      counted.traces++;
-      batch.push(trace);
-      chunk.push(trace.id);
-      if (batch.length === BATCH_WRITE_SIZE) await flushBatch();
-      if (chunk.length === ID_CHUNK_SIZE) await flushChunk();
     }
+    await flushBatch();
+    await flushChunk();
+  };
+
+  try {
+    await readAll();
+  } finally {
+    // However the attempt ends, none of its writes may land after it (the lease is released next).
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
   }
-  await flushBatch();
-  await flushChunk();
-  while (inFlight.size > 0) await Promise.race(inFlight);
   if (failure !== null) throw failure;
   return counted;
 }

@@ -1,0 +1,132 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { HttpError, apiKeyOf, httpHandler, tenantOf, type HttpEvent, type HttpResult } from '../../functions/shared/http.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+function event(authorizer?: { lambda?: Record<string, unknown> }): HttpEvent {
+  return {
+    version: '2.0',
+    routeKey: 'GET /traces',
+    rawPath: '/traces',
+    rawQueryString: '',
+    headers: {},
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'api',
+      domainName: 'example.com',
+      domainPrefix: 'example',
+      http: { method: 'GET', path: '/traces', protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
+      requestId: 'req-1',
+      routeKey: 'GET /traces',
+      stage: '$default',
+      time: '01/May/2024:12:00:00 +0000',
+      timeEpoch: 0,
+      ...(authorizer ? { authorizer } : {}),
+    },
+  } as HttpEvent;
+}
+
+describe('apiKeyOf', () => {
+  it('reads x-api-key in any case, trimmed', () => {
+    expect(apiKeyOf({ 'x-api-key': 'tik_abc' })).toBe('tik_abc');
+    expect(apiKeyOf({ 'X-Api-Key': 'tik_abc' })).toBe('tik_abc');
+    expect(apiKeyOf({ 'X-API-KEY': '  tik_abc  ' })).toBe('tik_abc');
+  });
+
+  it('reads a Bearer token from Authorization', () => {
+    expect(apiKeyOf({ authorization: 'Bearer tik_xyz' })).toBe('tik_xyz');
+    expect(apiKeyOf({ Authorization: 'bearer   tik_xyz ' })).toBe('tik_xyz');
+  });
+
+  it('prefers x-api-key over Authorization', () => {
+    expect(apiKeyOf({ authorization: 'Bearer tik_b', 'x-api-key': 'tik_a' })).toBe('tik_a');
+    // An empty x-api-key does not hide a Bearer token.
+    expect(apiKeyOf({ 'x-api-key': '   ', authorization: 'Bearer tik_b' })).toBe('tik_b');
+  });
+
+  it('answers undefined without a key', () => {
+    expect(apiKeyOf(undefined)).toBeUndefined();
+    expect(apiKeyOf({})).toBeUndefined();
+    expect(apiKeyOf({ 'content-type': 'application/json' })).toBeUndefined();
+    expect(apiKeyOf({ authorization: 'Basic dXNlcjpwYXNz' })).toBeUndefined();
+    expect(apiKeyOf({ authorization: 'Bearer' })).toBeUndefined();
+    expect(apiKeyOf({ authorization: 'Bearer two words' })).toBeUndefined();
+    expect(apiKeyOf({ 'x-api-key': undefined })).toBeUndefined();
+  });
+});
+
+describe('tenantOf', () => {
+  it('answers the tenant the authorizer resolved', () => {
+    expect(tenantOf(event({ lambda: { organizationId: 'org1', projectId: 'proj1', extra: 1 } }))).toEqual({ organizationId: 'org1', projectId: 'proj1' });
+  });
+
+  it.each([
+    ['no authorizer context', undefined],
+    ['no lambda context', {}],
+    ['a missing project', { lambda: { organizationId: 'org1' } }],
+    ['an empty organization', { lambda: { organizationId: '', projectId: 'proj1' } }],
+    ['a non-string id', { lambda: { organizationId: 1, projectId: 'proj1' } }],
+  ])('throws a 401 HttpError for %s', (_what, authorizer) => {
+    let caught: unknown;
+    try {
+      tenantOf(event(authorizer));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(HttpError);
+    expect(caught).toMatchObject({ statusCode: 401, code: 'unauthorized', message: 'a valid API key is required' });
+  });
+});
+
+describe('httpHandler', () => {
+  it('passes a result through', async () => {
+    const result: HttpResult = { statusCode: 204 };
+    expect(await httpHandler(async () => result)(event())).toBe(result);
+  });
+
+  it('turns a thrown HttpError into its JSON error answer', async () => {
+    const h = httpHandler(async () => {
+      throw new HttpError(404, 'not_found', 'no such trace');
+    });
+    const out = await h(event());
+    expect(out.statusCode).toBe(404);
+    expect(out.headers?.['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(out.body!)).toEqual({ error: { code: 'not_found', message: 'no such trace' } });
+  });
+
+  it('turns the 401 of tenantOf into a JSON 401', async () => {
+    const h = httpHandler(async (e) => ({ statusCode: 200, body: JSON.stringify(tenantOf(e)) }));
+    const out = await h(event());
+    expect(out.statusCode).toBe(401);
+    expect(JSON.parse(out.body!)).toEqual({ error: { code: 'unauthorized', message: 'a valid API key is required' } });
+  });
+
+  it('answers any other error with a JSON 500 that leaks nothing', async () => {
+    const log = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const h = httpHandler(async () => {
+      throw new Error('connect ECONNREFUSED 10.0.0.7:8000 table=secret-table');
+    });
+    const out = await h(event());
+    expect(out.statusCode).toBe(500);
+    expect(out.headers?.['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(out.body!)).toEqual({ error: { code: 'internal_error', message: 'the server failed to answer this request' } });
+    expect(out.body).not.toContain('ECONNREFUSED');
+    expect(out.body).not.toContain('secret-table');
+    // The details go to the log instead.
+    expect(log).toHaveBeenCalledTimes(1);
+    expect(String(log.mock.calls[0]![0])).toContain('ECONNREFUSED');
+  });
+
+  it('answers a thrown non-Error with a JSON 500 as well', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const h = httpHandler(async () => {
+      throw 'a string';
+    });
+    const out = await h(event());
+    expect(out.statusCode).toBe(500);
+    expect(JSON.parse(out.body!).error.code).toBe('internal_error');
+  });
+});
