@@ -11,7 +11,7 @@ import { startLocalStack } from '../local/stack.js';
 import { gitRevision, ingestBench } from './ingest.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-const runs = Number(process.env.BENCH_RUNS ?? 3);
+const runs = Number(process.env.BENCH_RUNS ?? 5);
 const log = (s: string) => console.log(`[bench] ${s}`);
 
 const workDir = mkdtempSync(join(tmpdir(), 'trace-ingest-bench-'));
