@@ -17,8 +17,21 @@ export interface RouteDef {
   readonly auth: RouteAuth;
 }
 
+const PROJECT = '/api/v1/organizations/{organizationId}/projects/{projectId}';
+
 export const routes: readonly RouteDef[] = [
   { method: 'GET', path: '/api/v1/organizations', handler: 'organizations', auth: 'apiKey' },
+  { method: 'POST', path: `${PROJECT}/traces/upload`, handler: 'presignUpload', auth: 'apiKey' },
+  { method: 'POST', path: `${PROJECT}/traces`, handler: 'createTraces', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/traces`, handler: 'listTraces', auth: 'apiKey' },
+  // A static segment wins over a parameter (API Gateway and the local server agree): /traces/sources is never a trace id.
+  { method: 'GET', path: `${PROJECT}/traces/sources`, handler: 'listSources', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/traces/{traceId}`, handler: 'getTrace', auth: 'apiKey' },
+  { method: 'DELETE', path: `${PROJECT}/traces/{traceId}`, handler: 'deleteTrace', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/uploads/{uploadId}`, handler: 'getUpload', auth: 'apiKey' },
+  { method: 'POST', path: `${PROJECT}/trace-evaluations`, handler: 'createEvaluation', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/trace-evaluations`, handler: 'listEvaluations', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/trace-evaluations/{evaluationId}`, handler: 'getEvaluation', auth: 'apiKey' },
 ];
 
 /** Lambda entry files that are not HTTP routes. */

@@ -12,9 +12,10 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { INGEST_PREFIXES, workerHandlers } from '../functions/routes.js';
 import { PAYLOADS_PREFIX } from './layout.js';
+import { UPLOADS_PREFIX } from '../functions/domain/layout.js';
 
 export type TableAccess = 'read' | 'readWrite';
-export type ObjectAccess = 'read' | 'write' | 'readWrite';
+export type ObjectAccess = 'read' | 'write' | 'readWrite' | 'delete';
 
 export type HandlerGrant =
   | { readonly target: 'table'; readonly access: TableAccess }
@@ -27,12 +28,25 @@ export const objectsRead = (prefix: string): HandlerGrant => ({ target: 'objects
 /** Put-only, e.g. for a handler that presigns upload URLs (the URL carries the signer's permissions). */
 export const objectsWrite = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'write', prefix });
 export const objectsReadWrite = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'readWrite', prefix });
+export const objectsDelete = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'delete', prefix });
 
 /** Handler name (file `functions/handlers/<name>.ts`) → its grants. */
 export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> = {
   [workerHandlers.ingest]: [tableReadWrite, ...INGEST_PREFIXES.map((prefix) => objectsRead(prefix)), objectsReadWrite(PAYLOADS_PREFIX)],
   [workerHandlers.authorizer]: [tableRead],
   organizations: [tableRead],
+  // Presigning signs with the function's own role: the URL can do exactly what the role may, put under uploads/.
+  presignUpload: [tableRead, objectsWrite(UPLOADS_PREFIX)],
+  // Create ingests on the spot with the same core as the worker when the queue has not yet delivered.
+  createTraces: [tableReadWrite, objectsRead(UPLOADS_PREFIX), objectsReadWrite(PAYLOADS_PREFIX)],
+  listTraces: [tableRead, objectsRead(PAYLOADS_PREFIX)],
+  listSources: [tableRead],
+  getTrace: [tableRead, objectsRead(PAYLOADS_PREFIX)],
+  deleteTrace: [tableReadWrite, objectsDelete(PAYLOADS_PREFIX)],
+  getUpload: [tableRead],
+  createEvaluation: [tableReadWrite],
+  listEvaluations: [tableRead],
+  getEvaluation: [tableRead],
 };
 
 /** S3 object actions per access level (object ARNs only). */
@@ -40,6 +54,7 @@ export const OBJECT_ACTIONS: Readonly<Record<ObjectAccess, readonly string[]>> =
   read: ['s3:GetObject', 's3:GetObjectVersion'],
   write: ['s3:PutObject', 's3:AbortMultipartUpload'],
   readWrite: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:AbortMultipartUpload'],
+  delete: ['s3:DeleteObject'],
 };
 
 export function grantsFor(handlerName: string): readonly HandlerGrant[] {

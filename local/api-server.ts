@@ -51,10 +51,16 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
  * HTTP API (payload v2) event, and writes its answer.
  */
 export async function startApiServer(options: { port: number; host?: string }): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
-  const compiled = routes.map(compile);
+  // Most specific first: a static segment wins over a parameter, as on API Gateway.
+  const compiled = routes.map(compile).sort((a, b) => a.params.length - b.params.length);
   const authorizer = await loadHandler<AuthorizerFn>(workerHandlers.authorizer);
-  const handlers = new Map<string, HttpHandlerFn>();
-  for (const name of new Set(routes.map((r) => r.handler))) handlers.set(name, await loadHandler<HttpHandlerFn>(name));
+  // Each handler module is loaded on its route's first request, as a Lambda's code is on its first invocation.
+  const handlers = new Map<string, Promise<HttpHandlerFn>>();
+  const handlerFor = (name: string) => {
+    let h = handlers.get(name);
+    if (!h) handlers.set(name, (h = loadHandler<HttpHandlerFn>(name)));
+    return h;
+  };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -145,7 +151,7 @@ export async function startApiServer(options: { port: number; host?: string }): 
       isBase64Encoded: !isText,
     } as HttpEvent;
 
-    const out = await handlers.get(route.def.handler)!(event);
+    const out = await (await handlerFor(route.def.handler))(event);
     writeResult(res, out);
   }
 

@@ -66,6 +66,44 @@ export interface UploadRecord {
   durationMs: number | null;
 }
 
+/** What `UploadStore.ensureUpload` is told about an upload; the rest starts out as pending and empty. */
+export type NewUpload = Omit<
+  UploadRecord,
+  | 'status'
+  | 'attempts'
+  | 'records'
+  | 'traces'
+  | 'newTraces'
+  | 'errorCount'
+  | 'errors'
+  | 'idChunks'
+  | 'reason'
+  | 'lastError'
+  | 'startedAt'
+  | 'completedAt'
+  | 'durationMs'
+>;
+
+/** The record of an upload just seen: pending, never attempted, nothing counted yet. */
+export function newUploadRecord(u: NewUpload): UploadRecord {
+  return {
+    ...u,
+    status: 'pending',
+    attempts: 0,
+    records: 0,
+    traces: 0,
+    newTraces: 0,
+    errorCount: 0,
+    errors: [],
+    idChunks: 0,
+    reason: null,
+    lastError: null,
+    startedAt: null,
+    completedAt: null,
+    durationMs: null,
+  };
+}
+
 export interface UploadSummary {
   records: number;
   traces: number;
@@ -83,7 +121,7 @@ export type LeaseResult = { acquired: true; fresh: boolean } | { acquired: false
 
 export interface UploadStore {
   /** Creates the upload record as pending if it does not exist; answers the stored record either way. */
-  ensureUpload(u: Omit<UploadRecord, 'status' | 'attempts' | 'records' | 'traces' | 'newTraces' | 'errorCount' | 'errors' | 'idChunks' | 'reason' | 'lastError' | 'startedAt' | 'completedAt' | 'durationMs'>): Promise<UploadRecord>;
+  ensureUpload(u: NewUpload): Promise<UploadRecord>;
   /** A terminal refusal (too big, wrong type, unknown tenant): nothing is ingested. */
   refuse(u: UploadRecord, reason: string): Promise<void>;
   /**
@@ -100,6 +138,8 @@ export interface UploadStore {
   /** Completes the upload and adds its new traces to the project's counters, exactly once, while `owner` holds the lease. */
   complete(u: UploadRecord, owner: string, summary: UploadSummary): Promise<'completed' | 'already-completed'>;
   getUpload(organizationId: string, projectId: string, uploadId: string): Promise<UploadRecord | null>;
+  /** The ids of an upload's good traces, in file order (from its id chunks); at most `limit` when given. */
+  traceIds(organizationId: string, projectId: string, uploadId: string, limit?: number): Promise<string[]>;
 }
 
 export interface TraceWriter {

@@ -13,6 +13,11 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
+/** A JSON body built elsewhere (e.g. with documents spliced in verbatim). */
+export function rawJson(statusCode: number, body: string, headers: Record<string, string> = {}): HttpResult {
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body };
+}
+
 /** Every error answer: `{"error": {"code", "message"}}`. */
 export function errorResponse(statusCode: number, code: string, message: string, headers: Record<string, string> = {}): HttpResult {
   return json(statusCode, { error: { code, message } }, headers);
@@ -48,10 +53,20 @@ export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (eve
       return await fn(event);
     } catch (err) {
       if (err instanceof HttpError) return errorResponse(err.statusCode, err.code, err.message);
+      if (isThrottle(err)) {
+        return errorResponse(429, 'too_many_requests', 'the store is busy; retry after a moment', { 'retry-after': '1' });
+      }
       console.error(JSON.stringify({ level: 'error', msg: 'unhandled error', route: event.routeKey, error: String(err), stack: (err as Error)?.stack }));
       return errorResponse(500, 'internal_error', 'the server failed to answer this request');
     }
   };
+}
+
+const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'SlowDown', 'TooManyRequestsException']);
+
+/** The stores said "too many requests" even after the SDK's retries: the client should retry later. */
+function isThrottle(err: unknown): boolean {
+  return err instanceof Error && THROTTLES.has(err.name);
 }
 
 /** Header lookup that ignores case (API Gateway lower-cases, other callers may not). */
@@ -69,4 +84,71 @@ export function apiKeyOf(headers: Record<string, string | undefined> | undefined
   const auth = header(headers, 'authorization')?.trim();
   const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
   return m?.[1];
+}
+
+const PathTenant = z.object({ organizationId: z.string(), projectId: z.string() });
+
+/**
+ * The caller's tenant, checked against the organization and project the path
+ * names: another tenant's path is a 404, as if it did not exist.
+ */
+export function projectScope(event: HttpEvent): Tenant {
+  const tenant = tenantOf(event);
+  const path = PathTenant.safeParse(event.pathParameters ?? {});
+  if (!path.success || path.data.organizationId !== tenant.organizationId || path.data.projectId !== tenant.projectId) {
+    throw new HttpError(404, 'not_found', 'no such organization or project');
+  }
+  return tenant;
+}
+
+/** Readable zod issues, each naming its parameter: `page_size: must be at most 500`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const where = i.path.length ? i.path.map(String).join('.') : 'request';
+      return `${where}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+/** Parses a value with a schema; failures are a 400 naming the parameter. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, code = 'invalid_request'): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new HttpError(400, code, describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** The query string parameters, validated. */
+export function parseQuery<S extends z.ZodType>(schema: S, event: HttpEvent): z.infer<S> {
+  return parseWith(schema, event.queryStringParameters ?? {}, 'invalid_query');
+}
+
+/** Bodies the JSON routes accept (API Gateway itself caps payloads at 10 MB). */
+export const MAX_JSON_BODY_BYTES = 256 * 1024;
+
+/**
+ * The JSON body, validated: 415 for another content type, 413 when too large,
+ * 400 for invalid JSON or a body the schema refuses.
+ */
+export function parseJsonBody<S extends z.ZodType>(schema: S, event: HttpEvent, maxBytes = MAX_JSON_BODY_BYTES): z.infer<S> {
+  const type = header(event.headers, 'content-type');
+  if (type !== undefined && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type.trim())) {
+    throw new HttpError(415, 'unsupported_media_type', `the body must be application/json, not ${type}`);
+  }
+  const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(raw) > maxBytes) throw new HttpError(413, 'payload_too_large', `the body is over ${maxBytes} bytes`);
+  let value: unknown;
+  try {
+    value = raw.trim() === '' ? {} : JSON.parse(raw);
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'the body is not valid JSON');
+  }
+  return parseWith(schema, value, 'invalid_body');
+}
+
+/** A path parameter that must be present (the route guarantees it; a missing one is a 404). */
+export function pathParam(event: HttpEvent, name: string): string {
+  const v = event.pathParameters?.[name];
+  if (!v) throw new HttpError(404, 'not_found', `no ${name} in the path`);
+  return v;
 }

@@ -1,10 +1,16 @@
 import { DynamoTenantStore } from '../adapters/dynamo/tenant-store.js';
+import { DynamoTraceStore } from '../adapters/dynamo/trace-store.js';
+import { S3PayloadReader } from '../adapters/s3/payload-reader.js';
 import { DynamoTraceWriter } from '../adapters/dynamo/trace-writer.js';
 import { DynamoUploadStore } from '../adapters/dynamo/upload-store.js';
 import { S3ObjectStorage } from '../adapters/s3/object-storage.js';
 import { documentClient, dynamoClient, s3Client } from '../adapters/clients.js';
 import type { IngestDeps } from '../domain/ingest/ingest-object.js';
 import { config } from './config.js';
+import { DynamoEvaluationStore } from '../adapters/dynamo/evaluation-store.js';
+import { DynamoTraceMaintenance } from '../adapters/dynamo/trace-maintenance.js';
+import type { EvaluationDeps } from '../domain/evaluations.js';
+import type { TraceMaintenanceDeps } from '../domain/trace-maintenance.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;
@@ -27,4 +33,38 @@ export function ingestDeps(): IngestDeps {
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
   };
   return ingest;
+}
+
+let traces: DynamoTraceStore | undefined;
+
+/** Reads traces (get and list), resolving offloaded documents from S3. */
+export function traceStore(): DynamoTraceStore {
+  traces ??= new DynamoTraceStore(documentClient(), config().TABLE_NAME, new S3PayloadReader(s3Client(), config().BUCKET_NAME));
+  return traces;
+}
+
+let evaluations: DynamoEvaluationStore | undefined;
+let maintenance: TraceMaintenanceDeps | undefined;
+
+function evaluationStore(): DynamoEvaluationStore {
+  evaluations ??= new DynamoEvaluationStore(documentClient(), config().TABLE_NAME);
+  return evaluations;
+}
+
+/** Trace evaluations: create (with the trace's summary, race-safe), get, list. */
+export function evaluationDeps(): EvaluationDeps {
+  return { store: evaluationStore() };
+}
+
+/** Trace deletion (counters, sources, evaluations, offloaded documents) and the project's sources. */
+export function traceMaintenanceDeps(): TraceMaintenanceDeps {
+  if (maintenance) return maintenance;
+  const c = config();
+  maintenance = {
+    store: new DynamoTraceMaintenance(documentClient(), c.TABLE_NAME),
+    evaluations: evaluationStore(),
+    payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
+    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+  };
+  return maintenance;
 }

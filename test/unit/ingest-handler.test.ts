@@ -1,112 +1,14 @@
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import type { IngestDeps } from '../../functions/domain/ingest/ingest-object.js';
 import { encodeEventKey } from '../../functions/domain/object-key.js';
-import type {
-  LeaseResult,
-  ObjectHead,
-  ObjectRef,
-  ObjectStorage,
-  OpenedObject,
-  StoredTrace,
-  TenantDirectory,
-  TraceWriter,
-  UploadRecord,
-  UploadStore,
-  UploadSummary,
-} from '../../functions/domain/ports.js';
 import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
-
-// Small in-memory fakes of the ingest ports (the adapters' behaviour, none of their storage).
-
-class MemoryStorage implements ObjectStorage {
-  readonly objects = new Map<string, Buffer>();
-  async head(ref: ObjectRef): Promise<ObjectHead | null> {
-    const b = this.objects.get(ref.key);
-    return b ? { size: b.length, eTag: `"etag-${b.length}"` } : null;
-  }
-  async open(ref: ObjectRef & { eTag: string }): Promise<OpenedObject | 'gone'> {
-    const b = this.objects.get(ref.key);
-    if (!b) return 'gone';
-    return { size: b.length, body: (async function* () { yield b; })() };
-  }
-  async putPayload(): Promise<void> {}
-}
-
-class MemoryUploads implements UploadStore {
-  readonly byKey = new Map<string, UploadRecord>();
-  private readonly leases = new Map<string, { owner?: string; until?: number; starts: number }>();
-  private lease(u: UploadRecord) {
-    let l = this.leases.get(u.objectKey);
-    if (!l) this.leases.set(u.objectKey, (l = { starts: 0 }));
-    return l;
-  }
-  private set(u: UploadRecord, change: Partial<UploadRecord>) {
-    const r = this.byKey.get(u.objectKey)!;
-    if (r.status !== 'completed') Object.assign(r, change);
-  }
-  async ensureUpload(u: Parameters<UploadStore['ensureUpload']>[0]): Promise<UploadRecord> {
-    const existing = this.byKey.get(u.objectKey);
-    if (existing?.uploadId === u.uploadId) return { ...existing };
-    const r: UploadRecord = {
-      ...u, status: 'pending', attempts: 0, records: 0, traces: 0, newTraces: 0, errorCount: 0, errors: [], idChunks: 0,
-      reason: null, lastError: null, startedAt: null, completedAt: null, durationMs: null,
-    };
-    this.byKey.set(u.objectKey, r);
-    return { ...r };
-  }
-  async refuse(u: UploadRecord, reason: string) { this.set(u, { status: 'failed', reason }); }
-  async acquireLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number): Promise<LeaseResult> {
-    const l = this.lease(u);
-    if (l.until !== undefined && l.until >= nowMs && l.owner !== owner) return { acquired: false, heldUntil: l.until };
-    const fresh = l.starts === 0;
-    Object.assign(l, { owner, until: nowMs + leaseMs, starts: l.starts + 1 });
-    return { acquired: true, fresh };
-  }
-  async renewLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number) {
-    const l = this.lease(u);
-    if (l.owner !== owner) return false;
-    l.until = nowMs + leaseMs;
-    return true;
-  }
-  async releaseLease(u: UploadRecord, owner: string) {
-    const l = this.lease(u);
-    if (l.owner === owner) { delete l.owner; delete l.until; }
-  }
-  async markProcessing(u: UploadRecord, startedAt: string) { this.set(u, { status: 'processing', startedAt }); }
-  async recordFailure(u: UploadRecord, reason: string, final: boolean) {
-    this.set(u, final ? { status: 'failed', reason, lastError: reason } : { status: 'pending', lastError: reason });
-  }
-  async putIdChunk(): Promise<void> {}
-  async complete(u: UploadRecord, owner: string, s: UploadSummary): Promise<'completed' | 'already-completed'> {
-    if (this.lease(u).owner !== owner) throw new Error('lost the lease on the object before completing');
-    const r = this.byKey.get(u.objectKey)!;
-    if (r.status === 'completed') return 'already-completed';
-    Object.assign(r, { status: 'completed', records: s.records, traces: s.traces, newTraces: s.newTraces, errorCount: s.errorCount });
-    return 'completed';
-  }
-  async getUpload(): Promise<UploadRecord | null> { return null; }
-}
-
-/** Stores traces; refuses those of files whose name starts with "bad". */
-class MemoryTraces implements TraceWriter {
-  readonly ids = new Map<string, string>();
-  async owners(_o: string, _p: string, ids: string[]) {
-    return new Map(ids.flatMap((id) => (this.ids.has(id) ? [[id, this.ids.get(id)!] as const] : [])));
-  }
-  async writeBatch(traces: StoredTrace[]) {
-    if (traces.some((t) => t.filename.startsWith('bad'))) throw new Error('ValidationException: item too large');
-    for (const t of traces) this.ids.set(t.id, t.uploadId);
-  }
-}
-
-const tenants: TenantDirectory = { projectExists: async (o, p) => o === 'org1' && p === 'proj1' };
+import { setupIngest, type FakeStorage } from '../support/ingest-fakes.js';
 
 function setup(maxReceiveCount = 3) {
-  const storage = new MemoryStorage();
-  const uploads = new MemoryUploads();
-  const traces = new MemoryTraces();
-  const deps: IngestDeps = { storage, uploads, traces, tenants };
+  const { storage, uploads, traces, deps } = setupIngest();
+  // The writer refuses the traces of files whose name starts with "bad".
+  traces.failWhen = (batch) => batch.some((t) => t.filename.startsWith('bad'));
+  traces.failMessage = 'ValidationException: item too large';
   const failures: Array<[string, string]> = [];
   const handler = makeSqsIngestHandler({
     deps: () => deps,
@@ -142,9 +44,10 @@ function message(messageId: string, body: string, receiveCount = 1): SQSRecord {
   };
 }
 
-function put(storage: MemoryStorage, key: string, text: string): number {
+/** Stores an object with the ETag `notification` gives it; answers its size. */
+function put(storage: FakeStorage, key: string, text: string): number {
   const b = Buffer.from(text);
-  storage.objects.set(key, b);
+  storage.put(key, b, `etag-${b.length}`);
   return b.length;
 }
 
@@ -161,9 +64,9 @@ describe('makeSqsIngestHandler', () => {
     const out = await handler(event);
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-bad' }]);
     expect(failures).toEqual([['m-bad', 'ValidationException: item too large']]);
-    expect(uploads.byKey.get(GOOD)).toMatchObject({ status: 'completed', traces: 2 });
+    expect(uploads.byObjectKey(GOOD)).toMatchObject({ status: 'completed', traces: 2 });
     // Not the last delivery: the upload waits for the retry.
-    expect(uploads.byKey.get(BAD)).toMatchObject({ status: 'pending', lastError: 'ValidationException: item too large' });
+    expect(uploads.byObjectKey(BAD)).toMatchObject({ status: 'pending', lastError: 'ValidationException: item too large' });
   });
 
   it('passes finalAttempt on the last delivery: the upload is marked failed, not pending', async () => {
@@ -171,18 +74,18 @@ describe('makeSqsIngestHandler', () => {
     const size = put(storage, BAD, '{"input":"c"}\n');
 
     await handler({ Records: [message('m1', notification(BAD, size), 2)] });
-    expect(uploads.byKey.get(BAD)!.status).toBe('pending');
+    expect(uploads.byObjectKey(BAD)!.status).toBe('pending');
 
     const out = await handler({ Records: [message('m1', notification(BAD, size), 3)] });
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
-    expect(uploads.byKey.get(BAD)).toMatchObject({ status: 'failed', reason: 'ValidationException: item too large' });
+    expect(uploads.byObjectKey(BAD)).toMatchObject({ status: 'failed', reason: 'ValidationException: item too large' });
   });
 
   it('treats a receive count above the maximum as final too', async () => {
     const { storage, uploads, handler } = setup(2);
     const size = put(storage, BAD, '{"input":"c"}\n');
     await handler({ Records: [message('m1', notification(BAD, size), 7)] });
-    expect(uploads.byKey.get(BAD)!.status).toBe('failed');
+    expect(uploads.byObjectKey(BAD)!.status).toBe('failed');
   });
 
   it('fails only the message whose body is malformed', async () => {
@@ -195,7 +98,7 @@ describe('makeSqsIngestHandler', () => {
     expect(failures.map(([id]) => id)).toEqual(['m-junk', 'm-shape']);
     expect(failures[0]![1]).toBe('message body is not JSON');
     expect(failures[1]![1]).toMatch(/^message body is not an S3 event notification/);
-    expect(uploads.byKey.get(GOOD)!.status).toBe('completed');
+    expect(uploads.byObjectKey(GOOD)!.status).toBe('completed');
   });
 
   it('answers no failures for a batch that all succeeds, including the S3 test event', async () => {
@@ -206,6 +109,6 @@ describe('makeSqsIngestHandler', () => {
     });
     expect(out).toEqual({ batchItemFailures: [] });
     expect(failures).toEqual([]);
-    expect(traces.ids.size).toBe(1);
+    expect(traces.items.size).toBe(1);
   });
 });

@@ -1,251 +1,8 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { uploadId as deriveUploadId, traceId } from '../../functions/domain/ids.js';
-import { ID_CHUNK_SIZE, RetryableIngestError, ingestObject, type IngestDeps } from '../../functions/domain/ingest/ingest-object.js';
+import { ID_CHUNK_SIZE, RetryableIngestError, ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { BATCH_WRITE_SIZE, MAX_FILE_BYTES, MAX_REPORTED_ERRORS } from '../../functions/domain/limits.js';
-import type {
-  LeaseResult,
-  ObjectHead,
-  ObjectRef,
-  ObjectStorage,
-  OpenedObject,
-  StoredTrace,
-  TenantDirectory,
-  TraceWriter,
-  UploadRecord,
-  UploadStore,
-  UploadSummary,
-} from '../../functions/domain/ports.js';
-
-// ---------------------------------------------------------------------------
-// In-memory fakes of the ports, behaving like the S3 and DynamoDB adapters.
-// ---------------------------------------------------------------------------
-
-const BUCKET = 'bucket';
-
-class FakeStorage implements ObjectStorage {
-  readonly objects = new Map<string, { bytes: Buffer; eTag: string; versionId?: string }>();
-  readonly payloads = new Map<string, string>();
-  opens = 0;
-  heads = 0;
-  constructor(private readonly chunkSize = 4096) {}
-
-  /** Stores an object; answers its (unquoted) ETag. */
-  put(key: string, content: string | Buffer): string {
-    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    const eTag = createHash('md5').update(bytes).digest('hex');
-    this.objects.set(key, { bytes, eTag });
-    return eTag;
-  }
-
-  async head(ref: ObjectRef): Promise<ObjectHead | null> {
-    this.heads++;
-    const o = this.objects.get(ref.key);
-    return o ? { size: o.bytes.length, eTag: `"${o.eTag}"`, versionId: o.versionId } : null;
-  }
-
-  async open(ref: ObjectRef & { eTag: string }): Promise<OpenedObject | 'gone'> {
-    this.opens++;
-    const o = this.objects.get(ref.key);
-    // Like GetObject with If-Match: a replaced object is as good as gone.
-    if (!o || o.eTag !== ref.eTag) return 'gone';
-    const { bytes } = o;
-    const chunkSize = this.chunkSize;
-    return {
-      size: bytes.length,
-      body: (async function* () {
-        for (let i = 0; i < bytes.length; i += chunkSize) yield bytes.subarray(i, i + chunkSize);
-      })(),
-    };
-  }
-
-  async putPayload(key: string, body: string): Promise<void> {
-    this.payloads.set(key, body);
-  }
-}
-
-type NewUpload = Parameters<UploadStore['ensureUpload']>[0];
-
-class FakeUploadStore implements UploadStore {
-  readonly uploads = new Map<string, UploadRecord>();
-  readonly leases = new Map<string, { owner?: string; until?: number; starts: number }>();
-  readonly idChunks = new Map<string, string[]>();
-  readonly counters = new Map<string, { traces: number; bySource: Record<string, number> }>();
-  completions = 0;
-
-  private objectOf(u: UploadRecord) {
-    const k = `${u.organizationId}/${u.projectId}/${u.objectKey}`;
-    let o = this.leases.get(k);
-    if (!o) this.leases.set(k, (o = { starts: 0 }));
-    return o;
-  }
-
-  leaseOf(u: UploadRecord) {
-    return this.objectOf(u);
-  }
-
-  async ensureUpload(u: NewUpload): Promise<UploadRecord> {
-    const existing = this.uploads.get(u.uploadId);
-    if (existing) return { ...existing };
-    const record: UploadRecord = {
-      ...u,
-      status: 'pending',
-      attempts: 0,
-      records: 0,
-      traces: 0,
-      newTraces: 0,
-      errorCount: 0,
-      errors: [],
-      idChunks: 0,
-      reason: null,
-      lastError: null,
-      startedAt: null,
-      completedAt: null,
-      durationMs: null,
-    };
-    this.uploads.set(u.uploadId, record);
-    return { ...record };
-  }
-
-  private update(u: UploadRecord, change: Partial<UploadRecord>): void {
-    const r = this.uploads.get(u.uploadId);
-    if (!r || r.status === 'completed') return; // status changes never touch a completed upload
-    Object.assign(r, change);
-  }
-
-  async refuse(u: UploadRecord, reason: string): Promise<void> {
-    this.update(u, { status: 'failed', reason, completedAt: new Date().toISOString() });
-  }
-
-  async acquireLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number): Promise<LeaseResult> {
-    const o = this.objectOf(u);
-    if (o.until === undefined || o.until < nowMs || o.owner === owner) {
-      const previousStarts = o.starts;
-      o.owner = owner;
-      o.until = nowMs + leaseMs;
-      o.starts++;
-      return { acquired: true, fresh: previousStarts === 0 };
-    }
-    return { acquired: false, heldUntil: o.until };
-  }
-
-  async renewLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number): Promise<boolean> {
-    const o = this.objectOf(u);
-    if (o.owner !== owner) return false;
-    o.until = nowMs + leaseMs;
-    return true;
-  }
-
-  async releaseLease(u: UploadRecord, owner: string): Promise<void> {
-    const o = this.objectOf(u);
-    if (o.owner !== owner) return;
-    delete o.owner;
-    delete o.until;
-  }
-
-  async markProcessing(u: UploadRecord, startedAt: string): Promise<void> {
-    const r = this.uploads.get(u.uploadId);
-    this.update(u, { status: 'processing', startedAt, attempts: (r?.attempts ?? 0) + 1 });
-  }
-
-  async recordFailure(u: UploadRecord, reason: string, final: boolean): Promise<void> {
-    this.update(
-      u,
-      final ? { status: 'failed', lastError: reason, reason, completedAt: new Date().toISOString() } : { status: 'pending', lastError: reason },
-    );
-  }
-
-  async putIdChunk(u: UploadRecord, index: number, ids: string[]): Promise<void> {
-    this.idChunks.set(`${u.uploadId}#${index}`, [...ids]);
-  }
-
-  async complete(u: UploadRecord, owner: string, s: UploadSummary): Promise<'completed' | 'already-completed'> {
-    if (this.objectOf(u).owner !== owner) throw new Error('lost the lease on the object before completing');
-    const r = this.uploads.get(u.uploadId)!;
-    if (r.status === 'completed') return 'already-completed';
-    this.completions++;
-    Object.assign(r, {
-      status: 'completed',
-      records: s.records,
-      traces: s.traces,
-      newTraces: s.newTraces,
-      errorCount: s.errorCount,
-      errors: s.errors,
-      idChunks: s.idChunks,
-      startedAt: s.startedAt,
-      completedAt: s.completedAt,
-      durationMs: s.durationMs,
-      reason: null,
-      lastError: null,
-    } satisfies Partial<UploadRecord>);
-    const ck = `${u.organizationId}/${u.projectId}`;
-    const c = this.counters.get(ck) ?? { traces: 0, bySource: {} };
-    c.traces += s.newTraces;
-    for (const [src, n] of Object.entries(s.newBySource)) c.bySource[src] = (c.bySource[src] ?? 0) + n;
-    this.counters.set(ck, c);
-    return 'completed';
-  }
-
-  async getUpload(organizationId: string, projectId: string, uploadId: string): Promise<UploadRecord | null> {
-    const r = this.uploads.get(uploadId);
-    return r && r.organizationId === organizationId && r.projectId === projectId ? { ...r } : null;
-  }
-}
-
-class FakeTraceWriter implements TraceWriter {
-  readonly items = new Map<string, StoredTrace>();
-  readonly batchSizes: number[] = [];
-  ownerLookups = 0;
-  /** Set to make the n-th writeBatch call (1-based) fail. */
-  failOnBatch: number | null = null;
-  delayMs = 0;
-
-  async owners(_organizationId: string, _projectId: string, ids: string[]): Promise<Map<string, string>> {
-    this.ownerLookups++;
-    const found = new Map<string, string>();
-    for (const id of ids) {
-      const t = this.items.get(id);
-      if (t) found.set(id, t.uploadId);
-    }
-    return found;
-  }
-
-  async writeBatch(traces: StoredTrace[]): Promise<void> {
-    if (traces.length > 25) throw new Error('BatchWriteItem takes at most 25 items');
-    const call = this.batchSizes.push(traces.length);
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    if (this.failOnBatch === call) throw new Error('BatchWriteItem failed after 10 attempts: ValidationException');
-    for (const t of traces) this.items.set(t.id, t);
-  }
-}
-
-class FakeTenants implements TenantDirectory {
-  readonly projects = new Set<string>(['org1/proj1']);
-  async projectExists(organizationId: string, projectId: string): Promise<boolean> {
-    return this.projects.has(`${organizationId}/${projectId}`);
-  }
-}
-
-function setup(opts: { chunkSize?: number } = {}) {
-  const storage = new FakeStorage(opts.chunkSize);
-  const uploads = new FakeUploadStore();
-  const traces = new FakeTraceWriter();
-  const tenants = new FakeTenants();
-  const deps: IngestDeps = { storage, uploads, traces, tenants, writeConcurrency: 4 };
-  return { storage, uploads, traces, tenants, deps };
-}
-
-/** The event's view of an object just stored in the fake bucket. */
-function refFor(storage: FakeStorage, key: string): ObjectRef {
-  const o = storage.objects.get(key)!;
-  return { bucket: BUCKET, key, eTag: `"${o.eTag}"`, size: o.bytes.length, eventTime: '2024-05-01T12:00:00.000Z' };
-}
-
-function jsonl(n: number, tag = 'a'): string {
-  let s = '';
-  for (let i = 0; i < n; i++) s += `${JSON.stringify({ input: `q${i}-${tag}`, output: `answer ${i}` })}\n`;
-  return s;
-}
+import { BUCKET, jsonl, refFor, setupIngest } from '../support/ingest-fakes.js';
 
 const KEY = 'uploads/org1/proj1/traces.jsonl';
 
@@ -253,7 +10,7 @@ const KEY = 'uploads/org1/proj1/traces.jsonl';
 
 describe('ingestObject: refusals and ignored keys', () => {
   it('ignores keys outside the ingest folders without touching anything', async () => {
-    const { deps, storage, uploads } = setup();
+    const { deps, storage, uploads } = setupIngest();
     storage.put('payloads/org1/proj1/x.json', '{}');
     const out = await ingestObject(deps, { bucket: BUCKET, key: 'payloads/org1/proj1/x.json', eTag: 'e', size: 2 });
     expect(out.status).toBe('ignored');
@@ -262,14 +19,14 @@ describe('ingestObject: refusals and ignored keys', () => {
   });
 
   it('ignores an object that no longer exists when the event has no ETag', async () => {
-    const { deps, uploads } = setup();
+    const { deps, uploads } = setupIngest();
     const out = await ingestObject(deps, { bucket: BUCKET, key: KEY });
     expect(out).toEqual({ status: 'ignored', reason: `object ${KEY} no longer exists` });
     expect(uploads.uploads.size).toBe(0);
   });
 
   it('refuses an unknown organization or project', async () => {
-    const { deps, storage, uploads, traces } = setup();
+    const { deps, storage, uploads, traces } = setupIngest();
     const key = 'uploads/org9/proj1/t.jsonl';
     storage.put(key, jsonl(2));
     const out = await ingestObject(deps, refFor(storage, key));
@@ -284,7 +41,7 @@ describe('ingestObject: refusals and ignored keys', () => {
   });
 
   it('refuses a file that is not .json or .jsonl', async () => {
-    const { deps, storage, uploads } = setup();
+    const { deps, storage, uploads } = setupIngest();
     const key = 'uploads/org1/proj1/notes.txt';
     storage.put(key, jsonl(2));
     const out = await ingestObject(deps, refFor(storage, key));
@@ -296,7 +53,7 @@ describe('ingestObject: refusals and ignored keys', () => {
   });
 
   it('refuses a file over 50 MiB by its event size, before opening it', async () => {
-    const { deps, storage, uploads } = setup();
+    const { deps, storage, uploads } = setupIngest();
     storage.put(KEY, jsonl(1));
     const out = await ingestObject(deps, { ...refFor(storage, KEY), size: MAX_FILE_BYTES + 1 });
     expect(out.status).toBe('refused');
@@ -307,7 +64,7 @@ describe('ingestObject: refusals and ignored keys', () => {
   });
 
   it('accepts a file of exactly 50 MiB by its event size (the limit is inclusive)', async () => {
-    const { deps, storage } = setup();
+    const { deps, storage } = setupIngest();
     storage.put(KEY, jsonl(1));
     // The event claims the limit; the object itself is small.
     const out = await ingestObject(deps, { ...refFor(storage, KEY), size: MAX_FILE_BYTES });
@@ -315,7 +72,7 @@ describe('ingestObject: refusals and ignored keys', () => {
   });
 
   it('refuses a too-big file whose size only the opened object tells', async () => {
-    const { deps, storage } = setup();
+    const { deps, storage } = setupIngest();
     storage.put(KEY, jsonl(1));
     const real = storage.open.bind(storage);
     storage.open = async (ref) => {
@@ -329,7 +86,7 @@ describe('ingestObject: refusals and ignored keys', () => {
   });
 
   it('refuses an object that was deleted or replaced before it could be read, and frees the lease', async () => {
-    const { deps, storage, uploads, traces } = setup();
+    const { deps, storage, uploads, traces } = setupIngest();
     storage.put(KEY, jsonl(3));
     const ref = refFor(storage, KEY);
     storage.put(KEY, jsonl(4, 'replaced')); // new ETag: the event's version is gone
@@ -346,7 +103,7 @@ describe('ingestObject: refusals and ignored keys', () => {
 
 describe('ingestObject: a good file', () => {
   it('completes with its counts, errors and traces', async () => {
-    const { deps, storage, uploads, traces } = setup({ chunkSize: 7 });
+    const { deps, storage, uploads, traces } = setupIngest({ chunkSize: 7 });
     const lines = [
       JSON.stringify({ input: 'first', source: 'sdk' }),
       'not json',
@@ -390,7 +147,7 @@ describe('ingestObject: a good file', () => {
   });
 
   it('reads the version from HEAD when the event has no ETag', async () => {
-    const { deps, storage } = setup();
+    const { deps, storage } = setupIngest();
     const eTag = storage.put(KEY, jsonl(2));
     const out = await ingestObject(deps, { bucket: BUCKET, key: KEY });
     expect(storage.heads).toBe(1);
@@ -402,7 +159,7 @@ describe('ingestObject: a good file', () => {
   });
 
   it('keeps the first 100 errors but counts them all', async () => {
-    const { deps, storage } = setup();
+    const { deps, storage } = setupIngest();
     const lines: string[] = [];
     for (let i = 1; i <= 160; i++) lines.push(i % 16 === 0 ? JSON.stringify({ input: `ok ${i}` }) : `{bad ${i}`);
     storage.put(KEY, lines.join('\n'));
@@ -419,7 +176,7 @@ describe('ingestObject: a good file', () => {
   });
 
   it('writes batches of at most 25 and keeps ids in chunks of 5000, in file order', async () => {
-    const { deps, storage, uploads, traces } = setup({ chunkSize: 64 * 1024 });
+    const { deps, storage, uploads, traces } = setupIngest({ chunkSize: 64 * 1024 });
     const n = ID_CHUNK_SIZE + 37;
     storage.put(KEY, jsonl(n));
     const out = await ingestObject(deps, refFor(storage, KEY));
@@ -446,7 +203,7 @@ describe('ingestObject: a good file', () => {
   });
 
   it('offloads a trace too big to keep inline, and keeps the small ones inline', async () => {
-    const { deps, storage, traces } = setup({ chunkSize: 64 * 1024 });
+    const { deps, storage, traces } = setupIngest({ chunkSize: 64 * 1024 });
     const big = `{"input":"${'x'.repeat(200 * 1024)}","n":123456789012345678901234567890}`;
     storage.put(KEY, `${JSON.stringify({ input: 'small' })}\n${big}\n`);
     const out = await ingestObject(deps, refFor(storage, KEY));
@@ -463,7 +220,7 @@ describe('ingestObject: a good file', () => {
 
 describe('ingestObject: leases, ownership and retries', () => {
   it('looks up owners on a non-fresh lease and leaves traces of another upload alone', async () => {
-    const { deps, storage, uploads, traces } = setup();
+    const { deps, storage, uploads, traces } = setupIngest();
     const shared = [JSON.stringify({ input: 'same 1' }), JSON.stringify({ input: 'same 2' })];
     storage.put(KEY, `${shared.join('\n')}\n${JSON.stringify({ input: 'old 3' })}\n`);
     const first = await ingestObject(deps, refFor(storage, KEY));
@@ -494,7 +251,7 @@ describe('ingestObject: leases, ownership and retries', () => {
   });
 
   it('on a writer failure: releases the lease, records the failure as pending and throws a retryable error', async () => {
-    const { deps, storage, uploads, traces } = setup();
+    const { deps, storage, uploads, traces } = setupIngest();
     storage.put(KEY, jsonl(100));
     traces.failOnBatch = 2;
     const ref = refFor(storage, KEY);
@@ -526,7 +283,7 @@ describe('ingestObject: leases, ownership and retries', () => {
   });
 
   it('after a failed write, waits for every write still in flight: nothing lands once the attempt has ended', async () => {
-    const { deps, storage, uploads, traces } = setup();
+    const { deps, storage, uploads, traces } = setupIngest();
     storage.put(KEY, jsonl(400));
     traces.failOnBatch = 1;
     traces.delayMs = 30;
@@ -539,7 +296,7 @@ describe('ingestObject: leases, ownership and retries', () => {
   });
 
   it('an aborted attempt (the worker is stopping) ends at the next batch, releases the lease and stays retryable', async () => {
-    const { deps, storage, uploads, traces } = setup();
+    const { deps, storage, uploads, traces } = setupIngest();
     storage.put(KEY, jsonl(400));
     traces.delayMs = 10;
     const stopping = new AbortController();
@@ -556,7 +313,7 @@ describe('ingestObject: leases, ownership and retries', () => {
   });
 
   it('on a writer failure in the final attempt: marks the upload failed', async () => {
-    const { deps, storage, uploads, traces } = setup();
+    const { deps, storage, uploads, traces } = setupIngest();
     storage.put(KEY, jsonl(30));
     traces.failOnBatch = 1;
     await expect(ingestObject(deps, refFor(storage, KEY), { finalAttempt: true })).rejects.toBeInstanceOf(RetryableIngestError);
@@ -574,7 +331,7 @@ describe('ingestObject: leases, ownership and retries', () => {
   });
 
   it('throws a retryable error without touching the object while another worker holds the lease', async () => {
-    const { deps, storage, uploads } = setup();
+    const { deps, storage, uploads } = setupIngest();
     storage.put(KEY, jsonl(3));
     const ref = refFor(storage, KEY);
     const upload = await uploads.ensureUpload({
@@ -606,7 +363,7 @@ describe('ingestObject: leases, ownership and retries', () => {
   });
 
   it('takes over a lease that has expired', async () => {
-    const { deps, storage, uploads } = setup();
+    const { deps, storage, uploads } = setupIngest();
     storage.put(KEY, jsonl(3));
     const first = await ingestObject(deps, refFor(storage, KEY));
     if (first.status !== 'completed') throw new Error('expected completed');
@@ -620,7 +377,7 @@ describe('ingestObject: leases, ownership and retries', () => {
   });
 
   it('answers already-done for a completed upload without reading the object', async () => {
-    const { deps, storage, uploads } = setup();
+    const { deps, storage, uploads } = setupIngest();
     storage.put(KEY, jsonl(3));
     const ref = refFor(storage, KEY);
     const first = await ingestObject(deps, ref);
@@ -635,7 +392,7 @@ describe('ingestObject: leases, ownership and retries', () => {
   });
 
   it('fails the attempt when the lease is lost while writing', async () => {
-    const { deps, storage, uploads, traces } = setup();
+    const { deps, storage, uploads, traces } = setupIngest();
     storage.put(KEY, jsonl(200));
     traces.delayMs = 40;
     deps.writeConcurrency = 1;

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { filenameSortKey } from '../../functions/adapters/dynamo/keys.js';
 import { DynamoTraceWriter, traceItem } from '../../functions/adapters/dynamo/trace-writer.js';
 import type { StoredTrace } from '../../functions/domain/ports.js';
 import { buildTrace, type UploadContext } from '../../functions/domain/trace.js';
@@ -54,6 +55,18 @@ function throttled(): Error {
   return new ProvisionedThroughputExceededException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } });
 }
 
+describe('filenameSortKey', () => {
+  it('keeps a long non-ASCII filename within the sort-key budget without splitting a character', () => {
+    const name = `${'é'.repeat(400)}😀${'x'.repeat(300)}.jsonl`;
+    const key = filenameSortKey(name, '2024-05-01T12:00:00.000Z', 'up-1', 1);
+    expect(Buffer.byteLength(key)).toBeLessThanOrEqual(1024);
+    const prefix = key.slice(0, key.indexOf('#2024'));
+    expect(name.startsWith(prefix)).toBe(true);
+    expect(prefix.isWellFormed()).toBe(true);
+    expect(Buffer.byteLength(prefix)).toBeLessThanOrEqual(512);
+  });
+});
+
 describe('traceItem', () => {
   it('builds an inline item with doc and input and the list-index keys', () => {
     const t = stored(7, { integration_id: 'int-1' });
@@ -63,6 +76,10 @@ describe('traceItem', () => {
       sk: { S: 'T' },
       gsi1pk: { S: 'P#org1#proj1' },
       gsi1sk: { S: '2024-05-01T12:00:00.000Z#up-1#0000000007' },
+      gsi2pk: { S: 'P#org1#proj1#S#upload' },
+      gsi2sk: { S: '2024-05-01T12:00:00.000Z#up-1#0000000007' },
+      gsi3pk: { S: 'P#org1#proj1' },
+      gsi3sk: { S: 'f.jsonl#2024-05-01T12:00:00.000Z#up-1#0000000007' },
       type: { S: 'trace' },
       id: { S: t.id },
       organization_id: { S: 'org1' },

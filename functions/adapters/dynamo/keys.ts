@@ -25,3 +25,30 @@ export const keys = {
 export function createdSortKey(createdAt: string, uploadId: string, position: number): string {
   return `${createdAt}#${uploadId}#${String(position).padStart(10, '0')}`;
 }
+
+/** The per-source list index's partition. */
+export function sourcePartition(org: string, project: string, source: string): string {
+  return `P#${org}#${project}#S#${source}`;
+}
+
+/** How much of a filename the filename index sorts by (sort keys are capped at 1,024 bytes). */
+const FILENAME_SORT_BYTES = 512;
+
+/** The filename index's sort key: by filename (its first 512 bytes), then as the created index. */
+export function filenameSortKey(filename: string, createdAt: string, uploadId: string, position: number): string {
+  return `${utf8Prefix(filename, FILENAME_SORT_BYTES)}#${createdSortKey(createdAt, uploadId, position)}`;
+}
+
+/** The longest prefix of `s` of at most `maxBytes` UTF-8 bytes that does not split a character. */
+export function utf8Prefix(s: string, maxBytes: number): string {
+  if (s.length * 3 <= maxBytes || Buffer.byteLength(s) <= maxBytes) return s;
+  let bytes = 0;
+  let i = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > maxBytes) break;
+    bytes += n;
+    i += ch.length;
+  }
+  return s.slice(0, i);
+}

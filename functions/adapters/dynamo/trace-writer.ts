@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { StoredTrace, TraceWriter } from '../../domain/ports.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
-import { createdSortKey, keys } from './keys.js';
+import { createdSortKey, filenameSortKey, keys, sourcePartition } from './keys.js';
 
 const S = (s: string): AttributeValue => ({ S: s });
 const NULL: AttributeValue = { NULL: true };
@@ -21,6 +21,10 @@ export function traceItem(t: StoredTrace): Record<string, AttributeValue> {
     sk: S(k.sk),
     gsi1pk: S(keys.projectPartition(t.organizationId, t.projectId)),
     gsi1sk: S(createdSortKey(t.createdAt, t.uploadId, t.position)),
+    gsi2pk: S(sourcePartition(t.organizationId, t.projectId, t.source)),
+    gsi2sk: S(createdSortKey(t.createdAt, t.uploadId, t.position)),
+    gsi3pk: S(keys.projectPartition(t.organizationId, t.projectId)),
+    gsi3sk: S(filenameSortKey(t.filename, t.createdAt, t.uploadId, t.position)),
     type: S('trace'),
     id: S(t.id),
     organization_id: S(t.organizationId),

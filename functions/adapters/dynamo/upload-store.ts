@@ -6,10 +6,15 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { LeaseResult, UploadRecord, UploadStore, UploadSummary } from '../../domain/ports.js';
+import {
+  newUploadRecord,
+  type LeaseResult,
+  type NewUpload,
+  type UploadRecord,
+  type UploadStore,
+  type UploadSummary,
+} from '../../domain/ports.js';
 import { keys } from './keys.js';
-
-type NewUpload = Parameters<UploadStore['ensureUpload']>[0];
 
 /** Distinct sources counted per transaction (keeps each update expression small). */
 const SOURCES_PER_TRANSACTION = 40;
@@ -21,22 +26,7 @@ export class DynamoUploadStore implements UploadStore {
   ) {}
 
   async ensureUpload(u: NewUpload): Promise<UploadRecord> {
-    const record: UploadRecord = {
-      ...u,
-      status: 'pending',
-      attempts: 0,
-      records: 0,
-      traces: 0,
-      newTraces: 0,
-      errorCount: 0,
-      errors: [],
-      idChunks: 0,
-      reason: null,
-      lastError: null,
-      startedAt: null,
-      completedAt: null,
-      durationMs: null,
-    };
+    const record = newUploadRecord(u);
     try {
       await this.doc.send(
         new PutCommand({

@@ -87,7 +87,8 @@ export async function ingestObject(deps: IngestDeps, ref: ObjectRef, options: In
     source: defaultSource,
     version,
     size: size ?? null,
-    createdAt: ref.eventTime ?? new Date(now()).toISOString(),
+    // One ISO form (with milliseconds) for every trace: list sort keys and time ranges compare it as text.
+    createdAt: isoOrNull(ref.eventTime) ?? new Date(now()).toISOString(),
   });
   if (upload.status === 'completed' || upload.status === 'failed') return { status: 'already-done', upload };
 
@@ -165,6 +166,12 @@ async function refusalReason(deps: IngestDeps, upload: UploadRecord, filename: s
 
 function tooBig(size: number): string {
   return `file is ${size} bytes; the limit is ${MAX_FILE_BYTES} bytes (50 MiB)`;
+}
+
+function isoOrNull(value: string | undefined): string | null {
+  if (!value) return null;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
 }
 
 function stripQuotes(eTag: string): string {

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Tenant } from './tenancy.js';
+import type { ListQuery } from './traces.js';
+
+/** `<n><m|h|d>`: minutes, hours or days back from now. */
+const TIME_RANGE = /^(\d{1,6})([mhd])$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const MAX_RANGE_MS = 3650 * UNIT_MS.d;
+
+/** The spellings clients before Stratix 1.3.3 sent. */
+const CAMEL_ALIASES: Record<string, string> = {
+  pageSize: 'page_size',
+  judgeId: 'judge_id',
+  timeRange: 'time_range',
+  sortBy: 'sort_by',
+  sortOrder: 'sort_order',
+};
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+
+export const ListQuerySchema = z.object({
+  page: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(1_000_000).default(1),
+  page_size: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(500, 'must be at most 500').default(100),
+  source: text(256).optional(),
+  judge_id: text(256).optional(),
+  status: z.enum(['pass', 'fail', 'pending', 'unevaluated'], { error: 'must be one of pass, fail, pending, unevaluated' }).optional(),
+  time_range: z
+    .string()
+    .trim()
+    .refine((v) => {
+      const m = TIME_RANGE.exec(v);
+      return m !== null && Number(m[1]) >= 1 && Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] <= MAX_RANGE_MS;
+    }, 'must be <n><m|h|d> with n at least 1 and at most 10 years, like 30m, 24h, 7d or 30d')
+    .optional(),
+  search: z.string().trim().max(256, 'must be at most 256 characters').optional(),
+  sort_by: z.enum(['created_at', 'filename'], { error: 'must be one of created_at, filename' }).default('created_at'),
+  sort_order: z.enum(['asc', 'desc'], { error: 'must be one of asc, desc' }).default('desc'),
+  cursor: z.string().min(1).max(4096).optional(),
+});
+
+/** Query string parameters → snake_case (camelCase accepted; the snake_case spelling wins when both are sent). */
+export function normalizeListParams(params: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === '') continue;
+    const key = CAMEL_ALIASES[k] ?? k;
+    if (key !== k && params[key] !== undefined && params[key] !== '') continue;
+    out[key] = v;
+  }
+  return out;
+}
+
+export function toListQuery(p: z.infer<typeof ListQuerySchema>, now: number): ListQuery {
+  let since: string | undefined;
+  if (p.time_range) {
+    const m = TIME_RANGE.exec(p.time_range)!;
+    since = new Date(now - Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]).toISOString();
+  }
+  const search = p.search ? p.search.toLowerCase() : undefined;
+  return {
+    page: p.page,
+    pageSize: p.page_size,
+    source: p.source,
+    judgeId: p.judge_id,
+    status: p.status,
+    since,
+    search: search || undefined,
+    sortBy: p.sort_by,
+    sortOrder: p.sort_order,
+    cursor: p.cursor,
+  };
+}
+
+/** An opaque cursor refused for another caller or another query. */
+export class CursorError extends Error {
+  override name = 'CursorError';
+}
+
+interface CursorBody {
+  v: 1;
+  /** Binds the cursor to its caller and query. */
+  b: string;
+  /** Where the next page starts (the index's keys of the last item served). */
+  k: Record<string, string>;
+  /** The total of a filtered query, counted once on its first page. */
+  t?: number;
+  /** For a time range: the instant it was anchored at, so every page reads the same range. */
+  s?: string;
+}
+
+/**
+ * The binding of a cursor: the caller's tenant and every part of the query
+ * that decides which items match and in what order (not the page size).
+ */
+function binding(tenant: Tenant, q: ListQuery, timeRange: string | undefined): string {
+  const parts = [tenant.organizationId, tenant.projectId, q.source, q.judgeId, q.status, timeRange, q.search, q.sortBy, q.sortOrder];
+  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 22);
+}
+
+export function encodeCursor(tenant: Tenant, q: ListQuery, timeRange: string | undefined, key: Record<string, string>, total?: number): string {
+  const body: CursorBody = { v: 1, b: binding(tenant, q, timeRange), k: key, ...(total !== undefined ? { t: total } : {}), ...(q.since ? { s: q.since } : {}) };
+  return Buffer.from(JSON.stringify(body)).toString('base64url');
+}
+
+const CursorSchema = z.object({
+  v: z.literal(1),
+  b: z.string(),
+  k: z.record(z.string(), z.string()),
+  t: z.number().int().nonnegative().optional(),
+  s: z.string().optional(),
+});
+
+export function decodeCursor(tenant: Tenant, q: ListQuery, timeRange: string | undefined, cursor: string): { key: Record<string, string>; total?: number; since?: string } {
+  let body: z.infer<typeof CursorSchema>;
+  try {
+    body = CursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw new CursorError('cursor is not a cursor this API issued');
+  }
+  if (body.b !== binding(tenant, q, timeRange)) throw new CursorError('cursor belongs to another query or caller; start again without it');
+  return { key: body.k, ...(body.t !== undefined ? { total: body.t } : {}), ...(body.s ? { since: body.s } : {}) };
+}

@@ -1,0 +1,21 @@
+import { CursorError, ListQuerySchema, normalizeListParams, toListQuery } from '../domain/list-query.js';
+import { listJson } from '../domain/traces.js';
+import { HttpError, httpHandler, parseWith, projectScope, rawJson } from '../shared/http.js';
+import { traceStore } from '../shared/services.js';
+
+/**
+ * GET .../traces: filters (source, judge_id, status, time_range, search), sort
+ * (created_at or filename, asc or desc), page/page_size, and an opaque cursor.
+ */
+export const handler = httpHandler(async (event) => {
+  const tenant = projectScope(event);
+  const params = parseWith(ListQuerySchema, normalizeListParams(event.queryStringParameters ?? {}), 'invalid_query');
+  const query = toListQuery(params, Date.now());
+  try {
+    const page = await traceStore().list(tenant, query, params.time_range);
+    return rawJson(200, listJson(page, query));
+  } catch (err) {
+    if (err instanceof CursorError) throw new HttpError(400, 'invalid_cursor', err.message);
+    throw err;
+  }
+});
