@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { freePort } from '../local/ports.js';
 import { startLocalStack } from '../local/stack.js';
 import { gitRevision, ingestBench } from './ingest.js';
+import { listBench } from './list.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const runs = Number(process.env.BENCH_RUNS ?? 5);
@@ -31,9 +32,12 @@ console.log = ((orig) => (...args: unknown[]) => {
 
 try {
   log(`DynamoDB Local (in memory) and s3rver up; ${cpus().length} cores; ${runs} runs per figure`);
-  const ingest = await ingestBench(stack, workDir, runs, log);
+  const only = new Set((process.env.BENCH_ONLY ?? 'ingest,list').split(','));
+  const ingest = only.has('ingest') ? await ingestBench(stack, workDir, runs, log) : null;
+  const list = only.has('list') ? await listBench(stack, 20, log) : null;
 
-  const targets: Array<[string, number | string, string]> = [
+  const targets: Array<[string, number | string, string]> = [];
+  if (ingest) targets.push(
     ['ingest: file', `${ingest.file_mb} MiB, ${ingest.records} records`, ''],
     ['ingest: wall time (median)', `${ingest.ingest_ms} ms`, ''],
     ['ingest: records/s', ingest.ingest_records_per_s, ''],
@@ -47,14 +51,25 @@ try {
     ['parse only (50 MiB, in memory)', `${ingest.parse_ms} ms, ${ingest.parse_mb_per_s} MB/s`, ''],
     ['bare JSON.parse per line', `${ingest.json_parse_ms} ms`, ''],
     ['parse_vs_json_parse', ingest.parse_vs_json_parse, '>= 0.7'],
-  ];
+  );
+  if (list) {
+    for (const [what, label] of [
+      ['first_page', 'list: first page (p50)'],
+      ['filtered_page', 'list: source + time_range page (p50)'],
+      ['page_50', 'list: page 50 by number (p50)'],
+      ['cursor_deep', 'list: deep page by cursor (p50)'],
+    ] as const) {
+      targets.push([`${label}, 1k / 100k`, `${list[`list_${what}_1k_ms`]} ms / ${list[`list_${what}_100k_ms`]} ms`, '']);
+      targets.push([`list_${what}_100k_vs_1k`, list[`list_${what}_100k_vs_1k`]!, what === 'first_page' || what === 'cursor_deep' ? '<= 1.5' : '']);
+    }
+  }
   const w = Math.max(...targets.map(([k]) => k.length));
   console.log('');
   console.log(`${'figure'.padEnd(w)}  ${'value'.padEnd(28)}  target`);
   for (const [k, v, t] of targets) console.log(`${k.padEnd(w)}  ${String(v).padEnd(28)}  ${t}`);
   console.log('');
 
-  const results = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, ...ingest };
+  const results = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, ...ingest, ...list };
   writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
   log('written to bench/results.json');
 } finally {

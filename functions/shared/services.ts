@@ -11,6 +11,10 @@ import { DynamoEvaluationStore } from '../adapters/dynamo/evaluation-store.js';
 import { DynamoTraceMaintenance } from '../adapters/dynamo/trace-maintenance.js';
 import type { EvaluationDeps } from '../domain/evaluations.js';
 import type { TraceMaintenanceDeps } from '../domain/trace-maintenance.js';
+import { S3UploadUrlSigner, presignS3Client } from '../adapters/s3/presigner.js';
+import type { UploadStore } from '../domain/ports.js';
+import type { CreateTracesDeps } from '../domain/uploads/create-traces.js';
+import type { UploadUrlSigner } from '../domain/uploads/presign-upload.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;
@@ -67,4 +71,23 @@ export function traceMaintenanceDeps(): TraceMaintenanceDeps {
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
   };
   return maintenance;
+}
+
+let signer: UploadUrlSigner | undefined;
+
+/** Presigns upload URLs against the endpoint callers can reach (S3_PUBLIC_ENDPOINT, else the functions' own). */
+export function uploadUrlSigner(): UploadUrlSigner {
+  signer ??= new S3UploadUrlSigner(presignS3Client(), config().BUCKET_NAME);
+  return signer;
+}
+
+/** Upload records (the worker's own store): status, counts, errors, trace ids. */
+export function uploadStore(): UploadStore {
+  return ingestDeps().uploads;
+}
+
+/** Create-by-filename: the worker's ingest core, the bucket, and the time budget (CREATE_INGEST_BUDGET_MS). */
+export function createTracesDeps(): CreateTracesDeps {
+  const c = config();
+  return { ingest: ingestDeps(), bucket: c.BUCKET_NAME, budgetMs: c.CREATE_INGEST_BUDGET_MS };
 }

@@ -164,6 +164,12 @@ describe('GET /traces: listing', () => {
     expect((await list('status=unevaluated')).total_count).toBe(8);
     expect((await list('status=pending')).total_count).toBe(0);
     expect((await all('status=unevaluated', 3)).length).toBe(8);
+    // Cursor pages through a time range, both orders, with a filter.
+    expect((await all('time_range=2h&status=unevaluated', 2)).length).toBe(5);
+    expect((await all('time_range=2h&sort_order=asc', 2)).map((t) => t.id)).toEqual(
+      (await list('time_range=2h&sort_order=asc')).traces.map((t) => t.id),
+    );
+    expect((await all('time_range=2h', 3)).map((t) => t.id)).toEqual((await list('time_range=2h')).traces.map((t) => t.id));
   });
 
   it('accepts the camelCase spellings of older clients', async () => {
@@ -201,9 +207,9 @@ describe('GET /traces: listing', () => {
     expect((await api(`${base}/traces?page_size=2&cursor=${cursor}`)).status).toBe(400);
     const otherBase = `/api/v1/organizations/${other.organizationId}/projects/${other.projectId}`;
     expect((await api(`${otherBase}/traces?page_size=2&source=s3&cursor=${cursor}`, { key: other.apiKey })).status).toBe(400);
-    // A hand-made cursor naming another partition is refused, not served.
+    // A hand-made cursor can only move within the caller's own partition, and a malformed one is a 400.
     const forged = JSON.parse(Buffer.from(first.next_cursor!, 'base64url').toString()) as { k: Record<string, string> };
-    forged.k.gsi2pk = `P#${other.organizationId}#${other.projectId}#S#s3`;
+    forged.k = { pk: `T#${other.organizationId}#${other.projectId}#x` };
     const forgedCursor = Buffer.from(JSON.stringify(forged)).toString('base64url');
     expect((await api(`${base}/traces?page_size=2&source=s3&cursor=${forgedCursor}`)).status).toBe(400);
   });

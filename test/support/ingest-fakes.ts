@@ -147,6 +147,12 @@ export class FakeUploadStore implements UploadStore {
     this.idChunks.set(`${u.uploadId}#${index}`, [...ids]);
   }
 
+  async traceIds(_organizationId: string, _projectId: string, uploadId: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; this.idChunks.has(`${uploadId}#${i}`) && ids.length < limit; i++) ids.push(...this.idChunks.get(`${uploadId}#${i}`)!);
+    return ids.slice(0, limit);
+  }
+
   async complete(u: UploadRecord, owner: string, s: UploadSummary): Promise<'completed' | 'already-completed'> {
     if (this.objectOf(u).owner !== owner) throw new Error('lost the lease on the object before completing');
     const r = this.uploads.get(u.uploadId)!;

@@ -16,7 +16,7 @@ import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../
 import { INGEST_PREFIXES, routes, workerHandlers } from '../../functions/routes.js';
 import { loadConfig } from '../../lib/config.js';
 import { BUNDLING, type TraceFunction } from '../../lib/constructs/trace-function.js';
-import { HANDLER_GRANTS, grantHandler, grantsFor } from '../../lib/handler-grants.js';
+import { HANDLER_GRANTS, OBJECT_ACTIONS, grantHandler, grantsFor } from '../../lib/handler-grants.js';
 import { EXPIRING_PREFIXES, PAYLOADS_PREFIX } from '../../lib/layout.js';
 import { MAX_RECEIVE_COUNT } from '../../lib/stateless-stack.js';
 import { buildTraceIngestApp, type TraceIngestStacks } from '../../lib/trace-ingest-app.js';
@@ -393,12 +393,45 @@ describe('least privilege', () => {
     expect(() => grantHandler('no-such-handler', fn, { bucket: dev.stateful.bucket, table: dev.stateful.table })).toThrow();
   });
 
-  it.each(handlerNames.filter((n) => n !== workerHandlers.ingest))('%s only reads the table and has no S3 access', (name) => {
-    const actions = statementsOfRole(stateless, roleId(dev, name)).flatMap((s) => asList<string>(s.Action));
-    expect(actions.length).toBeGreaterThan(0);
-    expect(actions.filter((a) => a.startsWith('s3:'))).toEqual([]);
-    expect(actions.filter((a) => WRITE_ACTIONS.test(a) || a === 'dynamodb:*')).toEqual([]);
+  it.each(handlerNames.filter((n) => n !== workerHandlers.ingest))('%s gets exactly its grant list: table access and S3 actions per prefix', (name) => {
+    const grants = grantsFor(name);
+    const statements = statementsOfRole(stateless, roleId(dev, name));
+    const actions = statements.flatMap((s) => asList<string>(s.Action));
     expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
+    const writesTable = grants.some((g) => g.target === 'table' && g.access === 'readWrite');
+    expect(actions.some((a) => WRITE_ACTIONS.test(a))).toBe(writesTable);
+    expect(actions).not.toContain('dynamodb:*');
+
+    // S3: exactly the object actions of its grants, on exactly their prefixes, nothing bucket-wide.
+    const expected = new Map<string, Set<string>>();
+    for (const g of grants) {
+      if (g.target !== 'objects') continue;
+      const set = expected.get(g.prefix) ?? new Set<string>();
+      for (const a of OBJECT_ACTIONS[g.access]) set.add(a);
+      expected.set(g.prefix, set);
+    }
+    const actual = new Map<string, Set<string>>();
+    for (const statement of statements.filter((st) => asList<string>(st.Action).some((a) => a.startsWith('s3:')))) {
+      for (const resource of asList(statement.Resource).map(resourceString)) {
+        const match = /^<token>\/([a-z]+\/)\*$/.exec(resource);
+        expect(match, `S3 resource ${resource} of ${name} is not an object prefix`).not.toBeNull();
+        const set = actual.get(match![1]!) ?? new Set<string>();
+        for (const a of asList<string>(statement.Action)) set.add(a);
+        actual.set(match![1]!, set);
+      }
+    }
+    expect(Object.fromEntries([...actual].map(([k, v]) => [k, [...v].sort()]))).toEqual(
+      Object.fromEntries([...expected].map(([k, v]) => [k, [...v].sort()])),
+    );
+  });
+
+  it('only presignUpload may put under uploads/, and no API handler may list or delete outside payloads/', () => {
+    for (const name of handlerNames.filter((n) => n !== workerHandlers.ingest)) {
+      const grants = grantsFor(name).filter((g) => g.target === 'objects');
+      const putsUploads = grants.some((g) => g.target === 'objects' && g.prefix === 'uploads/' && OBJECT_ACTIONS[g.access].includes('s3:PutObject'));
+      expect(putsUploads, name).toBe(name === 'presignUpload');
+      for (const g of grants) if (g.target === 'objects' && g.access === 'delete') expect(g.prefix, name).toBe(PAYLOADS_PREFIX);
+    }
   });
 
   it('ingest reads uploads/ and drop/, writes only payloads/, never lists or touches the whole bucket', () => {

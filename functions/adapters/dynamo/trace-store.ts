@@ -18,6 +18,8 @@ interface Plan {
   names: Record<string, string>;
   values: Record<string, unknown>;
   forward: boolean;
+  /** A sort key an inclusive range bound may include although the page must start after it. */
+  exclude?: string;
 }
 
 /** Items of one Query page per request while skipping or filtering (DynamoDB also stops at 1 MB). */
@@ -45,59 +47,61 @@ export class DynamoTraceStore implements TraceReader {
     const fromCursor = q.cursor ? decodeCursor(tenant, q, timeRange, q.cursor) : null;
     const query = fromCursor?.since ? { ...q, since: fromCursor.since } : q;
     const plan = planFor(tenant, query);
+    const counting = planFor(tenant, query); // the whole query's range, for totals
     const filtered = plan.filter !== undefined;
-    if (fromCursor) checkCursorKey(plan, fromCursor.key);
 
-    let start: Record<string, unknown> | undefined = fromCursor?.key;
-    if (!fromCursor && q.page > 1) {
-      const skipped = await this.collect(plan, (q.page - 1) * q.pageSize, undefined, true);
-      if (skipped.items.length < (q.page - 1) * q.pageSize) {
-        return { traces: [], totalCount: await this.total(tenant, query, plan, undefined), nextCursor: null };
+    if (fromCursor) {
+      const after = fromCursor.key.s;
+      if (typeof after !== 'string' || !after) throw new CursorError('cursor does not belong to this query');
+      resumeAfter(plan, after);
+    } else if (q.page > 1) {
+      const skip = (q.page - 1) * q.pageSize;
+      const skipped = await this.collect(plan, skip, true);
+      if (skipped.items.length < skip || !skipped.lastSortKey) {
+        return { traces: [], totalCount: await this.total(tenant, query, counting, undefined), nextCursor: null };
       }
-      start = skipped.last;
+      resumeAfter(plan, skipped.lastSortKey);
     }
 
-    const [page, totalCount] = await Promise.all([this.collect(plan, q.pageSize, start, false), this.total(tenant, query, plan, fromCursor?.total)]);
+    const [page, totalCount] = await Promise.all([this.collect(plan, q.pageSize, false), this.total(tenant, query, counting, fromCursor?.total)]);
     const traces = await Promise.all(page.items.map((i) => this.view(i)));
     const nextCursor =
-      page.more && page.last ? encodeCursor(tenant, query, timeRange, stringKey(page.last), filtered ? totalCount : undefined) : null;
+      page.more && page.lastSortKey ? encodeCursor(tenant, query, timeRange, { s: page.lastSortKey }, filtered ? totalCount : undefined) : null;
     return { traces, totalCount, nextCursor };
   }
 
   /**
    * Reads matching items in index order until `want` are found. Answers them,
-   * the index key of the last one, and whether more may follow it.
+   * the index sort key of the last one, and whether more may follow it.
    */
-  private async collect(
-    plan: Plan,
-    want: number,
-    start: Record<string, unknown> | undefined,
-    keysOnly: boolean,
-  ): Promise<{ items: Record<string, unknown>[]; last: Record<string, unknown> | undefined; more: boolean }> {
+  private async collect(plan: Plan, want: number, keysOnly: boolean): Promise<{ items: Record<string, unknown>[]; lastSortKey: string | undefined; more: boolean }> {
     const items: Record<string, unknown>[] = [];
-    let exclusive = start;
+    const done = (more: boolean) => ({ items, lastSortKey: items.length ? String(items[items.length - 1]![plan.skAttr]) : undefined, more });
+    let exclusive: Record<string, unknown> | undefined;
     for (;;) {
       const need = want - items.length;
       const input: QueryCommandInput = {
         TableName: this.table,
         IndexName: plan.index,
         KeyConditionExpression: plan.keyCondition,
-        ExpressionAttributeNames: { ...plan.names, ...(keysOnly ? { '#kpk': 'pk', '#ksk': 'sk', '#ipk': plan.pkAttr, '#isk': plan.skAttr } : {}) },
+        ExpressionAttributeNames: { ...plan.names, ...(keysOnly ? { '#isk': plan.skAttr } : {}) },
         ExpressionAttributeValues: plan.values,
         ScanIndexForward: plan.forward,
         ExclusiveStartKey: exclusive,
-        // Unfiltered, every item read is a match: read exactly what is needed (and one more, to know if there is more).
-        Limit: plan.filter ? SCAN_PAGE : Math.min(need + 1, SCAN_PAGE),
+        // Unfiltered, every item read is a match: read what is needed, one more to know whether more follow,
+        // and one more again when the range's inclusive bound may hand back the item the cursor ended on.
+        Limit: plan.filter ? SCAN_PAGE : Math.min(need + 1 + (plan.exclude ? 1 : 0), SCAN_PAGE),
         ...(plan.filter ? { FilterExpression: plan.filter } : {}),
-        ...(keysOnly ? { ProjectionExpression: '#kpk, #ksk, #ipk, #isk' } : {}),
+        ...(keysOnly ? { ProjectionExpression: '#isk' } : {}),
       };
       const out = await this.doc.send(new QueryCommand(input));
       for (const item of out.Items ?? []) {
-        if (items.length === want) return { items, last: indexKey(plan, items[items.length - 1]!), more: true };
+        if (plan.exclude !== undefined && item[plan.skAttr] === plan.exclude) continue;
+        if (items.length === want) return done(true);
         items.push(item);
       }
-      if (!out.LastEvaluatedKey) return { items, last: items.length ? indexKey(plan, items[items.length - 1]!) : undefined, more: false };
-      if (items.length === want) return { items, last: indexKey(plan, items[items.length - 1]!), more: true };
+      if (!out.LastEvaluatedKey) return done(false);
+      if (items.length === want) return done(true);
       exclusive = out.LastEvaluatedKey;
     }
   }
@@ -237,25 +241,26 @@ function planFor(tenant: Tenant, q: ListQuery): Plan {
 }
 
 /**
- * A cursor's key must resume this very query: exactly the index's four key
- * attributes, in the caller's own partition. (The binding check already refuses
- * other queries; this refuses a hand-made cursor too.)
+ * Makes the plan start after the item whose index sort key is `after`. Sort
+ * keys are unique per trace, so "after" is a key condition: reaching page
+ * 1,000 costs what reaching page 1 does (an ExclusiveStartKey would too on
+ * DynamoDB, but DynamoDB Local walks to it).
  */
-function checkCursorKey(plan: Plan, key: Record<string, string>): void {
-  const expected = ['pk', 'sk', plan.pkAttr, plan.skAttr].sort();
-  const ok =
-    JSON.stringify(Object.keys(key).sort()) === JSON.stringify(expected) &&
-    key[plan.pkAttr] === plan.values[':pk'] &&
-    key.pk!.startsWith('T#') &&
-    key.sk === 'T';
-  if (!ok) throw new CursorError('cursor does not belong to this query');
-}
-
-/** The keys DynamoDB needs to resume an index query after this item. */
-function indexKey(plan: Plan, item: Record<string, unknown>): Record<string, unknown> {
-  return { pk: item.pk, sk: item.sk, [plan.pkAttr]: item[plan.pkAttr], [plan.skAttr]: item[plan.skAttr] };
-}
-
-function stringKey(k: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(k).map(([a, v]) => [a, String(v)]));
+function resumeAfter(plan: Plan, after: string): void {
+  plan.values[':after'] = after;
+  plan.names['#sk'] = plan.skAttr;
+  const hasSince = plan.keyCondition.includes(':since');
+  if (plan.forward) {
+    // Every item after the cursor is also at or after the time range's start.
+    plan.keyCondition = '#pk = :pk AND #sk > :after';
+    if (hasSince) delete plan.values[':since'];
+  } else if (hasSince) {
+    // A cursor of this query never points before its own time range; only a hand-made one could.
+    if (after < String(plan.values[':since'])) throw new CursorError('cursor does not belong to this query');
+    // One condition per sort key: an inclusive range, dropping the cursor's own item.
+    plan.keyCondition = '#pk = :pk AND #sk BETWEEN :since AND :after';
+    plan.exclude = after;
+  } else {
+    plan.keyCondition = '#pk = :pk AND #sk < :after';
+  }
 }

@@ -1,4 +1,5 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PAYLOADS_PREFIX } from '../../domain/layout.js';
 import type { ObjectHead, ObjectRef, ObjectStorage, OpenedObject } from '../../domain/ports.js';
 
 function isMissing(err: unknown): boolean {
@@ -53,5 +54,15 @@ export class S3ObjectStorage implements ObjectStorage {
     await this.s3.send(
       new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }),
     );
+  }
+
+  /** Deletes an offloaded document (only ever under payloads/); a missing one is not an error. */
+  async deletePayload(key: string): Promise<void> {
+    if (!key.startsWith(PAYLOADS_PREFIX)) throw new Error(`refusing to delete ${key}: not an offloaded document`);
+    try {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
   }
 }

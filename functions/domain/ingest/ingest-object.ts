@@ -295,22 +295,26 @@ async function writeAll(
 }
 
 /**
- * Writes one batch; answers the traces this upload owns (new ones, or ones an
- * earlier attempt of this same upload wrote). A trace that another upload
- * already wrote (a re-upload of identical content) is left untouched.
+ * Writes one batch; answers the traces this upload owns (new ones, and ones
+ * an earlier attempt of this same upload already wrote). A trace that exists
+ * already is never written again: one of this upload's is identical (its id
+ * and item derive from the same bytes) and may carry evaluations since; one
+ * of another upload (a re-upload of identical content) is not ours to count.
  */
 async function writeBatch(deps: IngestDeps, ctx: UploadContext, drafts: TraceDraft[], fresh: boolean): Promise<TraceDraft[]> {
   let mine = drafts;
+  let missing = drafts;
   if (!fresh) {
     const owners = await deps.traces.owners(ctx.organizationId, ctx.projectId, drafts.map((t) => t.id));
     mine = drafts.filter((t) => {
       const owner = owners.get(t.id);
       return owner === undefined || owner === ctx.uploadId;
     });
+    missing = drafts.filter((t) => !owners.has(t.id));
   }
-  if (mine.length === 0) return mine;
+  if (missing.length === 0) return mine;
   const stored: StoredTrace[] = await Promise.all(
-    mine.map(async (t) => {
+    missing.map(async (t) => {
       if (!mustOffload(t)) return { ...t, payloadKey: null };
       const key = payloadKey(t);
       await deps.storage.putPayload(key, payloadBody(t));

@@ -11,8 +11,9 @@
  * call, else one isUtf8 call (only if that fails is each line checked on its
  * own); each line is decoded straight out of the chunk (latin1 when known to
  * be ASCII, the cheapest decode). Only the line that straddles a chunk
- * boundary is copied, into a reusable accumulator. Events are yielded once
- * per chunk, never per record.
+ * boundary (and the file's first line, which is checked for a BOM) is
+ * copied, into a reusable accumulator. Events are yielded once per chunk,
+ * never per record.
  */
 import type { Buffer } from 'node:buffer';
 import { isAscii, isUtf8 } from 'node:buffer';

@@ -1,0 +1,210 @@
+/**
+ * Judge evaluations of traces (the `trace-evaluations` resource).
+ *
+ * An evaluation is its own item; the trace keeps a summary of its
+ * evaluations (how many, the latest five, the derived pass/fail status and
+ * every judge that ever evaluated it), which the trace list filters on. The
+ * summary is updated with optimistic concurrency: read it with its version,
+ * compute the next one here, and write the evaluation and the next summary in
+ * one transaction that holds only if the version is unchanged; a conflict
+ * reads again and retries, so concurrent creates never lose one.
+ */
+import { newId } from './ids.js';
+import type { Tenant } from './tenancy.js';
+
+/** `pending`: no verdict yet; `success`: the judge finished (passed true or false). */
+export type EvaluationStatus = 'pending' | 'in_progress' | 'success' | 'failure';
+
+export interface Evaluation {
+  id: string;
+  organizationId: string;
+  projectId: string;
+  traceId: string;
+  judgeId: string;
+  judgeName: string;
+  judgeVersion: number;
+  status: EvaluationStatus;
+  passed: boolean | null;
+  score: number | null;
+  reasoning: string | null;
+  createdAt: string;
+}
+
+/** One entry of a trace's `last_evaluations`. */
+export interface EvaluationSummary {
+  evaluationId: string;
+  judgeId: string;
+  judgeName: string;
+  judgeVersion: number;
+  createdAt: string;
+  /** null while pending. */
+  passed: boolean | null;
+}
+
+/** A trace's evaluation status, as the trace list filters it (`status=`); absent = never evaluated. */
+export type TraceEvalStatus = 'pending' | 'fail' | 'pass';
+
+/** What a trace item says about its evaluations. `version` is 0 for a trace never evaluated. */
+export interface TraceEvaluationState {
+  count: number;
+  last: EvaluationSummary[];
+  version: number;
+}
+
+/** The trace's summary after one more evaluation. */
+export interface NextTraceEvaluationState {
+  count: number;
+  last: EvaluationSummary[];
+  status: TraceEvalStatus;
+  version: number;
+}
+
+export const LAST_EVALUATIONS = 5;
+
+/** `pending` if any of the latest is pending, else `fail` if any failed, else `pass`; null when never evaluated. */
+export function deriveEvalStatus(last: readonly Pick<EvaluationSummary, 'passed'>[]): TraceEvalStatus | null {
+  if (last.length === 0) return null;
+  if (last.some((e) => e.passed === null)) return 'pending';
+  if (last.some((e) => e.passed === false)) return 'fail';
+  return 'pass';
+}
+
+/** Newest first: by creation time, then by id (a stable order for evaluations made in the same millisecond). */
+export function compareNewestFirst(a: Pick<EvaluationSummary, 'createdAt' | 'evaluationId'>, b: Pick<EvaluationSummary, 'createdAt' | 'evaluationId'>): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
+  if (a.evaluationId === b.evaluationId) return 0;
+  return a.evaluationId < b.evaluationId ? 1 : -1;
+}
+
+/** The latest `max` of the current ones plus the added one, newest first (an evaluation already there is not repeated). */
+export function mergeLastEvaluations(current: readonly EvaluationSummary[], added: EvaluationSummary, max = LAST_EVALUATIONS): EvaluationSummary[] {
+  return [...current.filter((e) => e.evaluationId !== added.evaluationId), added].sort(compareNewestFirst).slice(0, max);
+}
+
+export function summaryOf(e: Evaluation): EvaluationSummary {
+  return {
+    evaluationId: e.id,
+    judgeId: e.judgeId,
+    judgeName: e.judgeName,
+    judgeVersion: e.judgeVersion,
+    createdAt: e.createdAt,
+    passed: e.passed,
+  };
+}
+
+export function nextTraceState(current: TraceEvaluationState, added: Evaluation): NextTraceEvaluationState {
+  const last = mergeLastEvaluations(current.last, summaryOf(added));
+  return { count: current.count + 1, last, status: deriveEvalStatus(last) ?? 'pending', version: current.version + 1 };
+}
+
+export type CommitResult = 'committed' | 'conflict' | 'no-trace';
+
+/** The evaluations' storage. Every call is scoped to one organization and project by its key. */
+export interface EvaluationStore {
+  /** The trace's evaluation summary, read consistently; null when the trace does not exist. */
+  readTraceState(tenant: Tenant, traceId: string): Promise<TraceEvaluationState | null>;
+  /**
+   * Stores the evaluation and the trace's next summary atomically, only if
+   * the trace still exists and its summary is still at `expectedVersion`.
+   */
+  commit(evaluation: Evaluation, expectedVersion: number, next: NextTraceEvaluationState): Promise<CommitResult>;
+  get(tenant: Tenant, evaluationId: string): Promise<Evaluation | null>;
+  /** Newest first; `total` counts every match. */
+  list(tenant: Tenant, filter: EvaluationFilter, window: { offset: number; limit: number }): Promise<{ items: Evaluation[]; total: number }>;
+}
+
+export interface EvaluationFilter {
+  traceId?: string | undefined;
+  judgeId?: string | undefined;
+}
+
+export interface NewEvaluation {
+  traceId: string;
+  judgeId: string;
+  judgeName?: string | undefined;
+  judgeVersion?: number | undefined;
+  passed?: boolean | undefined;
+  score?: number | undefined;
+  reasoning?: string | undefined;
+}
+
+export interface EvaluationDeps {
+  store: EvaluationStore;
+  now?: () => Date;
+  newId?: () => string;
+  /** Waits before retry `attempt` (1-based) after a conflict. */
+  backoff?: (attempt: number) => Promise<void>;
+  maxAttempts?: number;
+}
+
+export class TraceNotFoundError extends Error {
+  constructor(readonly traceId: string) {
+    super(`no trace ${traceId} in this project`);
+  }
+}
+
+/** Exponential backoff with full jitter, capped at 250 ms: contention on one trace clears in a few rounds. */
+async function defaultBackoff(attempt: number): Promise<void> {
+  const ms = Math.floor(Math.random() * Math.min(250, 10 * 2 ** attempt));
+  await new Promise<void>((resolve) => setTimeout(resolve, ms));
+}
+
+/** Records an evaluation of a trace of the tenant's project; throws TraceNotFoundError when there is no such trace. */
+export async function createEvaluation(deps: EvaluationDeps, tenant: Tenant, input: NewEvaluation): Promise<Evaluation> {
+  const passed = input.passed ?? null;
+  const evaluation: Evaluation = {
+    id: (deps.newId ?? newId)(),
+    organizationId: tenant.organizationId,
+    projectId: tenant.projectId,
+    traceId: input.traceId,
+    judgeId: input.judgeId,
+    judgeName: input.judgeName ?? input.judgeId,
+    judgeVersion: input.judgeVersion ?? 1,
+    status: passed === null ? 'pending' : 'success',
+    passed,
+    score: input.score ?? null,
+    reasoning: input.reasoning ?? null,
+    createdAt: (deps.now ?? (() => new Date()))().toISOString(),
+  };
+  const maxAttempts = deps.maxAttempts ?? 50;
+  for (let attempt = 0; attempt < maxAttempts; attempt++) {
+    if (attempt > 0) await (deps.backoff ?? defaultBackoff)(attempt);
+    const current = await deps.store.readTraceState(tenant, input.traceId);
+    if (current === null) throw new TraceNotFoundError(input.traceId);
+    const result = await deps.store.commit(evaluation, current.version, nextTraceState(current, evaluation));
+    if (result === 'committed') return evaluation;
+    if (result === 'no-trace') throw new TraceNotFoundError(input.traceId);
+  }
+  throw new Error(`could not record the evaluation of trace ${input.traceId}: still conflicting after ${maxAttempts} attempts`);
+}
+
+export async function getEvaluation(deps: Pick<EvaluationDeps, 'store'>, tenant: Tenant, evaluationId: string): Promise<Evaluation | null> {
+  return deps.store.get(tenant, evaluationId);
+}
+
+export async function listEvaluations(
+  deps: Pick<EvaluationDeps, 'store'>,
+  tenant: Tenant,
+  filter: EvaluationFilter,
+  page: { page: number; pageSize: number },
+): Promise<{ items: Evaluation[]; total: number }> {
+  return deps.store.list(tenant, filter, { offset: (page.page - 1) * page.pageSize, limit: page.pageSize });
+}
+
+/** The wire shape of an evaluation. */
+export function evaluationJson(e: Evaluation) {
+  return {
+    id: e.id,
+    trace_id: e.traceId,
+    judge_id: e.judgeId,
+    judge_name: e.judgeName,
+    judge_version: e.judgeVersion,
+    status: e.status,
+    passed: e.passed,
+    score: e.score,
+    reasoning: e.reasoning,
+    created_at: e.createdAt,
+    organization_id: e.organizationId,
+    project_id: e.projectId,
+  };
+}
