@@ -7,10 +7,12 @@
  *                  gsi1pk P#<org>#<project>              gsi1sk <created_at>#<uploadId>#<position>
  *                  gsi2pk P#<org>#<project>#S#<source>   gsi2sk (as gsi1sk)
  *                  gsi3pk P#<org>#<project>              gsi3sk <filename>#<created_at>#<uploadId>#<position>
- *   evaluation     pk T#<org>#<project>#<traceId>   sk E#<evaluationId>
- *                  gsi1pk P#<org>#<project>#EVALS  gsi1sk <created_at>#<evaluationId>
+ *   evaluation     pk EV#<org>#<project>#<evaluationId>   sk EV
+ *                  gsi1pk P#<org>#<project>#EVALS | gsi2pk …#EVALS#T#<traceId> | gsi3pk …#EVALS#J#<judgeId>
+ *                  sort keys <created_at>#<evaluationId>
  *   project state  pk P#<org>#<project>  sk OBJ#<sha256(key)> | UPLOAD#<uploadId> | UPLOAD#<uploadId>#IDS#<n> | COUNTER
- *   tenancy        pk ORG#<org> sk ORG | PROJECT#<project>;  pk ORGNAME#<name> sk ORGNAME;  pk KEY#<sha256> sk KEY
+ *   tenancy        pk ORG#<org> sk ORG | PROJECT#<project> | PROJECTNAME#<name> | APIKEY#<sha256>;  pk ORGNAME#<name> sk ORGNAME;
+ *                  pk KEY#<sha256> sk KEY;  pk KEYID#<keyId> sk KEYID;  pk ORGS sk ORG#<org>
  */
 export const TABLE_PARTITION_KEY = 'pk';
 export const TABLE_SORT_KEY = 'sk';
