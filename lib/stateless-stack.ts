@@ -33,6 +33,14 @@ export interface FunctionSizing {
 export const INGEST_SIZING: FunctionSizing = { memorySize: INGEST_MEMORY_MB, timeout: Duration.minutes(5) };
 /** Authorizer and HTTP route handlers. */
 export const API_SIZING: FunctionSizing = { memorySize: API_MEMORY_MB, timeout: Duration.seconds(10) };
+/**
+ * Create may ingest a whole 50 MiB file inline (its budget, CREATE_INGEST_BUDGET_MS = 20 s, then a 202):
+ * the ingest worker's memory, and API Gateway's own 29 s as its timeout.
+ */
+export const CREATE_SIZING: FunctionSizing = { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) };
+
+/** Routes whose handler needs more than API_SIZING. */
+const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = { createTraces: CREATE_SIZING };
 
 export const INGEST_EVENT_SOURCE = {
   batchSize: 5,
@@ -179,7 +187,7 @@ export class StatelessStack extends Stack {
       }
       let integration = integrations.get(route.handler);
       if (!integration) {
-        const fn = addFunction(route.handler, API_SIZING);
+        const fn = addFunction(route.handler, ROUTE_SIZING[route.handler] ?? API_SIZING);
         integration = new HttpLambdaIntegration(`${pascalCase(route.handler)}Integration`, fn.function);
         integrations.set(route.handler, integration);
       }

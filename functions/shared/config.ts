@@ -15,6 +15,11 @@ const EnvSchema = z.object({
   AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
   /** The endpoint presigned URLs point at, when it differs from the one the functions use. */
   S3_PUBLIC_ENDPOINT: z.url().optional(),
+  /**
+   * How long `POST .../traces` may ingest an upload itself (or wait for the worker ingesting it)
+   * before it answers 202 "processing": keeps the answer inside API Gateway's 29 s.
+   */
+  CREATE_INGEST_BUDGET_MS: z.coerce.number().int().min(100).max(25_000).default(20_000),
   S3_FORCE_PATH_STYLE: z
     .enum(['true', 'false'])
     .default('false')

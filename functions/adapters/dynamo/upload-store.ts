@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import {
   GetCommand,
   PutCommand,
+  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -267,6 +268,31 @@ export class DynamoUploadStore implements UploadStore {
       if (cancelledBy(err, 0)) throw new Error('lost the lease on the object before completing', { cause: err });
       throw err;
     }
+  }
+
+  /** The upload's good trace ids in file order: its id chunks (`UPLOAD#<id>#IDS#<n>`, comma-joined) read in key order. */
+  async traceIds(organizationId: string, projectId: string, uploadId: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+    const first = keys.uploadIds(organizationId, projectId, uploadId, 0);
+    const prefix = first.sk.slice(0, first.sk.length - '000000'.length);
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': first.pk, ':prefix': prefix },
+          ProjectionExpression: 'ids',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (typeof item.ids === 'string' && item.ids !== '') for (const id of item.ids.split(',')) ids.push(id);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start && ids.length < limit);
+    return ids.length > limit ? ids.slice(0, limit) : ids;
   }
 }
 

@@ -26,7 +26,9 @@ export class S3ObjectStorage implements ObjectStorage {
         lastModified: out.LastModified,
       };
     } catch (err) {
-      if (isMissing(err)) return null;
+      // A role without s3:ListBucket (ours: object grants only) gets 403, not 404, for a missing key;
+      // a HEAD has no body to tell the two apart, and the role may read the key, so it is missing.
+      if (isMissing(err) || (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 403) return null;
       throw err;
     }
   }

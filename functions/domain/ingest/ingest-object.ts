@@ -42,6 +42,11 @@ export class RetryableIngestError extends Error {
   override name = 'RetryableIngestError';
 }
 
+/** Another worker holds the object's lease: retry later, or wait for it. */
+export class LeaseBusyError extends RetryableIngestError {
+  override name = 'LeaseBusyError';
+}
+
 /** Good trace ids are kept in chunks of this many per upload (for the create API's answer). */
 export const ID_CHUNK_SIZE = 5000;
 
@@ -103,7 +108,7 @@ export async function ingestObject(deps: IngestDeps, ref: ObjectRef, options: In
   const leaseMs = deps.leaseMs ?? 60_000;
   const lease = await deps.uploads.acquireLease(upload, owner, now(), leaseMs);
   if (!lease.acquired) {
-    throw new RetryableIngestError(`${ref.key} is being ingested by another worker (lease held until ${new Date(lease.heldUntil).toISOString()})`);
+    throw new LeaseBusyError(`${ref.key} is being ingested by another worker (lease held until ${new Date(lease.heldUntil).toISOString()})`);
   }
   const heartbeat = startHeartbeat(deps, upload, owner, leaseMs, now);
   let body: { destroy?: () => void } | undefined;
