@@ -153,7 +153,7 @@ export class StatelessStack extends Stack {
       corsPreflight: {
         allowOrigins: [...config.corsOrigins],
         allowMethods: [...new Set(routes.map((r) => CorsHttpMethod[r.method]))],
-        allowHeaders: ['content-type', API_KEY_HEADER],
+        allowHeaders: ['content-type', API_KEY_HEADER, 'authorization'],
         maxAge: Duration.hours(1),
       },
     });
@@ -166,8 +166,11 @@ export class StatelessStack extends Stack {
     const apiKeyAuthorizer = new HttpLambdaAuthorizer('ApiKeyAuthorizer', this.authorizerFunction.function, {
       authorizerName: 'api-key',
       responseTypes: [HttpLambdaResponseType.SIMPLE],
-      identitySource: [`$request.header.${API_KEY_HEADER}`],
-      resultsCacheTtl: Duration.minutes(5),
+      // Keys come as `x-api-key` or `Authorization: Bearer`. With an identity source, API Gateway would refuse
+      // any request lacking that one header before the authorizer runs; its cache needs one. So: no identity
+      // source, no gateway cache, and the authorizer keeps its own short cache of resolved keys.
+      identitySource: [],
+      resultsCacheTtl: Duration.seconds(0),
     });
     const noAuth = new HttpNoneAuthorizer();
     const authorizerFor = (auth: RouteAuth): IHttpRouteAuthorizer => {

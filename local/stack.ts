@@ -93,6 +93,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       AWS_ACCESS_KEY_ID: S3_KEY,
       AWS_SECRET_ACCESS_KEY: S3_KEY,
       MAX_RECEIVE_COUNT: String(o.maxReceiveCount ?? 5),
+      // One process serves every request here: refuse a revoked key at once.
+      AUTHORIZER_CACHE_TTL_MS: '0',
     });
     const credentials = { accessKeyId: S3_KEY, secretAccessKey: S3_KEY };
     const dynamo = new DynamoDBClient({ region, endpoint: ddb.endpoint, credentials });

@@ -266,6 +266,22 @@ describe('errors of the HTTP layer', () => {
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
   });
 
+  it('415 for a body that is not JSON, 413 for a body over its limit, 400 for broken JSON', async () => {
+    const post = (body: string, type = 'application/json') =>
+      api(`${base}/traces`, { method: 'POST', headers: { 'content-type': type }, body });
+    const notJson = await post('filename=x.jsonl', 'application/x-www-form-urlencoded');
+    expect(notJson.status).toBe(415);
+    expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe('unsupported_media_type');
+    const big = await post(JSON.stringify({ filename: 'x.jsonl', pad: 'p'.repeat(300 * 1024) }));
+    expect(big.status).toBe(413);
+    const huge = await post(JSON.stringify({ filename: 'x.jsonl', pad: 'p'.repeat(2 * 1024 * 1024) }));
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
+    const broken = await post('{"filename":');
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
+  });
+
   it('routes /traces/sources before /traces/{id}', async () => {
     const res = await api(`${base}/traces/sources`);
     expect(res.status).not.toBe(404);

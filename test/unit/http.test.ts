@@ -82,6 +82,16 @@ describe('tenantOf', () => {
 });
 
 describe('httpHandler', () => {
+  it('answers a store that is still throttling after the SDK retries with a 429 and Retry-After', async () => {
+    const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException' });
+    const out = await httpHandler(async () => {
+      throw throttled;
+    })(event());
+    expect(out.statusCode).toBe(429);
+    expect(out.headers?.['retry-after']).toBe('1');
+    expect(JSON.parse(out.body!)).toEqual({ error: { code: 'too_many_requests', message: expect.any(String) } });
+  });
+
   it('passes a result through', async () => {
     const result: HttpResult = { statusCode: 204 };
     expect(await httpHandler(async () => result)(event())).toBe(result);
