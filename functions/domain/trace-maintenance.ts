@@ -16,6 +16,8 @@ export interface TraceToDelete {
   source: string;
   /** The S3 key of the offloaded document, if it was offloaded. */
   payloadKey: string | null;
+  /** Its creation time: which hourly counter counts it. */
+  createdAt: string | null;
 }
 
 /** `deleted` with `counted: false` when the counters did not include the trace (they are never moved below zero). */
@@ -23,8 +25,8 @@ export type DeleteResult = { outcome: 'deleted'; counted: boolean } | { outcome:
 
 export interface TraceMaintenanceStore {
   findTrace(tenant: Tenant, traceId: string): Promise<TraceToDelete | null>;
-  /** In one transaction: deletes the trace (if it still exists) and decrements `traces` and the source's count. */
-  deleteTrace(tenant: Tenant, traceId: string, source: string): Promise<DeleteResult>;
+  /** In one transaction: deletes the trace (if it still exists) and decrements `traces` and the source's count, in the project's and the hour's counters. */
+  deleteTrace(tenant: Tenant, traceId: string, trace: TraceToDelete): Promise<DeleteResult>;
   /** Removes the source from the project's sources if (and only if) its count is zero now. */
   pruneSource(tenant: Tenant, source: string): Promise<void>;
   /** The project's sources, from its counter item. */
@@ -59,7 +61,7 @@ export async function deleteTrace(deps: TraceMaintenanceDeps, tenant: Tenant, tr
       await sweep(deps, tenant, traceId, null);
       return 'not-found';
     }
-    const result = await deps.store.deleteTrace(tenant, traceId, trace.source);
+    const result = await deps.store.deleteTrace(tenant, traceId, trace);
     if (result.outcome === 'conflict') continue;
     if (result.outcome === 'missing') {
       await sweep(deps, tenant, traceId, null);

@@ -1,3 +1,4 @@
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { ingestObject, type IngestDeps } from '../../functions/domain/ingest/ingest-object.js';
@@ -57,6 +58,16 @@ async function tracesOf(key: string) {
 async function expectCounterMatchesItems() {
   const traces = await projectTraces(stack);
   expect((await projectCounter(stack))?.traces).toBe(traces.length);
+  // The hourly counters (for time-range totals) add up to the same number.
+  const hours = await stack.dynamo.send(
+    new QueryCommand({
+      TableName: stack.table,
+      KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)',
+      ExpressionAttributeValues: { ':p': { S: keys.projectPartition(stack.info.organizationId, stack.info.projectId) }, ':h': { S: 'COUNTER#H#' } },
+      ConsistentRead: true,
+    }),
+  );
+  expect((hours.Items ?? []).reduce((sum, i) => sum + Number(i.traces?.N ?? 0), 0)).toBe(traces.length);
 }
 
 /** A writer that fails (like a crashed worker) once it has written `okBatches` batches. */

@@ -11,6 +11,8 @@ let base: string;
 let other: { apiKey: string; organizationId: string; projectId: string };
 const BIG_NUMBER_RECORD = '{"input":"precise","n":123456789012345678901234567890,"x":1.0,"__proto__":{"polluted":true}}';
 const HOUR = 3_600_000;
+const RECENT =
+  '{"input":"recent one"}\n{"input":"recent two","source":"sdk"}\n{"input":[{"role":"user","content":"Capital of Peru?"}],"source":"sdk"}\n{"input":"recent four","meta":{"note":"Needle in the doc"}}\n';
 
 interface Trace {
   id: string;
@@ -66,11 +68,7 @@ beforeAll(async () => {
   other = await createApiKey(tenantStore(), { organization: 'other-org', project: 'other-project' });
   const now = Date.now();
   await ingestAt('old.jsonl', '{"input":"What is the capital of France?"}\n{"input":"old two"}\n{"input":"old three"}\n', now - 10 * 24 * HOUR);
-  await ingestAt(
-    'recent.jsonl',
-    '{"input":"recent one"}\n{"input":"recent two","source":"sdk"}\n{"input":[{"role":"user","content":"Capital of Peru?"}],"source":"sdk"}\n{"input":"recent four","meta":{"note":"Needle in the doc"}}\n',
-    now - HOUR,
-  );
+  await ingestAt('recent.jsonl', RECENT, now - HOUR);
   await ingestAt('b-file.json', `[{"input":"array one"}, ${BIG_NUMBER_RECORD}]`, now - 60_000);
   await ingestAt('huge.jsonl', `${JSON.stringify({ input: 'huge', blob: 'y'.repeat(400_000) })}\n`, now - 30_000);
 }, 90_000);
@@ -133,7 +131,15 @@ describe('GET /traces: listing', () => {
     expect((await list('time_range=30d')).total_count).toBe(10);
     expect((await list('time_range=30m')).total_count).toBe(3);
     expect((await list('sort_by=filename&source=sdk&time_range=24h')).total_count).toBe(2);
+    // The same totals as counting every matching item, for every range and source.
+    for (const range of ['30m', '2h', '24h', '11d', '30d']) {
+      for (const source of ['', 's3', 'sdk', 'nope']) {
+        const q = `time_range=${range}${source ? `&source=${source}` : ''}`;
+        expect((await list(q)).total_count, q).toBe((await all(q, 500)).length);
+      }
+    }
   });
+
 
   it('searches case-insensitively over filename, input and the document text', async () => {
     const capital = await list('search=CAPITAL');
@@ -285,5 +291,17 @@ describe('errors of the HTTP layer', () => {
   it('routes /traces/sources before /traces/{id}', async () => {
     const res = await api(`${base}/traces/sources`);
     expect(res.status).not.toBe(404);
+  });
+});
+
+// Last: it deletes a trace the tests above count.
+describe('time-range totals after a delete', () => {
+  it('keeps time-range totals right when a trace is deleted', async () => {
+    const before = (await list('time_range=2h&source=sdk')).total_count;
+    const victim = (await list('source=sdk&page_size=1')).traces[0]!;
+    const del = await api(`${base}/traces/${victim.id}`, { method: 'DELETE' });
+    expect(del.status).toBe(204);
+    expect((await list('time_range=2h&source=sdk')).total_count).toBe(before - 1);
+    expect((await list('time_range=2h')).total_count).toBe((await all('time_range=2h', 500)).length);
   });
 });

@@ -1,5 +1,7 @@
 import { objectKeyHash } from '../../domain/ids.js';
 
+export const HOUR_COUNTER_PREFIX = 'COUNTER#H#';
+
 /** Key builders: every item of a tenant is keyed by its organization and project. */
 export const keys = {
   trace: (org: string, project: string, id: string) => ({ pk: `T#${org}#${project}#${id}`, sk: 'T' }),
@@ -15,6 +17,8 @@ export const keys = {
     sk: `UPLOAD#${uploadId}#COUNTED#${group}`,
   }),
   counter: (org: string, project: string) => ({ pk: `P#${org}#${project}`, sk: 'COUNTER' }),
+  /** The traces created in one UTC hour (`YYYY-MM-DDTHH`): time-range totals sum these. */
+  hourCounter: (org: string, project: string, createdAt: string) => ({ pk: `P#${org}#${project}`, sk: `${HOUR_COUNTER_PREFIX}${createdAt.slice(0, 13)}` }),
   organization: (org: string) => ({ pk: `ORG#${org}`, sk: 'ORG' }),
   project: (org: string, project: string) => ({ pk: `ORG#${org}`, sk: `PROJECT#${project}` }),
   organizationName: (name: string) => ({ pk: `ORGNAME#${name}`, sk: 'ORGNAME' }),

@@ -17,12 +17,16 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
         TableName: this.table,
         Key: keys.trace(tenant.organizationId, tenant.projectId, traceId),
         ConsistentRead: true,
-        ProjectionExpression: 'pk, #source, payload_key',
+        ProjectionExpression: 'pk, #source, payload_key, created_at',
         ExpressionAttributeNames: { '#source': 'source' },
       }),
     );
     if (!out.Item || typeof out.Item.source !== 'string') return null;
-    return { source: out.Item.source, payloadKey: typeof out.Item.payload_key === 'string' ? out.Item.payload_key : null };
+    return {
+      source: out.Item.source,
+      payloadKey: typeof out.Item.payload_key === 'string' ? out.Item.payload_key : null,
+      createdAt: typeof out.Item.created_at === 'string' ? out.Item.created_at : null,
+    };
   }
 
   /**
@@ -30,7 +34,8 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
    * decrement (only if they count it, so they never go below zero). A
    * repeated or concurrent delete finds the trace gone and subtracts nothing.
    */
-  async deleteTrace(tenant: Tenant, traceId: string, source: string): Promise<DeleteResult> {
+  async deleteTrace(tenant: Tenant, traceId: string, trace: TraceToDelete): Promise<DeleteResult> {
+    const source = trace.source;
     const traceKey = keys.trace(tenant.organizationId, tenant.projectId, traceId);
     const traceDelete = {
       TableName: this.table,
@@ -39,24 +44,20 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
       ExpressionAttributeNames: { '#source': 'source' },
       ExpressionAttributeValues: { ':source': source },
     };
+    const decrement = (Key: { pk: string; sk: string }) => ({
+      Update: {
+        TableName: this.table,
+        Key,
+        UpdateExpression: 'SET by_source.#s = by_source.#s - :one ADD traces :minusOne',
+        ConditionExpression: 'by_source.#s >= :one AND traces >= :one',
+        ExpressionAttributeNames: { '#s': source },
+        ExpressionAttributeValues: { ':one': 1, ':minusOne': -1 },
+      },
+    });
+    const counters = [decrement(keys.counter(tenant.organizationId, tenant.projectId))];
+    if (trace.createdAt) counters.push(decrement(keys.hourCounter(tenant.organizationId, tenant.projectId, trace.createdAt)));
     try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Delete: traceDelete },
-            {
-              Update: {
-                TableName: this.table,
-                Key: keys.counter(tenant.organizationId, tenant.projectId),
-                UpdateExpression: 'SET by_source.#s = by_source.#s - :one ADD traces :minusOne',
-                ConditionExpression: 'by_source.#s >= :one AND traces >= :one',
-                ExpressionAttributeNames: { '#s': source },
-                ExpressionAttributeValues: { ':one': 1, ':minusOne': -1 },
-              },
-            },
-          ],
-        }),
-      );
+      await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Delete: traceDelete }, ...counters] }));
       return { outcome: 'deleted', counted: true };
     } catch (err) {
       if (err instanceof TransactionConflictException) return { outcome: 'conflict' };
@@ -64,7 +65,11 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
       const codes = (err.CancellationReasons ?? []).map((r) => r.Code);
       if (codes[0] === 'ConditionalCheckFailed') return { outcome: 'missing' };
       if (codes.includes('TransactionConflict')) return { outcome: 'conflict' };
-      if (codes[1] !== 'ConditionalCheckFailed') throw err;
+      if (codes[1] !== 'ConditionalCheckFailed') {
+        // Counted by the project but by no hour (written before hourly counters existed): delete without that one.
+        if (codes[2] === 'ConditionalCheckFailed') return this.deleteTrace(tenant, traceId, { ...trace, createdAt: null });
+        throw err;
+      }
     }
     // The counters do not include this trace (its upload has not completed yet): delete it alone.
     try {

@@ -182,6 +182,8 @@ export class DynamoUploadStore implements UploadStore {
    */
   async complete(u: UploadRecord, owner: string, s: UploadSummary): Promise<'completed' | 'already-completed'> {
     const counterKey = keys.counter(u.organizationId, u.projectId);
+    // Every trace of an upload shares its creation time, so one hour bucket takes all of them.
+    const hourKey = keys.hourCounter(u.organizationId, u.projectId, u.createdAt);
     const leaseCheck = {
       ConditionCheck: {
         TableName: this.table,
@@ -190,16 +192,18 @@ export class DynamoUploadStore implements UploadStore {
         ExpressionAttributeValues: { ':o': owner },
       },
     };
-    // The counter item and its map exist before any nested path is set.
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: counterKey,
-        UpdateExpression: 'SET by_source = if_not_exists(by_source, :empty), traces = if_not_exists(traces, :zero), #type = :type',
-        ExpressionAttributeNames: { '#type': 'type' },
-        ExpressionAttributeValues: { ':empty': {}, ':zero': 0, ':type': 'counter' },
-      }),
-    );
+    // The counter items and their maps exist before any nested path is set.
+    for (const Key of [counterKey, hourKey]) {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key,
+          UpdateExpression: 'SET by_source = if_not_exists(by_source, :empty), traces = if_not_exists(traces, :zero), #type = :type',
+          ExpressionAttributeNames: { '#type': 'type' },
+          ExpressionAttributeValues: { ':empty': {}, ':zero': 0, ':type': 'counter' },
+        }),
+      );
+    }
     const sources = Object.entries(s.newBySource).filter(([, n]) => n > 0);
     const groups: [string, number][][] = [];
     for (let i = 0; i < sources.length; i += SOURCES_PER_TRANSACTION) groups.push(sources.slice(i, i + SOURCES_PER_TRANSACTION));
@@ -219,6 +223,7 @@ export class DynamoUploadStore implements UploadStore {
                 },
               },
               { Update: { TableName: this.table, Key: counterKey, ...counterUpdate(groups[g]!, 0) } },
+              { Update: { TableName: this.table, Key: hourKey, ...counterUpdate(groups[g]!, 0) } },
             ],
           }),
         );
@@ -258,7 +263,12 @@ export class DynamoUploadStore implements UploadStore {
                 },
               },
             },
-            ...(total > 0 ? [{ Update: { TableName: this.table, Key: counterKey, ...counterUpdate(last, total, sources.map(([src]) => src)) } }] : []),
+            ...(total > 0
+              ? [
+                  { Update: { TableName: this.table, Key: counterKey, ...counterUpdate(last, total, sources.map(([src]) => src)) } },
+                  { Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total) } },
+                ]
+              : []),
           ],
         }),
       );
