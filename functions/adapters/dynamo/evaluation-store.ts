@@ -17,6 +17,7 @@ import type {
   NextTraceEvaluationState,
   TraceEvaluationState,
 } from '../../domain/evaluations.js';
+import { evaluationJson } from '../../domain/evaluations.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import type { EvaluationCleaner } from '../../domain/trace-maintenance.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
@@ -224,18 +225,8 @@ export function evaluationItem(e: Evaluation): Record<string, unknown> {
     gsi3pk: evaluationKeys.byJudge(e.organizationId, e.projectId, e.judgeId),
     gsi3sk: sort,
     type: 'evaluation',
-    id: e.id,
-    organization_id: e.organizationId,
-    project_id: e.projectId,
-    trace_id: e.traceId,
-    judge_id: e.judgeId,
-    judge_name: e.judgeName,
-    judge_version: e.judgeVersion,
-    status: e.status,
-    passed: e.passed,
-    score: e.score,
-    reasoning: e.reasoning,
-    created_at: e.createdAt,
+    // Stored in its wire shape: reads answer it as it is.
+    ...evaluationJson(e),
   };
 }
 
