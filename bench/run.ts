@@ -10,6 +10,8 @@ import { freePort } from '../local/ports.js';
 import { startLocalStack } from '../local/stack.js';
 import { gitRevision, ingestBench } from './ingest.js';
 import { listBench } from './list.js';
+import { lambdaInitBench } from './lambda-init.js';
+import { pareaBench } from './parea.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const runs = Number(process.env.BENCH_RUNS ?? 5);
@@ -32,9 +34,11 @@ console.log = ((orig) => (...args: unknown[]) => {
 
 try {
   log(`DynamoDB Local (in memory) and s3rver up; ${cpus().length} cores; ${runs} runs per figure`);
-  const only = new Set((process.env.BENCH_ONLY ?? 'ingest,list').split(','));
+  const only = new Set((process.env.BENCH_ONLY ?? 'ingest,list,parea,lambda').split(','));
   const ingest = only.has('ingest') ? await ingestBench(stack, workDir, runs, log) : null;
   const list = only.has('list') ? await listBench(stack, 20, log) : null;
+  const parea = only.has('parea') ? await pareaBench(stack, log) : null;
+  const lambda = only.has('lambda') ? await lambdaInitBench(log) : null;
 
   const targets: Array<[string, number | string, string]> = [];
   if (ingest) targets.push(
@@ -63,13 +67,23 @@ try {
       targets.push([`list_${what}_100k_vs_1k`, list[`list_${what}_100k_vs_1k`]!, what === 'first_page' || what === 'cursor_deep' ? '<= 1.5' : '']);
     }
   }
+  if (parea) {
+    targets.push(
+      ['tree build in memory, 10k / 100k spans', `${parea.tree_build_10k_ms} ms / ${parea.tree_build_100k_ms} ms`, ''],
+      ['tree_100k_vs_10k', parea.tree_100k_vs_10k!, '<= 12'],
+      ['tree: read + build an experiment of 10k spans over HTTP', `${parea.tree_e2e_10k_ms} ms`, ''],
+    );
+  }
+  if (lambda) {
+    targets.push(['lambda: largest bundle', `${lambda.lambda_bundle_kb_max} KB`, ''], ['lambda_init_ms_max', lambda.lambda_init_ms_max, '<= 150']);
+  }
   const w = Math.max(...targets.map(([k]) => k.length));
   console.log('');
   console.log(`${'figure'.padEnd(w)}  ${'value'.padEnd(28)}  target`);
   for (const [k, v, t] of targets) console.log(`${k.padEnd(w)}  ${String(v).padEnd(28)}  ${t}`);
   console.log('');
 
-  const results = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, ...ingest, ...list };
+  const results = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, ...ingest, ...list, ...parea, ...(lambda ? { lambda_init_ms_max: lambda.lambda_init_ms_max, lambda_bundle_kb_max: lambda.lambda_bundle_kb_max, lambda_per_function: lambda.per_function } : {}) };
   writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
   log('written to bench/results.json');
 } finally {

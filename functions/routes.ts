@@ -18,6 +18,7 @@ export interface RouteDef {
 }
 
 const PROJECT = '/api/v1/organizations/{organizationId}/projects/{projectId}';
+const PAREA = '/api/parea/v1';
 
 export const routes: readonly RouteDef[] = [
   { method: 'GET', path: '/api/v1/organizations', handler: 'organizations', auth: 'apiKey' },
@@ -32,6 +33,13 @@ export const routes: readonly RouteDef[] = [
   { method: 'POST', path: `${PROJECT}/trace-evaluations`, handler: 'createEvaluation', auth: 'apiKey' },
   { method: 'GET', path: `${PROJECT}/trace-evaluations`, handler: 'listEvaluations', auth: 'apiKey' },
   { method: 'GET', path: `${PROJECT}/trace-evaluations/{evaluationId}`, handler: 'getEvaluation', auth: 'apiKey' },
+
+  // Experiment trace logs, wire-compatible with Parea's SDKs (../shared/spec/parea-trace-logs-api.md).
+  { method: 'POST', path: `${PAREA}/project`, handler: 'pareaProject', auth: 'apiKey' },
+  { method: 'POST', path: `${PAREA}/trace_log`, handler: 'recordTraceLog', auth: 'apiKey' },
+  { method: 'PUT', path: `${PAREA}/trace_log`, handler: 'updateTraceLog', auth: 'apiKey' },
+  { method: 'GET', path: `${PAREA}/trace_log/{traceId}`, handler: 'getTraceLog', auth: 'apiKey' },
+  { method: 'POST', path: `${PAREA}/experiment/{experimentUuid}/trace_logs`, handler: 'experimentTraceLogs', auth: 'apiKey' },
 ];
 
 /** Lambda entry files that are not HTTP routes. */

@@ -7,8 +7,9 @@
  *   stage             deployment stage, lower-case (default "dev"); "dev" is disposable
  *   retentionDays     days to keep uploads/, drop/ and payloads/ objects (default 30)
  *   corsOrigins       allowed browser origins: JSON array or comma-separated list (default ["*"])
- *   logRetentionDays  Lambda log retention, a CloudWatch Logs retention value (default 30)
- *   alarmEmail        where alarms will be sent (read and validated; not used yet)
+ *   logRetentionDays  retention of the Lambda and API access log groups and of the S3 server access logs,
+ *                     a CloudWatch Logs retention value (default 30)
+ *   alarmEmail        e-mail subscribed to the alarm topic (optional; without it the topic has no subscription)
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';

@@ -10,9 +10,12 @@ import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { INDEXES } from '../functions/adapters/dynamo/schema.js';
 import { INGEST_PREFIXES, workerHandlers } from '../functions/routes.js';
 import { PAYLOADS_PREFIX } from './layout.js';
 import { UPLOADS_PREFIX } from '../functions/domain/layout.js';
+import { acknowledgeWildcardResource } from './nag.js';
 
 export type TableAccess = 'read' | 'readWrite';
 export type ObjectAccess = 'read' | 'write' | 'readWrite' | 'delete';
@@ -47,6 +50,33 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   createEvaluation: [tableReadWrite],
   listEvaluations: [tableRead],
   getEvaluation: [tableRead],
+  pareaProject: [tableReadWrite],
+  recordTraceLog: [tableReadWrite],
+  updateTraceLog: [tableReadWrite],
+  getTraceLog: [tableRead],
+  // The tree builder: reads one experiment's spans with paginated Query calls.
+  experimentTraceLogs: [tableRead],
+};
+
+/**
+ * DynamoDB actions per access level. Explicit rather than `table.grantReadData()`:
+ * no Scan (nothing scans the table), no stream actions (the table has no stream).
+ * Transactions need no action of their own: TransactWriteItems is authorized per
+ * item as PutItem, UpdateItem, DeleteItem or ConditionCheckItem.
+ */
+export const TABLE_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
+  read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable'],
+  readWrite: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DescribeTable',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+  ],
 };
 
 /** S3 object actions per access level (object ARNs only). */
@@ -73,26 +103,48 @@ export interface GrantTargets {
   readonly table: ITable;
 }
 
+/** The table and each of its indexes by name (from schema.ts): no `index/*` wildcard. */
+export function tableResources(table: ITable): string[] {
+  return [table.tableArn, ...INDEXES.map((index) => `${table.tableArn}/index/${index.name}`)];
+}
+
 export function applyGrants(grantee: IGrantable, grants: readonly HandlerGrant[], targets: GrantTargets): void {
   for (const grant of grants) {
     switch (grant.target) {
       case 'table':
-        if (grant.access === 'read') targets.table.grantReadData(grantee);
-        else targets.table.grantReadWriteData(grantee);
+        grantee.grantPrincipal.addToPrincipalPolicy(
+          new PolicyStatement({ actions: [...TABLE_ACTIONS[grant.access]], resources: tableResources(targets.table) }),
+        );
         break;
-      case 'objects':
+      case 'objects': {
         if (!grant.prefix.endsWith('/') || grant.prefix.includes('*')) {
           throw new Error(`Object grant prefix "${grant.prefix}" must end with "/" and contain no wildcard`);
         }
-        grantee.grantPrincipal.addToPrincipalPolicy(
-          new PolicyStatement({
-            actions: [...OBJECT_ACTIONS[grant.access]],
-            resources: [targets.bucket.arnForObjects(`${grant.prefix}*`)],
-          }),
-        );
+        const objects = targets.bucket.arnForObjects(`${grant.prefix}*`);
+        grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: [...OBJECT_ACTIONS[grant.access]], resources: [objects] }));
+        acknowledgeObjectPrefix(grantee, objects, grant.prefix);
         break;
+      }
     }
   }
+}
+
+/**
+ * The one wildcard the grants use: the objects under a key prefix. Object keys
+ * are made at run time (`uploads/<org>/<project>/<file>`, `payloads/…`), so a
+ * prefix is as narrow as an S3 object grant can be. Acknowledged per finding
+ * (this bucket's ARN, this prefix) on the role that holds it, nothing broader.
+ */
+function acknowledgeObjectPrefix(grantee: IGrantable, objects: string, prefix: string): void {
+  const principal = grantee.grantPrincipal;
+  if (!Construct.isConstruct(principal)) return;
+  acknowledgeWildcardResource(
+    principal,
+    objects,
+    `Object keys under ${prefix} are created at run time (organization, project, file name), so the grant is the ` +
+      `key prefix ${prefix}* of the one trace bucket, with only the object actions this handler needs ` +
+      '(lib/handler-grants.ts): no bucket-wide, list or wildcard-action permission.',
+  );
 }
 
 /** Convenience: look up and apply in one go (throws for an unknown handler). */

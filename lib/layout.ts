@@ -34,5 +34,9 @@ if (!(INGEST_PREFIXES as readonly string[]).includes(DROP_PREFIX)) {
   throw new Error(`INGEST_PREFIXES (${INGEST_PREFIXES.join(', ')}) no longer contains "${DROP_PREFIX}"; update lib/layout.ts`);
 }
 
-/** Every prefix the lifecycle rules expire after `retentionDays`. */
-export const EXPIRING_PREFIXES: readonly string[] = [...INGEST_PREFIXES, PAYLOADS_PREFIX];
+/**
+ * Every prefix the lifecycle rules expire after `retentionDays`: the raw files, once ingested.
+ * Not payloads/: a trace whose document was offloaded points there, and traces are kept until
+ * deleted (DELETE removes the payload with its trace).
+ */
+export const EXPIRING_PREFIXES: readonly string[] = [...INGEST_PREFIXES];

@@ -1,16 +1,21 @@
 /**
- * Data that outlives deployments: the trace bucket and the single table.
- * Both are built from shared definitions (key prefixes from functions/routes.ts,
- * key schema and indexes from functions/adapters/dynamo/schema.ts).
- * Outside `dev` they are retained and the table is deletion-protected.
+ * Data that outlives deployments: the trace bucket (and the bucket its server
+ * access logs go to) and the single table. Both are built from shared
+ * definitions (key prefixes from functions/routes.ts, key schema and indexes
+ * from functions/adapters/dynamo/schema.ts). Outside `dev` they are retained
+ * and the table is deletion-protected.
  */
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/dynamo/schema.js';
 import type { AppConfig } from './config.js';
 import { EXPIRING_PREFIXES } from './layout.js';
+
+/** Where the trace bucket's server access logs go in the log bucket. */
+export const ACCESS_LOGS_PREFIX = 'trace-bucket/';
 
 export interface StatefulStackProps extends StackProps {
   readonly config: AppConfig;
@@ -18,11 +23,29 @@ export interface StatefulStackProps extends StackProps {
 
 export class StatefulStack extends Stack {
   public readonly bucket: Bucket;
+  /** Server access logs of the trace bucket (cdk-nag AwsSolutions-S1). */
+  public readonly accessLogsBucket: Bucket;
   public readonly table: Table;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
     const { config } = props;
+
+    this.accessLogsBucket = new Bucket(this, 'AccessLogsBucket', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      // Server access log delivery supports SSE-S3 only on the target bucket.
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      // Delivery is granted by a bucket policy for logging.s3.amazonaws.com (feature flag serverAccessLogsUseBucketPolicy), not ACLs.
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: config.removalPolicy,
+      autoDeleteObjects: config.isDev,
+      lifecycleRules:
+        config.logRetention === RetentionDays.INFINITE
+          ? []
+          : [{ id: 'expire-access-logs', expiration: Duration.days(config.logRetention), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    });
+    // cdk-nag's S1 does not flag a bucket that is itself a server access log destination: nothing to acknowledge.
 
     this.bucket = new Bucket(this, 'TraceBucket', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
@@ -31,6 +54,8 @@ export class StatefulStack extends Stack {
       versioned: true,
       removalPolicy: config.removalPolicy,
       autoDeleteObjects: config.isDev,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: ACCESS_LOGS_PREFIX,
       cors: [
         {
           // Browsers upload straight to S3 with presigned PUT URLs (single or multipart).

@@ -1,26 +1,44 @@
 /**
  * Everything that can be redeployed at will: the ingest queue and its DLQ, the
- * bucket → queue notifications, one Lambda per entry file and the HTTP API.
+ * bucket → queue notifications, one Lambda per entry file, the HTTP API (with
+ * access logs) and the alarms with their SNS topic.
  * Routes come from functions/routes.ts and permissions from
  * lib/handler-grants.ts, so adding a route is a data change, not a stack change.
  */
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { API_MEMORY_MB, INGEST_MEMORY_MB } from './node-options.js';
-import { HttpApi, HttpMethod, HttpNoneAuthorizer, type HttpStage, type IHttpRouteAuthorizer, CorsHttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  CorsHttpMethod,
+  HttpApi,
+  HttpMethod,
+  HttpNoneAuthorizer,
+  LogGroupLogDestination,
+  type HttpStage,
+  type IHttpRouteAuthorizer,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Alarm, ComparisonOperator, TreatMissingData, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket, EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import { MAX_FILE_BYTES } from '../functions/domain/limits.js';
 import { INGEST_PREFIXES, routes, workerHandlers, type RouteAuth } from '../functions/routes.js';
 import type { AppConfig } from './config.js';
 import { TraceFunction } from './constructs/trace-function.js';
 import { grantHandler } from './handler-grants.js';
 import { DROP_PREFIX } from './layout.js';
+import { acknowledge } from './nag.js';
 
 /** Deliveries before a message moves to the DLQ; the worker gets it as MAX_RECEIVE_COUNT to spot the last attempt. */
 export const MAX_RECEIVE_COUNT = 5;
@@ -40,7 +58,89 @@ export const API_SIZING: FunctionSizing = { memorySize: API_MEMORY_MB, timeout: 
 export const CREATE_SIZING: FunctionSizing = { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) };
 
 /** Routes whose handler needs more than API_SIZING. */
-const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = { createTraces: CREATE_SIZING };
+const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = {
+  createTraces: CREATE_SIZING,
+  // The tree builder holds an experiment's spans and trees in memory and may gzip tens of MB.
+  experimentTraceLogs: { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) },
+};
+
+/** Memory and timeout of a handler's function (also used by bench/lambda-init.ts for its Node flags). */
+export function sizingFor(handlerName: string): FunctionSizing {
+  if (handlerName === workerHandlers.ingest) return INGEST_SIZING;
+  return Object.hasOwn(ROUTE_SIZING, handlerName) ? ROUTE_SIZING[handlerName]! : API_SIZING;
+}
+
+/** Every Lambda entry name: the workers and each distinct route handler. */
+export function handlerNames(): string[] {
+  return [...new Set<string>([...Object.values(workerHandlers), ...routes.map((r) => r.handler)])];
+}
+
+/**
+ * How long create may ingest (or wait for the worker) before it answers 202 (functions/shared/config.ts
+ * CREATE_INGEST_BUDGET_MS). It must end well before the function's timeout, which is API Gateway's 29 s:
+ * the rest is for writing the answer.
+ */
+export const CREATE_INGEST_BUDGET_MS = 20_000;
+const CREATE_ANSWER_MARGIN_MS = 5_000;
+if (CREATE_INGEST_BUDGET_MS + CREATE_ANSWER_MARGIN_MS > CREATE_SIZING.timeout.toMilliseconds()) {
+  throw new Error(
+    `CREATE_INGEST_BUDGET_MS ${CREATE_INGEST_BUDGET_MS} leaves less than ${CREATE_ANSWER_MARGIN_MS} ms of createTraces' ${CREATE_SIZING.timeout.toSeconds()} s timeout`,
+  );
+}
+
+/** Environment beyond TABLE_NAME and BUCKET_NAME, per route handler (validated by functions/shared/config.ts). */
+const ROUTE_ENVIRONMENT: Readonly<Record<string, Record<string, string>>> = {
+  createTraces: { CREATE_INGEST_BUDGET_MS: String(CREATE_INGEST_BUDGET_MS) },
+};
+
+/**
+ * The caching decision: API Gateway's authorizer cache is OFF (no identity source, TTL 0), because keys
+ * come as `x-api-key` OR `Authorization: Bearer` and a gateway cache needs one mandatory identity header.
+ * Instead each warm authorizer keeps resolved keys for this long (functions/handlers/authorizer.ts), so a
+ * revoked key is refused within a minute.
+ */
+export const AUTHORIZER_CACHE_TTL_MS = 60_000;
+
+/** Alarm thresholds (5-minute periods unless said otherwise); every alarm notifies the alarm topic. */
+export const ALARMS = {
+  /** Any message in the DLQ is an upload that failed 5 deliveries: look at it. */
+  deadLetters: { threshold: 1, period: Duration.minutes(1), evaluationPeriods: 1 },
+  /** Invocation errors of the worker (crash, timeout, out of memory); per-record failures are partial batch responses. */
+  ingestErrors: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
+  /** The event source caps concurrency, so any throttle means the account's concurrency is exhausted. */
+  ingestThrottles: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
+  /** 5xx answers of the API stage. */
+  api5xx: { threshold: 5, period: Duration.minutes(5), evaluationPeriods: 1 },
+  /**
+   * p95 latency of the API stage, sustained for 15 minutes. Create may legitimately take up to its
+   * 20 s budget for a 50 MiB file, so p95 (not p99) and a threshold far above the read routes' tens of ms.
+   */
+  apiLatencyP95Ms: { threshold: 5_000, period: Duration.minutes(5), evaluationPeriods: 3 },
+} as const;
+
+/**
+ * API access log fields (one JSON object per request). `$context.integrationErrorMessage` is the
+ * integration error (e.g. a Lambda crash), `$context.authorizer.error` an authorizer failure.
+ */
+export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  httpMethod: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  path: '$context.path',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  latency: '$context.responseLatency',
+  integrationLatency: '$context.integrationLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
+  organizationId: '$context.authorizer.organizationId',
+  projectId: '$context.authorizer.projectId',
+  userAgent: '$context.identity.userAgent',
+};
 
 export const INGEST_EVENT_SOURCE = {
   batchSize: 5,
@@ -84,6 +184,10 @@ export class StatelessStack extends Stack {
   public readonly authorizerFunction: TraceFunction;
   public readonly api: HttpApi;
   public readonly apiStage: HttpStage;
+  public readonly accessLogGroup: LogGroup;
+  /** Every alarm notifies it; an e-mail subscription when context `alarmEmail` is set. */
+  public readonly alarmTopic: Topic;
+  public readonly alarms: Readonly<Record<keyof typeof ALARMS, Alarm>>;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -114,6 +218,7 @@ export class StatelessStack extends Stack {
     for (const prefix of INGEST_PREFIXES) {
       notifiedBucket.addEventNotification(EventType.OBJECT_CREATED, destination, { prefix });
     }
+    acknowledgeNotificationsHandler(this);
 
     // ---- functions -----------------------------------------------------------
     const functions = new Map<string, TraceFunction>();
@@ -133,7 +238,7 @@ export class StatelessStack extends Stack {
       return fn;
     };
 
-    this.ingestFunction = addFunction(workerHandlers.ingest, INGEST_SIZING, { MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT) });
+    this.ingestFunction = addFunction(workerHandlers.ingest, sizingFor(workerHandlers.ingest), { MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT) });
     this.ingestFunction.function.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: INGEST_EVENT_SOURCE.batchSize,
@@ -142,7 +247,7 @@ export class StatelessStack extends Stack {
         reportBatchItemFailures: true,
       }),
     );
-    this.authorizerFunction = addFunction(workerHandlers.authorizer, API_SIZING);
+    this.authorizerFunction = addFunction(workerHandlers.authorizer, sizingFor(workerHandlers.authorizer), { AUTHORIZER_CACHE_TTL_MS: String(AUTHORIZER_CACHE_TTL_MS) });
 
     // ---- HTTP API --------------------------------------------------------------
     this.api = new HttpApi(this, 'HttpApi', {
@@ -157,10 +262,18 @@ export class StatelessStack extends Stack {
         maxAge: Duration.hours(1),
       },
     });
+    this.accessLogGroup = new LogGroup(this, 'ApiAccessLogs', {
+      retention: config.logRetention,
+      removalPolicy: config.removalPolicy,
+    });
     this.apiStage = this.api.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
       throttle: { ...config.apiThrottle },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogGroup),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
     });
 
     const apiKeyAuthorizer = new HttpLambdaAuthorizer('ApiKeyAuthorizer', this.authorizerFunction.function, {
@@ -190,7 +303,7 @@ export class StatelessStack extends Stack {
       }
       let integration = integrations.get(route.handler);
       if (!integration) {
-        const fn = addFunction(route.handler, ROUTE_SIZING[route.handler] ?? API_SIZING);
+        const fn = addFunction(route.handler, sizingFor(route.handler), Object.hasOwn(ROUTE_ENVIRONMENT, route.handler) ? ROUTE_ENVIRONMENT[route.handler] : {});
         integration = new HttpLambdaIntegration(`${pascalCase(route.handler)}Integration`, fn.function);
         integrations.set(route.handler, integration);
       }
@@ -203,6 +316,56 @@ export class StatelessStack extends Stack {
     }
     this.functions = functions;
 
+    // ---- alarms ----------------------------------------------------------------
+    // SNS encrypts with a key of our own: CloudWatch must be allowed to use it to publish alarms,
+    // which the AWS-managed alias/aws/sns key (its policy cannot be changed) does not allow.
+    const alarmKey = new Key(this, 'AlarmTopicKey', {
+      description: `trace-ingest ${config.stage}: encrypts the alarm topic`,
+      enableKeyRotation: true,
+      removalPolicy: config.removalPolicy,
+    });
+    alarmKey.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.alarmTopic = new Topic(this, 'AlarmTopic', {
+      displayName: `trace-ingest ${config.stage} alarms`,
+      masterKey: alarmKey,
+      enforceSSL: true,
+    });
+    if (config.alarmEmail) {
+      this.alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
+    }
+    const notify = new SnsAction(this.alarmTopic);
+    const alarm = (name: keyof typeof ALARMS, metric: Metric, description: string, operator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD): Alarm => {
+      const spec = ALARMS[name];
+      const a = new Alarm(this, `${pascalCase(name)}Alarm`, {
+        alarmDescription: `trace-ingest ${config.stage}: ${description}`,
+        metric: metric.with({ period: spec.period }),
+        threshold: spec.threshold,
+        evaluationPeriods: spec.evaluationPeriods,
+        comparisonOperator: operator,
+        // No data = nothing happened (no messages, no invocations, no requests): not an alarm.
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      a.addAlarmAction(notify);
+      a.addOkAction(notify);
+      return a;
+    };
+    this.alarms = {
+      deadLetters: alarm(
+        'deadLetters',
+        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),
+        'ingest dead-letter queue has messages (uploads that failed 5 deliveries)',
+      ),
+      ingestErrors: alarm('ingestErrors', this.ingestFunction.function.metricErrors({ statistic: 'Sum' }), 'ingest worker invocation errors'),
+      ingestThrottles: alarm('ingestThrottles', this.ingestFunction.function.metricThrottles({ statistic: 'Sum' }), 'ingest worker throttled'),
+      api5xx: alarm('api5xx', this.apiStage.metricServerError({ statistic: 'Sum' }), 'HTTP API 5xx answers'),
+      apiLatencyP95Ms: alarm(
+        'apiLatencyP95Ms',
+        this.apiStage.metricLatency({ statistic: 'p95' }),
+        `HTTP API p95 latency above ${ALARMS.apiLatencyP95Ms.threshold} ms for 15 minutes`,
+        ComparisonOperator.GREATER_THAN_THRESHOLD,
+      ),
+    };
+
     // ---- outputs ---------------------------------------------------------------
     new CfnOutput(this, 'ApiUrl', { value: this.apiStage.url, description: 'HTTP API base URL' });
     new CfnOutput(this, 'BucketName', { value: bucket.bucketName, description: 'Trace bucket' });
@@ -213,7 +376,25 @@ export class StatelessStack extends Stack {
     });
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl, description: 'Ingest queue' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'Ingest dead-letter queue' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Alarm notifications (subscribe more endpoints here)' });
+    new CfnOutput(this, 'ApiAccessLogGroup', { value: this.accessLogGroup.logGroupName, description: 'HTTP API access logs' });
   }
+}
+
+/**
+ * The bucket notifications are applied by a custom resource Lambda that CDK
+ * itself provides (one per stack); its role is CDK's and carries
+ * AWSLambdaBasicExecutionRole, which cannot be replaced from here.
+ */
+function acknowledgeNotificationsHandler(stack: Stack): void {
+  const handlers = stack.node.children.filter((c: IConstruct) => c.node.id.startsWith('BucketNotificationsHandler'));
+  if (handlers.length !== 1) throw new Error(`expected one BucketNotificationsHandler in ${stack.node.path}, found ${handlers.length}`);
+  acknowledge(
+    handlers[0]!,
+    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    "CDK's own BucketNotificationsHandler (a deploy-time custom resource that calls s3:PutBucketNotification) comes " +
+      'with this role and managed policy; it only writes its logs and runs during deployments, never on a request.',
+  );
 }
 
 function pascalCase(name: string): string {

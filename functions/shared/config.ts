@@ -11,6 +11,8 @@ const EnvSchema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
   /** How long the authorizer keeps a resolved key (0: no cache; the local stack, so a revoked key is refused at once). */
   AUTHORIZER_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(60_000),
+  /** How long the tree builder reads an experiment before it answers a page with X-Next-Cursor (its function times out at 29 s). */
+  TRACE_LOGS_READ_BUDGET_MS: z.coerce.number().int().min(100).max(25_000).default(20_000),
   MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).default(5),
   INGEST_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   AWS_ENDPOINT_URL_S3: z.url().optional(),

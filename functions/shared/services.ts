@@ -15,6 +15,8 @@ import { S3UploadUrlSigner, presignS3Client } from '../adapters/s3/presigner.js'
 import type { UploadStore } from '../domain/ports.js';
 import type { CreateTracesDeps } from '../domain/uploads/create-traces.js';
 import type { UploadUrlSigner } from '../domain/uploads/presign-upload.js';
+import { DynamoSpanStore } from '../adapters/dynamo/span-store.js';
+import { spanSink, type TraceLogDeps } from '../domain/trace-logs.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;
@@ -35,6 +37,8 @@ export function ingestDeps(): IngestDeps {
     tenants: tenantStore(),
     writeConcurrency: c.INGEST_WRITE_CONCURRENCY,
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    // Records with a string trace_id are also experiment trace log spans.
+    spans: spanSink(traceLogDeps()),
   };
   return ingest;
 }
@@ -90,4 +94,16 @@ export function uploadStore(): UploadStore {
 export function createTracesDeps(): CreateTracesDeps {
   const c = config();
   return { ingest: ingestDeps(), bucket: c.BUCKET_NAME, budgetMs: c.CREATE_INGEST_BUDGET_MS };
+}
+
+let traceLogs: TraceLogDeps | undefined;
+
+/** Experiment trace logs (Parea wire format): spans in the table. */
+export function traceLogDeps(): TraceLogDeps {
+  traceLogs ??= {
+    store: new DynamoSpanStore(documentClient(), config().TABLE_NAME),
+    readBudgetMs: config().TRACE_LOGS_READ_BUDGET_MS,
+    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+  };
+  return traceLogs;
 }

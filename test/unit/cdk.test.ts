@@ -11,14 +11,22 @@ import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { CfnLogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../../functions/adapters/dynamo/schema.js';
 import { INGEST_PREFIXES, routes, workerHandlers } from '../../functions/routes.js';
 import { loadConfig } from '../../lib/config.js';
 import { BUNDLING, type TraceFunction } from '../../lib/constructs/trace-function.js';
-import { HANDLER_GRANTS, OBJECT_ACTIONS, grantHandler, grantsFor } from '../../lib/handler-grants.js';
+import { HANDLER_GRANTS, OBJECT_ACTIONS, TABLE_ACTIONS, grantHandler, grantsFor } from '../../lib/handler-grants.js';
 import { EXPIRING_PREFIXES, PAYLOADS_PREFIX } from '../../lib/layout.js';
-import { MAX_RECEIVE_COUNT } from '../../lib/stateless-stack.js';
+import { ACCESS_LOGS_PREFIX } from '../../lib/stateful-stack.js';
+import {
+  ACCESS_LOG_FIELDS,
+  ALARMS,
+  AUTHORIZER_CACHE_TTL_MS,
+  CREATE_INGEST_BUDGET_MS,
+  CREATE_SIZING,
+  MAX_RECEIVE_COUNT,
+} from '../../lib/stateless-stack.js';
 import { buildTraceIngestApp, type TraceIngestStacks } from '../../lib/trace-ingest-app.js';
 
 const cdkContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
@@ -79,6 +87,18 @@ function resourceString(resource: unknown): string {
   return '<token>';
 }
 
+/** functions/shared/config.ts's validation of a given environment, in a fresh module (it caches per module). */
+const savedEnv = { ...process.env };
+afterEach(() => {
+  process.env = { ...savedEnv };
+});
+async function validatedConfig(env: Record<string, string>): Promise<unknown> {
+  process.env = { ...env };
+  vi.resetModules();
+  const { config } = await import('../../functions/shared/config.js');
+  return config();
+}
+
 // ---- stateful --------------------------------------------------------------
 describe('stateful stack: bucket', () => {
   it('blocks public access, encrypts with S3-managed keys and is versioned', () => {
@@ -99,7 +119,7 @@ describe('stateful stack: bucket', () => {
     });
   });
 
-  it('aborts incomplete multipart uploads after 1 day and expires every data prefix after retentionDays', () => {
+  it('aborts incomplete multipart uploads after 1 day, expires raw files after retentionDays, never the payloads of kept traces', () => {
     const rules = [
       Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
       ...EXPIRING_PREFIXES.map((prefix) =>
@@ -107,7 +127,10 @@ describe('stateful stack: bucket', () => {
       ),
     ];
     stateful.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith(rules) } });
-    expect(EXPIRING_PREFIXES).toEqual(expect.arrayContaining([...INGEST_PREFIXES, PAYLOADS_PREFIX]));
+    expect([...EXPIRING_PREFIXES].sort()).toEqual([...INGEST_PREFIXES].sort());
+    const buckets = stateful.findResources('AWS::S3::Bucket');
+    const prefixes = Object.values(buckets).flatMap((b) => ((b as Json).Properties.LifecycleConfiguration?.Rules ?? []).map((r: { Prefix?: string }) => r.Prefix));
+    expect(prefixes).not.toContain(PAYLOADS_PREFIX);
   });
 
   it('allows browser PUT uploads from the configured origins', () => {
@@ -119,6 +142,49 @@ describe('stateful stack: bucket', () => {
     prodStateful.hasResourceProperties('AWS::S3::Bucket', {
       CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedOrigins: ['https://app.example.com', 'https://admin.example.com'] })] },
       LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'drop/', ExpirationInDays: 7 })]) },
+    });
+  });
+
+  it('sends server access logs to a separate, private, encrypted, TLS-only log bucket that expires them (AwsSolutions-S1)', () => {
+    const traceBucketId = logicalId(dev.stateful.bucket);
+    const logBucketId = logicalId(dev.stateful.accessLogsBucket);
+    expect(logBucketId).not.toBe(traceBucketId);
+    stateful.resourceCountIs('AWS::S3::Bucket', 2);
+    const buckets = stateful.findResources('AWS::S3::Bucket');
+    expect((buckets[traceBucketId] as Json).Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: { Ref: logBucketId },
+      LogFilePrefix: ACCESS_LOGS_PREFIX,
+    });
+    expect((buckets[logBucketId] as Json).Properties).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      // Log delivery writes with SSE-S3 only.
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' })] },
+    });
+    expect((buckets[logBucketId] as Json).Properties.LoggingConfiguration).toBeUndefined();
+    // Kept as long as the other logs (logRetentionDays).
+    expect((prodStateful.findResources('AWS::S3::Bucket')[logicalId(prod.stateful.accessLogsBucket)] as Json).Properties.LifecycleConfiguration).toEqual({
+      Rules: [expect.objectContaining({ ExpirationInDays: 90 })],
+    });
+    // Delivery by the S3 logging service, from this bucket in this account only, under the prefix; and TLS only.
+    stateful.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logBucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Condition: {
+              ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [traceBucketId, 'Arn'] } },
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            },
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logBucketId, 'Arn'] }, `/${ACCESS_LOGS_PREFIX}*`]] },
+          }),
+        ]),
+      },
     });
   });
 });
@@ -169,7 +235,8 @@ describe('removal policies by stage', () => {
   it('dev is disposable: DESTROY, no deletion protection, bucket auto-emptied', () => {
     stateful.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ DeletionProtectionEnabled: false }) });
     stateful.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
-    stateful.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+    // The trace bucket and its access-log bucket.
+    stateful.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
     expect(dev.stateful.terminationProtection).toBe(false);
   });
 
@@ -179,7 +246,10 @@ describe('removal policies by stage', () => {
       UpdateReplacePolicy: 'Retain',
       Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
     });
-    prodStateful.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    for (const bucket of Object.values(prodStateful.findResources('AWS::S3::Bucket')) as Json[]) {
+      expect(bucket).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    }
+    prodStateless.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
     prodStateful.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
     expect(prod.stateful.terminationProtection).toBe(true);
     for (const logGroup of Object.values(prodStateless.findResources('AWS::Logs::LogGroup')) as Json[]) {
@@ -282,6 +352,42 @@ describe('stateless stack: functions', () => {
     expect(BUNDLING.forceDockerBundling).toBe(false);
   });
 
+  it('gives each function the environment functions/shared/config.ts needs, and it validates', async () => {
+    const functions = stateless.findResources('AWS::Lambda::Function');
+    const envOf = (name: string) => (functions[functionId(dev, name)] as Json).Properties.Environment.Variables as Json;
+    // Create must answer before its own timeout (API Gateway's 29 s): the budget ends with time to spare.
+    expect(envOf('createTraces').CREATE_INGEST_BUDGET_MS).toBe(String(CREATE_INGEST_BUDGET_MS));
+    expect(CREATE_INGEST_BUDGET_MS).toBeLessThan(CREATE_SIZING.timeout.toMilliseconds() - 5_000);
+    // The caching decision: the authorizer's own one-minute cache (the gateway's is off).
+    expect(envOf(workerHandlers.authorizer).AUTHORIZER_CACHE_TTL_MS).toBe(String(AUTHORIZER_CACHE_TTL_MS));
+    expect(AUTHORIZER_CACHE_TTL_MS).toBe(60_000);
+    for (const name of handlerNames) {
+      const env = envOf(name);
+      if (name !== 'createTraces') expect(env.CREATE_INGEST_BUDGET_MS, name).toBeUndefined();
+      if (name !== workerHandlers.authorizer) expect(env.AUTHORIZER_CACHE_TTL_MS, name).toBeUndefined();
+      // What Lambda would hand the function (tokens as sample values), through the functions' own zod schema.
+      const values = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `sample-${k.toLowerCase()}`]));
+      expect(await validatedConfig({ AWS_REGION: 'eu-west-1', ...values }), name).toMatchObject({ TABLE_NAME: expect.any(String), BUCKET_NAME: expect.any(String) });
+    }
+  });
+
+  it('gives each function its own role: no managed policies, logs only to its own log group', () => {
+    const roles = stateless.findResources('AWS::IAM::Role');
+    for (const name of handlerNames) {
+      const fn = traceFunction(dev, name);
+      const role = roles[roleId(dev, name)] as Json;
+      expect(role.Properties.ManagedPolicyArns, name).toBeUndefined();
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        expect.objectContaining({ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }),
+      ]);
+      const logStatements = statementsOfRole(stateless, roleId(dev, name)).filter((st) => asList<string>(st.Action).some((a) => a.startsWith('logs:')));
+      const logGroupId = Stack.of(fn).getLogicalId(fn.logGroup.node.defaultChild as CfnLogGroup);
+      expect(logStatements, name).toEqual([
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+      ]);
+    }
+  });
+
   it('sizes ingest for files and the API functions for requests', () => {
     const functions = stateless.findResources('AWS::Lambda::Function');
     const ingest = (functions[functionId(dev, workerHandlers.ingest)] as Json).Properties;
@@ -289,7 +395,9 @@ describe('stateless stack: functions', () => {
     expect(ingest.Environment.Variables.MAX_RECEIVE_COUNT).toBe(String(MAX_RECEIVE_COUNT));
     // Create may ingest a 50 MiB file inline within API Gateway's 29 s; its budget must end before its timeout.
     expect((functions[functionId(dev, 'createTraces')] as Json).Properties).toMatchObject({ MemorySize: 2048, Timeout: 29 });
-    for (const name of handlerNames.filter((n) => n !== workerHandlers.ingest && n !== 'createTraces')) {
+    // The tree builder holds whole experiments in memory.
+    expect((functions[functionId(dev, 'experimentTraceLogs')] as Json).Properties).toMatchObject({ MemorySize: 2048, Timeout: 29 });
+    for (const name of handlerNames.filter((n) => n !== workerHandlers.ingest && n !== 'createTraces' && n !== 'experimentTraceLogs')) {
       expect((functions[functionId(dev, name)] as Json).Properties).toMatchObject({ MemorySize: 512, Timeout: 10 });
     }
   });
@@ -367,7 +475,7 @@ describe('stateless stack: HTTP API', () => {
       ProtocolType: 'HTTP',
       CorsConfiguration: Match.objectLike({
         AllowOrigins: ['*'],
-        AllowHeaders: Match.arrayWith(['x-api-key']),
+        AllowHeaders: Match.arrayWith(['content-type', 'x-api-key', 'authorization']),
         AllowMethods: Match.arrayWith([...new Set(routes.map((r) => r.method))]),
       }),
     });
@@ -376,11 +484,137 @@ describe('stateless stack: HTTP API', () => {
     });
   });
 
+  it('writes JSON access logs of the stage to a log group with retention', () => {
+    const logGroupId = logicalId(dev.stateless.accessLogGroup);
+    const stage = Object.values(stateless.findResources('AWS::ApiGatewayV2::Stage'))[0] as Json;
+    expect(stage.Properties.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [logGroupId, 'Arn'] });
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format as string) as Record<string, string>;
+    expect(format).toEqual(ACCESS_LOG_FIELDS);
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      ip: '$context.identity.sourceIp',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      latency: '$context.responseLatency',
+      integrationError: '$context.integrationErrorMessage',
+    });
+    expect((stateless.findResources('AWS::Logs::LogGroup')[logGroupId] as Json).Properties.RetentionInDays).toBe(30);
+    expect((prodStateless.findResources('AWS::Logs::LogGroup')[logicalId(prod.stateless.accessLogGroup)] as Json).Properties.RetentionInDays).toBe(90);
+  });
+
   it('outputs what operators need', () => {
-    for (const name of ['ApiUrl', 'BucketName', 'TableName', 'DropPrefix', 'QueueUrl', 'DeadLetterQueueUrl']) {
+    for (const name of ['ApiUrl', 'BucketName', 'TableName', 'DropPrefix', 'QueueUrl', 'DeadLetterQueueUrl', 'AlarmTopicArn', 'ApiAccessLogGroup']) {
       stateless.hasOutput(name, {});
     }
     stateless.hasOutput('DropPrefix', { Value: 'drop/<organizationId>/<projectId>/' });
+    stateless.hasOutput('AlarmTopicArn', { Value: { Ref: logicalId(dev.stateless.alarmTopic) } });
+  });
+});
+
+// ---- stateless: alarms ---------------------------------------------------------
+describe('stateless stack: alarms', () => {
+  const topicId = () => logicalId(dev.stateless.alarmTopic);
+  const alarmProps = (template: Template, stacks: TraceIngestStacks, name: keyof typeof ALARMS): Json =>
+    (template.findResources('AWS::CloudWatch::Alarm')[logicalId(stacks.stateless.alarms[name])] as Json).Properties;
+
+  it('has exactly the five alarms, each notifying the topic on ALARM and OK, missing data not breaching', () => {
+    stateless.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(ALARMS).length);
+    expect(Object.keys(ALARMS).sort()).toEqual(['api5xx', 'apiLatencyP95Ms', 'deadLetters', 'ingestErrors', 'ingestThrottles']);
+    for (const alarm of Object.values(stateless.findResources('AWS::CloudWatch::Alarm')) as Json[]) {
+      expect(alarm.Properties).toMatchObject({
+        AlarmActions: [{ Ref: topicId() }],
+        OKActions: [{ Ref: topicId() }],
+        TreatMissingData: 'notBreaching',
+      });
+    }
+  });
+
+  it('alarms on any message in the dead-letter queue', () => {
+    expect(alarmProps(stateless, dev, 'deadLetters')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(dev.stateless.deadLetterQueue), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      Period: 60,
+    });
+  });
+
+  it.each([
+    ['ingestErrors', 'Errors'],
+    ['ingestThrottles', 'Throttles'],
+  ] as const)('alarms on %s of the ingest function (%s ≥ 1 in 5 minutes)', (name, metric) => {
+    expect(alarmProps(stateless, dev, name)).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: metric,
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId(dev, workerHandlers.ingest) } }],
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      Period: 300,
+    });
+  });
+
+  it('alarms on 5xx answers and p95 latency of the HTTP API stage', () => {
+    const dimensions = [
+      { Name: 'ApiId', Value: { Ref: logicalId(dev.stateless.api) } },
+      { Name: 'Stage', Value: '$default' },
+    ];
+    expect(alarmProps(stateless, dev, 'api5xx')).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5xx',
+      Dimensions: dimensions,
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: ALARMS.api5xx.threshold,
+      Period: 300,
+    });
+    expect(alarmProps(stateless, dev, 'apiLatencyP95Ms')).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: 'Latency',
+      Dimensions: dimensions,
+      ExtendedStatistic: 'p95',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: ALARMS.apiLatencyP95Ms.threshold,
+      EvaluationPeriods: 3,
+      Period: 300,
+    });
+    // Above every read route's normal latency, below create's own budget (which would alarm on every large file).
+    expect(ALARMS.apiLatencyP95Ms.threshold).toBeLessThan(CREATE_INGEST_BUDGET_MS);
+  });
+
+  it('encrypts the topic with a rotating key CloudWatch may use, and enforces TLS for publishers', () => {
+    const keyId = Object.keys(stateless.findResources('AWS::KMS::Key'))[0]!;
+    stateless.resourceCountIs('AWS::SNS::Topic', 1);
+    stateless.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    stateless.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
+        ]),
+      },
+    });
+    stateless.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId() }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('subscribes the alarmEmail address when given, and nothing otherwise', () => {
+    stateless.resourceCountIs('AWS::SNS::Subscription', 0);
+    prodStateless.resourceCountIs('AWS::SNS::Subscription', 1);
+    prodStateless.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: { Ref: logicalId(prod.stateless.alarmTopic) },
+    });
   });
 });
 
@@ -426,6 +660,26 @@ describe('least privilege', () => {
     expect(Object.fromEntries([...actual].map(([k, v]) => [k, [...v].sort()]))).toEqual(
       Object.fromEntries([...expected].map(([k, v]) => [k, [...v].sort()])),
     );
+  });
+
+  it('grants no DynamoDB or S3 action on Resource "*", and names the table and each index (no index/* wildcard)', () => {
+    for (const template of [stateless, prodStateless]) {
+      for (const policy of Object.values(template.findResources('AWS::IAM::Policy')) as Json[]) {
+        for (const statement of policy.Properties.PolicyDocument.Statement as Json[]) {
+          const dataActions = asList<string>(statement.Action).filter((a) => /^(dynamodb|s3):/.test(a) || a === '*');
+          if (dataActions.length === 0) continue;
+          const resources = asList(statement.Resource).map(resourceString);
+          expect(resources, `${dataActions.join(',')}`).not.toContain('*');
+          expect(resources.filter((r) => r.includes('/index/*'))).toEqual([]);
+        }
+      }
+    }
+    const tableStatement = statementsOfRole(stateless, roleId(dev, 'listTraces')).find((st) => asList<string>(st.Action).includes('dynamodb:Query'))!;
+    expect(asList(tableStatement.Resource).map(resourceString).sort()).toEqual(
+      ['<token>', ...INDEXES.map((i) => `<token>/index/${i.name}`)].sort(),
+    );
+    expect([...asList<string>(tableStatement.Action)].sort()).toEqual([...TABLE_ACTIONS.read].sort());
+    expect(TABLE_ACTIONS.read.concat(TABLE_ACTIONS.readWrite).filter((a) => /Scan|GetRecords|GetShardIterator|\*/.test(a))).toEqual([]);
   });
 
   it('only presignUpload may put under uploads/, and no API handler may list or delete outside payloads/', () => {

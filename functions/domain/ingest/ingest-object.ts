@@ -16,12 +16,24 @@ import type {
 } from '../ports.js';
 import { uploadId as deriveUploadId } from '../ids.js';
 import { buildTrace, mustOffload, payloadBody, payloadKey, type TraceDraft, type UploadContext } from '../trace.js';
+import type { Tenant } from '../tenancy.js';
+
+/**
+ * Where records that are experiment trace log spans (a string `trace_id`) also go, stored as if
+ * posted: idempotent upserts (the same record again changes nothing). Throws only when the store
+ * fails (the batch is retried like its traces); records that are not valid spans are skipped.
+ */
+export interface SpanRecorder {
+  recordMany(tenant: Tenant, records: readonly Record<string, unknown>[], nowIso: string): Promise<void>;
+}
 
 export interface IngestDeps {
   storage: ObjectStorage;
   uploads: UploadStore;
   traces: TraceWriter;
   tenants: TenantDirectory;
+  /** Optional: records with a string `trace_id` are also stored as experiment trace log spans. */
+  spans?: SpanRecorder;
   /** BatchWriteItem calls in flight at once. */
   writeConcurrency?: number;
   leaseMs?: number;
@@ -235,6 +247,7 @@ async function writeAll(
   let failure: unknown = null;
   const counted: Counted = { records: 0, traces: 0, newTraces: 0, newBySource: {}, errorCount: 0, errors: [], idChunks: 0 };
   let batch: TraceDraft[] = [];
+  let spans: Record<string, unknown>[] = [];
   let chunk: string[] = [];
 
   const submit = async (work: () => Promise<void>) => {
@@ -251,9 +264,11 @@ async function writeAll(
   const flushBatch = async () => {
     if (batch.length === 0) return;
     const traces = batch;
+    const batchSpans = spans;
     batch = [];
+    spans = [];
     await submit(async () => {
-      const written = await writeBatch(deps, ctx, traces, fresh);
+      const written = await writeBatch(deps, ctx, traces, fresh, batchSpans);
       for (const t of written) {
         counted.newTraces++;
         counted.newBySource[t.source] = (counted.newBySource[t.source] ?? 0) + 1;
@@ -280,6 +295,7 @@ async function writeAll(
         const trace = buildTrace(ctx, ev);
         counted.traces++;
         batch.push(trace);
+        if (deps.spans && typeof ev.value.trace_id === 'string') spans.push(ev.value);
         chunk.push(trace.id);
         if (batch.length === BATCH_WRITE_SIZE) await flushBatch();
         if (chunk.length === ID_CHUNK_SIZE) await flushChunk();
@@ -306,7 +322,18 @@ async function writeAll(
  * and item derive from the same bytes) and may carry evaluations since; one
  * of another upload (a re-upload of identical content) is not ours to count.
  */
-async function writeBatch(deps: IngestDeps, ctx: UploadContext, drafts: TraceDraft[], fresh: boolean): Promise<TraceDraft[]> {
+async function writeBatch(
+  deps: IngestDeps,
+  ctx: UploadContext,
+  drafts: TraceDraft[],
+  fresh: boolean,
+  spans: readonly Record<string, unknown>[] = [],
+): Promise<TraceDraft[]> {
+  // Spans first and on every attempt (their upserts are idempotent): a retry after a crash between
+  // the two writes finds the traces there, yet still completes the spans.
+  if (deps.spans && spans.length > 0) {
+    await deps.spans.recordMany({ organizationId: ctx.organizationId, projectId: ctx.projectId }, spans, ctx.createdAt);
+  }
   let mine = drafts;
   let missing = drafts;
   if (!fresh) {

@@ -87,13 +87,22 @@ const ISO_TIMESTAMP =
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * ((month + 9) % 12) + 2) / 5) + day - 1;
+  return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
+}
+
 /**
- * An ISO 8601 timestamp with an offset or `Z` → epoch MICROseconds (an exact integer for any
- * realistic date), or null when it is not one. `Date.parse` would drop the microseconds.
- * Digits beyond the sixth fractional one are truncated.
- * Accepts `2024-08-09T18:39:56.123456+00:00`, `...Z`, `+0200`, `+02`, and no seconds (`T10:00Z`).
+ * An ISO 8601 timestamp with an offset or `Z` → [epoch seconds, microseconds 0..999999], or null
+ * when it is not one. Both parts are exact integers for any 4-digit year. Digits beyond the sixth
+ * fractional one are truncated. Accepts `2024-08-09T18:39:56.123456+00:00`, `...Z`, `+0200`,
+ * `+02`, a space or `t` for `T`, and no seconds (`T10:00Z`).
  */
-export function parseTimestampMicros(value: string): number | null {
+export function parseTimestamp(value: string): [seconds: number, micros: number] | null {
   const m = ISO_TIMESTAMP.exec(value);
   if (m === null) return null;
   const year = Number(m[1]);
@@ -106,21 +115,28 @@ export function parseTimestampMicros(value: string): number | null {
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   const monthDays = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
   if (day > monthDays || hour > 23 || minute > 59 || second > 59) return null;
-  const micros = m[7] === undefined ? 0 : Number(m[7].slice(0, 6).padEnd(6, '0'));
+  const micros = m[7] === undefined ? 0 : Number(m[7].length === 6 ? m[7] : m[7].slice(0, 6).padEnd(6, '0'));
   let offsetMinutes = 0;
   const zone = m[8]!;
   if (zone !== 'Z' && zone !== 'z') {
-    const digits = zone.slice(1).replace(':', '');
+    const digits = zone.length === 6 ? zone.slice(1, 3) + zone.slice(4) : zone.slice(1);
     const oh = Number(digits.slice(0, 2));
     const om = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
     if (oh > 23 || om > 59) return null;
     offsetMinutes = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
   }
-  // setUTCFullYear keeps years 0..99 literal (Date.UTC would map them to 19xx).
-  const d = new Date(0);
-  d.setUTCFullYear(year, month - 1, day);
-  d.setUTCHours(hour, minute, second, 0);
-  return (d.getTime() - offsetMinutes * 60_000) * 1000 + micros;
+  const seconds = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + (minute - offsetMinutes) * 60 + second;
+  return [seconds, micros];
+}
+
+/**
+ * An ISO 8601 timestamp with an offset or `Z` → epoch MICROseconds, or null when it is not one.
+ * `Date.parse` would drop the microseconds. Exact (an integer below 2^53) for years 1685 to 2255;
+ * to order arbitrary years use {@link parseTimestamp}.
+ */
+export function parseTimestampMicros(value: string): number | null {
+  const t = parseTimestamp(value);
+  return t === null ? null : t[0] * 1_000_000 + t[1];
 }
 
 /** True when `value` is an ISO 8601 timestamp with an offset or `Z`. */
@@ -208,13 +224,33 @@ export function stringifyValue(v: unknown): string {
   }
 }
 
+/**
+ * Copies `src`'s own enumerable keys onto `target` (an own `__proto__` key, which JSON.parse can
+ * produce, stays an own data property instead of replacing the prototype).
+ */
+function copyInto(target: Record<string, unknown>, src: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const keys = Object.keys(src);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k === '__proto__') Object.defineProperty(target, k, { value: src[k], enumerable: true, writable: true, configurable: true });
+    else target[k] = src[k];
+  }
+  return target;
+}
+
+/** `v` when it is an array of plain objects only (shared, not copied), else a new array of its plain objects ([] for a non-array). */
 function objectsOnly(v: unknown): Record<string, unknown>[] {
-  return Array.isArray(v) ? v.filter(isPlainObject) : [];
+  if (!Array.isArray(v)) return [];
+  for (let i = 0; i < v.length; i++) {
+    if (!isPlainObject(v[i])) return v.filter(isPlainObject);
+  }
+  return v as Record<string, unknown>[];
 }
 
 /**
  * Scores for the wire: objects with a string `name` (a number is turned into a string) and a
- * finite numeric `score` (a numeric string is coerced); anything else is dropped.
+ * finite numeric `score` (a numeric string is coerced); anything else is dropped. Valid score
+ * objects are kept as they are; coerced ones are copied.
  */
 export function normalizeScores(v: unknown): Score[] {
   if (!Array.isArray(v)) return [];
@@ -225,16 +261,74 @@ export function normalizeScores(v: unknown): Score[] {
     if (score === null) continue;
     const name = typeof s.name === 'string' ? s.name : typeof s.name === 'number' ? String(s.name) : null;
     if (name === null) continue;
-    out.push({ ...s, name, score });
+    if (score === s.score && name === s.name) {
+      out.push(s as Score);
+    } else {
+      const copy = copyInto({}, s);
+      copy.name = name;
+      copy.score = score;
+      out.push(copy as Score);
+    }
   }
   return out;
 }
 
 const DIGITS = /^\d+$/;
 
+function normalizeAnnotations(v: unknown): Record<string, Record<string, unknown>> {
+  if (!isPlainObject(v)) return {};
+  let clean = true;
+  for (const criterion of Object.keys(v)) {
+    const byUser = v[criterion];
+    if (!DIGITS.test(criterion) || !isPlainObject(byUser)) {
+      clean = false;
+      break;
+    }
+    for (const user of Object.keys(byUser)) {
+      if (!isPlainObject(byUser[user])) {
+        clean = false;
+        break;
+      }
+    }
+    if (!clean) break;
+  }
+  if (clean) return v as Record<string, Record<string, unknown>>;
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const criterion of Object.keys(v)) {
+    const byUser = v[criterion];
+    if (!DIGITS.test(criterion) || !isPlainObject(byUser)) continue;
+    const users: Record<string, unknown> = {};
+    for (const user of Object.keys(byUser)) {
+      if (isPlainObject(byUser[user])) copyInto(users, { [user]: byUser[user] });
+    }
+    out[criterion] = users;
+  }
+  return out;
+}
+
+function normalizeInputs(v: Record<string, unknown>): Record<string, string> {
+  const keys = Object.keys(v);
+  let clean = true;
+  for (let i = 0; i < keys.length; i++) {
+    if (typeof v[keys[i]!] !== 'string') {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return v as Record<string, string>;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const value = v[k];
+    if (value !== undefined) copyInto(out, { [k]: stringifyValue(value) });
+  }
+  return out as Record<string, string>;
+}
+
 /**
  * Applies the spec's null rules to ONE node (its `children_logs` entries are not visited) and
  * returns a new object; the span is not modified. Fields the rules do not name are kept as sent.
+ * Like any shallow copy, the result shares nested values that needed no change with the span
+ * (treat both as immutable).
  *
  * - `trace_id`, `parent_trace_id`, `root_trace_id`, `start_timestamp`: always strings (parent and
  *   root default to `trace_id`; `start_timestamp` to `end_timestamp`, else `''`).
@@ -251,9 +345,32 @@ const DIGITS = /^\d+$/;
  *   dropped). A non-object `inputs` other than null becomes `{ "value": <its JSON> }`.
  * - `output`, `target`, `output_for_eval_metrics`: strings when present and not null
  *   (non-strings JSON-stringified).
+ * - The wire keys come first in the result, then the span's other keys in their order.
  */
 export function normalizeSpanForWire(span: Readonly<Record<string, unknown>>): WireSpan {
-  const out: Record<string, unknown> = { ...span };
+  return normalizeNode(span, false);
+}
+
+/** @internal `forTree`: leave `children` / `children_logs` empty (the tree builder fills them). */
+export function normalizeNode(span: Readonly<Record<string, unknown>>, forTree: boolean): WireSpan {
+  // Starting from a literal that declares the wire keys is several times faster in V8 than
+  // spreading the span and adding keys afterwards (measured on 100k spans).
+  const out = copyInto(
+    {
+      trace_id: '',
+      parent_trace_id: '',
+      root_trace_id: '',
+      start_timestamp: '',
+      depth: 0,
+      execution_order: 0,
+      children: null,
+      scores: null,
+      images: null,
+      comments: null,
+      annotations: null,
+    },
+    span,
+  );
 
   const traceId = typeof span.trace_id === 'string' ? span.trace_id : span.trace_id == null ? '' : stringifyValue(span.trace_id);
   out.trace_id = traceId;
@@ -264,64 +381,52 @@ export function normalizeSpanForWire(span: Readonly<Record<string, unknown>>): W
     typeof span.end_timestamp === 'string' ? span.end_timestamp : '',
   );
 
-  out.depth = toFiniteNumber(span.depth) ?? 0;
-  out.execution_order = toFiniteNumber(span.execution_order) ?? 0;
+  const depth = span.depth;
+  out.depth = typeof depth === 'number' && Number.isFinite(depth) ? depth : (toFiniteNumber(depth) ?? 0);
+  const eo = span.execution_order;
+  out.execution_order = typeof eo === 'number' && Number.isFinite(eo) ? eo : (toFiniteNumber(eo) ?? 0);
 
   const children: string[] = [];
-  if (Array.isArray(span.children)) {
+  if (!forTree && Array.isArray(span.children)) {
     for (const c of span.children) {
       if (typeof c === 'string') children.push(c);
       else if (typeof c === 'number' && Number.isFinite(c)) children.push(String(c));
     }
   }
   out.children = children;
-  out.children_logs = objectsOnly(span.children_logs);
+  out.children_logs = forTree ? [] : objectsOnly(span.children_logs);
   out.scores = normalizeScores(span.scores);
   out.images = objectsOnly(span.images);
   out.comments = objectsOnly(span.comments);
+  out.annotations = normalizeAnnotations(span.annotations);
 
-  const annotations: Record<string, Record<string, unknown>> = {};
-  if (isPlainObject(span.annotations)) {
-    for (const [criterion, byUser] of Object.entries(span.annotations)) {
-      if (!DIGITS.test(criterion) || !isPlainObject(byUser)) continue;
-      const users: Record<string, unknown> = {};
-      for (const [user, annotation] of Object.entries(byUser)) {
-        if (isPlainObject(annotation)) users[user] = annotation;
+  const conf = span.configuration;
+  if (conf !== null && conf !== undefined) {
+    if (isPlainObject(conf)) {
+      const messages = objectsOnly(conf.messages);
+      const modelParams = isPlainObject(conf.model_params) ? conf.model_params : {};
+      if (messages !== conf.messages || modelParams !== conf.model_params) {
+        const configuration = copyInto({}, conf);
+        configuration.messages = messages;
+        configuration.model_params = modelParams;
+        out.configuration = configuration;
       }
-      annotations[criterion] = users;
-    }
-  }
-  out.annotations = annotations;
-
-  if ('configuration' in span && span.configuration !== null && span.configuration !== undefined) {
-    if (isPlainObject(span.configuration)) {
-      const conf = span.configuration;
-      out.configuration = {
-        ...conf,
-        messages: objectsOnly(conf.messages),
-        model_params: isPlainObject(conf.model_params) ? conf.model_params : {},
-      };
     } else {
       delete out.configuration;
     }
   }
 
-  if (span.inputs !== null && span.inputs !== undefined) {
-    if (isPlainObject(span.inputs)) {
-      const inputs: Record<string, string> = {};
-      for (const [k, v] of Object.entries(span.inputs)) {
-        if (v !== undefined) inputs[k] = stringifyValue(v);
-      }
-      out.inputs = inputs;
-    } else {
-      out.inputs = { value: stringifyValue(span.inputs) };
-    }
+  const inputs = span.inputs;
+  if (inputs !== null && inputs !== undefined) {
+    out.inputs = isPlainObject(inputs) ? normalizeInputs(inputs) : { value: stringifyValue(inputs) };
   }
 
-  for (const key of ['output', 'target', 'output_for_eval_metrics'] as const) {
-    const v = span[key];
-    if (v !== null && v !== undefined && typeof v !== 'string') out[key] = stringifyValue(v);
-  }
+  let v = span.output;
+  if (v !== null && v !== undefined && typeof v !== 'string') out.output = stringifyValue(v);
+  v = span.target;
+  if (v !== null && v !== undefined && typeof v !== 'string') out.target = stringifyValue(v);
+  v = span.output_for_eval_metrics;
+  if (v !== null && v !== undefined && typeof v !== 'string') out.output_for_eval_metrics = stringifyValue(v);
 
   return out as WireSpan;
 }
@@ -346,7 +451,10 @@ function requiredString(v: unknown, fallback: string): string {
  *   leaves the base metadata as it is.
  * - `trace_id` is never changed by a patch (the span's identity is the PUT's `trace_id`).
  */
-export function mergeSpan<T extends Record<string, unknown>>(base: T, patch: Readonly<Record<string, unknown>>): T {
+export function mergeSpan<T extends Record<string, unknown>>(
+  base: T,
+  patch: Readonly<Record<string, unknown>>,
+): T & Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(patch)) {
     if (key === 'trace_id' && 'trace_id' in base) continue;
@@ -358,9 +466,10 @@ export function mergeSpan<T extends Record<string, unknown>>(base: T, patch: Rea
       if (isPlainObject(value)) out.metadata = isPlainObject(base.metadata) ? { ...base.metadata, ...value } : { ...value };
       continue;
     }
-    out[key] = value;
+    // A data property, never an assignment: a field named "__proto__" must stay a field, not become the prototype.
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   }
-  return out as T;
+  return out as T & Record<string, unknown>;
 }
 
 function mergeScores(base: unknown, patch: readonly unknown[]): unknown[] {

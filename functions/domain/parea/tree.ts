@@ -6,9 +6,10 @@
  * {@link forestToJson} / {@link treeToJson}). Building is one pass over the spans plus one sort
  * (O(n log n), in practice dominated by the linear passes).
  *
- * Pure: the input spans are never modified; every node is a new object.
+ * Pure: the input spans are never modified; every node is a new object (nested values that
+ * needed no change, like `metadata`, are shared with the spans: treat both as immutable).
  */
-import { normalizeSpanForWire, parseTimestampMicros, toFiniteNumber, type WireSpan } from './span.js';
+import { normalizeNode, parseTimestamp, toFiniteNumber, type WireSpan } from './span.js';
 
 /**
  * Why a node is a root although its span does not say it is one. Present on a node only when
@@ -43,7 +44,7 @@ export interface TreeNode extends WireSpan {
  * - Duplicate `trace_id`s: the LATER span in input order wins; earlier copies are discarded.
  * - A missing parent makes the span a root flagged `tree_flags.orphan`; a cycle is broken at its
  *   first member in sibling order, flagged `tree_flags.cycle_broken` (see {@link TreeFlags}).
- * - Every node is passed through `normalizeSpanForWire`; other fields are kept as sent.
+ * - Every node gets `normalizeSpanForWire`'s null rules; other fields are kept as sent.
  */
 export function buildForest(spans: readonly Readonly<Record<string, unknown>>[]): TreeNode[] {
   // 1. Normalize and de-duplicate (later wins).
@@ -51,10 +52,8 @@ export function buildForest(spans: readonly Readonly<Record<string, unknown>>[])
   const eoKey: number[] = [];
   const position = new Map<string, number>();
   for (const span of spans) {
-    const node = normalizeSpanForWire(span) as TreeNode;
-    delete node.tree_flags;
-    node.children = [];
-    node.children_logs = [];
+    const node = normalizeNode(span, true) as TreeNode;
+    if (Object.hasOwn(node, 'tree_flags')) delete node.tree_flags;
     const eo = toFiniteNumber(span.execution_order) ?? Number.POSITIVE_INFINITY;
     const at = position.get(node.trace_id);
     if (at === undefined) {
@@ -67,22 +66,33 @@ export function buildForest(spans: readonly Readonly<Record<string, unknown>>[])
     }
   }
   const n = nodes.length;
-  const tsKey = new Float64Array(n);
+  // Start instants as (epoch seconds, microseconds): exact for any 4-digit year. Unparseable: last.
+  const tsSec = new Float64Array(n);
+  const tsMic = new Float64Array(n);
   const ids: string[] = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const node = nodes[i]!;
     ids[i] = node.trace_id;
-    tsKey[i] = parseTimestampMicros(node.start_timestamp) ?? Number.POSITIVE_INFINITY;
+    const ts = parseTimestamp(node.start_timestamp);
+    if (ts === null) tsSec[i] = Number.POSITIVE_INFINITY;
+    else {
+      tsSec[i] = ts[0];
+      tsMic[i] = ts[1];
+    }
   }
   const compare = (a: number, b: number): number => {
     const ea = eoKey[a]!;
     const eb = eoKey[b]!;
     if (ea < eb) return -1;
     if (ea > eb) return 1;
-    const ta = tsKey[a]!;
-    const tb = tsKey[b]!;
-    if (ta < tb) return -1;
-    if (ta > tb) return 1;
+    const sa = tsSec[a]!;
+    const sb = tsSec[b]!;
+    if (sa < sb) return -1;
+    if (sa > sb) return 1;
+    const ma = tsMic[a]!;
+    const mb = tsMic[b]!;
+    if (ma < mb) return -1;
+    if (ma > mb) return 1;
     const ia = ids[a]!;
     const ib = ids[b]!;
     return ia < ib ? -1 : ia > ib ? 1 : 0;
@@ -222,10 +232,14 @@ function isNodeLike(v: unknown): v is Record<string, unknown> & { children_logs:
 }
 
 /**
- * The top-level array and every `children_logs` array are walked with an explicit stack; all
- * other values (which are shallow in practice) go to `JSON.stringify`.
+ * The top-level array and every `children_logs` array are walked with an explicit stack. Each
+ * node itself goes to `JSON.stringify` as a shallow copy whose `children_logs` is a sentinel
+ * string (with a random part, made per call); its JSON text is cut at the sentinel, and the
+ * children's text goes in between.
  */
 function toJson(root: unknown): string {
+  const sentinel = `\u0000children_logs:${Math.random().toString(36).slice(2)}:${Date.now().toString(36)}\u0000`;
+  const marker = JSON.stringify(sentinel);
   const out: string[] = [];
   const stack: (string | Pending)[] = [{ value: root, inArray: false }];
   while (stack.length > 0) {
@@ -245,21 +259,13 @@ function toJson(root: unknown): string {
       }
       continue;
     }
-    if (isNodeLike(v)) {
-      const before: string[] = [];
-      const after: string[] = [];
-      let seen = false;
-      for (const key of Object.keys(v)) {
-        if (key === 'children_logs') {
-          seen = true;
-          continue;
-        }
-        const json = JSON.stringify(v[key]);
-        if (json === undefined) continue;
-        (seen ? after : before).push(`${JSON.stringify(key)}:${json}`);
-      }
-      out.push(`{${before.join(',')}${before.length > 0 ? ',' : ''}"children_logs":`);
-      stack.push(`${after.length > 0 ? ',' : ''}${after.join(',')}}`);
+    if (isNodeLike(v) && typeof v.toJSON !== 'function') {
+      const copy: Record<string, unknown> = { ...v };
+      copy.children_logs = sentinel;
+      const text = JSON.stringify(copy);
+      const at = text.indexOf(marker);
+      out.push(text.slice(0, at));
+      stack.push(text.slice(at + marker.length));
       stack.push({ value: v.children_logs, inArray: false });
       continue;
     }

@@ -1,0 +1,494 @@
+/**
+ * Experiment trace logs (Parea wire format, ../shared/spec/parea-trace-logs-api.md): the use
+ * cases and the storage port. No AWS types here: functions/adapters/dynamo/span-store.ts
+ * implements {@link SpanStore}; tests use an in-memory one.
+ *
+ * A span is kept as what was posted (`base`), the PUT field maps in arrival order (`patches`),
+ * and the materialized span (`doc` = mergeSpan over base, then each patch). Spans arrive in any
+ * order: a PUT before its POST is kept as a patch and merged when the POST comes; a re-POST
+ * replaces the base and re-applies the stored patches. Every change is a read, then a write
+ * conditional on the version read, retried on a conflict, so concurrent writers never lose one.
+ */
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { z } from 'zod';
+import { compileFilter, matchesTree, TraceLogFilter, type SpanPredicate } from './parea/filter.js';
+import { mergeSpan, SpanInput, spanFromInput, type Span } from './parea/span.js';
+import { buildForest, subtree, treeToJson, type TreeNode } from './parea/tree.js';
+import type { Tenant } from './tenancy.js';
+
+// ---------------------------------------------------------------------------
+// The port
+// ---------------------------------------------------------------------------
+
+/** One span as stored. */
+export interface SpanRecord {
+  traceId: string;
+  rootTraceId: string;
+  /** null while only patches exist. */
+  parentTraceId: string | null;
+  /** The experiment the span is listed under (from the materialized span); null: none. */
+  experimentUuid: string | null;
+  /** The posted span (JSON text); null until posted. */
+  base: string | null;
+  /** PUT field maps (JSON texts), in arrival order. */
+  patches: string[];
+  /** The materialized span (JSON text); null while only patches exist. */
+  doc: string | null;
+  /** Optimistic concurrency: 0 = not stored yet; every write adds one. */
+  version: number;
+}
+
+/** Where an experiment read starts: at a tree (its spans included) or right after it. */
+export interface SpanPosition {
+  rootTraceId: string;
+  include: boolean;
+}
+
+/** A materialized span of an experiment, as the index serves it. */
+export interface ExperimentSpan {
+  rootTraceId: string;
+  doc: string;
+}
+
+export interface SpanStore {
+  /** The span, read consistently, or null. */
+  get(tenant: Tenant, traceId: string): Promise<SpanRecord | null>;
+  /**
+   * Writes `next` (whose version is the stored one plus one) if the stored version is still
+   * `next.version - 1` (1: no item yet). False on a conflict (someone wrote in between).
+   */
+  save(tenant: Tenant, next: SpanRecord): Promise<boolean>;
+  /** The materialized spans (doc) of every span whose root is `rootTraceId`. */
+  treeDocs(tenant: Tenant, rootTraceId: string): Promise<string[]>;
+  /**
+   * The materialized spans of one experiment, every span of a tree next to each other, trees in
+   * a stable order (the index's), from `from` on. Read lazily: stopping early reads no further.
+   */
+  experimentSpans(tenant: Tenant, experimentUuid: string, from: SpanPosition | null): AsyncIterable<ExperimentSpan>;
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+export type TraceLogErrorKind = 'invalid_request' | 'invalid_cursor' | 'too_large' | 'busy';
+
+/** A request the use cases refuse (the handlers map `kind` to 400, 413 or 429). */
+export class TraceLogError extends Error {
+  constructor(
+    readonly kind: TraceLogErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TraceLogError';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Limits
+// ---------------------------------------------------------------------------
+
+/**
+ * A span's ids are parts of index keys (a sort key holds at most 1,024 bytes): `trace_id`,
+ * `root_trace_id` and `experiment_uuid` may hold at most this many UTF-8 bytes.
+ */
+export const MAX_SPAN_ID_BYTES = 255;
+
+/**
+ * base + patches + doc of one span must fit in one DynamoDB item (400 KB, with the keys):
+ * a span (with its updates) of up to about 190 KB.
+ */
+export const MAX_SPAN_ITEM_TEXT_BYTES = 380 * 1024;
+
+/** Conflicting writers retry this many times before the request is answered "busy". */
+const MAX_WRITE_ATTEMPTS = 12;
+
+/** Fields only a POST decides; a PUT's field map cannot move a span to another tree. */
+const IDENTITY_FIELDS = ['trace_id', 'root_trace_id', 'parent_trace_id'] as const;
+
+export interface TraceLogDeps {
+  store: SpanStore;
+  now?: () => Date;
+  log?: (entry: Record<string, unknown>) => void;
+  /** How long an experiment read may go on before it answers what it has with a cursor (ms). */
+  readBudgetMs?: number;
+}
+
+// ---------------------------------------------------------------------------
+// Record (POST /trace_log) and update (PUT /trace_log)
+// ---------------------------------------------------------------------------
+
+function describe(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : 'body'}: ${i.message}`).join('; ');
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkIdBytes(what: string, value: string): void {
+  if (Buffer.byteLength(value) > MAX_SPAN_ID_BYTES) throw new TraceLogError('invalid_request', `${what}: must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`);
+}
+
+/** A valid posted span, with its start time settled (`now` when it sent none). */
+export function parseSpan(body: unknown, nowIso: string): Span {
+  if (!isPlainObject(body)) throw new TraceLogError('invalid_request', 'body: must be a JSON object (one TraceLog)');
+  const parsed = SpanInput.safeParse(body);
+  if (!parsed.success) throw new TraceLogError('invalid_request', describe(parsed.error));
+  const span = spanFromInput(parsed.data, nowIso);
+  checkIdBytes('trace_id', span.trace_id);
+  checkIdBytes('root_trace_id', span.root_trace_id);
+  if (typeof span.experiment_uuid === 'string') checkIdBytes('experiment_uuid', span.experiment_uuid);
+  else if (span.experiment_uuid !== null && span.experiment_uuid !== undefined) {
+    throw new TraceLogError('invalid_request', 'experiment_uuid: must be a string or null');
+  }
+  return span;
+}
+
+const UpdateBody = z.object(
+  {
+    trace_id: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
+    root_trace_id: z.string({ error: 'must be a string or null' }).max(256, 'must be at most 256 characters').nullish(),
+    field_name_to_value_map: z.record(z.string(), z.unknown(), { error: 'must be an object of field names to values' }),
+  },
+  { error: 'must be a JSON object {trace_id, root_trace_id, field_name_to_value_map}' },
+);
+
+/** The experiment a materialized span is listed under: a non-empty string of at most MAX_SPAN_ID_BYTES. */
+function experimentOf(span: Record<string, unknown>): string | null {
+  const e = span.experiment_uuid;
+  return typeof e === 'string' && e !== '' && Buffer.byteLength(e) <= MAX_SPAN_ID_BYTES ? e : null;
+}
+
+/** mergeSpan over the base, then each patch; the span is stamped with the project it is stored in. */
+export function materialize(tenant: Tenant, base: string, patches: readonly string[]): string {
+  let span = JSON.parse(base) as Record<string, unknown>;
+  for (const p of patches) span = mergeSpan(span, JSON.parse(p) as Record<string, unknown>);
+  span.organization_id = tenant.organizationId;
+  span.project_uuid = tenant.projectId;
+  return JSON.stringify(span);
+}
+
+/** The record that holds `base` (or only patches) and `patches`, with its doc and index fields. */
+function recordOf(tenant: Tenant, traceId: string, base: string | null, patches: string[], version: number, rootIfUnposted: string): SpanRecord {
+  let record: SpanRecord;
+  if (base === null) {
+    record = { traceId, rootTraceId: rootIfUnposted, parentTraceId: null, experimentUuid: null, base: null, patches, doc: null, version };
+  } else {
+    const posted = JSON.parse(base) as Span;
+    const doc = materialize(tenant, base, patches);
+    record = {
+      traceId,
+      rootTraceId: posted.root_trace_id,
+      parentTraceId: posted.parent_trace_id,
+      // A PUT may set the experiment (not to an unusable value: then the posted one stays).
+      experimentUuid: experimentOf(JSON.parse(doc) as Record<string, unknown>) ?? experimentOf(posted),
+      base,
+      patches,
+      doc,
+      version,
+    };
+  }
+  let bytes = (record.base?.length ?? 0) + (record.doc?.length ?? 0);
+  for (const p of patches) bytes += p.length;
+  if (bytes * 3 > MAX_SPAN_ITEM_TEXT_BYTES) {
+    bytes = (record.base ? Buffer.byteLength(record.base) : 0) + (record.doc ? Buffer.byteLength(record.doc) : 0);
+    for (const p of patches) bytes += Buffer.byteLength(p);
+    if (bytes > MAX_SPAN_ITEM_TEXT_BYTES) {
+      throw new TraceLogError(
+        'too_large',
+        `span ${traceId} is too large: the posted span, its updates and the merged span take ${bytes} bytes; at most ${MAX_SPAN_ITEM_TEXT_BYTES} are kept per span (about 190 KB of span)`,
+      );
+    }
+  }
+  return record;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Read, change, write if unchanged meanwhile; again on a conflict. `change` answers null for "nothing to write". */
+async function upsert(store: SpanStore, tenant: Tenant, traceId: string, change: (current: SpanRecord | null) => SpanRecord | null): Promise<void> {
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    if (attempt > 0) await sleep(Math.floor(Math.random() * Math.min(1_000, 10 * 2 ** attempt)));
+    const current = await store.get(tenant, traceId);
+    const next = change(current);
+    if (next === null) return;
+    if (await store.save(tenant, next)) return;
+  }
+  throw new TraceLogError('busy', `span ${traceId} is being written by other requests; retry after a moment`);
+}
+
+/** Stores a posted span (already parsed): replaces the base, re-applies the stored patches. */
+async function storeSpan(store: SpanStore, tenant: Tenant, span: Span): Promise<void> {
+  const base = JSON.stringify(span);
+  await upsert(store, tenant, span.trace_id, (current) => {
+    // The same span posted again (a retry, a redelivered file): nothing changes.
+    if (current !== null && current.base === base) return null;
+    return recordOf(tenant, span.trace_id, base, current?.patches ?? [], (current?.version ?? 0) + 1, span.root_trace_id);
+  });
+}
+
+/** POST /trace_log: one TraceLog. */
+export async function recordTraceLog(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
+  const span = parseSpan(body, (deps.now?.() ?? new Date()).toISOString());
+  await storeSpan(deps.store, tenant, span);
+}
+
+/** PUT /trace_log: `{trace_id, root_trace_id, field_name_to_value_map}`. Kept as a patch when the span is not posted yet. */
+export async function updateTraceLog(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
+  const parsed = UpdateBody.safeParse(body);
+  if (!parsed.success) throw new TraceLogError('invalid_request', describe(parsed.error));
+  const { trace_id: traceId, root_trace_id: root, field_name_to_value_map: fields } = parsed.data;
+  checkIdBytes('trace_id', traceId);
+  if (root) checkIdBytes('root_trace_id', root);
+  const patchFields: Record<string, unknown> = { ...fields };
+  for (const f of IDENTITY_FIELDS) delete patchFields[f];
+  const patch = JSON.stringify(patchFields);
+  await upsert(deps.store, tenant, traceId, (current) => {
+    const patches = current?.patches ?? [];
+    // A retried PUT (the SDKs retry on timeouts) adds nothing: merging the same map twice changes nothing.
+    if (patches[patches.length - 1] === patch) return null;
+    return recordOf(tenant, traceId, current?.base ?? null, [...patches, patch], (current?.version ?? 0) + 1, current?.rootTraceId ?? (root || traceId));
+  });
+}
+
+/**
+ * Spans from an ingested file: every record with a string `trace_id` that is a valid TraceLog,
+ * stored as if posted (idempotent: the same record again writes nothing). Records that are not
+ * valid spans, or too large for one, are skipped (they are still traces); store failures throw.
+ * A trace_id twice in one call: the later record wins.
+ */
+export async function recordSpans(
+  deps: TraceLogDeps,
+  tenant: Tenant,
+  records: readonly Record<string, unknown>[],
+  nowIso: string,
+): Promise<{ stored: number; skipped: number }> {
+  const byId = new Map<string, Span>();
+  let skipped = 0;
+  for (const r of records) {
+    try {
+      const span = parseSpan(r, nowIso);
+      byId.delete(span.trace_id);
+      byId.set(span.trace_id, span);
+    } catch (err) {
+      if (!(err instanceof TraceLogError)) throw err;
+      skipped++;
+      deps.log?.({ msg: 'record not stored as a span', trace_id: r.trace_id, reason: err.message });
+    }
+  }
+  let stored = 0;
+  await Promise.all(
+    [...byId.values()].map(async (span) => {
+      try {
+        await storeSpan(deps.store, tenant, span);
+        stored++;
+      } catch (err) {
+        if (!(err instanceof TraceLogError) || err.kind !== 'too_large') throw err;
+        skipped++;
+        deps.log?.({ msg: 'record not stored as a span', trace_id: span.trace_id, reason: err.message });
+      }
+    }),
+  );
+  return { stored, skipped };
+}
+
+// ---------------------------------------------------------------------------
+// GET /trace_log/{trace_id}
+// ---------------------------------------------------------------------------
+
+/** The TraceLogTree (JSON text) of one span with its descendants, or null for an unknown (or only patched) span. */
+export async function traceLogTree(deps: TraceLogDeps, tenant: Tenant, traceId: string): Promise<string | null> {
+  const record = await deps.store.get(tenant, traceId);
+  if (record === null || record.doc === null) return null;
+  const docs = await deps.store.treeDocs(tenant, record.rootTraceId);
+  // The index may lag behind the item just read: the span itself is always there.
+  const spans = docs.map((d) => JSON.parse(d) as Record<string, unknown>);
+  spans.push(JSON.parse(record.doc) as Record<string, unknown>);
+  const node = subtree(buildForest(spans), traceId);
+  return node === undefined ? null : treeToJson(node);
+}
+
+// ---------------------------------------------------------------------------
+// POST /experiment/{experiment_uuid}/trace_logs
+// ---------------------------------------------------------------------------
+
+/**
+ * A synchronous Lambda answers at most 6 MB (the whole response object, the body escaped inside
+ * it, base64 for binary). The cut: the body as the response object will carry it, at most 5 MiB:
+ * plain JSON counted with its escapes; gzip as base64 (so at most 3.75 MiB of gzip).
+ */
+export const MAX_ANSWER_WIRE_BYTES = 5 * 1024 * 1024;
+const MAX_GZIP_BYTES = Math.floor((MAX_ANSWER_WIRE_BYTES * 3) / 4);
+/** JSON gathered before gzip (memory bound; JSON rarely compresses better than 8:1). */
+const MAX_RAW_BEFORE_GZIP = 32 * 1024 * 1024;
+/** API functions time out after 10 s: stop reading in time to build and send what was read. */
+export const DEFAULT_READ_BUDGET_MS = 6_000;
+export const MAX_LIMIT = 10_000;
+
+export interface ExperimentRequest {
+  experimentUuid: string;
+  /** The filter body (null, `{}`, all-null: no filter). */
+  filter: unknown;
+  /** At most this many root trees. */
+  limit?: number | undefined;
+  cursor?: string | undefined;
+  /** The caller accepts a gzip body. */
+  gzip: boolean;
+}
+
+export interface ExperimentAnswer {
+  /** A JSON array of root TraceLogTrees: text, or its gzip bytes when `gzip`. */
+  body: string | Buffer;
+  gzip: boolean;
+  /** Where the next page starts, or null when this answer holds the rest. */
+  nextCursor: string | null;
+  trees: number;
+}
+
+interface CursorBody {
+  v: 1;
+  /** Binds the cursor to its caller, experiment and filter. */
+  b: string;
+  /** The tree group (root_trace_id) the next page starts at. */
+  r: string;
+  /** Trees of that group already served (by position in the group's forest); null: the whole group. */
+  k: number | null;
+}
+
+const CursorSchema = z.object({ v: z.literal(1), b: z.string(), r: z.string(), k: z.number().int().nonnegative().nullable() });
+
+function binding(tenant: Tenant, experimentUuid: string, filter: unknown, predicate: SpanPredicate | null): string {
+  let f: unknown = null;
+  if (predicate !== null) {
+    const p = TraceLogFilter.parse(filter);
+    f = [p.filter_field ?? null, p.filter_key ?? null, p.filter_operator ?? null, p.filter_value ?? null];
+  }
+  return createHash('sha256').update(JSON.stringify([tenant.organizationId, tenant.projectId, experimentUuid, f])).digest('base64url').slice(0, 22);
+}
+
+function encodeCursor(b: string, at: { r: string; k: number | null }): string {
+  const body: CursorBody = { v: 1, b, r: at.r, k: at.k };
+  return Buffer.from(JSON.stringify(body)).toString('base64url');
+}
+
+function decodeCursor(b: string, cursor: string): { r: string; k: number | null } {
+  let body: CursorBody;
+  try {
+    body = CursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw new TraceLogError('invalid_cursor', 'cursor is not a cursor this API issued');
+  }
+  if (body.b !== b) throw new TraceLogError('invalid_cursor', 'cursor belongs to another experiment, filter or caller; start again without it');
+  return { r: body.r, k: body.k };
+}
+
+/** Bytes a JSON text takes once escaped inside the Lambda's response object. */
+function escapedBytes(json: string): number {
+  let extra = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 34 || c === 92) extra++;
+  }
+  return Buffer.byteLength(json) + extra;
+}
+
+/**
+ * The root trees of one experiment, whole, each listed when its root or ANY span in it matches
+ * the filter. Trees come in the index's order (by root_trace_id), pages by `limit` and `cursor`;
+ * an answer is also cut (with a cursor) before it would pass MAX_ANSWER_WIRE_BYTES, and when the
+ * read budget is spent. At least one tree is served per answer, whatever its size.
+ */
+export async function experimentTraceLogs(deps: TraceLogDeps, tenant: Tenant, req: ExperimentRequest): Promise<ExperimentAnswer> {
+  const predicate = compileFilter(req.filter); // FilterError: the handler's 400
+  const bind = binding(tenant, req.experimentUuid, req.filter, predicate);
+  const at = req.cursor ? decodeCursor(bind, req.cursor) : null;
+  const limit = req.limit ?? Number.POSITIVE_INFINITY;
+  const budgetMs = deps.readBudgetMs ?? DEFAULT_READ_BUDGET_MS;
+  const started = Date.now();
+  const maxCost = req.gzip ? MAX_RAW_BEFORE_GZIP : MAX_ANSWER_WIRE_BYTES;
+
+  /** Served trees: their JSON and where each sits (its group and position), for a later cut. */
+  const served: { json: string; r: string; k: number }[] = [];
+  let cost = 2;
+  let stop: { r: string; k: number | null } | null = null;
+
+  /** Serves a group's trees; answers where to go on from, when the answer is full inside this group. */
+  const serveGroup = (root: string, docs: string[], skip: number): { r: string; k: number } | null => {
+    const forest = buildForest(docs.map((d) => JSON.parse(d) as Record<string, unknown>));
+    for (let i = skip; i < forest.length; i++) {
+      const tree: TreeNode = forest[i]!;
+      if (predicate !== null && !matchesTree(tree, predicate)) continue;
+      if (served.length >= limit) return { r: root, k: i };
+      const json = treeToJson(tree);
+      const c = (req.gzip ? Buffer.byteLength(json) : escapedBytes(json)) + 1;
+      if (served.length > 0 && cost + c > maxCost) return { r: root, k: i };
+      served.push({ json, r: root, k: i });
+      cost += c;
+    }
+    return null;
+  };
+
+  const from = at === null ? null : { rootTraceId: at.r, include: at.k !== null };
+  let group: { root: string; docs: string[] } | null = null;
+  const iterator = deps.store.experimentSpans(tenant, req.experimentUuid, from)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (group !== null && (next.done || next.value.rootTraceId !== group.root)) {
+        const skip = at !== null && at.k !== null && group.root === at.r ? at.k : 0;
+        const cut = serveGroup(group.root, group.docs, skip);
+        if (cut !== null) {
+          stop = cut;
+          break;
+        }
+        // The group is done; another follows: stop here when the page is full or the time is up.
+        if (!next.done && (served.length >= limit || cost >= maxCost || Date.now() - started > budgetMs)) {
+          stop = { r: group.root, k: null };
+          break;
+        }
+        group = null;
+      }
+      if (next.done) break;
+      if (group === null) group = { root: next.value.rootTraceId, docs: [] };
+      group.docs.push(next.value.doc);
+    }
+  } finally {
+    await iterator.return?.();
+  }
+
+  let cursorAt = stop;
+  if (!req.gzip) {
+    const body = `[${served.map((s) => s.json).join(',')}]`;
+    return { body, gzip: false, nextCursor: cursorAt === null ? null : encodeCursor(bind, cursorAt), trees: served.length };
+  }
+  let n = served.length;
+  let body = gzipSync(`[${served.map((s) => s.json).join(',')}]`);
+  while (body.length > MAX_GZIP_BYTES && n > 1) {
+    n = Math.max(1, Math.min(n - 1, Math.floor((n * MAX_GZIP_BYTES * 0.95) / body.length)));
+    body = gzipSync(`[${served
+      .slice(0, n)
+      .map((s) => s.json)
+      .join(',')}]`);
+    cursorAt = { r: served[n]!.r, k: served[n]!.k };
+  }
+  return { body, gzip: true, nextCursor: cursorAt === null ? null : encodeCursor(bind, cursorAt), trees: n };
+}
+
+// ---------------------------------------------------------------------------
+// Ingestion from files
+// ---------------------------------------------------------------------------
+
+/** What the ingest use case is given to store a file's spans (an optional port of IngestDeps). */
+export interface SpanSink {
+  recordMany(tenant: Tenant, records: readonly Record<string, unknown>[], nowIso: string): Promise<void>;
+}
+
+export function spanSink(deps: TraceLogDeps): SpanSink {
+  return {
+    recordMany: async (tenant, records, nowIso) => {
+      await recordSpans(deps, tenant, records, nowIso);
+    },
+  };
+}
