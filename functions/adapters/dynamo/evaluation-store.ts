@@ -3,7 +3,6 @@ import {
   BatchGetCommand,
   BatchWriteCommand,
   GetCommand,
-  QueryCommand,
   TransactWriteCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
@@ -18,6 +17,7 @@ import type {
   TraceEvaluationState,
 } from '../../domain/evaluations.js';
 import { evaluationJson } from '../../domain/evaluations.js';
+import { queryPages } from './query.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import type { EvaluationCleaner } from '../../domain/trace-maintenance.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
@@ -130,28 +130,23 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
     const judgeFilter = filter.traceId !== undefined && filter.judgeId !== undefined;
     const windowKeys: Key[] = [];
     let total = 0;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: index,
-          KeyConditionExpression: '#pk = :p',
-          ...(judgeFilter ? { FilterExpression: 'judge_id = :j' } : {}),
-          ProjectionExpression: 'pk, sk',
-          ExpressionAttributeNames: { '#pk': `${index}pk` },
-          ExpressionAttributeValues: { ':p': partition, ...(judgeFilter ? { ':j': filter.judgeId } : {}) },
-          ScanIndexForward: false,
-          Limit: PAGE_READ_LIMIT,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
+    const pages = queryPages(this.doc, {
+      TableName: this.table,
+      IndexName: index,
+      KeyConditionExpression: '#pk = :p',
+      ...(judgeFilter ? { FilterExpression: 'judge_id = :j' } : {}),
+      ProjectionExpression: 'pk, sk',
+      ExpressionAttributeNames: { '#pk': `${index}pk` },
+      ExpressionAttributeValues: { ':p': partition, ...(judgeFilter ? { ':j': filter.judgeId } : {}) },
+      ScanIndexForward: false,
+      Limit: PAGE_READ_LIMIT,
+    });
+    for await (const items of pages) {
+      for (const item of items) {
         if (total >= window.offset && total < window.offset + window.limit) windowKeys.push({ pk: String(item.pk), sk: String(item.sk) });
         total++;
       }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    }
     const items = await this.getMany(windowKeys);
     return { items: windowKeys.map((k) => items.get(k.pk)).filter((e): e is Evaluation => e !== undefined), total };
   }
@@ -159,21 +154,14 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
   /** Deletes every evaluation of one trace; answers how many. */
   async deleteForTrace(tenant: Tenant, traceId: string): Promise<number> {
     const found: Key[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'gsi2',
-          KeyConditionExpression: 'gsi2pk = :p',
-          ProjectionExpression: 'pk, sk',
-          ExpressionAttributeValues: { ':p': evaluationKeys.byTrace(tenant.organizationId, tenant.projectId, traceId) },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) found.push({ pk: String(item.pk), sk: String(item.sk) });
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const pages = queryPages(this.doc, {
+      TableName: this.table,
+      IndexName: 'gsi2',
+      KeyConditionExpression: 'gsi2pk = :p',
+      ProjectionExpression: 'pk, sk',
+      ExpressionAttributeValues: { ':p': evaluationKeys.byTrace(tenant.organizationId, tenant.projectId, traceId) },
+    });
+    for await (const items of pages) for (const item of items) found.push({ pk: String(item.pk), sk: String(item.sk) });
     for (let i = 0; i < found.length; i += 25) {
       await this.batchWrite(found.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })));
     }

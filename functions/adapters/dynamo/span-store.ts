@@ -1,3 +1,4 @@
+import { queryPages } from './query.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import type { ExperimentSpan, SpanPosition, SpanRecord, SpanStore } from '../../domain/trace-logs.js';
@@ -94,23 +95,16 @@ export class DynamoSpanStore implements SpanStore {
 
   async treeDocs(tenant: Tenant, rootTraceId: string): Promise<string[]> {
     const docs: string[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'gsi2',
-          KeyConditionExpression: 'gsi2pk = :p',
-          FilterExpression: 'attribute_exists(#doc)',
-          ProjectionExpression: '#doc',
-          ExpressionAttributeNames: { '#doc': 'doc' },
-          ExpressionAttributeValues: { ':p': spanKeys.tree(tenant.organizationId, tenant.projectId, rootTraceId) },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const i of page.Items ?? []) if (typeof i.doc === 'string') docs.push(i.doc);
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const pages = queryPages(this.doc, {
+      TableName: this.table,
+      IndexName: 'gsi2',
+      KeyConditionExpression: 'gsi2pk = :p',
+      FilterExpression: 'attribute_exists(#doc)',
+      ProjectionExpression: '#doc',
+      ExpressionAttributeNames: { '#doc': 'doc' },
+      ExpressionAttributeValues: { ':p': spanKeys.tree(tenant.organizationId, tenant.projectId, rootTraceId) },
+    });
+    for await (const items of pages) for (const i of items) if (typeof i.doc === 'string') docs.push(i.doc);
     return docs;
   }
 

@@ -1,8 +1,9 @@
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { CursorError, decodeCursor, encodeCursor } from '../../domain/list-query.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import type { LastEvaluation, ListPage, ListQuery, TraceReader, TraceView } from '../../domain/traces.js';
 import { HOUR_COUNTER_PREFIX, keys, sourcePartition } from './keys.js';
+import { queryCount, queryPages } from './query.js';
 
 interface PayloadReader {
   read(key: string): Promise<{ input: string | null; document: string }>;
@@ -116,25 +117,14 @@ export class DynamoTraceStore implements TraceReader {
     }
     if (carried !== undefined) return carried;
     if (!q.judgeId && !q.status && !q.search && q.since) return this.countSince(tenant, q.source, q.since);
-    let count = 0;
-    let exclusive: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: plan.index,
-          KeyConditionExpression: plan.keyCondition,
-          ExpressionAttributeNames: plan.names,
-          ExpressionAttributeValues: plan.values,
-          ...(plan.filter ? { FilterExpression: plan.filter } : {}),
-          Select: 'COUNT',
-          ExclusiveStartKey: exclusive,
-        }),
-      );
-      count += out.Count ?? 0;
-      exclusive = out.LastEvaluatedKey;
-    } while (exclusive);
-    return count;
+    return queryCount(this.doc, {
+      TableName: this.table,
+      IndexName: plan.index,
+      KeyConditionExpression: plan.keyCondition,
+      ExpressionAttributeNames: plan.names,
+      ExpressionAttributeValues: plan.values,
+      ...(plan.filter ? { FilterExpression: plan.filter } : {}),
+    });
   }
 
   /**
@@ -147,44 +137,30 @@ export class DynamoTraceStore implements TraceReader {
     const nextHourIso = new Date(Date.parse(`${firstHour}:00:00.000Z`) + 3_600_000).toISOString();
     const project = keys.projectPartition(tenant.organizationId, tenant.projectId);
     let total = 0;
-    let exclusive: Record<string, unknown> | undefined;
-    do {
-      const out: QueryCommandOutput = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': project, ':from': `${HOUR_COUNTER_PREFIX}${nextHourIso.slice(0, 13)}`, ':to': `${HOUR_COUNTER_PREFIX}~` },
-          ExclusiveStartKey: exclusive,
-        }),
-      );
-      for (const c of (out.Items ?? []) as Array<{ traces?: number; by_source?: Record<string, number> }>) {
+    const hours = queryPages(this.doc, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': project, ':from': `${HOUR_COUNTER_PREFIX}${nextHourIso.slice(0, 13)}`, ':to': `${HOUR_COUNTER_PREFIX}~` },
+    });
+    for await (const items of hours) {
+      for (const c of items as Array<{ traces?: number; by_source?: Record<string, number> }>) {
         total += source ? (c.by_source?.[source] ?? 0) : (c.traces ?? 0);
       }
-      exclusive = out.LastEvaluatedKey;
-    } while (exclusive);
+    }
 
     const index = source ? 'gsi2' : 'gsi1';
-    exclusive = undefined;
-    do {
-      const out: QueryCommandOutput = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: index,
-          // Sort keys start with the ISO creation time; the next hour's first instant sorts after every key of this hour.
-          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :next',
-          ExpressionAttributeNames: { '#pk': `${index}pk`, '#sk': `${index}sk` },
-          ExpressionAttributeValues: {
-            ':pk': source ? sourcePartition(tenant.organizationId, tenant.projectId, source) : project,
-            ':since': since,
-            ':next': nextHourIso,
-          },
-          Select: 'COUNT',
-          ExclusiveStartKey: exclusive,
-        }),
-      );
-      total += out.Count ?? 0;
-      exclusive = out.LastEvaluatedKey;
-    } while (exclusive);
+    total += await queryCount(this.doc, {
+      TableName: this.table,
+      IndexName: index,
+      // Sort keys start with the ISO creation time; the next hour's first instant sorts after every key of this hour.
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :next',
+      ExpressionAttributeNames: { '#pk': `${index}pk`, '#sk': `${index}sk` },
+      ExpressionAttributeValues: {
+        ':pk': source ? sourcePartition(tenant.organizationId, tenant.projectId, source) : project,
+        ':since': since,
+        ':next': nextHourIso,
+      },
+    });
     return total;
   }
 

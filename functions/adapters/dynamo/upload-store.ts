@@ -1,8 +1,8 @@
+import { queryPages } from './query.js';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   PutCommand,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -285,23 +285,19 @@ export class DynamoUploadStore implements UploadStore {
     const first = keys.uploadIds(organizationId, projectId, uploadId, 0);
     const prefix = first.sk.slice(0, first.sk.length - '000000'.length);
     const ids: string[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': first.pk, ':prefix': prefix },
-          ProjectionExpression: 'ids',
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
+    const pages = queryPages(this.doc, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': first.pk, ':prefix': prefix },
+      ProjectionExpression: 'ids',
+      ConsistentRead: true,
+    });
+    for await (const items of pages) {
+      for (const item of items) {
         if (typeof item.ids === 'string' && item.ids !== '') for (const id of item.ids.split(',')) ids.push(id);
       }
-      start = page.LastEvaluatedKey;
-    } while (start && ids.length < limit);
+      if (ids.length >= limit) break;
+    }
     return ids.length > limit ? ids.slice(0, limit) : ids;
   }
 }
