@@ -15,6 +15,7 @@ import { config } from '../functions/shared/config.js';
 import { tenantStore } from '../functions/shared/services.js';
 import type { LocalStack } from '../local/stack.js';
 import { median, round } from './stats.js';
+import { mulberry32 as prng } from '../test/support/prng.js';
 
 export interface PareaFigures {
   tree_build_10k_ms: number;
@@ -26,17 +27,6 @@ export interface PareaFigures {
   tree_e2e_10k_json_bytes: number;
 }
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex = (rand: () => number, n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
 const uuid = (rand: () => number) => `${hex(rand, 8)}-${hex(rand, 4)}-4${hex(rand, 3)}-a${hex(rand, 3)}-${hex(rand, 12)}`;

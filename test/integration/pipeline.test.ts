@@ -15,8 +15,8 @@ import {
   startTestStack,
   type TestStack,
 } from '../support/stack.js';
+import { fixture } from '../support/fixtures.js';
 
-const fixture = (name: string) => readFileSync(new URL(`../../../shared/fixtures/${name}`, import.meta.url));
 
 let stack: TestStack;
 beforeAll(async () => {

@@ -4,9 +4,9 @@
  * construct, upload (presign, PUT, create), get, get_many with each filter,
  * get_sources, delete. See ../shared/spec/stratix-traces-api.md.
  */
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.js';
+import { fixture } from '../support/fixtures.js';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -67,7 +67,6 @@ class StratixLikeClient {
   }
 }
 
-const fixture = (name: string) => readFileSync(new URL(`../../../shared/fixtures/${name}`, import.meta.url));
 
 describe('the Stratix client flow, unmodified, against the local stack', () => {
   let client: StratixLikeClient;

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   FILTER_OPERATORS,
@@ -10,12 +9,8 @@ import {
   matchesTree,
   type Span,
 } from '../../functions/domain/parea/index.js';
+import { fixtureSpans } from '../support/fixtures.js';
 
-const fixtureSpans = (): Span[] =>
-  readFileSync(new URL('../../../shared/fixtures/experiment-logs.jsonl', import.meta.url), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Span);
 
 /** The span the table filters: one field of each kind. */
 const SPAN: Span = {
