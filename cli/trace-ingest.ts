@@ -1,0 +1,483 @@
+/**
+ * `trace-ingest <command>`: the command line of the trace-ingest API, built on
+ * the SDK (sdk/). Configured like the SDK: TRACE_INGEST_URL and
+ * TRACE_INGEST_API_KEY, else `${DATA_DIR:-.data}/local-stack.json`.
+ * Exit status: 0 done, 1 failed, 2 usage error.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { TraceIngestClient, TraceIngestError, parseFilterExpression, type TraceFilters, type TraceLogTree, type UploadProgress } from '../sdk/index.js';
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Record<string, string | undefined>;
+  /** stdout is a terminal: colour and progress lines. */
+  isTTY: boolean;
+  /** Makes the client (tests inject one). */
+  client?: () => TraceIngestClient;
+}
+
+const CONFIG_HELP = `Configuration: TRACE_INGEST_URL and TRACE_INGEST_API_KEY, or else the local
+stack's \${DATA_DIR:-.data}/local-stack.json (written by npm start).`;
+
+export const USAGE = `Usage: trace-ingest <command> [options]
+
+Commands:
+  upload <files...>       upload .json/.jsonl trace files; reports traces and bad lines
+  list                    list traces (filters as flags; --json for the raw answer)
+  get <id>                one trace, as pretty JSON
+  delete <id...>          delete traces
+  sources                 the project's trace sources
+  status <upload-id>      an upload's status, counts and bad lines
+  tree <experiment>       an experiment's span trees (--filter 'FIELD OP VALUE', --key K)
+  keys create|list|revoke manage API keys (on the stack's DynamoDB table)
+
+  -h, --help              this help; "trace-ingest <command> --help" for one command
+
+${CONFIG_HELP}
+
+Exit status: 0 done, 1 failed (an API error, a file that failed or had bad lines), 2 usage error.`;
+
+const HELP = {
+  upload: `Usage: trace-ingest upload <files...> [--json]
+
+Uploads each file (streamed: presign, PUT, create) and prints, per file, the
+traces created and each bad line as "line N: message". On a terminal a
+progress line shows the bytes sent, then the traces created.
+
+  --json                  print one JSON answer per file instead
+Exits 1 when a file failed or had bad lines.`,
+  list: `Usage: trace-ingest list [filters] [--json] [--all]
+
+  --source <s>            exact source (upload, s3, ...)
+  --judge-id <id>         traces evaluated by that judge
+  --status <s>            pass, fail, pending or unevaluated
+  --time-range <r>        <n><m|h|d>, e.g. 30m, 24h, 7d
+  --search <text>         case-insensitive substring of filename, input and document
+  --sort-by <f>           created_at (default) or filename
+  --sort-order <o>        desc (default) or asc
+  --page <n>              1-based page
+  --page-size <n>         1 to 500 (default 100)
+  --cursor <c>            the previous answer's next_cursor
+  --all                   every match, following cursors
+  --json                  the raw answer (with --all: one trace per line)`,
+  get: `Usage: trace-ingest get <id>
+
+Prints the trace as pretty JSON.`,
+  delete: `Usage: trace-ingest delete <id...>
+
+Deletes each trace (and its evaluations). Exits 1 if any could not be deleted.`,
+  sources: `Usage: trace-ingest sources [--json]
+
+Prints the project's trace sources, one per line.`,
+  status: `Usage: trace-ingest status <upload-id> [--json]
+
+Prints an upload's status, counts and bad lines (the upload id is printed by upload).`,
+  tree: `Usage: trace-ingest tree <experiment-uuid> [--filter 'FIELD OP VALUE'] [--key K] [--json]
+
+Prints each root span of the experiment and its descendants as an indented
+tree: name, status, latency and scores. A tree is shown when its root or any
+span in it matches the filter.
+
+  --filter <expr>         e.g. 'score:accuracy >= 0.5', 'status = error', 'trace_name like %llm%'
+                          operators: = != >= <= > < or equals, not_equals, like, in, between,
+                          is_null, exists, greater_than, ...
+  --key <k>               the map key for a map field (e.g. --filter 'metadata = 0' --key run)
+  --json                  the raw trees`,
+  keys: `Usage: trace-ingest keys <create|list|revoke> [options]
+
+Manages API keys; see "trace-ingest keys --help" for each (same as npm run keys).`,
+} as const;
+
+type CommandName = keyof typeof HELP;
+
+const OPTIONS = {
+  upload: { json: { type: 'boolean' } },
+  list: {
+    source: { type: 'string' },
+    'judge-id': { type: 'string' },
+    status: { type: 'string' },
+    'time-range': { type: 'string' },
+    search: { type: 'string' },
+    'sort-by': { type: 'string' },
+    'sort-order': { type: 'string' },
+    page: { type: 'string' },
+    'page-size': { type: 'string' },
+    cursor: { type: 'string' },
+    all: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  get: {},
+  delete: {},
+  sources: { json: { type: 'boolean' } },
+  status: { json: { type: 'boolean' } },
+  tree: { filter: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' } },
+} as const satisfies Record<Exclude<CommandName, 'keys'>, ParseArgsConfig['options']>;
+
+/** Positional arguments each command takes: [min, max]. */
+const POSITIONALS: Record<Exclude<CommandName, 'keys'>, [number, number, string]> = {
+  upload: [1, Infinity, 'at least one file'],
+  list: [0, 0, 'no arguments'],
+  get: [1, 1, 'one trace id'],
+  delete: [1, Infinity, 'at least one trace id'],
+  sources: [0, 0, 'no arguments'],
+  status: [1, 1, 'one upload id'],
+  tree: [1, 1, 'one experiment uuid'],
+};
+
+class UsageError extends Error {}
+
+interface Style {
+  bold(s: string): string;
+  dim(s: string): string;
+  red(s: string): string;
+  green(s: string): string;
+  yellow(s: string): string;
+}
+
+function style(on: boolean): Style {
+  const wrap = (code: number, close: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[${close}m` : s);
+  return { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39) };
+}
+
+const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  env: process.env,
+  isTTY: process.stdout.isTTY === true,
+};
+
+/** Runs the command line; answers the exit status. */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const out = (line = '') => io.stdout(`${line}\n`);
+  const err = (line: string) => io.stderr(`${line}\n`);
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    if (name === 'help' && rest[0] !== undefined && Object.hasOwn(HELP, rest[0])) {
+      out(HELP[rest[0] as CommandName]);
+      return 0;
+    }
+    (name === undefined ? err : out)(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  if (!Object.hasOwn(HELP, name)) {
+    err(`error: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
+    return 2;
+  }
+  const command = name as CommandName;
+  if (command === 'keys') {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    if (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h') {
+      out(HELP.keys);
+      return rest.length === 0 ? 2 : 0;
+    }
+    // Loaded only here: it brings the DynamoDB client.
+    const { main: keysMain } = await import('./keys.js');
+    return keysMain(rest, { stdout: out, stderr: err, env: io.env });
+  }
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      out(HELP[command]);
+      return 0;
+    }
+    const parsed = parseArgs({ args: [...rest], options: OPTIONS[command], allowPositionals: true, strict: true });
+    values = parsed.values as Record<string, string | boolean | undefined>;
+    positionals = parsed.positionals;
+    const [min, max, what] = POSITIONALS[command];
+    if (positionals.length < min || positionals.length > max) throw new UsageError(`${command} takes ${what}`);
+  } catch (e) {
+    const message = e instanceof UsageError ? e.message : e instanceof Error ? e.message.replace(/\. To specify a positional.*$/s, '') : String(e);
+    err(`error: ${message}\n\n${HELP[command]}`);
+    return 2;
+  }
+  const s = style(io.isTTY && !io.env.NO_COLOR);
+  let client: TraceIngestClient;
+  try {
+    client = io.client ? io.client() : new TraceIngestClient({ env: io.env });
+  } catch (e) {
+    err(`error: ${describe(e)}`);
+    return 1;
+  }
+  try {
+    switch (command) {
+      case 'upload':
+        return await upload(client, positionals, values.json === true, io, s);
+      case 'list':
+        return await list(client, values, io, s);
+      case 'get':
+        out(JSON.stringify(await client.traces.get(positionals[0]!), null, 2));
+        return 0;
+      case 'delete': {
+        let failed = 0;
+        for (const id of positionals) {
+          try {
+            await client.traces.delete(id);
+            out(`deleted ${id}`);
+          } catch (e) {
+            if (!(e instanceof TraceIngestError) || e.status === 0) throw e;
+            failed++;
+            err(`${s.red('error')}: ${id}: ${describe(e)}`);
+          }
+        }
+        return failed > 0 ? 1 : 0;
+      }
+      case 'sources': {
+        const sources = await client.traces.sources();
+        if (values.json) out(JSON.stringify({ sources }, null, 2));
+        else for (const src of sources) out(src);
+        return 0;
+      }
+      case 'status':
+        return await status(client, positionals[0]!, values.json === true, io, s);
+      case 'tree':
+        return await tree(client, positionals[0]!, values, io, s);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`error: ${e.message}\n\n${HELP[command]}`);
+      return 2;
+    }
+    err(`${s.red('error')}: ${describe(e)}`);
+    return 1;
+  }
+}
+
+/** An error in plain words, with a hint when there is an obvious one. */
+function describe(e: unknown): string {
+  if (e instanceof TraceIngestError) {
+    if (e.code === 'network_error') return `${e.message} (is the API running? npm start, or set TRACE_INGEST_URL)`;
+    if (e.status === 401 || e.status === 403) return `the API key was refused (${e.message}); set TRACE_INGEST_API_KEY`;
+    if (e.code === 'invalid_request' && e.status === 0) return e.message;
+    return e.status > 0 ? `${e.message} (${e.status} ${e.code})` : e.message;
+  }
+  if (e instanceof Error) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `no such file: ${(e as NodeJS.ErrnoException).path ?? e.message}`;
+    if (code === 'EISDIR') return `is a directory: ${(e as NodeJS.ErrnoException).path ?? e.message}`;
+    if (code === 'EACCES') return `permission denied: ${(e as NodeJS.ErrnoException).path ?? e.message}`;
+    return e.message;
+  }
+  return String(e);
+}
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function bar(done: number, total: number, width = 24): string {
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+async function upload(client: TraceIngestClient, files: string[], json: boolean, io: CliIo, s: Style): Promise<number> {
+  let failed = 0;
+  for (const file of files) {
+    const progress = (p: UploadProgress) => {
+      if (!io.isTTY || json || p.phase === 'done') return;
+      const what =
+        p.phase === 'ingest' ? `${bytes(p.totalBytes)} sent, creating traces…` : `${bar(p.bytesSent, p.totalBytes)} ${bytes(p.bytesSent)} / ${bytes(p.totalBytes)}`;
+      io.stdout(`\r\x1b[2K${file}  ${what}`);
+    };
+    try {
+      const r = await client.traces.upload(file, { onProgress: progress });
+      if (io.isTTY && !json) io.stdout('\r\x1b[2K');
+      const bad = r.errorCount > 0 || r.status !== 'completed';
+      if (bad) failed++;
+      if (json) {
+        io.stdout(`${JSON.stringify({ file, ...r })}\n`);
+        continue;
+      }
+      const head =
+        r.status === 'completed'
+          ? `${s.bold(file)}: ${s.green(`${r.traceIds.length} trace${r.traceIds.length === 1 ? '' : 's'} created`)}${r.errorCount > 0 ? `, ${s.yellow(`${r.errorCount} bad line${r.errorCount === 1 ? '' : 's'}`)}` : ''}`
+          : `${s.bold(file)}: ${s.red('failed')}${r.message ? `: ${r.message}` : ''}`;
+      io.stdout(`${head}${r.uploadId ? s.dim(` (upload ${r.uploadId})`) : ''}\n`);
+      for (const e of r.errors) io.stdout(`  line ${e.line}: ${e.message}\n`);
+      if (r.errorCount > r.errors.length) io.stdout(`  … and ${r.errorCount - r.errors.length} more\n`);
+    } catch (e) {
+      if (io.isTTY && !json) io.stdout('\r\x1b[2K');
+      if (e instanceof TraceIngestError && (e.code === 'network_error' || e.status === 401 || e.status === 403)) throw e;
+      failed++;
+      if (json) io.stdout(`${JSON.stringify({ file, status: 'failed', message: describe(e) })}\n`);
+      else io.stderr(`${s.bold(file)}: ${s.red('failed')}: ${describe(e)}\n`);
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+function int(value: string | boolean | undefined, flag: string): number | undefined {
+  if (value === undefined || typeof value === 'boolean') return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a whole number`);
+  return Number(value);
+}
+
+function str(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function oneOf<T extends string>(value: string | boolean | undefined, flag: string, allowed: readonly T[]): T | undefined {
+  const v = str(value);
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+function truncate(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function table(rows: string[][], header: string[], s: Style): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [s.bold(line(header)), ...rows.map(line)].join('\n');
+}
+
+async function list(client: TraceIngestClient, v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
+  const filters: TraceFilters = {};
+  const set = <K extends keyof TraceFilters>(k: K, value: TraceFilters[K] | undefined) => {
+    if (value !== undefined) filters[k] = value;
+  };
+  set('source', str(v.source));
+  set('judgeId', str(v['judge-id']));
+  set('status', oneOf(v.status, 'status', ['pass', 'fail', 'pending', 'unevaluated'] as const));
+  set('timeRange', str(v['time-range']));
+  set('search', str(v.search));
+  set('sortBy', oneOf(v['sort-by'], 'sort-by', ['created_at', 'filename'] as const));
+  set('sortOrder', oneOf(v['sort-order'], 'sort-order', ['asc', 'desc'] as const));
+  set('page', int(v.page, 'page'));
+  set('pageSize', int(v['page-size'], 'page-size'));
+  set('cursor', str(v.cursor));
+  const row = (t: { id: string; created_at: string; source: string; filename: string; evaluations_count: number; input: string | null }) => [
+    t.id,
+    t.created_at.replace(/\.\d+Z$/, 'Z'),
+    t.source,
+    truncate(t.filename, 32),
+    String(t.evaluations_count),
+    truncate(t.input ?? '', 60),
+  ];
+  const header = ['ID', 'CREATED', 'SOURCE', 'FILENAME', 'EVALS', 'INPUT'];
+  if (v.all) {
+    const { page: _page, cursor: _cursor, ...rest } = filters;
+    const rows: string[][] = [];
+    for await (const t of client.traces.iterate(rest)) {
+      if (v.json) io.stdout(`${JSON.stringify(t)}\n`);
+      else rows.push(row(t));
+    }
+    if (!v.json) io.stdout(`${rows.length === 0 ? 'no traces' : table(rows, header, s)}\n${s.dim(`${rows.length} trace${rows.length === 1 ? '' : 's'}`)}\n`);
+    return 0;
+  }
+  const page = await client.traces.list(filters);
+  if (v.json) {
+    io.stdout(`${JSON.stringify(page, null, 2)}\n`);
+    return 0;
+  }
+  io.stdout(`${page.traces.length === 0 ? 'no traces' : table(page.traces.map(row), header, s)}\n`);
+  const footer = `${page.count} of ${page.total_count} trace${page.total_count === 1 ? '' : 's'}${page.next_cursor ? `; next page: --cursor ${page.next_cursor}` : ''}`;
+  io.stdout(`${s.dim(footer)}\n`);
+  return 0;
+}
+
+async function status(client: TraceIngestClient, uploadId: string, json: boolean, io: CliIo, s: Style): Promise<number> {
+  const u = await client.uploads.get(uploadId);
+  if (json) {
+    io.stdout(`${JSON.stringify(u, null, 2)}\n`);
+    return 0;
+  }
+  const colour = u.status === 'completed' ? s.green : u.status === 'failed' ? s.red : s.yellow;
+  const lines = [
+    `upload    ${u.upload_id}`,
+    `status    ${colour(u.status)}`,
+    ...(u.filename ? [`file      ${u.filename}${u.size != null ? ` (${bytes(u.size)})` : ''}`] : []),
+    ...(u.source ? [`source    ${u.source}`] : []),
+    ...(u.records != null ? [`records   ${u.records}`] : []),
+    ...(u.traces != null ? [`traces    ${u.traces}`] : []),
+    ...(u.error_count != null ? [`bad lines ${u.error_count}`] : []),
+    ...(u.reason ? [`reason    ${u.reason}`] : []),
+    ...(u.last_error ? [`last error ${u.last_error}`] : []),
+    ...(u.created_at ? [`created   ${u.created_at}`] : []),
+    ...(u.completed_at ? [`completed ${u.completed_at}${u.duration_ms != null ? ` (${u.duration_ms} ms)` : ''}`] : []),
+  ];
+  io.stdout(`${lines.join('\n')}\n`);
+  for (const e of u.errors ?? []) io.stdout(`  line ${e.line}: ${e.message}\n`);
+  return 0;
+}
+
+function latency(node: TraceLogTree): string {
+  if (typeof node.latency === 'number') return node.latency < 1 ? `${Math.round(node.latency * 1000)}ms` : `${node.latency.toFixed(2)}s`;
+  return '-';
+}
+
+/** The trees as indented lines; iterative, so a very deep chain prints too. */
+export function renderForest(trees: readonly TraceLogTree[], s: Style = style(false)): string[] {
+  const lines: string[] = [];
+  const stack: Array<{ node: TraceLogTree; prefix: string; last: boolean; root: boolean }> = [];
+  for (let i = trees.length - 1; i >= 0; i--) stack.push({ node: trees[i]!, prefix: '', last: true, root: true });
+  while (stack.length > 0) {
+    const { node, prefix, last, root } = stack.pop()!;
+    const name = node.trace_name ?? node.trace_id;
+    const st = node.status ?? '-';
+    const statusText = st === 'success' ? s.green(st) : st === 'error' || st === 'failure' ? s.red(st) : st;
+    const scores = (node.scores ?? []).map((sc) => `${sc.name}=${sc.score ?? 'null'}`).join(' ');
+    const flags = node.tree_flags?.orphan ? s.yellow(' (orphan)') : node.tree_flags?.cycle_broken ? s.yellow(' (cycle broken)') : '';
+    const branch = root ? '' : last ? '└─ ' : '├─ ';
+    lines.push(`${prefix}${branch}${s.bold(name)}  ${statusText}  ${latency(node)}${scores ? `  ${scores}` : ''}${root ? s.dim(`  ${node.trace_id}`) : ''}${flags}`);
+    const childPrefix = root ? '' : `${prefix}${last ? '   ' : '│  '}`;
+    const kids = node.children_logs;
+    for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i]!, prefix: childPrefix, last: i === kids.length - 1, root: false });
+  }
+  return lines;
+}
+
+async function tree(client: TraceIngestClient, experiment: string, v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
+  const key = str(v.key);
+  const expression = str(v.filter);
+  if (key !== undefined && expression === undefined) throw new UsageError('--key goes with --filter');
+  let filter = null;
+  if (expression !== undefined) {
+    try {
+      filter = parseFilterExpression(expression, key);
+    } catch (e) {
+      throw new UsageError(describe(e));
+    }
+  }
+  const trees = await client.experiments.traceLogs(experiment, filter);
+  if (v.json) {
+    io.stdout(`${JSON.stringify(trees, null, 2)}\n`);
+    return 0;
+  }
+  if (trees.length === 0) {
+    io.stdout(`no trees${filter ? ' match' : ''} in experiment ${experiment}\n`);
+    return 0;
+  }
+  io.stdout(`${renderForest(trees, s).join('\n')}\n`);
+  return 0;
+}
+
+/** Runs with the process's arguments and sets its exit code (the bin shim calls this). */
+export async function run(): Promise<void> {
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) await run();

@@ -1,0 +1,526 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import { resolveConfig } from './config.js';
+import { errorFromAnswer, TraceIngestError } from './errors.js';
+import { backoffMs, DEFAULT_RETRY, parseJson, readJson, redact, retryAfterMs, send, type Call, type FetchLike, type RetryPolicy } from './http.js';
+import { putStream } from './put.js';
+import {
+  CreateTracesAnswer,
+  CreateTracesRefusal,
+  EmptyObject,
+  Evaluation,
+  EvaluationList,
+  ListQuerySchema,
+  OrganizationsAnswer,
+  PresignAnswer,
+  PresignRequest,
+  Sources,
+  Trace,
+  TraceList,
+  TraceLogFilter,
+  UploadStatus,
+  parseTraceLogForest,
+  type LineError,
+  type TraceLogTree,
+} from './schemas.js';
+
+export interface TraceIngestClientOptions {
+  /** The server's root (`http://127.0.0.1:3000`); a trailing `/api/v1` is accepted. Default: TRACE_INGEST_URL, then local-stack.json. */
+  baseUrl?: string;
+  /** Default: TRACE_INGEST_API_KEY, then local-stack.json. */
+  apiKey?: string;
+  fetch?: FetchLike;
+  /** Retries of a 429 / 5xx answer (default 3). */
+  retries?: number;
+  /** Backoff tuning (tests). */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** How often to poll an upload still processing (default: the server's Retry-After, else 1 s). */
+  pollIntervalMs?: number;
+  /** Give up polling after this long (default 10 minutes). */
+  pollTimeoutMs?: number;
+  /** Where env values come from (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+export interface Tenant {
+  organizationId: string;
+  organizationName: string;
+  projectId: string;
+  projectName: string;
+}
+
+export interface UploadProgress {
+  phase: 'presign' | 'upload' | 'ingest' | 'done';
+  bytesSent: number;
+  totalBytes: number;
+}
+
+export interface UploadOptions {
+  /** Required for a Buffer or a stream; default the path's base name. Must end in .json or .jsonl. */
+  filename?: string;
+  /** Size of a stream body, when known (else the stream is spooled to a temp file first to learn it). */
+  size?: number;
+  /** Media type (default by extension: application/jsonl or application/json). */
+  contentType?: string;
+  onProgress?: (p: UploadProgress) => void;
+}
+
+export interface UploadResult {
+  traceIds: string[];
+  uploadId: string | null;
+  /** `completed`, `failed` (the file had no valid record, or could not be ingested). */
+  status: string;
+  /** Per-line errors: `{line, message}` (the first 100 the server kept). */
+  errors: LineError[];
+  errorCount: number;
+  records: number | null;
+  /** Why a failed upload failed. */
+  message?: string;
+}
+
+export interface TraceFilters {
+  source?: string;
+  judgeId?: string;
+  status?: 'pass' | 'fail' | 'pending' | 'unevaluated';
+  /** `<n><m|h|d>`, e.g. `30m`, `24h`, `7d`. */
+  timeRange?: string;
+  search?: string;
+  sortBy?: 'created_at' | 'filename';
+  sortOrder?: 'asc' | 'desc';
+  page?: number;
+  pageSize?: number;
+  cursor?: string;
+}
+
+export interface CreateEvaluationInput {
+  traceId: string;
+  judgeId: string;
+  judgeName?: string;
+  judgeVersion?: number;
+  passed?: boolean;
+  score?: number;
+  reasoning?: string;
+}
+
+export interface EvaluationFilters {
+  traceId?: string;
+  judgeId?: string;
+  page?: number;
+  pageSize?: number;
+}
+
+/** Parea's filter body; a string `FIELD OP VALUE` is accepted too (see parseFilterExpression). */
+export interface TraceLogFilterInput {
+  filter_field?: string | null;
+  filter_key?: string | null;
+  filter_operator?: string | null;
+  filter_value?: string | number | boolean | null;
+}
+
+export interface TraceLogUpdate {
+  trace_id: string;
+  root_trace_id?: string;
+  field_name_to_value_map: Record<string, unknown>;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' };
+
+/** A typed client of the trace-ingest HTTP API (and its Parea trace-log routes). */
+export class TraceIngestClient {
+  readonly baseUrl: string;
+  readonly #apiKey: string;
+  readonly #fetch: FetchLike;
+  readonly #customFetch: boolean;
+  readonly #retry: RetryPolicy;
+  readonly #pollIntervalMs: number | undefined;
+  readonly #pollTimeoutMs: number;
+  #tenant: Promise<Tenant> | null = null;
+
+  readonly traces = {
+    upload: (source: string | Buffer | Uint8Array | Readable, options: UploadOptions = {}) => this.#upload(source, options),
+    get: async (id: string): Promise<Trace> => readJson(await this.#call('GET', await this.#project(`/traces/${enc(id)}`)), Trace, 'get trace'),
+    list: async (filters: TraceFilters = {}): Promise<TraceList> =>
+      readJson(await this.#call('GET', await this.#project(`/traces${listQuery(filters)}`)), TraceList, 'list traces'),
+    iterate: (filters: Omit<TraceFilters, 'page' | 'cursor'> = {}) => this.#iterate(filters),
+    delete: async (id: string): Promise<void> => {
+      const res = await this.#call('DELETE', await this.#project(`/traces/${enc(id)}`));
+      await expectNoContent(res);
+    },
+    sources: async (): Promise<string[]> =>
+      (await readJson(await this.#call('GET', await this.#project('/traces/sources')), Sources, 'list sources')).sources,
+  };
+
+  readonly uploads = {
+    /** An upload's status, counts, errors and (once completed) trace ids. */
+    get: async (uploadId: string): Promise<UploadStatus> =>
+      readJson(await this.#call('GET', await this.#project(`/uploads/${enc(uploadId)}`)), UploadStatus, 'get upload'),
+  };
+
+  readonly evaluations = {
+    create: async (input: CreateEvaluationInput): Promise<Evaluation> => {
+      const body = {
+        trace_id: input.traceId,
+        judge_id: input.judgeId,
+        ...(input.judgeName !== undefined ? { judge_name: input.judgeName } : {}),
+        ...(input.judgeVersion !== undefined ? { judge_version: input.judgeVersion } : {}),
+        ...(input.passed !== undefined ? { passed: input.passed } : {}),
+        ...(input.score !== undefined ? { score: input.score } : {}),
+        ...(input.reasoning !== undefined ? { reasoning: input.reasoning } : {}),
+      };
+      return readJson(await this.#call('POST', await this.#project('/trace-evaluations'), body), Evaluation, 'create evaluation');
+    },
+    get: async (id: string): Promise<Evaluation> =>
+      readJson(await this.#call('GET', await this.#project(`/trace-evaluations/${enc(id)}`)), Evaluation, 'get evaluation'),
+    list: async (filters: EvaluationFilters = {}): Promise<EvaluationList> => {
+      const q = query({ trace_id: filters.traceId, judge_id: filters.judgeId, page: filters.page, page_size: filters.pageSize });
+      return readJson(await this.#call('GET', await this.#project(`/trace-evaluations${q}`)), EvaluationList, 'list evaluations');
+    },
+  };
+
+  readonly experiments = {
+    /** Every root TraceLogTree of an experiment that matches the filter (follows `X-Next-Cursor` to the end). */
+    traceLogs: async (experimentUuid: string, filter?: TraceLogFilterInput | null): Promise<TraceLogTree[]> => {
+      const out: TraceLogTree[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await this.experiments.traceLogsPage(experimentUuid, filter, cursor !== undefined ? { cursor } : {});
+        out.push(...page.trees);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      return out;
+    },
+    /** One page of root trees, and the cursor of the next. */
+    traceLogsPage: async (
+      experimentUuid: string,
+      filter?: TraceLogFilterInput | null,
+      page: { limit?: number; cursor?: string } = {},
+    ): Promise<{ trees: TraceLogTree[]; nextCursor: string | null }> => {
+      const body = filter ? checkFilter(filter) : {};
+      const res = await this.#call('POST', `${this.baseUrl}/api/parea/v1/experiment/${enc(experimentUuid)}/trace_logs${query({ limit: page.limit, cursor: page.cursor })}`, body);
+      const text = await res.text();
+      if (!res.ok) throw errorOf(res, text);
+      const trees = parseJson(res.status, text, z.unknown(), 'experiment trace logs');
+      try {
+        return { trees: parseTraceLogForest(trees), nextCursor: res.headers.get('x-next-cursor') };
+      } catch (err) {
+        throw new TraceIngestError(res.status, 'invalid_response', `experiment trace logs: unexpected answer (${err instanceof z.ZodError ? `${err.issues[0]?.path.join('.')}: ${err.issues[0]?.message}` : String(err)})`, trees, { cause: err });
+      }
+    },
+  };
+
+  readonly traceLogs = {
+    /** Posts one span (a Parea TraceLog). */
+    record: async (span: Record<string, unknown> & { trace_id: string }): Promise<void> => {
+      await readJson(await this.#call('POST', `${this.baseUrl}/api/parea/v1/trace_log`, span), EmptyObject, 'record trace log');
+    },
+    /** Merges fields into a span (scores by name, metadata by key). */
+    update: async (update: TraceLogUpdate): Promise<void> => {
+      await readJson(await this.#call('PUT', `${this.baseUrl}/api/parea/v1/trace_log`, update), EmptyObject, 'update trace log');
+    },
+    /** A span's TraceLogTree, descendants nested. */
+    get: async (traceId: string): Promise<TraceLogTree> => {
+      const res = await this.#call('GET', `${this.baseUrl}/api/parea/v1/trace_log/${enc(traceId)}`);
+      const text = await res.text();
+      if (!res.ok) throw errorOf(res, text);
+      const value = parseJson(res.status, text, z.unknown(), 'get trace log');
+      try {
+        return parseTraceLogForest([value])[0]!;
+      } catch (err) {
+        throw new TraceIngestError(res.status, 'invalid_response', 'get trace log: unexpected answer', value, { cause: err });
+      }
+    },
+  };
+
+  constructor(options: TraceIngestClientOptions = {}) {
+    const config = resolveConfig({ baseUrl: options.baseUrl, apiKey: options.apiKey }, options.env ?? process.env);
+    this.baseUrl = config.baseUrl;
+    this.#apiKey = config.apiKey;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#customFetch = options.fetch !== undefined;
+    this.#retry = {
+      retries: options.retries ?? DEFAULT_RETRY.retries,
+      baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY.baseDelayMs,
+      maxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs,
+    };
+    this.#pollIntervalMs = options.pollIntervalMs;
+    this.#pollTimeoutMs = options.pollTimeoutMs ?? 600_000;
+  }
+
+  /** The key's organization and project (`GET /api/v1/organizations`, asked once). */
+  tenant(): Promise<Tenant> {
+    this.#tenant ??= (async () => {
+      const answer = await readJson(await this.#call('GET', `${this.baseUrl}/api/v1/organizations`), OrganizationsAnswer, 'organizations');
+      const project = answer.data.projects[0]!;
+      return { organizationId: answer.data.id, organizationName: answer.data.name, projectId: project.id, projectName: project.name };
+    })();
+    this.#tenant.catch(() => {
+      this.#tenant = null;
+    });
+    return this.#tenant;
+  }
+
+  async #project(path: string): Promise<string> {
+    const t = await this.tenant();
+    return `${this.baseUrl}/api/v1/organizations/${enc(t.organizationId)}/projects/${enc(t.projectId)}${path}`;
+  }
+
+  #call(method: string, url: string, json?: unknown): Promise<Response> {
+    const call: Call = {
+      method,
+      url,
+      headers: { ...JSON_HEADERS, 'x-api-key': this.#apiKey },
+      ...(json !== undefined ? { body: () => JSON.stringify(json) } : {}),
+    };
+    return send(this.#fetch, call, this.#retry);
+  }
+
+  async *#iterate(filters: Omit<TraceFilters, 'page' | 'cursor'>): AsyncGenerator<Trace, void, undefined> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.traces.list({ ...filters, ...(cursor !== undefined ? { cursor } : {}) });
+      yield* page.traces;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  async #upload(source: string | Buffer | Uint8Array | Readable, options: UploadOptions): Promise<UploadResult> {
+    const filename = options.filename ?? (typeof source === 'string' ? basename(source) : undefined);
+    if (filename === undefined) throw new TraceIngestError(0, 'invalid_request', 'upload: a filename is required for a Buffer or a stream');
+    let spoolDir: string | null = null;
+    try {
+      let body: { size: number; open: () => AsyncIterable<Uint8Array> | Uint8Array; replayable: boolean };
+      if (typeof source === 'string') {
+        const size = (await stat(source)).size;
+        body = { size, open: () => createReadStream(source, { highWaterMark: 256 * 1024 }), replayable: true };
+      } else if (source instanceof Uint8Array) {
+        body = { size: source.byteLength, open: () => source, replayable: true };
+      } else if (options.size !== undefined) {
+        body = { size: options.size, open: () => source, replayable: false };
+      } else {
+        // A stream of unknown length: spool it to a temp file (never into memory) to learn its size.
+        spoolDir = await mkdtemp(join(tmpdir(), 'trace-ingest-upload-'));
+        const path = join(spoolDir, 'body');
+        await pipeline(source, createWriteStream(path));
+        const size = (await stat(path)).size;
+        body = { size, open: () => createReadStream(path, { highWaterMark: 256 * 1024 }), replayable: true };
+      }
+      const type = options.contentType ?? (/\.jsonl$/i.test(filename) ? 'application/jsonl' : 'application/json');
+      const request = PresignRequest.safeParse({ filename, type, size: body.size });
+      if (!request.success) {
+        const issue = request.error.issues[0];
+        throw new TraceIngestError(0, 'invalid_request', `upload ${JSON.stringify(filename)}: ${issue?.path.join('.') || 'request'} ${issue?.message ?? 'is invalid'}`);
+      }
+      const progress = options.onProgress ?? (() => {});
+      progress({ phase: 'presign', bytesSent: 0, totalBytes: body.size });
+      const presign = await readJson(await this.#call('POST', await this.#project('/traces/upload'), request.data), PresignAnswer, 'presign upload');
+
+      const headers = { 'content-type': type, ...(presign.headers ?? {}), 'content-length': String(body.size) };
+      const put = await this.#put(presign.url, headers, body, (sent) => progress({ phase: 'upload', bytesSent: sent, totalBytes: body.size }));
+      if (put.status < 200 || put.status >= 300) {
+        throw new TraceIngestError(put.status, 's3_put_failed', `PUT ${redact(presign.url)} answered ${put.status}: ${s3Message(put.text)}`, put.text);
+      }
+      progress({ phase: 'ingest', bytesSent: body.size, totalBytes: body.size });
+      const result = await this.#create(filename);
+      progress({ phase: 'done', bytesSent: body.size, totalBytes: body.size });
+      return result;
+    } finally {
+      if (spoolDir !== null) await rm(spoolDir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * The PUT to the presigned URL, streamed: over node:http(s) by default (flat memory), or through
+   * the injected fetch with `duplex: 'half'`. Retries 429/5xx like any call when the body can be replayed.
+   */
+  async #put(
+    url: string,
+    headers: Record<string, string>,
+    body: { size: number; open: () => AsyncIterable<Uint8Array> | Uint8Array; replayable: boolean },
+    onProgress: (sent: number) => void,
+  ): Promise<{ status: number; text: string }> {
+    const retries = body.replayable ? this.#retry.retries : 0;
+    for (let attempt = 0; ; attempt++) {
+      let sent = 0;
+      const tick = (n: number) => {
+        sent += n;
+        onProgress(sent);
+      };
+      let answer: { status: number; text: string; retryAfter: string | null };
+      try {
+        if (this.#customFetch) {
+          const opened = body.open();
+          const source = opened instanceof Uint8Array ? opened : countChunks(opened, tick);
+          if (opened instanceof Uint8Array) tick(opened.byteLength);
+          const res = await this.#fetch(url, { method: 'PUT', headers, body: source as RequestInit['body'], duplex: 'half' } as RequestInit);
+          answer = { status: res.status, text: await res.text(), retryAfter: res.headers.get('retry-after') };
+        } else {
+          const opened = body.open();
+          const res = await putStream(url, headers, opened instanceof Uint8Array || opened instanceof Readable ? opened : Readable.from(opened), tick);
+          const ra = res.headers['retry-after'];
+          answer = { status: res.status, text: res.text, retryAfter: typeof ra === 'string' ? ra : null };
+        }
+      } catch (err) {
+        if (err instanceof TraceIngestError) throw err;
+        if (attempt < retries) {
+          await sleep(backoffMs(attempt, this.#retry));
+          continue;
+        }
+        throw new TraceIngestError(0, 'network_error', `PUT ${redact(url)} failed: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });
+      }
+      if ((answer.status === 429 || answer.status >= 500) && attempt < retries) {
+        await sleep(Math.min(this.#retry.maxDelayMs, retryAfterMs(answer.retryAfter) ?? backoffMs(attempt, this.#retry)));
+        continue;
+      }
+      return answer;
+    }
+  }
+
+  /** `POST P/traces`, following a 202 to its upload record until it is done. */
+  async #create(filename: string): Promise<UploadResult> {
+    const res = await this.#call('POST', await this.#project('/traces'), { filename });
+    const text = await res.text();
+    if (res.status === 422) {
+      const refusal = CreateTracesRefusal.safeParse(JSON.parse(text));
+      if (refusal.success) {
+        return {
+          traceIds: [],
+          uploadId: refusal.data.upload_id ?? null,
+          status: 'failed',
+          errors: refusal.data.errors ?? [],
+          errorCount: refusal.data.error_count ?? refusal.data.errors?.length ?? 0,
+          records: null,
+          message: refusal.data.error.message,
+        };
+      }
+    }
+    if (!res.ok) throw errorOf(res, text);
+    const created = parseJson(res.status, text, CreateTracesAnswer, 'create traces');
+    if (res.status !== 202) {
+      return {
+        traceIds: created.trace_ids,
+        uploadId: created.upload_id,
+        status: created.status,
+        errors: created.errors,
+        errorCount: created.error_count ?? created.errors.length,
+        records: created.records ?? null,
+      };
+    }
+    const pollPath = created.poll ?? res.headers.get('location');
+    if (!pollPath) throw new TraceIngestError(202, 'invalid_response', 'create traces: a 202 answer without a poll route');
+    const pollUrl = /^https?:\/\//.test(pollPath) ? pollPath : `${this.baseUrl}${pollPath}`;
+    const retryAfter = Number(res.headers.get('retry-after'));
+    const interval = this.#pollIntervalMs ?? (Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000);
+    const deadline = Date.now() + this.#pollTimeoutMs;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, interval));
+      const u = await readJson(await this.#call('GET', pollUrl), UploadStatus, 'poll upload');
+      if (u.status === 'completed' || u.status === 'failed') {
+        return {
+          traceIds: u.trace_ids ?? created.trace_ids,
+          uploadId: u.upload_id,
+          status: u.status,
+          errors: u.errors ?? [],
+          errorCount: u.error_count ?? u.errors?.length ?? 0,
+          records: u.records ?? null,
+          ...(u.status === 'failed' ? { message: u.reason ?? u.last_error ?? 'the upload failed' } : {}),
+        };
+      }
+      if (Date.now() > deadline) {
+        throw new TraceIngestError(202, 'timeout', `upload ${created.upload_id} still ${u.status} after ${Math.round(this.#pollTimeoutMs / 1000)} s`);
+      }
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function* countChunks(chunks: AsyncIterable<Uint8Array>, tick: (n: number) => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    tick(chunk.byteLength);
+    yield chunk;
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Typed filters → the snake_case query, checked with the server's own schema first. */
+export function listQuery(f: TraceFilters): string {
+  const raw = {
+    source: f.source,
+    judge_id: f.judgeId,
+    status: f.status,
+    time_range: f.timeRange,
+    search: f.search,
+    sort_by: f.sortBy,
+    sort_order: f.sortOrder,
+    page: f.cursor !== undefined ? undefined : f.page,
+    page_size: f.pageSize,
+    cursor: f.cursor,
+  };
+  const checked = ListQuerySchema.safeParse(raw);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new TraceIngestError(0, 'invalid_request', `list traces: ${issue?.path.join('.') ?? 'query'} ${issue?.message ?? 'is invalid'}`);
+  }
+  return query(raw);
+}
+
+function checkFilter(filter: TraceLogFilterInput): TraceLogFilterInput {
+  const checked = TraceLogFilter.safeParse(filter);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new TraceIngestError(0, 'invalid_request', `filter: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'is invalid'}`.trim());
+  }
+  return filter;
+}
+
+function errorOf(res: Response, text: string): TraceIngestError {
+  return errorFromAnswer(res.status, res.statusText, text);
+}
+
+async function expectNoContent(res: Response): Promise<void> {
+  const text = await res.text();
+  if (!res.ok) throw errorOf(res, text);
+}
+
+function s3Message(xml: string): string {
+  const code = /<Code>([^<]*)<\/Code>/.exec(xml)?.[1];
+  const message = /<Message>([^<]*)<\/Message>/.exec(xml)?.[1];
+  return [code, message].filter(Boolean).join(': ') || xml.slice(0, 200);
+}
+
+/**
+ * `FIELD OP VALUE` → a filter body, e.g. `score:accuracy >= 0.5`, `status = error`,
+ * `trace_name like %llm%`, `metadata exists` (with `key`). Symbols `= != >= <= > <`
+ * and the operator names both work.
+ */
+export function parseFilterExpression(expression: string, key?: string): TraceLogFilterInput {
+  const SYMBOLS: Record<string, string> = {
+    '=': 'equals',
+    '==': 'equals',
+    '!=': 'not_equals',
+    '>=': 'greater_than_or_equal',
+    '<=': 'less_than_or_equal',
+    '>': 'greater_than',
+    '<': 'less_than',
+  };
+  const m = /^\s*(\S+)\s+(==|!=|>=|<=|=|>|<|[a-z_]+)(?:\s+(.*?))?\s*$/i.exec(expression);
+  if (!m) throw new TraceIngestError(0, 'invalid_request', `filter ${JSON.stringify(expression)}: expected FIELD OP VALUE, like 'score:accuracy >= 0.5'`);
+  const op = SYMBOLS[m[2]!] ?? m[2]!.toLowerCase();
+  return { filter_field: m[1]!, filter_key: key ?? null, filter_operator: op, filter_value: m[3] ?? null };
+}

@@ -1,0 +1,19 @@
+export {
+  TraceIngestClient,
+  listQuery,
+  parseFilterExpression,
+  type CreateEvaluationInput,
+  type EvaluationFilters,
+  type Tenant,
+  type TraceFilters,
+  type TraceIngestClientOptions,
+  type TraceLogFilterInput,
+  type TraceLogUpdate,
+  type UploadOptions,
+  type UploadProgress,
+  type UploadResult,
+} from './client.js';
+export { TraceIngestError } from './errors.js';
+export { resolveConfig, normalizeBaseUrl } from './config.js';
+export { DEFAULT_RETRY, type FetchLike, type RetryPolicy } from './http.js';
+export type { Evaluation, EvaluationList, LineError, Trace, TraceList, TraceLogTree, UploadStatus } from './schemas.js';

@@ -1,0 +1,209 @@
+/** The `trace-ingest` command line, run as a child process (through its bin shim) against the local stack. */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestStack, type TestStack } from '../support/stack.js';
+import { fixture } from '../support/fixtures.js';
+
+const BIN = fileURLToPath(new URL('../../cli/trace-ingest.mjs', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+let stack: TestStack;
+let tmp: string;
+beforeAll(async () => {
+  stack = await startTestStack();
+  tmp = mkdtempSync(join(tmpdir(), 'cli-it-'));
+  for (const name of ['chat-traces.jsonl', 'agent-runs.json', 'single-trace.json', 'experiment-logs.jsonl']) writeFileSync(join(tmp, name), fixture(name));
+  writeFileSync(join(tmp, 'some-bad.jsonl'), '{"input":"fine"}\n{oops\n{"input":"also fine"}\n');
+}, 60_000);
+afterAll(async () => {
+  await stack?.cleanup();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        cwd: REPO,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? tmp,
+          TRACE_INGEST_URL: stack.info.apiUrl,
+          TRACE_INGEST_API_KEY: stack.info.apiKey,
+          ...env,
+        },
+        maxBuffer: 16 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('trace-ingest against the local stack', () => {
+  let uploadId = '';
+  let traceIds: string[] = [];
+
+  it('--help exits 0 for the program and every command; no command or an unknown one exits 2', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: trace-ingest <command>');
+    for (const command of ['upload', 'list', 'get', 'delete', 'sources', 'status', 'tree', 'keys']) {
+      const r = await cli([command, '--help']);
+      expect(r.code, command).toBe(0);
+      expect(r.stdout, command).toContain(`trace-ingest ${command}`);
+    }
+    const unknown = await cli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    expect((await cli([])).code).toBe(2);
+    const badFlag = await cli(['list', '--bogus']);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toContain("Unknown option '--bogus'");
+    expect((await cli(['get'])).code).toBe(2);
+    expect((await cli(['list', '--status', 'maybe'])).stderr).toContain('--status must be one of pass, fail, pending, unevaluated');
+  }, 60_000);
+
+  it('upload: one line per file with its traces; no colour and no progress when not a terminal', async () => {
+    const files = ['chat-traces.jsonl', 'agent-runs.json', 'single-trace.json', 'experiment-logs.jsonl'].map((f) => join(tmp, f));
+    const r = await cli(['upload', ...files]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/chat-traces\.jsonl: 20 traces created \(upload [0-9a-f-]{36}\)$/);
+    expect(lines[1]).toMatch(/agent-runs\.json: 3 traces created/);
+    expect(lines[2]).toMatch(/single-trace\.json: 1 trace created/);
+    expect(lines[3]).toMatch(/experiment-logs\.jsonl: 12 traces created/);
+    expect(r.stdout).not.toContain('\x1b[');
+    uploadId = /\(upload ([0-9a-f-]{36})\)/.exec(lines[0]!)![1]!;
+  });
+
+  it('upload: a file with a bad line prints "line N: message" and exits 1; a missing file is named', async () => {
+    const r = await cli(['upload', join(tmp, 'some-bad.jsonl')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/some-bad\.jsonl: 2 traces created, 1 bad line/);
+    expect(r.stdout).toMatch(/^ {2}line 2: .+/m);
+    const missing = await cli(['upload', join(tmp, 'nope.jsonl')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no such file');
+    const json = await cli(['upload', '--json', join(tmp, 'single-trace.json')]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'completed', traceIds: [expect.any(String)] });
+  });
+
+  it('list --json is the raw answer; list is a table with a footer', async () => {
+    const r = await cli(['list', '--json', '--page-size', '50']);
+    expect(r.code).toBe(0);
+    const page = JSON.parse(r.stdout) as { traces: Array<{ id: string; filename: string }>; total_count: number; count: number };
+    expect(page.total_count).toBe(38);
+    traceIds = page.traces.filter((t) => t.filename === 'chat-traces.jsonl').map((t) => t.id);
+    expect(traceIds).toHaveLength(20);
+    const table = await cli(['list', '--search', 'capital', '--page-size', '5']);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+CREATED\s+SOURCE\s+FILENAME\s+EVALS\s+INPUT$/);
+    expect(lines).toHaveLength(7);
+    expect(lines.at(-1)).toMatch(/^5 of 9 traces; next page: --cursor \S+$/);
+    const all = await cli(['list', '--all', '--json', '--page-size', '7', '--source', 'upload']);
+    expect(all.stdout.trim().split('\n')).toHaveLength(38);
+  });
+
+  it('get prints pretty JSON; an unknown id exits 1 in plain words', async () => {
+    const r = await cli(['get', traceIds[0]!]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('\n  "id": ');
+    expect(JSON.parse(r.stdout)).toMatchObject({ id: traceIds[0], filename: 'chat-traces.jsonl' });
+    const missing = await cli(['get', '00000000-0000-0000-0000-000000000000']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: .*\(404 not_found\)/);
+  });
+
+  it('sources and status', async () => {
+    const sources = await cli(['sources']);
+    expect(sources.code).toBe(0);
+    expect(sources.stdout.split('\n')).toContain('upload');
+    const status = await cli(['status', uploadId]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^status +completed$/m);
+    expect(status.stdout).toMatch(/^traces +20$/m);
+    expect(status.stdout).toMatch(/^file +chat-traces\.jsonl/m);
+    const json = await cli(['status', uploadId, '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ upload_id: uploadId, status: 'completed' });
+  });
+
+  it('tree: each root and its spans indented, with status, latency and scores; --filter and --key', async () => {
+    const r = await cli(['tree', 'exp-338f5063']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(12);
+    expect(lines.filter((l) => l.startsWith('answer_question'))).toHaveLength(3);
+    expect(r.stdout).toMatch(/^answer_question {2}success {2}400ms {2}levenshtein=0\.9 {2}11e38dfe-/m);
+    expect(r.stdout).toMatch(/^├─ retrieve {2}success {2}90ms$/m);
+    expect(r.stdout).toMatch(/^└─ llm {2}success {2}90ms$/m);
+    expect(r.stdout).toMatch(/^ {3}└─ judge {2}success {2}90ms {2}accuracy=1$/m);
+    expect(r.stdout).toMatch(/^└─ llm {2}error {2}90ms$/m);
+    const filtered = await cli(['tree', 'exp-338f5063', '--filter', 'score:accuracy >= 0.5']);
+    expect(filtered.code).toBe(0);
+    expect(filtered.stdout.trim().split('\n')).toHaveLength(4);
+    expect(filtered.stdout).toContain('levenshtein=0.9');
+    const byKey = await cli(['tree', 'exp-338f5063', '--filter', 'metadata = 2', '--key', 'run']);
+    expect(byKey.stdout).toContain('levenshtein=0.1');
+    expect(byKey.stdout.trim().split('\n')).toHaveLength(4);
+    const none = await cli(['tree', 'exp-unknown']);
+    expect(none.stdout).toContain('no trees in experiment exp-unknown');
+    const bad = await cli(['tree', 'exp-338f5063', '--filter', 'latency sideways 1']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/error: .*sideways|filter_operator/);
+  });
+
+  it('delete: each id; an unknown one makes it exit 1', async () => {
+    const r = await cli(['delete', traceIds[0]!, traceIds[1]!]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([`deleted ${traceIds[0]}`, `deleted ${traceIds[1]}`]);
+    const again = await cli(['delete', traceIds[0]!, traceIds[2]!]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(traceIds[0]!);
+    expect(again.stdout.trim()).toBe(`deleted ${traceIds[2]}`);
+    expect(JSON.parse((await cli(['list', '--json'])).stdout).total_count).toBe(35);
+  });
+
+  it('errors in plain words: no configuration, an unreachable API, a refused key', async () => {
+    const none = await cli(['list'], { TRACE_INGEST_URL: '', TRACE_INGEST_API_KEY: '', DATA_DIR: join(tmp, 'none') });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('set TRACE_INGEST_URL and TRACE_INGEST_API_KEY');
+    const refused = await cli(['list'], { TRACE_INGEST_API_KEY: 'tik_wrong' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: the API key was refused/);
+    const fromFile = await cli(['sources'], { TRACE_INGEST_URL: '', TRACE_INGEST_API_KEY: '', DATA_DIR: stack.dataDir });
+    expect(fromFile.code).toBe(0);
+  });
+
+  it('keys list and create delegate to the keys command (the stack\'s DynamoDB Local)', async () => {
+    const endpoint = await stack.dynamo.config.endpoint!();
+    const env = { DYNAMODB_PORT: String(endpoint.port), DATA_DIR: stack.dataDir, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+    expect((await cli(['keys', 'list', '--help'])).stdout).toContain('list [--organization <name>]');
+    const created = await cli(['keys', 'create', '--organization', 'cli-org', '--project', 'cli-project'], env);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const key = JSON.parse(created.stdout) as { apiKey: string };
+    const listed = await cli(['keys', 'list', '--organization', 'cli-org'], env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.trim().split('\n')).toHaveLength(1);
+    expect(listed.stdout).toContain(key.apiKey.slice(0, 8));
+    const usable = await cli(['list', '--json'], { TRACE_INGEST_API_KEY: key.apiKey });
+    expect(JSON.parse(usable.stdout).total_count).toBe(0);
+    expect((await cli(['keys', 'bogus'], env)).code).toBe(2);
+  });
+});
