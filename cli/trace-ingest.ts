@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { dropFiles } from './drop.js';
 import { TraceIngestClient, TraceIngestError, parseFilterExpression, type TraceFilters, type TraceLogTree, type UploadProgress } from '../sdk/index.js';
 
 export interface CliIo {
@@ -26,6 +27,7 @@ export const USAGE = `Usage: trace-ingest <command> [options]
 
 Commands:
   upload <files...>       upload .json/.jsonl trace files; reports traces and bad lines
+  drop <files...>         put files into the S3 drop folder, wait for their ingestion, report it
   list                    list traces (filters as flags; --json for the raw answer)
   get <id>                one trace, as pretty JSON
   delete <id...>          delete traces
@@ -49,6 +51,18 @@ progress line shows the bytes sent, then the traces created.
 
   --json                  print one JSON answer per file instead
 Exits 1 when a file failed or had bad lines.`,
+  drop: `Usage: trace-ingest drop <files...> [--bucket B] [--prefix P] [--timeout S] [--json]
+
+Puts each file into the S3 drop folder (drop/<organizationId>/<projectId>/),
+then waits for the pipeline to ingest it and prints the traces created and
+each bad line as "line N: message".
+
+  --bucket <b>            a deployed bucket, reached with the AWS environment's credentials
+                          and region (default: the local stack's, from local-stack.json)
+  --prefix <p>            where under the drop folder (default: drop/<org>/<project>/)
+  --timeout <s>           seconds to wait for each file (default 300)
+  --json                  one JSON result per file
+Exits 1 when a file failed, had bad lines, or was not ingested in time.`,
   list: `Usage: trace-ingest list [filters] [--json] [--all]
 
   --source <s>            exact source (upload, s3, ...)
@@ -95,6 +109,7 @@ type CommandName = keyof typeof HELP;
 
 const OPTIONS = {
   upload: { json: { type: 'boolean' } },
+  drop: { bucket: { type: 'string' }, prefix: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
   list: {
     source: { type: 'string' },
     'judge-id': { type: 'string' },
@@ -119,6 +134,7 @@ const OPTIONS = {
 /** Positional arguments each command takes: [min, max]. */
 const POSITIONALS: Record<Exclude<CommandName, 'keys'>, [number, number, string]> = {
   upload: [1, Infinity, 'at least one file'],
+  drop: [1, Infinity, 'at least one file'],
   list: [0, 0, 'no arguments'],
   get: [1, 1, 'one trace id'],
   delete: [1, Infinity, 'at least one trace id'],
@@ -206,6 +222,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     switch (command) {
       case 'upload':
         return await upload(client, positionals, values.json === true, io, s);
+      case 'drop':
+        return await drop(client, positionals, values, io, s);
       case 'list':
         return await list(client, values, io, s);
       case 'get':
@@ -308,6 +326,26 @@ async function upload(client: TraceIngestClient, files: string[], json: boolean,
       else io.stderr(`${s.bold(file)}: ${s.red('failed')}: ${describe(e)}\n`);
     }
   }
+  return failed > 0 ? 1 : 0;
+}
+
+async function drop(client: TraceIngestClient, files: string[], v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
+  const timeout = int(v.timeout, '--timeout') ?? 300;
+  let failed = 0;
+  await dropFiles(client, files, { bucket: str(v.bucket), prefix: str(v.prefix), timeoutMs: timeout * 1000, env: io.env }, (r) => {
+    const bad = r.status !== 'completed' || r.errorCount > 0;
+    if (bad) failed++;
+    if (v.json) {
+      io.stdout(`${JSON.stringify(r)}\n`);
+      return;
+    }
+    const head =
+      r.status === 'completed'
+        ? `${s.bold(r.file)}: ${s.green(`${r.traces} trace${r.traces === 1 ? '' : 's'} created`)}${r.errorCount > 0 ? `, ${s.yellow(`${r.errorCount} bad line${r.errorCount === 1 ? '' : 's'}`)}` : ''}`
+        : `${s.bold(r.file)}: ${s.red(r.status)}${r.reason ? `: ${r.reason}` : ''}`;
+    io.stdout(`${head}${s.dim(` (s3 key ${r.key}, upload ${r.uploadId})`)}\n`);
+    for (const e of r.errors) io.stdout(`  line ${e.line}: ${e.message}\n`);
+  });
   return failed > 0 ? 1 : 0;
 }
 

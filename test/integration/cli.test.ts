@@ -206,4 +206,19 @@ describe('trace-ingest against the local stack', () => {
     expect(JSON.parse(usable.stdout).total_count).toBe(0);
     expect((await cli(['keys', 'bogus'], env)).code).toBe(2);
   });
+
+  it('drop puts files into the S3 drop folder, waits for their ingestion and reports it', async () => {
+    const run = await cli(['drop', join(tmp, 'chat-traces.jsonl'), join(tmp, 'some-bad.jsonl')], { DATA_DIR: stack.dataDir });
+    expect(run.code, run.stderr).toBe(1); // some-bad.jsonl has a bad line
+    expect(run.stdout).toMatch(/chat-traces\.jsonl: 20 traces created/);
+    expect(run.stdout).toMatch(/some-bad\.jsonl: 2 traces created, 1 bad line/);
+    expect(run.stdout).toMatch(/line 2: invalid JSON/);
+    expect(run.stdout).toContain(`drop/${stack.info.organizationId}/${stack.info.projectId}/chat-traces.jsonl`);
+    const json = await cli(['drop', '--json', join(tmp, 'single-trace.json')], { DATA_DIR: stack.dataDir });
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout.trim())).toMatchObject({ status: 'completed', traces: 1, errorCount: 0 });
+    const foreign = await cli(['drop', '--prefix', 'drop/other/project/', join(tmp, 'single-trace.json')], { DATA_DIR: stack.dataDir });
+    expect(foreign.code).not.toBe(0);
+    expect(foreign.stderr).toMatch(/--prefix must be under/);
+  });
 });
