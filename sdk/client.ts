@@ -173,7 +173,7 @@ export class TraceIngestClient {
         ...(input.score !== undefined ? { score: input.score } : {}),
         ...(input.reasoning !== undefined ? { reasoning: input.reasoning } : {}),
       };
-      return readJson(await this.#call('POST', await this.#project('/trace-evaluations'), body), Evaluation, 'create evaluation');
+      return readJson(await this.#call('POST', await this.#project('/trace-evaluations'), body, false), Evaluation, 'create evaluation');
     },
     get: async (id: string): Promise<Evaluation> =>
       readJson(await this.#call('GET', await this.#project(`/trace-evaluations/${enc(id)}`)), Evaluation, 'get evaluation'),
@@ -270,10 +270,15 @@ export class TraceIngestClient {
     return `${this.baseUrl}/api/v1/organizations/${enc(t.organizationId)}/projects/${enc(t.projectId)}${path}`;
   }
 
-  #call(method: string, url: string, json?: unknown): Promise<Response> {
+  /**
+   * Every POST of the API is safe to repeat (presign, create by filename, Parea upserts and reads) except
+   * creating an evaluation, which is sent with `idempotent: false` and so never retried after a 5xx.
+   */
+  #call(method: string, url: string, json?: unknown, idempotent = true): Promise<Response> {
     const call: Call = {
       method,
       url,
+      idempotent,
       headers: { ...JSON_HEADERS, 'x-api-key': this.#apiKey },
       ...(json !== undefined ? { body: () => JSON.stringify(json) } : {}),
     };

@@ -21,11 +21,20 @@ export interface Call {
   /** Makes the body afresh for each attempt; a body that cannot be replayed sets `replayable: false`. */
   body?: () => RequestInit['body'] | AsyncIterable<Uint8Array>;
   replayable?: boolean;
+  /**
+   * Whether sending it twice does no harm (GET, PUT, DELETE are; a POST that creates something is not).
+   * Only such calls are retried after a 5xx or a network failure; a 429 means nothing was done, so any call is.
+   */
+  idempotent?: boolean;
   /** Extra fetch options (e.g. `duplex: 'half'` for a stream body). */
   init?: Record<string, unknown>;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+function idempotent(call: Call): boolean {
+  return call.idempotent ?? IDEMPOTENT.has(call.method);
+}
 
 /** Retry-After as milliseconds (delta-seconds or an HTTP date), or null. */
 export function retryAfterMs(value: string | null, now = Date.now()): number | null {
@@ -61,14 +70,14 @@ export async function send(fetchFn: FetchLike, call: Call, policy: RetryPolicy):
         ...(call.init ?? {}),
       });
     } catch (err) {
-      if (attempt < retries && IDEMPOTENT.has(call.method)) {
+      if (attempt < retries && idempotent(call)) {
         await sleep(backoffMs(attempt, policy));
         continue;
       }
       const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
       throw new TraceIngestError(0, 'network_error', `${call.method} ${redact(call.url)} failed: ${err instanceof Error ? err.message : String(err)}${cause}`, undefined, { cause: err });
     }
-    if ((res.status === 429 || res.status >= 500) && attempt < retries) {
+    if ((res.status === 429 || (res.status >= 500 && idempotent(call))) && attempt < retries) {
       const ra = retryAfterMs(res.headers.get('retry-after'));
       await res.body?.cancel().catch(() => {});
       await sleep(Math.min(policy.maxDelayMs, ra ?? backoffMs(attempt, policy)));

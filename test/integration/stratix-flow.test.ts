@@ -5,6 +5,7 @@
  * get_sources, delete. See ../shared/spec/stratix-traces-api.md.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as wire from '../../functions/domain/wire.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 import { fixture } from '../support/fixtures.js';
 
@@ -44,6 +45,7 @@ class StratixLikeClient {
   async construct() {
     const { status, json } = await this.request('GET', '/organizations');
     expect(status).toBe(200);
+    wire.OrganizationsAnswer.parse(json);
     const data = (json as { data?: { id: string; projects: Array<{ id: string }> } }).data ?? (json as unknown as { id: string; projects: Array<{ id: string }> });
     this.organizationId = data.id;
     this.projectId = data.projects[0]!.id;
@@ -57,12 +59,16 @@ class StratixLikeClient {
     const type = filename.endsWith('.jsonl') ? 'application/jsonl' : 'application/json';
     const presign = await this.request('POST', `${this.p}/upload`, { filename, type, size: bytes.length });
     expect(presign.status).toBe(200);
+    wire.PresignAnswer.parse(presign.json);
     const url = presign.json!.url as string;
     expect(url).toMatch(/^https?:\/\//);
     const put = await fetch(url, { method: 'PUT', headers: { 'Content-Type': type }, body: bytes });
     expect(put.ok).toBe(true);
     const created = await this.request('POST', this.p, { filename });
     expect(created.status).toBe(200);
+    wire.CreateTracesAnswer.parse(created.json);
+    const upload = await this.request('GET', `/organizations/${this.organizationId}/projects/${this.projectId}/uploads/${created.json!.upload_id as string}`);
+    wire.UploadStatus.parse(upload.json);
     return created.json!.trace_ids as string[];
   }
 }
@@ -93,6 +99,7 @@ describe('the Stratix client flow, unmodified, against the local stack', () => {
   it('gets a trace with every field the model requires, ids and timestamps as strings', async () => {
     const { status, json } = await client.request('GET', `${client.p}/${ids['chat-traces.jsonl']![1]}`);
     expect(status).toBe(200);
+    wire.Trace.parse(json);
     const t = json!;
     for (const field of ['id', 'organization_id', 'project_id', 'created_at', 'filename']) expect(typeof t[field], field).toBe('string');
     expect(t.data).toBeTypeOf('object');
@@ -104,6 +111,7 @@ describe('the Stratix client flow, unmodified, against the local stack', () => {
 
   it('get_many with each filter the client sends', async () => {
     const all = await client.request('GET', `${client.p}?page=1&page_size=100`);
+    wire.TraceList.parse(all.json);
     expect(all.json!.total_count).toBe(36);
     expect(all.json!.count).toBe(36);
     for (const t of all.json!.traces as Array<Record<string, unknown>>) {
@@ -139,6 +147,7 @@ describe('the Stratix client flow, unmodified, against the local stack', () => {
       score: 0.9,
     });
     expect(created.status).toBe(201);
+    wire.Evaluation.parse(created.json);
     const res = await client.request('GET', `${client.p}?judge_id=judge-accuracy&status=pass`);
     const [t] = res.json!.traces as Array<Record<string, unknown>>;
     expect(t!.id).toBe(id);
@@ -150,6 +159,7 @@ describe('the Stratix client flow, unmodified, against the local stack', () => {
   it('get_sources', async () => {
     const { status, json } = await client.request('GET', `${client.p}/sources`);
     expect(status).toBe(200);
+    wire.Sources.parse(json);
     expect(json!.sources).toEqual(['upload']);
   });
 

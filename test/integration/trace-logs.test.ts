@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
 import { dropAndSettle, startTestStack, type TestStack } from '../support/stack.js';
+import { parseTraceLogForest } from '../../functions/domain/wire.js';
 
 const FIXTURE = readFileSync(new URL('../../../shared/fixtures/experiment-logs.jsonl', import.meta.url), 'utf8');
 const SPANS = FIXTURE.split('\n')
@@ -66,6 +67,8 @@ async function experiment(filter: unknown, opts: { key?: string; query?: string;
   expect(res.status, res.text).toBe(200);
   const trees = JSON.parse(res.text) as Tree[];
   expect(Array.isArray(trees)).toBe(true);
+  // Every answer meets the shared wire contract the SDK validates with, node by node.
+  parseTraceLogForest(trees);
   return { trees, next: res.headers['x-next-cursor'] as string | undefined };
 }
 

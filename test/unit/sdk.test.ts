@@ -61,6 +61,19 @@ describe('retries', () => {
     expect(traceCalls()).toHaveLength(4);
   });
 
+  it('never repeats creating an evaluation after a 5xx (it may have been created), but does after a 429', async () => {
+    handler = (_req, res) => reply(res, 502, { error: { code: 'bad_gateway', message: 'upstream failed' } });
+    const err = (await client().evaluations.create({ traceId: 't1', judgeId: 'j' }).catch((e: unknown) => e)) as TraceIngestError;
+    expect(err.status).toBe(502);
+    expect(seen.filter((s) => s.url.endsWith('/trace-evaluations'))).toHaveLength(1);
+    seen.length = 0;
+    let n = 0;
+    const EVAL = { id: 'e1', trace_id: 't1', judge_id: 'j', judge_name: 'j', judge_version: 1, status: 'pending', passed: null, score: null, reasoning: null, created_at: '2026-01-01T00:00:00.000Z', organization_id: 'org-1', project_id: 'proj-1' };
+    handler = (_req, res) => (n++ === 0 ? reply(res, 429, { error: { code: 'throttled', message: 'slow down' } }, { 'retry-after': '0' }) : reply(res, 201, EVAL));
+    expect((await client().evaluations.create({ traceId: 't1', judgeId: 'j' })).id).toBe('e1');
+    expect(seen.filter((s) => s.url.endsWith('/trace-evaluations'))).toHaveLength(2);
+  });
+
   it('honours retries: 0', async () => {
     handler = (_req, res) => reply(res, 503, 'unavailable');
     const err = (await client({ retries: 0 }).traces.get('t1').catch((e: unknown) => e)) as TraceIngestError;

@@ -1,0 +1,174 @@
+/**
+ * The API's answers as zod schemas: the wire contract shared by the server
+ * (its integration tests check every answer against these) and the SDK (which
+ * validates what it receives with them). Loose objects: fields added later
+ * pass through.
+ */
+import { z } from 'zod';
+
+const nullableString = z.string().nullable();
+
+export const LineError = z.looseObject({ line: z.number(), message: z.string() });
+export type LineError = z.infer<typeof LineError>;
+
+export const OrganizationsAnswer = z.looseObject({
+  data: z.looseObject({
+    id: z.string(),
+    name: z.string(),
+    owner_id: z.string().nullable().optional(),
+    projects: z.array(z.looseObject({ id: z.string(), name: z.string() })).min(1),
+  }),
+});
+export type OrganizationsAnswer = z.infer<typeof OrganizationsAnswer>;
+
+export const PresignAnswer = z.looseObject({
+  url: z.string().url(),
+  upload_key: z.string(),
+  expires_at: z.string().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+export type PresignAnswer = z.infer<typeof PresignAnswer>;
+
+/** 200 (completed) or 202 (processing) of `POST P/traces`. */
+export const CreateTracesAnswer = z.looseObject({
+  trace_ids: z.array(z.string()),
+  upload_id: z.string(),
+  status: z.string(),
+  errors: z.array(LineError).default([]),
+  error_count: z.number().optional(),
+  records: z.number().optional(),
+  poll: z.string().optional(),
+  trace_ids_truncated: z.boolean().optional(),
+});
+export type CreateTracesAnswer = z.infer<typeof CreateTracesAnswer>;
+
+/** 422 of `POST P/traces`: no valid record, or the upload failed. */
+export const CreateTracesRefusal = z.looseObject({
+  error: z.looseObject({ code: z.string(), message: z.string() }),
+  upload_id: z.string().optional(),
+  errors: z.array(LineError).optional(),
+  error_count: z.number().optional(),
+});
+
+export const UploadStatus = z.looseObject({
+  upload_id: z.string(),
+  status: z.string(),
+  filename: z.string().nullable().optional(),
+  source: z.string().nullable().optional(),
+  size: z.number().nullable().optional(),
+  records: z.number().nullable().optional(),
+  traces: z.number().nullable().optional(),
+  error_count: z.number().nullable().optional(),
+  errors: z.array(LineError).nullable().optional(),
+  reason: z.string().nullable().optional(),
+  last_error: z.string().nullable().optional(),
+  created_at: z.string().nullable().optional(),
+  completed_at: z.string().nullable().optional(),
+  duration_ms: z.number().nullable().optional(),
+  trace_ids: z.array(z.string()).optional(),
+  trace_ids_truncated: z.boolean().optional(),
+});
+export type UploadStatus = z.infer<typeof UploadStatus>;
+
+export const LastEvaluation = z.looseObject({
+  judge_id: z.string(),
+  judge_name: z.string(),
+  judge_version: z.number(),
+  created_at: z.string(),
+  passed: z.boolean().nullable(),
+  evaluation_id: z.string().optional(),
+});
+
+export const Trace = z.looseObject({
+  id: z.string(),
+  organization_id: z.string(),
+  project_id: z.string(),
+  created_at: z.string(),
+  filename: z.string(),
+  data: z.unknown(),
+  input: nullableString,
+  integration_id: nullableString,
+  source: z.string(),
+  upload_id: z.string().optional(),
+  evaluations_count: z.number(),
+  last_evaluations: z.array(LastEvaluation),
+});
+export type Trace = z.infer<typeof Trace>;
+
+export const TraceList = z.looseObject({
+  traces: z.array(Trace),
+  count: z.number(),
+  total_count: z.number(),
+  page: z.number().nullable(),
+  page_size: z.number(),
+  next_cursor: z.string().nullable(),
+});
+export type TraceList = z.infer<typeof TraceList>;
+
+export const Sources = z.looseObject({ sources: z.array(z.string()) });
+
+export const Evaluation = z.looseObject({
+  id: z.string(),
+  trace_id: z.string(),
+  judge_id: z.string(),
+  judge_name: z.string(),
+  judge_version: z.number(),
+  status: z.string(),
+  passed: z.boolean().nullable(),
+  score: z.number().nullable(),
+  reasoning: z.string().nullable(),
+  created_at: z.string(),
+  organization_id: z.string(),
+  project_id: z.string(),
+});
+export type Evaluation = z.infer<typeof Evaluation>;
+
+export const EvaluationList = z.looseObject({ trace_evaluations: z.array(Evaluation), count: z.number(), total: z.number() });
+export type EvaluationList = z.infer<typeof EvaluationList>;
+
+export const Score = z.looseObject({ name: z.string(), score: z.number().nullable().optional() });
+
+/** A Parea TraceLogTree node (the span's fields, children nested). */
+export interface TraceLogTree {
+  trace_id: string;
+  parent_trace_id?: string | null;
+  root_trace_id?: string | null;
+  trace_name?: string | null;
+  status?: string | null;
+  latency?: number | null;
+  depth?: number;
+  scores?: Array<{ name: string; score?: number | null; [k: string]: unknown }> | null;
+  children_logs: TraceLogTree[];
+  tree_flags?: { orphan?: boolean; cycle_broken?: boolean };
+  [k: string]: unknown;
+}
+/** One node, shallowly: its children are checked node by node (iteratively, so a 10,000-deep chain works). */
+export const TraceLogNode = z.looseObject({
+  trace_id: z.string(),
+  parent_trace_id: z.string().nullable().optional(),
+  root_trace_id: z.string().nullable().optional(),
+  trace_name: z.string().nullable().optional(),
+  status: z.string().nullable().optional(),
+  latency: z.number().nullable().optional(),
+  depth: z.number().optional(),
+  scores: z.array(Score).nullable().optional(),
+  children_logs: z.array(z.unknown()),
+  tree_flags: z.looseObject({ orphan: z.boolean().optional(), cycle_broken: z.boolean().optional() }).optional(),
+});
+
+/** Validates a forest of TraceLogTrees without recursion; throws the first zod error with its path. */
+export function parseTraceLogForest(value: unknown): TraceLogTree[] {
+  const roots = z.array(z.unknown()).parse(value);
+  const stack: Array<{ node: unknown; path: (string | number)[] }> = roots.map((node, i) => ({ node, path: [i] }));
+  while (stack.length > 0) {
+    const { node, path } = stack.pop()!;
+    const r = TraceLogNode.safeParse(node);
+    if (!r.success) {
+      throw new z.ZodError(r.error.issues.map((issue) => ({ ...issue, path: [...path, ...issue.path] })));
+    }
+    r.data.children_logs.forEach((child, i) => stack.push({ node: child, path: [...path, 'children_logs', i] }));
+  }
+  return roots as TraceLogTree[];
+}
+
+export const EmptyObject = z.looseObject({});
