@@ -6,15 +6,15 @@
  * Every answer is JSON lines on stdout; errors are plain text on stderr.
  * Exit status: 0 done, 1 failed, 2 usage error.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { DynamoTenantStore } from '../functions/adapters/dynamo/tenant-store.js';
 import { createApiKey, listApiKeys, revokeApiKey, UnknownOrganizationError, type TenantStore } from '../functions/domain/tenancy.js';
+import { isEntryPoint } from './entry.js';
 
 export const LOCAL_TABLE = 'trace-ingest-local';
 const DEFAULT_REGION = 'us-east-1';
@@ -361,17 +361,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   }
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
 
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   main(process.argv.slice(2)).then(
     (code) => {

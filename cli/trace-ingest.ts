@@ -4,11 +4,10 @@
  * TRACE_INGEST_API_KEY, else `${DATA_DIR:-.data}/local-stack.json`.
  * Exit status: 0 done, 1 failed, 2 usage error.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { dropFiles } from './drop.js';
 import { TraceIngestClient, TraceIngestError, parseFilterExpression, type TraceFilters, type TraceLogTree, type UploadProgress } from '../sdk/index.js';
+import { isEntryPoint } from './entry.js';
 
 export interface CliIo {
   stdout(text: string): void;
@@ -508,14 +507,5 @@ export async function run(): Promise<void> {
   }
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
 
-if (isEntryPoint()) await run();
+if (isEntryPoint(import.meta.url)) await run();
