@@ -48,6 +48,8 @@ export const workerHandlers = {
   ingest: 'ingest',
   /** API Gateway HTTP API Lambda REQUEST authorizer (simple responses). */
   authorizer: 'authorizer',
+  /** Scheduled (EventBridge, daily): deletes the traces older than RETENTION_DAYS. */
+  retentionSweep: 'retentionSweep',
 } as const;
 
 /** Where the S3 object-created notifications come from. */

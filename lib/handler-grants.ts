@@ -37,6 +37,8 @@ export const objectsDelete = (prefix: string): HandlerGrant => ({ target: 'objec
 export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> = {
   [workerHandlers.ingest]: [tableReadWrite, ...INGEST_PREFIXES.map((prefix) => objectsRead(prefix)), objectsReadWrite(PAYLOADS_PREFIX)],
   [workerHandlers.authorizer]: [tableRead],
+  // Deletes expired traces through the trace delete path (as deleteTrace), finding them with Query.
+  [workerHandlers.retentionSweep]: [tableReadWrite, objectsDelete(PAYLOADS_PREFIX)],
   organizations: [tableRead],
   // Presigning signs with the function's own role: the URL can do exactly what the role may, put under uploads/.
   presignUpload: [tableRead, objectsWrite(UPLOADS_PREFIX)],

@@ -35,8 +35,14 @@ if (!(INGEST_PREFIXES as readonly string[]).includes(DROP_PREFIX)) {
 }
 
 /**
- * Every prefix the lifecycle rules expire after `retentionDays`: the raw files, once ingested.
- * Not payloads/: a trace whose document was offloaded points there, and traces are kept until
- * deleted (DELETE removes the payload with its trace).
+ * The prefixes the lifecycle rules expire after `retentionDays`: the raw files, once ingested.
+ * payloads/ is not among them: a trace whose document was offloaded points there, so a payload
+ * must outlive its trace. Traces older than `retentionDays` are deleted by the retention sweep
+ * (functions/handlers/retentionSweep.ts, daily) through the trace delete path, which removes their
+ * payloads with them; payloads/ expires only PAYLOADS_BACKSTOP_DAYS later, as a backstop for
+ * anything the sweep missed, never before the sweep has deleted the trace.
  */
 export const EXPIRING_PREFIXES: readonly string[] = [...INGEST_PREFIXES];
+
+/** payloads/ expires this many days after `retentionDays` (see EXPIRING_PREFIXES). */
+export const PAYLOADS_BACKSTOP_DAYS = 7;

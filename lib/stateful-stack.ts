@@ -12,7 +12,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnersh
 import type { Construct } from 'constructs';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/dynamo/schema.js';
 import type { AppConfig } from './config.js';
-import { EXPIRING_PREFIXES } from './layout.js';
+import { EXPIRING_PREFIXES, PAYLOADS_BACKSTOP_DAYS, PAYLOADS_PREFIX } from './layout.js';
 
 /** Where the trace bucket's server access logs go in the log bucket. */
 export const ACCESS_LOGS_PREFIX = 'trace-bucket/';
@@ -92,16 +92,16 @@ export class StatefulStack extends Stack {
 }
 
 function lifecycleRules(retentionDays: number): LifecycleRule[] {
-  const retention = Duration.days(retentionDays);
+  const expire = (prefix: string, days: number): LifecycleRule => ({
+    id: `expire-${prefix.replace(/\/$/, '')}`,
+    prefix,
+    expiration: Duration.days(days),
+    noncurrentVersionExpiration: Duration.days(days),
+  });
   return [
     { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-    ...EXPIRING_PREFIXES.map(
-      (prefix): LifecycleRule => ({
-        id: `expire-${prefix.replace(/\/$/, '')}`,
-        prefix,
-        expiration: retention,
-        noncurrentVersionExpiration: retention,
-      }),
-    ),
+    ...EXPIRING_PREFIXES.map((prefix) => expire(prefix, retentionDays)),
+    // A backstop only: the retention sweep deletes old traces with their payloads first (lib/layout.ts).
+    expire(PAYLOADS_PREFIX, retentionDays + PAYLOADS_BACKSTOP_DAYS),
   ];
 }

@@ -24,6 +24,8 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket, EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
@@ -57,6 +59,11 @@ export const API_SIZING: FunctionSizing = { memorySize: API_MEMORY_MB, timeout: 
  */
 export const CREATE_SIZING: FunctionSizing = { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) };
 
+/** The retention sweep: deletes up to 10,000 expired traces a run, one by one, and stops 30 s before its timeout. */
+export const RETENTION_SWEEP_SIZING: FunctionSizing = { memorySize: API_MEMORY_MB, timeout: Duration.minutes(5) };
+/** How often the retention sweep runs. */
+export const RETENTION_SWEEP_SCHEDULE = Duration.hours(1);
+
 /** Routes whose handler needs more than API_SIZING. */
 const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = {
   createTraces: CREATE_SIZING,
@@ -67,6 +74,7 @@ const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = {
 /** Memory and timeout of a handler's function (also used by bench/lambda-init.ts for its Node flags). */
 export function sizingFor(handlerName: string): FunctionSizing {
   if (handlerName === workerHandlers.ingest) return INGEST_SIZING;
+  if (handlerName === workerHandlers.retentionSweep) return RETENTION_SWEEP_SIZING;
   return Object.hasOwn(ROUTE_SIZING, handlerName) ? ROUTE_SIZING[handlerName]! : API_SIZING;
 }
 
@@ -109,6 +117,8 @@ export const ALARMS = {
   ingestErrors: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
   /** The event source caps concurrency, so any throttle means the account's concurrency is exhausted. */
   ingestThrottles: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
+  /** Invocation errors of the retention sweep (a failed run; the next day's run retries what is left). */
+  retentionSweepErrors: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
   /** 5xx answers of the API stage. */
   api5xx: { threshold: 5, period: Duration.minutes(5), evaluationPeriods: 1 },
   /**
@@ -182,6 +192,9 @@ export class StatelessStack extends Stack {
   public readonly functions: ReadonlyMap<string, TraceFunction>;
   public readonly ingestFunction: TraceFunction;
   public readonly authorizerFunction: TraceFunction;
+  public readonly retentionSweepFunction: TraceFunction;
+  /** Runs the retention sweep every hour (each run is bounded; a big expired upload takes a few runs). */
+  public readonly retentionSchedule: Rule;
   public readonly api: HttpApi;
   public readonly apiStage: HttpStage;
   public readonly accessLogGroup: LogGroup;
@@ -248,6 +261,19 @@ export class StatelessStack extends Stack {
       }),
     );
     this.authorizerFunction = addFunction(workerHandlers.authorizer, sizingFor(workerHandlers.authorizer), { AUTHORIZER_CACHE_TTL_MS: String(AUTHORIZER_CACHE_TTL_MS) });
+
+    // ---- retention -------------------------------------------------------------
+    // Traces older than retentionDays go through the delete path (counters, sources, evaluations, payloads);
+    // the bucket expires payloads/ only later, as a backstop (lib/layout.ts).
+    this.retentionSweepFunction = addFunction(workerHandlers.retentionSweep, sizingFor(workerHandlers.retentionSweep), {
+      RETENTION_DAYS: String(config.retentionDays),
+    });
+    this.retentionSchedule = new Rule(this, 'RetentionSweepSchedule', {
+      description: `trace-ingest ${config.stage}: deletes traces older than ${config.retentionDays} days`,
+      schedule: Schedule.rate(RETENTION_SWEEP_SCHEDULE),
+      // Invoked asynchronously: a failed run is retried by Lambda, and any run continues where the last one stopped.
+      targets: [new LambdaFunction(this.retentionSweepFunction.function)],
+    });
 
     // ---- HTTP API --------------------------------------------------------------
     this.api = new HttpApi(this, 'HttpApi', {
@@ -357,6 +383,11 @@ export class StatelessStack extends Stack {
       ),
       ingestErrors: alarm('ingestErrors', this.ingestFunction.function.metricErrors({ statistic: 'Sum' }), 'ingest worker invocation errors'),
       ingestThrottles: alarm('ingestThrottles', this.ingestFunction.function.metricThrottles({ statistic: 'Sum' }), 'ingest worker throttled'),
+      retentionSweepErrors: alarm(
+        'retentionSweepErrors',
+        this.retentionSweepFunction.function.metricErrors({ statistic: 'Sum' }),
+        'retention sweep invocation errors',
+      ),
       api5xx: alarm('api5xx', this.apiStage.metricServerError({ statistic: 'Sum' }), 'HTTP API 5xx answers'),
       apiLatencyP95Ms: alarm(
         'apiLatencyP95Ms',

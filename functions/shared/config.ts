@@ -24,6 +24,8 @@ const EnvSchema = z.object({
    * before it answers 202 "processing": keeps the answer inside API Gateway's 29 s.
    */
   CREATE_INGEST_BUDGET_MS: z.coerce.number().int().min(100).max(25_000).default(20_000),
+  /** Days a trace is kept (the retention sweep deletes older ones); absent: kept forever, the sweep does nothing. */
+  RETENTION_DAYS: z.coerce.number().int().min(1).optional(),
   S3_FORCE_PATH_STYLE: z
     .enum(['true', 'false'])
     .default('false')

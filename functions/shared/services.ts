@@ -17,6 +17,8 @@ import type { CreateTracesDeps } from '../domain/uploads/create-traces.js';
 import type { UploadUrlSigner } from '../domain/uploads/presign-upload.js';
 import { DynamoSpanStore } from '../adapters/dynamo/span-store.js';
 import { spanSink, type TraceLogDeps } from '../domain/trace-logs.js';
+import { DynamoExpiredTraceFinder } from '../adapters/dynamo/retention-store.js';
+import type { RetentionDeps } from '../domain/retention.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;
@@ -106,4 +108,16 @@ export function traceLogDeps(): TraceLogDeps {
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
   };
   return traceLogs;
+}
+
+let retention: RetentionDeps | undefined;
+
+/** The retention sweep: the projects, their expired traces, and the trace delete use case's own adapters. */
+export function retentionDeps(): RetentionDeps {
+  retention ??= {
+    ...traceMaintenanceDeps(),
+    projects: tenantStore(),
+    expired: new DynamoExpiredTraceFinder(documentClient(), config().TABLE_NAME),
+  };
+  return retention;
 }

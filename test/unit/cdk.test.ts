@@ -17,7 +17,7 @@ import { INGEST_PREFIXES, routes, workerHandlers } from '../../functions/routes.
 import { loadConfig } from '../../lib/config.js';
 import { BUNDLING, type TraceFunction } from '../../lib/constructs/trace-function.js';
 import { HANDLER_GRANTS, OBJECT_ACTIONS, TABLE_ACTIONS, grantHandler, grantsFor } from '../../lib/handler-grants.js';
-import { EXPIRING_PREFIXES, PAYLOADS_PREFIX } from '../../lib/layout.js';
+import { EXPIRING_PREFIXES, PAYLOADS_BACKSTOP_DAYS, PAYLOADS_PREFIX } from '../../lib/layout.js';
 import { ACCESS_LOGS_PREFIX } from '../../lib/stateful-stack.js';
 import {
   ACCESS_LOG_FIELDS,
@@ -26,6 +26,7 @@ import {
   CREATE_INGEST_BUDGET_MS,
   CREATE_SIZING,
   MAX_RECEIVE_COUNT,
+  RETENTION_SWEEP_SIZING,
 } from '../../lib/stateless-stack.js';
 import { buildTraceIngestApp, type TraceIngestStacks } from '../../lib/trace-ingest-app.js';
 
@@ -119,18 +120,27 @@ describe('stateful stack: bucket', () => {
     });
   });
 
-  it('aborts incomplete multipart uploads after 1 day, expires raw files after retentionDays, never the payloads of kept traces', () => {
-    const rules = [
+  it('aborts incomplete multipart uploads after 1 day, expires raw files after retentionDays, payloads only at retentionDays + 7 (after the sweep)', () => {
+    const rulesFor = (days: number) => [
       Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
       ...EXPIRING_PREFIXES.map((prefix) =>
-        Match.objectLike({ Prefix: prefix, ExpirationInDays: 30, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' }),
+        Match.objectLike({ Prefix: prefix, ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: days }, Status: 'Enabled' }),
       ),
+      Match.objectLike({
+        Prefix: PAYLOADS_PREFIX,
+        ExpirationInDays: days + 7,
+        NoncurrentVersionExpiration: { NoncurrentDays: days + 7 },
+        Status: 'Enabled',
+      }),
     ];
-    stateful.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith(rules) } });
+    stateful.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith(rulesFor(30)) } });
+    prodStateful.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith(rulesFor(7)) } });
+    expect(PAYLOADS_BACKSTOP_DAYS).toBe(7);
     expect([...EXPIRING_PREFIXES].sort()).toEqual([...INGEST_PREFIXES].sort());
-    const buckets = stateful.findResources('AWS::S3::Bucket');
-    const prefixes = Object.values(buckets).flatMap((b) => ((b as Json).Properties.LifecycleConfiguration?.Rules ?? []).map((r: { Prefix?: string }) => r.Prefix));
-    expect(prefixes).not.toContain(PAYLOADS_PREFIX);
+    // Every lifecycle rule of the trace bucket: the multipart one, the raw files, payloads/ (once each), nothing else.
+    const traceBucket = stateful.findResources('AWS::S3::Bucket')[logicalId(dev.stateful.bucket)] as Json;
+    const prefixes = (traceBucket.Properties.LifecycleConfiguration.Rules as Array<{ Prefix?: string }>).map((r) => r.Prefix).filter((p) => p !== undefined);
+    expect(prefixes.sort()).toEqual([...INGEST_PREFIXES, PAYLOADS_PREFIX].sort());
   });
 
   it('allows browser PUT uploads from the configured origins', () => {
@@ -365,6 +375,7 @@ describe('stateless stack: functions', () => {
       const env = envOf(name);
       if (name !== 'createTraces') expect(env.CREATE_INGEST_BUDGET_MS, name).toBeUndefined();
       if (name !== workerHandlers.authorizer) expect(env.AUTHORIZER_CACHE_TTL_MS, name).toBeUndefined();
+      if (name !== workerHandlers.retentionSweep) expect(env.RETENTION_DAYS, name).toBeUndefined();
       // What Lambda would hand the function (tokens as sample values), through the functions' own zod schema.
       const values = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `sample-${k.toLowerCase()}`]));
       expect(await validatedConfig({ AWS_REGION: 'eu-west-1', ...values }), name).toMatchObject({ TABLE_NAME: expect.any(String), BUCKET_NAME: expect.any(String) });
@@ -397,7 +408,11 @@ describe('stateless stack: functions', () => {
     expect((functions[functionId(dev, 'createTraces')] as Json).Properties).toMatchObject({ MemorySize: 2048, Timeout: 29 });
     // The tree builder holds whole experiments in memory.
     expect((functions[functionId(dev, 'experimentTraceLogs')] as Json).Properties).toMatchObject({ MemorySize: 2048, Timeout: 29 });
-    for (const name of handlerNames.filter((n) => n !== workerHandlers.ingest && n !== 'createTraces' && n !== 'experimentTraceLogs')) {
+    // The retention sweep deletes one trace after another for up to 5 minutes.
+    expect((functions[functionId(dev, workerHandlers.retentionSweep)] as Json).Properties).toMatchObject({ MemorySize: 512, Timeout: 300 });
+    expect(RETENTION_SWEEP_SIZING.timeout.toSeconds()).toBe(300);
+    const special: string[] = [workerHandlers.ingest, workerHandlers.retentionSweep, 'createTraces', 'experimentTraceLogs'];
+    for (const name of handlerNames.filter((n) => !special.includes(n))) {
       expect((functions[functionId(dev, name)] as Json).Properties).toMatchObject({ MemorySize: 512, Timeout: 10 });
     }
   });
@@ -517,9 +532,9 @@ describe('stateless stack: alarms', () => {
   const alarmProps = (template: Template, stacks: TraceIngestStacks, name: keyof typeof ALARMS): Json =>
     (template.findResources('AWS::CloudWatch::Alarm')[logicalId(stacks.stateless.alarms[name])] as Json).Properties;
 
-  it('has exactly the five alarms, each notifying the topic on ALARM and OK, missing data not breaching', () => {
+  it('has exactly the six alarms, each notifying the topic on ALARM and OK, missing data not breaching', () => {
     stateless.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(ALARMS).length);
-    expect(Object.keys(ALARMS).sort()).toEqual(['api5xx', 'apiLatencyP95Ms', 'deadLetters', 'ingestErrors', 'ingestThrottles']);
+    expect(Object.keys(ALARMS).sort()).toEqual(['api5xx', 'apiLatencyP95Ms', 'deadLetters', 'ingestErrors', 'ingestThrottles', 'retentionSweepErrors']);
     for (const alarm of Object.values(stateless.findResources('AWS::CloudWatch::Alarm')) as Json[]) {
       expect(alarm.Properties).toMatchObject({
         AlarmActions: [{ Ref: topicId() }],
@@ -553,6 +568,19 @@ describe('stateless stack: alarms', () => {
       Statistic: 'Sum',
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       Threshold: 1,
+      Period: 300,
+    });
+  });
+
+  it('alarms on invocation errors of the retention sweep (Errors ≥ 1 in 5 minutes)', () => {
+    expect(alarmProps(stateless, dev, 'retentionSweepErrors')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId(dev, workerHandlers.retentionSweep) } }],
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 1,
       Period: 300,
     });
   });
@@ -615,6 +643,51 @@ describe('stateless stack: alarms', () => {
       Endpoint: 'ops@example.com',
       TopicArn: { Ref: logicalId(prod.stateless.alarmTopic) },
     });
+  });
+});
+
+// ---- stateless: retention ------------------------------------------------------
+describe('stateless stack: retention sweep', () => {
+  const envOf = (template: Template, stacks: TraceIngestStacks) =>
+    (template.findResources('AWS::Lambda::Function')[functionId(stacks, workerHandlers.retentionSweep)] as Json).Properties.Environment.Variables as Json;
+
+  it('runs the sweeper hourly from one EventBridge rule', () => {
+    stateless.resourceCountIs('AWS::Events::Rule', 1);
+    const sweeperArn = { 'Fn::GetAtt': [functionId(dev, workerHandlers.retentionSweep), 'Arn'] };
+    stateless.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: sweeperArn })],
+    });
+    // EventBridge may invoke it, and only this rule.
+    stateless.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: sweeperArn,
+      SourceArn: { 'Fn::GetAtt': [logicalId(dev.stateless.retentionSchedule), 'Arn'] },
+    });
+  });
+
+  it('keeps traces retentionDays (context) days: RETENTION_DAYS, validated by config.ts', async () => {
+    expect(envOf(stateless, dev).RETENTION_DAYS).toBe('30');
+    expect(envOf(prodStateless, prod).RETENTION_DAYS).toBe('7');
+    expect(await validatedConfig({ TABLE_NAME: 't', BUCKET_NAME: 'b', RETENTION_DAYS: '7' })).toMatchObject({ RETENTION_DAYS: 7 });
+    // Absent: traces are kept forever (the sweep does nothing).
+    expect(((await validatedConfig({ TABLE_NAME: 't', BUCKET_NAME: 'b' })) as { RETENTION_DAYS?: number }).RETENTION_DAYS).toBeUndefined();
+    await expect(validatedConfig({ TABLE_NAME: 't', BUCKET_NAME: 'b', RETENTION_DAYS: '0' })).rejects.toThrow(/RETENTION_DAYS/);
+  });
+
+  it('may read and write the table and delete under payloads/, nothing else in the bucket', () => {
+    expect(grantsFor(workerHandlers.retentionSweep)).toEqual([
+      { target: 'table', access: 'readWrite' },
+      { target: 'objects', access: 'delete', prefix: PAYLOADS_PREFIX },
+    ]);
+    const statements = statementsOfRole(stateless, roleId(dev, workerHandlers.retentionSweep));
+    const s3 = statements.filter((st) => asList<string>(st.Action).some((a) => a.startsWith('s3:')));
+    expect(s3.map((st) => [asList<string>(st.Action), asList(st.Resource).map(resourceString)])).toEqual([[['s3:DeleteObject'], [`<token>/${PAYLOADS_PREFIX}*`]]]);
+    const actions = statements.flatMap((st) => asList<string>(st.Action));
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem']));
+    expect(actions.filter((a) => /Scan/.test(a))).toEqual([]);
   });
 });
 

@@ -212,6 +212,15 @@ export class DynamoTenantStore implements TenantStore {
     }
     return toApiKeyRecord({ ...item, revoked_at: revokedAt }, hash);
   }
+
+  /** The organization's projects: a Query on its partition (`PROJECT#<id>` items; not `PROJECTNAME#`). */
+  async listProjects(organizationId: string): Promise<Project[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :project)',
+      ExpressionAttributeValues: { ':pk': `ORG#${organizationId}`, ':project': 'PROJECT#' },
+    });
+    return items.map((i) => ({ id: String(i.id), organizationId, name: String(i.name), createdAt: String(i.created_at) }));
+  }
 }
 
 function toApiKeyRecord(i: Record<string, unknown>, hash: string): ApiKeyRecord {
