@@ -6,10 +6,9 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
-import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { sweepExpired } from '../../functions/domain/retention.js';
-import { ingestDeps, retentionDeps } from '../../functions/shared/services.js';
-import { getItem, projectCounter, projectTraces, putObject, startTestStack, type StoredTraceItem, type TestStack } from '../support/stack.js';
+import { retentionDeps } from '../../functions/shared/services.js';
+import { getItem, ingestAt as ingestFileAt, projectCounter, projectTraces, startTestStack, type StoredTraceItem, type TestStack } from '../support/stack.js';
 
 const DAY = 86_400_000;
 let stack: TestStack;
@@ -21,11 +20,7 @@ let before: StoredTraceItem[];
 let evaluationId: string;
 
 async function ingestAt(filename: string, body: string, at: number) {
-  const key = `${stack.info.dropPrefix}retention/${filename}`;
-  await putObject(stack, key, body);
-  const head = await ingestDeps().storage.head({ bucket: stack.info.bucket, key });
-  const out = await ingestObject(ingestDeps(), { bucket: stack.info.bucket, key, eTag: head!.eTag, size: head!.size, eventTime: new Date(at).toISOString() });
-  expect(out.status).toBe('completed');
+  await ingestFileAt(stack, `${stack.info.dropPrefix}retention/${filename}`, body, at);
 }
 
 async function api(method: string, path: string, body?: unknown) {

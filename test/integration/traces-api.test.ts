@@ -1,10 +1,9 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
-import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
-import { ingestDeps, tenantStore } from '../../functions/shared/services.js';
-import { putObject, startTestStack, type TestStack } from '../support/stack.js';
+import { tenantStore } from '../../functions/shared/services.js';
+import { ingestAt as ingestFileAt, startTestStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
 let base: string;
@@ -32,11 +31,7 @@ interface ListAnswer {
 }
 
 async function ingestAt(filename: string, body: string, at: number) {
-  const key = `${stack.info.dropPrefix}api/${filename}`;
-  await putObject(stack, key, body);
-  const head = await ingestDeps().storage.head({ bucket: stack.info.bucket, key });
-  const out = await ingestObject(ingestDeps(), { bucket: stack.info.bucket, key, eTag: head!.eTag, size: head!.size, eventTime: new Date(at).toISOString() });
-  expect(out.status).toBe('completed');
+  await ingestFileAt(stack, `${stack.info.dropPrefix}api/${filename}`, body, at);
 }
 
 async function api(path: string, init: RequestInit & { key?: string | null } = {}) {

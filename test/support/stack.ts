@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { QueryCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { expect } from 'vitest';
+import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { traceId } from '../../functions/domain/ids.js';
+import { ingestDeps } from '../../functions/shared/services.js';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { freePort } from '../../local/ports.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
@@ -36,6 +39,18 @@ export async function startTestStack(overrides: Partial<LocalStackOptions> = {})
 
 export async function putObject(stack: LocalStack, key: string, body: string | Buffer): Promise<void> {
   await stack.s3.send(new PutObjectCommand({ Bucket: stack.info.bucket, Key: key, Body: body }));
+}
+
+/**
+ * Stores an object and ingests it right away as if its S3 event said it was
+ * created at `at` (for stacks started with notifications off): traces get
+ * that creation time, so time ranges and retention can be tested.
+ */
+export async function ingestAt(stack: LocalStack, key: string, body: string, at: number): Promise<void> {
+  await putObject(stack, key, body);
+  const head = await ingestDeps().storage.head({ bucket: stack.info.bucket, key });
+  const out = await ingestObject(ingestDeps(), { bucket: stack.info.bucket, key, eTag: head!.eTag, size: head!.size, eventTime: new Date(at).toISOString() });
+  expect(out.status).toBe('completed');
 }
 
 /** Puts an object and waits until the pipeline has dealt with it. */
