@@ -31,15 +31,29 @@ export interface IngestFigures {
   json_parse_ms: number;
   parse_mb_per_s: number;
   parse_vs_json_parse: number;
+  /** The naive ingest (bench/naive.ts) on the same file and stack: how many runs its figures are the median of. */
+  naive_runs: number;
+  naive_ms: number;
+  naive_records_per_s: number;
+  naive_mb_per_s: number;
+  naive_worker_cpu_ms: number;
+  naive_peak_rss_mb: number;
+  /** naive_ms over ingest_ms. */
+  naive_speedup: number;
+  /** naive_ms over store_limit_ms: the most any ingest could show against the naive one on this stack. */
+  naive_vs_store_limit: number;
 }
+
+/** A naive run slower than this is not repeated (the bench must fit in 20 minutes on 2 cores). */
+const NAIVE_REPEAT_MAX_MS = 120_000;
 
 const MiB = 1024 * 1024;
 
-/** Bundles the worker like the Lambda (one ESM file run by plain node). */
-async function bundleWorker(dir: string): Promise<string> {
-  const outfile = join(dir, 'ingest-worker.mjs');
+/** Bundles a worker like the Lambda (one ESM file run by plain node). */
+async function bundleWorker(dir: string, name: 'ingest-worker' | 'naive-worker'): Promise<string> {
+  const outfile = join(dir, `${name}.mjs`);
   await build({
-    entryPoints: [new URL('./ingest-worker.ts', import.meta.url).pathname],
+    entryPoints: [new URL(`./${name}.ts`, import.meta.url).pathname],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -51,19 +65,30 @@ async function bundleWorker(dir: string): Promise<string> {
   return outfile;
 }
 
-async function runWorker(worker: string, notification: string): Promise<{ ms: number; maxRssMB: number; cpuMs: number }> {
+interface WorkerResult {
+  ms: number;
+  maxRssMB: number;
+  cpuMs: number;
+  /** The ingest worker's failed messages; the naive one reports none (it throws instead). */
+  failures?: number;
+  /** The naive worker's counts. */
+  records?: number;
+  badLines?: number;
+}
+
+async function runWorker(worker: string, ...args: string[]): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
     // The worker runs with the ingest function's own Node flags (its heap limit follows its memory).
     const env = { ...process.env, NODE_OPTIONS: nodeOptionsFor(INGEST_MEMORY_MB), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-    const child = spawn(process.execPath, [worker, notification], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [worker, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
     child.on('exit', (code) => {
       const last = out.trim().split('\n').pop() ?? '';
       try {
-        const r = JSON.parse(last) as { ms: number; failures: number; maxRssMB: number; cpuMs: number };
-        if (code !== 0 || r.failures > 0) return reject(new Error(`worker failed (exit ${code}): ${out}`));
+        const r = JSON.parse(last) as WorkerResult;
+        if (code !== 0 || (r.failures ?? 0) > 0) return reject(new Error(`worker failed (exit ${code}): ${out}`));
         resolve(r);
       } catch {
         reject(new Error(`worker printed no result (exit ${code}): ${out}`));
@@ -153,16 +178,30 @@ async function parseFigures(file: string, runs: number) {
   return { parse_ms: median(ours), json_parse_ms: median(bare), bytes: buf.length };
 }
 
-export async function ingestBench(stack: LocalStack, workDir: string, runs: number, log: (s: string) => void): Promise<IngestFigures> {
-  const big = join(workDir, 'bench-50mib.jsonl');
-  const small = join(workDir, 'bench-5mib.jsonl');
-  const bigInfo = await writeJsonl(big, 50 * MiB - 64 * 1024);
-  await writeJsonl(small, 5 * MiB - 8 * 1024);
-  log(`generated ${round(bigInfo.bytes / MiB)} MiB (${bigInfo.records} records) and a 5 MiB file`);
+/**
+ * Which of the `runs` ingest runs are followed by a naive run: `naiveRuns`
+ * of them, spread evenly (one run: the middle one), so the naive figure sees
+ * the store about as full as the ingest median does.
+ */
+export function naiveRunPositions(runs: number, naiveRuns: number): Set<number> {
+  const k = Math.min(Math.max(naiveRuns, 0), runs);
+  return new Set(Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * runs) / k)));
+}
+
+export async function ingestBench(stack: LocalStack, workDir: string, runs: number, log: (s: string) => void, naiveRuns: number): Promise<IngestFigures> {
+  // BENCH_FILE_MB shrinks the files for quick iterations (default 50; the small file is a tenth of it).
+  const fileMb = Number(process.env.BENCH_FILE_MB ?? 50);
+  const big = join(workDir, 'bench-big.jsonl');
+  const small = join(workDir, 'bench-small.jsonl');
+  const bigInfo = await writeJsonl(big, fileMb * MiB - 64 * 1024);
+  await writeJsonl(small, (fileMb / 10) * MiB - 8 * 1024);
+  log(`generated ${round(bigInfo.bytes / MiB)} MiB (${bigInfo.records} records) and a ${round(fileMb / 10)} MiB file`);
   // First, on a clean heap: later measurements leave hundreds of MB of garbage whose collection would land in these timings.
   const parse = await parseFigures(big, 5);
   log(`parse only ${round(parse.parse_ms)} ms, bare JSON.parse ${round(parse.json_parse_ms)} ms`);
-  const worker = await bundleWorker(workDir);
+  const worker = await bundleWorker(workDir, 'ingest-worker');
+  const naiveWorker = await bundleWorker(workDir, 'naive-worker');
+  const naiveAt = naiveRunPositions(runs, naiveRuns);
 
   // Warm-up (discarded): DynamoDB Local's JIT and the table's first pages.
   await runWorker(worker, await putFile(stack, `${stack.info.dropPrefix}bench/warm-up/small.jsonl`, small));
@@ -174,9 +213,11 @@ export async function ingestBench(stack: LocalStack, workDir: string, runs: numb
   const rss50: number[] = [];
   const rss5: number[] = [];
   const baseMs: number[] = [];
+  const naive: WorkerResult[] = [];
   // Interleaved, so a store that slows as it fills weighs on both sides alike.
   for (let run = 0; run < runs; run++) {
-    const n = await putFile(stack, `${stack.info.dropPrefix}bench/run-${run}/big.jsonl`, big);
+    const bigKey = `${stack.info.dropPrefix}bench/run-${run}/big.jsonl`;
+    const n = await putFile(stack, bigKey, big);
     const r = await runWorker(worker, n);
     ingestMs.push(r.ms);
     cpuMs.push(r.cpuMs);
@@ -184,9 +225,18 @@ export async function ingestBench(stack: LocalStack, workDir: string, runs: numb
     baseMs.push(await storeLimitMs(big, run));
     const s = await runWorker(worker, await putFile(stack, `${stack.info.dropPrefix}bench/run-${run}/small.jsonl`, small));
     rss5.push(s.maxRssMB);
-    log(`run ${run + 1}/${runs}: ingest ${round(r.ms)} ms (worker CPU ${round(r.cpuMs)} ms, peak RSS ${round(r.maxRssMB)} MB), plain BatchWriteItem ${round(baseMs[run]!)} ms, 5 MiB peak RSS ${round(s.maxRssMB)} MB`);
+    log(`run ${run + 1}/${runs}: ingest ${round(r.ms)} ms (worker CPU ${round(r.cpuMs)} ms, peak RSS ${round(r.maxRssMB)} MB), plain BatchWriteItem ${round(baseMs[run]!)} ms, small file peak RSS ${round(s.maxRssMB)} MB`);
+    if (naiveAt.has(run) && !(naive.length > 0 && naive[naive.length - 1]!.ms > NAIVE_REPEAT_MAX_MS)) {
+      // The same object the ingest just read, read again by the naive code; its items go to an organization of its own.
+      const nv = await runWorker(naiveWorker, stack.info.bucket, bigKey, `bench-naive-${run}`);
+      if (nv.records !== bigInfo.records || nv.badLines !== 0) throw new Error(`naive ingest wrote ${nv.records} of ${bigInfo.records} records (${nv.badLines} bad lines)`);
+      naive.push(nv);
+      log(`run ${run + 1}/${runs}: naive ingest ${round(nv.ms)} ms (CPU ${round(nv.cpuMs)} ms, peak RSS ${round(nv.maxRssMB)} MB), ${round(nv.ms / r.ms)}x this run's ingest`);
+      if (nv.ms > NAIVE_REPEAT_MAX_MS && naive.length < naiveAt.size) log(`naive run over ${NAIVE_REPEAT_MAX_MS / 1000} s: not repeated`);
+    }
   }
   const ms = median(ingestMs);
+  const naiveMs = naive.length > 0 ? median(naive.map((x) => x.ms)) : NaN;
   return {
     file_mb: round(bigInfo.bytes / MiB),
     records: bigInfo.records,
@@ -203,6 +253,14 @@ export async function ingestBench(stack: LocalStack, workDir: string, runs: numb
     json_parse_ms: round(parse.json_parse_ms),
     parse_mb_per_s: round(parse.bytes / MiB / (parse.parse_ms / 1000)),
     parse_vs_json_parse: round(parse.json_parse_ms / parse.parse_ms, 3),
+    naive_runs: naive.length,
+    naive_ms: round(naiveMs),
+    naive_records_per_s: round(bigInfo.records / (naiveMs / 1000), 0),
+    naive_mb_per_s: round(bigInfo.bytes / MiB / (naiveMs / 1000)),
+    naive_worker_cpu_ms: naive.length > 0 ? round(median(naive.map((x) => x.cpuMs))) : NaN,
+    naive_peak_rss_mb: naive.length > 0 ? round(median(naive.map((x) => x.maxRssMB))) : NaN,
+    naive_speedup: round(naiveMs / ms, 2),
+    naive_vs_store_limit: round(naiveMs / median(baseMs), 2),
   };
 }
 

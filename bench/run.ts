@@ -12,10 +12,30 @@ import { gitRevision, ingestBench } from './ingest.js';
 import { listBench } from './list.js';
 import { lambdaInitBench } from './lambda-init.js';
 import { pareaBench } from './parea.js';
+import { round } from './stats.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const runs = Number(process.env.BENCH_RUNS ?? 5);
+// One naive run on the 50 MiB file is about 53,000 sequential PutItems (1.5 to 2 minutes here): it runs fewer
+// times than the rest (BENCH_NAIVE_RUNS, default 3), and once only if a run takes over 2 minutes.
+const naiveRuns = Math.min(runs, Number(process.env.BENCH_NAIVE_RUNS ?? 3));
 const log = (s: string) => console.log(`[bench] ${s}`);
+
+/** The keys bench/results.json must hold as numbers, by the part that measures them. */
+const REQUIRED: Record<string, 'ingest' | 'list' | 'parea' | 'lambda'> = {
+  ingest_vs_store_limit: 'ingest',
+  parse_vs_json_parse: 'ingest',
+  rss_growth_50_vs_5: 'ingest',
+  naive_speedup: 'ingest',
+  list_first_page_100k_vs_1k: 'list',
+  list_cursor_deep_100k_vs_1k: 'list',
+  tree_100k_vs_10k: 'parea',
+  lambda_init_ms_max: 'lambda',
+};
+
+function naiveLabel(n: number, records: number): string {
+  return `${n === 1 ? 'one run' : `median of ${n} runs`}, ${records} PutItems in sequence`;
+}
 
 const workDir = mkdtempSync(join(tmpdir(), 'trace-ingest-bench-'));
 const stack = await startLocalStack({
@@ -35,7 +55,7 @@ console.log = ((orig) => (...args: unknown[]) => {
 try {
   log(`DynamoDB Local (in memory) and s3rver up; ${cpus().length} cores; ${runs} runs per figure`);
   const only = new Set((process.env.BENCH_ONLY ?? 'ingest,list,parea,lambda').split(','));
-  const ingest = only.has('ingest') ? await ingestBench(stack, workDir, runs, log) : null;
+  const ingest = only.has('ingest') ? await ingestBench(stack, workDir, runs, log, naiveRuns) : null;
   const list = only.has('list') ? await listBench(stack, 20, log) : null;
   const parea = only.has('parea') ? await pareaBench(stack, log) : null;
   const lambda = only.has('lambda') ? await lambdaInitBench(log) : null;
@@ -55,6 +75,13 @@ try {
     ['parse only (50 MiB, in memory)', `${ingest.parse_ms} ms, ${ingest.parse_mb_per_s} MB/s`, ''],
     ['bare JSON.parse per line', `${ingest.json_parse_ms} ms`, ''],
     ['parse_vs_json_parse', ingest.parse_vs_json_parse, '>= 0.7'],
+  );
+  if (ingest && ingest.naive_runs > 0) targets.push(
+    [`naive ingest: wall time (${naiveLabel(ingest.naive_runs, ingest.records)})`, `${ingest.naive_ms} ms`, ''],
+    ['naive ingest: records/s, MB/s', `${ingest.naive_records_per_s} records/s, ${ingest.naive_mb_per_s} MB/s`, ''],
+    ['naive ingest: CPU time, peak RSS', `${ingest.naive_worker_cpu_ms} ms, ${ingest.naive_peak_rss_mb} MB`, ''],
+    ['naive_speedup (naive wall time / ingest)', ingest.naive_speedup, '>= 10'],
+    ['naive / store limit (the most any ingest could show here)', ingest.naive_vs_store_limit, ''],
   );
   if (list) {
     for (const [what, label] of [
@@ -77,13 +104,22 @@ try {
   if (lambda) {
     targets.push(['lambda: largest bundle', `${lambda.lambda_bundle_kb_max} KB`, ''], ['lambda_init_ms_max', lambda.lambda_init_ms_max, '<= 150']);
   }
+  targets.push(['bench: total wall time', `${round(performance.now() / 1000, 1)} s`, '<= 1200 s']);
   const w = Math.max(...targets.map(([k]) => k.length));
   console.log('');
   console.log(`${'figure'.padEnd(w)}  ${'value'.padEnd(28)}  target`);
   for (const [k, v, t] of targets) console.log(`${k.padEnd(w)}  ${String(v).padEnd(28)}  ${t}`);
   console.log('');
 
-  const results = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, ...ingest, ...list, ...parea, ...(lambda ? { lambda_init_ms_max: lambda.lambda_init_ms_max, lambda_bundle_kb_max: lambda.lambda_bundle_kb_max, lambda_per_function: lambda.per_function } : {}) };
+  const results: Record<string, unknown> = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, bench_wall_s: round(performance.now() / 1000, 1), ...ingest, ...list, ...parea, ...(lambda ? { lambda_init_ms_max: lambda.lambda_init_ms_max, lambda_bundle_kb_max: lambda.lambda_bundle_kb_max, lambda_per_function: lambda.per_function } : {}) };
+  // Every headline ratio of the parts that ran must be a number (a NaN would be written as null): fail loudly, write nothing.
+  // Only a partial run may leave out the naive ingest (BENCH_NAIVE_RUNS=0).
+  const all = Object.values(REQUIRED).every((part) => only.has(part));
+  const missing = Object.entries(REQUIRED)
+    .filter(([key, part]) => only.has(part) && (all || naiveRuns > 0 || key !== 'naive_speedup'))
+    .map(([key]) => key)
+    .filter((key) => typeof results[key] !== 'number' || !Number.isFinite(results[key]));
+  if (missing.length > 0) throw new Error(`bench/results.json would lack ${missing.join(', ')} (not finite numbers); not written`);
   writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
   log('written to bench/results.json');
 } finally {
