@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import S3rver from 's3rver';
 
 /** Lets browsers PUT to presigned URLs on the local endpoint, as the AWS bucket's CORS rule does. */
@@ -30,6 +31,7 @@ export async function startLocalS3(options: { port: number; dir: string; bucket:
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: [CORS] }],
   });
+  guardLongKeys(server);
   const address = (await server.run()) as { port: number };
   const http = (server as unknown as { httpServer: Server }).httpServer;
   return {
@@ -40,4 +42,44 @@ export async function startLocalS3(options: { port: number; dir: string; bucket:
       await server.close();
     },
   };
+}
+
+/** The longest file name the file systems s3rver stores objects on take (ext4, APFS, NTFS: 255 bytes). */
+const NAME_MAX_BYTES = 255;
+/** s3rver keeps an object as files named `<last key segment>._S3rver_<resource>`; the longest resource is `metadata.json`. */
+const LONGEST_SUFFIX_BYTES = Buffer.byteLength('._S3rver_metadata.json');
+
+/** Whether s3rver can keep this key on disk: each `/`-separated segment becomes a directory or a file name. */
+export function fitsLocalStore(key: string): boolean {
+  const parts = key.split('/');
+  const last = parts.pop() ?? '';
+  return parts.every((p) => Buffer.byteLength(p) <= NAME_MAX_BYTES) && Buffer.byteLength(last) + LONGEST_SUFFIX_BYTES <= NAME_MAX_BYTES;
+}
+
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
+  existsObject(bucket: string, key: string): Promise<boolean>;
+}
+
+/**
+ * A key whose file name is too long for the disk made s3rver write to a stream without an error
+ * listener: ENAMETOOLONG killed the whole process (the stack with it). S3 itself takes keys up to
+ * 1,024 bytes; the stand-in now answers what S3 answers for a key it cannot take (400
+ * KeyTooLongError) when asked to store one, and "no such key" when asked to read one.
+ */
+function guardLongKeys(server: S3rver): void {
+  const store = (server as unknown as { store: S3rverStore }).store;
+  const S3Error = createRequire(import.meta.url)('s3rver/lib/models/error') as new (code: string, message: string) => Error;
+  const resourcePath = store.getResourcePath.bind(store);
+  store.getResourcePath = (bucket, key, resource) => {
+    if (key !== undefined && !fitsLocalStore(key)) {
+      throw new S3Error('KeyTooLongError', `the local S3 stand-in (s3rver) keeps each key segment as a file name of at most ${NAME_MAX_BYTES} bytes, with a ${LONGEST_SUFFIX_BYTES}-byte suffix on the last one; this key does not fit (S3 itself takes it)`);
+    }
+    return resourcePath(bucket, key, resource);
+  };
+  const getObject = store.getObject.bind(store);
+  store.getObject = (bucket, key, options) => (fitsLocalStore(key) ? getObject(bucket, key, options) : Promise.resolve(null));
+  const existsObject = store.existsObject.bind(store);
+  store.existsObject = (bucket, key) => (fitsLocalStore(key) ? existsObject(bucket, key) : Promise.resolve(false));
 }

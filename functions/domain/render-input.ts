@@ -19,7 +19,7 @@ const INPUT_FIELDS = ['input', 'prompt', 'messages', 'inputs', 'question', 'quer
 function renderValue(value: unknown): string {
   if (typeof value === 'string') return value;
   if (isChatMessages(value)) return value.map(renderMessage).join('\n');
-  return JSON.stringify(value) ?? String(value);
+  return jsonText(value);
 }
 
 interface ChatMessage {
@@ -41,7 +41,7 @@ function renderMessage(m: ChatMessage): string {
   const who = typeof m.name === 'string' && m.name ? `${m.role} (${m.name})` : m.role;
   let text = renderContent(m.content);
   if (m.tool_calls !== undefined && m.tool_calls !== null) {
-    const calls = JSON.stringify(m.tool_calls);
+    const calls = jsonText(m.tool_calls);
     text = text ? `${text}\n[tool calls] ${calls}` : `[tool calls] ${calls}`;
   }
   return `${who}: ${text}`;
@@ -60,14 +60,62 @@ function renderContent(content: unknown): string {
           if (typeof p.text === 'string') return p.text;
           if (typeof p.type === 'string') return `[${p.type}]`;
         }
-        return JSON.stringify(part);
+        return jsonText(part);
       })
       .join('\n');
   }
-  return JSON.stringify(content);
+  return jsonText(content);
 }
 
 /** DynamoDB rejects strings that are not valid UTF-16 (lone surrogates); replace them with U+FFFD. */
 export function toWellFormed(s: string): string {
   return s.toWellFormed();
+}
+
+/**
+ * JSON.stringify, except for a value nested too deeply for it: V8's writer recurses and gives
+ * up with a RangeError a few thousand levels down (JSON.parse has no such limit, so a record
+ * may hold such a value); that one is written iteratively instead, to the same text.
+ */
+export function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return stringifyIteratively(value);
+  }
+}
+
+/** JSON.stringify for what JSON.parse gives (plain objects, arrays, strings, numbers, booleans, null), without recursion. */
+export function stringifyIteratively(root: unknown): string {
+  const out: string[] = [];
+  // What is left to write, last first: a value, or literal text (separators and closers).
+  const todo: Array<{ value: unknown } | string> = [{ value: root }];
+  while (todo.length > 0) {
+    const next = todo.pop()!;
+    if (typeof next === 'string') {
+      out.push(next);
+      continue;
+    }
+    const v = next.value;
+    if (Array.isArray(v)) {
+      out.push('[');
+      todo.push(']');
+      for (let i = v.length - 1; i >= 0; i--) {
+        todo.push({ value: v[i] });
+        if (i > 0) todo.push(',');
+      }
+    } else if (v !== null && typeof v === 'object') {
+      const keys = Object.keys(v);
+      out.push('{');
+      todo.push('}');
+      for (let i = keys.length - 1; i >= 0; i--) {
+        todo.push({ value: (v as Record<string, unknown>)[keys[i]!] });
+        todo.push(`${i > 0 ? ',' : ''}${JSON.stringify(keys[i])}:`);
+      }
+    } else {
+      out.push(JSON.stringify(v) ?? 'null');
+    }
+  }
+  return out.join('');
 }

@@ -221,12 +221,18 @@ async function upsert(store: SpanStore, tenant: Tenant, traceId: string, change:
 
 /** Stores a posted span (already parsed): replaces the base, re-applies the stored patches. */
 async function storeSpan(store: SpanStore, tenant: Tenant, span: Span): Promise<void> {
-  const base = JSON.stringify(span);
-  await upsert(store, tenant, span.trace_id, (current) => {
-    // The same span posted again (a retry, a redelivered file): nothing changes.
-    if (current !== null && current.base === base) return null;
-    return recordOf(tenant, span.trace_id, base, current?.patches ?? [], (current?.version ?? 0) + 1, span.root_trace_id);
-  });
+  try {
+    const base = JSON.stringify(span);
+    await upsert(store, tenant, span.trace_id, (current) => {
+      // The same span posted again (a retry, a redelivered file): nothing changes.
+      if (current !== null && current.base === base) return null;
+      return recordOf(tenant, span.trace_id, base, current?.patches ?? [], (current?.version ?? 0) + 1, span.root_trace_id);
+    });
+  } catch (err) {
+    // JSON.stringify recurses: a span nested thousands of levels deep (JSON.parse takes any depth) cannot be kept.
+    if (err instanceof RangeError) throw new TraceLogError('too_large', `span ${span.trace_id} is nested too deeply to store`);
+    throw err;
+  }
 }
 
 /** POST /trace_log: one TraceLog. */

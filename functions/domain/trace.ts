@@ -38,6 +38,7 @@ export interface TraceDraft {
 /** How much of a trace's text `search` looks at (characters). */
 export const SEARCH_TEXT_MAX_CHARS = 16_384;
 const MAX_SOURCE_CHARS = 256;
+const MAX_INTEGRATION_ID_CHARS = 256;
 
 export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft {
   const value = record.value;
@@ -55,7 +56,7 @@ export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft
     createdAt: ctx.createdAt,
     filename: ctx.filename,
     source: recordSource(value) ?? ctx.defaultSource,
-    integrationId: nonEmptyString(value.integration_id),
+    integrationId: recordIntegrationId(value),
     input,
     document: record.raw,
     uploadId: ctx.uploadId,
@@ -67,6 +68,12 @@ export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft
 function recordSource(value: Record<string, unknown>): string | null {
   const s = nonEmptyString(value.source);
   return s !== null && s.length <= MAX_SOURCE_CHARS ? s : null;
+}
+
+/** Like the source, an integration id is an identifier: a longer string (it would overflow the item) is not one. */
+function recordIntegrationId(value: Record<string, unknown>): string | null {
+  const s = nonEmptyString(value.integration_id);
+  return s !== null && s.length <= MAX_INTEGRATION_ID_CHARS ? s : null;
 }
 
 function nonEmptyString(v: unknown): string | null {
