@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { routes, workerHandlers, type RouteDef } from '../functions/routes.js';
 import type { HttpEvent, HttpResult } from '../functions/shared/http.js';
 
@@ -68,6 +69,26 @@ export async function startApiServer(options: { port: number; host?: string }): 
       if (!res.headersSent) sendError(res, 500, 'internal_error', 'the server failed to answer this request');
       else res.destroy();
     });
+  });
+  // Requests Node's HTTP parser refuses (a malformed request line or header, conflicting framing, headers
+  // over 16 KB) get a JSON error too, not Node's default bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const [status, code] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'request_header_fields_too_large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'request_timeout']
+          : [400, 'bad_request'];
+    const body = JSON.stringify({ error: { code, message: status === 431 ? 'the request headers are too large' : status === 408 ? 'the request took too long to arrive' : 'the request is not valid HTTP' } });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+  // An Expect header other than 100-continue: Node answers 417 itself unless told how.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('connection', 'close');
+    sendError(res, 417, 'expectation_failed', `cannot meet the expectation ${JSON.stringify(req.headers.expect ?? '')}`);
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

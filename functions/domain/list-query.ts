@@ -103,12 +103,21 @@ export function encodeCursor(tenant: Tenant, q: ListQuery, timeRange: string | u
   return Buffer.from(JSON.stringify(body)).toString('base64url');
 }
 
+/** What this API puts in a cursor; a hand-made one that is anything else is refused, never sent on to the table. */
 const CursorSchema = z.object({
   v: z.literal(1),
   b: z.string(),
-  k: z.record(z.string(), z.string()),
+  // Index sort keys: DynamoDB refuses a key condition value over 1,024 bytes.
+  k: z.record(z.string(), z.string().refine((s) => Buffer.byteLength(s) <= 1024)),
   t: z.number().int().nonnegative().optional(),
-  s: z.string().optional(),
+  // The instant a time range was anchored at, as toISOString wrote it.
+  s: z
+    .string()
+    .refine((s) => {
+      const t = Date.parse(s);
+      return !Number.isNaN(t) && new Date(t).toISOString() === s;
+    })
+    .optional(),
 });
 
 export function decodeCursor(tenant: Tenant, q: ListQuery, timeRange: string | undefined, cursor: string): { key: Record<string, string>; total?: number; since?: string } {

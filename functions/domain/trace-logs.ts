@@ -250,13 +250,19 @@ export async function updateTraceLog(deps: TraceLogDeps, tenant: Tenant, body: u
   if (root) checkIdBytes('root_trace_id', root);
   const patchFields: Record<string, unknown> = { ...fields };
   for (const f of IDENTITY_FIELDS) delete patchFields[f];
-  const patch = JSON.stringify(patchFields);
-  await upsert(deps.store, tenant, traceId, (current) => {
-    const patches = current?.patches ?? [];
-    // A retried PUT (the SDKs retry on timeouts) adds nothing: merging the same map twice changes nothing.
-    if (patches[patches.length - 1] === patch) return null;
-    return recordOf(tenant, traceId, current?.base ?? null, [...patches, patch], (current?.version ?? 0) + 1, current?.rootTraceId ?? (root || traceId));
-  });
+  try {
+    const patch = JSON.stringify(patchFields);
+    await upsert(deps.store, tenant, traceId, (current) => {
+      const patches = current?.patches ?? [];
+      // A retried PUT (the SDKs retry on timeouts) adds nothing: merging the same map twice changes nothing.
+      if (patches[patches.length - 1] === patch) return null;
+      return recordOf(tenant, traceId, current?.base ?? null, [...patches, patch], (current?.version ?? 0) + 1, current?.rootTraceId ?? (root || traceId));
+    });
+  } catch (err) {
+    // As for a posted span: JSON.stringify recurses, so fields nested thousands of levels deep cannot be kept.
+    if (err instanceof RangeError) throw new TraceLogError('too_large', `the fields for span ${traceId} are nested too deeply to store`);
+    throw err;
+  }
 }
 
 /**
@@ -363,7 +369,13 @@ interface CursorBody {
   k: number | null;
 }
 
-const CursorSchema = z.object({ v: z.literal(1), b: z.string(), r: z.string(), k: z.number().int().nonnegative().nullable() });
+// `r` is a root trace id: a longer one was never issued (and would overflow the index's 1,024-byte sort key).
+const CursorSchema = z.object({
+  v: z.literal(1),
+  b: z.string(),
+  r: z.string().refine((r) => Buffer.byteLength(r) <= MAX_SPAN_ID_BYTES),
+  k: z.number().int().nonnegative().nullable(),
+});
 
 function binding(tenant: Tenant, experimentUuid: string, filter: unknown, predicate: SpanPredicate | null): string {
   let f: unknown = null;

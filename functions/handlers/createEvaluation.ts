@@ -7,8 +7,12 @@ import { evaluationDeps } from '../shared/services.js';
 export const MAX_REASONING_BYTES = 64 * 1024;
 const MAX_ID_CHARS = 256;
 
-/** DynamoDB numbers: 0, or a magnitude in [1e-130, 1e126). */
-const storableNumber = (v: number) => v === 0 || (Math.abs(v) >= 1e-130 && Math.abs(v) < 1e126);
+/**
+ * Numbers the store keeps and reads back: 0, or a magnitude from 1e-130 (DynamoDB's smallest) to
+ * 2^53 - 1. Every double beyond that is an integer the DynamoDB document client refuses to write
+ * (and would read back as a BigInt), so a larger score is a 400, not a 500.
+ */
+const storableNumber = (v: number) => v === 0 || (Math.abs(v) >= 1e-130 && Math.abs(v) <= Number.MAX_SAFE_INTEGER);
 
 /** `null` is taken as absent (the Python client sends None as null). */
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
@@ -19,7 +23,7 @@ export const CreateEvaluationBody = z.object({
   judge_name: optional(z.string().trim().min(1).max(MAX_ID_CHARS)),
   judge_version: optional(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)),
   passed: optional(z.boolean()),
-  score: optional(z.number().refine(storableNumber, 'must be 0 or a number of magnitude between 1e-130 and 1e126')),
+  score: optional(z.number().refine(storableNumber, `must be 0 or a number of magnitude between 1e-130 and ${Number.MAX_SAFE_INTEGER}`)),
   reasoning: optional(z.string().refine((s) => Buffer.byteLength(s) <= MAX_REASONING_BYTES, `must be at most ${MAX_REASONING_BYTES} bytes`)),
 });
 

@@ -5,7 +5,9 @@ import { traceStore } from '../shared/services.js';
 /** GET .../traces/{traceId}: the full trace, an offloaded document included; 404 for unknown or foreign ids. */
 export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
-  const trace = await traceStore().get(tenant, pathParam(event, 'traceId'));
+  const traceId = pathParam(event, 'traceId');
+  // Longer ids cannot exist (and would overflow the table's 2,048-byte partition key).
+  const trace = traceId.length <= 256 ? await traceStore().get(tenant, traceId) : null;
   if (!trace) throw new HttpError(404, 'not_found', 'no such trace');
   return rawJson(200, traceJson(trace));
 });

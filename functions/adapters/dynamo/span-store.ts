@@ -1,7 +1,7 @@
 import { queryPages } from './query.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
-import type { ExperimentSpan, SpanPosition, SpanRecord, SpanStore } from '../../domain/trace-logs.js';
+import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
 import type { Tenant } from '../../domain/tenancy.js';
 
 /**
@@ -68,6 +68,8 @@ export class DynamoSpanStore implements SpanStore {
   ) {}
 
   async get(tenant: Tenant, traceId: string): Promise<SpanRecord | null> {
+    // No span has a longer id (writes refuse one), and the key would overflow DynamoDB's 2,048 bytes.
+    if (Buffer.byteLength(traceId) > MAX_SPAN_ID_BYTES) return null;
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, traceId), ConsistentRead: true }),
     );
@@ -109,6 +111,8 @@ export class DynamoSpanStore implements SpanStore {
   }
 
   async *experimentSpans(tenant: Tenant, experimentUuid: string, from: SpanPosition | null): AsyncGenerator<ExperimentSpan> {
+    // No span is listed under a longer experiment id (writes refuse one); its key would overflow DynamoDB's limit.
+    if (Buffer.byteLength(experimentUuid) > MAX_SPAN_ID_BYTES) return;
     const pk = spanKeys.experiment(tenant.organizationId, tenant.projectId, experimentUuid);
     const fromKey = from === null ? null : `${spanKeys.rootPart(from.rootTraceId)}${from.include ? '#' : '$'}`;
     const query = (start: Record<string, unknown> | undefined): Promise<QueryCommandOutput> =>
