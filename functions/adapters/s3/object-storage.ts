@@ -45,6 +45,12 @@ export class S3ObjectStorage implements ObjectStorage {
       );
       const body = out.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
       if (!body) return 'gone';
+      // A store that ignores If-Match (s3rver, the local stack's S3, does) answers whatever is stored now:
+      // another version's bytes are not this event's to ingest.
+      if (!ref.versionId && out.ETag && out.ETag.replace(/"/g, '') !== ref.eTag.replace(/"/g, '')) {
+        body.destroy?.();
+        return 'gone';
+      }
       return { size: out.ContentLength ?? 0, body };
     } catch (err) {
       if (isMissing(err)) return 'gone';
