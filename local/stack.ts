@@ -52,6 +52,10 @@ export interface LocalStack {
   dynamo: DynamoDBClient;
   /** Resolves when every S3 event seen so far has been ingested (or dead-lettered). */
   settled(): Promise<void>;
+  /** Turns the bucket's notifications on or off from now on (tests deliver events themselves, then let the bucket do it). */
+  setNotifications(on: boolean): void;
+  /** Stops DynamoDB Local and starts it again on the same port (with persistDynamo, on the same data). */
+  restartDynamo(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -76,11 +80,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     for (const stop of stops.reverse()) await stop().catch((e: unknown) => log(`stop failed: ${String(e)}`));
   };
   try {
-    const [ddb, s3Local] = await Promise.all([
-      startDynamoDbLocal({ port: o.dynamoPort, dir: o.persistDynamo === false ? null : join(dataDir, 'dynamodb') }),
-      startLocalS3({ port: o.s3Port, dir: join(dataDir, 's3'), bucket }),
-    ]);
-    stops.push(ddb.stop, s3Local.stop);
+    const startDynamo = () => startDynamoDbLocal({ port: o.dynamoPort, dir: o.persistDynamo === false ? null : join(dataDir, 'dynamodb') });
+    const [firstDynamo, s3Local] = await Promise.all([startDynamo(), startLocalS3({ port: o.s3Port, dir: join(dataDir, 's3'), bucket })]);
+    let ddb = firstDynamo;
+    stops.push(() => ddb.stop(), s3Local.stop);
 
     // The handlers read their environment exactly as on Lambda.
     Object.assign(process.env, {
@@ -143,8 +146,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       });
       return bridging;
     };
-    if (o.notifications !== false) {
-      s3Local.onEvent(bridge);
+    let notifying = o.notifications !== false;
+    s3Local.onEvent((raw) => {
+      if (notifying) void bridge(raw);
+    });
+    if (notifying) {
       const queued = await reconcile({
         s3,
         bucket,
@@ -181,6 +187,13 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       settled: async () => {
         await bridging;
         await queue.idle();
+      },
+      setNotifications: (on) => {
+        notifying = on;
+      },
+      restartDynamo: async () => {
+        await ddb.stop();
+        ddb = await startDynamo();
       },
       stop: stopAll,
     };

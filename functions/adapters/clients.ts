@@ -21,20 +21,29 @@ let doc: DynamoDBDocumentClient | undefined;
 let s3: S3Client | undefined;
 
 export function dynamoClient(): DynamoDBClient {
-  const c = config();
-  dynamo ??= withoutLogger(new DynamoDBClient({
-    region: c.AWS_REGION,
-    maxAttempts: 3,
-    ...(c.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: c.AWS_ENDPOINT_URL_DYNAMODB } : {}),
-  }));
+  dynamo ??= newDynamoClient();
   return dynamo;
 }
 
 export function documentClient(): DynamoDBDocumentClient {
-  doc ??= DynamoDBDocumentClient.from(dynamoClient(), {
+  doc ??= newDocumentClient(dynamoClient());
+  return doc;
+}
+
+/** A new DynamoDB client configured as the functions' own, on their endpoint or another (tests put a fault-injecting proxy there). */
+export function newDynamoClient(endpoint = config().AWS_ENDPOINT_URL_DYNAMODB): DynamoDBClient {
+  return withoutLogger(new DynamoDBClient({
+    region: config().AWS_REGION,
+    maxAttempts: 3,
+    ...(endpoint ? { endpoint } : {}),
+  }));
+}
+
+/** The document client the functions use, over the given client. */
+export function newDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
-  return doc;
 }
 
 export function s3Client(): S3Client {

@@ -4,7 +4,8 @@ import { S3PayloadReader } from '../adapters/s3/payload-reader.js';
 import { DynamoTraceWriter } from '../adapters/dynamo/trace-writer.js';
 import { DynamoUploadStore } from '../adapters/dynamo/upload-store.js';
 import { S3ObjectStorage } from '../adapters/s3/object-storage.js';
-import { documentClient, dynamoClient, s3Client } from '../adapters/clients.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { documentClient, dynamoClient, newDocumentClient, s3Client } from '../adapters/clients.js';
 import type { IngestDeps } from '../domain/ingest/ingest-object.js';
 import { config } from './config.js';
 import { DynamoEvaluationStore } from '../adapters/dynamo/evaluation-store.js';
@@ -30,19 +31,27 @@ export function tenantStore(): DynamoTenantStore {
 }
 
 export function ingestDeps(): IngestDeps {
-  if (ingest) return ingest;
+  ingest ??= ingestDepsOn();
+  return ingest;
+}
+
+/**
+ * The ingest's adapters, wired as ingestDeps() wires them, with every DynamoDB call on the given
+ * client (by default the functions' own); tests pass one whose endpoint is a fault-injecting proxy.
+ */
+export function ingestDepsOn(dynamo?: DynamoDBClient): IngestDeps {
   const c = config();
-  ingest = {
+  const doc = dynamo ? newDocumentClient(dynamo) : documentClient();
+  return {
     storage: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
-    uploads: new DynamoUploadStore(documentClient(), c.TABLE_NAME),
-    traces: new DynamoTraceWriter(dynamoClient(), c.TABLE_NAME),
-    tenants: tenantStore(),
+    uploads: new DynamoUploadStore(doc, c.TABLE_NAME),
+    traces: new DynamoTraceWriter(dynamo ?? dynamoClient(), c.TABLE_NAME),
+    tenants: dynamo ? new DynamoTenantStore(doc, c.TABLE_NAME) : tenantStore(),
     writeConcurrency: c.INGEST_WRITE_CONCURRENCY,
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
     // Records with a string trace_id are also experiment trace log spans.
-    spans: spanSink(traceLogDeps()),
+    spans: spanSink(dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME) } : traceLogDeps()),
   };
-  return ingest;
 }
 
 let traces: DynamoTraceStore | undefined;

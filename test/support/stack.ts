@@ -121,10 +121,15 @@ export async function projectUploads(stack: LocalStack, org = stack.info.organiz
   return (out.Items ?? []).map((i) => unmarshall(i));
 }
 
-/** The ids the pipeline must produce for the given good records of one object. */
-export function expectedIds(stack: LocalStack, objectKey: string, records: Array<{ position: number; raw: string }>): string[] {
+/** The ids the pipeline must produce for the given good records of one object (in the stack's default project, or `tenant`'s). */
+export function expectedIds(
+  stack: LocalStack,
+  objectKey: string,
+  records: Array<{ position: number; raw: string }>,
+  tenant: { organizationId: string; projectId: string } = stack.info,
+): string[] {
   return records
-    .map((r) => traceId({ organizationId: stack.info.organizationId, projectId: stack.info.projectId, objectKey, position: r.position, raw: r.raw }))
+    .map((r) => traceId({ organizationId: tenant.organizationId, projectId: tenant.projectId, objectKey, position: r.position, raw: r.raw }))
     .sort();
 }
 

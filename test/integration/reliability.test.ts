@@ -1,0 +1,500 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newDynamoClient } from '../../functions/adapters/clients.js';
+import { keys } from '../../functions/adapters/dynamo/keys.js';
+import { uploadId as deriveUploadId } from '../../functions/domain/ids.js';
+import type { IngestDeps } from '../../functions/domain/ingest/ingest-object.js';
+import { createTraces } from '../../functions/domain/uploads/create-traces.js';
+import { createApiKey } from '../../functions/domain/tenancy.js';
+import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
+import { createTracesDeps, ingestDeps, ingestDepsOn, tenantStore } from '../../functions/shared/services.js';
+import { LocalQueue } from '../../local/queue.js';
+import { toS3Notification } from '../../local/s3-bridge.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
+import { mulberry32 } from '../support/prng.js';
+import {
+  expectedIds,
+  getItem,
+  jsonlRecords,
+  projectCounter,
+  projectTraces,
+  projectUploads,
+  putObject,
+  startTestStack,
+  type TestStack,
+} from '../support/stack.js';
+
+/**
+ * Each scenario works in a project of its own, so "the project holds exactly
+ * these trace ids and nothing else" and "its counters equal its items" are
+ * checked whole, not filtered.
+ */
+interface Project {
+  apiKey: string;
+  organizationId: string;
+  projectId: string;
+}
+
+let stack: TestStack;
+// DynamoDB Local keeps its data in files (SQLite), so it can be restarted mid-ingest; on tmpfs where there is one, so its syncs cost nothing.
+const dataDir = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/trace-ingest-reliability-') : undefined;
+beforeAll(async () => {
+  // Events are delivered by the tests until the last scenario turns the bucket's notifications on.
+  stack = await startTestStack({ notifications: false, persistDynamo: true, ...(dataDir ? { dataDir } : {}) });
+}, 60_000);
+afterAll(async () => {
+  await stack?.cleanup();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+const newProject = (name: string): Promise<Project> => createApiKey(tenantStore(), { organization: 'reliability', project: name });
+const dropKey = (p: Project, name: string) => `drop/${p.organizationId}/${p.projectId}/${name}`;
+const uploadKey = (p: Project, name: string) => `uploads/${p.organizationId}/${p.projectId}/${name}`;
+
+/** A JSONL file of n distinct records (about 120 bytes each). */
+function jsonl(n: number, tag: string, from = 0): string {
+  let s = '';
+  for (let i = from; i < from + n; i++) s += `${JSON.stringify({ input: `question ${i} of ${tag}`, output: `answer ${i}`, n: i })}\n`;
+  return s;
+}
+
+/** What the bucket's notification says for the object stored under `key` right now (its size and ETag), as SQS delivers it. */
+async function notification(key: string, eventTime = new Date().toISOString()): Promise<string> {
+  const body = await toS3Notification(
+    { Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: stack.info.bucket }, object: { key } } }] },
+    stack.s3,
+    stack.info.region,
+  );
+  return body!;
+}
+
+function sqsRecord(body: string, messageId: string, receiveCount = 1): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `${messageId}#${receiveCount}`,
+    body,
+    attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:trace-ingest-local',
+    awsRegion: 'us-east-1',
+  };
+}
+
+/** A local SQS queue feeding the real SQS ingest handler, with the failure reasons it reported. */
+function queueFor(deps: () => IngestDeps, o: { concurrency?: number; maxReceiveCount?: number; retryDelayMs?: (n: number) => number } = {}) {
+  const reasons: string[] = [];
+  const byId = new Map<string, string>();
+  const maxReceiveCount = o.maxReceiveCount ?? 5;
+  const consumer = makeSqsIngestHandler({
+    deps,
+    maxReceiveCount: () => maxReceiveCount,
+    onMessageFailure: (id, reason) => {
+      reasons.push(reason);
+      byId.set(id, reason);
+    },
+  });
+  const queue = new LocalQueue({
+    dir: null,
+    consumer,
+    maxReceiveCount,
+    concurrency: o.concurrency ?? 2,
+    retryDelayMs: o.retryDelayMs ?? (() => 100),
+    reasonFor: (id) => byId.get(id),
+  });
+  return { queue, reasons };
+}
+
+async function idsIn(p: Project): Promise<string[]> {
+  return (await projectTraces(stack, p.organizationId, p.projectId)).map((t) => t.id).sort();
+}
+
+/** Trace items of the project, counted on the list index (Select COUNT, page by page). */
+async function countTraces(p: Project): Promise<number> {
+  let n = 0;
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await stack.dynamo.send(
+      new QueryCommand({
+        TableName: stack.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': { S: keys.projectPartition(p.organizationId, p.projectId) } },
+        Select: 'COUNT',
+        ExclusiveStartKey: start,
+      }),
+    );
+    n += page.Count ?? 0;
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return n;
+}
+
+/** The project's counter, its per-source counts and its hourly counters all equal its trace items: nothing counted twice, nothing missed. */
+async function expectCountersExact(p: Project, source: 's3' | 'upload', items: number) {
+  const counter = await projectCounter(stack, p.organizationId, p.projectId);
+  expect(counter?.traces).toBe(items);
+  expect(counter?.by_source).toEqual({ [source]: items });
+  const hours = await stack.dynamo.send(
+    new QueryCommand({
+      TableName: stack.table,
+      KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)',
+      ExpressionAttributeValues: { ':p': { S: keys.projectPartition(p.organizationId, p.projectId) }, ':h': { S: 'COUNTER#H#' } },
+      ConsistentRead: true,
+    }),
+  );
+  expect((hours.Items ?? []).reduce((sum, i) => sum + Number(i.traces?.N ?? 0), 0)).toBe(items);
+}
+
+async function uploadsOf(p: Project) {
+  return projectUploads(stack, p.organizationId, p.projectId);
+}
+
+/** Polls until `ready` answers true (or fails the test after `ms`). */
+async function until(what: string, ready: () => Promise<boolean>, ms = 20_000, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+describe('duplicate and reordered S3 events', () => {
+  it('the same event three times at once, and three times one after another: exact ids, counted once, one attempt each', async () => {
+    const p = await newProject('duplicates');
+    const atOnce = dropKey(p, 'dup/at-once.jsonl');
+    const inTurn = dropKey(p, 'dup/in-turn.jsonl');
+    const atOnceText = jsonl(300, 'at-once');
+    const inTurnText = jsonl(200, 'in-turn');
+    await putObject(stack, atOnce, atOnceText);
+    await putObject(stack, inTurn, inTurnText);
+
+    // Three deliveries of one message in flight together: one worker gets the lease, the others are told to come back.
+    // Redeliveries come back after 500 ms, as SQS's visibility timeout would, until the first worker is done.
+    const { queue, reasons } = queueFor(() => ({ ...ingestDeps(), leaseMs: 2_000 }), { concurrency: 3, maxReceiveCount: 10, retryDelayMs: () => 500 });
+    const event = await notification(atOnce);
+    for (let i = 0; i < 3; i++) queue.send(event);
+    await queue.idle();
+    expect(queue.deadLetters).toEqual([]);
+    expect(reasons.length).toBeGreaterThanOrEqual(2);
+    expect(reasons.every((r) => /being ingested by another worker/.test(r))).toBe(true);
+
+    // The same message three times in a row: the second and third find the upload completed.
+    const handler = makeSqsIngestHandler({ deps: ingestDeps, maxReceiveCount: () => 5 });
+    const again = await notification(inTurn);
+    for (let i = 0; i < 3; i++) expect(await handler({ Records: [sqsRecord(again, `in-turn-${i}`)] })).toEqual({ batchItemFailures: [] });
+
+    expect(await idsIn(p)).toEqual(
+      [...expectedIds(stack, atOnce, jsonlRecords(atOnceText), p), ...expectedIds(stack, inTurn, jsonlRecords(inTurnText), p)].sort(),
+    );
+    const uploads = await uploadsOf(p);
+    expect(uploads).toHaveLength(2);
+    expect(uploads.find((u) => u.object_key === atOnce)).toMatchObject({ status: 'completed', traces: 300, new_traces: 300, attempts: 1 });
+    expect(uploads.find((u) => u.object_key === inTurn)).toMatchObject({ status: 'completed', traces: 200, new_traces: 200, attempts: 1 });
+    await expectCountersExact(p, 's3', 500);
+  }, 60_000);
+
+  it("several objects' events reversed and shuffled with duplicates interleaved: exact ids per object, counted once", async () => {
+    const p = await newProject('reordered');
+    const random = mulberry32(20240611);
+    const files = Array.from({ length: 6 }, (_, i) => ({ key: dropKey(p, `reordered/file-${i}.jsonl`), text: jsonl(120 + 10 * i, `reordered-${i}`) }));
+    const events: string[] = [];
+    for (const f of files) {
+      await putObject(stack, f.key, f.text);
+      events.push(await notification(f.key));
+    }
+    // Newest first, each object's event two or three times, then shuffled (seeded) so copies interleave with other objects' events.
+    const deliveries = events.reverse().flatMap((e) => (random() < 0.5 ? [e, e] : [e, e, e]));
+    for (let i = deliveries.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [deliveries[i], deliveries[j]] = [deliveries[j]!, deliveries[i]!];
+    }
+    expect(deliveries.length).toBeGreaterThanOrEqual(12);
+    const { queue } = queueFor(() => ({ ...ingestDeps(), leaseMs: 2_000 }), { concurrency: 3 });
+    for (const d of deliveries) queue.send(d);
+    await queue.idle();
+    expect(queue.deadLetters).toEqual([]);
+
+    const traces = await projectTraces(stack, p.organizationId, p.projectId);
+    for (const f of files) {
+      expect(traces.filter((t) => t.filename === f.key.split('/').pop()).map((t) => t.id).sort()).toEqual(expectedIds(stack, f.key, jsonlRecords(f.text), p));
+    }
+    const all = files.flatMap((f) => expectedIds(stack, f.key, jsonlRecords(f.text), p)).sort();
+    expect(traces.map((t) => t.id).sort()).toEqual(all);
+    const uploads = await uploadsOf(p);
+    expect(uploads).toHaveLength(files.length);
+    for (const u of uploads) expect(u).toMatchObject({ status: 'completed', new_traces: u.traces, attempts: 1 });
+    await expectCountersExact(p, 's3', all.length);
+  }, 60_000);
+
+  it("an object overwritten (v1, then v2) whose events arrive v2 first: v2's traces only; v1's stale event is refused, not ingested from v2's bytes", async () => {
+    const p = await newProject('overwritten');
+    const key = uploadKey(p, 'overwritten.jsonl');
+    // v2 keeps v1's first 100 lines (same positions and bytes: the same ids), changes the rest and adds more.
+    const v1 = jsonl(100, 'kept') + jsonl(100, 'v1 only', 100);
+    const v2 = jsonl(100, 'kept') + jsonl(140, 'v2 only', 100);
+    const t0 = Date.now();
+    await putObject(stack, key, v1);
+    const v1Event = await notification(key, new Date(t0).toISOString());
+    await putObject(stack, key, v2);
+    const v2Event = await notification(key, new Date(t0 + 1_000).toISOString());
+    const eTagOf = (e: string) => (JSON.parse(e) as { Records: Array<{ s3: { object: { eTag: string } } }> }).Records[0]!.s3.object.eTag;
+    expect(eTagOf(v1Event)).not.toBe(eTagOf(v2Event));
+
+    const handler = makeSqsIngestHandler({ deps: ingestDeps, maxReceiveCount: () => 5 });
+    expect(await handler({ Records: [sqsRecord(v2Event, 'v2')] })).toEqual({ batchItemFailures: [] });
+    expect(await handler({ Records: [sqsRecord(v1Event, 'v1')] })).toEqual({ batchItemFailures: [] });
+
+    const v2Ids = expectedIds(stack, key, jsonlRecords(v2), p);
+    expect(await idsIn(p)).toEqual(v2Ids);
+    const uploadIdOf = (eTag: string) => deriveUploadId({ organizationId: p.organizationId, projectId: p.projectId, objectKey: key, version: eTag });
+    const uploads = await uploadsOf(p);
+    expect(uploads).toHaveLength(2);
+    // One upload record per object version: v2's ingested, v1's failed for good with the reason (its bytes are no longer stored).
+    expect(uploads.find((u) => u.upload_id === uploadIdOf(eTagOf(v2Event)))).toMatchObject({ status: 'completed', records: 240, traces: 240, new_traces: 240 });
+    expect(uploads.find((u) => u.upload_id === uploadIdOf(eTagOf(v1Event)))).toMatchObject({
+      status: 'failed',
+      reason: 'the object was deleted or replaced before it could be read',
+      traces: 0,
+      new_traces: 0,
+    });
+    // Every trace belongs to v2's upload and carries v2's event time.
+    const traces = await projectTraces(stack, p.organizationId, p.projectId);
+    expect(new Set(traces.map((t) => t.upload_id))).toEqual(new Set([uploadIdOf(eTagOf(v2Event))]));
+    expect(new Set(traces.map((t) => t.created_at))).toEqual(new Set([new Date(t0 + 1_000).toISOString()]));
+
+    // Either event again changes nothing, and create by filename answers v2's ids in file order.
+    expect(await handler({ Records: [sqsRecord(v1Event, 'v1-again'), sqsRecord(v2Event, 'v2-again')] })).toEqual({ batchItemFailures: [] });
+    const created = await createTraces(createTracesDeps(), p, 'overwritten.jsonl');
+    expect(created.status).toBe('completed');
+    if (created.status === 'completed') {
+      expect([...created.traceIds].sort()).toEqual(v2Ids);
+      expect(created.upload.uploadId).toBe(uploadIdOf(eTagOf(v2Event)));
+    }
+    expect(await idsIn(p)).toEqual(v2Ids);
+    await expectCountersExact(p, 'upload', 240);
+  }, 60_000);
+});
+
+describe('a worker killed mid-file', () => {
+  it('SIGKILLed part-way (a real process), then redelivered in-process: waits out the dead lease, then exact ids, counted once', async () => {
+    const p = await newProject('killed');
+    const key = dropKey(p, 'killed/big.jsonl');
+    const text = jsonl(2_000, 'killed');
+    await putObject(stack, key, text);
+    const event = await notification(key);
+
+    const script = fileURLToPath(new URL('../support/ingest-child.ts', import.meta.url));
+    // The child inherits the stack's environment (TABLE_NAME, BUCKET_NAME, endpoints, credentials): it is wired as a Lambda is.
+    const child = spawn(process.execPath, ['--import', 'tsx', script, event], {
+      env: { ...process.env, INGEST_LEASE_MS: '3000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    let exited = false;
+    const exit = new Promise<NodeJS.Signals | number | null>((resolve) =>
+      child.once('exit', (code, signal) => {
+        exited = true;
+        resolve(signal ?? code);
+      }),
+    );
+    try {
+      await until('the child to write some traces', async () => {
+        if (exited) throw new Error(`the worker ended before it could be killed:\n${output}`);
+        return (await countTraces(p)) >= 200;
+      });
+      child.kill('SIGKILL');
+    } finally {
+      if (!exited) child.kill('SIGKILL');
+    }
+    expect(await exit).toBe('SIGKILL');
+    await new Promise((r) => setTimeout(r, 100)); // writes the dead worker had in flight land (or not)
+    const partial = await countTraces(p);
+    expect(partial).toBeGreaterThanOrEqual(200);
+    expect(partial).toBeLessThan(2_000);
+    // It died holding the lease, with its upload half done.
+    const upload = (await uploadsOf(p))[0]!;
+    expect(upload).toMatchObject({ status: 'processing', attempts: 1 });
+    const lease = await getItem(stack, keys.object(p.organizationId, p.projectId, key));
+    expect(Number(lease?.lease_until)).toBeGreaterThan(Date.now());
+
+    const { queue, reasons } = queueFor(() => ({ ...ingestDeps(), leaseMs: 2_000 }), { maxReceiveCount: 10, retryDelayMs: () => 500 });
+    queue.send(event);
+    await queue.idle();
+    expect(queue.deadLetters).toEqual([]);
+    // The first delivery found the dead worker's lease and was redelivered; a later one ran once it had lapsed.
+    expect(reasons.length).toBeGreaterThanOrEqual(1);
+    expect(reasons.every((r) => /being ingested by another worker/.test(r))).toBe(true);
+
+    expect(await idsIn(p)).toEqual(expectedIds(stack, key, jsonlRecords(text), p));
+    expect((await uploadsOf(p))[0]).toMatchObject({ status: 'completed', traces: 2_000, new_traces: 2_000, attempts: 2, last_error: null });
+    await expectCountersExact(p, 's3', 2_000);
+  }, 60_000);
+});
+
+describe('a throttled table', () => {
+  it('30% of writes throttled (ProvisionedThroughputExceeded and ThrottlingException): exact ids, counted once', async () => {
+    const p = await newProject('throttled');
+    const proxy = await startFaultProxy({ target: process.env.AWS_ENDPOINT_URL_DYNAMODB!, seed: 7, throttleRate: 0.3 });
+    const dynamo = newDynamoClient(proxy.endpoint);
+    try {
+      const key = dropKey(p, 'throttled/traces.jsonl');
+      const text = jsonl(2_000, 'throttled');
+      await putObject(stack, key, text);
+      // Every DynamoDB call of the ingest (traces, upload record, lease, counters) goes through the proxy.
+      const deps = ingestDepsOn(dynamo);
+      const { queue, reasons } = queueFor(() => ({ ...deps, leaseMs: 1_500 }), { maxReceiveCount: 20, retryDelayMs: () => 200 });
+      queue.send(await notification(key));
+      await queue.idle();
+      expect(queue.deadLetters).toEqual([]);
+
+      const { stats } = proxy;
+      console.log(`throttled: ${JSON.stringify({ ...stats, faults: proxy.faults(), redeliveries: reasons.length, reasons })}`);
+      expect(stats.calls.BatchWriteItem).toBeGreaterThanOrEqual(80); // 2,000 records in batches of 25, plus retries
+      expect(stats.provisionedThroughputExceeded).toBeGreaterThan(0);
+      expect(stats.throttlingExceptions).toBeGreaterThan(0);
+      const rate = (stats.provisionedThroughputExceeded + stats.throttlingExceptions) / stats.writes;
+      expect(rate).toBeGreaterThan(0.18);
+      expect(rate).toBeLessThan(0.42);
+
+      expect(await idsIn(p)).toEqual(expectedIds(stack, key, jsonlRecords(text), p));
+      expect((await uploadsOf(p))[0]).toMatchObject({ status: 'completed', traces: 2_000, new_traces: 2_000 });
+      await expectCountersExact(p, 's3', 2_000);
+    } finally {
+      dynamo.destroy();
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it('half the batch writes only partly processed (UnprocessedItems), some throttled, some applied with their answer lost: exact ids, counted once', async () => {
+    const p = await newProject('unprocessed');
+    const proxy = await startFaultProxy({ target: process.env.AWS_ENDPOINT_URL_DYNAMODB!, seed: 11, throttleRate: 0.1, unprocessedRate: 0.5, lostAnswerRate: 0.1 });
+    const dynamo = newDynamoClient(proxy.endpoint);
+    try {
+      const key = dropKey(p, 'unprocessed/traces.jsonl');
+      const text = jsonl(1_000, 'unprocessed');
+      await putObject(stack, key, text);
+      const deps = ingestDepsOn(dynamo);
+      const { queue, reasons } = queueFor(() => ({ ...deps, leaseMs: 1_500 }), { maxReceiveCount: 20, retryDelayMs: () => 200 });
+      queue.send(await notification(key));
+      await queue.idle();
+      expect(queue.deadLetters).toEqual([]);
+
+      const { stats } = proxy;
+      console.log(`unprocessed: ${JSON.stringify({ ...stats, faults: proxy.faults(), redeliveries: reasons.length, reasons })}`);
+      expect(stats.partialBatches).toBeGreaterThan(10);
+      expect(stats.unprocessedItems).toBeGreaterThan(stats.partialBatches);
+      // Writes the client had to retry without knowing they had happened: batch puts, and the upload's own updates and transaction.
+      expect(stats.lostAnswers).toBeGreaterThan(0);
+
+      expect(await idsIn(p)).toEqual(expectedIds(stack, key, jsonlRecords(text), p));
+      expect((await uploadsOf(p))[0]).toMatchObject({ status: 'completed', traces: 1_000, new_traces: 1_000 });
+      await expectCountersExact(p, 's3', 1_000);
+    } finally {
+      dynamo.destroy();
+      await proxy.close();
+    }
+  }, 60_000);
+});
+
+describe('DynamoDB restarted mid-ingest', () => {
+  it('stopped and started again on the same port (data on disk): the ingest rides it out or is redelivered; exact ids, counted once', async () => {
+    const p = await newProject('restarted');
+    const key = dropKey(p, 'restarted/traces.jsonl');
+    const text = jsonl(1_500, 'restarted');
+    await putObject(stack, key, text);
+    let renewalFailures = 0;
+    const log = (entry: Record<string, unknown>) => {
+      if (entry.msg === 'lease renewal failed') renewalFailures++;
+    };
+    const { queue, reasons } = queueFor(() => ({ ...ingestDeps(), leaseMs: 2_000, log }), { maxReceiveCount: 15, retryDelayMs: (n) => 300 * n });
+    queue.send(await notification(key));
+
+    let before = 0;
+    await until('some traces to be written', async () => (before = await countTraces(p)) >= 300);
+    expect(before).toBeLessThan(1_500);
+    await stack.restartDynamo();
+    // What was written before the stop is still there.
+    const afterRestart = await countTraces(p);
+    expect(afterRestart).toBeGreaterThanOrEqual(before);
+
+    await queue.idle();
+    console.log(`restarted: ${JSON.stringify({ tracesAtRestart: afterRestart, renewalFailures, failedDeliveries: reasons })}`);
+    // The outage hit the ingest while it ran (so the file was not finished when DynamoDB went away): lease renewals
+    // failed while it was down, or a delivery failed and came back.
+    expect(renewalFailures + reasons.length).toBeGreaterThan(0);
+    expect(queue.deadLetters).toEqual([]);
+    expect(await idsIn(p)).toEqual(expectedIds(stack, key, jsonlRecords(text), p));
+    expect((await uploadsOf(p))[0]).toMatchObject({ status: 'completed', traces: 1_500, new_traces: 1_500 });
+    await expectCountersExact(p, 's3', 1_500);
+  }, 60_000);
+});
+
+describe('concurrent uploads through the HTTP flow, racing the queue worker', () => {
+  type Json = Record<string, any>;
+  const call = async (p: Project, method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> => {
+    const res = await fetch(`${stack.info.apiUrl}${path}`, {
+      method,
+      headers: { 'x-api-key': p.apiKey, Accept: 'application/json', 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as Json };
+  };
+  /** Presign, PUT the bytes to the presigned URL, create by filename: the Stratix client's three steps. */
+  const upload = async (p: Project, filename: string, text: string) => {
+    const path = `/api/v1/organizations/${p.organizationId}/projects/${p.projectId}/traces`;
+    const bytes = Buffer.from(text);
+    const presign = await call(p, 'POST', `${path}/upload`, { filename, type: 'application/jsonl', size: bytes.length });
+    expect(presign.status).toBe(200);
+    const put = await fetch(presign.body.url as string, { method: 'PUT', headers: { 'Content-Type': 'application/jsonl' }, body: bytes });
+    expect(put.status).toBe(200);
+    await put.arrayBuffer();
+    return call(p, 'POST', path, { filename });
+  };
+
+  it('20 distinct files and 5 uploads of one same file at once: exact ids per file, the same answer five times, counters exact', async () => {
+    const p = await newProject('concurrent');
+    const distinct = Array.from({ length: 20 }, (_, i) => ({ filename: `file-${String(i).padStart(2, '0')}.jsonl`, text: jsonl(60 + i, `concurrent-${i}`) }));
+    const same = { filename: 'same.jsonl', text: jsonl(200, 'same') };
+    /** The ids in file order, as create answers them. */
+    const inFileOrder = (f: { filename: string; text: string }) =>
+      jsonlRecords(f.text).map((r) => expectedIds(stack, uploadKey(p, f.filename), [r], p)[0]!);
+    const deadBefore = stack.queue.deadLetters.length;
+
+    // Every PUT now also reaches the queue, whose worker races the create calls for each file.
+    stack.setNotifications(true);
+    try {
+      const answers = await Promise.all([...distinct.map((f) => upload(p, f.filename, f.text)), ...Array.from({ length: 5 }, () => upload(p, same.filename, same.text))]);
+      for (const [i, f] of distinct.entries()) {
+        expect(answers[i]).toMatchObject({ status: 200, body: { status: 'completed', errors: [] } });
+        expect(answers[i]!.body.trace_ids).toEqual(inFileOrder(f));
+      }
+      for (const a of answers.slice(distinct.length)) {
+        expect(a).toMatchObject({ status: 200, body: { status: 'completed', errors: [] } });
+        expect(a.body.trace_ids).toEqual(inFileOrder(same));
+        expect(a.body.upload_id).toBe(answers[distinct.length]!.body.upload_id);
+      }
+      // The notifications of the last PUTs may still be on their way: let the worker deal with all of them.
+      await new Promise((r) => setTimeout(r, 300));
+      await stack.settled();
+    } finally {
+      stack.setNotifications(false);
+    }
+    expect(stack.queue.deadLetters.length).toBe(deadBefore);
+
+    const all = [...distinct, same].flatMap((f) => expectedIds(stack, uploadKey(p, f.filename), jsonlRecords(f.text), p)).sort();
+    expect(await idsIn(p)).toEqual(all);
+    const uploads = await uploadsOf(p);
+    // Identical bytes have one ETag: the five uploads of same.jsonl are one object version, one upload record.
+    expect(uploads).toHaveLength(21);
+    for (const u of uploads) expect(u).toMatchObject({ status: 'completed', new_traces: u.traces, attempts: 1 });
+    await expectCountersExact(p, 'upload', all.length);
+  }, 60_000);
+});
