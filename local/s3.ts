@@ -56,6 +56,17 @@ export function fitsLocalStore(key: string): boolean {
   return parts.every((p) => Buffer.byteLength(p) <= NAME_MAX_BYTES) && Buffer.byteLength(last) + LONGEST_SUFFIX_BYTES <= NAME_MAX_BYTES;
 }
 
+/**
+ * Whether s3rver keeps this key under its own name: it joins the segments into a file path, so an
+ * empty, `.` or `..` segment would put the object under ANOTHER key (`drop/x/../<org>/<project>/f`
+ * landed as `drop/<org>/<project>/f`, and the next start's reconcile ingested it into that project).
+ */
+export function keepsItsName(key: string): boolean {
+  const parts = key.split('/');
+  const last = parts.pop() ?? '';
+  return parts.every((p) => p !== '' && p !== '.' && p !== '..') && last !== '.' && last !== '..';
+}
+
 interface S3rverStore {
   getResourcePath(bucket: string, key: string | undefined, resource: string): string;
   getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
@@ -76,10 +87,13 @@ function guardLongKeys(server: S3rver): void {
     if (key !== undefined && !fitsLocalStore(key)) {
       throw new S3Error('KeyTooLongError', `the local S3 stand-in (s3rver) keeps each key segment as a file name of at most ${NAME_MAX_BYTES} bytes, with a ${LONGEST_SUFFIX_BYTES}-byte suffix on the last one; this key does not fit (S3 itself takes it)`);
     }
+    if (key !== undefined && !keepsItsName(key)) {
+      throw new S3Error('InvalidArgument', 'the local S3 stand-in (s3rver) keeps keys as file paths: a key with an empty, "." or ".." segment would be stored under another key (S3 itself takes it as it is)');
+    }
     return resourcePath(bucket, key, resource);
   };
   const getObject = store.getObject.bind(store);
-  store.getObject = (bucket, key, options) => (fitsLocalStore(key) ? getObject(bucket, key, options) : Promise.resolve(null));
+  store.getObject = (bucket, key, options) => (fitsLocalStore(key) && keepsItsName(key) ? getObject(bucket, key, options) : Promise.resolve(null));
   const existsObject = store.existsObject.bind(store);
-  store.existsObject = (bucket, key) => (fitsLocalStore(key) ? existsObject(bucket, key) : Promise.resolve(false));
+  store.existsObject = (bucket, key) => (fitsLocalStore(key) && keepsItsName(key) ? existsObject(bucket, key) : Promise.resolve(false));
 }
