@@ -176,7 +176,14 @@ export async function startApiServer(options: { port: number; host?: string }): 
     writeResult(res, out);
   }
 
-  await new Promise<void>((resolve) => server.listen(options.port, options.host ?? '127.0.0.1', resolve));
+  // A port taken meanwhile is an error for the caller (npm start says so; tests pick other ports), not an uncaught crash.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

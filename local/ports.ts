@@ -1,7 +1,28 @@
 import { createServer } from 'node:net';
 
-/** A TCP port that is free right now on 127.0.0.1. */
-export function freePort(): Promise<number> {
+/** Whether nothing listens on this port of 127.0.0.1 right now. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port that is free right now on 127.0.0.1, drawn at random below
+ * Linux's ephemeral range (32768+): the kernel hands ports of that range to
+ * every outgoing connection and to every `listen(0)` of every process, so a
+ * port taken from there and freed again is soon handed to someone else.
+ * Several processes starting stacks at once (test workers) then rarely
+ * meet; `isAddressInUse` lets a caller try again with new ports when they do.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await isFree(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -11,4 +32,9 @@ export function freePort(): Promise<number> {
       srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** Whether starting a server failed because its port was taken meanwhile. */
+export function isAddressInUse(err: unknown): boolean {
+  return /EADDRINUSE|address already in use/i.test(err instanceof Error ? `${err.message} ${(err as NodeJS.ErrnoException).code ?? ''}` : String(err));
 }

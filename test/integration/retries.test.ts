@@ -90,7 +90,8 @@ describe('retries, duplicates and crashes never lose or duplicate a record', () 
     await putObject(stack, key, text);
     const body = await notification(key);
     const consumer = makeSqsIngestHandler({ deps: () => ({ ...ingestDeps(), leaseMs: 1_000 }), maxReceiveCount: () => 5 });
-    const queue = new LocalQueue({ dir: null, consumer, concurrency: 3, retryDelayMs: () => 200 });
+    // Like a visibility timeout that grows: the duplicates come back until the first worker is done, however slow the machine.
+    const queue = new LocalQueue({ dir: null, consumer, concurrency: 3, retryDelayMs: (n) => 200 * 2 ** (n - 1) });
     queue.send(body);
     queue.send(body);
     queue.send(body);

@@ -9,32 +9,41 @@ import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { traceId } from '../../functions/domain/ids.js';
 import { ingestDeps } from '../../functions/shared/services.js';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
-import { freePort } from '../../local/ports.js';
+import { freePort, isAddressInUse } from '../../local/ports.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
 
 export type TestStack = LocalStack & { dataDir: string; cleanup(): Promise<void> };
 
 /** A whole local stack on free ports in a temp dir, with fast retries for tests. */
 export async function startTestStack(overrides: Partial<LocalStackOptions> = {}): Promise<TestStack> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'trace-ingest-test-'));
-  const stack = await startLocalStack({
-    dataDir,
-    apiPort: await freePort(),
-    s3Port: await freePort(),
-    dynamoPort: await freePort(),
-    persistDynamo: false,
-    retryDelayMs: () => 100,
-    leaseMs: 3_000,
-    ...overrides,
-  });
-  return {
-    ...stack,
-    dataDir,
-    cleanup: async () => {
-      await stack.stop();
+  for (let attempt = 1; ; attempt++) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'trace-ingest-test-'));
+    try {
+      const stack = await startLocalStack({
+        dataDir,
+        apiPort: await freePort(),
+        s3Port: await freePort(),
+        dynamoPort: await freePort(),
+        persistDynamo: false,
+        // Fast but growing (0.1, 0.2, 0.4, 0.8 s): a duplicate that finds the lease held outlasts a slow first worker.
+        retryDelayMs: (n) => 100 * 2 ** (n - 1),
+        leaseMs: 3_000,
+        ...overrides,
+      });
+      return {
+        ...stack,
+        dataDir,
+        cleanup: async () => {
+          await stack.stop();
+          rmSync(dataDir, { recursive: true, force: true });
+        },
+      };
+    } catch (err) {
       rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+      // Another process took one of the ports between the check and the start: try new ones.
+      if (attempt >= 3 || !isAddressInUse(err) || overrides.apiPort || overrides.s3Port || overrides.dynamoPort) throw err;
+    }
+  }
 }
 
 export async function putObject(stack: LocalStack, key: string, body: string | Buffer): Promise<void> {
