@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DynamoTenantStore } from '../functions/adapters/dynamo/tenant-store.js';
 import { createApiKey, listApiKeys, revokeApiKey, UnknownOrganizationError, type TenantStore } from '../functions/domain/tenancy.js';
 import { isEntryPoint } from './entry.js';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { startLocalStack } from './stack.js';
 
 /** `npm start`: the whole pipeline on this machine. */

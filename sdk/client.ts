@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { resolveConfig } from './config.js';
 import { errorFromAnswer, TraceIngestError } from './errors.js';
 import { backoffMs, DEFAULT_RETRY, parseJson, readJson, redact, retryAfterMs, send, type Call, type FetchLike, type RetryPolicy } from './http.js';

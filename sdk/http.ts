@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { errorFromAnswer, TraceIngestError } from './errors.js';
 
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { compileFilter, matchesTree, TraceLogFilter, type SpanPredicate } from './parea/filter.js';
 import { mergeSpan, SpanInput, spanFromInput, type Span } from './parea/span.js';
 import { buildForest, subtree, treeToJson, type TreeNode } from './parea/tree.js';

@@ -4,7 +4,7 @@
  * validates what it receives with them). Loose objects: fields added later
  * pass through.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const nullableString = z.string().nullable();
 

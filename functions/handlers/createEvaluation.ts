@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { createEvaluation, evaluationJson, TraceNotFoundError } from '../domain/evaluations.js';
 import { HttpError, httpHandler, json, parseJsonBody, projectScope } from '../shared/http.js';
 import { evaluationDeps } from '../shared/services.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { FilterError } from '../domain/parea/filter.js';
 import { experimentTraceLogs, MAX_LIMIT, TraceLogError } from '../domain/trace-logs.js';
 import { header, HttpError, httpHandler, parseJsonBody, parseQuery, pathParam, rawJson, tenantOf, type HttpEvent } from '../shared/http.js';

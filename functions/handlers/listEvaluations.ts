@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { evaluationJson, listEvaluations } from '../domain/evaluations.js';
 import { httpHandler, json, parseQuery, projectScope } from '../shared/http.js';
 import { evaluationDeps } from '../shared/services.js';

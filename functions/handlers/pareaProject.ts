@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { newId } from '../domain/ids.js';
 import { httpHandler, json, parseJsonBody, tenantOf } from '../shared/http.js';
 import { tenantStore } from '../shared/services.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { TraceLogError, type TraceLogDeps } from '../domain/trace-logs.js';
 import type { Tenant } from '../domain/tenancy.js';
 import { HttpError, httpHandler, json, parseJsonBody, tenantOf } from './http.js';

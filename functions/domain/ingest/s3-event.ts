@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { decodeEventKey } from '../object-key.js';
 import type { ObjectRef } from '../ports.js';
 

@@ -42,7 +42,7 @@
  *   lists whole root trees, and a filter such as `status equals error` or `score:accuracy` must
  *   find the trees whose failing or scored span is a child.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseTimestampMicros, toFiniteNumber } from './span.js';
 import type { TreeNode } from './tree.js';
 

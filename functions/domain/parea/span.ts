@@ -4,7 +4,7 @@
  * Pure: no storage, no HTTP. See ../shared/spec/parea-trace-logs-api.md for the wire contract.
  * Nothing here mutates its arguments.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** One evaluation score of a span. `score` is always a finite number on the wire. */
 export interface Score {

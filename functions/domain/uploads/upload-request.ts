@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_FILE_BYTES } from '../limits.js';
 import { UPLOADS_PREFIX } from '../layout.js';
 import type { Tenant } from '../tenancy.js';
