@@ -137,6 +137,10 @@ export function parseSpan(body: unknown, nowIso: string): Span {
   const parsed = SpanInput.safeParse(body);
   if (!parsed.success) throw new TraceLogError('invalid_request', describe(parsed.error));
   const span = spanFromInput(parsed.data, nowIso);
+  // zod assigns the keys it passes through, so an own "__proto__" field (JSON.parse makes one) would be lost: keep it as data.
+  if (Object.hasOwn(body, '__proto__')) {
+    Object.defineProperty(span, '__proto__', { value: body['__proto__'], enumerable: true, writable: true, configurable: true });
+  }
   checkIdBytes('trace_id', span.trace_id);
   checkIdBytes('root_trace_id', span.root_trace_id);
   if (typeof span.experiment_uuid === 'string') checkIdBytes('experiment_uuid', span.experiment_uuid);

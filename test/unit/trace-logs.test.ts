@@ -150,6 +150,16 @@ describe('record and update', () => {
     expect(t.scores).toEqual([{ name: 's', score: 1 }]);
   });
 
+  it('keeps a top-level "__proto__" field of a posted span as a field (never the prototype)', async () => {
+    const { deps } = setup();
+    const body = JSON.parse(JSON.stringify(span('p', 'p', 'p', {})).replace(/^\{/, '{"__proto__":{"polluted":true},')) as Record<string, unknown>;
+    await recordTraceLog(deps, tenant, body);
+    const t = (await tree(deps, 'p'))! as Record<string, unknown>;
+    expect(Object.hasOwn(t, '__proto__')).toBe(true);
+    expect(JSON.parse(JSON.stringify(t)).__proto__).toEqual({ polluted: true });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('re-post replaces the base and keeps the patches', async () => {
     const { deps } = setup();
     await recordTraceLog(deps, tenant, span('r', 'r', 'r', { output: 'first' }));
