@@ -144,22 +144,7 @@ export class LocalQueue {
   }
 
   private record(m: Message): SQSRecord {
-    return {
-      messageId: m.messageId,
-      receiptHandle: `${m.messageId}#${m.receiveCount}`,
-      body: m.body,
-      attributes: {
-        ApproximateReceiveCount: String(m.receiveCount),
-        SentTimestamp: String(m.sentAt),
-        SenderId: 'local',
-        ApproximateFirstReceiveTimestamp: String(m.sentAt),
-      },
-      messageAttributes: {},
-      md5OfBody: createHash('md5').update(m.body).digest('hex'),
-      eventSource: 'aws:sqs',
-      eventSourceARN: this.options.queueArn ?? 'arn:aws:sqs:us-east-1:000000000000:trace-ingest-local',
-      awsRegion: 'us-east-1',
-    };
+    return sqsRecord({ messageId: m.messageId, body: m.body, receiveCount: m.receiveCount, sentAt: m.sentAt, ...(this.options.queueArn ? { queueArn: this.options.queueArn } : {}) });
   }
 
   private persist(m: Message): void {
@@ -186,4 +171,21 @@ function safeRead(file: string): string {
   } catch {
     return '';
   }
+}
+
+/** One SQS record as Lambda's event source mapping delivers it (the local queue's, and tests' hand-made deliveries). */
+export function sqsRecord(m: { messageId: string; body: string; receiveCount?: number; sentAt?: number; queueArn?: string }): SQSRecord {
+  const receiveCount = m.receiveCount ?? 1;
+  const sentAt = String(m.sentAt ?? Date.now());
+  return {
+    messageId: m.messageId,
+    receiptHandle: `${m.messageId}#${receiveCount}`,
+    body: m.body,
+    attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: sentAt, SenderId: 'local', ApproximateFirstReceiveTimestamp: sentAt },
+    messageAttributes: {},
+    md5OfBody: createHash('md5').update(m.body).digest('hex'),
+    eventSource: 'aws:sqs',
+    eventSourceARN: m.queueArn ?? 'arn:aws:sqs:us-east-1:000000000000:trace-ingest-local',
+    awsRegion: 'us-east-1',
+  };
 }

@@ -8,14 +8,13 @@
  * character, and the stack still answering afterwards. Then, once everything has settled: nothing
  * else stored anywhere in the project, counters exact, no dead letter.
  */
-import { GetItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect as globalExpect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { traceId, uploadId as deriveUploadId } from '../../functions/domain/ids.js';
 import { corpus, sameJson, type CorpusFile, type ExpectedRecord } from '../support/corpus.js';
-import { projectCounter, projectUploads, putObject, startTestStack, type TestStack } from '../support/stack.js';
+import { projectCounter, projectTraces, projectUploads, putObject, startTestStack, type TestStack } from '../support/stack.js';
 
 type Expect = typeof globalExpect;
 type Path = 'presigned' | 'drop';
@@ -69,24 +68,7 @@ function idsFor(f: CorpusFile, key: string): string[] {
 
 /** Every trace item of the project (id, upload, position only), from the list index. */
 async function storedTraces(): Promise<Array<{ id: string; upload_id: string; position: number }>> {
-  const out: Array<{ id: string; upload_id: string; position: number }> = [];
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await stack.dynamo.send(
-      new QueryCommand({
-        TableName: stack.table,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :p',
-        ProjectionExpression: 'id, upload_id, #pos',
-        ExpressionAttributeNames: { '#pos': 'position' },
-        ExpressionAttributeValues: { ':p': { S: keys.projectPartition(stack.info.organizationId, stack.info.projectId) } },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of page.Items ?? []) out.push(unmarshall(item) as { id: string; upload_id: string; position: number });
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return out;
+  return projectTraces(stack, undefined, undefined, ['id', 'upload_id', 'position']);
 }
 
 function expectErrors(expect: Expect, f: CorpusFile, errors: Array<{ line: number; message: string }>, errorCount: number): void {

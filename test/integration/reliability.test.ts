@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { SQSRecord } from 'aws-lambda';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newDynamoClient } from '../../functions/adapters/clients.js';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
@@ -12,12 +11,13 @@ import { createTraces } from '../../functions/domain/uploads/create-traces.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { createTracesDeps, ingestDeps, ingestDepsOn, tenantStore } from '../../functions/shared/services.js';
-import { LocalQueue } from '../../local/queue.js';
+import { LocalQueue, sqsRecord } from '../../local/queue.js';
 import { toS3Notification } from '../../local/s3-bridge.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { mulberry32 } from '../support/prng.js';
 import {
   expectedIds,
+  countProjectTraces,
   getItem,
   jsonlRecords,
   projectCounter,
@@ -72,20 +72,6 @@ async function notification(key: string, eventTime = new Date().toISOString()): 
   return body!;
 }
 
-function sqsRecord(body: string, messageId: string, receiveCount = 1): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `${messageId}#${receiveCount}`,
-    body,
-    attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:trace-ingest-local',
-    awsRegion: 'us-east-1',
-  };
-}
-
 /** A local SQS queue feeding the real SQS ingest handler, with the failure reasons it reported. */
 function queueFor(deps: () => IngestDeps, o: { concurrency?: number; maxReceiveCount?: number; retryDelayMs?: (n: number) => number } = {}) {
   const reasons: string[] = [];
@@ -115,24 +101,8 @@ async function idsIn(p: Project): Promise<string[]> {
 }
 
 /** Trace items of the project, counted on the list index (Select COUNT, page by page). */
-async function countTraces(p: Project): Promise<number> {
-  let n = 0;
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await stack.dynamo.send(
-      new QueryCommand({
-        TableName: stack.table,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :p',
-        ExpressionAttributeValues: { ':p': { S: keys.projectPartition(p.organizationId, p.projectId) } },
-        Select: 'COUNT',
-        ExclusiveStartKey: start,
-      }),
-    );
-    n += page.Count ?? 0;
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return n;
+function countTraces(p: Project): Promise<number> {
+  return countProjectTraces(stack, p.organizationId, p.projectId);
 }
 
 /** The project's counter, its per-source counts and its hourly counters all equal its trace items: nothing counted twice, nothing missed. */
@@ -187,7 +157,7 @@ describe('duplicate and reordered S3 events', () => {
     // The same message three times in a row: the second and third find the upload completed.
     const handler = makeSqsIngestHandler({ deps: ingestDeps, maxReceiveCount: () => 5 });
     const again = await notification(inTurn);
-    for (let i = 0; i < 3; i++) expect(await handler({ Records: [sqsRecord(again, `in-turn-${i}`)] })).toEqual({ batchItemFailures: [] });
+    for (let i = 0; i < 3; i++) expect(await handler({ Records: [sqsRecord({ body: again, messageId: `in-turn-${i}` })] })).toEqual({ batchItemFailures: [] });
 
     expect(await idsIn(p)).toEqual(
       [...expectedIds(stack, atOnce, jsonlRecords(atOnceText), p), ...expectedIds(stack, inTurn, jsonlRecords(inTurnText), p)].sort(),
@@ -247,8 +217,8 @@ describe('duplicate and reordered S3 events', () => {
     expect(eTagOf(v1Event)).not.toBe(eTagOf(v2Event));
 
     const handler = makeSqsIngestHandler({ deps: ingestDeps, maxReceiveCount: () => 5 });
-    expect(await handler({ Records: [sqsRecord(v2Event, 'v2')] })).toEqual({ batchItemFailures: [] });
-    expect(await handler({ Records: [sqsRecord(v1Event, 'v1')] })).toEqual({ batchItemFailures: [] });
+    expect(await handler({ Records: [sqsRecord({ body: v2Event, messageId: 'v2' })] })).toEqual({ batchItemFailures: [] });
+    expect(await handler({ Records: [sqsRecord({ body: v1Event, messageId: 'v1' })] })).toEqual({ batchItemFailures: [] });
 
     const v2Ids = expectedIds(stack, key, jsonlRecords(v2), p);
     expect(await idsIn(p)).toEqual(v2Ids);
@@ -269,7 +239,7 @@ describe('duplicate and reordered S3 events', () => {
     expect(new Set(traces.map((t) => t.created_at))).toEqual(new Set([new Date(t0 + 1_000).toISOString()]));
 
     // Either event again changes nothing, and create by filename answers v2's ids in file order.
-    expect(await handler({ Records: [sqsRecord(v1Event, 'v1-again'), sqsRecord(v2Event, 'v2-again')] })).toEqual({ batchItemFailures: [] });
+    expect(await handler({ Records: [sqsRecord({ body: v1Event, messageId: 'v1-again' }), sqsRecord({ body: v2Event, messageId: 'v2-again' })] })).toEqual({ batchItemFailures: [] });
     const created = await createTraces(createTracesDeps(), p, 'overwritten.jsonl');
     expect(created.status).toBe('completed');
     if (created.status === 'completed') {

@@ -12,6 +12,7 @@
  */
 import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { ingestDeps } from '../../functions/shared/services.js';
+import { sqsRecord } from '../../local/queue.js';
 
 const body = process.argv[2];
 if (!body) {
@@ -20,19 +21,5 @@ if (!body) {
 }
 const leaseMs = Number(process.env.INGEST_LEASE_MS ?? 60_000);
 const handler = makeSqsIngestHandler({ deps: () => ({ ...ingestDeps(), leaseMs, log: () => {} }), maxReceiveCount: () => 5 });
-const out = await handler({
-  Records: [
-    {
-      messageId: 'child-1',
-      receiptHandle: 'child-1#1',
-      body,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'test', ApproximateFirstReceiveTimestamp: String(Date.now()) },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:trace-ingest-local',
-      awsRegion: 'us-east-1',
-    },
-  ],
-});
+const out = await handler({ Records: [sqsRecord({ messageId: 'child-1', body })] });
 process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QueryCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { QueryCommand, GetItemCommand, type AttributeValue, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { expect } from 'vitest';
@@ -86,9 +86,8 @@ export interface StoredTraceItem {
   search: string;
 }
 
-/** Every trace item of a project, read with Query on the list index (the way the API will). */
-export async function projectTraces(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId): Promise<StoredTraceItem[]> {
-  const out: StoredTraceItem[] = [];
+/** Each page of a Query on a project's list index (gsi1), `extra` merged into the request. */
+async function* projectIndexPages(stack: LocalStack, org: string, project: string, extra: Partial<QueryCommandInput> = {}) {
   let start: Record<string, AttributeValue> | undefined;
   do {
     const page = await stack.dynamo.send(
@@ -97,13 +96,35 @@ export async function projectTraces(stack: LocalStack, org = stack.info.organiza
         IndexName: 'gsi1',
         KeyConditionExpression: 'gsi1pk = :p',
         ExpressionAttributeValues: { ':p': { S: keys.projectPartition(org, project) } },
+        ...extra,
         ExclusiveStartKey: start,
       }),
     );
-    for (const item of page.Items ?? []) out.push(unmarshall(item) as StoredTraceItem);
+    yield page;
     start = page.LastEvaluatedKey;
   } while (start);
+}
+
+/**
+ * Every trace item of a project, read with Query on the list index (the way the API will);
+ * `attributes` reads only those.
+ */
+export async function projectTraces(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId, attributes?: string[]): Promise<StoredTraceItem[]> {
+  const projection = attributes
+    ? { ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', '), ExpressionAttributeNames: Object.fromEntries(attributes.map((a, i) => [`#a${i}`, a])) }
+    : {};
+  const out: StoredTraceItem[] = [];
+  for await (const page of projectIndexPages(stack, org, project, projection)) {
+    for (const item of page.Items ?? []) out.push(unmarshall(item) as StoredTraceItem);
+  }
   return out;
+}
+
+/** How many trace items a project has, counted on the list index (Select COUNT). */
+export async function countProjectTraces(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId): Promise<number> {
+  let n = 0;
+  for await (const page of projectIndexPages(stack, org, project, { Select: 'COUNT' })) n += page.Count ?? 0;
+  return n;
 }
 
 export async function getItem(stack: LocalStack, key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {

@@ -1,8 +1,9 @@
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { encodeEventKey } from '../../functions/domain/object-key.js';
 import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { setupIngest, type FakeStorage } from '../support/ingest-fakes.js';
+import { sqsRecord } from '../../local/queue.js';
 
 function setup(maxReceiveCount = 3) {
   const { storage, uploads, traces, deps } = setupIngest();
@@ -30,20 +31,6 @@ function notification(key: string, size: number): string {
   });
 }
 
-function message(messageId: string, body: string, receiveCount = 1): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `${messageId}#${receiveCount}`,
-    body,
-    attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:ingest',
-    awsRegion: 'us-east-1',
-  };
-}
-
 /** Stores an object with the ETag `notification` gives it; answers its size. */
 function put(storage: FakeStorage, key: string, text: string): number {
   const b = Buffer.from(text);
@@ -59,7 +46,7 @@ describe('makeSqsIngestHandler', () => {
     const { storage, uploads, handler, failures } = setup();
     const goodSize = put(storage, GOOD, '{"input":"a"}\n{"input":"b"}\n');
     const badSize = put(storage, BAD, '{"input":"c"}\n');
-    const event: SQSEvent = { Records: [message('m-good', notification(GOOD, goodSize)), message('m-bad', notification(BAD, badSize))] };
+    const event: SQSEvent = { Records: [sqsRecord({ messageId: 'm-good', body: notification(GOOD, goodSize) }), sqsRecord({ messageId: 'm-bad', body: notification(BAD, badSize) })] };
 
     const out = await handler(event);
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-bad' }]);
@@ -73,10 +60,10 @@ describe('makeSqsIngestHandler', () => {
     const { storage, uploads, handler } = setup(3);
     const size = put(storage, BAD, '{"input":"c"}\n');
 
-    await handler({ Records: [message('m1', notification(BAD, size), 2)] });
+    await handler({ Records: [sqsRecord({ messageId: 'm1', body: notification(BAD, size), receiveCount: 2 })] });
     expect(uploads.byObjectKey(BAD)!.status).toBe('pending');
 
-    const out = await handler({ Records: [message('m1', notification(BAD, size), 3)] });
+    const out = await handler({ Records: [sqsRecord({ messageId: 'm1', body: notification(BAD, size), receiveCount: 3 })] });
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
     expect(uploads.byObjectKey(BAD)).toMatchObject({ status: 'failed', reason: 'ValidationException: item too large' });
   });
@@ -84,7 +71,7 @@ describe('makeSqsIngestHandler', () => {
   it('treats a receive count above the maximum as final too', async () => {
     const { storage, uploads, handler } = setup(2);
     const size = put(storage, BAD, '{"input":"c"}\n');
-    await handler({ Records: [message('m1', notification(BAD, size), 7)] });
+    await handler({ Records: [sqsRecord({ messageId: 'm1', body: notification(BAD, size), receiveCount: 7 })] });
     expect(uploads.byObjectKey(BAD)!.status).toBe('failed');
   });
 
@@ -92,7 +79,7 @@ describe('makeSqsIngestHandler', () => {
     const { storage, uploads, handler, failures } = setup();
     const size = put(storage, GOOD, '{"input":"a"}\n');
     const out = await handler({
-      Records: [message('m-junk', 'this is not json'), message('m-ok', notification(GOOD, size)), message('m-shape', '{"Records":"nope"}')],
+      Records: [sqsRecord({ messageId: 'm-junk', body: 'this is not json' }), sqsRecord({ messageId: 'm-ok', body: notification(GOOD, size) }), sqsRecord({ messageId: 'm-shape', body: '{"Records":"nope"}' })],
     });
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-junk' }, { itemIdentifier: 'm-shape' }]);
     expect(failures.map(([id]) => id)).toEqual(['m-junk', 'm-shape']);
@@ -105,7 +92,7 @@ describe('makeSqsIngestHandler', () => {
     const { storage, handler, failures, traces } = setup();
     const size = put(storage, GOOD, '{"input":"a"}\n');
     const out = await handler({
-      Records: [message('m1', notification(GOOD, size)), message('m2', '{"Service":"Amazon S3","Event":"s3:TestEvent"}')],
+      Records: [sqsRecord({ messageId: 'm1', body: notification(GOOD, size) }), sqsRecord({ messageId: 'm2', body: '{"Service":"Amazon S3","Event":"s3:TestEvent"}' })],
     });
     expect(out).toEqual({ batchItemFailures: [] });
     expect(failures).toEqual([]);
