@@ -223,20 +223,29 @@ async function upsert(store: SpanStore, tenant: Tenant, traceId: string, change:
   throw new TraceLogError('busy', `span ${traceId} is being written by other requests; retry after a moment`);
 }
 
+/**
+ * Runs `store`, whose JSON.stringify recurses: a span (or a PUT's fields) nested thousands of
+ * levels deep, which JSON.parse takes at any depth, cannot be kept and is refused as too large.
+ */
+async function unlessTooDeep(what: string, store: () => Promise<void>): Promise<void> {
+  try {
+    await store();
+  } catch (err) {
+    if (err instanceof RangeError) throw new TraceLogError('too_large', `${what} nested too deeply to store`);
+    throw err;
+  }
+}
+
 /** Stores a posted span (already parsed): replaces the base, re-applies the stored patches. */
 async function storeSpan(store: SpanStore, tenant: Tenant, span: Span): Promise<void> {
-  try {
+  await unlessTooDeep(`span ${span.trace_id} is`, async () => {
     const base = JSON.stringify(span);
     await upsert(store, tenant, span.trace_id, (current) => {
       // The same span posted again (a retry, a redelivered file): nothing changes.
       if (current !== null && current.base === base) return null;
       return recordOf(tenant, span.trace_id, base, current?.patches ?? [], (current?.version ?? 0) + 1, span.root_trace_id);
     });
-  } catch (err) {
-    // JSON.stringify recurses: a span nested thousands of levels deep (JSON.parse takes any depth) cannot be kept.
-    if (err instanceof RangeError) throw new TraceLogError('too_large', `span ${span.trace_id} is nested too deeply to store`);
-    throw err;
-  }
+  });
 }
 
 /** POST /trace_log: one TraceLog. */
@@ -254,7 +263,7 @@ export async function updateTraceLog(deps: TraceLogDeps, tenant: Tenant, body: u
   if (root) checkIdBytes('root_trace_id', root);
   const patchFields: Record<string, unknown> = { ...fields };
   for (const f of IDENTITY_FIELDS) delete patchFields[f];
-  try {
+  await unlessTooDeep(`the fields for span ${traceId} are`, async () => {
     const patch = JSON.stringify(patchFields);
     await upsert(deps.store, tenant, traceId, (current) => {
       const patches = current?.patches ?? [];
@@ -262,11 +271,7 @@ export async function updateTraceLog(deps: TraceLogDeps, tenant: Tenant, body: u
       if (patches[patches.length - 1] === patch) return null;
       return recordOf(tenant, traceId, current?.base ?? null, [...patches, patch], (current?.version ?? 0) + 1, current?.rootTraceId ?? (root || traceId));
     });
-  } catch (err) {
-    // As for a posted span: JSON.stringify recurses, so fields nested thousands of levels deep cannot be kept.
-    if (err instanceof RangeError) throw new TraceLogError('too_large', `the fields for span ${traceId} are nested too deeply to store`);
-    throw err;
-  }
+  });
 }
 
 /**

@@ -37,8 +37,8 @@ export interface TraceDraft {
 
 /** How much of a trace's text `search` looks at (characters). */
 export const SEARCH_TEXT_MAX_CHARS = 16_384;
-const MAX_SOURCE_CHARS = 256;
-const MAX_INTEGRATION_ID_CHARS = 256;
+/** `source` and `integration_id` are identifiers: a longer string (it could overflow the item) is not one. */
+const MAX_IDENTIFIER_CHARS = 256;
 
 export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft {
   const value = record.value;
@@ -55,8 +55,8 @@ export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft
     projectId: ctx.projectId,
     createdAt: ctx.createdAt,
     filename: ctx.filename,
-    source: recordSource(value) ?? ctx.defaultSource,
-    integrationId: recordIntegrationId(value),
+    source: identifier(value.source) ?? ctx.defaultSource,
+    integrationId: identifier(value.integration_id),
     input,
     document: record.raw,
     uploadId: ctx.uploadId,
@@ -65,15 +65,9 @@ export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft
   };
 }
 
-function recordSource(value: Record<string, unknown>): string | null {
-  const s = nonEmptyString(value.source);
-  return s !== null && s.length <= MAX_SOURCE_CHARS ? s : null;
-}
-
-/** Like the source, an integration id is an identifier: a longer string (it would overflow the item) is not one. */
-function recordIntegrationId(value: Record<string, unknown>): string | null {
-  const s = nonEmptyString(value.integration_id);
-  return s !== null && s.length <= MAX_INTEGRATION_ID_CHARS ? s : null;
+function identifier(v: unknown): string | null {
+  const s = nonEmptyString(v);
+  return s !== null && s.length <= MAX_IDENTIFIER_CHARS ? s : null;
 }
 
 function nonEmptyString(v: unknown): string | null {
