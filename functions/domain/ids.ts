@@ -55,3 +55,6 @@ export function newId(): string {
 export function newApiKey(): string {
   return `tik_${randomBytes(32).toString('base64url')}`;
 }
+
+/** No trace id is longer (ours are 36 characters); a longer one in a request names no trace and would overflow the table's keys. */
+export const MAX_TRACE_ID_CHARS = 256;

@@ -1,3 +1,4 @@
+import { MAX_TRACE_ID_CHARS } from '../domain/ids.js';
 import { deleteTrace } from '../domain/trace-maintenance.js';
 import { HttpError, httpHandler, pathParam, projectScope } from '../shared/http.js';
 import { traceMaintenanceDeps } from '../shared/services.js';
@@ -6,7 +7,7 @@ import { traceMaintenanceDeps } from '../shared/services.js';
 export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
   const traceId = pathParam(event, 'traceId');
-  const outcome = traceId.length <= 256 ? await deleteTrace(traceMaintenanceDeps(), tenant, traceId) : 'not-found';
+  const outcome = traceId.length <= MAX_TRACE_ID_CHARS ? await deleteTrace(traceMaintenanceDeps(), tenant, traceId) : 'not-found';
   if (outcome === 'not-found') throw new HttpError(404, 'not_found', `no trace ${traceId} in this project`);
   return { statusCode: 204 };
 });

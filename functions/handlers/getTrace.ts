@@ -1,3 +1,4 @@
+import { MAX_TRACE_ID_CHARS } from '../domain/ids.js';
 import { HttpError, httpHandler, pathParam, projectScope, rawJson } from '../shared/http.js';
 import { traceJson } from '../domain/traces.js';
 import { traceStore } from '../shared/services.js';
@@ -6,8 +7,7 @@ import { traceStore } from '../shared/services.js';
 export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
   const traceId = pathParam(event, 'traceId');
-  // Longer ids cannot exist (and would overflow the table's 2,048-byte partition key).
-  const trace = traceId.length <= 256 ? await traceStore().get(tenant, traceId) : null;
+  const trace = traceId.length <= MAX_TRACE_ID_CHARS ? await traceStore().get(tenant, traceId) : null;
   if (!trace) throw new HttpError(404, 'not_found', 'no such trace');
   return rawJson(200, traceJson(trace));
 });
