@@ -13,7 +13,7 @@ import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { createTracesDeps, ingestDeps, ingestDepsOn, tenantStore } from '../../functions/shared/services.js';
 import { LocalQueue, sqsRecord } from '../../local/queue.js';
 import { toS3Notification } from '../../local/s3-bridge.js';
-import { startFaultProxy } from '../support/fault-proxy.js';
+import { startFaultProxy, type FaultProxyOptions } from '../support/fault-proxy.js';
 import { mulberry32 } from '../support/prng.js';
 import {
   expectedIds,
@@ -309,68 +309,55 @@ describe('a worker killed mid-file', () => {
   }, 60_000);
 });
 
+/**
+ * Ingests a file of `records` records into a new project with every DynamoDB call of the ingest
+ * (traces, upload record, lease, counters) through a fault-injecting proxy; then asserts the end
+ * state is exact (no dead letter, the expected ids, the upload completed, counters exact) and
+ * answers the proxy's figures for the test's own checks.
+ */
+async function ingestThroughFaults(name: string, records: number, faults: Omit<FaultProxyOptions, 'target'>) {
+  const p = await newProject(name);
+  const proxy = await startFaultProxy({ target: process.env.AWS_ENDPOINT_URL_DYNAMODB!, ...faults });
+  const dynamo = newDynamoClient(proxy.endpoint);
+  try {
+    const key = dropKey(p, `${name}/traces.jsonl`);
+    const text = jsonl(records, name);
+    await putObject(stack, key, text);
+    const deps = ingestDepsOn(dynamo);
+    const { queue, reasons } = queueFor(() => ({ ...deps, leaseMs: 1_500 }), { maxReceiveCount: 20, retryDelayMs: () => 200 });
+    queue.send(await notification(key));
+    await queue.idle();
+    expect(queue.deadLetters).toEqual([]);
+
+    const { stats } = proxy;
+    console.log(`${name}: ${JSON.stringify({ ...stats, faults: proxy.faults(), redeliveries: reasons.length, reasons })}`);
+    expect(await idsIn(p)).toEqual(expectedIds(stack, key, jsonlRecords(text), p));
+    expect((await uploadsOf(p))[0]).toMatchObject({ status: 'completed', traces: records, new_traces: records });
+    await expectCountersExact(p, 's3', records);
+    return stats;
+  } finally {
+    dynamo.destroy();
+    await proxy.close();
+  }
+}
+
 describe('a throttled table', () => {
   it('30% of writes throttled (ProvisionedThroughputExceeded and ThrottlingException): exact ids, counted once', async () => {
-    const p = await newProject('throttled');
-    const proxy = await startFaultProxy({ target: process.env.AWS_ENDPOINT_URL_DYNAMODB!, seed: 7, throttleRate: 0.3 });
-    const dynamo = newDynamoClient(proxy.endpoint);
-    try {
-      const key = dropKey(p, 'throttled/traces.jsonl');
-      const text = jsonl(2_000, 'throttled');
-      await putObject(stack, key, text);
-      // Every DynamoDB call of the ingest (traces, upload record, lease, counters) goes through the proxy.
-      const deps = ingestDepsOn(dynamo);
-      const { queue, reasons } = queueFor(() => ({ ...deps, leaseMs: 1_500 }), { maxReceiveCount: 20, retryDelayMs: () => 200 });
-      queue.send(await notification(key));
-      await queue.idle();
-      expect(queue.deadLetters).toEqual([]);
-
-      const { stats } = proxy;
-      console.log(`throttled: ${JSON.stringify({ ...stats, faults: proxy.faults(), redeliveries: reasons.length, reasons })}`);
-      expect(stats.calls.BatchWriteItem).toBeGreaterThanOrEqual(80); // 2,000 records in batches of 25, plus retries
-      expect(stats.provisionedThroughputExceeded).toBeGreaterThan(0);
-      expect(stats.throttlingExceptions).toBeGreaterThan(0);
-      const rate = (stats.provisionedThroughputExceeded + stats.throttlingExceptions) / stats.writes;
-      expect(rate).toBeGreaterThan(0.18);
-      expect(rate).toBeLessThan(0.42);
-
-      expect(await idsIn(p)).toEqual(expectedIds(stack, key, jsonlRecords(text), p));
-      expect((await uploadsOf(p))[0]).toMatchObject({ status: 'completed', traces: 2_000, new_traces: 2_000 });
-      await expectCountersExact(p, 's3', 2_000);
-    } finally {
-      dynamo.destroy();
-      await proxy.close();
-    }
+    const stats = await ingestThroughFaults('throttled', 2_000, { seed: 7, throttleRate: 0.3 });
+    expect(stats.calls.BatchWriteItem).toBeGreaterThanOrEqual(80); // 2,000 records in batches of 25, plus retries
+    expect(stats.provisionedThroughputExceeded).toBeGreaterThan(0);
+    expect(stats.throttlingExceptions).toBeGreaterThan(0);
+    const rate = (stats.provisionedThroughputExceeded + stats.throttlingExceptions) / stats.writes;
+    expect(rate).toBeGreaterThan(0.18);
+    expect(rate).toBeLessThan(0.42);
   }, 60_000);
 
   it('half the batch writes only partly processed (UnprocessedItems), some throttled, some applied with their answer lost: exact ids, counted once', async () => {
-    const p = await newProject('unprocessed');
-    const proxy = await startFaultProxy({ target: process.env.AWS_ENDPOINT_URL_DYNAMODB!, seed: 11, throttleRate: 0.1, unprocessedRate: 0.5, lostAnswerRate: 0.1 });
-    const dynamo = newDynamoClient(proxy.endpoint);
-    try {
-      const key = dropKey(p, 'unprocessed/traces.jsonl');
-      const text = jsonl(1_000, 'unprocessed');
-      await putObject(stack, key, text);
-      const deps = ingestDepsOn(dynamo);
-      const { queue, reasons } = queueFor(() => ({ ...deps, leaseMs: 1_500 }), { maxReceiveCount: 20, retryDelayMs: () => 200 });
-      queue.send(await notification(key));
-      await queue.idle();
-      expect(queue.deadLetters).toEqual([]);
-
-      const { stats } = proxy;
-      console.log(`unprocessed: ${JSON.stringify({ ...stats, faults: proxy.faults(), redeliveries: reasons.length, reasons })}`);
-      expect(stats.partialBatches).toBeGreaterThan(10);
-      expect(stats.unprocessedItems).toBeGreaterThan(stats.partialBatches);
-      // Writes the client had to retry without knowing they had happened: batch puts, and the upload's own updates and transaction.
-      expect(stats.lostAnswers).toBeGreaterThan(0);
-
-      expect(await idsIn(p)).toEqual(expectedIds(stack, key, jsonlRecords(text), p));
-      expect((await uploadsOf(p))[0]).toMatchObject({ status: 'completed', traces: 1_000, new_traces: 1_000 });
-      await expectCountersExact(p, 's3', 1_000);
-    } finally {
-      dynamo.destroy();
-      await proxy.close();
-    }
+    const stats = await ingestThroughFaults('unprocessed', 1_000, { seed: 11, throttleRate: 0.1, unprocessedRate: 0.5, lostAnswerRate: 0.1 });
+    expect(stats.partialBatches).toBeGreaterThan(10);
+    expect(stats.unprocessedItems).toBeGreaterThan(stats.partialBatches);
+    // Writes the client had to retry without knowing they had happened: batch puts, and the upload's own updates and transaction.
+    expect(stats.lostAnswers).toBeGreaterThan(0);
   }, 60_000);
 });
 
