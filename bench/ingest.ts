@@ -7,7 +7,7 @@ import { DynamoTraceWriter, traceItem } from '../functions/adapters/dynamo/trace
 import { dynamoClient } from '../functions/adapters/clients.js';
 import { BATCH_WRITE_SIZE } from '../functions/domain/limits.js';
 import { parseJsonl } from '../functions/domain/parse/jsonl.js';
-import { buildTrace } from '../functions/domain/trace.js';
+import { buildTrace, storedTrace } from '../functions/domain/trace.js';
 import { config } from '../functions/shared/config.js';
 import type { LocalStack } from '../local/stack.js';
 import { toS3Notification } from '../local/s3-bridge.js';
@@ -121,7 +121,7 @@ async function storeLimitMs(file: string, run: number): Promise<number> {
     createdAt: new Date().toISOString(),
     uploadId: `base-${run}`,
   };
-  const requests = records.map((r) => ({ PutRequest: { Item: traceItem({ ...buildTrace(ctx, r), payloadKey: null }) } }));
+  const requests = records.map((r) => ({ PutRequest: { Item: traceItem(storedTrace(buildTrace(ctx, r)).stored) } }));
   const writer = new DynamoTraceWriter(dynamoClient(), config().TABLE_NAME);
   await writer.writeRequests(requests.slice(0, 1)); // warm the connection, as the worker's first calls do
   const concurrency = config().INGEST_WRITE_CONCURRENCY;

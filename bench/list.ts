@@ -5,7 +5,7 @@ import { keys } from '../functions/adapters/dynamo/keys.js';
 import { DynamoTraceWriter, traceItem } from '../functions/adapters/dynamo/trace-writer.js';
 import { BATCH_WRITE_SIZE } from '../functions/domain/limits.js';
 import { createApiKey } from '../functions/domain/tenancy.js';
-import { buildTrace } from '../functions/domain/trace.js';
+import { buildTrace, storedTrace } from '../functions/domain/trace.js';
 import { config } from '../functions/shared/config.js';
 import { tenantStore } from '../functions/shared/services.js';
 import type { LocalStack } from '../local/stack.js';
@@ -31,7 +31,7 @@ async function seedProject(n: number, name: string) {
       { organizationId: tenant.organizationId, projectId: tenant.projectId, objectKey: `drop/x/y/file-${i % 50}.jsonl`, filename: `file-${i % 50}.jsonl`, defaultSource: 's3', createdAt, uploadId: `u${i % 50}` },
       { kind: 'record', position: i + 1, raw, value: JSON.parse(raw) as Record<string, unknown> },
     );
-    return { PutRequest: { Item: traceItem({ ...draft, payloadKey: null }) } };
+    return { PutRequest: { Item: traceItem(storedTrace(draft).stored) } };
   };
   await Promise.all(
     Array.from({ length: 8 }, async () => {

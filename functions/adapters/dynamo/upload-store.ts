@@ -1,4 +1,3 @@
-import { queryPages } from './query.js';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
@@ -15,7 +14,8 @@ import {
   type UploadStore,
   type UploadSummary,
 } from '../../domain/ports.js';
-import { keys } from './keys.js';
+import { filenameSortKey, keys, traceIndex } from './keys.js';
+import { putIdChunk, readIdChunks } from './upload-ids.js';
 
 /** Distinct sources counted per transaction (keeps each update expression small). */
 const SOURCES_PER_TRANSACTION = 40;
@@ -166,12 +166,7 @@ export class DynamoUploadStore implements UploadStore {
   }
 
   async putIdChunk(u: UploadRecord, index: number, ids: string[]): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { ...keys.uploadIds(u.organizationId, u.projectId, u.uploadId, index), type: 'upload-ids', ids: ids.join(',') },
-      }),
-    );
+    await putIdChunk(this.doc, this.table, u.organizationId, u.projectId, u.uploadId, index, ids);
   }
 
   /**
@@ -269,6 +264,7 @@ export class DynamoUploadStore implements UploadStore {
                   { Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total) } },
                 ]
               : []),
+            ...(s.traces > 0 ? [{ Put: { TableName: this.table, Item: uploadByFilenameItem(u, s) } }] : []),
           ],
         }),
       );
@@ -280,26 +276,25 @@ export class DynamoUploadStore implements UploadStore {
     }
   }
 
-  /** The upload's good trace ids in file order: its id chunks (`UPLOAD#<id>#IDS#<n>`, comma-joined) read in key order. */
-  async traceIds(organizationId: string, projectId: string, uploadId: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
-    const first = keys.uploadIds(organizationId, projectId, uploadId, 0);
-    const prefix = first.sk.slice(0, first.sk.length - '000000'.length);
-    const ids: string[] = [];
-    const pages = queryPages(this.doc, {
-      TableName: this.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': first.pk, ':prefix': prefix },
-      ProjectionExpression: 'ids',
-      ConsistentRead: true,
-    });
-    for await (const items of pages) {
-      for (const item of items) {
-        if (typeof item.ids === 'string' && item.ids !== '') for (const id of item.ids.split(',')) ids.push(id);
-      }
-      if (ids.length >= limit) break;
-    }
-    return ids.length > limit ? ids.slice(0, limit) : ids;
+  /** The upload's good trace ids in file order (from its id chunks); at most `limit`. */
+  async traceIds(u: UploadRecord, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+    return readIdChunks(this.doc, this.table, u.organizationId, u.projectId, u.uploadId, u.idChunks, limit);
   }
+}
+
+/** A completed upload's place in the filename order, with what walking its traces needs (sort_by=filename). */
+export function uploadByFilenameItem(u: Pick<UploadRecord, 'organizationId' | 'projectId' | 'uploadId' | 'filename' | 'createdAt'>, s: Pick<UploadSummary, 'traces' | 'idChunks'>): Record<string, unknown> {
+  return {
+    ...keys.uploadByFilename(u.organizationId, u.projectId, u.uploadId),
+    type: 'upload-filename',
+    upload_id: u.uploadId,
+    filename: u.filename,
+    created_at: u.createdAt,
+    traces: s.traces,
+    id_chunks: s.idChunks,
+    gsi1pk: traceIndex.uploadsByFilename(u.organizationId, u.projectId),
+    gsi1sk: filenameSortKey(u.filename, u.createdAt, u.uploadId),
+  };
 }
 
 function counterUpdate(group: [string, number][], total: number, allSources: string[] = []) {
