@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { allShards, TRACE_SHARDS, traceIndex } from '../../functions/adapters/dynamo/keys.js';
 import { freePort } from '../../local/ports.js';
 import type { LocalStackInfo } from '../../local/stack.js';
 
@@ -65,17 +66,21 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 async function traceCount(info: LocalStackInfo, dynamoPort: number): Promise<number> {
   const ddb = new DynamoDBClient({ endpoint: `http://127.0.0.1:${dynamoPort}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: 'trace-ingest-local',
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :p',
-      ExpressionAttributeValues: { ':p': { S: `P#${info.organizationId}#${info.projectId}` } },
-      Select: 'COUNT',
-    }),
-  );
+  let count = 0;
+  for (const shard of allShards(TRACE_SHARDS)) {
+    const out = await ddb.send(
+      new QueryCommand({
+        TableName: 'trace-ingest-local',
+        IndexName: 'gsi4',
+        KeyConditionExpression: 'gsi4pk = :p',
+        ExpressionAttributeValues: { ':p': { S: traceIndex.all(info.organizationId, info.projectId, shard) } },
+        Select: 'COUNT',
+      }),
+    );
+    count += out.Count ?? 0;
+  }
   ddb.destroy();
-  return out.Count ?? 0;
+  return count;
 }
 
 describe('npm start', () => {

@@ -197,8 +197,13 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
       else use(c.where, c.key).rcu += c.units;
     }
   };
-  /** Whether every partition these charges land on has units left (a partition may go into debt by one request, as a burst). */
-  const admits = (kind: 'w' | 'r', charges: Charge[]) => !enforce || charges.every((c) => available(kind, c) > 0);
+  /**
+   * Whether every partition these charges land on has the units (a request larger than a whole
+   * second's units needs a full bucket, and leaves it in debt). A read's units are known only
+   * after it, so a read is refused only while its partition is in debt.
+   */
+  const admits = (kind: 'w' | 'r', charges: Charge[]) =>
+    !enforce || charges.every((c) => available(kind, c) >= Math.min(c.units, kind === 'w' ? wps : rps));
 
   /** The write units of changing `before` into `after` (either may be null), per partition. */
   const writeCharges = (before: WireItem | null, after: WireItem | null, factor: number, indexesToo = true): Charge[] => {

@@ -45,8 +45,10 @@ interface Driver {
 /** What a scan of a driver found. */
 interface Scan {
   items: Item[];
-  /** Matches seen by this request (those skipped for a page number included). */
+  /** Matches up to the position (those skipped for a page number included). */
   matched: number;
+  /** Matches read in all (past the position too, when counting on for a total). */
+  counted: number;
   /** Where the next page starts: the order key of the last item served, or of the last entry read when the budget ran out. */
   position: string | undefined;
   /** Entries (or uploads) may follow the position. */
@@ -92,8 +94,9 @@ export class DynamoTraceStore implements TraceReader {
 
     // A total no counter or index gives is the matches read so far: exact once the whole range has been read.
     const counted = scanCounted(query) ? null : fromCursor?.total !== undefined ? { count: fromCursor.total, exact: true } : await this.total(tenant, query, deadline);
-    const seen = (fromCursor?.matchedBefore ?? 0) + scan.matched;
-    const total = counted?.exact ? counted : { count: seen, exact: counted === null && scan.exhausted };
+    const before = fromCursor?.matchedBefore ?? 0;
+    const seen = before + scan.matched;
+    const total = counted?.exact ? counted : { count: before + scan.counted, exact: counted === null && scan.exhausted };
     const traces = await Promise.all(scan.items.map((i) => this.view(tenant, i)));
     const nextCursor =
       scan.more && scan.position !== undefined
@@ -121,24 +124,31 @@ export class DynamoTraceStore implements TraceReader {
       else upper = { value: after, inclusive: false };
     }
     const stream = mergeShards(this.doc, { ...d.query, lower, upper, forward, expect: skip + q.pageSize + 1 });
-    return this.take(tenant, stream, d, skip, q.pageSize, deadline, d.query.skAttr);
+    return this.take(tenant, stream, d, skip, q.pageSize, deadline, scanCounted(q));
   }
 
   /**
    * Takes matches from a stream of index entries: `skip` of them, then a page of `want`. Entries
-   * are read (hydrated) in batches when the driver needs the items. Filtered reading stops at the deadline.
+   * are read (hydrated) in batches when the driver needs the items; filtered reading stops at the
+   * deadline. With `countOn`, matches after the page are counted on for as long again as the page
+   * took (50 ms at least), so a total only the reading can count is exact when that reaches the end.
    */
-  private async take(tenant: Tenant, stream: AsyncGenerator<Item>, d: Pick<Driver, 'hydrate' | 'matches' | 'query'>, skip: number, want: number, deadline: number, skAttr: string): Promise<Scan> {
+  private async take(tenant: Tenant, stream: AsyncGenerator<Item>, d: Pick<Driver, 'hydrate' | 'matches' | 'query'>, skip: number, want: number, deadline: number, countOn: boolean): Promise<Scan> {
+    const started = Date.now();
     const filtered = d.matches !== null || d.query.filter !== undefined;
+    const skAttr = d.query.skAttr;
     const items: Item[] = [];
     let matched = 0;
     let position: string | undefined;
+    /** Set once the page is full: the matches up to its last item, and when counting on stops. */
+    let full: { matched: number; until: number } | null = null;
     const it = stream[Symbol.asyncIterator]();
     try {
       for (;;) {
-        if (filtered && Date.now() > deadline) return { items, matched, position, more: true, exhausted: false };
-        // Unfiltered, exactly what the page needs; filtered, a batch to read at once.
-        const size = !d.hydrate && !d.matches ? 1 : Math.min(100, Math.max(filtered ? 25 : 1, skip + want - matched));
+        if (full === null && filtered && Date.now() > deadline) return { items, matched, counted: matched, position, more: true, exhausted: false };
+        if (full !== null && Date.now() > full.until) return { items, matched: full.matched, counted: matched, position, more: true, exhausted: false };
+        // Unfiltered, exactly what the page needs; filtered (or counting on), a batch to read at once.
+        const size = !d.hydrate && !d.matches ? 1 : full !== null ? 100 : Math.min(100, Math.max(filtered ? 25 : 1, skip + want - matched));
         const batch: Item[] = [];
         let ended = false;
         while (batch.length < size) {
@@ -149,21 +159,28 @@ export class DynamoTraceStore implements TraceReader {
           }
           batch.push(next.value);
         }
-        const full = d.hydrate ? await this.hydrate(tenant, batch) : batch;
+        const read = d.hydrate ? await this.hydrate(tenant, batch) : batch;
         for (let i = 0; i < batch.length; i++) {
-          const item = full[i];
-          if (item !== undefined && (d.matches === null || d.matches(item))) {
-            matched++;
-            if (matched > skip) items.push(item);
-          }
+          const item = read[i];
+          const match = item !== undefined && (d.matches === null || d.matches(item));
+          if (match) matched++;
+          if (full !== null) continue;
+          if (match && matched > skip) items.push(item);
           position = String(batch[i]![skAttr]);
           if (items.length === want) {
-            // Entries after this one (in the batch, or still to come) may match: the next page starts here.
-            const more = i < batch.length - 1 || (!ended && !(await it.next()).done);
-            return { items, matched, position, more, exhausted: !more };
+            if (!countOn) {
+              // Entries after this one (in the batch, or still to come) may match: the next page starts here.
+              const more = i < batch.length - 1 || (!ended && !(await it.next()).done);
+              return { items, matched, counted: matched, position, more, exhausted: !more };
+            }
+            full = { matched, until: Date.now() + Math.max(50, Date.now() - started) };
           }
         }
-        if (ended) return { items, matched, position, more: false, exhausted: true };
+        if (ended) {
+          if (full === null) return { items, matched, counted: matched, position, more: false, exhausted: true };
+          // Counted to the end: exact, and a next page only if anything matched after this one.
+          return { items, matched: full.matched, counted: matched, position, more: matched > full.matched, exhausted: true };
+        }
       }
     } finally {
       await it.return?.(undefined);
@@ -230,7 +247,6 @@ export class DynamoTraceStore implements TraceReader {
         const uploadId = String(u.upload_id);
         const ids = uploadIds(this.doc, this.table, tenant, u, forward, start?.upload === sortKey ? start.index : 0);
         for await (const { index, batch } of ids) {
-          if (Date.now() > deadline && (matched > 0 || items.length > 0)) return { items, matched, position: String(index), upload: sortKey, more: true, exhausted: false };
           const full = await this.hydrate(tenant, batch.map((id) => ({ trace_id: id })));
           for (let j = 0; j < batch.length; j++) {
             const item = full[j];
@@ -239,12 +255,14 @@ export class DynamoTraceStore implements TraceReader {
               matched++;
               if (matched > skip) items.push(item);
             }
-            if (items.length === q.pageSize) return { items, matched, position: String(index + j + 1), upload: sortKey, more: true, exhausted: false };
+            if (items.length === q.pageSize) return { items, matched, counted: matched, position: String(index + j + 1), upload: sortKey, more: true, exhausted: false };
           }
+          // Out of time: go on from the next id on the next page.
+          if (Date.now() > deadline) return { items, matched, counted: matched, position: String(index + batch.length), upload: sortKey, more: true, exhausted: false };
         }
       }
     }
-    return { items, matched, position: undefined, more: false, exhausted: true };
+    return { items, matched, counted: matched, position: undefined, more: false, exhausted: true };
   }
 
   // --- totals ----------------------------------------------------------------------------------
