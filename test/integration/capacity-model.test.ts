@@ -41,7 +41,7 @@ afterAll(async () => {
   await stack?.cleanup();
 });
 
-const S = (s: string): AttributeValue => ({ S: s });
+const S = (s: string) => ({ S: s });
 
 describe('item sizes, by DynamoDB\'s rules', () => {
   it('counts names and values, numbers by their digits, maps and lists with their overhead', () => {

@@ -120,7 +120,7 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
   const spend = () => {
     if (budget-- <= 0) throw new MigrationStopped();
   };
-  await Promise.all(
+  const results = await Promise.allSettled(
     Array.from({ length: segments }, async (_, segment) => {
       const checkpoint = await doc.send(new GetCommand({ TableName: table, Key: checkpointKey(segment, segments), ConsistentRead: true }));
       if (checkpoint.Item?.done === true) return;
@@ -137,6 +137,9 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
       } while (start);
     }),
   );
+  // Every segment has stopped before an error is reported: none writes after this call returns.
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   await markCurrent(doc, table);
   log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads (${report.scanned} items read)`);
   return report;
