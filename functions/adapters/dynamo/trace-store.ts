@@ -145,10 +145,11 @@ export class DynamoTraceStore implements TraceReader {
     const it = stream[Symbol.asyncIterator]();
     try {
       for (;;) {
-        if (full === null && filtered && Date.now() > deadline) return { items, matched, counted: matched, position, more: true, exhausted: false };
+        // Out of time (after reading something, so every request moves on): the next page goes on from here.
+        if (full === null && filtered && position !== undefined && Date.now() > deadline) return { items, matched, counted: matched, position, more: true, exhausted: false };
         if (full !== null && Date.now() > full.until) return { items, matched: full.matched, counted: matched, position, more: true, exhausted: false };
-        // Unfiltered, exactly what the page needs; filtered (or counting on), a batch to read at once.
-        const size = !d.hydrate && !d.matches ? 1 : full !== null ? 100 : Math.min(100, Math.max(filtered ? 25 : 1, skip + want - matched));
+        // Entries that hold the items come one at a time; entries whose items are read (BatchGetItem) come in batches.
+        const size = !d.hydrate ? 1 : full !== null ? 100 : Math.min(100, Math.max(filtered ? 25 : 1, skip + want - matched));
         const batch: Item[] = [];
         let ended = false;
         while (batch.length < size) {
