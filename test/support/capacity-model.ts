@@ -31,8 +31,10 @@ export interface CapacityModelOptions {
   tableName: string;
   writeUnitsPerSecond?: number;
   readUnitsPerSecond?: number;
-  /** Added to every call (ms). */
+  /** A call's round trip (ms): added to every call, and what `modeledSeconds` counts per call. */
   roundTripMs?: number;
+  /** Wait out the round trip on every call (default true); false only counts it, for a long sequential run. */
+  injectRoundTrip?: boolean;
   /** Refuse requests over the limits (default true); false only counts. */
   enforce?: boolean;
 }
@@ -107,6 +109,7 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
   const wps = options.writeUnitsPerSecond ?? 1000;
   const rps = options.readUnitsPerSecond ?? 3000;
   const roundTripMs = options.roundTripMs ?? 5;
+  const injectRoundTrip = options.injectRoundTrip ?? true;
   const enforce = options.enforce ?? true;
   const tableName = options.tableName;
 
@@ -417,7 +420,7 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
         const body = Buffer.concat(chunks);
         const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
         calls[op] = (calls[op] ?? 0) + 1;
-        if (roundTripMs > 0) await new Promise((r) => setTimeout(r, roundTripMs));
+        if (injectRoundTrip && roundTripMs > 0) await new Promise((r) => setTimeout(r, roundTripMs));
         const input = JSON.parse(body.toString('utf8') || '{}') as Input;
         const mine = input.TableName === tableName || op === 'BatchWriteItem' || op === 'BatchGetItem' || op === 'TransactWriteItems';
         if (!mine) {
