@@ -230,7 +230,12 @@ let viewer: Promise<Map<string, ViewerFile>> | undefined;
 
 /** The viewer, built in memory with esbuild on the first request for it (a stack nobody browses never builds it). */
 function viewerFiles(): Promise<Map<string, ViewerFile>> {
-  viewer ??= import('../web/build.js').then(async ({ buildViewer }) => new Map((await buildViewer()).map((f) => [f.path, f])));
+  viewer ??= import('../web/build.js').then(async ({ buildViewer }) => {
+    const files = new Map((await buildViewer()).map((f) => [f.path, f]));
+    // The API is this same origin (on AWS the CDK app writes the API's URL here).
+    files.set('/config.json', { path: '/config.json', contents: new TextEncoder().encode('{"apiUrl":""}\n'), contentType: 'application/json; charset=utf-8', immutable: false });
+    return files;
+  });
   viewer.catch(() => (viewer = undefined));
   return viewer;
 }

@@ -21,9 +21,9 @@ export interface ChartSpec {
   format: (v: number) => string;
 }
 
-const W = 640;
-const H = 180;
-const PAD = { left: 56, right: 12, top: 12, bottom: 28 };
+const W = 480;
+const H = 190;
+const PAD = { left: 62, right: 10, top: 12, bottom: 28 };
 
 function tickLabel(iso: string, interval: 'hour' | 'day'): string {
   const d = new Date(iso);
@@ -53,7 +53,7 @@ export function chart(spec: ChartSpec): HTMLElement {
     svg.appendChild(s('line', { x1: PAD.left, x2: W - PAD.right, y1: y(max * t), y2: y(max * t), class: 'grid' }));
     svg.appendChild(s('text', { x: PAD.left - 6, y: y(max * t) + 4, class: 'axis', 'text-anchor': 'end' }, spec.format(max * t)));
   }
-  const every = Math.max(1, Math.ceil(n / 8));
+  const every = Math.max(1, Math.ceil(n / 6));
   for (let i = 0; i < n; i += every) {
     svg.appendChild(s('text', { x: x(i) + plotW / n / 2, y: H - 8, class: 'axis', 'text-anchor': 'middle' }, tickLabel(spec.starts[i]!, spec.interval)));
   }

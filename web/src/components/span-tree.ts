@@ -96,7 +96,6 @@ export class SpanTree {
       'aria-label': label,
       onkeydown: (e: KeyboardEvent) => this.onKey(e),
       onscroll: () => this.schedule(),
-      onfocus: () => this.render(),
     }, this.spacer);
     this.windowLabel = h('span', { class: 'tree-window' });
     const header = h(
@@ -176,6 +175,7 @@ export class SpanTree {
       this.active = i >= 0 ? i : Math.min(this.active, rows.length - 1);
     }
     this.spacer.style.height = `${rows.length * ROW_HEIGHT}px`;
+    this.viewport.style.height = `${Math.max(1, rows.length) * ROW_HEIGHT + 2}px`;
     this.render();
   }
 
@@ -197,7 +197,8 @@ export class SpanTree {
     if (activeNode) {
       this.viewport.setAttribute('aria-activedescendant', this.meta.get(activeNode)!.id);
       const w = this.rootWindow.get(this.meta.get(activeNode)!.root);
-      this.windowLabel.textContent = w ? `${fmtTime(new Date(w.t0).toISOString())} → +${fmtMs(w.t1 - w.t0)}` : '';
+      this.windowLabel.textContent = w ? `${new Date(w.t0).toLocaleTimeString('en-GB', { hour12: false })} +${fmtMs(w.t1 - w.t0)}` : '';
+      this.windowLabel.title = w ? `this root tree: ${fmtTime(new Date(w.t0).toISOString())} to ${fmtTime(new Date(w.t1).toISOString())}` : '';
     }
   }
 
