@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { routes, workerHandlers, type RouteDef } from '../functions/routes.js';
 import type { HttpEvent, HttpResult } from '../functions/shared/http.js';
 import type { ViewerFile } from '../web/build.js';
+import { viewerCsp } from '../web/csp.js';
 
 type HttpHandlerFn = (event: HttpEvent) => Promise<HttpResult | string | Record<string, unknown>>;
 type AuthorizerFn = (event: { headers: Record<string, string | undefined> }) => Promise<{ isAuthorized: boolean; context?: Record<string, unknown> }>;
@@ -256,18 +257,4 @@ function sendViewerFile(res: ServerResponse, file: ViewerFile, headOnly: boolean
     'x-frame-options': 'DENY',
   });
   res.end(headOnly ? undefined : file.contents);
-}
-
-/** The viewer's content security policy: its own scripts and styles only, and requests to `connect` besides itself. */
-export function viewerCsp(connect: string): string {
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    `connect-src 'self'${connect ? ` ${connect}` : ''}`,
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
 }

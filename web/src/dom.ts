@@ -46,12 +46,12 @@ export function clear(el: Node): void {
 const numberFormat = new Intl.NumberFormat('en-US');
 export const fmtInt = (n: number) => numberFormat.format(n);
 
-/** A local date and time, to the second. */
-export function fmtTime(iso: string | null | undefined): string {
+/** A local date and time, to the second (or the millisecond). */
+export function fmtTime(iso: string | null | undefined, ms = false): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString('en-GB', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  return d.toLocaleString('en-GB', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, ...(ms ? { fractionalSecondDigits: 3 } : {}) });
 }
 
 export function fmtMs(ms: number | null | undefined): string {

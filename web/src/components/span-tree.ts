@@ -197,7 +197,7 @@ export class SpanTree {
     if (activeNode) {
       this.viewport.setAttribute('aria-activedescendant', this.meta.get(activeNode)!.id);
       const w = this.rootWindow.get(this.meta.get(activeNode)!.root);
-      this.windowLabel.textContent = w ? `${new Date(w.t0).toLocaleTimeString('en-GB', { hour12: false })} +${fmtMs(w.t1 - w.t0)}` : '';
+      this.windowLabel.textContent = w ? `${new Date(w.t0).toLocaleTimeString('en-GB', { hour12: false, fractionalSecondDigits: 3 })} +${fmtMs(w.t1 - w.t0)}` : '';
       this.windowLabel.title = w ? `this root tree: ${fmtTime(new Date(w.t0).toISOString())} to ${fmtTime(new Date(w.t1).toISOString())}` : '';
     }
   }
@@ -220,8 +220,8 @@ export class SpanTree {
       bar.style.left = `${Math.min(left, 99.6)}%`;
       bar.style.width = `${Math.min(width, 100 - Math.min(left, 99.6))}%`;
     }
-    const startText = m.start === null ? n.start_timestamp : fmtTime(new Date(m.start).toISOString());
-    const endText = m.end === null ? '—' : fmtTime(new Date(m.end).toISOString());
+    const startText = m.start === null ? n.start_timestamp : fmtTime(new Date(m.start).toISOString(), true);
+    const endText = m.end === null ? '—' : fmtTime(new Date(m.end).toISOString(), true);
     const offset = w && m.start !== null ? `+${fmtMs(m.start - w.t0)}` : '';
     const label = [
       spanName(n),
