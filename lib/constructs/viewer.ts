@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AssetHashType, DefaultStackSynthesizer, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AllowedMethods,
   CachePolicy,
@@ -164,7 +164,9 @@ function acknowledgeDeploymentHandler(stack: Stack, bucket: Bucket): void {
     'into the viewer bucket, comes with this role and these grants (CDK writes them, not us); it runs only during deployments, never on a request.';
   acknowledge(handler, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', why);
   for (const action of ['s3:Abort*', 's3:DeleteObject*', 's3:GetBucket*', 's3:GetObject*', 's3:List*']) acknowledge(handler, `AwsSolutions-IAM5[Action::${action}]`, why);
-  acknowledge(handler, 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]', why);
+  // The CDK asset bucket, as the default synthesizer names it (partition, account and region literal when the stack's env says).
+  const qualifier = (stack.node.tryGetContext('@aws-cdk/core:bootstrapQualifier') as string | undefined) ?? DefaultStackSynthesizer.DEFAULT_QUALIFIER;
+  acknowledgeWildcardResource(handler, `arn:${stack.partition}:s3:::cdk-${qualifier}-assets-${stack.account}-${stack.region}/*`, why);
   acknowledgeWildcardResource(handler, bucket.arnForObjects('*'), why);
   acknowledge(handler, 'AwsSolutions-L1', `${why} Its runtime is the one this CDK version pins for it.`);
 }

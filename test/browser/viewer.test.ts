@@ -282,6 +282,8 @@ describe('the web viewer in Chromium', () => {
     await page.keyboard.press('Enter');
     await textOf(page.getByRole('region', { name: 'tool_call' }), /tool timed out/);
     await shot('08-experiment-span-keyboard');
+    // The README's picture of the tree view (docs/viewer-tree.png is a copy of it).
+    await page.locator('.experiment').screenshot({ path: join(SHOTS, 'tree-view.png') });
 
     // The experiment's filter: trees with an errored span.
     await page.getByLabel('Field').fill('status');
