@@ -15,6 +15,7 @@
  */
 import * as z from 'zod';
 import { parseTimestampMicros, toFiniteNumber } from './parea/span.js';
+import type { StatsAnswer, StatsBucket } from './stats-wire.js';
 import type { Tenant } from './tenancy.js';
 
 // ---------------------------------------------------------------------------
@@ -278,27 +279,7 @@ export function statsWindow(q: StatsQuery, now: number): { from: number; to: num
   return { from, to };
 }
 
-export interface StatsBucket {
-  start: string;
-  traces: number;
-  bad_lines: number;
-  spans: number;
-  span_errors: number;
-  latency_p50_ms: number | null;
-  latency_p95_ms: number | null;
-  input_tokens: number;
-  output_tokens: number;
-  total_tokens: number;
-  cost: number;
-}
-
-export interface StatsAnswer {
-  interval: 'hour' | 'day';
-  from: string;
-  to: string;
-  buckets: StatsBucket[];
-  totals: Omit<StatsBucket, 'start'>;
-}
+export type { StatsAnswer, StatsBucket } from './stats-wire.js';
 
 interface Acc {
   traces: number;

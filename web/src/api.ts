@@ -142,27 +142,7 @@ export interface LineError {
   message: string;
 }
 
-export interface StatsBucket {
-  start: string;
-  traces: number;
-  bad_lines: number;
-  spans: number;
-  span_errors: number;
-  latency_p50_ms: number | null;
-  latency_p95_ms: number | null;
-  input_tokens: number;
-  output_tokens: number;
-  total_tokens: number;
-  cost: number;
-}
-
-export interface Stats {
-  interval: 'hour' | 'day';
-  from: string;
-  to: string;
-  buckets: StatsBucket[];
-  totals: Omit<StatsBucket, 'start'>;
-}
+export type { StatsAnswer as Stats, StatsBucket } from '../../functions/domain/stats-wire.js';
 
 export interface SpanNode {
   trace_id: string;
