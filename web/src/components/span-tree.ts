@@ -197,7 +197,7 @@ export class SpanTree {
     if (activeNode) {
       this.viewport.setAttribute('aria-activedescendant', this.meta.get(activeNode)!.id);
       const w = this.rootWindow.get(this.meta.get(activeNode)!.root);
-      this.windowLabel.textContent = w ? `${new Date(w.t0).toLocaleTimeString('en-GB', { hour12: false, fractionalSecondDigits: 3 })} +${fmtMs(w.t1 - w.t0)}` : '';
+      this.windowLabel.textContent = w ? `${new Date(w.t0).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false })} +${fmtMs(w.t1 - w.t0)}` : '';
       this.windowLabel.title = w ? `this root tree: ${fmtTime(new Date(w.t0).toISOString())} to ${fmtTime(new Date(w.t1).toISOString())}` : '';
     }
   }
