@@ -109,3 +109,30 @@ describe('GET P/stats', () => {
     }
   });
 });
+
+describe('the local API server for browsers', () => {
+  it('serves the viewer at / with its content security policy, and CORS on API answers as API Gateway does', async () => {
+    const page = await fetch(`${stack.info.apiUrl}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.headers.get('content-security-policy')).toContain(`connect-src 'self' ${stack.info.s3Endpoint}`);
+    const html = await page.text();
+    const script = /src="(assets\/main-[A-Z0-9]+\.js)"/.exec(html)![1]!;
+    const js = await fetch(`${stack.info.apiUrl}/${script}`);
+    expect(js.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(await (await fetch(`${stack.info.apiUrl}/config.json`)).json()).toEqual({ apiUrl: '' });
+
+    const origin = 'http://viewer.example';
+    const preflight = await fetch(`${stack.info.apiUrl}${P()}/stats`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-api-key' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('x-api-key');
+    const answer = await fetch(`${stack.info.apiUrl}${P()}/stats`, { headers: { origin, 'x-api-key': stack.info.apiKey } });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+    expect(answer.headers.get('access-control-expose-headers')).toContain('x-next-cursor');
+    // An unknown path outside /api/ is still a JSON 404.
+    const missing = await fetch(`${stack.info.apiUrl}/nope.html`);
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error.code).toBe('not_found');
+  });
+});
