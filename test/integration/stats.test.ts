@@ -133,6 +133,6 @@ describe('the local API server for browsers', () => {
     // An unknown path outside /api/ is still a JSON 404.
     const missing = await fetch(`${stack.info.apiUrl}/nope.html`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.code).toBe('not_found');
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
   });
 });
