@@ -52,6 +52,8 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   createEvaluation: [tableReadWrite],
   listEvaluations: [tableRead],
   getEvaluation: [tableRead],
+  // Reads the hourly trace counters and span-stats items of a bounded window with Query.
+  getStats: [tableRead],
   pareaProject: [tableReadWrite],
   recordTraceLog: [tableReadWrite],
   updateTraceLog: [tableReadWrite],

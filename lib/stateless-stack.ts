@@ -38,6 +38,7 @@ import { MAX_FILE_BYTES } from '../functions/domain/limits.js';
 import { INGEST_PREFIXES, routes, workerHandlers, type RouteAuth } from '../functions/routes.js';
 import type { AppConfig } from './config.js';
 import { TraceFunction } from './constructs/trace-function.js';
+import { Viewer } from './constructs/viewer.js';
 import { grantHandler } from './handler-grants.js';
 import { DROP_PREFIX } from './layout.js';
 import { acknowledge } from './nag.js';
@@ -201,6 +202,8 @@ export class StatelessStack extends Stack {
   /** Every alarm notifies it; an e-mail subscription when context `alarmEmail` is set. */
   public readonly alarmTopic: Topic;
   public readonly alarms: Readonly<Record<keyof typeof ALARMS, Alarm>>;
+  /** The web viewer: static files on S3 behind CloudFront. */
+  public readonly viewer: Viewer;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -275,6 +278,9 @@ export class StatelessStack extends Stack {
       targets: [new LambdaFunction(this.retentionSweepFunction.function)],
     });
 
+    // ---- web viewer (its origin is allowed by the API's CORS) ---------------------
+    this.viewer = new Viewer(this, 'Viewer', { logRetention: config.logRetention, removalPolicy: config.removalPolicy });
+
     // ---- HTTP API --------------------------------------------------------------
     this.api = new HttpApi(this, 'HttpApi', {
       apiName: `trace-ingest-${config.stage}`,
@@ -282,9 +288,11 @@ export class StatelessStack extends Stack {
       // Created below so the default stage can carry throttling.
       createDefaultStage: false,
       corsPreflight: {
-        allowOrigins: [...config.corsOrigins],
+        allowOrigins: corsOriginsWith(config.corsOrigins, this.viewer.origin),
         allowMethods: [...new Set(routes.map((r) => CorsHttpMethod[r.method]))],
         allowHeaders: ['content-type', API_KEY_HEADER, 'authorization'],
+        // The experiment trace logs' next page (the viewer's "Load more trees").
+        exposeHeaders: ['x-next-cursor'],
         maxAge: Duration.hours(1),
       },
     });
@@ -341,6 +349,7 @@ export class StatelessStack extends Stack {
       });
     }
     this.functions = functions;
+    this.viewer.deploy(this.apiStage.url);
 
     // ---- alarms ----------------------------------------------------------------
     // SNS encrypts with a key of our own: CloudWatch must be allowed to use it to publish alarms,
@@ -399,6 +408,7 @@ export class StatelessStack extends Stack {
 
     // ---- outputs ---------------------------------------------------------------
     new CfnOutput(this, 'ApiUrl', { value: this.apiStage.url, description: 'HTTP API base URL' });
+    new CfnOutput(this, 'ViewerUrl', { value: this.viewer.url, description: 'Web viewer (sign in with an API key)' });
     new CfnOutput(this, 'BucketName', { value: bucket.bucketName, description: 'Trace bucket' });
     new CfnOutput(this, 'TableName', { value: table.tableName, description: 'Trace table' });
     new CfnOutput(this, 'DropPrefix', {
@@ -426,6 +436,11 @@ function acknowledgeNotificationsHandler(stack: Stack): void {
     "CDK's own BucketNotificationsHandler (a deploy-time custom resource that calls s3:PutBucketNotification) comes " +
       'with this role and managed policy; it only writes its logs and runs during deployments, never on a request.',
   );
+}
+
+/** The configured browser origins, and the viewer's own unless any origin is allowed already. */
+export function corsOriginsWith(origins: readonly string[], viewerOrigin: string): string[] {
+  return origins.includes('*') ? ['*'] : [...origins, viewerOrigin];
 }
 
 function pascalCase(name: string): string {

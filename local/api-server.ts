@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { routes, workerHandlers, type RouteDef } from '../functions/routes.js';
 import type { HttpEvent, HttpResult } from '../functions/shared/http.js';
+import type { ViewerFile } from '../web/build.js';
+import { viewerCsp } from '../web/csp.js';
 
 type HttpHandlerFn = (event: HttpEvent) => Promise<HttpResult | string | Record<string, unknown>>;
 type AuthorizerFn = (event: { headers: Record<string, string | undefined> }) => Promise<{ isAuthorized: boolean; context?: Record<string, unknown> }>;
@@ -101,11 +103,18 @@ export async function startApiServer(options: { port: number; host?: string }): 
     } catch {
       return sendError(res, 400, 'bad_request', 'the request path is not valid percent-encoding');
     }
+    // The web viewer at the root, as CloudFront serves it on AWS; the API stays under /api/.
+    if ((method === 'GET' || method === 'HEAD') && !url.pathname.startsWith('/api/')) {
+      const file = (await viewerFiles()).get(url.pathname === '/' ? '/index.html' : url.pathname);
+      if (file) return sendViewerFile(res, file, method === 'HEAD');
+    }
+    // Browsers on another origin may call the API, as API Gateway's CORS configuration allows.
+    if (req.headers.origin !== undefined) for (const [k, v] of Object.entries(corsHeaders())) res.setHeader(k, v);
     const onPath = compiled.filter((r) => r.regex.test(url.pathname));
     if (onPath.length === 0) return sendError(res, 404, 'not_found', `no route for ${method} ${path}`);
     const route = onPath.find((r) => r.def.method === method);
     if (!route) {
-      if (method === 'OPTIONS') return send(res, 204, '', corsHeaders());
+      if (method === 'OPTIONS') return send(res, 204, '', { ...corsHeaders(), 'access-control-max-age': '3600' });
       const allow = [...new Set(onPath.map((r) => r.def.method))].join(', ');
       return sendError(res, 405, 'method_not_allowed', `${method} is not allowed on ${path}; allowed: ${allow}`, { allow });
     }
@@ -214,5 +223,38 @@ function corsHeaders(): Record<string, string> {
     'access-control-allow-origin': '*',
     'access-control-allow-methods': 'GET,POST,PUT,DELETE,OPTIONS',
     'access-control-allow-headers': 'content-type,x-api-key,authorization',
+    'access-control-expose-headers': 'x-next-cursor',
   };
+}
+
+let viewer: Promise<Map<string, ViewerFile>> | undefined;
+
+/** The viewer, built in memory with esbuild on the first request for it (a stack nobody browses never builds it). */
+function viewerFiles(): Promise<Map<string, ViewerFile>> {
+  viewer ??= import('../web/build.js').then(async ({ buildViewer }) => {
+    const files = new Map((await buildViewer()).map((f) => [f.path, f]));
+    // The API is this same origin (on AWS the CDK app writes the API's URL here).
+    files.set('/config.json', { path: '/config.json', contents: new TextEncoder().encode('{"apiUrl":""}\n'), contentType: 'application/json; charset=utf-8', immutable: false });
+    return files;
+  });
+  viewer.catch(() => (viewer = undefined));
+  return viewer;
+}
+
+/**
+ * A viewer file with the headers the CloudFront distribution sends (lib/constructs/viewer.ts): a
+ * content security policy that lets the page talk to this API and PUT to the local S3 endpoint only.
+ */
+function sendViewerFile(res: ServerResponse, file: ViewerFile, headOnly: boolean): void {
+  const s3 = process.env.S3_PUBLIC_ENDPOINT ?? process.env.AWS_ENDPOINT_URL_S3;
+  res.writeHead(200, {
+    'content-type': file.contentType,
+    'content-length': String(file.contents.length),
+    'cache-control': file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    'content-security-policy': viewerCsp(s3 ? new URL(s3).origin : ''),
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+  });
+  res.end(headOnly ? undefined : file.contents);
 }

@@ -20,6 +20,7 @@ import { DynamoSpanStore } from '../adapters/dynamo/span-store.js';
 import { spanSink, type TraceLogDeps } from '../domain/trace-logs.js';
 import { DynamoExpiredTraceFinder } from '../adapters/dynamo/retention-store.js';
 import type { RetentionDeps } from '../domain/retention.js';
+import { DynamoStatsStore } from '../adapters/dynamo/stats-store.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;
@@ -115,8 +116,17 @@ export function traceLogDeps(): TraceLogDeps {
     store: new DynamoSpanStore(documentClient(), config().TABLE_NAME),
     readBudgetMs: config().TRACE_LOGS_READ_BUDGET_MS,
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    stats: statsStore(),
   };
   return traceLogs;
+}
+
+let stats: DynamoStatsStore | undefined;
+
+/** The project's numbers per hour: the hourly trace counters and the span stats (read and added to). */
+export function statsStore(): DynamoStatsStore {
+  stats ??= new DynamoStatsStore(documentClient(), config().TABLE_NAME);
+  return stats;
 }
 
 let retention: RetentionDeps | undefined;

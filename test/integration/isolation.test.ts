@@ -280,6 +280,22 @@ const CASES: Record<string, Case> = {
     }
   },
 
+  [`GET ${P}/stats`]: async (att, vic) => {
+    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/stats?time_range=1d`);
+    // The victim's ids in the query change nothing; every tenant's traces were made just now, its spans start at 2026-11-01T10.
+    const traces = await call(att.apiKey, 'GET', `${projectPath(att)}/stats?time_range=1d&organization_id=${vic.organizationId}&project_id=${vic.projectId}`);
+    expect(traces.status, traces.text).toBe(200);
+    expect(traces.body.totals.traces).toBe(att.traces.length);
+    // Exactly the caller's own spans (other cases post more into its project), as its experiments list them, and none of the victim's.
+    const spans = await call(att.apiKey, 'GET', `${projectPath(att)}/stats?from=2026-11-01T10:00:00Z&to=2026-11-01T11:00:00Z`);
+    expect(spans.status, spans.text).toBe(200);
+    const experiments = [...new Set([SHARED_EXPERIMENT, ...tenants.map(secretExperiment)])];
+    let own = 0;
+    for (const e of experiments) own += [...treeNodes((await call(att.apiKey, 'POST', `/api/parea/v1/experiment/${e}/trace_logs`, {})).body as Json[])].length;
+    expect(own).toBeGreaterThanOrEqual(att.spans.length);
+    expect(spans.body.totals.spans).toBe(own);
+  },
+
   [`POST ${P}/traces/upload`]: async (att, vic) => {
     const body = { filename: 'intrude.jsonl', type: 'application/jsonl', size: 10 };
     for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/traces/upload`, body);

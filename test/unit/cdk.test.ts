@@ -494,9 +494,15 @@ describe('stateless stack: HTTP API', () => {
         AllowMethods: Match.arrayWith([...new Set(routes.map((r) => r.method))]),
       }),
     });
+    // With a list of origins, the viewer's own origin (its CloudFront domain) is allowed too; the next page's cursor is readable.
+    const distribution = logicalId(prod.stateless.viewer.distribution);
     prodStateless.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.com', 'https://admin.example.com'] }),
+      CorsConfiguration: Match.objectLike({
+        AllowOrigins: ['https://app.example.com', 'https://admin.example.com', { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution, 'DomainName'] }]] }],
+        ExposeHeaders: ['x-next-cursor'],
+      }),
     });
+    stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ AllowOrigins: ['*'], ExposeHeaders: ['x-next-cursor'] }) });
   });
 
   it('writes JSON access logs of the stage to a log group with retention', () => {
@@ -518,7 +524,7 @@ describe('stateless stack: HTTP API', () => {
   });
 
   it('outputs what operators need', () => {
-    for (const name of ['ApiUrl', 'BucketName', 'TableName', 'DropPrefix', 'QueueUrl', 'DeadLetterQueueUrl', 'AlarmTopicArn', 'ApiAccessLogGroup']) {
+    for (const name of ['ApiUrl', 'ViewerUrl', 'BucketName', 'TableName', 'DropPrefix', 'QueueUrl', 'DeadLetterQueueUrl', 'AlarmTopicArn', 'ApiAccessLogGroup']) {
       stateless.hasOutput(name, {});
     }
     stateless.hasOutput('DropPrefix', { Value: 'drop/<organizationId>/<projectId>/' });
@@ -821,5 +827,73 @@ describe('configuration', () => {
     ['alarmEmail', 'not-an-email'],
   ])('rejects %s=%j', (key, value) => {
     expect(() => configOf({ [key]: value })).toThrow(new RegExp(`"${key}"`));
+  });
+});
+
+// ---- stateless: web viewer -------------------------------------------------------
+describe('stateless stack: web viewer', () => {
+  const bucketId = logicalId(dev.stateless.viewer.bucket);
+  const distributionId = logicalId(dev.stateless.viewer.distribution);
+
+  it('keeps its files in a private, encrypted, TLS-only bucket that only the distribution may read (origin access control)', () => {
+    const bucket = stateless.findResources('AWS::S3::Bucket')[bucketId] as Json;
+    expect(bucket.Properties).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+    });
+    // Build output only: disposable in every stage (prod too), emptied by its deployments when they are deleted.
+    expect((prodStateless.findResources('AWS::S3::Bucket')[logicalId(prod.stateless.viewer.bucket)] as Json).DeletionPolicy).toBe('Delete');
+    const policy = Object.values(stateless.findResources('AWS::S3::BucketPolicy')).find((p: Json) => p.Properties.Bucket.Ref === bucketId) as Json;
+    const statements = policy.Properties.PolicyDocument.Statement as Json[];
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        expect.objectContaining({ Effect: 'Allow', Action: 's3:GetObject', Principal: { Service: 'cloudfront.amazonaws.com' } }),
+      ]),
+    );
+    const read = statements.find((st) => st.Effect === 'Allow')!;
+    expect(JSON.stringify(read.Condition)).toContain(distributionId);
+    stateless.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+  });
+
+  it('serves index.html over HTTPS with a content security policy, HSTS and no framing', () => {
+    stateless.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        DefaultRootObject: 'index.html',
+        DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: 'redirect-to-https', AllowedMethods: ['GET', 'HEAD'], Compress: true }),
+      }),
+    });
+    const policy = Object.values(stateless.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0] as Json;
+    const security = policy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+    expect(security.ContentSecurityPolicy.ContentSecurityPolicy).toBe(
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' https://*.amazonaws.com; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    );
+    expect(security.FrameOptions.FrameOption).toBe('DENY');
+    expect(security.StrictTransportSecurity.AccessControlMaxAgeSec).toBe(365 * 86_400);
+  });
+
+  it("deploys the hashed assets for a year and index.html with config.json (the API's URL) revalidated, and outputs the viewer's URL", () => {
+    const deployments = Object.values(stateless.findResources('Custom::CDKBucketDeployment')) as Json[];
+    expect(deployments).toHaveLength(2);
+    const [assets, pages] = [deployments.find((d) => d.Properties.Prune === false)!, deployments.find((d) => d.Properties.Prune !== false)!];
+    expect(assets.Properties.Include).toEqual(['assets/*']);
+    expect(assets.Properties.SystemMetadata['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(pages.Properties.Exclude).toEqual(['assets/*']);
+    expect(pages.Properties.SystemMetadata['cache-control']).toBe('no-cache');
+    // config.json is written at deployment with the stage's URL (a marker in the source, replaced by the handler).
+    expect(JSON.stringify(pages.Properties.SourceMarkers)).toContain(logicalId(dev.stateless.api));
+    stateless.hasOutput('ViewerUrl', { Value: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }, '/']] } });
+  });
+
+  it("gives CDK's deployment handler a log group with the stage's retention", () => {
+    for (const [t, days] of [
+      [stateless, 30],
+      [prodStateless, 90],
+    ] as const) {
+      const handler = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('CustomCDKBucketDeployment'))?.[1] as Json | undefined;
+      expect(handler, 'deployment handler').toBeDefined();
+      const groupId = handler!.Properties.LoggingConfig.LogGroup.Ref as string;
+      expect((t.findResources('AWS::Logs::LogGroup')[groupId] as Json).Properties.RetentionInDays).toBe(days);
+    }
   });
 });

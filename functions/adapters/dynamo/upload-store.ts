@@ -258,12 +258,9 @@ export class DynamoUploadStore implements UploadStore {
                 },
               },
             },
-            ...(total > 0
-              ? [
-                  { Update: { TableName: this.table, Key: counterKey, ...counterUpdate(last, total, sources.map(([src]) => src)) } },
-                  { Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total) } },
-                ]
-              : []),
+            ...(total > 0 ? [{ Update: { TableName: this.table, Key: counterKey, ...counterUpdate(last, total, sources.map(([src]) => src)) } }] : []),
+            // The hour also counts the upload's bad lines (for the viewer's charts), in this same exactly-once transaction.
+            ...(total > 0 || s.errorCount > 0 ? [{ Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total, [], s.errorCount) } }] : []),
             ...(s.traces > 0 ? [{ Put: { TableName: this.table, Item: uploadByFilenameItem(u, s) } }] : []),
           ],
         }),
@@ -297,7 +294,7 @@ export function uploadByFilenameItem(u: Pick<UploadRecord, 'organizationId' | 'p
   };
 }
 
-function counterUpdate(group: [string, number][], total: number, allSources: string[] = []) {
+function counterUpdate(group: [string, number][], total: number, allSources: string[] = [], badLines = 0) {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':zero': 0 };
   const sets: string[] = [];
@@ -311,11 +308,17 @@ function counterUpdate(group: [string, number][], total: number, allSources: str
     adds.push('traces :total');
     values[':total'] = total;
   }
+  if (badLines > 0) {
+    adds.push('bad_lines :bad');
+    values[':bad'] = badLines;
+  }
   if (allSources.length > 0) {
     adds.push('sources :sources');
     values[':sources'] = new Set(allSources);
   }
   const expr = [sets.length ? `SET ${sets.join(', ')}` : '', adds.length ? `ADD ${adds.join(', ')}` : ''].filter(Boolean).join(' ');
+  // DynamoDB refuses an unused value: an ADD alone (bad lines of an upload with no new trace) needs no :zero.
+  if (expr && sets.length === 0) delete values[':zero'];
   return {
     UpdateExpression: expr || 'SET traces = if_not_exists(traces, :zero)',
     ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
