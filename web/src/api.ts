@@ -119,6 +119,8 @@ export interface TraceList {
   traces: Trace[];
   count: number;
   total_count: number;
+  /** False when total_count is a lower bound (a search that has not read the whole project yet). */
+  total_count_exact: boolean;
   page: number | null;
   page_size: number;
   next_cursor: string | null;

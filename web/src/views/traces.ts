@@ -56,7 +56,7 @@ export async function tracesView(ctx: ViewContext): Promise<void> {
   count.textContent =
     list.total_count === 0
       ? 'No traces match.'
-      : `${fmtInt(list.total_count)} ${list.total_count === 1 ? 'trace' : 'traces'}${list.count ? `, showing ${fmtInt(first)}–${fmtInt(first + list.count - 1)}` : ''}`;
+      : `${list.total_count_exact ? '' : 'at least '}${fmtInt(list.total_count)} ${list.total_count === 1 ? 'trace' : 'traces'}${list.count ? `, showing ${fmtInt(first)}–${fmtInt(first + list.count - 1)}` : ''}`;
 
   if (list.traces.length) ctx.main.appendChild(table(list.traces));
 
