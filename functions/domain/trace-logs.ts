@@ -236,8 +236,8 @@ async function unlessTooDeep(what: string, store: () => Promise<void>): Promise<
   }
 }
 
-/** Stores a posted span (already parsed): replaces the base, re-applies the stored patches. */
-async function storeSpan(store: SpanStore, tenant: Tenant, span: Span): Promise<void> {
+/** Stores a posted span (already parsed): replaces the base, re-applies the stored patches. Also used by the OTLP ingest (functions/domain/otel/ingest.ts). */
+export async function storeSpan(store: SpanStore, tenant: Tenant, span: Span): Promise<void> {
   await unlessTooDeep(`span ${span.trace_id} is`, async () => {
     const base = JSON.stringify(span);
     await upsert(store, tenant, span.trace_id, (current) => {
