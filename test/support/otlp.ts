@@ -27,9 +27,9 @@ export async function recordSpans(resource: Attributes, build: (tracer: Tracer) 
   return spans;
 }
 
-/** A child span of `parent` (explicit context: the tests register no context manager). */
-export function childOf(tracer: Tracer, parent: Span, name: string, attributes: Attributes = {}): Span {
-  return tracer.startSpan(name, { attributes }, trace.setSpan(context.active(), parent));
+/** A child span of `parent` (explicit context: the tests register no context manager), started at `startTime` if given. */
+export function childOf(tracer: Tracer, parent: Span, name: string, attributes: Attributes = {}, startTime?: number): Span {
+  return tracer.startSpan(name, { attributes, ...(startTime === undefined ? {} : { startTime }) }, trace.setSpan(context.active(), parent));
 }
 
 /** The stock exporter of an encoding, aimed at `<apiUrl>/otel/v1/traces` with a key header. */
