@@ -16,7 +16,7 @@ import { rawRequest, type RawResponse } from '../support/raw-http.js';
 import { projectCounter, projectTraces, startTestStack, type TestStack } from '../support/stack.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x07e1);
-const CASES = 500;
+const CASES = 300;
 const CONCURRENCY = 6;
 
 type Json = any;
