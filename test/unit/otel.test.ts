@@ -412,3 +412,13 @@ describe("an OTel trace's document", () => {
     expect(JSON.stringify(mergeDocument(TRACE, doc, many))).toBe(JSON.stringify(doc));
   });
 });
+
+describe('the local server passes bodies as API Gateway HTTP API does', () => {
+  it('as text only for text/*, JSON, XML and JavaScript, never when compressed', async () => {
+    const { isTextBody } = await import('../../local/api-server.js');
+    for (const t of ['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/xml', 'application/javascript']) expect(isTextBody(t, undefined), t).toBe(true);
+    for (const t of [undefined, 'application/x-protobuf', 'application/octet-stream', 'application/x-www-form-urlencoded', 'application/vnd.api+json']) expect(isTextBody(t, undefined), String(t)).toBe(false);
+    expect(isTextBody('application/json', 'gzip')).toBe(false);
+    expect(isTextBody('application/json', 'identity')).toBe(true);
+  });
+});
