@@ -52,16 +52,15 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
         const out = await this.client.send(
           new BatchGetItemCommand({
             RequestItems: {
-              [this.table]: {
-                Keys: pending,
-                ConsistentRead: true,
-                ProjectionExpression: 'id, #type, created_at, doc, payload_key, otel_version',
-                ExpressionAttributeNames: { '#type': 'type' },
-              },
+              // The whole item (a projection would not read less: DynamoDB charges by item size).
+              [this.table]: { Keys: pending, ConsistentRead: true },
             },
           }),
         );
-        for (const item of out.Responses?.[this.table] ?? []) if (item.id?.S) found.set(item.id.S, item);
+        for (const item of out.Responses?.[this.table] ?? []) {
+          const id = ids.find((x) => keys.trace(tenant.organizationId, tenant.projectId, x).pk === item.pk?.S);
+          if (id !== undefined) found.set(id, item);
+        }
         pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
       } catch (err) {
         if (!isRetryable(err)) throw err;
@@ -70,14 +69,23 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
     const traces = new Map<string, StoredOtelTrace>();
     await Promise.all(
       [...found].map(async ([id, item]) => {
-        // Any other item under this key (none should be) is not an OTel trace's to merge into.
-        if (item.type?.S !== 'trace' || item.otel_version?.N === undefined) return;
-        const payloadKey = item.payload_key?.S ?? null;
-        const document = payloadKey !== null ? (await this.payloads.read(payloadKey)).document : (item.doc?.S ?? '');
-        traces.set(id, { document, payloadKey, createdAt: item.created_at?.S ?? '', version: Number(item.otel_version.N) });
+        const state = await this.stateOf(item);
+        if (state !== null) traces.set(id, state);
       }),
     );
     return traces;
+  }
+
+  /**
+   * An OTel trace's state from its item. The one place that reads the trace item's layout (what
+   * trace-writer.ts's `traceItem()` writes: `doc` or `payload_key`, `created_at`); any other item
+   * under the key (none should be) is not an OTel trace to merge into.
+   */
+  private async stateOf(item: Record<string, AttributeValue>): Promise<StoredOtelTrace | null> {
+    if (item.type?.S !== 'trace' || item.otel_version?.N === undefined) return null;
+    const payloadKey = item.payload_key?.S ?? null;
+    const document = payloadKey !== null ? (await this.payloads.read(payloadKey)).document : (item.doc?.S ?? '');
+    return { document, payloadKey, createdAt: item.created_at?.S ?? '', version: Number(item.otel_version.N) };
   }
 
   async create(tenant: Tenant, writes: OtelTraceWrite[]): Promise<CreateResult> {
