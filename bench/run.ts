@@ -12,6 +12,7 @@ import { gitRevision, ingestBench } from './ingest.js';
 import { listBench } from './list.js';
 import { lambdaInitBench } from './lambda-init.js';
 import { awsBench } from './aws.js';
+import { otlpBench, otlpOptionsFromEnv } from './otlp.js';
 import { pareaBench } from './parea.js';
 import { round } from './stats.js';
 
@@ -23,7 +24,7 @@ const naiveRuns = Math.min(runs, Number(process.env.BENCH_NAIVE_RUNS ?? 1));
 const log = (s: string) => console.log(`[bench] ${s}`);
 
 /** The keys bench/results.json must hold as numbers, by the part that measures them. */
-const REQUIRED: Record<string, 'ingest' | 'aws' | 'list' | 'parea' | 'lambda'> = {
+const REQUIRED: Record<string, 'ingest' | 'aws' | 'list' | 'parea' | 'lambda' | 'otlp'> = {
   ingest_vs_store_limit: 'ingest',
   parse_vs_json_parse: 'ingest',
   rss_growth_50_vs_5: 'ingest',
@@ -38,6 +39,7 @@ const REQUIRED: Record<string, 'ingest' | 'aws' | 'list' | 'parea' | 'lambda'> =
   judge_100k_vs_1k: 'list',
   tree_100k_vs_10k: 'parea',
   lambda_init_ms_max: 'lambda',
+  otlp_spans_per_s: 'otlp',
 };
 
 function naiveLabel(n: number, records: number): string {
@@ -61,12 +63,13 @@ console.log = ((orig) => (...args: unknown[]) => {
 
 try {
   log(`DynamoDB Local (in memory) and s3rver up; ${cpus().length} cores; ${runs} runs per figure`);
-  const only = new Set((process.env.BENCH_ONLY ?? 'ingest,aws,list,parea,lambda').split(','));
+  const only = new Set((process.env.BENCH_ONLY ?? 'ingest,aws,list,parea,lambda,otlp').split(','));
   const ingest = only.has('ingest') ? await ingestBench(stack, workDir, runs, log, naiveRuns) : null;
   const aws = only.has('aws') ? await awsBench(stack, workDir, log) : null;
   const list = only.has('list') ? await listBench(stack, 20, log) : null;
   const parea = only.has('parea') ? await pareaBench(stack, log) : null;
   const lambda = only.has('lambda') ? await lambdaInitBench(log) : null;
+  const otlp = only.has('otlp') ? await otlpBench(log, otlpOptionsFromEnv({ dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB! })) : null;
 
   const targets: Array<[string, number | string, string]> = [];
   if (ingest) targets.push(
@@ -139,6 +142,17 @@ try {
   if (lambda) {
     targets.push(['lambda: largest bundle', `${lambda.lambda_bundle_kb_max} KB`, ''], ['lambda_init_ms_max', lambda.lambda_init_ms_max, '<= 150']);
   }
+  if (otlp) {
+    targets.push(
+      ['otlp: spans, traces, exports of', `${otlp.otlp_spans}, ${otlp.otlp_traces}, ${otlp.otlp_batch} spans (${otlp.otlp_batch_kb} KB)`, ''],
+      ['otlp_spans_per_s (new spans, protobuf exporter)', otlp.otlp_spans_per_s, ''],
+      ['otlp: retried exports, spans/s (nothing written)', otlp.otlp_retry_spans_per_s, ''],
+      ['otlp: export latency p50 / p95', `${otlp.otlp_export_p50_ms} ms / ${otlp.otlp_export_p95_ms} ms`, ''],
+      ['otlp: server CPU per 1k spans, peak RSS', `${otlp.otlp_server_cpu_ms_per_1k_spans} ms, ${otlp.otlp_server_peak_rss_mb} MB`, ''],
+      ['otlp: DynamoDB calls per 1k new spans', JSON.stringify(otlp.otlp_dynamodb_calls_per_1k_spans), ''],
+      ['otlp: DynamoDB calls per 1k retried spans', JSON.stringify(otlp.otlp_dynamodb_calls_per_1k_retried_spans), ''],
+    );
+  }
   targets.push(['bench: total wall time', `${round(performance.now() / 1000, 1)} s`, '<= 1200 s']);
   const w = Math.max(...targets.map(([k]) => k.length));
   console.log('');
@@ -146,7 +160,7 @@ try {
   for (const [k, v, t] of targets) console.log(`${k.padEnd(w)}  ${String(v).padEnd(28)}  ${t}`);
   console.log('');
 
-  const results: Record<string, unknown> = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, bench_wall_s: round(performance.now() / 1000, 1), ...ingest, ...aws, ...list, ...parea, ...(lambda ? { lambda_init_ms_max: lambda.lambda_init_ms_max, lambda_bundle_kb_max: lambda.lambda_bundle_kb_max, lambda_per_function: lambda.per_function } : {}) };
+  const results: Record<string, unknown> = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, bench_wall_s: round(performance.now() / 1000, 1), ...ingest, ...aws, ...list, ...parea, ...(lambda ? { lambda_init_ms_max: lambda.lambda_init_ms_max, lambda_bundle_kb_max: lambda.lambda_bundle_kb_max, lambda_per_function: lambda.per_function } : {}), ...otlp };
   // Every headline ratio of the parts that ran must be a number (a NaN would be written as null): fail loudly, write nothing.
   // Only a partial run may leave out the naive ingest (BENCH_NAIVE_RUNS=0).
   const all = Object.values(REQUIRED).every((part) => only.has(part));

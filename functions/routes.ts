@@ -42,6 +42,9 @@ export const routes: readonly RouteDef[] = [
   { method: 'PUT', path: `${PAREA}/trace_log`, handler: 'updateTraceLog', auth: 'apiKey' },
   { method: 'GET', path: `${PAREA}/trace_log/{traceId}`, handler: 'getTraceLog', auth: 'apiKey' },
   { method: 'POST', path: `${PAREA}/experiment/{experimentUuid}/trace_logs`, handler: 'experimentTraceLogs', auth: 'apiKey' },
+
+  // OpenTelemetry: OTLP/HTTP trace export, so OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otel works with the stock exporters.
+  { method: 'POST', path: '/otel/v1/traces', handler: 'otlpTraces', auth: 'apiKey' },
 ];
 
 /** Lambda entry files that are not HTTP routes. */

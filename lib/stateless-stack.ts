@@ -65,11 +65,17 @@ export const RETENTION_SWEEP_SIZING: FunctionSizing = { memorySize: API_MEMORY_M
 /** How often the retention sweep runs. */
 export const RETENTION_SWEEP_SCHEDULE = Duration.hours(1);
 
+/** The OTLP export route: decoding a large batch takes memory; 1,024 MB also doubles the CPU share of 512. */
+export const OTLP_SIZING: FunctionSizing = { memorySize: 1024, timeout: Duration.seconds(29) };
+
 /** Routes whose handler needs more than API_SIZING. */
 const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = {
   createTraces: CREATE_SIZING,
   // The tree builder holds an experiment's spans and trees in memory and may gzip tens of MB.
   experimentTraceLogs: { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) },
+  // An OTLP export of up to 6 MB (32 MB once gunzipped) decoded, mapped and merged into its traces' documents;
+  // API Gateway's 29 s, so a slow store answers 429 (retried by the exporter) rather than a timeout.
+  otlpTraces: OTLP_SIZING,
 };
 
 /** Memory and timeout of a handler's function (also used by bench/lambda-init.ts for its Node flags). */

@@ -10,8 +10,38 @@ import { viewerCsp } from '../web/csp.js';
 type HttpHandlerFn = (event: HttpEvent) => Promise<HttpResult | string | Record<string, unknown>>;
 type AuthorizerFn = (event: { headers: Record<string, string | undefined> }) => Promise<{ isAuthorized: boolean; context?: Record<string, unknown> }>;
 
-/** Bodies over this are refused with 413 before a handler sees them (API Gateway's own cap is 10 MB). */
-export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * A synchronous Lambda invocation carries at most 6 MB (6,291,456 bytes): the whole event, its body
+ * base64-encoded when binary or escaped inside the JSON when text. API Gateway refuses a larger
+ * request with 413 before any function runs (and anything over 10 MB at once); so does this server.
+ */
+export const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+/** Bodies over this are refused with 413 while they arrive, unread: no event holding them could be invoked. */
+export const MAX_BODY_BYTES = MAX_EVENT_BYTES;
+
+/**
+ * The body types API Gateway's HTTP API passes to Lambda as text; every other body (no type,
+ * form posts, protobuf...) arrives base64-encoded with `isBase64Encoded: true`, as does a
+ * compressed one here (its bytes are not text).
+ */
+export function isTextBody(contentType: string | undefined, contentEncoding: string | undefined): boolean {
+  const encoding = (contentEncoding ?? '').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') return false;
+  const type = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  return type.startsWith('text/') || type === 'application/json' || type === 'application/xml' || type === 'application/javascript';
+}
+
+/** Bytes a body takes in the event: base64 for binary, JSON-escaped for text (quotes, backslashes, control characters). */
+function eventBodyBytes(body: Buffer, text: boolean): number {
+  if (!text) return Math.ceil(body.length / 3) * 4;
+  let extra = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c === 0x22 || c === 0x5c) extra += 1;
+    else if (c < 0x20) extra += 5;
+  }
+  return body.length + extra;
+}
 
 interface CompiledRoute {
   def: RouteDef;
@@ -155,7 +185,12 @@ export async function startApiServer(options: { port: number; host?: string }): 
     }
 
     const routeKey = `${route.def.method} ${route.def.path}`;
-    const isText = bodyBuf.length === 0 || /json|text|xml|x-www-form-urlencoded/i.test(headers['content-type'] ?? 'application/json');
+    const isText = bodyBuf.length === 0 || isTextBody(headers['content-type'], headers['content-encoding']);
+    // The event beyond its body (headers, context) takes a few KB: the body gets the rest of Lambda's 6 MB.
+    const headerBytes = 4096 + Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 8, 0) + url.search.length * 2;
+    if (bodyBuf.length > 0 && eventBodyBytes(bodyBuf, isText) + headerBytes > MAX_EVENT_BYTES) {
+      return sendError(res, 413, 'payload_too_large', `the request body is over what one Lambda invocation carries (${MAX_EVENT_BYTES} bytes with the event around it)`);
+    }
     const event: HttpEvent = {
       version: '2.0',
       routeKey,

@@ -55,6 +55,8 @@ export interface ExperimentSpan {
 export interface SpanStore {
   /** The span, read consistently, or null. */
   get(tenant: Tenant, traceId: string): Promise<SpanRecord | null>;
+  /** The stored ones of up to 100 spans, read consistently in one call (optional: callers fall back to `get`). */
+  getMany?(tenant: Tenant, traceIds: readonly string[]): Promise<Map<string, SpanRecord>>;
   /**
    * Writes `next` (whose version is the stored one plus one) if the stored version is still
    * `next.version - 1` (1: no item yet). False on a conflict (someone wrote in between).
@@ -215,14 +217,21 @@ function recordOf(tenant: Tenant, traceId: string, base: string | null, patches:
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Read, change, write if unchanged meanwhile; again on a conflict. `change` answers null for "nothing to write".
+ * Read, change, write if unchanged meanwhile; again on a conflict. `change` answers null for "nothing
+ * to write". `known`: the record as just read (consistently) by the caller, used for the first try.
  * Once a write lands, its change of the span's figures goes to the stats (what the version read had, what it has now).
  */
-async function upsert(deps: TraceLogDeps, tenant: Tenant, traceId: string, change: (current: SpanRecord | null) => SpanRecord | null): Promise<void> {
+async function upsert(
+  deps: Pick<TraceLogDeps, 'store' | 'stats' | 'log'>,
+  tenant: Tenant,
+  traceId: string,
+  change: (current: SpanRecord | null) => SpanRecord | null,
+  known?: SpanRecord | null,
+): Promise<void> {
   const store = deps.store;
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     if (attempt > 0) await sleep(Math.floor(Math.random() * Math.min(1_000, 10 * 2 ** attempt)));
-    const current = await store.get(tenant, traceId);
+    const current = attempt === 0 && known !== undefined ? known : await store.get(tenant, traceId);
     const next = change(current);
     if (next === null) return;
     if (await store.save(tenant, next)) {
@@ -246,15 +255,25 @@ async function unlessTooDeep(what: string, store: () => Promise<void>): Promise<
   }
 }
 
-/** Stores a posted span (already parsed): replaces the base, re-applies the stored patches. */
-async function storeSpan(deps: TraceLogDeps, tenant: Tenant, span: Span): Promise<void> {
+/**
+ * Stores a posted span (already parsed): replaces the base, re-applies the stored patches. `known`:
+ * the stored record as the caller just read it (null: none), which saves the first read; the OTLP
+ * ingest (functions/domain/otel/ingest.ts) reads a whole export's spans in one batch.
+ */
+export async function storeSpan(deps: Pick<TraceLogDeps, 'store' | 'stats' | 'log'>, tenant: Tenant, span: Span, known?: SpanRecord | null): Promise<void> {
   await unlessTooDeep(`span ${span.trace_id} is`, async () => {
     const base = JSON.stringify(span);
-    await upsert(deps, tenant, span.trace_id, (current) => {
-      // The same span posted again (a retry, a redelivered file): nothing changes.
-      if (current !== null && current.base === base) return null;
-      return recordOf(tenant, span.trace_id, base, current?.patches ?? [], (current?.version ?? 0) + 1, span.root_trace_id);
-    });
+    await upsert(
+      deps,
+      tenant,
+      span.trace_id,
+      (current) => {
+        // The same span posted again (a retry, a redelivered file): nothing changes.
+        if (current !== null && current.base === base) return null;
+        return recordOf(tenant, span.trace_id, base, current?.patches ?? [], (current?.version ?? 0) + 1, span.root_trace_id);
+      },
+      known,
+    );
   });
 }
 

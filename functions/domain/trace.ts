@@ -32,6 +32,11 @@ export interface TraceDraft {
   document: string;
   uploadId: string;
   position: number;
+  /**
+   * The input is what renderInput makes of the document, so it is not stored: reads render it
+   * again. False for a trace whose input comes from elsewhere (an OTel trace's root span): stored.
+   */
+  inputFromDocument: boolean;
 }
 
 /** How much of a trace's text `search` looks at (characters). */
@@ -60,6 +65,7 @@ export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft
     document: record.raw,
     uploadId: ctx.uploadId,
     position: record.position,
+    inputFromDocument: true,
   };
 }
 
@@ -133,11 +139,10 @@ export interface StoredTrace extends TraceDraft {
   packedSearch: Uint8Array | null;
 }
 
-/** How a draft is stored, and the S3 payload to write first when its document is offloaded. */
-export function storedTrace(draft: TraceDraft): { stored: StoredTrace; payload: { key: string; body: string } | null } {
+/** How a draft is stored, and the S3 payload to write first (under `key`) when its document is offloaded. */
+export function storedTrace(draft: TraceDraft, key = payloadKey(draft)): { stored: StoredTrace; payload: { key: string; body: string } | null } {
   const packed = packText(draft.document);
   if (packed.length <= ITEM_INLINE_BUDGET_BYTES) return { stored: { ...draft, packed, payloadKey: null, packedSearch: null }, payload: null };
-  const key = payloadKey(draft);
   const text = searchText(draft.filename, draft.input, JSON.parse(draft.document));
   return { stored: { ...draft, packed: null, payloadKey: key, packedSearch: packText(text) }, payload: { key, body: payloadBody(draft) } };
 }

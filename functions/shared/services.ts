@@ -21,6 +21,8 @@ import { spanSink, type TraceLogDeps } from '../domain/trace-logs.js';
 import { DynamoExpiredTraceFinder } from '../adapters/dynamo/retention-store.js';
 import type { RetentionDeps } from '../domain/retention.js';
 import { DynamoStatsStore } from '../adapters/dynamo/stats-store.js';
+import { DynamoOtelTraceStore } from '../adapters/dynamo/otel-trace-store.js';
+import type { OtelIngestDeps } from '../domain/otel/ingest.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;
@@ -139,4 +141,20 @@ export function retentionDeps(): RetentionDeps {
     expired: new DynamoExpiredTraceFinder(documentClient(), config().TABLE_NAME),
   };
   return retention;
+}
+
+let otlp: OtelIngestDeps | undefined;
+
+/** OTLP trace exports: spans into the trace-log store, traces (and their counters) into the table, large documents into S3. */
+export function otlpDeps(): OtelIngestDeps {
+  if (otlp) return otlp;
+  const c = config();
+  otlp = {
+    spans: traceLogDeps().store,
+    spanStats: traceLogDeps().stats,
+    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME)),
+    payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
+    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+  };
+  return otlp;
 }

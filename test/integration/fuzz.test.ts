@@ -532,6 +532,16 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
           filter_value: pick(['0.5', '["a","b"]', 'a,b', '%fuzz%', '[', '[1,2,3]', 5, true, '\\', ...INJECTION]),
         },
       ]);
+    case 'otlpTraces':
+      // An OTLP/JSON export with no span in it: its mutations reach the decoder, and none creates a trace.
+      return {
+        resourceSpans: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: pick(UNICODE) } }] },
+            scopeSpans: [{ scope: { name: pick(['scope', ...INJECTION]), version: '1' }, spans: [] }],
+          },
+        ],
+      };
     default:
       return { anything: pick(UNICODE) };
   }

@@ -94,6 +94,7 @@ describe('npm start', () => {
     expect(first.info.s3Endpoint).toBe(`http://127.0.0.1:${ports.s3}`);
     expect(first.output()).toContain(first.info.apiKey);
     expect(first.output()).toContain(first.info.dropPrefix);
+    expect(first.output()).toContain(`OTEL_EXPORTER_OTLP_ENDPOINT=${first.info.apiUrl}/otel`);
     const res = await fetch(`${first.info.apiUrl}/api/v1/organizations`, { headers: { 'x-api-key': first.info.apiKey } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { data: { id: string } }).data.id).toBe(first.info.organizationId);

@@ -411,7 +411,9 @@ describe('stateless stack: functions', () => {
     // The retention sweep deletes one trace after another for up to 5 minutes.
     expect((functions[functionId(dev, workerHandlers.retentionSweep)] as Json).Properties).toMatchObject({ MemorySize: 512, Timeout: 300 });
     expect(RETENTION_SWEEP_SIZING.timeout.toSeconds()).toBe(300);
-    const special: string[] = [workerHandlers.ingest, workerHandlers.retentionSweep, 'createTraces', 'experimentTraceLogs'];
+    // An OTLP export decodes up to 6 MB (32 MB gunzipped) within API Gateway's 29 s.
+    expect((functions[functionId(dev, 'otlpTraces')] as Json).Properties).toMatchObject({ MemorySize: 1024, Timeout: 29 });
+    const special: string[] = [workerHandlers.ingest, workerHandlers.retentionSweep, 'createTraces', 'experimentTraceLogs', 'otlpTraces'];
     for (const name of handlerNames.filter((n) => !special.includes(n))) {
       expect((functions[functionId(dev, name)] as Json).Properties).toMatchObject({ MemorySize: 512, Timeout: 10 });
     }
@@ -463,6 +465,16 @@ describe('stateless stack: HTTP API', () => {
         IntegrationUri: { 'Fn::GetAtt': [functionId(dev, route.handler), 'Arn'] },
       });
     }
+  });
+
+  it('serves OTLP/HTTP at POST /otel/v1/traces (OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otel) behind the API-key authorizer', () => {
+    const route = (Object.values(stateless.findResources('AWS::ApiGatewayV2::Route')) as Json[]).find((r) => r.Properties.RouteKey === 'POST /otel/v1/traces');
+    expect(route?.Properties.AuthorizationType).toBe('CUSTOM');
+    expect(grantsFor('otlpTraces')).toEqual([
+      { target: 'table', access: 'readWrite' },
+      { target: 'objects', access: 'readWrite', prefix: PAYLOADS_PREFIX },
+      { target: 'objects', access: 'delete', prefix: PAYLOADS_PREFIX },
+    ]);
   });
 
   it('authorizes with the API-key Lambda: simple responses, called for every request (x-api-key or Bearer)', () => {

@@ -38,6 +38,7 @@ export const LIST_VIEW_ATTRIBUTES = [
   'source',
   'upload_id',
   'integration_id',
+  'input',
   'doc_z',
   'search_z',
   'payload_key',

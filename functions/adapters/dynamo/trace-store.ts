@@ -337,7 +337,8 @@ export class DynamoTraceStore implements TraceReader {
     let document: string;
     if (i.doc_z instanceof Uint8Array) {
       document = unpackText(i.doc_z);
-      input = renderInput(JSON.parse(document) as Record<string, unknown>);
+      const kept = storedInput(i);
+      input = kept !== undefined ? kept : renderInput(JSON.parse(document) as Record<string, unknown>);
     } else if (typeof i.payload_key === 'string') {
       ({ input, document } = await this.payloads.read(i.payload_key));
     } else {
@@ -367,6 +368,12 @@ export class DynamoTraceStore implements TraceReader {
  */
 async function* uploadIds(doc: DynamoDBDocumentClient, table: string, tenant: Tenant, u: Item, forward: boolean, from: number): AsyncGenerator<{ index: number; batch: string[] }> {
   const total = Number(u.traces ?? 0);
+  if (typeof u.ids === 'string') {
+    const inline = u.ids.split(',');
+    const ordered = forward ? inline : inline.reverse();
+    for (let i = from; i < ordered.length; i += 100) yield { index: i, batch: ordered.slice(i, i + 100) };
+    return;
+  }
   const chunkSize = ID_CHUNK_SIZE;
   let index = from;
   let chunk = { n: -1, ids: [] as string[] };
@@ -413,13 +420,20 @@ function judgeCount(t: EvalTotals, judge: string, source: string | undefined): n
   return source === undefined ? (t.byJudge[judge] ?? 0) : (t.byJudgeSource[JSON.stringify([judge, source])] ?? 0);
 }
 
+/** An input kept in the item (one the document does not give): a string, null, or undefined when the document gives it. */
+function storedInput(item: Item): string | null | undefined {
+  if (!('input' in item)) return undefined;
+  return typeof item.input === 'string' ? item.input : null;
+}
+
 /** Does the (read) trace item match the query's search? Case-insensitive, over the text `searchText` makes. */
 function searchMatches(item: Item, needle: string): boolean {
   let text: string;
   if (item.doc_z instanceof Uint8Array) {
     const document = unpackText(item.doc_z);
     const value = JSON.parse(document) as Record<string, unknown>;
-    text = searchText(String(item.filename), renderInput(value), value);
+    const kept = storedInput(item);
+    text = searchText(String(item.filename), kept !== undefined ? kept : renderInput(value), value);
   } else if (item.search_z instanceof Uint8Array) {
     text = unpackText(item.search_z);
   } else {

@@ -33,6 +33,8 @@ export function traceItem(t: StoredTrace): Record<string, AttributeValue> {
     upload_id: S(t.uploadId),
   };
   if (t.integrationId !== null) item.integration_id = S(t.integrationId);
+  // An input the document does not give (renderInput of it would not): kept as it is.
+  if (!t.inputFromDocument && t.payloadKey === null) item.input = t.input === null ? { NULL: true } : S(t.input);
   if (t.packed !== null) item.doc_z = { B: t.packed };
   if (t.payloadKey !== null) item.payload_key = S(t.payloadKey);
   if (t.packedSearch !== null) item.search_z = { B: t.packedSearch };

@@ -279,9 +279,18 @@ export class DynamoUploadStore implements UploadStore {
   }
 }
 
-/** A completed upload's place in the filename order, with what walking its traces needs (sort_by=filename). */
-export function uploadByFilenameItem(u: Pick<UploadRecord, 'organizationId' | 'projectId' | 'uploadId' | 'filename' | 'createdAt'>, s: Pick<UploadSummary, 'traces' | 'idChunks'>): Record<string, unknown> {
+/**
+ * A completed upload's place in the filename order, with what walking its traces needs
+ * (sort_by=filename): its id chunks, or its ids inline (`ids`, for a one-trace "upload" such as
+ * an OTel trace).
+ */
+export function uploadByFilenameItem(
+  u: Pick<UploadRecord, 'organizationId' | 'projectId' | 'uploadId' | 'filename' | 'createdAt'>,
+  s: Pick<UploadSummary, 'traces' | 'idChunks'>,
+  ids?: string[],
+): Record<string, unknown> {
   return {
+    ...(ids ? { ids: ids.join(',') } : {}),
     ...keys.uploadByFilename(u.organizationId, u.projectId, u.uploadId),
     type: 'upload-filename',
     upload_id: u.uploadId,
