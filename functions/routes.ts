@@ -42,6 +42,15 @@ export const routes: readonly RouteDef[] = [
   { method: 'PUT', path: `${PAREA}/trace_log`, handler: 'updateTraceLog', auth: 'apiKey' },
   { method: 'GET', path: `${PAREA}/trace_log/{traceId}`, handler: 'getTraceLog', auth: 'apiKey' },
   { method: 'POST', path: `${PAREA}/experiment/{experimentUuid}/trace_logs`, handler: 'experimentTraceLogs', auth: 'apiKey' },
+  // Experiments, feedback, listing and LangChain runs (docs/parea-experiments-api.md).
+  { method: 'POST', path: `${PAREA}/experiment`, handler: 'createExperiment', auth: 'apiKey' },
+  { method: 'POST', path: `${PAREA}/experiment/{experimentUuid}/finished`, handler: 'finishExperiment', auth: 'apiKey' },
+  { method: 'GET', path: `${PAREA}/experiment/{experimentUuid}/stats`, handler: 'experimentStats', auth: 'apiKey' },
+  { method: 'POST', path: `${PAREA}/experiments`, handler: 'listExperiments', auth: 'apiKey' },
+  { method: 'POST', path: `${PAREA}/feedback`, handler: 'recordFeedback', auth: 'apiKey' },
+  { method: 'POST', path: `${PAREA}/get_trace_logs`, handler: 'getTraceLogs', auth: 'apiKey' },
+  // The SDKs' LangChain tracer (POST /trace_log/{vendor}); a static segment, so GET /trace_log/{traceId} is unchanged.
+  { method: 'POST', path: `${PAREA}/trace_log/langchain`, handler: 'recordLangchainRun', auth: 'apiKey' },
 
   // OpenTelemetry: OTLP/HTTP trace export, so OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otel works with the stock exporters.
   { method: 'POST', path: '/otel/v1/traces', handler: 'otlpTraces', auth: 'apiKey' },
