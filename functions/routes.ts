@@ -33,6 +33,22 @@ export const routes: readonly RouteDef[] = [
   { method: 'POST', path: `${PROJECT}/trace-evaluations`, handler: 'createEvaluation', auth: 'apiKey' },
   { method: 'GET', path: `${PROJECT}/trace-evaluations`, handler: 'listEvaluations', auth: 'apiKey' },
   { method: 'GET', path: `${PROJECT}/trace-evaluations/{evaluationId}`, handler: 'getEvaluation', auth: 'apiKey' },
+  // A judge's result (docs/stratix-trace-evaluations-api.md): read by the client, posted by whatever runs the judge.
+  { method: 'GET', path: `${PROJECT}/trace-evaluations/{evaluationId}/results`, handler: 'getEvaluationResult', auth: 'apiKey' },
+  { method: 'POST', path: `${PROJECT}/trace-evaluations/{evaluationId}/results`, handler: 'postEvaluationResult', auth: 'apiKey' },
+  // Stratix's LLM evaluator catalogue (judges, models, cost estimates) is not served: one handler answers a 404 not_implemented naming it.
+  { method: 'POST', path: `${PROJECT}/trace-evaluations/estimate`, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/judges`, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'POST', path: `${PROJECT}/judges`, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/judges/{judgeId}`, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'PATCH', path: `${PROJECT}/judges/{judgeId}`, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'DELETE', path: `${PROJECT}/judges/{judgeId}`, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/models`, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/models/{modelId}`, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'PATCH', path: PROJECT, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'POST', path: `${PROJECT}/custom-models`, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'PATCH', path: `${PROJECT}/custom-models/{modelId}`, handler: 'notImplemented', auth: 'apiKey' },
+  { method: 'DELETE', path: `${PROJECT}/custom-models/{modelId}`, handler: 'notImplemented', auth: 'apiKey' },
   // The project's numbers per hour or day (the viewer's charts), from counters the ingest keeps.
   { method: 'GET', path: `${PROJECT}/stats`, handler: 'getStats', auth: 'apiKey' },
 

@@ -52,6 +52,11 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   createEvaluation: [tableReadWrite],
   listEvaluations: [tableRead],
   getEvaluation: [tableRead],
+  getEvaluationResult: [tableRead],
+  // The verdict, the trace's summary, status member and counters in one transaction.
+  postEvaluationResult: [tableReadWrite],
+  // Answers 404 not_implemented after the tenant check: touches nothing.
+  notImplemented: [],
   // Reads the hourly trace counters and span-stats items of a bounded window with Query.
   getStats: [tableRead],
   pareaProject: [tableReadWrite],
