@@ -277,7 +277,7 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
           IndexName: index,
           KeyConditionExpression: conditions.join(' AND '),
           ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
-          ExpressionAttributeNames: names,
+          ExpressionAttributeNames: conditions.length > 1 ? names : { '#pk': names['#pk']! },
           ExpressionAttributeValues: values,
           ScanIndexForward: forward,
           Limit: limit,
