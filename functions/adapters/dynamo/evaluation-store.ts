@@ -171,6 +171,17 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
       items.push({ Update: counters });
     }
     items.push({ Update: counterUpdate(this.table, e, counted(e.judgeId, outcomeOf(e), 1)) });
+    const out = await this.summaryTransaction(e, items, counters !== null);
+    if (out === 'not-pending') throw new Error(`an evaluation ${e.id} exists already`);
+    return out;
+  }
+
+  /**
+   * Sends a transaction whose first item is the evaluation's, its second the trace's summary and
+   * its last the evaluation counters: 'conflict' when the summary changed since it was read (or
+   * another transaction held an item), 'not-pending' when the evaluation's own condition failed.
+   */
+  private async summaryTransaction(e: Evaluation, items: NonNullable<TransactWriteCommandInput['TransactItems']>, movesTraceCounters: boolean): Promise<CommitResult | 'not-pending'> {
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
       return 'committed';
@@ -180,9 +191,10 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
       if (err instanceof TransactionCanceledException) {
         const codes = (err.CancellationReasons ?? []).map((r) => r.Code);
         if (codes[1] === 'ConditionalCheckFailed' || codes.includes('TransactionConflict')) return 'conflict';
+        if (codes[0] === 'ConditionalCheckFailed') return 'not-pending';
         // The counter shard lost its maps (a table emptied under a warm process): make them again and retry.
-        if (counters && codes[codes.length - 2] === 'ValidationError') {
-          forgetEvalCounter(this.doc, this.table, org, project, traceId);
+        if (movesTraceCounters && codes[codes.length - 2] === 'ValidationError') {
+          forgetEvalCounter(this.doc, this.table, e.organizationId, e.projectId, e.traceId);
           return 'conflict';
         }
       }
@@ -409,22 +421,7 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
     const moves = counted(e.judgeId, 'pending', -1);
     counted(e.judgeId, outcomeOf(e), 1, moves);
     items.push({ Update: counterUpdate(this.table, e, moves) });
-    try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
-      return 'committed';
-    } catch (err) {
-      if (err instanceof TransactionConflictException) return 'conflict';
-      if (err instanceof TransactionCanceledException) {
-        const codes = (err.CancellationReasons ?? []).map((r) => r.Code);
-        if (codes[0] === 'ConditionalCheckFailed') return 'not-pending';
-        if (codes[1] === 'ConditionalCheckFailed' || codes.includes('TransactionConflict')) return 'conflict';
-        if (counters && codes[codes.length - 2] === 'ValidationError') {
-          forgetEvalCounter(this.doc, this.table, org, project, traceId);
-          return 'conflict';
-        }
-      }
-      throw err;
-    }
+    return this.summaryTransaction(e, items, counters !== null);
   }
 
   /** Deletes every evaluation of one trace, each with its counters' share (one transaction each); answers how many. */
