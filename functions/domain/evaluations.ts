@@ -30,6 +30,8 @@ export interface Evaluation {
   createdAt: string;
   /** What the judge reported with its verdict (POST .../results); absent for a verdict given at create. */
   result?: ResultDetails | null;
+  /** As stored: the evaluation counters count it (false only for one stored before they existed, until `npm run migrate`). */
+  counted?: boolean;
 }
 
 /** The judge run's details a posted result carries (the Stratix client's TraceEvaluationResult fields). */

@@ -40,6 +40,8 @@ export interface SpanRecord {
   doc: string | null;
   /** Optimistic concurrency: 0 = not stored yet; every write adds one. */
   version: number;
+  /** The root index (and its counters) holds this span as a tree's root: set by every write of a root, false or absent otherwise. */
+  rootIndexed?: boolean;
 }
 
 /** A span write's change of the root index (functions/domain/trace-log-list.ts): what it kept before, and after. */
@@ -244,8 +246,11 @@ async function upsert(
     const current = attempt === 0 && known !== undefined ? known : await store.get(tenant, traceId);
     const next = change(current);
     if (next === null) return;
-    const before = rootFactsOf(current?.doc ?? null);
+    // What the index holds of it: a root stored before the index existed is not in it (it is added now).
+    const before = current?.rootIndexed ? rootFactsOf(current.doc) : null;
     const after = rootFactsOf(next.doc);
+    if (after !== null) next.rootIndexed = true;
+    else delete next.rootIndexed;
     if (await store.save(tenant, next, rootChanged(before, after) ? { before, after } : undefined)) {
       await recordSpanChange(deps.stats, tenant, traceId, current?.doc ?? null, next.doc, deps.log);
       return;

@@ -59,7 +59,7 @@ function counterAttrs(judgeId: string, outcome: EvaluationOutcome): string[] {
 }
 
 /** The Update (for a transaction) that moves an evaluation's counter shard by these differences. */
-function counterUpdate(table: string, e: Pick<Evaluation, 'organizationId' | 'projectId' | 'id'>, add: Map<string, number>) {
+export function counterUpdate(table: string, e: Pick<Evaluation, 'organizationId' | 'projectId' | 'id'>, add: Map<string, number>) {
   const moved = [...add].filter(([, by]) => by !== 0);
   const names: Record<string, string> = { '#t': 'type' };
   const values: Record<string, unknown> = { ':t': 'counter' };
@@ -76,7 +76,7 @@ function counterUpdate(table: string, e: Pick<Evaluation, 'organizationId' | 'pr
   };
 }
 
-const counted = (judgeId: string, outcome: EvaluationOutcome, by: number, into = new Map<string, number>()) => {
+export const counted = (judgeId: string, outcome: EvaluationOutcome, by: number, into = new Map<string, number>()) => {
   for (const a of counterAttrs(judgeId, outcome)) into.set(a, (into.get(a) ?? 0) + by);
   return into;
 };
@@ -392,8 +392,9 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
         Put: {
           TableName: this.table,
           Item: evaluationItem(e),
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(passed) OR attribute_type(passed, :null))',
-          ExpressionAttributeValues: { ':null': 'NULL' },
+          // Still pending, and counted as it was read (the migration may count an old one meanwhile).
+          ConditionExpression: `attribute_exists(pk) AND (attribute_not_exists(passed) OR attribute_type(passed, :null)) AND ${e.counted ? 'counted = :true' : 'attribute_not_exists(counted)'}`,
+          ExpressionAttributeValues: { ':null': 'NULL', ...(e.counted ? { ':true': true } : {}) },
         },
       },
       {
@@ -418,7 +419,8 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
       await ensureEvalCounter(this.doc, this.table, org, project, traceId);
       items.push({ Update: counters });
     }
-    const moves = counted(e.judgeId, 'pending', -1);
+    // Counted while pending: it moves to its outcome; stored before the counters: it is counted now.
+    const moves = e.counted ? counted(e.judgeId, 'pending', -1) : new Map<string, number>();
     counted(e.judgeId, outcomeOf(e), 1, moves);
     items.push({ Update: counterUpdate(this.table, e, moves) });
     return this.summaryTransaction(e, items, counters !== null);
@@ -431,7 +433,8 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
       TableName: this.table,
       IndexName: 'gsi2',
       KeyConditionExpression: 'gsi2pk = :p',
-      ProjectionExpression: 'pk, sk, id, judge_id, passed, organization_id, project_id',
+      ProjectionExpression: 'pk, sk, id, judge_id, passed, #counted',
+      ExpressionAttributeNames: { '#counted': 'counted' },
       ExpressionAttributeValues: { ':p': evaluationKeys.byTrace(tenant.organizationId, tenant.projectId, traceId) },
     });
     for await (const items of pages) found.push(...items);
@@ -439,14 +442,13 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
       found.map(async (item) => {
         const e = { organizationId: tenant.organizationId, projectId: tenant.projectId, id: String(item.id) };
         const outcome = outcomeOf({ passed: typeof item.passed === 'boolean' ? item.passed : null });
+        const del = { Delete: { TableName: this.table, Key: { pk: String(item.pk), sk: String(item.sk) }, ConditionExpression: 'attribute_exists(pk)' } };
         for (let attempt = 0; ; attempt++) {
           try {
+            // One the counters never counted (stored before them, not migrated yet) goes alone.
             await this.doc.send(
               new TransactWriteCommand({
-                TransactItems: [
-                  { Delete: { TableName: this.table, Key: { pk: String(item.pk), sk: String(item.sk) }, ConditionExpression: 'attribute_exists(pk)' } },
-                  { Update: counterUpdate(this.table, e, counted(String(item.judge_id), outcome, -1)) },
-                ],
+                TransactItems: item.counted === true ? [del, { Update: counterUpdate(this.table, e, counted(String(item.judge_id), outcome, -1)) }] : [del],
               }),
             );
             return;
@@ -510,6 +512,8 @@ export function evaluationItem(e: Evaluation): Record<string, unknown> {
     // Stored in its wire shape: reads answer it as it is.
     ...evaluationJson(e),
     ...(e.result ? { result: e.result } : {}),
+    // Written only with its counters' move (create, result): the evaluation counters count it.
+    counted: true,
   };
 }
 
@@ -528,6 +532,7 @@ export function evaluationFromItem(i: Record<string, unknown>): Evaluation {
     reasoning: typeof i.reasoning === 'string' ? i.reasoning : null,
     createdAt: String(i.created_at),
     result: i.result && typeof i.result === 'object' ? (i.result as ResultDetails) : null,
+    counted: i.counted === true,
   };
 }
 

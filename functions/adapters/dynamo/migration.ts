@@ -28,10 +28,14 @@ import { judgeMemberItem, statusMemberItem } from './trace-members.js';
 import { keys, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
 import { spanItem } from './span-store.js';
+import { counted, counterUpdate } from './evaluation-store.js';
+import { rootIndexWrites } from './trace-log-roots.js';
+import { rootFactsOf } from '../../domain/trace-log-roots.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
 
-export const SCHEMA_VERSION = 2;
+/** 3: trace-log roots indexed (get_trace_logs) and evaluations counted (the evaluation list's totals). */
+export const SCHEMA_VERSION = 3;
 const META = { pk: 'META', sk: 'SCHEMA' };
 const checkpointKey = (segment: number, of: number) => ({ pk: 'META', sk: `MIGRATION#${SCHEMA_VERSION}#${of}#${segment}` });
 
@@ -41,6 +45,10 @@ export interface MigrationReport {
   spans: number;
   idChunks: number;
   uploads: number;
+  /** Roots of trace-log trees added to the root index (schema 3). */
+  roots: number;
+  /** Evaluations added to the evaluation counters (schema 3). */
+  evaluations: number;
   indexesCreated: string[];
   alreadyCurrent: boolean;
 }
@@ -109,7 +117,7 @@ export async function markCurrent(doc: DynamoDBDocumentClient, table: string): P
 
 export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocumentClient, table: string, options: MigrationOptions = {}): Promise<MigrationReport> {
   const log = options.log ?? (() => {});
-  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, indexesCreated: [], alreadyCurrent: false };
+  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, roots: 0, evaluations: 0, indexesCreated: [], alreadyCurrent: false };
   report.indexesCreated = await ensureIndexes(client, table, log);
   if ((await schemaVersion(doc, table)) >= SCHEMA_VERSION) {
     report.alreadyCurrent = true;
@@ -131,6 +139,9 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
           report.scanned++;
           const kind = await migrateItem(doc, table, item, spend);
           if (kind) report[kind]++;
+          // Schema 3, on the item as the step above left it.
+          const added = await indexItem(doc, table, item, spend);
+          if (added) report[added]++;
         }
         start = page.LastEvaluatedKey;
         await doc.send(new PutCommand({ TableName: table, Item: { ...checkpointKey(segment, segments), type: 'meta', ...(start ? { last: start } : { done: true }) } }));
@@ -143,6 +154,71 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
   await markCurrent(doc, table);
   log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads (${report.scanned} items read)`);
   return report;
+}
+
+/**
+ * Schema 3: a root span stored before the root index existed gets its member and counters, and
+ * an evaluation stored before the evaluation counters is counted, each in one transaction with a
+ * marker on the item (`ri`, `counted`) that the request paths set too, so nothing counts twice.
+ */
+async function indexItem(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void): Promise<'roots' | 'evaluations' | null> {
+  const key = { pk: String(item[TABLE_PARTITION_KEY]), sk: String(item[TABLE_SORT_KEY]) };
+  if (item.type === 'span' && typeof item.doc === 'string' && item.ri !== true && rootFactsOf(item.doc) !== null) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cur = (await doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+      const facts = cur && cur.ri !== true && typeof cur.doc === 'string' ? rootFactsOf(cur.doc) : null;
+      if (!cur || facts === null) return null;
+      const [, org, project] = key.pk.split('#');
+      spend();
+      try {
+        await doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Update: { TableName: table, Key: key, UpdateExpression: 'SET ri = :t', ConditionExpression: 'version = :v AND attribute_not_exists(ri)', ExpressionAttributeValues: { ':t': true, ':v': cur.version } } },
+              ...(rootIndexWrites(table, { organizationId: org!, projectId: project! }, { before: null, after: facts }) as never[]),
+            ],
+          }),
+        );
+        return 'roots';
+      } catch (err) {
+        // Written meanwhile: read again (a write of a root indexes it itself).
+        if (!(err instanceof TransactionCanceledException)) throw err;
+      }
+    }
+    return null;
+  }
+  if (item.type === 'evaluation' && item.counted !== true) {
+    const passed = (await doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+    if (!passed || passed.counted === true) return null;
+    const e = { organizationId: String(passed.organization_id), projectId: String(passed.project_id), id: String(passed.id) };
+    const outcome = passed.passed === true ? 'pass' : passed.passed === false ? 'fail' : 'pending';
+    spend();
+    try {
+      await doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: table,
+                Key: key,
+                UpdateExpression: 'SET counted = :t',
+                // As read: still there, not counted, and the same verdict (a result posted meanwhile counts it itself).
+                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(counted) AND #st = :st',
+                ExpressionAttributeNames: { '#st': 'status' },
+                ExpressionAttributeValues: { ':t': true, ':st': passed.status },
+              },
+            },
+            { Update: counterUpdate(table, e, counted(String(passed.judge_id), outcome, 1)) },
+          ],
+        }),
+      );
+      return 'evaluations';
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) return null;
+      throw err;
+    }
+  }
+  return null;
 }
 
 /** Thrown by `stopAfter`: the migration stopped part-way, as a crash would. */

@@ -41,6 +41,7 @@ export function spanItem(tenant: Tenant, r: SpanRecord): Record<string, unknown>
     ok: `${spanKeys.rootPart(r.rootTraceId)}#${r.traceId}`,
   };
   if (r.parentTraceId !== null) item.parent_trace_id = r.parentTraceId;
+  if (r.rootIndexed) item.ri = true;
   if (r.base !== null) item.base = r.base;
   if (r.doc !== null) item.doc = r.doc;
   if (r.experimentUuid !== null) {
@@ -60,6 +61,7 @@ function toRecord(i: Record<string, unknown>): SpanRecord {
     patches: Array.isArray(i.patches) ? i.patches.map(String) : [],
     doc: typeof i.doc === 'string' ? i.doc : null,
     version: Number(i.version ?? 0),
+    ...(i.ri === true ? { rootIndexed: true } : {}),
   };
 }
 
