@@ -14,6 +14,7 @@ import {
   TRACE_SHARDS,
   traceIndex,
 } from './keys.js';
+import { upgradeLegacyTrace } from './migration.js';
 import { queryPages } from './query.js';
 import { ID_CHUNK_SIZE } from '../../domain/limits.js';
 import { readIdChunk } from './upload-ids.js';
@@ -72,8 +73,15 @@ export class DynamoTraceStore implements TraceReader {
   }
 
   async get(tenant: Tenant, id: string): Promise<TraceView | null> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.trace(tenant.organizationId, tenant.projectId, id) }));
+    const key = keys.trace(tenant.organizationId, tenant.projectId, id);
+    let out = await this.doc.send(new GetCommand({ TableName: this.table, Key: key }));
     if (!out.Item || out.Item.type !== 'trace') return null;
+    // A trace the migration has not reached yet (no order key): rewritten first (once), then read again.
+    if (out.Item.ok === undefined) {
+      if (!(await upgradeLegacyTrace(this.doc, this.table, key))) return null;
+      out = await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+      if (!out.Item || out.Item.ok === undefined) return null;
+    }
     return this.view(tenant, out.Item);
   }
 
