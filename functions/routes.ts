@@ -34,7 +34,7 @@ export const routes: readonly RouteDef[] = [
   { method: 'GET', path: `${PROJECT}/trace-evaluations`, handler: 'listEvaluations', auth: 'apiKey' },
   { method: 'GET', path: `${PROJECT}/trace-evaluations/{evaluationId}`, handler: 'getEvaluation', auth: 'apiKey' },
 
-  // Experiment trace logs, wire-compatible with Parea's SDKs (../shared/spec/parea-trace-logs-api.md).
+  // Experiment trace logs, wire-compatible with Parea's SDKs (Parea's trace-log API as parea-sdk-ts and parea-sdk-py call it).
   { method: 'POST', path: `${PAREA}/project`, handler: 'pareaProject', auth: 'apiKey' },
   { method: 'POST', path: `${PAREA}/trace_log`, handler: 'recordTraceLog', auth: 'apiKey' },
   { method: 'PUT', path: `${PAREA}/trace_log`, handler: 'updateTraceLog', auth: 'apiKey' },

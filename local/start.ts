@@ -42,7 +42,7 @@ console.log(
     `  organization  ${i.organizationId}   project ${i.projectId}`,
     `  written to    ${join(DATA_DIR, 'local-stack.json')}`,
     '',
-    `  try: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${i.s3Endpoint} s3 cp traces.jsonl s3://${i.bucket}/${i.dropPrefix}`,
+    `  try: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${i.s3Endpoint} s3 cp examples/chat-traces.jsonl s3://${i.bucket}/${i.dropPrefix}`,
     '',
   ].join('\n'),
 );

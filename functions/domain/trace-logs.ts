@@ -1,5 +1,5 @@
 /**
- * Experiment trace logs (Parea wire format, ../shared/spec/parea-trace-logs-api.md): the use
+ * Experiment trace logs (Parea wire format, as its SDKs call it): the use
  * cases and the storage port. No AWS types here: functions/adapters/dynamo/span-store.ts
  * implements {@link SpanStore}; tests use an in-memory one.
  *

@@ -5,13 +5,13 @@
  * every success JSON (gzip only when asked). Afterwards the server still answers and the data is
  * exactly what it was, minus what valid fuzz requests deleted, plus what they created.
  */
-import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey } from '../../functions/domain/tenancy.js';
 import { routes, type RouteDef } from '../../functions/routes.js';
 import { tenantStore } from '../../functions/shared/services.js';
+import { fixture } from '../support/fixtures.js';
 import { mulberry32 } from '../support/prng.js';
 import { describeRequest, rawRequest, rawSocketRequest, type RawRequest, type RawResponse } from '../support/raw-http.js';
 import { ingestAt, projectCounter, projectTraces, projectUploads, startTestStack, type TestStack } from '../support/stack.js';
@@ -32,7 +32,7 @@ interface Caller {
   projectId: string;
 }
 
-const FIXTURE = readFileSync(new URL('../../../shared/fixtures/experiment-logs.jsonl', import.meta.url), 'utf8');
+const FIXTURE = fixture('experiment-logs.jsonl').toString('utf8');
 const FIXTURE_SPANS = FIXTURE.split('\n')
   .filter((l) => l.trim() !== '')
   .map((l) => JSON.parse(l) as { trace_id: string; root_trace_id: string; experiment_uuid: string });

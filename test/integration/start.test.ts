@@ -7,6 +7,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/ports.js';
 import type { LocalStackInfo } from '../../local/stack.js';
+import { fixture } from '../support/fixtures.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'trace-ingest-start-'));
@@ -102,7 +103,7 @@ describe('npm start', () => {
       credentials: { accessKeyId: first.info.s3AccessKeyId, secretAccessKey: first.info.s3SecretAccessKey },
       requestChecksumCalculation: 'WHEN_REQUIRED',
     });
-    const body = readFileSync(new URL('../../../shared/fixtures/chat-traces.jsonl', import.meta.url));
+    const body = fixture('chat-traces.jsonl');
     await s3.send(new PutObjectCommand({ Bucket: first.info.bucket, Key: `${first.info.dropPrefix}chat-traces.jsonl`, Body: body }));
     const deadline = Date.now() + 15_000;
     while ((await traceCount(first.info, ports.dynamo)) < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));

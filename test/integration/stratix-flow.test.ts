@@ -2,7 +2,7 @@
  * The LayerLens Stratix Python client's flow (resources/traces/traces.py,
  * v1.7.0), replayed call for call with only base_url and the key changed:
  * construct, upload (presign, PUT, create), get, get_many with each filter,
- * get_sources, delete. See ../shared/spec/stratix-traces-api.md.
+ * get_sources, delete. See the Stratix client's traces API (LayerLens/stratix-python).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as wire from '../../functions/domain/wire.js';
