@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import * as z from 'zod';
+import { DataDirInUseError } from './data-dir-lock.js';
+import { PortTakenError, type LocalService } from './ports.js';
 import { startLocalStack } from './stack.js';
 
 /** `npm start`: the whole pipeline on this machine. */
@@ -27,9 +29,17 @@ const stack = await startLocalStack({
   dynamoPort: DYNAMODB_PORT,
   log: (line) => console.log(line),
 }).catch((err: unknown) => {
-  console.error(`trace-ingest: could not start the local stack: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`trace-ingest: could not start the local stack: ${explain(err)}`);
   process.exit(1);
 });
+
+/** The variable that moves each server to another port. */
+function explain(err: unknown): string {
+  const variable: Record<LocalService, string> = { api: 'PORT', s3: 'S3_PORT', dynamodb: 'DYNAMODB_PORT' };
+  if (err instanceof PortTakenError) return `${err.message}. Set ${variable[err.service]} to another port (e.g. ${variable[err.service]}=${err.port + 1} npm start).`;
+  if (err instanceof DataDirInUseError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
 
 const i = stack.info;
 console.log(

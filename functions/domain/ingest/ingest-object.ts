@@ -59,6 +59,11 @@ export class LeaseBusyError extends RetryableIngestError {
   override name = 'LeaseBusyError';
 }
 
+/** The worker was told to stop (IngestDeps.signal): the attempt ended cleanly, its lease released, for a later delivery. */
+export class IngestStoppedError extends RetryableIngestError {
+  override name = 'IngestStoppedError';
+}
+
 /** Good trace ids are kept in chunks of this many per upload (for the create API's answer). */
 export const ID_CHUNK_SIZE = 5000;
 
@@ -163,7 +168,8 @@ export async function ingestObject(deps: IngestDeps, ref: ObjectRef, options: In
     return { status: 'completed', upload, summary };
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    await deps.uploads.recordFailure(upload, reason, options.finalAttempt === true).catch(() => {});
+    // A stop is no verdict on the file, even on the last delivery.
+    await deps.uploads.recordFailure(upload, reason, options.finalAttempt === true && !(err instanceof IngestStoppedError)).catch(() => {});
     throw err instanceof RetryableIngestError ? err : new RetryableIngestError(reason, { cause: err });
   } finally {
     body?.destroy?.(); // no-op once fully read; frees the connection otherwise
@@ -223,7 +229,7 @@ function startHeartbeat(deps: IngestDeps, upload: UploadRecord, owner: string, l
     stop: () => clearInterval(timer),
     check: () => {
       if (lost !== null) throw new RetryableIngestError(lost);
-      if (deps.signal?.aborted) throw new RetryableIngestError('the worker is stopping; the file will be ingested on redelivery');
+      if (deps.signal?.aborted) throw new IngestStoppedError('the worker is stopping; the file will be ingested on redelivery');
     },
   };
 }
