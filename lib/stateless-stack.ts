@@ -39,11 +39,11 @@ import { INGEST_PREFIXES, routes, workerHandlers, type RouteAuth } from '../func
 import type { AppConfig } from './config.js';
 import { TraceFunction } from './constructs/trace-function.js';
 import { grantHandler } from './handler-grants.js';
+import { INGEST_BATCH_SIZE, MAX_RECEIVE_COUNT } from './ingest-delivery.js';
 import { DROP_PREFIX } from './layout.js';
 import { acknowledge } from './nag.js';
 
-/** Deliveries before a message moves to the DLQ; the worker gets it as MAX_RECEIVE_COUNT to spot the last attempt. */
-export const MAX_RECEIVE_COUNT = 5;
+export { MAX_RECEIVE_COUNT } from './ingest-delivery.js';
 
 export interface FunctionSizing {
   readonly memorySize: number;
@@ -153,7 +153,7 @@ export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
 };
 
 export const INGEST_EVENT_SOURCE = {
-  batchSize: 5,
+  batchSize: INGEST_BATCH_SIZE,
   /** No wait: an upload starts ingesting as soon as its notification lands. */
   maxBatchingWindow: Duration.seconds(0),
   /** Caps concurrent ingest invocations (and so DynamoDB write pressure). */

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createApiKey, hashApiKey } from '../functions/domain/tenancy.js';
+import { INGEST_BATCH_SIZE, MAX_RECEIVE_COUNT } from '../lib/ingest-delivery.js';
 import { makeSqsIngestHandler } from '../functions/handlers/ingest.js';
 import { ingestDeps, tenantStore } from '../functions/shared/services.js';
 import { startApiServer } from './api-server.js';
@@ -116,7 +117,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       S3_FORCE_PATH_STYLE: 'true',
       AWS_ACCESS_KEY_ID: S3_KEY,
       AWS_SECRET_ACCESS_KEY: S3_KEY,
-      MAX_RECEIVE_COUNT: String(o.maxReceiveCount ?? 5),
+      MAX_RECEIVE_COUNT: String(o.maxReceiveCount ?? MAX_RECEIVE_COUNT),
       // One process serves every request here: refuse a revoked key at once.
       AUTHORIZER_CACHE_TTL_MS: '0',
     });
@@ -139,13 +140,15 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const stopping = new AbortController();
     const consumer = makeSqsIngestHandler({
       deps: () => ({ ...ingestDeps(), signal: stopping.signal, ...(o.leaseMs ? { leaseMs: o.leaseMs } : {}) }),
-      maxReceiveCount: () => o.maxReceiveCount ?? 5,
+      maxReceiveCount: () => o.maxReceiveCount ?? MAX_RECEIVE_COUNT,
       onMessageFailure: (id, reason) => reasons.set(id, reason),
     });
     const queue = new LocalQueue({
       dir: join(dataDir, 'queue'),
       consumer,
-      maxReceiveCount: o.maxReceiveCount ?? 5,
+      // As the deployed event source: up to its batch size per invocation, so the multi-record path runs here too.
+      batchSize: INGEST_BATCH_SIZE,
+      maxReceiveCount: o.maxReceiveCount ?? MAX_RECEIVE_COUNT,
       ...(o.retryDelayMs ? { retryDelayMs: o.retryDelayMs } : {}),
       reasonFor: (id) => reasons.get(id),
     });

@@ -611,8 +611,8 @@ const ACCEPT_ENCODINGS = ['gzip', 'gzip;q=0', 'gzip;q=abc', '*', '*;q=0', '*;q=0
 
 interface AuthVariant {
   headers: Record<string, string | string[]>;
-  /** Whose key the server should see, or none. */
-  as: 'a' | 'b' | 'none';
+  /** Whose key the server should see, none, or a revoked one. */
+  as: 'a' | 'b' | 'none' | 'revoked';
 }
 function authVariant(): AuthVariant {
   const k = w.a.apiKey;
@@ -620,7 +620,7 @@ function authVariant(): AuthVariant {
     () => ({ headers: {}, as: 'none' }),
     () => ({ headers: { 'x-api-key': '' }, as: 'none' }),
     () => ({ headers: { 'x-api-key': `tik_${uuidish().replace(/-/g, '')}` }, as: 'none' }),
-    () => ({ headers: { 'x-api-key': w.revokedKey }, as: 'none' }),
+    () => ({ headers: { 'x-api-key': w.revokedKey }, as: 'revoked' }),
     () => ({ headers: { 'x-api-key': `${k}x` }, as: 'none' }),
     () => ({ headers: { 'x-api-key': k.slice(0, -1) }, as: 'none' }),
     () => ({ headers: { 'x-api-key': k.toUpperCase() }, as: 'none' }),
@@ -661,6 +661,10 @@ const expectStatus =
   (status: number, code?: string) =>
   (res: RawResponse, body: Json): string | null =>
     res.status !== status || (code !== undefined && body?.error?.code !== code) ? `expected ${status}${code ? ` ${code}` : ''}` : null;
+
+/** API Gateway's own answer when the authorizer denies: the one error that is not `{"error": {...}}`. */
+const isGatewayDeny = (res: RawResponse, body: Json): boolean => res.status === 403 && body !== null && typeof body === 'object' && Object.keys(body).length === 1 && body.message === 'Forbidden';
+const expectGatewayDeny = (res: RawResponse, body: Json): string | null => (isGatewayDeny(res, body) ? null : 'expected the gateway\'s 403 {"message":"Forbidden"}');
 
 function headersFor(auth: Record<string, string | string[]>, body: string | Buffer | undefined, contentType: string | null): Record<string, string | string[]> {
   return { ...auth, ...(body !== undefined && contentType !== null ? { 'content-type': contentType } : {}) };
@@ -749,7 +753,8 @@ function caseFor(r: RouteDef, n: number): Case {
       return done({
         kind: `auth:${v.as}`,
         req: { method: r.method, path, headers: headersFor(v.headers, body, 'application/json'), ...(body !== undefined ? { body } : {}) },
-        expect: v.as === 'none' ? expectStatus(401, 'unauthorized') : v.as === 'b' && isProjectRoute(r) ? expectStatus(404, 'not_found') : undefined,
+        expect:
+          v.as === 'none' ? expectGatewayDeny : v.as === 'revoked' ? expectStatus(401, 'api_key_revoked') : v.as === 'b' && isProjectRoute(r) ? expectStatus(404, 'not_found') : undefined,
       });
     }
     case 'tenant': {
@@ -908,7 +913,9 @@ function problemsOf(c: Case, res: RawResponse): { problems: string[]; body: Json
     if (method !== 'HEAD') {
       try {
         body = JSON.parse(res.text);
-        if (typeof body?.error?.code !== 'string' || typeof body?.error?.message !== 'string') problems.push('an error body without {"error": {"code": string, "message": string}}');
+        if (!isGatewayDeny(res, body) && (typeof body?.error?.code !== 'string' || typeof body?.error?.message !== 'string')) {
+          problems.push('an error body without {"error": {"code": string, "message": string}}');
+        }
       } catch {
         problems.push('an error body that is not JSON');
       }

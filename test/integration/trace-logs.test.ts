@@ -272,6 +272,6 @@ describe('experiment trace logs', () => {
     }
     expect((await call('POST', '/trace_log', '{not json')).status).toBe(400);
     expect((await call('PUT', '/trace_log', { trace_id: 'x' })).status).toBe(400);
-    expect((await call('POST', '/trace_log', { trace_id: 'x' }, { key: 'tik_wrong' })).status).toBe(401);
+    expect((await call('POST', '/trace_log', { trace_id: 'x' }, { key: 'tik_wrong' })).status).toBe(403);
   });
 });

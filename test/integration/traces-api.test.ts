@@ -247,12 +247,16 @@ describe('GET /traces/{id}', () => {
 });
 
 describe('errors of the HTTP layer', () => {
-  it('401 without a key or with an unknown one; Bearer works too', async () => {
+  it("without a key or with an unknown one, API Gateway's deny: 403 {\"message\":\"Forbidden\"} (x-api-key or Bearer alike); Bearer works too", async () => {
     for (const key of [null, 'tik_unknown']) {
       const res = await api(`${base}/traces`, { key });
-      expect(res.status).toBe(401);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+      expect(res.status).toBe(403);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.json()).toEqual({ message: 'Forbidden' });
     }
+    const unknownBearer = await fetch(`${stack.info.apiUrl}${base}/traces`, { headers: { authorization: 'Bearer tik_unknown' } });
+    expect(unknownBearer.status).toBe(403);
+    expect(await unknownBearer.text()).not.toContain('x-api-key');
     const bearer = await fetch(`${stack.info.apiUrl}${base}/traces?page_size=1`, { headers: { authorization: `Bearer ${stack.info.apiKey}` } });
     expect(bearer.status).toBe(200);
   });
