@@ -150,7 +150,8 @@ export function parseSpan(body: unknown, nowIso: string): Span {
   return span;
 }
 
-const UpdateBody = z.object(
+/** The body of `PUT /trace_log`. */
+export const TraceLogUpdate = z.object(
   {
     trace_id: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
     root_trace_id: z.string({ error: 'must be a string or null' }).max(256, 'must be at most 256 characters').nullish(),
@@ -256,7 +257,7 @@ export async function recordTraceLog(deps: TraceLogDeps, tenant: Tenant, body: u
 
 /** PUT /trace_log: `{trace_id, root_trace_id, field_name_to_value_map}`. Kept as a patch when the span is not posted yet. */
 export async function updateTraceLog(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
-  const parsed = UpdateBody.safeParse(body);
+  const parsed = TraceLogUpdate.safeParse(body);
   if (!parsed.success) throw new TraceLogError('invalid_request', describe(parsed.error));
   const { trace_id: traceId, root_trace_id: root, field_name_to_value_map: fields } = parsed.data;
   checkIdBytes('trace_id', traceId);

@@ -1,13 +1,9 @@
 import * as z from 'zod';
 import { FilterError } from '../domain/parea/filter.js';
-import { experimentTraceLogs, MAX_LIMIT, TraceLogError } from '../domain/trace-logs.js';
+import { experimentTraceLogs, TraceLogError } from '../domain/trace-logs.js';
 import { header, HttpError, httpHandler, parseJsonBody, parseQuery, pathParam, rawJson, tenantOf, type HttpEvent } from '../shared/http.js';
+import { ExperimentLogsQuery } from '../shared/requests.js';
 import { traceLogDeps } from '../shared/services.js';
-
-export const ExperimentLogsQuery = z.object({
-  limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_LIMIT, `must be at most ${MAX_LIMIT}`).optional(),
-  cursor: z.string().min(1).max(4096).optional(),
-});
 
 /** True when the request's Accept-Encoding allows gzip (`gzip` or `*`, with a non-zero q). */
 export function acceptsGzip(event: Pick<HttpEvent, 'headers'>): boolean {

@@ -753,8 +753,9 @@ function caseFor(r: RouteDef, n: number): Case {
       return done({
         kind: `auth:${v.as}`,
         req: { method: r.method, path, headers: headersFor(v.headers, body, 'application/json'), ...(body !== undefined ? { body } : {}) },
+        // An open route (auth none) answers whatever the key.
         expect:
-          v.as === 'none' ? expectGatewayDeny : v.as === 'revoked' ? expectStatus(401, 'api_key_revoked') : v.as === 'b' && isProjectRoute(r) ? expectStatus(404, 'not_found') : undefined,
+          r.auth === 'none' ? undefined : v.as === 'none' ? expectGatewayDeny : v.as === 'revoked' ? expectStatus(401, 'api_key_revoked') : v.as === 'b' && isProjectRoute(r) ? expectStatus(404, 'not_found') : undefined,
       });
     }
     case 'tenant': {
@@ -850,7 +851,7 @@ function unknownCase(n: number, r: RouteDef = pick(routes)): Case {
     path.replace('/v1/', '/v2/'),
     path.replace('/api/', '/api//'),
     `${path}.json`,
-    path.replace(/\/([^/]+)$/, '%2F$1'),
+    path.replace(/\/([^/]+)$/, '%2F$1').replace(/^(?!\/)/, '/'), // a one-segment path (/health) keeps its leading slash
     `${path}%2F`,
     `${path}/..%2F..%2F..%2Fetc%2Fpasswd`,
     `${path}/../../../../etc/passwd`,

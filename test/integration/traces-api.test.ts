@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
+import { openApiDocument } from '../../functions/shared/openapi.js';
 import { ingestAt as ingestFileAt, startTestStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -243,6 +244,18 @@ describe('GET /traces/{id}', () => {
     expect((await api(`${base}/traces`, { key: other.apiKey })).status).toBe(404);
     const res = await api(`${otherBase}/traces`, { key: other.apiKey });
     expect(((await res.json()) as ListAnswer).total_count).toBe(0);
+  });
+});
+
+describe('the open routes', () => {
+  it('GET /health and GET /api/v1/openapi.json answer without a key; the document is made from the route table', async () => {
+    const health = await fetch(`${stack.info.apiUrl}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const doc = await fetch(`${stack.info.apiUrl}/api/v1/openapi.json`);
+    expect(doc.status).toBe(200);
+    expect(doc.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await doc.json()).toEqual(openApiDocument());
   });
 });
 

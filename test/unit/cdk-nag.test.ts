@@ -20,6 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { MIN_ACKNOWLEDGEMENT_REASON, acknowledgementsIn, type Acknowledgement } from '../../lib/nag.js';
 import { addNagChecks } from '../../lib/nag-checks.js';
 import { buildTraceIngestApp, type TraceIngestStacks } from '../../lib/trace-ingest-app.js';
+import { routes } from '../../functions/routes.js';
 
 const cdkContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
 
@@ -102,7 +103,11 @@ describe.each(Object.entries(STAGES))('cdk-nag AwsSolutions, %s stage', (_stage,
       expect(stacks().map((s) => s.node.path).concat([''])).not.toContain(ack.path);
     }
     // Exactly these rules are acknowledged (see the reasons in lib/): anything else is a finding to fix or to argue.
-    expect([...new Set(acks.map((a) => a.id.replace(/\[.*$/, '')))].sort()).toEqual(['AwsSolutions-IAM4', 'AwsSolutions-IAM5', 'AwsSolutions-L1']);
+    expect([...new Set(acks.map((a) => a.id.replace(/\[.*$/, '')))].sort()).toEqual(['AwsSolutions-APIG4', 'AwsSolutions-IAM4', 'AwsSolutions-IAM5', 'AwsSolutions-L1']);
+    // APIG4 (no authorization) only on the routes the route table opens (auth 'none'), each on its own route.
+    const open = routes.filter((r) => r.auth === 'none').map((r) => `${r.method}--${r.path.replace(/^\//, '').replace(/\//g, '--')}`);
+    const apig4 = acks.filter((a) => a.id === 'AwsSolutions-APIG4').map((a) => a.path.split('/').at(-2));
+    expect(apig4.sort()).toEqual(open.sort());
     // IAM5 only for the object-prefix grants (uploads/, drop/, payloads/), never a bucket, a table or an action.
     for (const ack of acks.filter((a) => a.id.startsWith('AwsSolutions-IAM5'))) {
       expect(ack.id).toMatch(/\/(uploads|drop|payloads)\/\*\]$/);

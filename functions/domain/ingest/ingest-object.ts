@@ -37,6 +37,11 @@ export interface IngestDeps {
   /** BatchWriteItem calls in flight at once. */
   writeConcurrency?: number;
   leaseMs?: number;
+  /**
+   * Records the counts so far on the upload record at most this often while a file is read (default
+   * PROGRESS_EVERY_MS): `GET .../uploads/{id}` shows them. One small write each time: modest on AWS.
+   */
+  progressEveryMs?: number;
   /** Aborts an attempt in flight (the local stack uses it to stop cleanly); the message stays to be redelivered. */
   signal?: AbortSignal;
   now?: () => number;
@@ -63,6 +68,9 @@ export class LeaseBusyError extends RetryableIngestError {
 export class IngestStoppedError extends RetryableIngestError {
   override name = 'IngestStoppedError';
 }
+
+/** How often, at most, an ingest in progress records its counts so far (one UpdateItem each). */
+export const PROGRESS_EVERY_MS = 3_000;
 
 /** Good trace ids are kept in chunks of this many per upload (for the create API's answer). */
 export const ID_CHUNK_SIZE = 5000;
@@ -289,8 +297,20 @@ async function writeAll(
     await submit(() => deps.uploads.putIdChunk(upload, index, ids));
   };
 
+  const now = deps.now ?? Date.now;
+  const progressEvery = deps.progressEveryMs ?? PROGRESS_EVERY_MS;
+  let progressAt = now();
+  /** Best effort: a failed progress write is no reason to fail the file. */
+  const recordProgress = async () => {
+    progressAt = now();
+    await deps.uploads
+      .recordProgress(upload, { records: counted.records, traces: counted.traces, errorCount: counted.errorCount })
+      .catch((e: unknown) => deps.log?.({ msg: 'progress write failed', uploadId: upload.uploadId, error: String(e) }));
+  };
+
   const readAll = async () => {
     for await (const group of events) {
+      if (now() - progressAt >= progressEvery) await recordProgress();
       for (const ev of group) {
         counted.records++;
         if (ev.kind === 'error') {
