@@ -206,14 +206,16 @@ export class TraceIngestClient {
       experimentUuid: string,
       filter?: TraceLogFilterInput | null,
       page: { limit?: number; cursor?: string } = {},
-    ): Promise<{ trees: TraceLogTree[]; nextCursor: string | null }> => {
+    ): Promise<{ trees: TraceLogTree[]; nextCursor: string | null; fieldSeen: boolean | null }> => {
       const body = filter ? checkFilter(filter) : {};
       const res = await this.#call('POST', `${this.baseUrl}/api/parea/v1/experiment/${enc(experimentUuid)}/trace_logs${query({ limit: page.limit, cursor: page.cursor })}`, body);
       const text = await res.text();
       if (!res.ok) throw errorOf(res, text);
       const trees = parseJson(res.status, text, z.unknown(), 'experiment trace logs');
       try {
-        return { trees: parseTraceLogForest(trees), nextCursor: res.headers.get('x-next-cursor') };
+        const seen = res.headers.get('x-filter-field-seen');
+        // With a filter: whether any span the page looked at has the filter's field at all (a misspelt field finds none).
+        return { trees: parseTraceLogForest(trees), nextCursor: res.headers.get('x-next-cursor'), fieldSeen: seen === null ? null : seen === 'true' };
       } catch (err) {
         throw new TraceIngestError(res.status, 'invalid_response', `experiment trace logs: unexpected answer (${err instanceof z.ZodError ? `${err.issues[0]?.path.join('.')}: ${err.issues[0]?.message}` : String(err)})`, trees, { cause: err });
       }

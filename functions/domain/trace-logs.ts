@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import * as z from 'zod';
-import { compileFilter, matchesTree, TraceLogFilter, type SpanPredicate } from './parea/filter.js';
+import { compileFilter, filterFieldProbe, matchesTree, TraceLogFilter, type SpanPredicate } from './parea/filter.js';
 import { mergeSpan, SpanInput, spanFromInput, type Span } from './parea/span.js';
 import { buildForest, subtree, treeToJson, type TreeNode } from './parea/tree.js';
 import type { Tenant } from './tenancy.js';
@@ -367,6 +367,8 @@ export interface ExperimentAnswer {
   /** Where the next page starts, or null when this answer holds the rest. */
   nextCursor: string | null;
   trees: number;
+  /** With a filter: whether any span this answer looked at has the filter's field at all; null without one, or with no span to look at. */
+  fieldSeen: boolean | null;
 }
 
 interface CursorBody {
@@ -430,6 +432,17 @@ function escapedBytes(json: string): number {
  */
 export async function experimentTraceLogs(deps: TraceLogDeps, tenant: Tenant, req: ExperimentRequest): Promise<ExperimentAnswer> {
   const predicate = compileFilter(req.filter); // FilterError: the handler's 400
+  const probe = predicate === null ? null : filterFieldProbe(req.filter);
+  let fieldSeen = false;
+  let looked = false;
+  /** Looks for the field in a tree until some span has it (then never again). */
+  const lookForField = (tree: TreeNode) => {
+    looked = true;
+    if (probe === null || fieldSeen) return;
+    fieldSeen = matchesTree(tree, probe);
+  };
+  /** Said only when there were spans to look at: an empty experiment tells nothing about the field. */
+  const seen = () => (probe === null || !looked ? null : fieldSeen);
   const bind = binding(tenant, req.experimentUuid, req.filter, predicate);
   const at = req.cursor ? decodeCursor(bind, req.cursor) : null;
   const limit = req.limit ?? Number.POSITIVE_INFINITY;
@@ -447,6 +460,7 @@ export async function experimentTraceLogs(deps: TraceLogDeps, tenant: Tenant, re
     const forest = buildForest(docs.map((d) => JSON.parse(d) as Record<string, unknown>));
     for (let i = skip; i < forest.length; i++) {
       const tree: TreeNode = forest[i]!;
+      lookForField(tree);
       if (predicate !== null && !matchesTree(tree, predicate)) continue;
       if (served.length >= limit) return { r: root, k: i };
       const json = treeToJson(tree);
@@ -489,7 +503,7 @@ export async function experimentTraceLogs(deps: TraceLogDeps, tenant: Tenant, re
   let cursorAt = stop;
   if (!req.gzip) {
     const body = `[${served.map((s) => s.json).join(',')}]`;
-    return { body, gzip: false, nextCursor: cursorAt === null ? null : encodeCursor(bind, cursorAt), trees: served.length };
+    return { body, gzip: false, nextCursor: cursorAt === null ? null : encodeCursor(bind, cursorAt), trees: served.length, fieldSeen: seen() };
   }
   let n = served.length;
   let body = gzipSync(`[${served.map((s) => s.json).join(',')}]`);
@@ -501,7 +515,7 @@ export async function experimentTraceLogs(deps: TraceLogDeps, tenant: Tenant, re
       .join(',')}]`);
     cursorAt = { r: served[n]!.r, k: served[n]!.k };
   }
-  return { body, gzip: true, nextCursor: cursorAt === null ? null : encodeCursor(bind, cursorAt), trees: n };
+  return { body, gzip: true, nextCursor: cursorAt === null ? null : encodeCursor(bind, cursorAt), trees: n, fieldSeen: seen() };
 }
 
 // ---------------------------------------------------------------------------

@@ -42,10 +42,17 @@ export const handler = httpHandler(async (event) => {
     throw err;
   }
   const headers: Record<string, string> = { vary: 'accept-encoding' };
+  const exposed: string[] = [];
   if (answer.nextCursor !== null) {
     headers['x-next-cursor'] = answer.nextCursor;
-    headers['access-control-expose-headers'] = 'x-next-cursor';
+    exposed.push('x-next-cursor');
   }
+  // With a filter: whether any span read has its field at all, so a caller can tell a misspelt field from no match.
+  if (answer.fieldSeen !== null) {
+    headers['x-filter-field-seen'] = String(answer.fieldSeen);
+    exposed.push('x-filter-field-seen');
+  }
+  if (exposed.length) headers['access-control-expose-headers'] = exposed.join(', ');
   if (!answer.gzip) return rawJson(200, answer.body as string, headers);
   return {
     statusCode: 200,

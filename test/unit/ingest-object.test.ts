@@ -421,7 +421,7 @@ describe('ingestObject: progress', () => {
   it('records the counts so far on the upload while reading, at most every progressEveryMs, and never after it completes', async () => {
     const { deps, storage, uploads } = setupIngest({ chunkSize: 512 });
     let clock = 0;
-    deps.now = () => (clock += 100); // each look at the clock: 100 ms later
+    deps.now = () => (clock += 400); // each look at the clock: 400 ms later
     deps.progressEveryMs = 1_000;
     const text = `${jsonl(200)}{oops\n${jsonl(100, 'b')}`;
     storage.put(KEY, text);

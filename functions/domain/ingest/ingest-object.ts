@@ -310,7 +310,6 @@ async function writeAll(
 
   const readAll = async () => {
     for await (const group of events) {
-      if (now() - progressAt >= progressEvery) await recordProgress();
       for (const ev of group) {
         counted.records++;
         if (ev.kind === 'error') {
@@ -323,7 +322,11 @@ async function writeAll(
         batch.push(trace);
         if (deps.spans && typeof ev.value.trace_id === 'string') spans.push(ev.value);
         chunk.push(trace.id);
-        if (batch.length === BATCH_WRITE_SIZE) await flushBatch();
+        if (batch.length === BATCH_WRITE_SIZE) {
+          // Before a batch waits for a free write slot: the counts so far, now and then.
+          if (now() - progressAt >= progressEvery) await recordProgress();
+          await flushBatch();
+        }
         if (chunk.length === ID_CHUNK_SIZE) await flushChunk();
       }
     }
