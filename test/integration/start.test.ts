@@ -77,6 +77,17 @@ async function npmStart(ports: Ports): Promise<Started> {
   return { child, output: out, info };
 }
 
+/** A plain S3 client on the stack's s3rver, as local-stack.json describes it. */
+function s3Of(info: LocalStackInfo): S3Client {
+  return new S3Client({
+    endpoint: info.s3Endpoint,
+    region: info.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: info.s3AccessKeyId, secretAccessKey: info.s3SecretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+}
+
 /** Ctrl-C in a terminal: SIGINT to every process of the foreground group. */
 function ctrlC(child: ChildProcess): void {
   process.kill(-child.pid!, 'SIGINT');
@@ -125,13 +136,7 @@ describe('npm start', () => {
   }, 90_000);
 
   it('ingests a file dropped with a plain S3 client within seconds', async () => {
-    const s3 = new S3Client({
-      endpoint: first.info.s3Endpoint,
-      region: first.info.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: first.info.s3AccessKeyId, secretAccessKey: first.info.s3SecretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-    });
+    const s3 = s3Of(first.info);
     const body = fixture('chat-traces.jsonl');
     await s3.send(new PutObjectCommand({ Bucket: first.info.bucket, Key: `${first.info.dropPrefix}chat-traces.jsonl`, Body: body }));
     const deadline = Date.now() + 15_000;
@@ -183,13 +188,7 @@ describe('npm start', () => {
 
   it('Ctrl-C during an ingest stops cleanly (the lease released): after a restart the file finishes promptly, with no error lines', async () => {
     const stopped = await npmStart(ports);
-    const s3 = new S3Client({
-      endpoint: stopped.info.s3Endpoint,
-      region: stopped.info.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: stopped.info.s3AccessKeyId, secretAccessKey: stopped.info.s3SecretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-    });
+    const s3 = s3Of(stopped.info);
     const lines = Array.from({ length: 1500 }, (_, i) => JSON.stringify({ input: `question ${i}`, output: `answer ${i}` })).join('\n');
     await s3.send(new PutObjectCommand({ Bucket: stopped.info.bucket, Key: `${stopped.info.dropPrefix}long.jsonl`, Body: lines }));
     s3.destroy();
