@@ -47,6 +47,7 @@ console.log(
     '',
     'trace-ingest local stack is up',
     `  API           ${i.apiUrl}/api/v1   (x-api-key: ${i.apiKey})`,
+    `  API docs      ${i.apiUrl}/api/v1/openapi.json   (OpenAPI 3.1, no key needed)`,
     `  S3            ${i.s3Endpoint}   bucket ${i.bucket}   keys ${i.s3AccessKeyId}/${i.s3SecretAccessKey}`,
     `  drop folder   s3://${i.bucket}/${i.dropPrefix}`,
     `  organization  ${i.organizationId}   project ${i.projectId}`,
