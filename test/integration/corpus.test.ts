@@ -214,7 +214,7 @@ async function viaDropFolder(expect: Expect, f: CorpusFile): Promise<void> {
     organizationId: stack.info.organizationId,
     projectId: stack.info.projectId,
     objectKey: key,
-    version: head.ETag!.replace(/"/g, ''),
+    version: head.VersionId ?? head.ETag!.replace(/"/g, ''),
   });
   // Wait for the worker (the notification, the queue): until the upload record has settled.
   const record = keys.upload(stack.info.organizationId, stack.info.projectId, uploadId);

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   newUploadRecord,
+  type IngestProgress,
   type LeaseResult,
   type NewUpload,
   type UploadRecord,
@@ -158,6 +159,23 @@ export class DynamoUploadStore implements UploadStore {
           UpdateExpression: 'REMOVE lease_owner, lease_until',
           ConditionExpression: 'lease_owner = :o',
           ExpressionAttributeValues: { ':o': owner },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  async recordProgress(u: UploadRecord, p: IngestProgress): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.upload(u.organizationId, u.projectId, u.uploadId),
+          UpdateExpression: 'SET records = :r, traces = :t, error_count = :e',
+          ConditionExpression: '#status = :processing',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':r': p.records, ':t': p.traces, ':e': p.errorCount, ':processing': 'processing' },
         }),
       );
     } catch (err) {
