@@ -14,7 +14,7 @@ import * as z from 'zod';
 import { DynamoTenantStore } from '../functions/adapters/dynamo/tenant-store.js';
 import { createApiKey, listApiKeys, revokeApiKey, UnknownOrganizationError, type TenantStore } from '../functions/domain/tenancy.js';
 import { findLocalStackFile } from '../sdk/config.js';
-import { isEntryPoint } from './entry.js';
+import { runIfEntryPoint } from './entry.js';
 
 export const LOCAL_TABLE = 'trace-ingest-local';
 const DEFAULT_REGION = 'us-east-1';
@@ -372,15 +372,4 @@ export async function main(argv: readonly string[], io: Io = processIo, program?
 }
 
 
-if (isEntryPoint(import.meta.url)) {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, (argv) => main(argv));

@@ -20,7 +20,8 @@
  * a write (those reads are not counted). It leaves out adaptive capacity, burst credits, the
  * split of a partition key value's items over several partitions, and the table-level limits.
  */
-import { createServer, request, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { forwardTo, writeAnswer } from './dynamo-proxy.js';
 import type { AddressInfo } from 'node:net';
 import { indexEntry, indexEntrySize, itemSize, keyValue, readUnits, sameValue, writeUnits, type TableShape, type WireItem, type WireValue } from './item-size.js';
 
@@ -113,20 +114,7 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
   const enforce = options.enforce ?? true;
   const tableName = options.tableName;
 
-  const send = (headers: Record<string, string | string[] | undefined>, body: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> =>
-    new Promise((resolve, reject) => {
-      const out = request(
-        { protocol: target.protocol, hostname: target.hostname, port: target.port, method: 'POST', path: '/', headers: { ...headers, host: target.host, 'content-length': String(body.length) }, agent },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        },
-      );
-      out.on('error', reject);
-      out.end(body);
-    });
+  const send = (headers: Record<string, string | string[] | undefined>, body: Buffer) => forwardTo(target, agent, { headers }, body);
   /** A call of our own, straight to DynamoDB Local (not modeled). */
   const call = async <T>(operation: string, input: unknown): Promise<T> => {
     const out = await send(
@@ -247,13 +235,8 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
   };
 
   // --- the proxy ----------------------------------------------------------------------------
-  const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[] | undefined> = {}) => {
-    const text = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-    const h: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(headers)) if (v !== undefined && k !== 'content-length' && k !== 'x-amz-crc32' && k !== 'transfer-encoding') h[k] = v;
-    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'CAPACITY-MODEL', ...h, 'content-length': String(text.length) });
-    res.end(text);
-  };
+  const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[] | undefined> = {}) =>
+    writeAnswer(res, status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'CAPACITY-MODEL', ...headers }, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
   const throttle = (res: ServerResponse) => {
     throttledRequests++;
     reply(res, 400, THROUGHPUT);

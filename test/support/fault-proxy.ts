@@ -1,4 +1,5 @@
-import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { forwardTo, writeAnswer } from './dynamo-proxy.js';
 import type { AddressInfo } from 'node:net';
 import { mulberry32 } from './prng.js';
 
@@ -71,28 +72,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const unprocessedRate = options.unprocessedRate ?? 0;
   const lostAnswerRate = options.lostAnswerRate ?? 0;
 
-  const forward = (req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> =>
-    new Promise((resolve, reject) => {
-      const headers = { ...req.headers, host: target.host, 'content-length': String(body.length) };
-      const out = request(
-        { protocol: target.protocol, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        },
-      );
-      out.on('error', reject);
-      out.end(body);
-    });
-
-  const answer = (res: ServerResponse, status: number, headers: IncomingHttpHeaders, body: Buffer) => {
-    const h: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(headers)) if (v !== undefined && k !== 'content-length' && k !== 'x-amz-crc32' && k !== 'transfer-encoding') h[k] = v;
-    res.writeHead(status, { ...h, 'content-length': String(body.length) });
-    res.end(body);
-  };
+  const forward = (req: IncomingMessage, body: Buffer) => forwardTo(target, agent, req, body);
+  const answer = writeAnswer;
 
   const throttle = (res: ServerResponse) => {
     const throttling = random() < throttlingShare;

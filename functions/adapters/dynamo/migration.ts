@@ -27,7 +27,7 @@ import { ensureEvalCounter, evalCounterUpdate } from './eval-counters.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
 import { keys, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
-import { spanItem } from './span-store.js';
+import { spanItem, toRecord } from './span-store.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
 
@@ -265,16 +265,7 @@ async function migrateTrace(doc: DynamoDBDocumentClient, table: string, old: Ite
 async function migrateSpan(doc: DynamoDBDocumentClient, table: string, old: Item): Promise<boolean> {
   // SPAN#<org>#<project>#<trace_id>: organization and project ids hold no '#'.
   const [, org, project] = String(old.pk).split('#');
-  const record = {
-    traceId: String(old.trace_id),
-    rootTraceId: String(old.root_trace_id),
-    parentTraceId: typeof old.parent_trace_id === 'string' ? old.parent_trace_id : null,
-    experimentUuid: typeof old.experiment_uuid === 'string' ? old.experiment_uuid : null,
-    base: typeof old.base === 'string' ? old.base : null,
-    patches: Array.isArray(old.patches) ? old.patches.map(String) : [],
-    doc: typeof old.doc === 'string' ? old.doc : null,
-    version: Number(old.version ?? 0),
-  };
+  const record = toRecord(old);
   const next: Item = { ...spanItem({ organizationId: org!, projectId: project! }, record), ...(old.expires_at !== undefined ? { expires_at: old.expires_at } : {}) };
   try {
     await doc.send(
@@ -290,6 +281,23 @@ async function migrateSpan(doc: DynamoDBDocumentClient, table: string, old: Item
     if ((err as Error).name === 'ConditionalCheckFailedException') return false;
     throw err;
   }
+}
+
+/**
+ * A trace item read consistently for a request path (with `projection`), in the current layout: a
+ * v1 trace the migration has not reached yet (no order key) is rewritten first, then read again.
+ */
+export async function readCurrentTrace(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  key: { pk: string; sk: string },
+  read: Omit<ConstructorParameters<typeof GetCommand>[0], 'TableName' | 'Key' | 'ConsistentRead'> = {},
+): Promise<Record<string, unknown> | undefined> {
+  const get = async () => (await doc.send(new GetCommand({ ...read, TableName: table, Key: key, ConsistentRead: true }))).Item;
+  const item = await get();
+  if (!item || item.ok !== undefined) return item;
+  await upgradeLegacyTrace(doc, table, key);
+  return get();
 }
 
 /**

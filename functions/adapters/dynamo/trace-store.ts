@@ -1,10 +1,9 @@
-import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CursorError, decodeCursor, encodeCursor } from '../../domain/list-query.js';
 import { renderInput } from '../../domain/render-input.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { searchText, unpackText } from '../../domain/trace.js';
 import type { LastEvaluation, ListPage, ListQuery, TraceReader, TraceView } from '../../domain/traces.js';
-import { backoffMs, isRetryable, sleep } from '../retry.js';
 import { evalCounterTotals, type EvalTotals } from './eval-counters.js';
 import {
   allShards,
@@ -15,7 +14,7 @@ import {
   traceIndex,
 } from './keys.js';
 import { upgradeLegacyTrace } from './migration.js';
-import { queryPages } from './query.js';
+import { batchGetAll, queryPages } from './query.js';
 import { ID_CHUNK_SIZE } from '../../domain/limits.js';
 import { readIdChunk } from './upload-ids.js';
 import { countSharded, mergeShards, type Bound, type ShardedQuery } from './sharded-query.js';
@@ -200,21 +199,7 @@ export class DynamoTraceStore implements TraceReader {
   private async hydrate(tenant: Tenant, entries: Item[]): Promise<(Item | undefined)[]> {
     const keyOf = (e: Item) => (typeof e.trace_id === 'string' ? keys.trace(tenant.organizationId, tenant.projectId, e.trace_id) : { pk: String(e.pk), sk: 'T' });
     const wanted = entries.map(keyOf);
-    const found = new Map<string, Item>();
-    for (let i = 0; i < wanted.length; i += 100) {
-      let pending: Record<string, unknown>[] = wanted.slice(i, i + 100);
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= 10) throw new Error('BatchGetItem left keys unprocessed after 10 attempts');
-        if (attempt > 0) await sleep(backoffMs(attempt));
-        try {
-          const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending } } }));
-          for (const item of out.Responses?.[this.table] ?? []) found.set(String(item.pk), item);
-          pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
-        } catch (err) {
-          if (!isRetryable(err)) throw err;
-        }
-      }
-    }
+    const found = new Map((await batchGetAll(this.doc, this.table, wanted)).map((item) => [String(item.pk), item]));
     return wanted.map((k) => found.get(k.pk));
   }
 
