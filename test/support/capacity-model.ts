@@ -20,9 +20,8 @@
  * a write (those reads are not counted). It leaves out adaptive capacity, burst credits, the
  * split of a partition key value's items over several partitions, and the table-level limits.
  */
-import { createServer, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
-import { forwardTo, writeAnswer } from './dynamo-proxy.js';
-import type { AddressInfo } from 'node:net';
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { forwardTo, startProxyServer, writeAnswer } from './dynamo-proxy.js';
 import { indexEntry, indexEntrySize, itemSize, keyValue, readUnits, sameValue, writeUnits, type TableShape, type WireItem, type WireValue } from './item-size.js';
 
 export interface CapacityModelOptions {
@@ -395,48 +394,38 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
     reply(res, out.status, out.json, out.headers);
   }
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void (async () => {
-        const body = Buffer.concat(chunks);
-        const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-        calls[op] = (calls[op] ?? 0) + 1;
-        if (injectRoundTrip && roundTripMs > 0) await new Promise((r) => setTimeout(r, roundTripMs));
-        const input = JSON.parse(body.toString('utf8') || '{}') as Input;
-        const mine = input.TableName === tableName || op === 'BatchWriteItem' || op === 'BatchGetItem' || op === 'TransactWriteItems';
-        if (!mine) {
-          const out = await send(req.headers, body);
-          return reply(res, out.status, out.body.toString('utf8'), out.headers);
-        }
-        switch (op) {
-          case 'PutItem':
-          case 'UpdateItem':
-          case 'DeleteItem':
-            return singleWrite(op, req, res, input);
-          case 'BatchWriteItem':
-            return batchWrite(req, res, input as Parameters<typeof batchWrite>[2]);
-          case 'TransactWriteItems':
-            return transactWrite(req, res, input as Parameters<typeof transactWrite>[2]);
-          case 'Query':
-            return query(req, res, input);
-          case 'GetItem':
-            return getItem(req, res, input as Parameters<typeof getItem>[2]);
-          case 'BatchGetItem':
-            return batchGet(req, res, input as Parameters<typeof batchGet>[2]);
-          default: {
-            // Scan, DescribeTable, TransactGetItems, ...: forwarded; a Scan's units go to no single partition.
-            const out = await forwardJson(req, op === 'Scan' ? { ...input, ReturnConsumedCapacity: 'TOTAL' } : input);
-            if (op === 'Scan' && out.status === 200) take('r', [{ where: 'table', key: '(scan)', units: Number((out.json.ConsumedCapacity as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0) }]);
-            return reply(res, out.status, op === 'Scan' ? strip(out.json, input.ReturnConsumedCapacity) : out.json, out.headers);
-          }
-        }
-      })().catch(() => res.destroy());
-    });
+  const { server, port } = await startProxyServer(async (req, res, body, op) => {
+    calls[op] = (calls[op] ?? 0) + 1;
+    if (injectRoundTrip && roundTripMs > 0) await new Promise((r) => setTimeout(r, roundTripMs));
+    const input = JSON.parse(body.toString('utf8') || '{}') as Input;
+    const mine = input.TableName === tableName || op === 'BatchWriteItem' || op === 'BatchGetItem' || op === 'TransactWriteItems';
+    if (!mine) {
+      const out = await send(req.headers, body);
+      return reply(res, out.status, out.body.toString('utf8'), out.headers);
+    }
+    switch (op) {
+      case 'PutItem':
+      case 'UpdateItem':
+      case 'DeleteItem':
+        return singleWrite(op, req, res, input);
+      case 'BatchWriteItem':
+        return batchWrite(req, res, input as Parameters<typeof batchWrite>[2]);
+      case 'TransactWriteItems':
+        return transactWrite(req, res, input as Parameters<typeof transactWrite>[2]);
+      case 'Query':
+        return query(req, res, input);
+      case 'GetItem':
+        return getItem(req, res, input as Parameters<typeof getItem>[2]);
+      case 'BatchGetItem':
+        return batchGet(req, res, input as Parameters<typeof batchGet>[2]);
+      default: {
+        // Scan, DescribeTable, TransactGetItems, ...: forwarded; a Scan's units go to no single partition.
+        const out = await forwardJson(req, op === 'Scan' ? { ...input, ReturnConsumedCapacity: 'TOTAL' } : input);
+        if (op === 'Scan' && out.status === 200) take('r', [{ where: 'table', key: '(scan)', units: Number((out.json.ConsumedCapacity as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0) }]);
+        return reply(res, out.status, op === 'Scan' ? strip(out.json, input.ReturnConsumedCapacity) : out.json, out.headers);
+      }
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
 
   const sorted = (by: 'wcu' | 'rcu') => [...uses.values()].filter((u) => u.where !== 'table' || u.key !== '(scan)' || by === 'rcu').sort((a, b) => b[by] - a[by]);
   return {

@@ -1,5 +1,6 @@
 /** The plumbing both DynamoDB proxies (fault-proxy.ts, capacity-model.ts) share: forward a call, write an answer. */
-import { request, type Agent, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer, request, type Agent, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 export interface Forwarded {
   status: number;
@@ -31,4 +32,21 @@ export function writeAnswer(res: ServerResponse, status: number, headers: Incomi
   for (const [k, v] of Object.entries(headers)) if (v !== undefined && k !== 'content-length' && k !== 'x-amz-crc32' && k !== 'transfer-encoding') h[k] = v;
   res.writeHead(status, { ...h, 'content-length': String(body.length) });
   res.end(body);
+}
+
+/**
+ * A proxy server on a free port of 127.0.0.1: each call's body read whole and its DynamoDB operation
+ * (from X-Amz-Target) handed to `handle`; a call `handle` fails drops its connection, as a network fault would.
+ */
+export async function startProxyServer(handle: (req: IncomingMessage, res: ServerResponse, body: Buffer, operation: string) => Promise<void>): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      handle(req, res, Buffer.concat(chunks), operation).catch(() => res.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port };
 }
