@@ -30,6 +30,7 @@ import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
 import { spanItem, toRecord } from './span-store.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
+import { documentAttribute } from './trace-writer.js';
 
 export const SCHEMA_VERSION = 2;
 const META = { pk: 'META', sk: 'SCHEMA' };
@@ -213,7 +214,10 @@ async function migrateTrace(doc: DynamoDBDocumentClient, table: string, old: Ite
     upload_id: old.upload_id,
   };
   if (typeof old.integration_id === 'string') next.integration_id = old.integration_id;
-  if (typeof old.doc === 'string') next.doc_z = packText(old.doc);
+  if (typeof old.doc === 'string') {
+    const packed = packText(old.doc);
+    next[documentAttribute(packed)] = packed;
+  }
   if (typeof old.payload_key === 'string') {
     next.payload_key = old.payload_key;
     if (typeof old.search === 'string') next.search_z = packText(old.search);
