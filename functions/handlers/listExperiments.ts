@@ -1,13 +1,8 @@
-import * as z from 'zod';
-import { experimentJson, listExperiments, ListExperimentsBody, MAX_LIST } from '../domain/experiments.js';
+import { experimentJson, listExperiments, ListExperimentsBody } from '../domain/experiments.js';
 import { httpHandler, json, parseJsonBody, parseQuery, tenantOf } from '../shared/http.js';
 import { experimentHttpError } from '../shared/experiment-http.js';
+import { ListExperimentsQuery } from '../shared/requests.js';
 import { experimentDeps } from '../shared/services.js';
-
-export const ListExperimentsQuery = z.object({
-  limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_LIST, `must be at most ${MAX_LIST}`).optional(),
-  cursor: z.string().min(1).max(4096).optional(),
-});
 
 /**
  * POST /api/parea/v1/experiments (ListExperimentUUIDsFilters): a JSON array of the project's

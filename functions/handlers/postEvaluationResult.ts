@@ -1,31 +1,7 @@
-import * as z from 'zod';
 import { EvaluationStateError, evaluationJson, postEvaluationResult, resultJson } from '../domain/evaluations.js';
 import { HttpError, httpHandler, json, parseJsonBody, pathParam, projectScope } from '../shared/http.js';
+import { EvaluationResultBody } from '../shared/requests.js';
 import { evaluationDeps } from '../shared/services.js';
-import { MAX_REASONING_BYTES } from './createEvaluation.js';
-
-/** `null` is taken as absent (the Python client sends None as null). */
-const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
-const storable = (v: number) => v === 0 || (Math.abs(v) >= 1e-130 && Math.abs(v) <= Number.MAX_SAFE_INTEGER);
-const count = optional(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
-
-export const EvaluationResultBody = z.object({
-  passed: z.boolean({ error: 'must be true or false' }),
-  score: optional(z.number().refine(storable, `must be 0 or a number of magnitude between 1e-130 and ${Number.MAX_SAFE_INTEGER}`)),
-  reasoning: optional(z.string().refine((s) => Buffer.byteLength(s) <= MAX_REASONING_BYTES, `must be at most ${MAX_REASONING_BYTES} bytes`)),
-  model: optional(z.string().max(256)),
-  steps: optional(
-    z
-      .array(z.object({ tool: z.string().max(256), args: z.record(z.string(), z.unknown()).default({}), result: z.string().max(16 * 1024).default('') }))
-      .max(100)
-      .refine((s) => Buffer.byteLength(JSON.stringify(s)) <= 64 * 1024, 'must be at most 64 KB of JSON'),
-  ),
-  turns: count,
-  latency_ms: count,
-  prompt_tokens: count,
-  completion_tokens: count,
-  total_cost: optional(z.number().min(0).refine(storable, 'must be 0 or a number of magnitude between 1e-130 and 2^53 - 1')),
-});
 
 /**
  * POST .../trace-evaluations/{evaluationId}/results: the judge's verdict for a pending evaluation

@@ -1,6 +1,6 @@
 /**
- * Moves a table written before the sharded layout (schema version 1) to the current one (2),
- * in place, while it keeps serving: `npm run migrate` (cli/migrate.ts), and the local stack
+ * Moves a table written before the sharded layout (schema version 1), or after it but before the
+ * trace-log root index and the evaluation counters (2), to the current one (3), in place, while it keeps serving: `npm run migrate` (cli/migrate.ts), and the local stack
  * at start. Idempotent and resumable: every rewrite is conditional on the item still being in
  * the old layout (so counters the rewrite moves move once, whatever the retries and restarts),
  * and each scan segment's position is checkpointed in the table.
@@ -10,6 +10,9 @@
  *   span (v1: gsi1 experiment, gsi2 tree, one partition each) → sharded gsi4/gsi5 keys
  *   upload id chunks (v1: in the project's partition) → a partition per chunk
  *   completed upload → its place in the filename order (gsi1)
+ *   (2 → 3, on each item as the step above left it, so a v1 table goes 1 → 2 → 3 in one pass)
+ *   root span stored before the root index → its root-index member and counters, marked `ri`
+ *   evaluation stored before the evaluation counters → counted, marked `counted`
  *
  * A Scan is right here (every item is read once, off the request path); nothing on a request
  * path scans.
@@ -27,12 +30,13 @@ import { ensureEvalCounter, evalCounterUpdate } from './eval-counters.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
 import { keys, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
-import { spanItem } from './span-store.js';
+import { spanItem, toRecord } from './span-store.js';
 import { counted, counterUpdate } from './evaluation-store.js';
 import { rootIndexWrites } from './trace-log-roots.js';
 import { rootFactsOf } from '../../domain/trace-log-roots.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
+import { documentAttribute } from './trace-writer.js';
 
 /** 3: trace-log roots indexed (get_trace_logs) and evaluations counted (the evaluation list's totals). */
 export const SCHEMA_VERSION = 3;
@@ -152,7 +156,7 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   await markCurrent(doc, table);
-  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads (${report.scanned} items read)`);
+  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads, ${report.roots} roots indexed, ${report.evaluations} evaluations counted (${report.scanned} items read)`);
   return report;
 }
 
@@ -289,7 +293,10 @@ async function migrateTrace(doc: DynamoDBDocumentClient, table: string, old: Ite
     upload_id: old.upload_id,
   };
   if (typeof old.integration_id === 'string') next.integration_id = old.integration_id;
-  if (typeof old.doc === 'string') next.doc_z = packText(old.doc);
+  if (typeof old.doc === 'string') {
+    const packed = packText(old.doc);
+    next[documentAttribute(packed)] = packed;
+  }
   if (typeof old.payload_key === 'string') {
     next.payload_key = old.payload_key;
     if (typeof old.search === 'string') next.search_z = packText(old.search);
@@ -341,16 +348,7 @@ async function migrateTrace(doc: DynamoDBDocumentClient, table: string, old: Ite
 async function migrateSpan(doc: DynamoDBDocumentClient, table: string, old: Item): Promise<boolean> {
   // SPAN#<org>#<project>#<trace_id>: organization and project ids hold no '#'.
   const [, org, project] = String(old.pk).split('#');
-  const record = {
-    traceId: String(old.trace_id),
-    rootTraceId: String(old.root_trace_id),
-    parentTraceId: typeof old.parent_trace_id === 'string' ? old.parent_trace_id : null,
-    experimentUuid: typeof old.experiment_uuid === 'string' ? old.experiment_uuid : null,
-    base: typeof old.base === 'string' ? old.base : null,
-    patches: Array.isArray(old.patches) ? old.patches.map(String) : [],
-    doc: typeof old.doc === 'string' ? old.doc : null,
-    version: Number(old.version ?? 0),
-  };
+  const record = toRecord(old);
   const next: Item = { ...spanItem({ organizationId: org!, projectId: project! }, record), ...(old.expires_at !== undefined ? { expires_at: old.expires_at } : {}) };
   try {
     await doc.send(
@@ -366,6 +364,23 @@ async function migrateSpan(doc: DynamoDBDocumentClient, table: string, old: Item
     if ((err as Error).name === 'ConditionalCheckFailedException') return false;
     throw err;
   }
+}
+
+/**
+ * A trace item read consistently for a request path (with `projection`), in the current layout: a
+ * v1 trace the migration has not reached yet (no order key) is rewritten first, then read again.
+ */
+export async function readCurrentTrace(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  key: { pk: string; sk: string },
+  read: Omit<ConstructorParameters<typeof GetCommand>[0], 'TableName' | 'Key' | 'ConsistentRead'> = {},
+): Promise<Record<string, unknown> | undefined> {
+  const get = async () => (await doc.send(new GetCommand({ ...read, TableName: table, Key: key, ConsistentRead: true }))).Item;
+  const item = await get();
+  if (!item || item.ok !== undefined) return item;
+  await upgradeLegacyTrace(doc, table, key);
+  return get();
 }
 
 /**

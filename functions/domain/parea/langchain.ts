@@ -6,6 +6,7 @@
  *
  * Pure: no storage, no HTTP. Iterative (a deep run tree is fine).
  */
+import * as z from 'zod';
 import { isIsoTimestamp, stringifyValue, toFiniteNumber } from './span.js';
 
 type Json = Record<string, unknown>;
@@ -14,6 +15,30 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined);
 
 export class LangchainRunError extends Error {}
+
+/**
+ * The run's top level, as the edge checks it (the nested runs are read iteratively by spansOfRun:
+ * a schema recursion would not survive a deep tree). Every other field is optional and read leniently.
+ */
+export const LangchainRunBody = z.looseObject(
+  {
+    id: z.union([z.string().min(1, 'the run id must not be empty'), z.number()], { error: 'the run id is required (a string)' }),
+    name: z.string().nullish(),
+    run_type: z.string().nullish(),
+    parent_run_id: z.string().nullish(),
+    trace_id: z.string().nullish(),
+    start_time: z.union([z.string(), z.number()]).nullish(),
+    end_time: z.union([z.string(), z.number()]).nullish(),
+    inputs: z.unknown().optional(),
+    outputs: z.unknown().optional(),
+    error: z.unknown().optional(),
+    child_runs: z.array(z.unknown()).nullish(),
+    experiment_uuid: z.string().nullish(),
+    _parea_root_trace_id: z.string().nullish(),
+    _parea_parent_trace_id: z.string().nullish(),
+  },
+  { error: 'must be a LangChain run object' },
+);
 
 /** Runs in one post, at most (a tracer posts one finished run tree). */
 export const MAX_RUNS = 10_000;
