@@ -831,7 +831,9 @@ function caseFor(r: RouteDef, n: number): Case {
     case 'auth': {
       const { path } = base();
       const body = hasBody ? JSON.stringify(bodyOf(r)) : undefined;
-      const v = authVariant();
+      let v = authVariant();
+      // B's key on a route with no tenant in its path is B's own request: a body may write B's spans (b-root's tree), which B's snapshot holds unchanged.
+      while (v.as === 'b' && hasBody && !isProjectRoute(r)) v = authVariant();
       return done({
         kind: `auth:${v.as}`,
         req: { method: r.method, path, headers: headersFor(v.headers, body, 'application/json'), ...(body !== undefined ? { body } : {}) },
