@@ -1,6 +1,5 @@
 import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchWriteCommand,
   GetCommand,
   TransactWriteCommand,
   type DynamoDBDocumentClient,
@@ -443,20 +442,6 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
 
   private async getMany(wanted: Key[]): Promise<Map<string, Evaluation>> {
     return new Map((await batchGetAll(this.doc, this.table, wanted)).map((item) => [String(item.pk), evaluationFromItem(item)]));
-  }
-
-  private async batchWrite(requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]): Promise<void> {
-    let pending = requests;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= 10) throw new Error('BatchWriteItem left items unprocessed after 10 attempts');
-      if (attempt > 0) await sleep(backoffMs(attempt));
-      try {
-        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } }));
-        pending = out.UnprocessedItems?.[this.table] ?? [];
-      } catch (err) {
-        if (!isRetryable(err)) throw err;
-      }
-    }
   }
 }
 

@@ -1,10 +1,10 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Experiment, ExperimentListQuery, ExperimentStatus, ExperimentStore, PinnedStatistic, StatScore, TraceStats } from '../../domain/experiments.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
 import { segment } from './keys.js';
-import { queryPages } from './query.js';
+import { batchGetAll, queryPages } from './query.js';
 
 /**
  * Parea experiments:
@@ -101,16 +101,8 @@ export class DynamoExperimentStore implements ExperimentStore {
   }
 
   async getMany(tenant: Tenant, uuids: readonly string[]): Promise<Experiment[]> {
-    const found: Experiment[] = [];
-    let pending: Record<string, unknown>[] = [...new Set(uuids)].map((u) => experimentKeys.item(tenant.organizationId, tenant.projectId, u));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= 8) throw Object.assign(new Error('BatchGetItem left experiments unread (throttled)'), { name: 'ProvisionedThroughputExceededException' });
-      if (attempt > 0) await sleep(backoffMs(attempt));
-      const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending } } }));
-      for (const i of out.Responses?.[this.table] ?? []) found.push(fromItem(i));
-      pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
-    }
-    return found;
+    const wanted = [...new Set(uuids)].map((u) => experimentKeys.item(tenant.organizationId, tenant.projectId, u));
+    return (await batchGetAll(this.doc, this.table, wanted, { maxAttempts: 8 })).map(fromItem);
   }
 
   /** The stats chunks first (a finish that stops half-way leaves the experiment as it was), then the item, then any chunks of an earlier, longer finish go. */

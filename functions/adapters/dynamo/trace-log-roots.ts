@@ -1,10 +1,9 @@
-import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Tenant } from '../../domain/tenancy.js';
 import type { RootChange } from '../../domain/trace-logs.js';
 import type { RootEntry, RootFacts, RootRange, TraceLogRootIndex } from '../../domain/trace-log-roots.js';
-import { backoffMs, sleep } from '../retry.js';
 import { allShards, LOG_ROOT_SHARDS, logRootIndex, segment, shardOf } from './keys.js';
-import { queryPages } from './query.js';
+import { batchGetAll, queryPages } from './query.js';
 import { countSharded, mergeShards } from './sharded-query.js';
 
 /**
@@ -129,7 +128,7 @@ export class DynamoTraceLogRoots implements TraceLogRootIndex {
     const shards = allShards(LOG_ROOT_SHARDS);
     const valueOf = (item: Record<string, unknown>) => (typeof item[attr] === 'number' ? (item[attr] as number) : 0);
     if (range.since === undefined) {
-      const items = await this.batchGet(shards.map((s) => logRootIndex.counter(org, project, s, 'ALL')));
+      const items = await batchGetAll(this.doc, this.table, shards.map((s) => logRootIndex.counter(org, project, s, 'ALL')), { maxAttempts: 8 });
       return items.reduce((sum, i) => sum + valueOf(i), 0);
     }
     const since = range.since;
@@ -153,22 +152,5 @@ export class DynamoTraceLogRoots implements TraceLogRootIndex {
       countSharded(this.doc, { ...this.query(tenant, range), lower: { value: since, inclusive: true }, upper: { value: nextHourKey, inclusive: true }, forward: true }),
     ]);
     return hours.reduce((a, b) => a + b, 0) + (partial ?? 0);
-  }
-
-  private async batchGet(wanted: { pk: string; sk: string }[]): Promise<Record<string, unknown>[]> {
-    const found: Record<string, unknown>[] = [];
-    let pending: Record<string, unknown>[] = wanted;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= 8) {
-        const err = new Error(`BatchGetItem left ${pending.length} counters unread (throttled)`);
-        err.name = 'ProvisionedThroughputExceededException';
-        throw err;
-      }
-      if (attempt > 0) await sleep(backoffMs(attempt));
-      const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending } } }));
-      found.push(...(out.Responses?.[this.table] ?? []));
-      pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
-    }
-    return found;
   }
 }
