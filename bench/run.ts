@@ -12,6 +12,7 @@ import { gitRevision, ingestBench } from './ingest.js';
 import { listBench } from './list.js';
 import { lambdaInitBench } from './lambda-init.js';
 import { pareaBench } from './parea.js';
+import { ABSENT_WORD, COMMON_WORD, CJK_QUERY, RARE_WORD, searchBench } from './search.js';
 import { round } from './stats.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -22,7 +23,7 @@ const naiveRuns = Math.min(runs, Number(process.env.BENCH_NAIVE_RUNS ?? 3));
 const log = (s: string) => console.log(`[bench] ${s}`);
 
 /** The keys bench/results.json must hold as numbers, by the part that measures them. */
-const REQUIRED: Record<string, 'ingest' | 'list' | 'parea' | 'lambda'> = {
+const REQUIRED: Record<string, 'ingest' | 'list' | 'parea' | 'lambda' | 'search'> = {
   ingest_vs_store_limit: 'ingest',
   parse_vs_json_parse: 'ingest',
   rss_growth_50_vs_5: 'ingest',
@@ -31,6 +32,8 @@ const REQUIRED: Record<string, 'ingest' | 'list' | 'parea' | 'lambda'> = {
   list_cursor_deep_100k_vs_1k: 'list',
   tree_100k_vs_10k: 'parea',
   lambda_init_ms_max: 'lambda',
+  search_1m_p50_ms: 'search',
+  search_build_share_of_ingest: 'search',
 };
 
 function naiveLabel(n: number, records: number): string {
@@ -54,11 +57,12 @@ console.log = ((orig) => (...args: unknown[]) => {
 
 try {
   log(`DynamoDB Local (in memory) and s3rver up; ${cpus().length} cores; ${runs} runs per figure`);
-  const only = new Set((process.env.BENCH_ONLY ?? 'ingest,list,parea,lambda').split(','));
+  const only = new Set((process.env.BENCH_ONLY ?? 'ingest,list,parea,lambda,search').split(','));
   const ingest = only.has('ingest') ? await ingestBench(stack, workDir, runs, log, naiveRuns) : null;
   const list = only.has('list') ? await listBench(stack, 20, log) : null;
   const parea = only.has('parea') ? await pareaBench(stack, log) : null;
   const lambda = only.has('lambda') ? await lambdaInitBench(log) : null;
+  const search = only.has('search') ? await searchBench(log, ingest?.ingest_records_per_s) : null;
 
   const targets: Array<[string, number | string, string]> = [];
   if (ingest) targets.push(
@@ -104,6 +108,20 @@ try {
   if (lambda) {
     targets.push(['lambda: largest bundle', `${lambda.lambda_bundle_kb_max} KB`, ''], ['lambda_init_ms_max', lambda.lambda_init_ms_max, '<= 150']);
   }
+  if (search) {
+    const k = `${round(search.search_traces / 1000, 0)}k`;
+    targets.push(
+      [`search: traces indexed`, search.search_traces, ''],
+      ['search: index build (wall, CPU)', `${search.search_build_ms} ms, ${search.search_build_cpu_ms} ms`, ''],
+      [`search_build_share_of_ingest (at ${search.search_ingest_records_per_s} records/s)`, search.search_build_share_of_ingest, '<= 0.25'],
+      ['search: index size per trace', `${search.search_index_bytes_per_trace} bytes`, ''],
+      [`search_1m_p50_ms_rare (${k} traces, total ${search.search_totals[RARE_WORD]})`, search.search_1m_p50_ms_rare, '<= 1000'],
+      [`search_1m_p50_ms_common (total ${search.search_totals[COMMON_WORD]})`, search.search_1m_p50_ms_common, '<= 1000'],
+      [`search_1m_p50_ms_absent (total ${search.search_totals[ABSENT_WORD]})`, search.search_1m_p50_ms_absent, '<= 1000'],
+      [`search: CJK substring (total ${search.search_totals[CJK_QUERY]})`, `${search.search_1m_p50_ms_cjk} ms`, ''],
+      ['search_1m_p50_ms (slowest of the three)', search.search_1m_p50_ms, '<= 1000'],
+    );
+  }
   targets.push(['bench: total wall time', `${round(performance.now() / 1000, 1)} s`, '<= 1200 s']);
   const w = Math.max(...targets.map(([k]) => k.length));
   console.log('');
@@ -111,7 +129,7 @@ try {
   for (const [k, v, t] of targets) console.log(`${k.padEnd(w)}  ${String(v).padEnd(28)}  ${t}`);
   console.log('');
 
-  const results: Record<string, unknown> = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, bench_wall_s: round(performance.now() / 1000, 1), ...ingest, ...list, ...parea, ...(lambda ? { lambda_init_ms_max: lambda.lambda_init_ms_max, lambda_bundle_kb_max: lambda.lambda_bundle_kb_max, lambda_per_function: lambda.per_function } : {}) };
+  const results: Record<string, unknown> = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, bench_wall_s: round(performance.now() / 1000, 1), ...ingest, ...list, ...parea, ...search, ...(lambda ? { lambda_init_ms_max: lambda.lambda_init_ms_max, lambda_bundle_kb_max: lambda.lambda_bundle_kb_max, lambda_per_function: lambda.per_function } : {}) };
   // Every headline ratio of the parts that ran must be a number (a NaN would be written as null): fail loudly, write nothing.
   // Only a partial run may leave out the naive ingest (BENCH_NAIVE_RUNS=0).
   const all = Object.values(REQUIRED).every((part) => only.has(part));

@@ -98,6 +98,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       MAX_RECEIVE_COUNT: String(o.maxReceiveCount ?? 5),
       // One process serves every request here: refuse a revoked key at once.
       AUTHORIZER_CACHE_TTL_MS: '0',
+      // The full-text index, embedded: a LanceDB directory beside the other local state.
+      SEARCH_INDEX_URI: join(dataDir, 'search'),
     });
     const credentials = { accessKeyId: S3_KEY, secretAccessKey: S3_KEY };
     const dynamo = new DynamoDBClient({ region, endpoint: ddb.endpoint, credentials });

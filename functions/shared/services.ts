@@ -20,6 +20,8 @@ import { DynamoSpanStore } from '../adapters/dynamo/span-store.js';
 import { spanSink, type TraceLogDeps } from '../domain/trace-logs.js';
 import { DynamoExpiredTraceFinder } from '../adapters/dynamo/retention-store.js';
 import type { RetentionDeps } from '../domain/retention.js';
+import { LanceSearchIndex } from '../adapters/search/lance-search-index.js';
+import type { SearchIndex } from '../domain/search/search-index.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;
@@ -50,8 +52,25 @@ export function ingestDepsOn(dynamo?: DynamoDBClient): IngestDeps {
     writeConcurrency: c.INGEST_WRITE_CONCURRENCY,
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
     // Records with a string trace_id are also experiment trace log spans.
+    ...withSearch(),
     spans: spanSink(dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME) } : traceLogDeps()),
   };
+}
+
+let search: SearchIndex | null | undefined;
+
+/** The full-text index (SEARCH_INDEX_URI), or null when this environment has none. */
+export function searchIndex(): SearchIndex | null {
+  if (search !== undefined) return search;
+  const c = config();
+  const uri = c.SEARCH_INDEX_URI;
+  search = uri === undefined ? null : new LanceSearchIndex({ uri, ...(uri.startsWith('s3') ? { storageOptions: { region: c.AWS_REGION } } : {}) });
+  return search;
+}
+
+function withSearch(): { search?: SearchIndex } {
+  const index = searchIndex();
+  return index === null ? {} : { search: index };
 }
 
 let traces: DynamoTraceStore | undefined;
@@ -83,6 +102,7 @@ export function traceMaintenanceDeps(): TraceMaintenanceDeps {
     store: new DynamoTraceMaintenance(documentClient(), c.TABLE_NAME),
     evaluations: evaluationStore(),
     payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
+    ...withSearch(),
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
   };
   return maintenance;
