@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { Connection, FullTextQuery, Table } from '@lancedb/lancedb';
 import { backoffMs, sleep } from '../retry.js';
-import { queryWords, indexTerms, type QueryWord } from '../../domain/search/terms.js';
+import { indexTerms, queryWords, termsMatch, type QueryWord } from '../../domain/search/terms.js';
 import {
   orderKey,
   type SearchDocument,
@@ -93,12 +93,12 @@ export class LanceSearchIndex implements SearchIndex {
       [TERMS]: indexTerms(d.text),
     }));
     const table = await this.table(tenant, true);
-    await this.commit(async () => {
+    await this.serially(tenant, () => this.commit(async () => {
       // A fresh upload's ids cannot be there yet: append. Otherwise insert only the ids not there
       // (a retry after a crash finds some or all of them; they are left as they are).
       if (options.fresh) await table.add(data);
       else await table.mergeInsert('id').whenNotMatchedInsertAll().execute(data);
-    });
+    }));
     await this.ensureIndex(table);
   }
 
@@ -108,7 +108,7 @@ export class LanceSearchIndex implements SearchIndex {
     if (table === null) return;
     for (let i = 0; i < ids.length; i += DELETE_CHUNK) {
       const predicate = `id IN (${ids.slice(i, i + DELETE_CHUNK).map(sqlString).join(', ')})`;
-      await this.commit(() => table.delete(predicate));
+      await this.serially(tenant, () => this.commit(() => table.delete(predicate)));
     }
   }
 
@@ -121,28 +121,63 @@ export class LanceSearchIndex implements SearchIndex {
     if (q.source !== undefined) filters.push(`source = ${sqlString(q.source)}`);
     if (q.since !== undefined) filters.push(`created_at >= ${sqlString(q.since)}`);
     if (q.until !== undefined) filters.push(`created_at < ${sqlString(q.until)}`);
-    let query = table
-      .query()
-      .fullTextSearch(ftsQuery(lance, words), { columns: TERMS })
-      .select(q.sortBy === 'created_at' ? ['sort_key'] : ['sort_key', 'filename'])
-      .withRowId()
-      .limit(ALL);
-    if (filters.length > 0) query = query.where(filters.join(' AND '));
-    const matches = await query.toArrow();
-    const total = matches.numRows;
+    const where = filters.length > 0 ? filters.join(' AND ') : null;
+    const columns = q.sortBy === 'created_at' ? ['sort_key'] : ['sort_key', 'filename'];
+    const run = async (fts: FullTextQuery, opts: { fast?: boolean; select?: string[] } = {}) => {
+      let query = table.query().fullTextSearch(fts, { columns: TERMS }).select(opts.select ?? columns).withRowId().limit(ALL);
+      if (where !== null) query = query.where(where);
+      if (opts.fast) query = query.fastSearch();
+      return query.toArrow();
+    };
+    // By order key, which is unique per trace (its sort key): a row the same trace has twice counts once.
+    const matches = new Map<string, bigint>();
+    const collect = (t: Awaited<ReturnType<typeof run>>) => {
+      const rowIds = t.getChild('_rowid')!;
+      const sortKeys = t.getChild('sort_key')!;
+      const names = q.sortBy === 'filename' ? t.getChild('filename')! : null;
+      for (let i = 0; i < t.numRows; i++) {
+        const key = names === null ? (sortKeys.get(i) as string) : `${names.get(i) as string}\u0000${sortKeys.get(i) as string}`;
+        if (!matches.has(key)) matches.set(key, rowIds.get(i) as bigint);
+      }
+    };
+    const hasPhrase = words.some((w) => !w.anyOf && w.phrase.length > 1);
+    const tail = hasPhrase ? await this.unindexedRows(table) : 0;
+    if (tail === 0) {
+      collect(await run(ftsQuery(lance, words)));
+    } else {
+      // The engine answers phrases from index segments only, while single terms also scan the rows not
+      // yet indexed. So: exact phrase hits from the segments, plus the tail's rows that have every term
+      // of every word (the all-terms hits less the segments' all-terms hits), each checked for the phrases.
+      collect(await run(ftsQuery(lance, words), { fast: true }));
+      const loose = ftsQuery(lance, words, true);
+      const [all, indexed] = await Promise.all([run(loose, { select: [] }), run(loose, { fast: true, select: [] })]);
+      const inSegments = new Set<bigint>();
+      const indexedIds = indexed.getChild('_rowid')!;
+      for (let i = 0; i < indexed.numRows; i++) inSegments.add(indexedIds.get(i) as bigint);
+      const allIds = all.getChild('_rowid')!;
+      const candidates: bigint[] = [];
+      for (let i = 0; i < all.numRows; i++) {
+        const id = allIds.get(i) as bigint;
+        if (!inSegments.has(id)) candidates.push(id);
+      }
+      for (let i = 0; i < candidates.length; i += 1000) {
+        const rows = (await table.takeRowIds(candidates.slice(i, i + 1000)).select([...columns, TERMS]).withRowId().toArray()) as Array<Record<string, unknown>>;
+        for (const r of rows) {
+          if (!termsMatch(r[TERMS] as string, words)) continue;
+          const key = q.sortBy === 'created_at' ? (r.sort_key as string) : `${r.filename as string}\u0000${r.sort_key as string}`;
+          if (!matches.has(key)) matches.set(key, r._rowid as bigint);
+        }
+      }
+    }
+    const total = matches.size;
     // Order and page here: the engine ranks full-text hits by relevance and its order-by on them is
     // applied to the top hits only (measured), while the list orders by time or filename.
-    const sortKeys = matches.getChild('sort_key')!;
-    const filenames = q.sortBy === 'filename' ? matches.getChild('filename')! : null;
-    const rowIds = matches.getChild('_rowid')!;
-    const keyAt = (i: number): string => (filenames === null ? (sortKeys.get(i) as string) : `${filenames.get(i) as string}\u0000${sortKeys.get(i) as string}`);
     const desc = q.sortOrder === 'desc';
     const before = (a: string, b: string) => (desc ? a > b : a < b);
     const after = q.after?.key;
-    const best: { key: string; row: number }[] = [];
     const want = q.limit + 1;
-    for (let i = 0; i < total; i++) {
-      const key = keyAt(i);
+    const best: { key: string; row: bigint }[] = [];
+    for (const [key, row] of matches) {
       if (after !== undefined && !before(after, key)) continue;
       if (best.length === want && !before(key, best[want - 1]!.key)) continue;
       let lo = 0;
@@ -152,11 +187,11 @@ export class LanceSearchIndex implements SearchIndex {
         if (before(best[mid]!.key, key)) lo = mid + 1;
         else hi = mid;
       }
-      best.splice(lo, 0, { key, row: i });
+      best.splice(lo, 0, { key, row });
       if (best.length > want) best.pop();
     }
     const page = best.slice(0, q.limit);
-    const hits = page.length === 0 ? [] : await this.hitsOf(table, page.map((p) => rowIds.get(p.row) as bigint));
+    const hits = page.length === 0 ? [] : await this.hitsOf(table, page.map((p) => p.row));
     return { hits, total, next: best.length > q.limit && hits.length > 0 ? { key: orderKey(hits[hits.length - 1]!, q.sortBy) } : null };
   }
 
@@ -174,6 +209,11 @@ export class LanceSearchIndex implements SearchIndex {
   async status(tenant: Tenant): Promise<SearchIndexStatus> {
     const table = await this.table(tenant, false);
     return table === null ? { documents: 0, unindexed: 0 } : this.statusOf(table);
+  }
+
+  private async unindexedRows(table: Table): Promise<number> {
+    const stats = await table.indexStats(INDEX_NAME);
+    return stats === undefined ? 0 : stats.numUnindexedRows;
   }
 
   private async statusOf(table: Table): Promise<SearchIndexStatus> {
@@ -272,6 +312,24 @@ export class LanceSearchIndex implements SearchIndex {
     this.indexed.add(table);
   }
 
+  private readonly writing = new Map<string, Promise<unknown>>();
+
+  /**
+   * One write at a time per project in this process. Lance lets two concurrent merge-inserts of the
+   * same new ids both insert them (measured); across processes the object's lease already admits one
+   * worker per upload, and queries count a trace once even if it were there twice.
+   */
+  private serially<T>(tenant: Tenant, write: () => Promise<T>): Promise<T> {
+    const name = tableName(tenant);
+    const previous = this.writing.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(write);
+    this.writing.set(name, next);
+    void next.finally(() => {
+      if (this.writing.get(name) === next) this.writing.delete(name);
+    }).catch(() => {});
+    return next;
+  }
+
   /** A Lance commit, retried when a concurrent writer committed first. */
   private async commit<T>(write: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
@@ -285,10 +343,12 @@ export class LanceSearchIndex implements SearchIndex {
   }
 }
 
-function ftsQuery(lance: Lance, words: readonly QueryWord[]): FullTextQuery {
+/** Every word must match: a phrase of its terms, or (`loose`) all its terms anywhere. */
+function ftsQuery(lance: Lance, words: readonly QueryWord[], loose = false): FullTextQuery {
   const must = words.map((w): FullTextQuery => {
     if (w.anyOf) return new lance.MatchQuery(w.anyOf.join(' '), TERMS, { operator: lance.Operator.Or });
     if (w.phrase.length === 1) return new lance.MatchQuery(w.phrase[0]!, TERMS);
+    if (loose) return new lance.MatchQuery(w.phrase.join(' '), TERMS, { operator: lance.Operator.And });
     return new lance.PhraseQuery(w.phrase.join(' '), TERMS);
   });
   return must.length === 1 ? must[0]! : new lance.BooleanQuery(must.map((q) => [lance.Occur.Must, q]));

@@ -116,14 +116,16 @@ export function queryWords(query: string): QueryWord[] {
   return words;
 }
 
-/** Whether `text` matches `words` by the same semantics, without an index (the unindexed tail; tests). */
+/** Whether `text` matches `words` by the same semantics, without an index (tests; the bench). */
 export function matchesText(text: string, words: readonly QueryWord[]): boolean {
+  return termsMatch(indexTerms(text), words);
+}
+
+/** Whether indexed terms (indexTerms' output) hold every query word: its phrase in a row, or one of its alternatives. */
+export function termsMatch(terms: string, words: readonly QueryWord[]): boolean {
   if (words.length === 0) return false;
-  const terms = ` ${indexTerms(text)} `;
-  return words.every((w) => {
-    if (w.anyOf) return w.anyOf.some((t) => terms.includes(` ${t} `));
-    return terms.includes(` ${w.phrase.join(' ')} `);
-  });
+  const padded = ` ${terms} `;
+  return words.every((w) => (w.anyOf ? w.anyOf.some((t) => padded.includes(` ${t} `)) : padded.includes(` ${w.phrase.join(' ')} `)));
 }
 
 export function isCjk(ch: string): boolean {
