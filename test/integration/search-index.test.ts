@@ -12,6 +12,8 @@ import { LanceSearchIndex } from '../../functions/adapters/search/lance-search-i
 import { matchesText, queryWords } from '../../functions/domain/search/terms.js';
 import type { SearchDocument, SearchQuery } from '../../functions/domain/search/search-index.js';
 import { SEARCH_TENANT as T, searchDoc, searchDocs } from '../support/search-docs.js';
+import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
+import { jsonl, refFor, setupIngest } from '../support/ingest-fakes.js';
 
 const dirs: string[] = [];
 function newIndex(): { index: LanceSearchIndex; dir: string } {
@@ -226,5 +228,31 @@ describe('the write path: retries, crashes, deletes, the tail', () => {
     expect(await index.optimize(T)).toEqual({ documents: 21, unindexed: 0 });
     expect(await ids(index, q('tailword'))).toEqual([tail[0]!.id]);
     expect((await index.query(q('shared'))).total).toBe(21);
+  });
+});
+
+describe('the ingest indexes an upload before completing it', () => {
+  it('every good trace once, also when an attempt fails half-way and the message is redelivered', async () => {
+    const { index } = newIndex();
+    const { deps, storage, traces, uploads } = setupIngest();
+    deps.search = index;
+    const key = 'uploads/org1/proj1/traces.jsonl';
+    storage.put(key, jsonl(120, 'needle'));
+    traces.failOnBatch = 3;
+    await expect(ingestObject(deps, refFor(storage, key))).rejects.toThrow();
+    traces.failOnBatch = null;
+    const out = await ingestObject(deps, refFor(storage, key));
+    expect(out.status).toBe('completed');
+    const tenant = { organizationId: 'org1', projectId: 'proj1' };
+    const page = await index.query({ tenant, text: 'needle', sortBy: 'created_at', sortOrder: 'asc', limit: 500 });
+    expect(page.total).toBe(120);
+    expect(new Set(page.hits.map((h) => h.id))).toEqual(new Set(traces.items.keys()));
+    expect([...uploads.uploads.values()][0]!.status).toBe('completed');
+    // A redelivery of the completed upload changes nothing.
+    await ingestObject(deps, refFor(storage, key));
+    expect((await index.query({ tenant, text: 'needle', sortBy: 'created_at', sortOrder: 'asc', limit: 5 })).total).toBe(120);
+    // "q7" is a two-character word: it finds the words that start with it (q7, q70 to q79).
+    expect((await index.query({ tenant, text: 'q7 needle', sortBy: 'created_at', sortOrder: 'asc', limit: 50 })).total).toBe(11);
+    expect((await index.status(tenant)).documents).toBe(120);
   });
 });
