@@ -7,7 +7,7 @@ import { DynamoTraceWriter, traceItem } from '../functions/adapters/dynamo/trace
 import { dynamoClient } from '../functions/adapters/clients.js';
 import { BATCH_WRITE_SIZE } from '../functions/domain/limits.js';
 import { parseJsonl } from '../functions/domain/parse/jsonl.js';
-import { buildTrace } from '../functions/domain/trace.js';
+import { buildTrace, storedTrace } from '../functions/domain/trace.js';
 import { config } from '../functions/shared/config.js';
 import type { LocalStack } from '../local/stack.js';
 import { toS3Notification } from '../local/s3-bridge.js';
@@ -50,7 +50,7 @@ const NAIVE_REPEAT_MAX_MS = 120_000;
 const MiB = 1024 * 1024;
 
 /** Bundles a worker like the Lambda (one ESM file run by plain node). */
-async function bundleWorker(dir: string, name: 'ingest-worker' | 'naive-worker'): Promise<string> {
+export async function bundleWorker(dir: string, name: 'ingest-worker' | 'naive-worker'): Promise<string> {
   const outfile = join(dir, `${name}.mjs`);
   await build({
     entryPoints: [new URL(`./${name}.ts`, import.meta.url).pathname],
@@ -65,7 +65,7 @@ async function bundleWorker(dir: string, name: 'ingest-worker' | 'naive-worker')
   return outfile;
 }
 
-interface WorkerResult {
+export interface WorkerResult {
   ms: number;
   maxRssMB: number;
   cpuMs: number;
@@ -76,10 +76,11 @@ interface WorkerResult {
   badLines?: number;
 }
 
-async function runWorker(worker: string, ...args: string[]): Promise<WorkerResult> {
+/** Runs a bundled worker in its own process; `env` adds to (or overrides) the stack's environment, e.g. a DynamoDB endpoint. */
+export async function runWorker(worker: string, args: string[], extraEnv: Record<string, string> = {}): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
     // The worker runs with the ingest function's own Node flags (its heap limit follows its memory).
-    const env = { ...process.env, NODE_OPTIONS: nodeOptionsFor(INGEST_MEMORY_MB), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    const env = { ...process.env, NODE_OPTIONS: nodeOptionsFor(INGEST_MEMORY_MB), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extraEnv };
     const child = spawn(process.execPath, [worker, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -97,7 +98,7 @@ async function runWorker(worker: string, ...args: string[]): Promise<WorkerResul
   });
 }
 
-async function putFile(stack: LocalStack, key: string, file: string): Promise<string> {
+export async function putFile(stack: LocalStack, key: string, file: string): Promise<string> {
   await stack.s3.send(
     new PutObjectCommand({ Bucket: stack.info.bucket, Key: key, Body: createReadStream(file), ContentLength: statSync(file).size }),
   );
@@ -121,7 +122,7 @@ async function storeLimitMs(file: string, run: number): Promise<number> {
     createdAt: new Date().toISOString(),
     uploadId: `base-${run}`,
   };
-  const requests = records.map((r) => ({ PutRequest: { Item: traceItem({ ...buildTrace(ctx, r), payloadKey: null }) } }));
+  const requests = records.map((r) => ({ PutRequest: { Item: traceItem(storedTrace(buildTrace(ctx, r)).stored) } }));
   const writer = new DynamoTraceWriter(dynamoClient(), config().TABLE_NAME);
   await writer.writeRequests(requests.slice(0, 1)); // warm the connection, as the worker's first calls do
   const concurrency = config().INGEST_WRITE_CONCURRENCY;
@@ -204,7 +205,7 @@ export async function ingestBench(stack: LocalStack, workDir: string, runs: numb
   const naiveAt = naiveRunPositions(runs, naiveRuns);
 
   // Warm-up (discarded): DynamoDB Local's JIT and the table's first pages.
-  await runWorker(worker, await putFile(stack, `${stack.info.dropPrefix}bench/warm-up/small.jsonl`, small));
+  await runWorker(worker, [await putFile(stack, `${stack.info.dropPrefix}bench/warm-up/small.jsonl`, small)]);
   await storeLimitMs(small, -1);
   log('warmed up');
 
@@ -218,17 +219,17 @@ export async function ingestBench(stack: LocalStack, workDir: string, runs: numb
   for (let run = 0; run < runs; run++) {
     const bigKey = `${stack.info.dropPrefix}bench/run-${run}/big.jsonl`;
     const n = await putFile(stack, bigKey, big);
-    const r = await runWorker(worker, n);
+    const r = await runWorker(worker, [n]);
     ingestMs.push(r.ms);
     cpuMs.push(r.cpuMs);
     rss50.push(r.maxRssMB);
     baseMs.push(await storeLimitMs(big, run));
-    const s = await runWorker(worker, await putFile(stack, `${stack.info.dropPrefix}bench/run-${run}/small.jsonl`, small));
+    const s = await runWorker(worker, [await putFile(stack, `${stack.info.dropPrefix}bench/run-${run}/small.jsonl`, small)]);
     rss5.push(s.maxRssMB);
     log(`run ${run + 1}/${runs}: ingest ${round(r.ms)} ms (worker CPU ${round(r.cpuMs)} ms, peak RSS ${round(r.maxRssMB)} MB), plain BatchWriteItem ${round(baseMs[run]!)} ms, small file peak RSS ${round(s.maxRssMB)} MB`);
     if (naiveAt.has(run) && !(naive.length > 0 && naive[naive.length - 1]!.ms > NAIVE_REPEAT_MAX_MS)) {
       // The same object the ingest just read, read again by the naive code; its items go to an organization of its own.
-      const nv = await runWorker(naiveWorker, stack.info.bucket, bigKey, `bench-naive-${run}`);
+      const nv = await runWorker(naiveWorker, [stack.info.bucket, bigKey, `bench-naive-${run}`]);
       if (nv.records !== bigInfo.records || nv.badLines !== 0) throw new Error(`naive ingest wrote ${nv.records} of ${bigInfo.records} records (${nv.badLines} bad lines)`);
       naive.push(nv);
       log(`run ${run + 1}/${runs}: naive ingest ${round(nv.ms)} ms (CPU ${round(nv.cpuMs)} ms, peak RSS ${round(nv.maxRssMB)} MB), ${round(nv.ms / r.ms)}x this run's ingest`);

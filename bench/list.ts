@@ -5,9 +5,10 @@ import { keys } from '../functions/adapters/dynamo/keys.js';
 import { DynamoTraceWriter, traceItem } from '../functions/adapters/dynamo/trace-writer.js';
 import { BATCH_WRITE_SIZE } from '../functions/domain/limits.js';
 import { createApiKey } from '../functions/domain/tenancy.js';
-import { buildTrace } from '../functions/domain/trace.js';
+import { buildTrace, storedTrace } from '../functions/domain/trace.js';
 import { config } from '../functions/shared/config.js';
-import { tenantStore } from '../functions/shared/services.js';
+import { evaluationDeps, tenantStore } from '../functions/shared/services.js';
+import { createEvaluation } from '../functions/domain/evaluations.js';
 import type { LocalStack } from '../local/stack.js';
 import { record } from './generate.js';
 import { median, round } from './stats.js';
@@ -21,6 +22,7 @@ async function seedProject(n: number, name: string) {
   const writer = new DynamoTraceWriter(dynamoClient(), config().TABLE_NAME);
   const now = Date.now();
   const bySource: Record<string, number> = {};
+  const ids: string[] = [];
   let next = 0;
   const make = (i: number) => {
     const source = SOURCES[i % SOURCES.length]!;
@@ -31,7 +33,8 @@ async function seedProject(n: number, name: string) {
       { organizationId: tenant.organizationId, projectId: tenant.projectId, objectKey: `drop/x/y/file-${i % 50}.jsonl`, filename: `file-${i % 50}.jsonl`, defaultSource: 's3', createdAt, uploadId: `u${i % 50}` },
       { kind: 'record', position: i + 1, raw, value: JSON.parse(raw) as Record<string, unknown> },
     );
-    return { PutRequest: { Item: traceItem({ ...draft, payloadKey: null }) } };
+    ids[i] = draft.id;
+    return { PutRequest: { Item: traceItem(storedTrace(draft).stored) } };
   };
   await Promise.all(
     Array.from({ length: 8 }, async () => {
@@ -51,8 +54,16 @@ async function seedProject(n: number, name: string) {
       Item: marshall({ ...keys.counter(tenant.organizationId, tenant.projectId), type: 'counter', traces: n, by_source: bySource, sources: new Set(SOURCES) }),
     }),
   );
-  return tenant;
+  // The same number of evaluated traces in every project (spread over it): a status or judge
+  // filter then matches as many traces at 1k as at 100k, and only the project's size differs.
+  for (let k = 0; k < EVALUATED; k++) {
+    await createEvaluation(evaluationDeps(), tenant, { traceId: ids[Math.floor((k * n) / EVALUATED)]!, judgeId: 'bench-judge', passed: true });
+  }
+  return { ...tenant, rareWord: JSON.parse(record(Math.floor(n / 2))).metadata.request_id as string };
 }
+
+/** Traces evaluated in each project (by one judge, passed). */
+const EVALUATED = 200;
 
 async function timeGet(url: string, key: string, runs: number): Promise<number> {
   const times: number[] = [];
@@ -72,7 +83,7 @@ export interface ListFigures {
 
 export async function listBench(stack: LocalStack, runs: number, log: (s: string) => void): Promise<ListFigures> {
   const sizes = [1_000, 100_000] as const;
-  const tenants: Record<number, { apiKey: string; organizationId: string; projectId: string }> = {};
+  const tenants: Record<number, { apiKey: string; organizationId: string; projectId: string; rareWord: string }> = {};
   for (const n of sizes) {
     const t = performance.now();
     tenants[n] = await seedProject(n, String(n));
@@ -97,11 +108,18 @@ export async function listBench(stack: LocalStack, runs: number, log: (s: string
     figures[`list_filtered_page_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&source=s3&time_range=7d`, apiKey, runs));
     figures[`list_page_50_${tag}_ms`] = round(await timeGet(`${base}?page=50&page_size=100`, apiKey, Math.max(3, Math.floor(runs / 3))));
     figures[`list_cursor_deep_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&cursor=${encodeURIComponent(cursor!)}`, apiKey, runs));
-    log(`${tag}: first ${figures[`list_first_page_${tag}_ms`]} ms, filtered ${figures[`list_filtered_page_${tag}_ms`]} ms, page 50 ${figures[`list_page_50_${tag}_ms`]} ms, deep cursor ${figures[`list_cursor_deep_${tag}_ms`]} ms`);
+    figures[`status_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&status=pass`, apiKey, runs));
+    figures[`judge_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&judge_id=bench-judge`, apiKey, runs));
+    // A common word (a sixth of the records hold it), a word one record holds, and none.
+    figures[`search_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&search=capital`, apiKey, runs));
+    figures[`search_rare_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&search=${tenants[n]!.rareWord}`, apiKey, Math.max(3, Math.floor(runs / 4))));
+    figures[`search_absent_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&search=zzqx-absent`, apiKey, Math.max(3, Math.floor(runs / 4))));
+    log(`${tag}: first ${figures[`list_first_page_${tag}_ms`]} ms, filtered ${figures[`list_filtered_page_${tag}_ms`]} ms, page 50 ${figures[`list_page_50_${tag}_ms`]} ms, deep cursor ${figures[`list_cursor_deep_${tag}_ms`]} ms, status ${figures[`status_${tag}_ms`]} ms, judge ${figures[`judge_${tag}_ms`]} ms, search ${figures[`search_${tag}_ms`]} / rare ${figures[`search_rare_${tag}_ms`]} / absent ${figures[`search_absent_${tag}_ms`]} ms`);
   }
   figures.list_first_page_100k_vs_1k = round(figures.list_first_page_100k_ms! / figures.list_first_page_1k_ms!, 3);
   figures.list_filtered_page_100k_vs_1k = round(figures.list_filtered_page_100k_ms! / figures.list_filtered_page_1k_ms!, 3);
   figures.list_page_50_100k_vs_1k = round(figures.list_page_50_100k_ms! / figures.list_page_50_1k_ms!, 3);
   figures.list_cursor_deep_100k_vs_1k = round(figures.list_cursor_deep_100k_ms! / figures.list_cursor_deep_1k_ms!, 3);
+  for (const f of ['status', 'judge', 'search', 'search_rare', 'search_absent']) figures[`${f}_100k_vs_1k`] = round(figures[`${f}_100k_ms`]! / figures[`${f}_1k_ms`]!, 3);
   return figures;
 }

@@ -5,16 +5,17 @@
  * concurrency, no streaming; nothing made slower on purpose either (no
  * sleeps, clients built once, SDK defaults).
  *
- * It writes the same attributes as our trace item (keys and the three index
- * keys, so DynamoDB maintains the same indexes; the document, the input and a
- * lower-cased search text, so items are about the same size), under its own
- * organization so it never touches the items our ingest writes.
+ * It writes the same item as our ingest (traceItem of the same trace: the same
+ * attributes and index keys, so DynamoDB maintains the same indexes and the
+ * items are the same size), under its own organization so it never touches
+ * the items our ingest writes: what differs is the loop alone.
  *
  * Run as its own process (bench/naive-worker.ts) so its peak RSS is its own.
  */
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { traceItem } from '../functions/adapters/dynamo/trace-writer.js';
+import { buildTrace, storedTrace } from '../functions/domain/trace.js';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 export interface NaiveTarget {
@@ -28,7 +29,7 @@ export interface NaiveTarget {
 
 export interface NaiveClients {
   s3: S3Client;
-  doc: DynamoDBDocumentClient;
+  ddb: DynamoDBClient;
 }
 
 /** The user's clients, from the usual environment (the endpoints are the local stack's). */
@@ -42,7 +43,7 @@ export function naiveClients(): NaiveClients {
     region,
     ...(process.env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
   });
-  return { s3, doc: DynamoDBDocumentClient.from(ddb) };
+  return { s3, ddb };
 }
 
 export async function naiveIngest(clients: NaiveClients, t: NaiveTarget): Promise<{ records: number; badLines: number }> {
@@ -64,38 +65,11 @@ export async function naiveIngest(clients: NaiveClients, t: NaiveTarget): Promis
       badLines++;
       continue;
     }
-    const id = randomUUID();
-    const source = typeof value.source === 'string' ? value.source : 's3';
-    const input = value.input === undefined ? null : typeof value.input === 'string' ? value.input : JSON.stringify(value.input);
-    const sortKey = `${createdAt}#${uploadId}#${String(i).padStart(10, '0')}`;
-    await clients.doc.send(
-      new PutCommand({
-        TableName: t.table,
-        Item: {
-          pk: `T#${t.organizationId}#${t.projectId}#${id}`,
-          sk: 'T',
-          gsi1pk: `P#${t.organizationId}#${t.projectId}`,
-          gsi1sk: sortKey,
-          gsi2pk: `P#${t.organizationId}#${t.projectId}#S#${source}`,
-          gsi2sk: sortKey,
-          gsi3pk: `P#${t.organizationId}#${t.projectId}`,
-          gsi3sk: `${filename}#${sortKey}`,
-          type: 'trace',
-          id,
-          organization_id: t.organizationId,
-          project_id: t.projectId,
-          created_at: createdAt,
-          filename,
-          source,
-          integration_id: null,
-          upload_id: uploadId,
-          position: i,
-          doc: line,
-          input,
-          search: `${filename}\n${input ?? ''}\n${line}`.toLowerCase(),
-        },
-      }),
+    const draft = buildTrace(
+      { organizationId: t.organizationId, projectId: t.projectId, objectKey: t.key, filename, defaultSource: 's3', createdAt, uploadId },
+      { kind: 'record', position: i + 1, raw: line, value },
     );
+    await clients.ddb.send(new PutItemCommand({ TableName: t.table, Item: traceItem(storedTrace({ ...draft, id: randomUUID() }).stored) }));
     records++;
   }
   return { records, badLines };

@@ -4,18 +4,13 @@
  */
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { marshall } from '@aws-sdk/util-dynamodb';
-import { dynamoClient } from '../functions/adapters/clients.js';
-import { spanItem } from '../functions/adapters/dynamo/span-store.js';
-import { DynamoTraceWriter } from '../functions/adapters/dynamo/trace-writer.js';
 import { buildForest } from '../functions/domain/parea/tree.js';
 import { createApiKey } from '../functions/domain/tenancy.js';
-import { materialize, parseSpan, type SpanRecord } from '../functions/domain/trace-logs.js';
-import { config } from '../functions/shared/config.js';
 import { tenantStore } from '../functions/shared/services.js';
 import type { LocalStack } from '../local/stack.js';
 import { median, round } from './stats.js';
 import { mulberry32 as prng } from '../test/support/prng.js';
+import { bulkLoadSpans } from '../test/support/spans.js';
 
 export interface PareaFigures {
   tree_build_10k_ms: number;
@@ -138,35 +133,10 @@ export async function pareaBench(stack: LocalStack, log: (s: string) => void, ru
   // item layout), written with BatchWriteItem: a bulk load, not 20,000 single reads and writes.
   const tenant = await createApiKey(tenantStore(), { organization: 'bench-parea', project: 'p' });
   const experiment = 'exp-bench-e2e';
-  const now = new Date().toISOString();
-  const items = randomForest(10_000, 3, experiment).map((raw) => {
-    const span = parseSpan(raw, now);
-    const base = JSON.stringify(span);
-    const record: SpanRecord = {
-      traceId: span.trace_id,
-      rootTraceId: span.root_trace_id,
-      parentTraceId: span.parent_trace_id,
-      experimentUuid: experiment,
-      base,
-      patches: [],
-      doc: materialize(tenant, base, []),
-      version: 1,
-    };
-    return { PutRequest: { Item: marshall(spanItem(tenant, record)) } };
-  });
+  const spans = randomForest(10_000, 3, experiment);
   const t = performance.now();
-  const writer = new DynamoTraceWriter(dynamoClient(), config().TABLE_NAME);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (next < items.length) {
-        const from = next;
-        next += 25;
-        await writer.writeRequests(items.slice(from, from + 25));
-      }
-    }),
-  );
-  log(`wrote ${items.length} spans in ${round((performance.now() - t) / 1000, 1)} s`);
+  await bulkLoadSpans(tenant, spans);
+  log(`wrote ${spans.length} spans in ${round((performance.now() - t) / 1000, 1)} s`);
 
   const url = `${stack.info.apiUrl}/api/parea/v1/experiment/${experiment}/trace_logs`;
   const times: number[] = [];

@@ -98,7 +98,7 @@ const Name = z
   .min(1, 'must not be empty')
   .max(256, 'must be at most 256 characters')
   .regex(/^\P{Cc}*$/u, 'must not contain control characters');
-const Target = z
+export const Target = z
   .object({
     table: z
       .string()
@@ -250,9 +250,9 @@ export function resolveTarget(
   return { kind: 'local', table: LOCAL_TABLE, endpoint: `http://127.0.0.1:${e.DYNAMODB_PORT}`, region };
 }
 
-function openStore(target: ResolvedTarget): { store: TenantStore; close(): void } {
-  const client =
-    target.kind === 'local'
+/** A DynamoDB client for the target: DynamoDB Local's, or the default AWS credential chain's. */
+export function targetClient(target: ResolvedTarget): DynamoDBClient {
+  return target.kind === 'local'
       ? new DynamoDBClient({
           region: target.region,
           endpoint: target.endpoint,
@@ -263,6 +263,10 @@ function openStore(target: ResolvedTarget): { store: TenantStore; close(): void 
           ...(target.region ? { region: target.region } : {}),
           ...(target.endpoint ? { endpoint: target.endpoint } : {}),
         });
+}
+
+function openStore(target: ResolvedTarget): { store: TenantStore; close(): void } {
+  const client = targetClient(target);
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false } });
   return { store: new DynamoTenantStore(doc, target.table), close: () => client.destroy() };
 }

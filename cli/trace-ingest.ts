@@ -416,7 +416,8 @@ async function list(client: TraceIngestClient, v: Record<string, string | boolea
     return 0;
   }
   io.stdout(`${page.traces.length === 0 ? 'no traces' : table(page.traces.map(row), header, s)}\n`);
-  const footer = `${page.count} of ${page.total_count} trace${page.total_count === 1 ? '' : 's'}${page.next_cursor ? `; next page: --cursor ${page.next_cursor}` : ''}`;
+  const total = `${page.total_count_exact ? '' : 'at least '}${page.total_count}`;
+  const footer = `${page.count} of ${total} trace${page.total_count === 1 ? '' : 's'}${page.next_cursor ? `; next page: --cursor ${page.next_cursor}` : ''}`;
   io.stdout(`${s.dim(footer)}\n`);
   return 0;
 }

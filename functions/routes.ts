@@ -33,6 +33,8 @@ export const routes: readonly RouteDef[] = [
   { method: 'POST', path: `${PROJECT}/trace-evaluations`, handler: 'createEvaluation', auth: 'apiKey' },
   { method: 'GET', path: `${PROJECT}/trace-evaluations`, handler: 'listEvaluations', auth: 'apiKey' },
   { method: 'GET', path: `${PROJECT}/trace-evaluations/{evaluationId}`, handler: 'getEvaluation', auth: 'apiKey' },
+  // The project's numbers per hour or day (the viewer's charts), from counters the ingest keeps.
+  { method: 'GET', path: `${PROJECT}/stats`, handler: 'getStats', auth: 'apiKey' },
 
   // Experiment trace logs, wire-compatible with Parea's SDKs (../shared/spec/parea-trace-logs-api.md).
   { method: 'POST', path: `${PAREA}/project`, handler: 'pareaProject', auth: 'apiKey' },
@@ -40,6 +42,9 @@ export const routes: readonly RouteDef[] = [
   { method: 'PUT', path: `${PAREA}/trace_log`, handler: 'updateTraceLog', auth: 'apiKey' },
   { method: 'GET', path: `${PAREA}/trace_log/{traceId}`, handler: 'getTraceLog', auth: 'apiKey' },
   { method: 'POST', path: `${PAREA}/experiment/{experimentUuid}/trace_logs`, handler: 'experimentTraceLogs', auth: 'apiKey' },
+
+  // OpenTelemetry: OTLP/HTTP trace export, so OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otel works with the stock exporters.
+  { method: 'POST', path: '/otel/v1/traces', handler: 'otlpTraces', auth: 'apiKey' },
 ];
 
 /** Lambda entry files that are not HTTP routes. */

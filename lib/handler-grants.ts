@@ -52,12 +52,17 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   createEvaluation: [tableReadWrite],
   listEvaluations: [tableRead],
   getEvaluation: [tableRead],
+  // Reads the hourly trace counters and span-stats items of a bounded window with Query.
+  getStats: [tableRead],
   pareaProject: [tableReadWrite],
   recordTraceLog: [tableReadWrite],
   updateTraceLog: [tableReadWrite],
   getTraceLog: [tableRead],
   // The tree builder: reads one experiment's spans with paginated Query calls.
   experimentTraceLogs: [tableRead],
+  // OTLP export: spans and traces (and their counters) in the table; a trace's large document in payloads/,
+  // each write under a key of its own, the one it replaced deleted.
+  otlpTraces: [tableReadWrite, objectsReadWrite(PAYLOADS_PREFIX), objectsDelete(PAYLOADS_PREFIX)],
 };
 
 /**

@@ -38,6 +38,7 @@ import { MAX_FILE_BYTES } from '../functions/domain/limits.js';
 import { INGEST_PREFIXES, routes, workerHandlers, type RouteAuth } from '../functions/routes.js';
 import type { AppConfig } from './config.js';
 import { TraceFunction } from './constructs/trace-function.js';
+import { Viewer } from './constructs/viewer.js';
 import { grantHandler } from './handler-grants.js';
 import { DROP_PREFIX } from './layout.js';
 import { acknowledge } from './nag.js';
@@ -64,11 +65,17 @@ export const RETENTION_SWEEP_SIZING: FunctionSizing = { memorySize: API_MEMORY_M
 /** How often the retention sweep runs. */
 export const RETENTION_SWEEP_SCHEDULE = Duration.hours(1);
 
+/** The OTLP export route: decoding a large batch takes memory; 1,024 MB also doubles the CPU share of 512. */
+export const OTLP_SIZING: FunctionSizing = { memorySize: 1024, timeout: Duration.seconds(29) };
+
 /** Routes whose handler needs more than API_SIZING. */
 const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = {
   createTraces: CREATE_SIZING,
   // The tree builder holds an experiment's spans and trees in memory and may gzip tens of MB.
   experimentTraceLogs: { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) },
+  // An OTLP export of up to 6 MB (32 MB once gunzipped) decoded, mapped and merged into its traces' documents;
+  // API Gateway's 29 s, so a slow store answers 429 (retried by the exporter) rather than a timeout.
+  otlpTraces: OTLP_SIZING,
 };
 
 /** Memory and timeout of a handler's function (also used by bench/lambda-init.ts for its Node flags). */
@@ -201,6 +208,8 @@ export class StatelessStack extends Stack {
   /** Every alarm notifies it; an e-mail subscription when context `alarmEmail` is set. */
   public readonly alarmTopic: Topic;
   public readonly alarms: Readonly<Record<keyof typeof ALARMS, Alarm>>;
+  /** The web viewer: static files on S3 behind CloudFront. */
+  public readonly viewer: Viewer;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -275,6 +284,9 @@ export class StatelessStack extends Stack {
       targets: [new LambdaFunction(this.retentionSweepFunction.function)],
     });
 
+    // ---- web viewer (its origin is allowed by the API's CORS) ---------------------
+    this.viewer = new Viewer(this, 'Viewer', { logRetention: config.logRetention, removalPolicy: config.removalPolicy });
+
     // ---- HTTP API --------------------------------------------------------------
     this.api = new HttpApi(this, 'HttpApi', {
       apiName: `trace-ingest-${config.stage}`,
@@ -282,9 +294,11 @@ export class StatelessStack extends Stack {
       // Created below so the default stage can carry throttling.
       createDefaultStage: false,
       corsPreflight: {
-        allowOrigins: [...config.corsOrigins],
+        allowOrigins: corsOriginsWith(config.corsOrigins, this.viewer.origin),
         allowMethods: [...new Set(routes.map((r) => CorsHttpMethod[r.method]))],
         allowHeaders: ['content-type', API_KEY_HEADER, 'authorization'],
+        // The experiment trace logs' next page (the viewer's "Load more trees").
+        exposeHeaders: ['x-next-cursor'],
         maxAge: Duration.hours(1),
       },
     });
@@ -341,6 +355,7 @@ export class StatelessStack extends Stack {
       });
     }
     this.functions = functions;
+    this.viewer.deploy(this.apiStage.url);
 
     // ---- alarms ----------------------------------------------------------------
     // SNS encrypts with a key of our own: CloudWatch must be allowed to use it to publish alarms,
@@ -399,6 +414,7 @@ export class StatelessStack extends Stack {
 
     // ---- outputs ---------------------------------------------------------------
     new CfnOutput(this, 'ApiUrl', { value: this.apiStage.url, description: 'HTTP API base URL' });
+    new CfnOutput(this, 'ViewerUrl', { value: this.viewer.url, description: 'Web viewer (sign in with an API key)' });
     new CfnOutput(this, 'BucketName', { value: bucket.bucketName, description: 'Trace bucket' });
     new CfnOutput(this, 'TableName', { value: table.tableName, description: 'Trace table' });
     new CfnOutput(this, 'DropPrefix', {
@@ -426,6 +442,11 @@ function acknowledgeNotificationsHandler(stack: Stack): void {
     "CDK's own BucketNotificationsHandler (a deploy-time custom resource that calls s3:PutBucketNotification) comes " +
       'with this role and managed policy; it only writes its logs and runs during deployments, never on a request.',
   );
+}
+
+/** The configured browser origins, and the viewer's own unless any origin is allowed already. */
+export function corsOriginsWith(origins: readonly string[], viewerOrigin: string): string[] {
+  return origins.includes('*') ? ['*'] : [...origins, viewerOrigin];
 }
 
 function pascalCase(name: string): string {

@@ -4,12 +4,44 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { routes, workerHandlers, type RouteDef } from '../functions/routes.js';
 import type { HttpEvent, HttpResult } from '../functions/shared/http.js';
+import type { ViewerFile } from '../web/build.js';
+import { viewerCsp } from '../web/csp.js';
 
 type HttpHandlerFn = (event: HttpEvent) => Promise<HttpResult | string | Record<string, unknown>>;
 type AuthorizerFn = (event: { headers: Record<string, string | undefined> }) => Promise<{ isAuthorized: boolean; context?: Record<string, unknown> }>;
 
-/** Bodies over this are refused with 413 before a handler sees them (API Gateway's own cap is 10 MB). */
-export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * A synchronous Lambda invocation carries at most 6 MB (6,291,456 bytes): the whole event, its body
+ * base64-encoded when binary or escaped inside the JSON when text. API Gateway refuses a larger
+ * request with 413 before any function runs (and anything over 10 MB at once); so does this server.
+ */
+export const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+/** Bodies over this are refused with 413 while they arrive, unread: no event holding them could be invoked. */
+export const MAX_BODY_BYTES = MAX_EVENT_BYTES;
+
+/**
+ * The body types API Gateway's HTTP API passes to Lambda as text; every other body (no type,
+ * form posts, protobuf...) arrives base64-encoded with `isBase64Encoded: true`, as does a
+ * compressed one here (its bytes are not text).
+ */
+export function isTextBody(contentType: string | undefined, contentEncoding: string | undefined): boolean {
+  const encoding = (contentEncoding ?? '').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') return false;
+  const type = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  return type.startsWith('text/') || type === 'application/json' || type === 'application/xml' || type === 'application/javascript';
+}
+
+/** Bytes a body takes in the event: base64 for binary, JSON-escaped for text (quotes, backslashes, control characters). */
+function eventBodyBytes(body: Buffer, text: boolean): number {
+  if (!text) return Math.ceil(body.length / 3) * 4;
+  let extra = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c === 0x22 || c === 0x5c) extra += 1;
+    else if (c < 0x20) extra += 5;
+  }
+  return body.length + extra;
+}
 
 interface CompiledRoute {
   def: RouteDef;
@@ -101,11 +133,18 @@ export async function startApiServer(options: { port: number; host?: string }): 
     } catch {
       return sendError(res, 400, 'bad_request', 'the request path is not valid percent-encoding');
     }
+    // The web viewer at the root, as CloudFront serves it on AWS; the API stays under /api/.
+    if ((method === 'GET' || method === 'HEAD') && !url.pathname.startsWith('/api/')) {
+      const file = (await viewerFiles()).get(url.pathname === '/' ? '/index.html' : url.pathname);
+      if (file) return sendViewerFile(res, file, method === 'HEAD');
+    }
+    // Browsers on another origin may call the API, as API Gateway's CORS configuration allows.
+    if (req.headers.origin !== undefined) for (const [k, v] of Object.entries(corsHeaders())) res.setHeader(k, v);
     const onPath = compiled.filter((r) => r.regex.test(url.pathname));
     if (onPath.length === 0) return sendError(res, 404, 'not_found', `no route for ${method} ${path}`);
     const route = onPath.find((r) => r.def.method === method);
     if (!route) {
-      if (method === 'OPTIONS') return send(res, 204, '', corsHeaders());
+      if (method === 'OPTIONS') return send(res, 204, '', { ...corsHeaders(), 'access-control-max-age': '3600' });
       const allow = [...new Set(onPath.map((r) => r.def.method))].join(', ');
       return sendError(res, 405, 'method_not_allowed', `${method} is not allowed on ${path}; allowed: ${allow}`, { allow });
     }
@@ -146,7 +185,12 @@ export async function startApiServer(options: { port: number; host?: string }): 
     }
 
     const routeKey = `${route.def.method} ${route.def.path}`;
-    const isText = bodyBuf.length === 0 || /json|text|xml|x-www-form-urlencoded/i.test(headers['content-type'] ?? 'application/json');
+    const isText = bodyBuf.length === 0 || isTextBody(headers['content-type'], headers['content-encoding']);
+    // The event beyond its body (headers, context) takes a few KB: the body gets the rest of Lambda's 6 MB.
+    const headerBytes = 4096 + Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 8, 0) + url.search.length * 2;
+    if (bodyBuf.length > 0 && eventBodyBytes(bodyBuf, isText) + headerBytes > MAX_EVENT_BYTES) {
+      return sendError(res, 413, 'payload_too_large', `the request body is over what one Lambda invocation carries (${MAX_EVENT_BYTES} bytes with the event around it)`);
+    }
     const event: HttpEvent = {
       version: '2.0',
       routeKey,
@@ -214,5 +258,38 @@ function corsHeaders(): Record<string, string> {
     'access-control-allow-origin': '*',
     'access-control-allow-methods': 'GET,POST,PUT,DELETE,OPTIONS',
     'access-control-allow-headers': 'content-type,x-api-key,authorization',
+    'access-control-expose-headers': 'x-next-cursor',
   };
+}
+
+let viewer: Promise<Map<string, ViewerFile>> | undefined;
+
+/** The viewer, built in memory with esbuild on the first request for it (a stack nobody browses never builds it). */
+function viewerFiles(): Promise<Map<string, ViewerFile>> {
+  viewer ??= import('../web/build.js').then(async ({ buildViewer }) => {
+    const files = new Map((await buildViewer()).map((f) => [f.path, f]));
+    // The API is this same origin (on AWS the CDK app writes the API's URL here).
+    files.set('/config.json', { path: '/config.json', contents: new TextEncoder().encode('{"apiUrl":""}\n'), contentType: 'application/json; charset=utf-8', immutable: false });
+    return files;
+  });
+  viewer.catch(() => (viewer = undefined));
+  return viewer;
+}
+
+/**
+ * A viewer file with the headers the CloudFront distribution sends (lib/constructs/viewer.ts): a
+ * content security policy that lets the page talk to this API and PUT to the local S3 endpoint only.
+ */
+function sendViewerFile(res: ServerResponse, file: ViewerFile, headOnly: boolean): void {
+  const s3 = process.env.S3_PUBLIC_ENDPOINT ?? process.env.AWS_ENDPOINT_URL_S3;
+  res.writeHead(200, {
+    'content-type': file.contentType,
+    'content-length': String(file.contents.length),
+    'cache-control': file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    'content-security-policy': viewerCsp(s3 ? new URL(s3).origin : ''),
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+  });
+  res.end(headOnly ? undefined : file.contents);
 }

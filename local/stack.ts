@@ -111,7 +111,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    await ensureTable(dynamo, table);
+    await ensureTable(dynamo, table, log);
 
     const tenant = await ensureDefaultTenant(join(dataDir, 'local-stack.json'));
 

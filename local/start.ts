@@ -39,6 +39,7 @@ console.log(
     `  API           ${i.apiUrl}/api/v1   (x-api-key: ${i.apiKey})`,
     `  S3            ${i.s3Endpoint}   bucket ${i.bucket}   keys ${i.s3AccessKeyId}/${i.s3SecretAccessKey}`,
     `  drop folder   s3://${i.bucket}/${i.dropPrefix}`,
+    `  OpenTelemetry OTEL_EXPORTER_OTLP_ENDPOINT=${i.apiUrl}/otel OTEL_EXPORTER_OTLP_HEADERS=x-api-key=${i.apiKey}`,
     `  organization  ${i.organizationId}   project ${i.projectId}`,
     `  written to    ${join(DATA_DIR, 'local-stack.json')}`,
     '',

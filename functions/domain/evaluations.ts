@@ -49,6 +49,11 @@ export interface TraceEvaluationState {
   count: number;
   last: EvaluationSummary[];
   version: number;
+  /** Every judge that ever evaluated it. */
+  judgeIds: readonly string[];
+  /** The trace's source and its place in the lists (the store's own key): the status and judge indexes list it there. */
+  source: string;
+  order: string;
 }
 
 /** The trace's summary after one more evaluation. */
@@ -104,10 +109,11 @@ export interface EvaluationStore {
   /** The trace's evaluation summary, read consistently; null when the trace does not exist. */
   readTraceState(tenant: Tenant, traceId: string): Promise<TraceEvaluationState | null>;
   /**
-   * Stores the evaluation and the trace's next summary atomically, only if
-   * the trace still exists and its summary is still at `expectedVersion`.
+   * Stores the evaluation and the trace's next summary atomically (with what the status and judge
+   * filters and their counters keep), only if the trace still exists and its summary is still at
+   * `current.version`.
    */
-  commit(evaluation: Evaluation, expectedVersion: number, next: NextTraceEvaluationState): Promise<CommitResult>;
+  commit(evaluation: Evaluation, current: TraceEvaluationState, next: NextTraceEvaluationState): Promise<CommitResult>;
   get(tenant: Tenant, evaluationId: string): Promise<Evaluation | null>;
   /** Newest first; `total` counts every match. */
   list(tenant: Tenant, filter: EvaluationFilter, window: { offset: number; limit: number }): Promise<{ items: Evaluation[]; total: number }>;
@@ -171,7 +177,7 @@ export async function createEvaluation(deps: EvaluationDeps, tenant: Tenant, inp
     if (attempt > 0) await (deps.backoff ?? defaultBackoff)(attempt);
     const current = await deps.store.readTraceState(tenant, input.traceId);
     if (current === null) throw new TraceNotFoundError(input.traceId);
-    const result = await deps.store.commit(evaluation, current.version, nextTraceState(current, evaluation));
+    const result = await deps.store.commit(evaluation, current, nextTraceState(current, evaluation));
     if (result === 'committed') return evaluation;
     if (result === 'no-trace') throw new TraceNotFoundError(input.traceId);
   }

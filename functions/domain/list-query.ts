@@ -85,6 +85,8 @@ interface CursorBody {
   k: Record<string, string>;
   /** The total of a filtered query, counted once on its first page. */
   t?: number;
+  /** Matches before the cursor, for a total only the reading counts (a search): a lower bound until the end is read. */
+  m?: number;
   /** For a time range: the instant it was anchored at, so every page reads the same range. */
   s?: string;
 }
@@ -98,8 +100,21 @@ function binding(tenant: Tenant, q: ListQuery, timeRange: string | undefined): s
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 22);
 }
 
-export function encodeCursor(tenant: Tenant, q: ListQuery, timeRange: string | undefined, key: Record<string, string>, total?: number): string {
-  const body: CursorBody = { v: 1, b: binding(tenant, q, timeRange), k: key, ...(total !== undefined ? { t: total } : {}), ...(q.since ? { s: q.since } : {}) };
+export function encodeCursor(
+  tenant: Tenant,
+  q: ListQuery,
+  timeRange: string | undefined,
+  key: Record<string, string>,
+  counts: { total?: number; matchedBefore?: number } = {},
+): string {
+  const body: CursorBody = {
+    v: 1,
+    b: binding(tenant, q, timeRange),
+    k: key,
+    ...(counts.total !== undefined ? { t: counts.total } : {}),
+    ...(counts.matchedBefore !== undefined ? { m: counts.matchedBefore } : {}),
+    ...(q.since ? { s: q.since } : {}),
+  };
   return Buffer.from(JSON.stringify(body)).toString('base64url');
 }
 
@@ -110,6 +125,7 @@ const CursorSchema = z.object({
   // Index sort keys: DynamoDB refuses a key condition value over 1,024 bytes.
   k: z.record(z.string(), z.string().refine((s) => Buffer.byteLength(s) <= 1024)),
   t: z.number().int().nonnegative().optional(),
+  m: z.number().int().nonnegative().optional(),
   // The instant a time range was anchored at, as toISOString wrote it.
   s: z
     .string()
@@ -120,7 +136,12 @@ const CursorSchema = z.object({
     .optional(),
 });
 
-export function decodeCursor(tenant: Tenant, q: ListQuery, timeRange: string | undefined, cursor: string): { key: Record<string, string>; total?: number; since?: string } {
+export function decodeCursor(
+  tenant: Tenant,
+  q: ListQuery,
+  timeRange: string | undefined,
+  cursor: string,
+): { key: Record<string, string>; total?: number; since?: string; matchedBefore?: number } {
   let body: z.infer<typeof CursorSchema>;
   try {
     body = CursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
@@ -128,5 +149,10 @@ export function decodeCursor(tenant: Tenant, q: ListQuery, timeRange: string | u
     throw new CursorError('cursor is not a cursor this API issued');
   }
   if (body.b !== binding(tenant, q, timeRange)) throw new CursorError('cursor belongs to another query or caller; start again without it');
-  return { key: body.k, ...(body.t !== undefined ? { total: body.t } : {}), ...(body.s ? { since: body.s } : {}) };
+  return {
+    key: body.k,
+    ...(body.t !== undefined ? { total: body.t } : {}),
+    ...(body.m !== undefined ? { matchedBefore: body.m } : {}),
+    ...(body.s ? { since: body.s } : {}),
+  };
 }

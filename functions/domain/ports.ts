@@ -2,7 +2,9 @@
  * The ingest use case's view of the outside world. Adapters (functions/adapters)
  * implement these on S3 and DynamoDB; tests may implement them in memory.
  */
-import type { TraceDraft } from './trace.js';
+import type { StoredTrace } from './trace.js';
+
+export type { StoredTrace } from './trace.js';
 
 export interface ObjectRef {
   bucket: string;
@@ -138,8 +140,8 @@ export interface UploadStore {
   /** Completes the upload and adds its new traces to the project's counters, exactly once, while `owner` holds the lease. */
   complete(u: UploadRecord, owner: string, summary: UploadSummary): Promise<'completed' | 'already-completed'>;
   getUpload(organizationId: string, projectId: string, uploadId: string): Promise<UploadRecord | null>;
-  /** The ids of an upload's good traces, in file order (from its id chunks); at most `limit` when given. */
-  traceIds(organizationId: string, projectId: string, uploadId: string, limit?: number): Promise<string[]>;
+  /** The ids of a completed upload's good traces, in file order (from its id chunks); at most `limit` when given. */
+  traceIds(upload: UploadRecord, limit?: number): Promise<string[]>;
 }
 
 export interface TraceWriter {
@@ -148,9 +150,6 @@ export interface TraceWriter {
   /** Writes up to 25 traces with BatchWriteItem, retrying unprocessed items and throttling; throws if they still fail. */
   writeBatch(traces: StoredTrace[]): Promise<void>;
 }
-
-/** A trace ready to store: inline, or with its document offloaded to S3. */
-export type StoredTrace = TraceDraft & { payloadKey: string | null };
 
 export interface TenantDirectory {
   projectExists(organizationId: string, projectId: string): Promise<boolean>;

@@ -15,6 +15,7 @@ import * as z from 'zod';
 import { compileFilter, matchesTree, TraceLogFilter, type SpanPredicate } from './parea/filter.js';
 import { mergeSpan, SpanInput, spanFromInput, type Span } from './parea/span.js';
 import { buildForest, subtree, treeToJson, type TreeNode } from './parea/tree.js';
+import { recordSpanChange, type SpanStatsSink } from './stats.js';
 import type { Tenant } from './tenancy.js';
 
 // ---------------------------------------------------------------------------
@@ -54,6 +55,8 @@ export interface ExperimentSpan {
 export interface SpanStore {
   /** The span, read consistently, or null. */
   get(tenant: Tenant, traceId: string): Promise<SpanRecord | null>;
+  /** The stored ones of up to 100 spans, read consistently in one call (optional: callers fall back to `get`). */
+  getMany?(tenant: Tenant, traceIds: readonly string[]): Promise<Map<string, SpanRecord>>;
   /**
    * Writes `next` (whose version is the stored one plus one) if the stored version is still
    * `next.version - 1` (1: no item yet). False on a conflict (someone wrote in between).
@@ -113,6 +116,8 @@ export interface TraceLogDeps {
   log?: (entry: Record<string, unknown>) => void;
   /** How long an experiment read may go on before it answers what it has with a cursor (ms). */
   readBudgetMs?: number;
+  /** Optional: where each stored change of a span's figures is added up per hour, for the charts (./stats.ts). */
+  stats?: SpanStatsSink;
 }
 
 // ---------------------------------------------------------------------------
@@ -211,14 +216,28 @@ function recordOf(tenant: Tenant, traceId: string, base: string | null, patches:
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Read, change, write if unchanged meanwhile; again on a conflict. `change` answers null for "nothing to write". */
-async function upsert(store: SpanStore, tenant: Tenant, traceId: string, change: (current: SpanRecord | null) => SpanRecord | null): Promise<void> {
+/**
+ * Read, change, write if unchanged meanwhile; again on a conflict. `change` answers null for "nothing
+ * to write". `known`: the record as just read (consistently) by the caller, used for the first try.
+ * Once a write lands, its change of the span's figures goes to the stats (what the version read had, what it has now).
+ */
+async function upsert(
+  deps: Pick<TraceLogDeps, 'store' | 'stats' | 'log'>,
+  tenant: Tenant,
+  traceId: string,
+  change: (current: SpanRecord | null) => SpanRecord | null,
+  known?: SpanRecord | null,
+): Promise<void> {
+  const store = deps.store;
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     if (attempt > 0) await sleep(Math.floor(Math.random() * Math.min(1_000, 10 * 2 ** attempt)));
-    const current = await store.get(tenant, traceId);
+    const current = attempt === 0 && known !== undefined ? known : await store.get(tenant, traceId);
     const next = change(current);
     if (next === null) return;
-    if (await store.save(tenant, next)) return;
+    if (await store.save(tenant, next)) {
+      await recordSpanChange(deps.stats, tenant, traceId, current?.doc ?? null, next.doc, deps.log);
+      return;
+    }
   }
   throw new TraceLogError('busy', `span ${traceId} is being written by other requests; retry after a moment`);
 }
@@ -236,22 +255,32 @@ async function unlessTooDeep(what: string, store: () => Promise<void>): Promise<
   }
 }
 
-/** Stores a posted span (already parsed): replaces the base, re-applies the stored patches. */
-async function storeSpan(store: SpanStore, tenant: Tenant, span: Span): Promise<void> {
+/**
+ * Stores a posted span (already parsed): replaces the base, re-applies the stored patches. `known`:
+ * the stored record as the caller just read it (null: none), which saves the first read; the OTLP
+ * ingest (functions/domain/otel/ingest.ts) reads a whole export's spans in one batch.
+ */
+export async function storeSpan(deps: Pick<TraceLogDeps, 'store' | 'stats' | 'log'>, tenant: Tenant, span: Span, known?: SpanRecord | null): Promise<void> {
   await unlessTooDeep(`span ${span.trace_id} is`, async () => {
     const base = JSON.stringify(span);
-    await upsert(store, tenant, span.trace_id, (current) => {
-      // The same span posted again (a retry, a redelivered file): nothing changes.
-      if (current !== null && current.base === base) return null;
-      return recordOf(tenant, span.trace_id, base, current?.patches ?? [], (current?.version ?? 0) + 1, span.root_trace_id);
-    });
+    await upsert(
+      deps,
+      tenant,
+      span.trace_id,
+      (current) => {
+        // The same span posted again (a retry, a redelivered file): nothing changes.
+        if (current !== null && current.base === base) return null;
+        return recordOf(tenant, span.trace_id, base, current?.patches ?? [], (current?.version ?? 0) + 1, span.root_trace_id);
+      },
+      known,
+    );
   });
 }
 
 /** POST /trace_log: one TraceLog. */
 export async function recordTraceLog(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
   const span = parseSpan(body, (deps.now?.() ?? new Date()).toISOString());
-  await storeSpan(deps.store, tenant, span);
+  await storeSpan(deps, tenant, span);
 }
 
 /** PUT /trace_log: `{trace_id, root_trace_id, field_name_to_value_map}`. Kept as a patch when the span is not posted yet. */
@@ -265,7 +294,7 @@ export async function updateTraceLog(deps: TraceLogDeps, tenant: Tenant, body: u
   for (const f of IDENTITY_FIELDS) delete patchFields[f];
   await unlessTooDeep(`the fields for span ${traceId} are`, async () => {
     const patch = JSON.stringify(patchFields);
-    await upsert(deps.store, tenant, traceId, (current) => {
+    await upsert(deps, tenant, traceId, (current) => {
       const patches = current?.patches ?? [];
       // A retried PUT (the SDKs retry on timeouts) adds nothing: merging the same map twice changes nothing.
       if (patches[patches.length - 1] === patch) return null;
@@ -303,7 +332,7 @@ export async function recordSpans(
   await Promise.all(
     [...byId.values()].map(async (span) => {
       try {
-        await storeSpan(deps.store, tenant, span);
+        await storeSpan(deps, tenant, span);
         stored++;
       } catch (err) {
         if (!(err instanceof TraceLogError) || err.kind !== 'too_large') throw err;

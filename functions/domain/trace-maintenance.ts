@@ -19,6 +19,9 @@ export interface TraceToDelete {
   payloadKey: string | null;
   /** Its creation time: which hourly counter counts it. */
   createdAt: string | null;
+  /** Its evaluation status (null: never evaluated) and judges: which status and judge counts include it. */
+  evalStatus: string | null;
+  judgeIds: readonly string[];
 }
 
 /** `deleted` with `counted: false` when the counters did not include the trace (they are never moved below zero). */
@@ -26,7 +29,11 @@ export type DeleteResult = { outcome: 'deleted'; counted: boolean } | { outcome:
 
 export interface TraceMaintenanceStore {
   findTrace(tenant: Tenant, traceId: string): Promise<TraceToDelete | null>;
-  /** In one transaction: deletes the trace (if it still exists) and decrements `traces` and the source's count, in the project's and the hour's counters. */
+  /**
+   * In one transaction: deletes the trace (if it still exists) and its status and judge members,
+   * and decrements `traces` and the source's count in the project's and the hour's counters, and
+   * its status and judges in the evaluation counters.
+   */
   deleteTrace(tenant: Tenant, traceId: string, trace: TraceToDelete): Promise<DeleteResult>;
   /** Removes the source from the project's sources if (and only if) its count is zero now. */
   pruneSource(tenant: Tenant, source: string): Promise<void>;

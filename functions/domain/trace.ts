@@ -1,3 +1,4 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { ParsedRecord } from './parse/types.js';
 import { traceId } from './ids.js';
 import { PAYLOADS_PREFIX } from './layout.js';
@@ -31,8 +32,11 @@ export interface TraceDraft {
   document: string;
   uploadId: string;
   position: number;
-  /** Lower-cased text that search matches: filename, input and the document's string values. */
-  searchText: string;
+  /**
+   * The input is what renderInput makes of the document, so it is not stored: reads render it
+   * again. False for a trace whose input comes from elsewhere (an OTel trace's root span): stored.
+   */
+  inputFromDocument: boolean;
 }
 
 /** How much of a trace's text `search` looks at (characters). */
@@ -61,7 +65,7 @@ export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft
     document: record.raw,
     uploadId: ctx.uploadId,
     position: record.position,
-    searchText: searchText(ctx.filename, input, value),
+    inputFromDocument: true,
   };
 }
 
@@ -106,18 +110,41 @@ export function searchText(filename: string, input: string | null, doc: unknown)
 }
 
 /**
- * DynamoDB items are capped at 400 KB. A trace whose document and input
- * would take more than this budget keeps them in S3 instead (payloads/),
- * with a pointer in the item; reads put them back. Nothing is truncated.
+ * Documents are kept deflated: a JSON trace takes a quarter to a half of its text's bytes, and
+ * every byte saved is write units (1 KB each) on the item and on the list index that holds it.
+ * Lossless: the text comes back exactly as uploaded.
+ */
+export function packText(text: string): Buffer {
+  return deflateRawSync(text);
+}
+
+export function unpackText(packed: Uint8Array): string {
+  return inflateRawSync(packed).toString('utf8');
+}
+
+/**
+ * DynamoDB items are capped at 400 KB. A trace whose deflated document would take more than this
+ * budget keeps it in S3 instead (payloads/), with a pointer and its (deflated) search text in the
+ * item; reads put the document back. Nothing is truncated.
  */
 export const ITEM_INLINE_BUDGET_BYTES = 300 * 1024;
 
-export function mustOffload(trace: TraceDraft): boolean {
-  // Cheap upper bound first: UTF-8 takes at most 3 bytes per UTF-16 code unit.
-  const roughMax = (trace.document.length + (trace.input?.length ?? 0)) * 3;
-  if (roughMax <= ITEM_INLINE_BUDGET_BYTES) return false;
-  const bytes = Buffer.byteLength(trace.document) + (trace.input === null ? 0 : Buffer.byteLength(trace.input));
-  return bytes > ITEM_INLINE_BUDGET_BYTES;
+/** A trace ready to store: its document deflated inline, or offloaded to S3 with its search text kept. */
+export interface StoredTrace extends TraceDraft {
+  /** The document, deflated; null when offloaded. */
+  packed: Uint8Array | null;
+  /** Where the offloaded document lives; null when inline. */
+  payloadKey: string | null;
+  /** An offloaded trace's search text, deflated (search cannot read S3); null when inline. */
+  packedSearch: Uint8Array | null;
+}
+
+/** How a draft is stored, and the S3 payload to write first (under `key`) when its document is offloaded. */
+export function storedTrace(draft: TraceDraft, key = payloadKey(draft)): { stored: StoredTrace; payload: { key: string; body: string } | null } {
+  const packed = packText(draft.document);
+  if (packed.length <= ITEM_INLINE_BUDGET_BYTES) return { stored: { ...draft, packed, payloadKey: null, packedSearch: null }, payload: null };
+  const text = searchText(draft.filename, draft.input, JSON.parse(draft.document));
+  return { stored: { ...draft, packed: null, payloadKey: key, packedSearch: packText(text) }, payload: { key, body: payloadBody(draft) } };
 }
 
 /** Where an offloaded document lives in the bucket. */

@@ -64,6 +64,8 @@ export interface ListQuery {
 export interface ListPage {
   traces: TraceView[];
   totalCount: number;
+  /** False when `totalCount` is a lower bound: the matches found so far by a search that has not yet read the whole project. */
+  totalExact: boolean;
   nextCursor: string | null;
 }
 
@@ -72,10 +74,10 @@ export interface TraceReader {
   list(tenant: Tenant, query: ListQuery): Promise<ListPage>;
 }
 
-/** The list answer: `{"traces", "count", "total_count", "page", "page_size", "next_cursor"}`. */
+/** The list answer: `{"traces", "count", "total_count", "total_count_exact", "page", "page_size", "next_cursor"}`. */
 export function listJson(page: ListPage, query: ListQuery): string {
   return (
-    `{"traces":[${page.traces.map(traceJson).join(',')}],"count":${page.traces.length},"total_count":${page.totalCount},` +
+    `{"traces":[${page.traces.map(traceJson).join(',')}],"count":${page.traces.length},"total_count":${page.totalCount},"total_count_exact":${page.totalExact},` +
     `"page":${query.cursor ? null : query.page},"page_size":${query.pageSize},"next_cursor":${JSON.stringify(page.nextCursor)}}`
   );
 }

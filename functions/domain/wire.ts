@@ -99,6 +99,8 @@ export const TraceList = z.looseObject({
   traces: z.array(Trace),
   count: z.number(),
   total_count: z.number(),
+  /** False when total_count is a lower bound (a search that has not read the whole project yet). */
+  total_count_exact: z.boolean(),
   page: z.number().nullable(),
   page_size: z.number(),
   next_cursor: z.string().nullable(),

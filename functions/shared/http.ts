@@ -65,7 +65,7 @@ export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (eve
 const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'SlowDown', 'TooManyRequestsException']);
 
 /** The stores said "too many requests" even after the SDK's retries: the client should retry later. */
-function isThrottle(err: unknown): boolean {
+export function isThrottle(err: unknown): boolean {
   return err instanceof Error && THROTTLES.has(err.name);
 }
 

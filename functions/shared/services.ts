@@ -22,6 +22,9 @@ import { DynamoExpiredTraceFinder } from '../adapters/dynamo/retention-store.js'
 import type { RetentionDeps } from '../domain/retention.js';
 import { LanceSearchIndex } from '../adapters/search/lance-search-index.js';
 import type { SearchIndex } from '../domain/search/search-index.js';
+import { DynamoStatsStore } from '../adapters/dynamo/stats-store.js';
+import { DynamoOtelTraceStore } from '../adapters/dynamo/otel-trace-store.js';
+import type { OtelIngestDeps } from '../domain/otel/ingest.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;
@@ -135,8 +138,17 @@ export function traceLogDeps(): TraceLogDeps {
     store: new DynamoSpanStore(documentClient(), config().TABLE_NAME),
     readBudgetMs: config().TRACE_LOGS_READ_BUDGET_MS,
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    stats: statsStore(),
   };
   return traceLogs;
+}
+
+let stats: DynamoStatsStore | undefined;
+
+/** The project's numbers per hour: the hourly trace counters and the span stats (read and added to). */
+export function statsStore(): DynamoStatsStore {
+  stats ??= new DynamoStatsStore(documentClient(), config().TABLE_NAME);
+  return stats;
 }
 
 let retention: RetentionDeps | undefined;
@@ -149,4 +161,20 @@ export function retentionDeps(): RetentionDeps {
     expired: new DynamoExpiredTraceFinder(documentClient(), config().TABLE_NAME),
   };
   return retention;
+}
+
+let otlp: OtelIngestDeps | undefined;
+
+/** OTLP trace exports: spans into the trace-log store, traces (and their counters) into the table, large documents into S3. */
+export function otlpDeps(): OtelIngestDeps {
+  if (otlp) return otlp;
+  const c = config();
+  otlp = {
+    spans: traceLogDeps().store,
+    spanStats: traceLogDeps().stats,
+    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME)),
+    payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
+    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+  };
+  return otlp;
 }

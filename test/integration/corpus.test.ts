@@ -68,7 +68,7 @@ function idsFor(f: CorpusFile, key: string): string[] {
 
 /** Every trace item of the project (id, upload, position only), from the list index. */
 async function storedTraces(): Promise<Array<{ id: string; upload_id: string; position: number }>> {
-  return projectTraces(stack, undefined, undefined, ['id', 'upload_id', 'position']);
+  return projectTraces(stack);
 }
 
 function expectErrors(expect: Expect, f: CorpusFile, errors: Array<{ line: number; message: string }>, errorCount: number): void {

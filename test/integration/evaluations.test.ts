@@ -5,6 +5,7 @@ import { evaluationKeys } from '../../functions/adapters/dynamo/evaluation-store
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
 import { dropAndSettle, getItem, projectCounter, projectTraces, startTestStack, type StoredTraceItem, type TestStack } from '../support/stack.js';
+import { incompressibleText } from '../support/prng.js';
 
 let stack: TestStack;
 let other: { apiKey: string; organizationId: string; projectId: string };
@@ -39,7 +40,7 @@ beforeAll(async () => {
     { name: 't2', input: 'two', source: 'pair' },
     { name: 't3', input: 'three', source: 'pair' },
     { name: 't4', input: 'four' },
-    { name: 'big', input: 'big', source: 'big', blob: 'x'.repeat(400 * 1024) },
+    { name: 'big', input: 'big', source: 'big', blob: incompressibleText(600 * 1024) },
   ];
   await dropAndSettle(stack, `${stack.info.dropPrefix}evals/traces.jsonl`, lines.map((l) => JSON.stringify(l)).join('\n'));
   for (const t of await projectTraces(stack)) {

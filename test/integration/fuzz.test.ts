@@ -356,6 +356,7 @@ const QUERY_NAMES: Record<string, string[]> = {
   listTraces: ['page', 'page_size', 'pageSize', 'source', 'judge_id', 'judgeId', 'status', 'time_range', 'timeRange', 'search', 'sort_by', 'sortBy', 'sort_order', 'sortOrder', 'cursor'],
   listEvaluations: ['trace_id', 'traceId', 'judge_id', 'judgeId', 'page', 'page_size', 'pageSize'],
   experimentTraceLogs: ['limit', 'cursor'],
+  getStats: ['time_range', 'from', 'to', 'interval'],
 };
 const STRAY_NAMES = ['x', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'filter', 'page', 'limit', 'cursor', 'PAGE', 'page_size ', ''];
 
@@ -434,6 +435,11 @@ function queryValue(handler: string, name: string): string {
     case 'time_range':
     case 'timeRange':
       return pick(['30m', '24h', '7d', '30d', '0d', '1y', '99999999d', '3650d', '3651d', '-1d', '1.5h', 'h', '', ' 7d ', '7D', '1000000m', ...INJECTION]);
+    case 'from':
+    case 'to':
+      return pick(['2026-11-01', '2026-11-01T10', '2026-11-01T10:00:00Z', '2026-11-01T10:00:00+02:00', '2025-01-01', '9999-12-31', '0000-01-01', '2026-13-45', 'now', '', ...INJECTION]);
+    case 'interval':
+      return pick(['hour', 'day', 'week', 'HOUR', '', ...INJECTION]);
     case 'search':
       return pick(['capital', 'CAPITAL', 'question 3', '', 'x'.repeat(257), ...UNICODE, ...INJECTION]);
     case 'sort_by':
@@ -526,6 +532,16 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
           filter_value: pick(['0.5', '["a","b"]', 'a,b', '%fuzz%', '[', '[1,2,3]', 5, true, '\\', ...INJECTION]),
         },
       ]);
+    case 'otlpTraces':
+      // An OTLP/JSON export with no span in it: its mutations reach the decoder, and none creates a trace.
+      return {
+        resourceSpans: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: pick(UNICODE) } }] },
+            scopeSpans: [{ scope: { name: pick(['scope', ...INJECTION]), version: '1' }, spans: [] }],
+          },
+        ],
+      };
     default:
       return { anything: pick(UNICODE) };
   }
@@ -850,7 +866,8 @@ function unknownCase(n: number, r: RouteDef = pick(routes)): Case {
     `${path}/..%2F..%2F..%2Fetc%2Fpasswd`,
     `${path}/../../../../etc/passwd`,
     '/%2e%2e/%2e%2e/etc/passwd',
-    '/',
+    // (`/` itself is the web viewer's page: test/integration/stats.test.ts checks it.)
+    '/index.htm',
     '/api',
     '/api/v1',
     '/api/parea/v1',

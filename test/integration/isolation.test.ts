@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { routes, type RouteDef } from '../../functions/routes.js';
 import { tenantStore } from '../../functions/shared/services.js';
+import { childOf, exporterFor, hexSpanId, hexTraceId, mustExport, recordSpans } from '../support/otlp.js';
 import { rawRequest } from '../support/raw-http.js';
 import { dropAndSettle, projectCounter, projectTraces, projectUploads, putObject, startTestStack, type TestStack } from '../support/stack.js';
 
@@ -280,6 +281,24 @@ const CASES: Record<string, Case> = {
     }
   },
 
+  [`GET ${P}/stats`]: async (att, vic) => {
+    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/stats?time_range=1d`);
+    // The victim's ids in the query change nothing; every tenant's traces were made just now, its spans start at 2026-11-01T10.
+    const traces = await call(att.apiKey, 'GET', `${projectPath(att)}/stats?time_range=1d&organization_id=${vic.organizationId}&project_id=${vic.projectId}`);
+    expect(traces.status, traces.text).toBe(200);
+    expect(traces.body.totals.traces).toBe(att.traces.length);
+    // Exactly the caller's own spans (other cases post more into its project), as its experiments list them, and none of the victim's.
+    const spans = await call(att.apiKey, 'GET', `${projectPath(att)}/stats?from=2026-11-01T10:00:00Z&to=2026-11-01T11:00:00Z`);
+    expect(spans.status, spans.text).toBe(200);
+    const experiments = [...new Set([SHARED_EXPERIMENT, ...tenants.map(secretExperiment)])];
+    let own = 0;
+    // Spans that started in the window (an OTLP export adds spans of today to the caller's experiments).
+    const inWindow = (n: Json) => String(n.start_timestamp).startsWith('2026-11-01T10');
+    for (const e of experiments) own += [...treeNodes((await call(att.apiKey, 'POST', `/api/parea/v1/experiment/${e}/trace_logs`, {})).body as Json[])].filter(inWindow).length;
+    expect(own).toBeGreaterThanOrEqual(att.spans.length);
+    expect(spans.body.totals.spans).toBe(own);
+  },
+
   [`POST ${P}/traces/upload`]: async (att, vic) => {
     const body = { filename: 'intrude.jsonl', type: 'application/jsonl', size: 10 };
     for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/traces/upload`, body);
@@ -468,6 +487,33 @@ const CASES: Record<string, Case> = {
     const shared = await call(att.apiKey, 'GET', '/api/parea/v1/trace_log/shared-span');
     expect(shared.status).toBe(200);
     ownTrees(att, vic, [shared.body]);
+  },
+
+  'POST /otel/v1/traces': async (att, vic) => {
+    // An export that names the victim everywhere it can (resource, span attributes, its secret experiment).
+    const claims = { organization_id: vic.organizationId, project_id: vic.projectId, project_uuid: vic.projectId, owner: vic.tag };
+    const spans = await recordSpans({ 'service.name': `intruder-${att.tag}`, ...claims, experiment_uuid: secretExperiment(vic) }, (tracer) => {
+      const root = tracer.startSpan(`intrude ${vic.tag}`, { attributes: { ...claims, 'input.value': `${vic.tag} secret question 0` } });
+      childOf(tracer, root, 'child', claims).end();
+      root.end();
+    });
+    const traceId = hexTraceId(spans[0]!);
+    for (const encoding of ['protobuf', 'json'] as const) await mustExport(exporterFor(encoding, stack.info.apiUrl, att.apiKey), spans);
+    // In the caller's project only, stamped with it.
+    const own = await call(att.apiKey, 'GET', `${projectPath(att)}/traces/${traceId}`);
+    expect(own.status, own.text).toBe(200);
+    expect(own.body).toMatchObject({ organization_id: att.organizationId, project_id: att.projectId, source: 'otlp' });
+    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/traces/${traceId}`);
+    expect((await call(vic.apiKey, 'GET', `${projectPath(vic)}/traces/${traceId}`)).status).toBe(404);
+    const tree = await call(att.apiKey, 'GET', `/api/parea/v1/trace_log/${hexSpanId(spans.find((s) => s.name !== 'child')!)}`);
+    expect(tree.status).toBe(200);
+    expect(tree.body).toMatchObject({ organization_id: att.organizationId, project_uuid: att.projectId });
+    expect((await call(vic.apiKey, 'GET', `/api/parea/v1/trace_log/${hexSpanId(spans[0]!)}`)).status).toBe(404);
+    const victimSecret = await call(vic.apiKey, 'POST', `/api/parea/v1/experiment/${secretExperiment(vic)}/trace_logs`, {});
+    expect(victimSecret.body).toEqual((before.get(vic.tag)!.experiments as Array<{ body: unknown }>)[1]!.body);
+    expect(await projectCounter(stack, vic.organizationId, vic.projectId)).toEqual(before.get(vic.tag)!.counter);
+    // The caller takes its trace away again (its spans stay trace logs of its own, under ids no snapshot reads).
+    expect((await call(att.apiKey, 'DELETE', `${projectPath(att)}/traces/${traceId}`)).status).toBe(204);
   },
 
   [`POST ${PAREA}/experiment/{experimentUuid}/trace_logs`]: async (att, vic) => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { MAX_FILE_BYTES } from '../../functions/domain/limits.js';
 import { encodeEventKey } from '../../functions/domain/object-key.js';
+import { incompressibleText } from '../support/prng.js';
 import {
   dropAndSettle,
   expectedIds,
@@ -102,7 +103,8 @@ describe('the drop folder, end to end through the S3 notification, the queue and
   }, 60_000);
 
   it('keeps a 3 MB record whole, its document offloaded to S3 and pointed to', async () => {
-    const big = JSON.stringify({ input: 'big one', blob: 'x'.repeat(3 * 1024 * 1024) });
+    // Text that does not deflate: a repetitive 3 MB record deflates to a few KB and stays in the item.
+    const big = JSON.stringify({ input: 'big one', blob: incompressibleText(3 * 1024 * 1024) });
     const { traces } = await drop('big', 'big-record.jsonl', `${big}\n{"input":"small"}\n`);
     expect(traces).toHaveLength(2);
     const offloaded = traces.find((t) => t.position === 1)!;
@@ -113,6 +115,14 @@ describe('the drop folder, end to end through the S3 notification, the queue and
     expect(parsed.input).toBe('big one');
     expect(JSON.stringify(parsed.data)).toBe(big);
     expect(traces.find((t) => t.position === 2)!.doc).toBe('{"input":"small"}');
+  }, 60_000);
+
+  it('keeps a 3 MB record that deflates well in the item itself, whole', async () => {
+    const big = JSON.stringify({ input: 'big and plain', blob: 'x'.repeat(3 * 1024 * 1024) });
+    const { traces } = await drop('plain', 'plain-record.jsonl', `${big}\n`);
+    expect(traces).toHaveLength(1);
+    expect(traces[0]!.payload_key).toBeUndefined();
+    expect(traces[0]!.doc).toBe(big);
   }, 60_000);
 
   it('stores a record nested 40 levels deep, with odd keys, untouched', async () => {

@@ -9,6 +9,7 @@ import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { sweepExpired } from '../../functions/domain/retention.js';
 import { retentionDeps } from '../../functions/shared/services.js';
 import { getItem, ingestAt as ingestFileAt, projectCounter, projectTraces, startTestStack, type StoredTraceItem, type TestStack } from '../support/stack.js';
+import { incompressibleText } from '../support/prng.js';
 
 const DAY = 86_400_000;
 let stack: TestStack;
@@ -52,7 +53,7 @@ beforeAll(async () => {
     'old.jsonl',
     lines([
       { name: 'old-plain', input: 'old', source: 'old-only' },
-      { name: 'old-big', input: 'old big', source: 'shared', blob: 'y'.repeat(400_000) },
+      { name: 'old-big', input: 'old big', source: 'shared', blob: incompressibleText(600_000) },
       { name: 'old-evaluated', input: 'old evaluated', source: 'shared' },
     ]),
     oldAt,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { allShards, TRACE_SHARDS, traceIndex } from '../../functions/adapters/dynamo/keys.js';
 import { freePort } from '../../local/ports.js';
 import type { LocalStackInfo } from '../../local/stack.js';
 
@@ -65,17 +66,21 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 async function traceCount(info: LocalStackInfo, dynamoPort: number): Promise<number> {
   const ddb = new DynamoDBClient({ endpoint: `http://127.0.0.1:${dynamoPort}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: 'trace-ingest-local',
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :p',
-      ExpressionAttributeValues: { ':p': { S: `P#${info.organizationId}#${info.projectId}` } },
-      Select: 'COUNT',
-    }),
-  );
+  let count = 0;
+  for (const shard of allShards(TRACE_SHARDS)) {
+    const out = await ddb.send(
+      new QueryCommand({
+        TableName: 'trace-ingest-local',
+        IndexName: 'gsi4',
+        KeyConditionExpression: 'gsi4pk = :p',
+        ExpressionAttributeValues: { ':p': { S: traceIndex.all(info.organizationId, info.projectId, shard) } },
+        Select: 'COUNT',
+      }),
+    );
+    count += out.Count ?? 0;
+  }
   ddb.destroy();
-  return out.Count ?? 0;
+  return count;
 }
 
 describe('npm start', () => {
@@ -89,6 +94,7 @@ describe('npm start', () => {
     expect(first.info.s3Endpoint).toBe(`http://127.0.0.1:${ports.s3}`);
     expect(first.output()).toContain(first.info.apiKey);
     expect(first.output()).toContain(first.info.dropPrefix);
+    expect(first.output()).toContain(`OTEL_EXPORTER_OTLP_ENDPOINT=${first.info.apiUrl}/otel`);
     const res = await fetch(`${first.info.apiUrl}/api/v1/organizations`, { headers: { 'x-api-key': first.info.apiKey } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { data: { id: string } }).data.id).toBe(first.info.organizationId);

@@ -1,6 +1,4 @@
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
 import { ingestAt as ingestFileAt, startTestStack, type TestStack } from '../support/stack.js';
@@ -145,19 +143,15 @@ describe('GET /traces: listing', () => {
     expect((await list('search=nothing-matches-this')).traces).toEqual([]);
   });
 
-  it('filters by judge and by evaluation status (from the trace evaluation attributes)', async () => {
+  it('filters by judge and by evaluation status (from the trace evaluations)', async () => {
     const [a, b] = (await list('page_size=2')).traces;
-    const set = async (id: string, status: string, judges: string[]) =>
-      stack.dynamo.send(
-        new UpdateItemCommand({
-          TableName: stack.table,
-          Key: { pk: { S: keys.trace(stack.info.organizationId, stack.info.projectId, id).pk }, sk: { S: 'T' } },
-          UpdateExpression: 'SET eval_status = :s, evaluations_count = :n ADD judge_ids :j',
-          ExpressionAttributeValues: { ':s': { S: status }, ':n': { N: String(judges.length) }, ':j': { SS: judges } },
-        }),
-      );
-    await set(a!.id, 'pass', ['judge-1']);
-    await set(b!.id, 'fail', ['judge-1', 'judge-2']);
+    const evaluate = async (id: string, judge: string, passed: boolean) => {
+      const res = await api(`${base}/trace-evaluations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ trace_id: id, judge_id: judge, passed }) });
+      expect(res.status, await res.clone().text()).toBe(201);
+    };
+    await evaluate(a!.id, 'judge-1', true);
+    await evaluate(b!.id, 'judge-1', true);
+    await evaluate(b!.id, 'judge-2', false);
     expect((await list('judge_id=judge-1')).traces.map((t) => t.id).sort()).toEqual([a!.id, b!.id].sort());
     expect((await list('judge_id=judge-2')).traces.map((t) => t.id)).toEqual([b!.id]);
     expect((await list('status=pass')).traces.map((t) => t.id)).toEqual([a!.id]);

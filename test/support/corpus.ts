@@ -16,6 +16,7 @@
 import { Buffer } from 'node:buffer';
 import { gzipSync } from 'node:zlib';
 import { MAX_FILE_BYTES } from '../../functions/domain/limits.js';
+import { incompressibleText } from './prng.js';
 
 /**
  * What ingesting the stored object gives, whichever path stored it:
@@ -588,7 +589,7 @@ function buildCorpus(): CorpusFile[] {
   });
 
   // --- Big, long, deep -----------------------------------------------------
-  const big3 = JSON.stringify({ input: 'a 3 MB record', blob: 'x'.repeat(3 * 1024 * 1024) });
+  const big3 = JSON.stringify({ input: 'a 3 MB record', blob: incompressibleText(3 * 1024 * 1024) });
   add({
     name: 'record-3mb',
     kind: 'big records',

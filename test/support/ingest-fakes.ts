@@ -147,7 +147,8 @@ export class FakeUploadStore implements UploadStore {
     this.idChunks.set(`${u.uploadId}#${index}`, [...ids]);
   }
 
-  async traceIds(_organizationId: string, _projectId: string, uploadId: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+  async traceIds(u: UploadRecord, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+    const uploadId = u.uploadId;
     const ids: string[] = [];
     for (let i = 0; this.idChunks.has(`${uploadId}#${i}`) && ids.length < limit; i++) ids.push(...this.idChunks.get(`${uploadId}#${i}`)!);
     return ids.slice(0, limit);

@@ -8,7 +8,9 @@ import { expect } from 'vitest';
 import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { traceId } from '../../functions/domain/ids.js';
 import { ingestDeps } from '../../functions/shared/services.js';
-import { keys } from '../../functions/adapters/dynamo/keys.js';
+import { allShards, createdAtOf, keys, TRACE_SHARDS, traceIndex } from '../../functions/adapters/dynamo/keys.js';
+import { renderInput } from '../../functions/domain/render-input.js';
+import { unpackText } from '../../functions/domain/trace.js';
 import { freePort, isAddressInUse } from '../../local/ports.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
 
@@ -70,6 +72,7 @@ export async function dropAndSettle(stack: LocalStack, key: string, body: string
   await stack.settled();
 }
 
+/** A trace item as the tests look at it: the stored attributes, with what the lean item packs (document, order key) unpacked. */
 export interface StoredTraceItem {
   id: string;
   organization_id: string;
@@ -78,44 +81,63 @@ export interface StoredTraceItem {
   filename: string;
   source: string;
   integration_id: string | null;
+  /** As the API renders it from the document. */
   input?: string | null;
   doc?: string;
   payload_key?: string;
   upload_id: string;
   position: number;
-  search: string;
+  evaluations_count?: number;
+  eval_status?: string;
 }
 
-/** Each page of a Query on a project's list index (gsi1), `extra` merged into the request. */
+/** Each page of a Query on each shard of a project's list index (gsi4), `extra` merged into the request. */
 async function* projectIndexPages(stack: LocalStack, org: string, project: string, extra: Partial<QueryCommandInput> = {}) {
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await stack.dynamo.send(
-      new QueryCommand({
-        TableName: stack.table,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :p',
-        ExpressionAttributeValues: { ':p': { S: keys.projectPartition(org, project) } },
-        ...extra,
-        ExclusiveStartKey: start,
-      }),
-    );
-    yield page;
-    start = page.LastEvaluatedKey;
-  } while (start);
+  for (const shard of allShards(TRACE_SHARDS)) {
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await stack.dynamo.send(
+        new QueryCommand({
+          TableName: stack.table,
+          IndexName: 'gsi4',
+          KeyConditionExpression: 'gsi4pk = :p',
+          ExpressionAttributeValues: { ':p': { S: traceIndex.all(org, project, shard) } },
+          ...extra,
+          ExclusiveStartKey: start,
+        }),
+      );
+      yield page;
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
 }
 
-/**
- * Every trace item of a project, read with Query on the list index (the way the API will);
- * `attributes` reads only those.
- */
-export async function projectTraces(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId, attributes?: string[]): Promise<StoredTraceItem[]> {
-  const projection = attributes
-    ? { ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', '), ExpressionAttributeNames: Object.fromEntries(attributes.map((a, i) => [`#a${i}`, a])) }
-    : {};
+/** A stored trace item, unpacked (see StoredTraceItem). */
+export function unpackTraceItem(org: string, project: string, item: Record<string, unknown>): StoredTraceItem {
+  const order = String(item.ok);
+  const doc = item.doc_z instanceof Uint8Array ? unpackText(item.doc_z) : undefined;
+  return {
+    id: String(item.pk).slice(keys.trace(org, project, '').pk.length),
+    organization_id: org,
+    project_id: project,
+    created_at: createdAtOf(order),
+    filename: String(item.filename),
+    source: String(item.source),
+    integration_id: typeof item.integration_id === 'string' ? item.integration_id : null,
+    ...(doc !== undefined ? { doc, input: renderInput(JSON.parse(doc) as Record<string, unknown>) } : {}),
+    ...(typeof item.payload_key === 'string' ? { payload_key: item.payload_key } : {}),
+    upload_id: String(item.upload_id),
+    position: Number(order.slice(order.lastIndexOf('#') + 1)),
+    ...(typeof item.evaluations_count === 'number' ? { evaluations_count: item.evaluations_count } : {}),
+    ...(typeof item.eval_status === 'string' ? { eval_status: item.eval_status } : {}),
+  };
+}
+
+/** Every trace item of a project, read with Query on each shard of the list index (as the API reads), unpacked. */
+export async function projectTraces(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId): Promise<StoredTraceItem[]> {
   const out: StoredTraceItem[] = [];
-  for await (const page of projectIndexPages(stack, org, project, projection)) {
-    for (const item of page.Items ?? []) out.push(unmarshall(item) as StoredTraceItem);
+  for await (const page of projectIndexPages(stack, org, project)) {
+    for (const item of page.Items ?? []) out.push(unpackTraceItem(org, project, unmarshall(item)));
   }
   return out;
 }

@@ -218,7 +218,7 @@ describe('stateful stack: table', () => {
     });
   });
 
-  it('has every index of INDEXES, string keys, projection ALL', () => {
+  it('has every index of INDEXES, string keys, with its projection (the list indexes hold only what a page needs)', () => {
     const table = Object.values(stateful.findResources('AWS::DynamoDB::Table'))[0] as Json;
     const gsis = table.Properties.GlobalSecondaryIndexes as Json[];
     expect(gsis.map((g) => g.IndexName).sort()).toEqual(INDEXES.map((i) => i.name).sort());
@@ -229,7 +229,7 @@ describe('stateful stack: table', () => {
           { AttributeName: index.partitionKey, KeyType: 'HASH' },
           { AttributeName: index.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: index.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
       });
       expect(table.Properties.AttributeDefinitions).toEqual(
         expect.arrayContaining([
@@ -411,7 +411,9 @@ describe('stateless stack: functions', () => {
     // The retention sweep deletes one trace after another for up to 5 minutes.
     expect((functions[functionId(dev, workerHandlers.retentionSweep)] as Json).Properties).toMatchObject({ MemorySize: 512, Timeout: 300 });
     expect(RETENTION_SWEEP_SIZING.timeout.toSeconds()).toBe(300);
-    const special: string[] = [workerHandlers.ingest, workerHandlers.retentionSweep, 'createTraces', 'experimentTraceLogs'];
+    // An OTLP export decodes up to 6 MB (32 MB gunzipped) within API Gateway's 29 s.
+    expect((functions[functionId(dev, 'otlpTraces')] as Json).Properties).toMatchObject({ MemorySize: 1024, Timeout: 29 });
+    const special: string[] = [workerHandlers.ingest, workerHandlers.retentionSweep, 'createTraces', 'experimentTraceLogs', 'otlpTraces'];
     for (const name of handlerNames.filter((n) => !special.includes(n))) {
       expect((functions[functionId(dev, name)] as Json).Properties).toMatchObject({ MemorySize: 512, Timeout: 10 });
     }
@@ -465,6 +467,16 @@ describe('stateless stack: HTTP API', () => {
     }
   });
 
+  it('serves OTLP/HTTP at POST /otel/v1/traces (OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otel) behind the API-key authorizer', () => {
+    const route = (Object.values(stateless.findResources('AWS::ApiGatewayV2::Route')) as Json[]).find((r) => r.Properties.RouteKey === 'POST /otel/v1/traces');
+    expect(route?.Properties.AuthorizationType).toBe('CUSTOM');
+    expect(grantsFor('otlpTraces')).toEqual([
+      { target: 'table', access: 'readWrite' },
+      { target: 'objects', access: 'readWrite', prefix: PAYLOADS_PREFIX },
+      { target: 'objects', access: 'delete', prefix: PAYLOADS_PREFIX },
+    ]);
+  });
+
   it('authorizes with the API-key Lambda: simple responses, called for every request (x-api-key or Bearer)', () => {
     stateless.resourceCountIs('AWS::ApiGatewayV2::Authorizer', routes.some((r) => r.auth === 'apiKey') ? 1 : 0);
     stateless.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
@@ -494,9 +506,15 @@ describe('stateless stack: HTTP API', () => {
         AllowMethods: Match.arrayWith([...new Set(routes.map((r) => r.method))]),
       }),
     });
+    // With a list of origins, the viewer's own origin (its CloudFront domain) is allowed too; the next page's cursor is readable.
+    const distribution = logicalId(prod.stateless.viewer.distribution);
     prodStateless.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.com', 'https://admin.example.com'] }),
+      CorsConfiguration: Match.objectLike({
+        AllowOrigins: ['https://app.example.com', 'https://admin.example.com', { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution, 'DomainName'] }]] }],
+        ExposeHeaders: ['x-next-cursor'],
+      }),
     });
+    stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ AllowOrigins: ['*'], ExposeHeaders: ['x-next-cursor'] }) });
   });
 
   it('writes JSON access logs of the stage to a log group with retention', () => {
@@ -518,7 +536,7 @@ describe('stateless stack: HTTP API', () => {
   });
 
   it('outputs what operators need', () => {
-    for (const name of ['ApiUrl', 'BucketName', 'TableName', 'DropPrefix', 'QueueUrl', 'DeadLetterQueueUrl', 'AlarmTopicArn', 'ApiAccessLogGroup']) {
+    for (const name of ['ApiUrl', 'ViewerUrl', 'BucketName', 'TableName', 'DropPrefix', 'QueueUrl', 'DeadLetterQueueUrl', 'AlarmTopicArn', 'ApiAccessLogGroup']) {
       stateless.hasOutput(name, {});
     }
     stateless.hasOutput('DropPrefix', { Value: 'drop/<organizationId>/<projectId>/' });
@@ -821,5 +839,73 @@ describe('configuration', () => {
     ['alarmEmail', 'not-an-email'],
   ])('rejects %s=%j', (key, value) => {
     expect(() => configOf({ [key]: value })).toThrow(new RegExp(`"${key}"`));
+  });
+});
+
+// ---- stateless: web viewer -------------------------------------------------------
+describe('stateless stack: web viewer', () => {
+  const bucketId = logicalId(dev.stateless.viewer.bucket);
+  const distributionId = logicalId(dev.stateless.viewer.distribution);
+
+  it('keeps its files in a private, encrypted, TLS-only bucket that only the distribution may read (origin access control)', () => {
+    const bucket = stateless.findResources('AWS::S3::Bucket')[bucketId] as Json;
+    expect(bucket.Properties).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+    });
+    // Build output only: disposable in every stage (prod too), emptied by its deployments when they are deleted.
+    expect((prodStateless.findResources('AWS::S3::Bucket')[logicalId(prod.stateless.viewer.bucket)] as Json).DeletionPolicy).toBe('Delete');
+    const policy = Object.values(stateless.findResources('AWS::S3::BucketPolicy')).find((p: Json) => p.Properties.Bucket.Ref === bucketId) as Json;
+    const statements = policy.Properties.PolicyDocument.Statement as Json[];
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        expect.objectContaining({ Effect: 'Allow', Action: 's3:GetObject', Principal: { Service: 'cloudfront.amazonaws.com' } }),
+      ]),
+    );
+    const read = statements.find((st) => st.Effect === 'Allow')!;
+    expect(JSON.stringify(read.Condition)).toContain(distributionId);
+    stateless.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+  });
+
+  it('serves index.html over HTTPS with a content security policy, HSTS and no framing', () => {
+    stateless.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        DefaultRootObject: 'index.html',
+        DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: 'redirect-to-https', AllowedMethods: ['GET', 'HEAD'], Compress: true }),
+      }),
+    });
+    const policy = Object.values(stateless.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0] as Json;
+    const security = policy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+    expect(security.ContentSecurityPolicy.ContentSecurityPolicy).toBe(
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' https://*.amazonaws.com; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    );
+    expect(security.FrameOptions.FrameOption).toBe('DENY');
+    expect(security.StrictTransportSecurity.AccessControlMaxAgeSec).toBe(365 * 86_400);
+  });
+
+  it("deploys the hashed assets for a year and index.html with config.json (the API's URL) revalidated, and outputs the viewer's URL", () => {
+    const deployments = Object.values(stateless.findResources('Custom::CDKBucketDeployment')) as Json[];
+    expect(deployments).toHaveLength(2);
+    const [assets, pages] = [deployments.find((d) => d.Properties.Prune === false)!, deployments.find((d) => d.Properties.Prune !== false)!];
+    expect(assets.Properties.Include).toEqual(['assets/*']);
+    expect(assets.Properties.SystemMetadata['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(pages.Properties.Exclude).toEqual(['assets/*']);
+    expect(pages.Properties.SystemMetadata['cache-control']).toBe('no-cache');
+    // config.json is written at deployment with the stage's URL (a marker in the source, replaced by the handler).
+    expect(JSON.stringify(pages.Properties.SourceMarkers)).toContain(logicalId(dev.stateless.api));
+    stateless.hasOutput('ViewerUrl', { Value: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }, '/']] } });
+  });
+
+  it("gives CDK's deployment handler a log group with the stage's retention", () => {
+    for (const [t, days] of [
+      [stateless, 30],
+      [prodStateless, 90],
+    ] as const) {
+      const handler = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('CustomCDKBucketDeployment'))?.[1] as Json | undefined;
+      expect(handler, 'deployment handler').toBeDefined();
+      const groupId = handler!.Properties.LoggingConfig.LogGroup.Ref as string;
+      expect((t.findResources('AWS::Logs::LogGroup')[groupId] as Json).Properties.RetentionInDays).toBe(days);
+    }
   });
 });

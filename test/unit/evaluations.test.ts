@@ -60,12 +60,15 @@ describe('mergeLastEvaluations', () => {
   });
 
   it('moves the count, the version and the status with each evaluation', () => {
-    const base: TraceEvaluationState = { count: 7, last: [summary(1, true)], version: 7 };
+    const base: TraceEvaluationState = { count: 7, last: [summary(1, true)], version: 7, ...placed };
     const e = evaluation({ id: 'e002', passed: null, createdAt: '2024-05-01T00:00:02.000Z' });
     expect(nextTraceState(base, e)).toMatchObject({ count: 8, version: 8, status: 'pending' });
     expect(nextTraceState(base, e).last.map((s) => s.evaluationId)).toEqual(['e002', 'e001']);
   });
 });
+
+/** Where a trace sorts and its source: what the store keeps with the state (the domain passes it through). */
+const placed = { judgeIds: [] as string[], source: 'upload', order: '2024-05-01T00:00:00.000Z#u#0000000001' };
 
 function evaluation(over: Partial<Evaluation>): Evaluation {
   return {
@@ -94,9 +97,10 @@ class MemoryStore implements EvaluationStore {
 
   async readTraceState(_t: typeof tenant, traceId: string) {
     const s = this.traces.get(traceId);
-    return s ? { count: s.count, last: [...s.last], version: s.version } : null;
+    return s ? { count: s.count, last: [...s.last], version: s.version, judgeIds: [...s.judgeIds], source: s.source, order: s.order } : null;
   }
-  async commit(e: Evaluation, expectedVersion: number, next: NextTraceEvaluationState): Promise<CommitResult> {
+  async commit(e: Evaluation, current: TraceEvaluationState, next: NextTraceEvaluationState): Promise<CommitResult> {
+    const expectedVersion = current.version;
     this.commits++;
     const s = this.traces.get(e.traceId);
     if (!s) return 'no-trace';
@@ -107,7 +111,7 @@ class MemoryStore implements EvaluationStore {
       return 'conflict';
     }
     if (s.version !== expectedVersion) return 'conflict';
-    this.traces.set(e.traceId, { count: next.count, last: next.last, version: next.version, status: next.status });
+    this.traces.set(e.traceId, { ...s, count: next.count, last: next.last, version: next.version, status: next.status, judgeIds: [...new Set([...s.judgeIds, e.judgeId])] });
     this.evaluations.set(e.id, e);
     return 'committed';
   }
@@ -124,7 +128,7 @@ describe('createEvaluation', () => {
 
   it('fills the defaults: pending without a verdict, judge name = judge id, version 1', async () => {
     const store = new MemoryStore();
-    store.traces.set('t1', { count: 0, last: [], version: 0 });
+    store.traces.set('t1', { count: 0, last: [], version: 0, ...placed });
     const e = await createEvaluation({ store, ...fixed, newId: () => 'e1' }, tenant, { traceId: 't1', judgeId: 'judge-a' });
     expect(e).toMatchObject({ id: 'e1', judgeName: 'judge-a', judgeVersion: 1, status: 'pending', passed: null, score: null, reasoning: null });
     expect(e.createdAt).toBe('2024-05-01T12:00:00.000Z');
@@ -133,7 +137,7 @@ describe('createEvaluation', () => {
 
   it('is finished (success) with a verdict, whether it passed or not', async () => {
     const store = new MemoryStore();
-    store.traces.set('t1', { count: 0, last: [], version: 0 });
+    store.traces.set('t1', { count: 0, last: [], version: 0, ...placed });
     const e = await createEvaluation({ store, ...fixed }, tenant, { traceId: 't1', judgeId: 'j', judgeName: 'J', judgeVersion: 0, passed: false, score: 0.25, reasoning: 'no' });
     expect(e).toMatchObject({ status: 'success', passed: false, judgeName: 'J', judgeVersion: 0, score: 0.25, reasoning: 'no' });
     expect(store.traces.get('t1')?.status).toBe('fail');
@@ -141,7 +145,7 @@ describe('createEvaluation', () => {
 
   it('reads again and retries after a conflict, and loses nothing', async () => {
     const store = new MemoryStore();
-    store.traces.set('t1', { count: 3, last: [], version: 3 });
+    store.traces.set('t1', { count: 3, last: [], version: 3, ...placed });
     store.conflicts = 4;
     await createEvaluation({ store, ...fixed }, tenant, { traceId: 't1', judgeId: 'j', passed: true });
     expect(store.commits).toBe(5);
@@ -154,7 +158,7 @@ describe('createEvaluation', () => {
 
   it('gives up after maxAttempts conflicts', async () => {
     const store = new MemoryStore();
-    store.traces.set('t1', { count: 0, last: [], version: 0 });
+    store.traces.set('t1', { count: 0, last: [], version: 0, ...placed });
     store.conflicts = 100;
     await expect(createEvaluation({ store, ...fixed, maxAttempts: 3 }, tenant, { traceId: 't1', judgeId: 'j' })).rejects.toThrow(/after 3 attempts/);
   });

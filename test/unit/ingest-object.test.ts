@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { uploadId as deriveUploadId, traceId } from '../../functions/domain/ids.js';
-import { ID_CHUNK_SIZE, RetryableIngestError, ingestObject } from '../../functions/domain/ingest/ingest-object.js';
+import { RetryableIngestError, ingestObject } from '../../functions/domain/ingest/ingest-object.js';
+import { ID_CHUNK_SIZE } from '../../functions/domain/limits.js';
 import { BATCH_WRITE_SIZE, MAX_FILE_BYTES, MAX_REPORTED_ERRORS } from '../../functions/domain/limits.js';
 import { BUCKET, jsonl, refFor, setupIngest } from '../support/ingest-fakes.js';
 
@@ -202,9 +203,11 @@ describe('ingestObject: a good file', () => {
     expect(new Set(ids).size).toBe(n);
   });
 
-  it('offloads a trace too big to keep inline, and keeps the small ones inline', async () => {
+  it('offloads a trace too big to keep inline (deflated), and keeps the small ones inline', async () => {
     const { deps, storage, traces } = setupIngest({ chunkSize: 64 * 1024 });
-    const big = `{"input":"${'x'.repeat(200 * 1024)}","n":123456789012345678901234567890}`;
+    // Text that does not deflate, so the record stays over the inline budget.
+    const text = Array.from({ length: 70_000 }, (_, i) => ((i * 2654435761) >>> 0).toString(36)).join(' ');
+    const big = `{"input":"${text}","n":123456789012345678901234567890}`;
     storage.put(KEY, `${JSON.stringify({ input: 'small' })}\n${big}\n`);
     const out = await ingestObject(deps, refFor(storage, KEY));
     expect(out.status).toBe('completed');
@@ -214,7 +217,9 @@ describe('ingestObject: a good file', () => {
     const body = storage.payloads.get(large!.payloadKey!)!;
     expect(body).toContain(large!.document);
     expect(body).toContain('"n":123456789012345678901234567890}');
-    expect(JSON.parse(body).input).toBe('x'.repeat(200 * 1024));
+    expect(JSON.parse(body).input).toBe(text);
+    expect(small!.packed).not.toBeNull();
+    expect(large!.packed).toBeNull();
   });
 });
 

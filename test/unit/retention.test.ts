@@ -59,7 +59,7 @@ function fakes(projects: Record<string, string[]>, traces: FakeTrace[]) {
 
 const tenantA: Tenant = { organizationId: 'o1', projectId: 'a' };
 const tenantB: Tenant = { organizationId: 'o2', projectId: 'b' };
-const trace = (id: string, tenant: Tenant, createdAt: string, payloadKey: string | null = null): FakeTrace => ({ id, tenant, createdAt, source: 'sdk', payloadKey });
+const trace = (id: string, tenant: Tenant, createdAt: string, payloadKey: string | null = null): FakeTrace => ({ id, tenant, createdAt, source: 'sdk', payloadKey, evalStatus: null, judgeIds: [] });
 
 describe('sweepExpired', () => {
   it('deletes only the traces created before now - retentionDays, in every project, with their evaluations and payloads', async () => {

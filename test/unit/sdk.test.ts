@@ -124,7 +124,7 @@ describe('answers', () => {
     handler = (req, res) => {
       const cursor = new URL(req.url!, baseUrl).searchParams.get('cursor');
       const page = cursor === null ? 0 : Number(cursor);
-      reply(res, 200, { traces: [{ ...TRACE, id: `t${page}` }], count: 1, total_count: 3, page: cursor ? null : 1, page_size: 1, next_cursor: page < 2 ? String(page + 1) : null });
+      reply(res, 200, { traces: [{ ...TRACE, id: `t${page}` }], count: 1, total_count: 3, total_count_exact: true, page: cursor ? null : 1, page_size: 1, next_cursor: page < 2 ? String(page + 1) : null });
     };
     const ids: string[] = [];
     for await (const t of client().traces.iterate({ pageSize: 1, source: 'upload' })) ids.push(t.id);

@@ -9,10 +9,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { filenameSortKey } from '../../functions/adapters/dynamo/keys.js';
+import { filenameSortKey, orderKey, shardOf, TRACE_SHARDS } from '../../functions/adapters/dynamo/keys.js';
 import { DynamoTraceWriter, traceItem } from '../../functions/adapters/dynamo/trace-writer.js';
 import type { StoredTrace } from '../../functions/domain/ports.js';
-import { buildTrace, type UploadContext } from '../../functions/domain/trace.js';
+import { buildTrace, storedTrace, unpackText, type UploadContext } from '../../functions/domain/trace.js';
 
 const TABLE = 'traces-table';
 const ddb = mockClient(DynamoDBClient);
@@ -34,9 +34,9 @@ const ctx: UploadContext = {
   uploadId: 'up-1',
 };
 
-function stored(position: number, extra: Record<string, unknown> = {}, payloadKey: string | null = null): StoredTrace {
+function stored(position: number, extra: Record<string, unknown> = {}): StoredTrace {
   const raw = JSON.stringify({ input: `question ${position}`, ...extra });
-  return { ...buildTrace(ctx, { kind: 'record', position, raw, value: JSON.parse(raw) as Record<string, unknown> }), payloadKey };
+  return storedTrace(buildTrace(ctx, { kind: 'record', position, raw, value: JSON.parse(raw) as Record<string, unknown> })).stored;
 }
 
 const traces = (n: number) => Array.from({ length: n }, (_, i) => stored(i + 1));
@@ -44,7 +44,7 @@ const writer = (maxAttempts?: number) =>
   new DynamoTraceWriter(new DynamoDBClient({ region: 'us-east-1' }), TABLE, { baseDelayMs: 1, ...(maxAttempts ? { maxAttempts } : {}) });
 
 function putIdOf(r: WriteRequest): string {
-  return r.PutRequest!.Item!.id!.S!;
+  return r.PutRequest!.Item!.pk!.S!.slice('T#org1#proj1#'.length);
 }
 
 function validationError(): Error {
@@ -58,7 +58,7 @@ function throttled(): Error {
 describe('filenameSortKey', () => {
   it('keeps a long non-ASCII filename within the sort-key budget without splitting a character', () => {
     const name = `${'é'.repeat(400)}😀${'x'.repeat(300)}.jsonl`;
-    const key = filenameSortKey(name, '2024-05-01T12:00:00.000Z', 'up-1', 1);
+    const key = filenameSortKey(name, '2024-05-01T12:00:00.000Z', 'up-1');
     expect(Buffer.byteLength(key)).toBeLessThanOrEqual(1024);
     const prefix = key.slice(0, key.indexOf('#2024'));
     expect(name.startsWith(prefix)).toBe(true);
@@ -68,53 +68,45 @@ describe('filenameSortKey', () => {
 });
 
 describe('traceItem', () => {
-  it('builds an inline item with doc and input and the list-index keys', () => {
+  it('builds a lean item: the document deflated, its shard of the every-trace and by-source indexes, the order key', () => {
     const t = stored(7, { integration_id: 'int-1' });
     const item = traceItem(t);
+    const shard = String(shardOf(t.id, TRACE_SHARDS)).padStart(2, '0');
     expect(item).toEqual({
       pk: { S: `T#org1#proj1#${t.id}` },
       sk: { S: 'T' },
-      gsi1pk: { S: 'P#org1#proj1' },
-      gsi1sk: { S: '2024-05-01T12:00:00.000Z#up-1#0000000007' },
-      gsi2pk: { S: 'P#org1#proj1#S#upload' },
-      gsi2sk: { S: '2024-05-01T12:00:00.000Z#up-1#0000000007' },
-      gsi3pk: { S: 'P#org1#proj1' },
-      gsi3sk: { S: 'f.jsonl#2024-05-01T12:00:00.000Z#up-1#0000000007' },
       type: { S: 'trace' },
-      id: { S: t.id },
-      organization_id: { S: 'org1' },
-      project_id: { S: 'proj1' },
-      created_at: { S: '2024-05-01T12:00:00.000Z' },
+      ok: { S: '2024-05-01T12:00:00.000Z#up1#0000000007' },
+      gsi4pk: { S: `TC#org1#proj1#${shard}` },
+      gsi5pk: { S: `TS#org1#proj1#${shard}#upload` },
       filename: { S: 'f.jsonl' },
       source: { S: 'upload' },
       integration_id: { S: 'int-1' },
       upload_id: { S: 'up-1' },
-      position: { N: '7' },
-      search: { S: t.searchText },
-      doc: { S: t.document },
-      input: { S: 'question 7' },
+      doc_z: { B: t.packed },
     });
-    expect(item.payload_key).toBeUndefined();
+    expect(unpackText(item.doc_z!.B!)).toBe(t.document);
   });
 
-  it('writes NULL for a missing input and integration id', () => {
+  it('leaves out a missing integration id (and never stores the input: it is derived from the document)', () => {
     const raw = '{"output":"x"}';
-    const t: StoredTrace = { ...buildTrace(ctx, { kind: 'record', position: 1, raw, value: JSON.parse(raw) as Record<string, unknown> }), payloadKey: null };
-    const item = traceItem(t);
-    expect(item.input).toEqual({ NULL: true });
-    expect(item.integration_id).toEqual({ NULL: true });
-    expect(item.doc).toEqual({ S: raw });
+    const item = traceItem(storedTrace(buildTrace(ctx, { kind: 'record', position: 1, raw, value: JSON.parse(raw) as Record<string, unknown> })).stored);
+    expect(item.integration_id).toBeUndefined();
+    expect(item.input).toBeUndefined();
+    expect(unpackText(item.doc_z!.B!)).toBe(raw);
   });
 
-  it('keeps only the payload key for an offloaded trace', () => {
-    const t = stored(3, {}, 'payloads/org1/proj1/x.json');
+  it('keeps the payload key and the deflated search text for an offloaded trace', () => {
+    // Random text does not deflate: past the inline budget, it goes to S3.
+    const big = Array.from({ length: 80_000 }, (_, i) => ((i * 2654435761) >>> 0).toString(36)).join(' ');
+    const t = stored(3, { output: `Needle ${big}` });
+    expect(t.payloadKey).toBe(`payloads/org1/proj1/${t.id}.json`);
     const item = traceItem(t);
-    expect(item.payload_key).toEqual({ S: 'payloads/org1/proj1/x.json' });
-    expect(item.doc).toBeUndefined();
-    expect(item.input).toBeUndefined();
-    // The rest of the item is still there for listing and search.
-    expect(item.gsi1sk).toEqual({ S: '2024-05-01T12:00:00.000Z#up-1#0000000003' });
-    expect(item.search).toEqual({ S: t.searchText });
+    expect(item.payload_key).toEqual({ S: t.payloadKey });
+    expect(item.doc_z).toBeUndefined();
+    expect(unpackText(item.search_z!.B!)).toContain('needle');
+    // The rest of the item is still there for listing.
+    expect(item.ok).toEqual({ S: orderKey('2024-05-01T12:00:00.000Z', 'up-1', 3) });
   });
 });
 
@@ -212,7 +204,7 @@ describe('DynamoTraceWriter.owners', () => {
     const items = served
       .map((k) => k.pk!.S!.split('#')[3]!)
       .filter((id) => Number(id.slice(3)) % 2 === 0)
-      .map((id) => ({ id: { S: id }, upload_id: { S: `owner-${id.slice(3)}` } }));
+      .map((id) => ({ pk: { S: `T#org1#proj1#${id}` }, upload_id: { S: `owner-${id.slice(3)}` } }));
     return { Responses: { [TABLE]: items }, ...(left.length ? { UnprocessedKeys: { [TABLE]: { ...input.RequestItems![TABLE]!, Keys: left } } } : {}) };
   }
 

@@ -5,7 +5,9 @@ import {
   ITEM_INLINE_BUDGET_BYTES,
   SEARCH_TEXT_MAX_CHARS,
   buildTrace,
-  mustOffload,
+  storedTrace,
+  unpackText,
+  type TraceDraft,
   payloadBody,
   payloadKey,
   searchText,
@@ -76,6 +78,9 @@ describe('buildTrace', () => {
   });
 });
 
+/** The text search matches for a trace. */
+const searchOf = (t: TraceDraft) => searchText(t.filename, t.input, JSON.parse(t.document));
+
 describe('searchText', () => {
   it('is lower-cased and holds filename, input and nested string values', () => {
     const raw = JSON.stringify({
@@ -83,19 +88,18 @@ describe('searchText', () => {
       meta: { tags: ['Alpha', { deeper: ['BETA'] }], n: 5 },
       output: 'Paris',
     });
-    const t = buildTrace(ctx, record(raw));
-    expect(t.searchText).toBe(t.searchText.toLowerCase());
-    expect(t.searchText.startsWith('run-42.jsonl')).toBe(true);
-    for (const s of ['what is the capital?', 'alpha', 'beta', 'paris']) expect(t.searchText).toContain(s);
+    const text = searchOf(buildTrace(ctx, record(raw)));
+    expect(text).toBe(text.toLowerCase());
+    expect(text.startsWith('run-42.jsonl')).toBe(true);
+    for (const s of ['what is the capital?', 'alpha', 'beta', 'paris']) expect(text).toContain(s);
     // Keys are not values.
-    expect(t.searchText).not.toContain('deeper');
+    expect(text).not.toContain('deeper');
   });
 
   it('reaches string values at any depth', () => {
     const depth = 5_000;
     const raw = `${'{"a":['.repeat(depth)}"Needle"${']}'.repeat(depth)}`;
-    const t = buildTrace(ctx, record(raw));
-    expect(t.searchText).toContain('needle');
+    expect(searchOf(buildTrace(ctx, record(raw)))).toContain('needle');
   });
 
   it('keeps document order for values', () => {
@@ -105,11 +109,11 @@ describe('searchText', () => {
 
   it(`is capped at SEARCH_TEXT_MAX_CHARS (${SEARCH_TEXT_MAX_CHARS})`, () => {
     const many = Array.from({ length: 2_000 }, (_, i) => `Value${i} ${'x'.repeat(20)}`);
-    const t = buildTrace(ctx, record(JSON.stringify({ input: 'Q'.repeat(100), many })));
-    expect(t.searchText.length).toBe(SEARCH_TEXT_MAX_CHARS);
-    expect(t.searchText.startsWith('run-42.jsonl\n' + 'q'.repeat(100))).toBe(true);
-    expect(t.searchText).toContain('value0 ');
-    expect(t.searchText).not.toContain('value1999 ');
+    const text = searchOf(buildTrace(ctx, record(JSON.stringify({ input: 'Q'.repeat(100), many }))));
+    expect(text.length).toBe(SEARCH_TEXT_MAX_CHARS);
+    expect(text.startsWith('run-42.jsonl\n' + 'q'.repeat(100))).toBe(true);
+    expect(text).toContain('value0 ');
+    expect(text).not.toContain('value1999 ');
 
     const hugeInput = 'A'.repeat(SEARCH_TEXT_MAX_CHARS * 2);
     expect(searchText('f.json', hugeInput, { input: hugeInput }).length).toBe(SEARCH_TEXT_MAX_CHARS);
@@ -125,40 +129,34 @@ describe('searchText', () => {
   });
 });
 
-describe('mustOffload', () => {
-  it('is false for a small trace', () => {
-    expect(mustOffload(buildTrace(ctx, record('{"input":"hi","output":"there"}')))).toBe(false);
+describe('storedTrace', () => {
+  it('keeps a small trace inline, deflated, and the document comes back byte for byte', () => {
+    const raw = '{"input":"hi","output":"there","n":1.50,"big":12345678901234567890}';
+    const { stored, payload } = storedTrace(buildTrace(ctx, record(raw)));
+    expect(payload).toBeNull();
+    expect(stored.payloadKey).toBeNull();
+    expect(stored.packedSearch).toBeNull();
+    expect(unpackText(stored.packed!)).toBe(raw);
   });
 
-  it('counts UTF-8 bytes of document plus input, exactly at the budget', () => {
-    // {"input":"€…"}: 12 ASCII bytes + 3 bytes per € in the document, and 3 per € again in the input.
-    const n = (ITEM_INLINE_BUDGET_BYTES - 12) / 6;
-    expect(Number.isInteger(n)).toBe(true);
-    const atBudget = buildTrace(ctx, record(JSON.stringify({ input: '€'.repeat(n) })));
-    expect(Buffer.byteLength(atBudget.document) + Buffer.byteLength(atBudget.input!)).toBe(ITEM_INLINE_BUDGET_BYTES);
-    expect(mustOffload(atBudget)).toBe(false);
-    const over = buildTrace(ctx, record(JSON.stringify({ input: '€'.repeat(n + 1) })));
-    expect(mustOffload(over)).toBe(true);
+  it('keeps inline what deflates under the budget, however long its text', () => {
+    const raw = JSON.stringify({ input: 'ab'.repeat(ITEM_INLINE_BUDGET_BYTES) });
+    expect(Buffer.byteLength(raw)).toBeGreaterThan(ITEM_INLINE_BUDGET_BYTES);
+    const { stored, payload } = storedTrace(buildTrace(ctx, record(raw)));
+    expect(payload).toBeNull();
+    expect(stored.packed!.length).toBeLessThanOrEqual(ITEM_INLINE_BUDGET_BYTES);
   });
 
-  it('counts two-byte characters in a document without input', () => {
-    // {"t":"é…"}: 8 ASCII bytes + 2 bytes per é.
-    const n = (ITEM_INLINE_BUDGET_BYTES - 8) / 2;
-    const at = buildTrace(ctx, record(JSON.stringify({ t: 'é'.repeat(n) })));
-    expect(at.input).toBeNull();
-    expect(Buffer.byteLength(at.document)).toBe(ITEM_INLINE_BUDGET_BYTES);
-    expect(mustOffload(at)).toBe(false);
-    // One more ASCII byte tips it over.
-    const over = buildTrace(ctx, record(JSON.stringify({ t: `${'é'.repeat(n)}x` })));
-    expect(Buffer.byteLength(over.document)).toBe(ITEM_INLINE_BUDGET_BYTES + 1);
-    expect(mustOffload(over)).toBe(true);
-  });
-
-  it('counts 4-byte characters (surrogate pairs) as 4 bytes, not 6', () => {
-    // 76,800 emoji = 153,600 UTF-16 units (rough bound 460,800) but 307,200 bytes: exactly the budget.
-    const at = { ...buildTrace(ctx, record('{}')), document: '\u{1f600}'.repeat(ITEM_INLINE_BUDGET_BYTES / 4), input: null };
-    expect(mustOffload(at)).toBe(false);
-    expect(mustOffload({ ...at, input: 'x' })).toBe(true);
+  it('offloads what still takes more than the budget deflated, with its payload and search text', () => {
+    const words = Array.from({ length: 120_000 }, (_, i) => ((i * 2654435761) >>> 0).toString(36));
+    const raw = JSON.stringify({ input: 'Find ME', output: words.join(' ') });
+    const t = buildTrace(ctx, record(raw));
+    const { stored, payload } = storedTrace(t);
+    expect(stored.packed).toBeNull();
+    expect(stored.payloadKey).toBe(payloadKey(t));
+    expect(payload).toEqual({ key: payloadKey(t), body: payloadBody(t) });
+    expect(unpackText(stored.packedSearch!)).toBe(searchOf(t));
+    expect(unpackText(stored.packedSearch!)).toContain('find me');
   });
 });
 

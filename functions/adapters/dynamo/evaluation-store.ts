@@ -5,7 +5,9 @@ import {
   GetCommand,
   TransactWriteCommand,
   type DynamoDBDocumentClient,
+  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { deriveEvalStatus } from '../../domain/evaluations.js';
 import type {
   CommitResult,
   Evaluation,
@@ -21,7 +23,10 @@ import { queryPages } from './query.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import type { EvaluationCleaner } from '../../domain/trace-maintenance.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
+import { ensureEvalCounter, evalCounterUpdate, forgetEvalCounter } from './eval-counters.js';
+import { upgradeLegacyTrace } from './migration.js';
 import { keys } from './keys.js';
+import { judgeMemberItem, statusMemberItem } from './trace-members.js';
 
 /**
  * Evaluation items. Their index keys carry an `EVALS` segment, so they never
@@ -50,50 +55,81 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
   ) {}
 
   async readTraceState(tenant: Tenant, traceId: string): Promise<TraceEvaluationState | null> {
-    const out = await this.doc.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: keys.trace(tenant.organizationId, tenant.projectId, traceId),
-        ConsistentRead: true,
-        ProjectionExpression: 'pk, evaluations_count, last_evaluations, eval_version',
-      }),
-    );
+    const key = keys.trace(tenant.organizationId, tenant.projectId, traceId);
+    const read = () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: key,
+          ConsistentRead: true,
+          ProjectionExpression: 'pk, evaluations_count, last_evaluations, eval_version, judge_ids, #source, ok',
+          ExpressionAttributeNames: { '#source': 'source' },
+        }),
+      );
+    let out = await read();
     if (!out.Item) return null;
+    // A trace the migration has not reached yet (no order key): rewritten first, then read again.
+    if (out.Item.ok === undefined) {
+      await upgradeLegacyTrace(this.doc, this.table, key);
+      out = await read();
+      if (!out.Item) return null;
+    }
     return {
       count: typeof out.Item.evaluations_count === 'number' ? out.Item.evaluations_count : 0,
       last: Array.isArray(out.Item.last_evaluations) ? (out.Item.last_evaluations as unknown[]).map(summaryFromItem) : [],
       version: typeof out.Item.eval_version === 'number' ? out.Item.eval_version : 0,
+      judgeIds: out.Item.judge_ids instanceof Set ? [...(out.Item.judge_ids as Set<string>)] : [],
+      source: String(out.Item.source),
+      order: String(out.Item.ok),
     };
   }
 
-  async commit(e: Evaluation, expectedVersion: number, next: NextTraceEvaluationState): Promise<CommitResult> {
+  /**
+   * One transaction: the evaluation; the trace's summary (if still at the version read); the
+   * trace's status member item moved to its new status (the status indexes follow); a judge member
+   * item for a judge new to the trace; and the evaluation counters (by status, by judge) moved by
+   * the difference, so the status and judge totals stay exact.
+   */
+  async commit(e: Evaluation, current: TraceEvaluationState, next: NextTraceEvaluationState): Promise<CommitResult> {
+    const { organizationId: org, projectId: project, traceId } = e;
+    const expectedVersion = current.version;
+    const previous = deriveEvalStatus(current.last);
+    const newJudge = !current.judgeIds.includes(e.judgeId);
+    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      { Put: { TableName: this.table, Item: evaluationItem(e), ConditionExpression: 'attribute_not_exists(pk)' } },
+      {
+        Update: {
+          TableName: this.table,
+          Key: keys.trace(org, project, traceId),
+          UpdateExpression:
+            'SET evaluations_count = :count, last_evaluations = :last, eval_status = :status, eval_version = :next ADD judge_ids :judge',
+          // A trace never evaluated has no version; any other must still be at the one we read.
+          ConditionExpression:
+            expectedVersion === 0 ? 'attribute_exists(pk) AND attribute_not_exists(eval_version)' : 'attribute_exists(pk) AND eval_version = :expected',
+          ExpressionAttributeValues: {
+            ':count': next.count,
+            ':last': next.last.map(summaryItem),
+            ':status': next.status,
+            ':next': next.version,
+            ':judge': new Set([e.judgeId]),
+            ...(expectedVersion === 0 ? {} : { ':expected': expectedVersion }),
+          },
+        },
+      },
+    ];
+    if (previous !== next.status) items.push({ Put: { TableName: this.table, Item: statusMemberItem(org, project, traceId, next.status, current) } });
+    if (newJudge) items.push({ Put: { TableName: this.table, Item: judgeMemberItem(org, project, traceId, e.judgeId, current) } });
+    const counters = evalCounterUpdate(this.table, org, project, traceId, {
+      source: current.source,
+      status: previous === next.status ? {} : { ...(previous ? { [previous]: -1 } : {}), [next.status]: 1 },
+      judges: newJudge ? { [e.judgeId]: 1 } : {},
+    });
+    if (counters) {
+      await ensureEvalCounter(this.doc, this.table, org, project, traceId);
+      items.push({ Update: counters });
+    }
     try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: this.table, Item: evaluationItem(e), ConditionExpression: 'attribute_not_exists(pk)' } },
-            {
-              Update: {
-                TableName: this.table,
-                Key: keys.trace(e.organizationId, e.projectId, e.traceId),
-                UpdateExpression:
-                  'SET evaluations_count = :count, last_evaluations = :last, eval_status = :status, eval_version = :next ADD judge_ids :judge',
-                // A trace never evaluated has no version; any other must still be at the one we read.
-                ConditionExpression:
-                  expectedVersion === 0 ? 'attribute_exists(pk) AND attribute_not_exists(eval_version)' : 'attribute_exists(pk) AND eval_version = :expected',
-                ExpressionAttributeValues: {
-                  ':count': next.count,
-                  ':last': next.last.map(summaryItem),
-                  ':status': next.status,
-                  ':next': next.version,
-                  ':judge': new Set([e.judgeId]),
-                  ...(expectedVersion === 0 ? {} : { ':expected': expectedVersion }),
-                },
-              },
-            },
-          ],
-        }),
-      );
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
       return 'committed';
     } catch (err) {
       // The trace changed (or went away) since it was read, or another transaction held it: read again and retry.
@@ -101,6 +137,11 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
       if (err instanceof TransactionCanceledException) {
         const codes = (err.CancellationReasons ?? []).map((r) => r.Code);
         if (codes[1] === 'ConditionalCheckFailed' || codes.includes('TransactionConflict')) return 'conflict';
+        // The counter shard lost its maps (a table emptied under a warm process): make them again and retry.
+        if (counters && codes[codes.length - 1] === 'ValidationError') {
+          forgetEvalCounter(this.doc, this.table, org, project, traceId);
+          return 'conflict';
+        }
       }
       throw err;
     }

@@ -1,15 +1,15 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ExpiredTraceFinder } from '../../domain/retention.js';
 import type { Tenant } from '../../domain/tenancy.js';
-import { keys } from './keys.js';
-import { queryPages } from './query.js';
+import { allShards, keys, TRACE_SHARDS, traceIndex } from './keys.js';
+import { mergeShards } from './sharded-query.js';
 
 const PAGE_SIZE = 100;
 
 /**
- * A project's traces created before a time: a Query on the list index (gsi1,
- * sort key `<created_at>#<uploadId>#<position>`), oldest first, keys only.
- * `gsi1sk < <cutoff>` holds exactly for a creation time before the cutoff.
+ * A project's traces created before a time: the list index (gsi4, its shards merged, sort key
+ * the order key `<created_at>#…`), oldest first, keys only. `ok < <cutoff>` holds exactly for a
+ * creation time before the cutoff.
  */
 export class DynamoExpiredTraceFinder implements ExpiredTraceFinder {
   constructor(
@@ -19,20 +19,24 @@ export class DynamoExpiredTraceFinder implements ExpiredTraceFinder {
 
   async *tracesCreatedBefore(tenant: Tenant, cutoff: string): AsyncGenerator<string[]> {
     const tracePrefix = keys.trace(tenant.organizationId, tenant.projectId, '').pk;
-    for await (const items of queryPages(this.doc, {
-      TableName: this.table,
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :p AND gsi1sk < :cutoff',
-      ExpressionAttributeValues: { ':p': keys.projectPartition(tenant.organizationId, tenant.projectId), ':cutoff': cutoff },
-      ProjectionExpression: 'pk',
-      ScanIndexForward: true,
-      Limit: PAGE_SIZE,
+    let ids: string[] = [];
+    for await (const item of mergeShards(this.doc, {
+      table: this.table,
+      index: 'gsi4',
+      pkAttr: 'gsi4pk',
+      skAttr: 'ok',
+      partitions: allShards(TRACE_SHARDS).map((s) => traceIndex.all(tenant.organizationId, tenant.projectId, s)),
+      upper: { value: cutoff, inclusive: false },
+      forward: true,
+      projection: ['pk'],
+      expect: PAGE_SIZE,
     })) {
-      const ids = items
-        .map((i) => i.pk)
-        .filter((pk): pk is string => typeof pk === 'string' && pk.startsWith(tracePrefix))
-        .map((pk) => pk.slice(tracePrefix.length));
-      if (ids.length > 0) yield ids;
+      if (typeof item.pk === 'string' && item.pk.startsWith(tracePrefix)) ids.push(item.pk.slice(tracePrefix.length));
+      if (ids.length === PAGE_SIZE) {
+        yield ids;
+        ids = [];
+      }
     }
+    if (ids.length > 0) yield ids;
   }
 }

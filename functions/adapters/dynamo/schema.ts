@@ -1,16 +1,22 @@
 /**
- * The single table's key schema and indexes. The CDK stack and the local
- * stack's bootstrap both create the table from this, so they agree.
+ * The single table's key schema and indexes. The CDK stack, the local stack's bootstrap and the
+ * migration all create the table (or its missing indexes) from this, so they agree.
  *
- * Item layout (see docs in README "Data model"):
+ * Item layout (the README's "Data model" table says the same):
  *   trace          pk T#<org>#<project>#<traceId>   sk T
- *                  gsi1pk P#<org>#<project>              gsi1sk <created_at>#<uploadId>#<position>
- *                  gsi2pk P#<org>#<project>#S#<source>   gsi2sk (as gsi1sk)
- *                  gsi3pk P#<org>#<project>              gsi3sk <filename>#<created_at>#<uploadId>#<position>
+ *                  gsi4pk TC#<org>#<project>#<shard>            ok <order key>   (every trace)
+ *                  gsi5pk TS#<org>#<project>#<shard>#<source>   ok <order key>   (by source)
+ *                  doc_z (the document, deflated) | payload_key (+ search_z); filename, source, upload_id, ...
+ *   trace member   pk TM#<org>#<project>#<traceId>  sk ST | J#<judgeId>          (once evaluated)
+ *                  gsi2pk TE#…#<status>#<shard> | TJ#…#<shard>#<judge>;  gsi3pk TES#… | TJS#… (with the source)
  *   evaluation     pk EV#<org>#<project>#<evaluationId>   sk EV
  *                  gsi1pk P#<org>#<project>#EVALS | gsi2pk …#EVALS#T#<traceId> | gsi3pk …#EVALS#J#<judgeId>
- *                  sort keys <created_at>#<evaluationId>
- *   project state  pk P#<org>#<project>  sk OBJ#<sha256(key)> | UPLOAD#<uploadId> | UPLOAD#<uploadId>#IDS#<n> | COUNTER
+ *   span           pk SPAN#<org>#<project>#<trace_id>   sk S
+ *                  gsi4pk SX#<org>#<project>#<shard>#<experiment>   ok <root>#<trace_id>   (with an experiment)
+ *                  gsi5pk SR#<org>#<project>#<shard>#<root>          ok (as gsi4)
+ *   project state  pk P#<org>#<project>  sk OBJ#<sha256(key)> | UPLOAD#<uploadId> | UFN#<uploadId> (gsi1: UF#…, by filename)
+ *                  | COUNTER | COUNTER#H#<hour> | COUNTER#EV#<shard>
+ *   upload ids     pk U#<org>#<project>#<uploadId>#<n>   sk IDS
  *   tenancy        pk ORG#<org> sk ORG | PROJECT#<project> | PROJECTNAME#<name> | APIKEY#<sha256>;  pk ORGNAME#<name> sk ORGNAME;
  *                  pk KEY#<sha256> sk KEY;  pk KEYID#<keyId> sk KEYID;  pk ORGS sk ORG#<org>
  */
@@ -22,14 +28,36 @@ export interface IndexDef {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey: string;
+  /** ALL, or the non-key attributes it holds (INCLUDE). */
+  readonly projection: 'ALL' | readonly string[];
 }
 
-/** Every index has projection ALL (list pages are answered from the index alone). */
+/** What a trace list page is answered from, straight from gsi4: the trace's view (and a span's doc, for experiment reads). */
+export const LIST_VIEW_ATTRIBUTES = [
+  'filename',
+  'source',
+  'upload_id',
+  'integration_id',
+  'input',
+  'doc_z',
+  'search_z',
+  'payload_key',
+  'evaluations_count',
+  'last_evaluations',
+  'eval_status',
+  'doc',
+  'root_trace_id',
+] as const;
+
 export const INDEXES: readonly IndexDef[] = [
-  /** A project's traces by creation time: the default list order, time ranges, and the filters. */
-  { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
-  /** A project's traces of one source, by creation time: `source` (+ `time_range`) as key conditions. */
-  { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
-  /** A project's traces by filename, then creation time: `sort_by=filename`. */
-  { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
+  /** Evaluations of a project, newest first; completed uploads by filename (small items: ALL). */
+  { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projection: 'ALL' },
+  /** Evaluations of a trace; traces by evaluation status and by judge (member items). */
+  { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk', projection: 'ALL' },
+  /** Evaluations by judge; traces by status and by judge, of one source (member items). */
+  { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk', projection: 'ALL' },
+  /** Every trace of a project by creation, sharded; an experiment's spans. Holds what a list page shows. */
+  { name: 'gsi4', partitionKey: 'gsi4pk', sortKey: 'ok', projection: LIST_VIEW_ATTRIBUTES },
+  /** A project's traces of one source, sharded (keys and status only: pages read the items); a tree's spans. */
+  { name: 'gsi5', partitionKey: 'gsi5pk', sortKey: 'ok', projection: ['eval_status', 'doc'] },
 ];

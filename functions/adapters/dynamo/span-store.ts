@@ -1,27 +1,29 @@
 import { queryPages } from './query.js';
+import { allShards, EXPERIMENT_SHARDS, segment, shardOf, spanIndex, TREE_SHARDS } from './keys.js';
+import { mergeShards } from './sharded-query.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
 import type { Tenant } from '../../domain/tenancy.js';
+import { backoffMs, sleep } from '../retry.js';
 
 /**
  * Experiment trace log spans in the single table:
  *
  *   span   pk SPAN#<org>#<project>#<trace_id>   sk S
- *          gsi1pk X#<org>#<project>#<experiment_uuid>   gsi1sk <root>#<trace_id>   (only with an experiment: sparse)
- *          gsi2pk R#<org>#<project>#<root_trace_id>     gsi2sk <trace_id>
+ *          gsi4pk SX#<org>#<project>#<shard>#<experiment_uuid>   ok <root>#<trace_id>   (only with an experiment: sparse)
+ *          gsi5pk SR#<org>#<project>#<shard>#<root_trace_id>     ok (as gsi4)
  *          base, patches, doc (JSON texts), version (N), trace_id, root_trace_id, parent_trace_id, experiment_uuid
  *
- * `<root>` in gsi1sk is root_trace_id with `%` and `#` percent-encoded (`%25`, `%23`; a UUID is
- * unchanged), so the first `#` always ends it: every span of one tree sorts next to the others,
- * and `>= <root>$` starts right after a tree.
+ * An experiment's spans are spread over EXPERIMENT_SHARDS partitions by tree (every span of a tree
+ * in the same one, next to each other), a tree's over TREE_SHARDS by span, so neither is one
+ * partition. `<root>` in the sort key is root_trace_id with `%` and `#` percent-encoded (a UUID is
+ * unchanged), so the first `#` always ends it, and `>= <root>$` starts right after a tree.
  */
 export const spanKeys = {
   span: (org: string, project: string, traceId: string) => ({ pk: `SPAN#${org}#${project}#${traceId}`, sk: 'S' }),
-  experiment: (org: string, project: string, experimentUuid: string) => `X#${org}#${project}#${experimentUuid}`,
-  tree: (org: string, project: string, rootTraceId: string) => `R#${org}#${project}#${rootTraceId}`,
-  /** A tree's part of the experiment index's sort key. */
-  rootPart: (rootTraceId: string) => rootTraceId.replace(/%/g, '%25').replace(/#/g, '%23'),
+  /** A tree's part of the index sort key. */
+  rootPart: (rootTraceId: string) => segment(rootTraceId),
 };
 
 /** The span's item (DocumentClient form). */
@@ -34,16 +36,15 @@ export function spanItem(tenant: Tenant, r: SpanRecord): Record<string, unknown>
     root_trace_id: r.rootTraceId,
     patches: r.patches,
     version: r.version,
-    gsi2pk: spanKeys.tree(org, project, r.rootTraceId),
-    gsi2sk: r.traceId,
+    gsi5pk: spanIndex.tree(org, project, r.rootTraceId, shardOf(r.traceId, TREE_SHARDS)),
+    ok: `${spanKeys.rootPart(r.rootTraceId)}#${r.traceId}`,
   };
   if (r.parentTraceId !== null) item.parent_trace_id = r.parentTraceId;
   if (r.base !== null) item.base = r.base;
   if (r.doc !== null) item.doc = r.doc;
   if (r.experimentUuid !== null) {
     item.experiment_uuid = r.experimentUuid;
-    item.gsi1pk = spanKeys.experiment(org, project, r.experimentUuid);
-    item.gsi1sk = `${spanKeys.rootPart(r.rootTraceId)}#${r.traceId}`;
+    item.gsi4pk = spanIndex.experiment(org, project, r.experimentUuid, shardOf(r.rootTraceId, EXPERIMENT_SHARDS));
   }
   return item;
 }
@@ -76,6 +77,28 @@ export class DynamoSpanStore implements SpanStore {
     return out.Item ? toRecord(out.Item) : null;
   }
 
+  /** BatchGetItem, consistent; unprocessed keys (throttling) are asked again with backoff. */
+  async getMany(tenant: Tenant, traceIds: readonly string[]): Promise<Map<string, SpanRecord>> {
+    if (traceIds.length > 100) throw new Error('getMany reads at most 100 spans');
+    const found = new Map<string, SpanRecord>();
+    let pending: Record<string, unknown>[] = traceIds
+      .filter((id) => Buffer.byteLength(id) <= MAX_SPAN_ID_BYTES)
+      .map((id) => spanKeys.span(tenant.organizationId, tenant.projectId, id));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= 8) {
+        // Keys left unprocessed are throttled reads: named as DynamoDB names the throttle, so callers answer 429.
+        const err = new Error(`BatchGetItem left ${pending.length} spans unread after ${attempt} attempts (throttled)`);
+        err.name = 'ProvisionedThroughputExceededException';
+        throw err;
+      }
+      if (attempt > 0) await sleep(backoffMs(attempt));
+      const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+      for (const item of out.Responses?.[this.table] ?? []) found.set(String(item.trace_id), toRecord(item));
+      pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+    }
+    return found;
+  }
+
   async save(tenant: Tenant, next: SpanRecord): Promise<boolean> {
     const expected = next.version - 1;
     try {
@@ -97,47 +120,41 @@ export class DynamoSpanStore implements SpanStore {
 
   async treeDocs(tenant: Tenant, rootTraceId: string): Promise<string[]> {
     const docs: string[] = [];
-    const pages = queryPages(this.doc, {
-      TableName: this.table,
-      IndexName: 'gsi2',
-      KeyConditionExpression: 'gsi2pk = :p',
-      FilterExpression: 'attribute_exists(#doc)',
-      ProjectionExpression: '#doc',
-      ExpressionAttributeNames: { '#doc': 'doc' },
-      ExpressionAttributeValues: { ':p': spanKeys.tree(tenant.organizationId, tenant.projectId, rootTraceId) },
-    });
-    for await (const items of pages) for (const i of items) if (typeof i.doc === 'string') docs.push(i.doc);
+    await Promise.all(
+      allShards(TREE_SHARDS).map(async (shard) => {
+        const pages = queryPages(this.doc, {
+          TableName: this.table,
+          IndexName: 'gsi5',
+          KeyConditionExpression: 'gsi5pk = :p',
+          FilterExpression: 'attribute_exists(#doc)',
+          ProjectionExpression: '#doc',
+          ExpressionAttributeNames: { '#doc': 'doc' },
+          ExpressionAttributeValues: { ':p': spanIndex.tree(tenant.organizationId, tenant.projectId, rootTraceId, shard) },
+        });
+        for await (const items of pages) for (const i of items) if (typeof i.doc === 'string') docs.push(i.doc);
+      }),
+    );
     return docs;
   }
 
   async *experimentSpans(tenant: Tenant, experimentUuid: string, from: SpanPosition | null): AsyncGenerator<ExperimentSpan> {
     // No span is listed under a longer experiment id (writes refuse one); its key would overflow DynamoDB's limit.
     if (Buffer.byteLength(experimentUuid) > MAX_SPAN_ID_BYTES) return;
-    const pk = spanKeys.experiment(tenant.organizationId, tenant.projectId, experimentUuid);
-    const fromKey = from === null ? null : `${spanKeys.rootPart(from.rootTraceId)}${from.include ? '#' : '$'}`;
-    const query = (start: Record<string, unknown> | undefined): Promise<QueryCommandOutput> =>
-      this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'gsi1',
-          KeyConditionExpression: fromKey === null ? 'gsi1pk = :p' : 'gsi1pk = :p AND gsi1sk >= :from',
-          FilterExpression: 'attribute_exists(#doc)',
-          ProjectionExpression: '#doc, root_trace_id',
-          ExpressionAttributeNames: { '#doc': 'doc' },
-          ExpressionAttributeValues: fromKey === null ? { ':p': pk } : { ':p': pk, ':from': fromKey },
-          ExclusiveStartKey: start,
-        }),
-      );
-    let pending: Promise<QueryCommandOutput> | null = query(undefined);
-    while (pending !== null) {
-      const page: QueryCommandOutput = await pending;
-      // The next page is read while the caller works on this one.
-      pending = page.LastEvaluatedKey ? query(page.LastEvaluatedKey) : null;
-      // A caller that stops early leaves at most one read in flight: never an unhandled rejection.
-      pending?.catch(() => {});
-      for (const i of page.Items ?? []) {
-        if (typeof i.doc === 'string') yield { rootTraceId: String(i.root_trace_id), doc: i.doc };
-      }
+    const stream = mergeShards(this.doc, {
+      table: this.table,
+      index: 'gsi4',
+      pkAttr: 'gsi4pk',
+      skAttr: 'ok',
+      partitions: allShards(EXPERIMENT_SHARDS).map((shard) => spanIndex.experiment(tenant.organizationId, tenant.projectId, experimentUuid, shard)),
+      lower: from === null ? undefined : { value: `${spanKeys.rootPart(from.rootTraceId)}${from.include ? '#' : '$'}`, inclusive: true },
+      forward: true,
+      filter: { expression: 'attribute_exists(#doc)', names: { '#doc': 'doc' } },
+      projection: ['doc', 'root_trace_id'],
+      // Experiment reads take many spans: the shards' first pages are sized for it.
+      expect: 4000,
+    });
+    for await (const i of stream) {
+      if (typeof i.doc === 'string') yield { rootTraceId: String(i.root_trace_id), doc: i.doc };
     }
   }
 }

@@ -1,8 +1,13 @@
 import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Tenant } from '../../domain/tenancy.js';
 import type { DeleteResult, TraceMaintenanceStore, TraceToDelete } from '../../domain/trace-maintenance.js';
-import { keys } from './keys.js';
+import { evalCounterUpdate } from './eval-counters.js';
+import { createdAtOf, judgeMember, keys, STATUS_MEMBER } from './keys.js';
+import { upgradeLegacyTrace } from './migration.js';
+
+/** Judge members deleted in the trace's own transaction (with the trace, up to four counters and its status member: under 100 items). */
+const MEMBERS_IN_DELETE = 90;
 
 /** Trace deletion with its counters, and the project's sources: all by key, never a scan. */
 export class DynamoTraceMaintenance implements TraceMaintenanceStore {
@@ -12,20 +17,30 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
   ) {}
 
   async findTrace(tenant: Tenant, traceId: string): Promise<TraceToDelete | null> {
-    const out = await this.doc.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: keys.trace(tenant.organizationId, tenant.projectId, traceId),
-        ConsistentRead: true,
-        ProjectionExpression: 'pk, #source, payload_key, created_at',
-        ExpressionAttributeNames: { '#source': 'source' },
-      }),
-    );
+    const key = keys.trace(tenant.organizationId, tenant.projectId, traceId);
+    const read = () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: key,
+          ConsistentRead: true,
+          ProjectionExpression: 'pk, #source, payload_key, ok, eval_status, judge_ids',
+          ExpressionAttributeNames: { '#source': 'source' },
+        }),
+      );
+    let out = await read();
+    // A trace the migration has not reached yet (no order key): rewritten first, so its counts move once.
+    if (out.Item && out.Item.ok === undefined) {
+      await upgradeLegacyTrace(this.doc, this.table, key);
+      out = await read();
+    }
     if (!out.Item || typeof out.Item.source !== 'string') return null;
     return {
       source: out.Item.source,
       payloadKey: typeof out.Item.payload_key === 'string' ? out.Item.payload_key : null,
-      createdAt: typeof out.Item.created_at === 'string' ? out.Item.created_at : null,
+      createdAt: typeof out.Item.ok === 'string' ? createdAtOf(out.Item.ok) : null,
+      evalStatus: typeof out.Item.eval_status === 'string' ? out.Item.eval_status : null,
+      judgeIds: out.Item.judge_ids instanceof Set ? [...(out.Item.judge_ids as Set<string>)].sort() : [],
     };
   }
 
@@ -35,8 +50,22 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
    * repeated or concurrent delete finds the trace gone and subtracts nothing.
    */
   async deleteTrace(tenant: Tenant, traceId: string, trace: TraceToDelete): Promise<DeleteResult> {
+    const { organizationId: org, projectId: project } = tenant;
     const source = trace.source;
-    const traceKey = keys.trace(tenant.organizationId, tenant.projectId, traceId);
+    const traceKey = keys.trace(org, project, traceId);
+    // A transaction holds at most 100 items: judges past the first MEMBERS_IN_DELETE go first, each with its count.
+    const inline = trace.judgeIds.slice(0, MEMBERS_IN_DELETE);
+    for (const judge of trace.judgeIds.slice(MEMBERS_IN_DELETE)) await this.dropJudge(tenant, traceId, source, judge);
+    const members = [
+      ...(trace.evalStatus !== null ? [keys.traceMember(org, project, traceId, STATUS_MEMBER)] : []),
+      ...inline.map((j) => keys.traceMember(org, project, traceId, judgeMember(j))),
+    ].map((Key) => ({ Delete: { TableName: this.table, Key } }));
+    const evalCounts = evalCounterUpdate(this.table, org, project, traceId, {
+      source,
+      status: trace.evalStatus !== null ? { [trace.evalStatus]: -1 } : {},
+      judges: Object.fromEntries(inline.map((j) => [j, -1])),
+    });
+    const evalItems = [...members, ...(evalCounts ? [{ Update: evalCounts }] : [])];
     const traceDelete = {
       TableName: this.table,
       Key: traceKey,
@@ -54,10 +83,10 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
         ExpressionAttributeValues: { ':one': 1, ':minusOne': -1 },
       },
     });
-    const counters = [decrement(keys.counter(tenant.organizationId, tenant.projectId))];
-    if (trace.createdAt) counters.push(decrement(keys.hourCounter(tenant.organizationId, tenant.projectId, trace.createdAt)));
+    const counters = [decrement(keys.counter(org, project))];
+    if (trace.createdAt) counters.push(decrement(keys.hourCounter(org, project, trace.createdAt)));
     try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Delete: traceDelete }, ...counters] }));
+      await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Delete: traceDelete }, ...counters, ...evalItems] }));
       return { outcome: 'deleted', counted: true };
     } catch (err) {
       if (err instanceof TransactionConflictException) return { outcome: 'conflict' };
@@ -71,13 +100,36 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
         throw err;
       }
     }
-    // The counters do not include this trace (its upload has not completed yet): delete it alone.
+    // The counters do not include this trace (its upload has not completed yet): delete it with its members alone.
     try {
-      await this.doc.send(new DeleteCommand(traceDelete));
+      await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Delete: traceDelete }, ...evalItems] }));
       return { outcome: 'deleted', counted: false };
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return { outcome: 'missing' };
+      if (err instanceof TransactionConflictException) return { outcome: 'conflict' };
+      if (err instanceof TransactionCanceledException) {
+        const codes = (err.CancellationReasons ?? []).map((r) => r.Code);
+        if (codes[0] === 'ConditionalCheckFailed') return { outcome: 'missing' };
+        if (codes.includes('TransactionConflict')) return { outcome: 'conflict' };
+      }
       throw err;
+    }
+  }
+
+  /** Deletes one judge member with its count (a no-op when an earlier attempt did). */
+  private async dropJudge(tenant: Tenant, traceId: string, source: string, judge: string): Promise<void> {
+    const { organizationId: org, projectId: project } = tenant;
+    const counts = evalCounterUpdate(this.table, org, project, traceId, { source, status: {}, judges: { [judge]: -1 } })!;
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Delete: { TableName: this.table, Key: keys.traceMember(org, project, traceId, judgeMember(judge)), ConditionExpression: 'attribute_exists(pk)' } },
+            { Update: counts },
+          ],
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof TransactionCanceledException) || err.CancellationReasons?.[0]?.Code !== 'ConditionalCheckFailed') throw err;
     }
   }
 

@@ -1,136 +1,312 @@
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CursorError, decodeCursor, encodeCursor } from '../../domain/list-query.js';
+import { renderInput } from '../../domain/render-input.js';
 import type { Tenant } from '../../domain/tenancy.js';
+import { searchText, unpackText } from '../../domain/trace.js';
 import type { LastEvaluation, ListPage, ListQuery, TraceReader, TraceView } from '../../domain/traces.js';
-import { HOUR_COUNTER_PREFIX, keys, sourcePartition } from './keys.js';
-import { queryCount, queryPages } from './query.js';
+import { backoffMs, isRetryable, sleep } from '../retry.js';
+import { evalCounterTotals, type EvalTotals } from './eval-counters.js';
+import {
+  allShards,
+  createdAtOf,
+  HOUR_COUNTER_PREFIX,
+  keys,
+  TRACE_SHARDS,
+  traceIndex,
+} from './keys.js';
+import { queryPages } from './query.js';
+import { ID_CHUNK_SIZE } from '../../domain/limits.js';
+import { readIdChunk } from './upload-ids.js';
+import { countSharded, mergeShards, type Bound, type ShardedQuery } from './sharded-query.js';
 
 interface PayloadReader {
   read(key: string): Promise<{ input: string | null; document: string }>;
 }
 
-/** How one list query reads: which index, its key condition, and what is left to a filter. */
-interface Plan {
-  index: 'gsi1' | 'gsi2' | 'gsi3';
-  pkAttr: string;
-  skAttr: string;
-  keyCondition: string;
-  filter: string | undefined;
-  names: Record<string, string>;
-  values: Record<string, unknown>;
-  forward: boolean;
-  /** A sort key an inclusive range bound may include although the page must start after it. */
-  exclude?: string;
+export interface TraceStoreOptions {
+  /** How long a list request may read before it answers what it has, with a cursor to go on (ms). */
+  budgetMs?: number;
 }
 
-/** Items of one Query page per request while skipping or filtering (DynamoDB also stops at 1 MB). */
-const SCAN_PAGE = 1000;
+/** API functions time out after 10 s; a list that reads for this long answers what it has found, with a cursor. */
+export const DEFAULT_LIST_BUDGET_MS = 5_000;
+
+type Item = Record<string, unknown>;
+
+/** How a list query reads: which index and partitions (one per shard), whether its entries must be completed by reading the items, and what it filters. */
+interface Driver {
+  query: Omit<ShardedQuery, 'lower' | 'upper' | 'forward' | 'expect'>;
+  /** The index entries lack the trace's view: read the items (BatchGetItem). */
+  hydrate: boolean;
+  /** A filter the index cannot apply, on the (read) item; null: every entry matches. */
+  matches: ((item: Item) => boolean) | null;
+}
+
+/** What a scan of a driver found. */
+interface Scan {
+  items: Item[];
+  /** Matches up to the position (those skipped for a page number included). */
+  matched: number;
+  /** Matches read in all (past the position too, when counting on for a total). */
+  counted: number;
+  /** Where the next page starts: the order key of the last item served, or of the last entry read when the budget ran out. */
+  position: string | undefined;
+  /** Entries (or uploads) may follow the position. */
+  more: boolean;
+  /** The whole range was read. */
+  exhausted: boolean;
+  /** Filename order: the upload the position is in (its filename sort key). */
+  upload?: string;
+}
 
 export class DynamoTraceStore implements TraceReader {
+  private readonly budgetMs: number;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly payloads: PayloadReader,
-  ) {}
+    options: TraceStoreOptions = {},
+  ) {
+    this.budgetMs = options.budgetMs ?? DEFAULT_LIST_BUDGET_MS;
+  }
 
   async get(tenant: Tenant, id: string): Promise<TraceView | null> {
     const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.trace(tenant.organizationId, tenant.projectId, id) }));
     if (!out.Item || out.Item.type !== 'trace') return null;
-    return this.view(out.Item);
+    return this.view(tenant, out.Item);
   }
 
   /**
-   * One page of a project's traces. Key conditions do the work wherever they
-   * can (project, source, time range, sort order); the rest is a filter.
-   * Deep pages by cursor cost the same as the first page.
+   * One page of a project's traces. An index answers every filter but search (and a judge with a
+   * status): every trace (gsi4), by source (gsi5), by status or judge (member items, gsi2/gsi3),
+   * each spread over TRACE_SHARDS partitions whose sorted streams are merged; the time range and
+   * the cursor are key conditions, so a page by cursor costs the same at any depth. What no index
+   * answers is read in order, within a time budget: when it runs out, the answer holds what was
+   * found and a cursor that goes on from where the reading stopped.
    */
   async list(tenant: Tenant, q: ListQuery, timeRange?: string): Promise<ListPage> {
+    const deadline = Date.now() + this.budgetMs;
     const fromCursor = q.cursor ? decodeCursor(tenant, q, timeRange, q.cursor) : null;
     const query = fromCursor?.since ? { ...q, since: fromCursor.since } : q;
-    const plan = planFor(tenant, query);
-    const counting = planFor(tenant, query); // the whole query's range, for totals
-    const filtered = plan.filter !== undefined;
+    const skip = fromCursor ? 0 : (q.page - 1) * q.pageSize;
+    const scan = query.sortBy === 'filename' ? await this.scanByFilename(tenant, query, fromCursor, skip, deadline) : await this.scanByOrder(tenant, query, fromCursor, skip, deadline);
 
+    // A total no counter or index gives is the matches read so far: exact once the whole range has been read.
+    const counted = scanCounted(query) ? null : fromCursor?.total !== undefined ? { count: fromCursor.total, exact: true } : await this.total(tenant, query, deadline);
+    const before = fromCursor?.matchedBefore ?? 0;
+    const seen = before + scan.matched;
+    const total = counted?.exact ? counted : { count: before + scan.counted, exact: counted === null && scan.exhausted };
+    const traces = await Promise.all(scan.items.map((i) => this.view(tenant, i)));
+    const nextCursor =
+      scan.more && scan.position !== undefined
+        ? encodeCursor(tenant, query, timeRange, { s: scan.position, ...(scan.upload !== undefined ? { u: scan.upload } : {}) }, {
+            ...(counted?.exact && needsCarry(query) ? { total: counted.count } : {}),
+            matchedBefore: seen,
+          })
+        : null;
+    return { traces, totalCount: total.count, totalExact: total.exact, nextCursor };
+  }
+
+  // --- created_at order ---------------------------------------------------------------------
+
+  private async scanByOrder(tenant: Tenant, q: ListQuery, fromCursor: ReturnType<typeof decodeCursor> | null, skip: number, deadline: number): Promise<Scan> {
+    const d = driverFor(tenant, q, this.table);
+    const forward = q.sortOrder === 'asc';
+    let lower: Bound | undefined = q.since ? { value: q.since, inclusive: true } : undefined;
+    let upper: Bound | undefined;
     if (fromCursor) {
       const after = fromCursor.key.s;
-      if (typeof after !== 'string' || !after) throw new CursorError('cursor does not belong to this query');
-      resumeAfter(plan, after);
-    } else if (q.page > 1) {
-      const skip = (q.page - 1) * q.pageSize;
-      const skipped = await this.collect(plan, skip, true);
-      if (skipped.items.length < skip || !skipped.lastSortKey) {
-        return { traces: [], totalCount: await this.total(tenant, query, counting, undefined), nextCursor: null };
-      }
-      resumeAfter(plan, skipped.lastSortKey);
+      if (typeof after !== 'string' || !after || fromCursor.key.u !== undefined) throw new CursorError('cursor does not belong to this query');
+      // A cursor of this query never points before its own time range; only a hand-made one could.
+      if (q.since && after < q.since) throw new CursorError('cursor does not belong to this query');
+      if (forward) lower = { value: after, inclusive: false };
+      else upper = { value: after, inclusive: false };
     }
-
-    const [page, totalCount] = await Promise.all([this.collect(plan, q.pageSize, false), this.total(tenant, query, counting, fromCursor?.total)]);
-    const traces = await Promise.all(page.items.map((i) => this.view(i)));
-    const nextCursor =
-      page.more && page.lastSortKey ? encodeCursor(tenant, query, timeRange, { s: page.lastSortKey }, filtered ? totalCount : undefined) : null;
-    return { traces, totalCount, nextCursor };
+    const stream = mergeShards(this.doc, { ...d.query, lower, upper, forward, expect: skip + q.pageSize + 1 });
+    return this.take(tenant, stream, d, skip, q.pageSize, deadline, scanCounted(q));
   }
 
   /**
-   * Reads matching items in index order until `want` are found. Answers them,
-   * the index sort key of the last one, and whether more may follow it.
+   * Takes matches from a stream of index entries: `skip` of them, then a page of `want`. Entries
+   * are read (hydrated) in batches when the driver needs the items; filtered reading stops at the
+   * deadline. With `countOn`, matches after the page are counted on for as long again as the page
+   * took (50 ms at least), so a total only the reading can count is exact when that reaches the end.
    */
-  private async collect(plan: Plan, want: number, keysOnly: boolean): Promise<{ items: Record<string, unknown>[]; lastSortKey: string | undefined; more: boolean }> {
-    const items: Record<string, unknown>[] = [];
-    const done = (more: boolean) => ({ items, lastSortKey: items.length ? String(items[items.length - 1]![plan.skAttr]) : undefined, more });
-    let exclusive: Record<string, unknown> | undefined;
-    for (;;) {
-      const need = want - items.length;
-      const input: QueryCommandInput = {
-        TableName: this.table,
-        IndexName: plan.index,
-        KeyConditionExpression: plan.keyCondition,
-        ExpressionAttributeNames: { ...plan.names, ...(keysOnly ? { '#isk': plan.skAttr } : {}) },
-        ExpressionAttributeValues: plan.values,
-        ScanIndexForward: plan.forward,
-        ExclusiveStartKey: exclusive,
-        // Unfiltered, every item read is a match: read what is needed, one more to know whether more follow,
-        // and one more again when the range's inclusive bound may hand back the item the cursor ended on.
-        Limit: plan.filter ? SCAN_PAGE : Math.min(need + 1 + (plan.exclude ? 1 : 0), SCAN_PAGE),
-        ...(plan.filter ? { FilterExpression: plan.filter } : {}),
-        ...(keysOnly ? { ProjectionExpression: '#isk' } : {}),
-      };
-      const out = await this.doc.send(new QueryCommand(input));
-      for (const item of out.Items ?? []) {
-        if (plan.exclude !== undefined && item[plan.skAttr] === plan.exclude) continue;
-        if (items.length === want) return done(true);
-        items.push(item);
+  private async take(tenant: Tenant, stream: AsyncGenerator<Item>, d: Pick<Driver, 'hydrate' | 'matches' | 'query'>, skip: number, want: number, deadline: number, countOn: boolean): Promise<Scan> {
+    const started = Date.now();
+    const filtered = d.matches !== null || d.query.filter !== undefined;
+    const skAttr = d.query.skAttr;
+    const items: Item[] = [];
+    let matched = 0;
+    let position: string | undefined;
+    /** Set once the page is full: the matches up to its last item, and when counting on stops. */
+    let full: { matched: number; until: number } | null = null;
+    const it = stream[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        // Out of time (after reading something, so every request moves on): the next page goes on from here.
+        if (full === null && filtered && position !== undefined && Date.now() > deadline) return { items, matched, counted: matched, position, more: true, exhausted: false };
+        if (full !== null && Date.now() > full.until) return { items, matched: full.matched, counted: matched, position, more: true, exhausted: false };
+        // Entries that hold the items come one at a time; entries whose items are read (BatchGetItem) come in batches.
+        const size = !d.hydrate ? 1 : full !== null ? 100 : Math.min(100, Math.max(filtered ? 25 : 1, skip + want - matched));
+        const batch: Item[] = [];
+        let ended = false;
+        while (batch.length < size) {
+          const next = await it.next();
+          if (next.done) {
+            ended = true;
+            break;
+          }
+          batch.push(next.value);
+        }
+        const read = d.hydrate ? await this.hydrate(tenant, batch) : batch;
+        for (let i = 0; i < batch.length; i++) {
+          const item = read[i];
+          const match = item !== undefined && (d.matches === null || d.matches(item));
+          if (match) matched++;
+          if (full !== null) continue;
+          if (match && matched > skip) items.push(item);
+          position = String(batch[i]![skAttr]);
+          if (items.length === want) {
+            if (!countOn) {
+              // Entries after this one (in the batch, or still to come) may match: the next page starts here.
+              const more = i < batch.length - 1 || (!ended && !(await it.next()).done);
+              return { items, matched, counted: matched, position, more, exhausted: !more };
+            }
+            full = { matched, until: Date.now() + Math.max(50, Date.now() - started) };
+          }
+        }
+        if (ended) {
+          if (full === null) return { items, matched, counted: matched, position, more: false, exhausted: true };
+          // Counted to the end: exact, and a next page only if anything matched after this one.
+          return { items, matched: full.matched, counted: matched, position, more: matched > full.matched, exhausted: true };
+        }
       }
-      if (!out.LastEvaluatedKey) return done(false);
-      if (items.length === want) return done(true);
-      exclusive = out.LastEvaluatedKey;
+    } finally {
+      await it.return?.(undefined);
     }
   }
 
-  /** Exact totals: the project's counters when no filter needs the items, else a count (once per query, carried by its cursor). */
-  private async total(tenant: Tenant, q: ListQuery, plan: Plan, carried: number | undefined): Promise<number> {
-    const countersServe = !q.judgeId && !q.status && !q.since && !q.search;
-    if (countersServe) {
-      const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.counter(tenant.organizationId, tenant.projectId) }));
-      const c = out.Item as { traces?: number; by_source?: Record<string, number> } | undefined;
-      return q.source ? (c?.by_source?.[q.source] ?? 0) : (c?.traces ?? 0);
+  /** The trace items behind index entries, in the entries' order (undefined where one is gone). */
+  private async hydrate(tenant: Tenant, entries: Item[]): Promise<(Item | undefined)[]> {
+    const keyOf = (e: Item) => (typeof e.trace_id === 'string' ? keys.trace(tenant.organizationId, tenant.projectId, e.trace_id) : { pk: String(e.pk), sk: 'T' });
+    const wanted = entries.map(keyOf);
+    const found = new Map<string, Item>();
+    for (let i = 0; i < wanted.length; i += 100) {
+      let pending: Record<string, unknown>[] = wanted.slice(i, i + 100);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= 10) throw new Error('BatchGetItem left keys unprocessed after 10 attempts');
+        if (attempt > 0) await sleep(backoffMs(attempt));
+        try {
+          const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending } } }));
+          for (const item of out.Responses?.[this.table] ?? []) found.set(String(item.pk), item);
+          pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+        } catch (err) {
+          if (!isRetryable(err)) throw err;
+        }
+      }
     }
-    if (carried !== undefined) return carried;
-    if (!q.judgeId && !q.status && !q.search && q.since) return this.countSince(tenant, q.source, q.since);
-    return queryCount(this.doc, {
+    return wanted.map((k) => found.get(k.pk));
+  }
+
+  // --- filename order -------------------------------------------------------------------------
+
+  /**
+   * sort_by=filename walks the project's completed uploads in filename order (one small item per
+   * upload, gsi1) and each upload's traces in file order (its id chunks), reading the traces by
+   * key. Filters are applied to the items read, within the budget.
+   */
+  private async scanByFilename(tenant: Tenant, q: ListQuery, fromCursor: ReturnType<typeof decodeCursor> | null, skip: number, deadline: number): Promise<Scan> {
+    const forward = q.sortOrder === 'asc';
+    let start: { upload: string; index: number } | null = null;
+    if (fromCursor) {
+      const u = fromCursor.key.u;
+      const index = Number(fromCursor.key.s);
+      if (typeof u !== 'string' || !u || !Number.isSafeInteger(index) || index < 0) throw new CursorError('cursor does not belong to this query');
+      start = { upload: u, index };
+    }
+    const matches = filterOf(q);
+    const values: Record<string, unknown> = { ':p': traceIndex.uploadsByFilename(tenant.organizationId, tenant.projectId) };
+    if (start) values[':from'] = start.upload;
+    if (q.since) values[':since'] = q.since;
+    const uploads = queryPages(this.doc, {
       TableName: this.table,
-      IndexName: plan.index,
-      KeyConditionExpression: plan.keyCondition,
-      ExpressionAttributeNames: plan.names,
-      ExpressionAttributeValues: plan.values,
-      ...(plan.filter ? { FilterExpression: plan.filter } : {}),
+      IndexName: 'gsi1',
+      KeyConditionExpression: start ? `gsi1pk = :p AND gsi1sk ${forward ? '>=' : '<='} :from` : 'gsi1pk = :p',
+      ExpressionAttributeValues: values,
+      ScanIndexForward: forward,
+      // Every trace of an upload has its creation time: a time range drops whole uploads.
+      ...(q.since ? { FilterExpression: 'created_at >= :since' } : {}),
+      Limit: 100,
     });
+    const items: Item[] = [];
+    let matched = 0;
+    for await (const page of uploads) {
+      for (const u of page) {
+        const sortKey = String(u.gsi1sk);
+        const uploadId = String(u.upload_id);
+        const ids = uploadIds(this.doc, this.table, tenant, u, forward, start?.upload === sortKey ? start.index : 0);
+        for await (const { index, batch } of ids) {
+          const full = await this.hydrate(tenant, batch.map((id) => ({ trace_id: id })));
+          for (let j = 0; j < batch.length; j++) {
+            const item = full[j];
+            // A trace another upload wrote (identical content uploaded again) is listed under that upload.
+            if (item !== undefined && item.upload_id === uploadId && (matches === null || matches(item))) {
+              matched++;
+              if (matched > skip) items.push(item);
+            }
+            if (items.length === q.pageSize) return { items, matched, counted: matched, position: String(index + j + 1), upload: sortKey, more: true, exhausted: false };
+          }
+          // Out of time: go on from the next id on the next page.
+          if (Date.now() > deadline) return { items, matched, counted: matched, position: String(index + batch.length), upload: sortKey, more: true, exhausted: false };
+        }
+      }
+    }
+    return { items, matched, counted: matched, position: undefined, more: false, exhausted: true };
+  }
+
+  // --- totals ----------------------------------------------------------------------------------
+
+  /**
+   * Exact totals without reading the matches: the project's counters (all, by source), the hourly
+   * counters (time ranges), the evaluation counters (by status, by judge, with a source), and a
+   * count of an index range (a status or judge with a time range, which no counter holds).
+   * Answers exact: false when the count would not finish within the budget.
+   */
+  private async total(tenant: Tenant, q: ListQuery, deadline: number): Promise<{ count: number; exact: boolean }> {
+    const { organizationId: org, projectId: project } = tenant;
+    const all = async () => (q.since ? this.countSince(tenant, q.source, q.since) : this.projectTotal(tenant, q.source));
+    if (!q.judgeId && !q.status) return { count: await all(), exact: true };
+    const evals = q.since ? null : await evalCounterTotals(this.doc, this.table, org, project);
+    const rangeCount = async (status: string | null, judge: string | null): Promise<number | null> => {
+      const d = driverFor(tenant, { ...q, status: (status ?? undefined) as ListQuery['status'], judgeId: judge ?? undefined, search: undefined }, this.table);
+      return countSharded(this.doc, { ...d.query, lower: { value: q.since!, inclusive: true }, forward: true }, deadline);
+    };
+    const evaluated = async (status: string): Promise<number | null> => (evals ? statusCount(evals, status, q.source) : rangeCount(status, null));
+    if (q.judgeId) {
+      const n = evals ? judgeCount(evals, q.judgeId, q.source) : await rangeCount(null, q.judgeId);
+      return n === null ? { count: 0, exact: false } : { count: n, exact: true };
+    }
+    if (q.status !== 'unevaluated') {
+      const n = await evaluated(q.status!);
+      return n === null ? { count: 0, exact: false } : { count: n, exact: true };
+    }
+    const parts = await Promise.all(['pass', 'fail', 'pending'].map(evaluated));
+    if (parts.some((p) => p === null)) return { count: 0, exact: false };
+    return { count: Math.max(0, (await all()) - (parts as number[]).reduce((a, b) => a + b, 0)), exact: true };
+  }
+
+  private async projectTotal(tenant: Tenant, source: string | undefined): Promise<number> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.counter(tenant.organizationId, tenant.projectId) }));
+    const c = out.Item as { traces?: number; by_source?: Record<string, number> } | undefined;
+    return source ? (c?.by_source?.[source] ?? 0) : (c?.traces ?? 0);
   }
 
   /**
-   * Traces created at or after `since` (of one source, or all): the hourly
-   * counters of every later hour, plus an exact count of the part of the
-   * first hour that the range covers. Costs one hour's items at most, not the range's.
+   * Traces created at or after `since` (of one source, or all): the hourly counters of every later
+   * hour, plus an exact count of the part of the first hour that the range covers (the shards'
+   * index ranges). Costs one hour's entries at most, not the range's.
    */
   private async countSince(tenant: Tenant, source: string | undefined, since: string): Promise<number> {
     const firstHour = since.slice(0, 13);
@@ -147,45 +323,70 @@ export class DynamoTraceStore implements TraceReader {
         total += source ? (c.by_source?.[source] ?? 0) : (c.traces ?? 0);
       }
     }
-
-    const index = source ? 'gsi2' : 'gsi1';
-    total += await queryCount(this.doc, {
-      TableName: this.table,
-      IndexName: index,
-      // Sort keys start with the ISO creation time; the next hour's first instant sorts after every key of this hour.
-      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :next',
-      ExpressionAttributeNames: { '#pk': `${index}pk`, '#sk': `${index}sk` },
-      ExpressionAttributeValues: {
-        ':pk': source ? sourcePartition(tenant.organizationId, tenant.projectId, source) : project,
-        ':since': since,
-        ':next': nextHourIso,
-      },
-    });
+    const d = driverFor(tenant, { page: 1, pageSize: 1, source, sortBy: 'created_at', sortOrder: 'desc' }, this.table);
+    // Order keys start with the ISO creation time; the next hour's first instant sorts after every key of this hour.
+    total += (await countSharded(this.doc, { ...d.query, lower: { value: since, inclusive: true }, upper: { value: nextHourIso, inclusive: true }, forward: true }))!;
     return total;
   }
 
-  private async view(i: Record<string, unknown>): Promise<TraceView> {
-    let input = (i.input as string | null | undefined) ?? null;
-    let document = i.doc as string | undefined;
-    if (document === undefined && typeof i.payload_key === 'string') {
-      const payload = await this.payloads.read(i.payload_key);
-      input = payload.input;
-      document = payload.document;
+  // --- the view --------------------------------------------------------------------------------
+
+  private async view(tenant: Tenant, i: Item): Promise<TraceView> {
+    const prefix = keys.trace(tenant.organizationId, tenant.projectId, '').pk;
+    let input: string | null;
+    let document: string;
+    if (i.doc_z instanceof Uint8Array) {
+      document = unpackText(i.doc_z);
+      const kept = storedInput(i);
+      input = kept !== undefined ? kept : renderInput(JSON.parse(document) as Record<string, unknown>);
+    } else if (typeof i.payload_key === 'string') {
+      ({ input, document } = await this.payloads.read(i.payload_key));
+    } else {
+      document = 'null';
+      input = null;
     }
     return {
-      id: String(i.id),
-      organizationId: String(i.organization_id),
-      projectId: String(i.project_id),
-      createdAt: String(i.created_at),
+      id: String(i.pk).slice(prefix.length),
+      organizationId: tenant.organizationId,
+      projectId: tenant.projectId,
+      createdAt: createdAtOf(String(i.ok)),
       filename: String(i.filename),
       source: String(i.source),
       integrationId: typeof i.integration_id === 'string' ? i.integration_id : null,
       input,
-      document: document ?? 'null',
+      document,
       evaluationsCount: typeof i.evaluations_count === 'number' ? i.evaluations_count : 0,
       lastEvaluations: Array.isArray(i.last_evaluations) ? (i.last_evaluations as LastEvaluation[]).map(lastEvaluation) : [],
       uploadId: String(i.upload_id),
     };
+  }
+}
+
+/**
+ * An upload's trace ids in file order (or its reverse), from `from` on, in batches of at most 100
+ * with the index of each batch's first id: only the id chunks that hold them are read.
+ */
+async function* uploadIds(doc: DynamoDBDocumentClient, table: string, tenant: Tenant, u: Item, forward: boolean, from: number): AsyncGenerator<{ index: number; batch: string[] }> {
+  const total = Number(u.traces ?? 0);
+  if (typeof u.ids === 'string') {
+    const inline = u.ids.split(',');
+    const ordered = forward ? inline : inline.reverse();
+    for (let i = from; i < ordered.length; i += 100) yield { index: i, batch: ordered.slice(i, i + 100) };
+    return;
+  }
+  const chunkSize = ID_CHUNK_SIZE;
+  let index = from;
+  let chunk = { n: -1, ids: [] as string[] };
+  while (index < total) {
+    const fileIndex = forward ? index : total - 1 - index;
+    const n = Math.floor(fileIndex / chunkSize);
+    if (chunk.n !== n) chunk = { n, ids: await readIdChunk(doc, table, tenant.organizationId, tenant.projectId, String(u.upload_id), n) };
+    const inChunk = fileIndex - n * chunkSize;
+    // Up to 100 ids, without leaving this chunk.
+    const batch = forward ? chunk.ids.slice(inChunk, inChunk + 100) : chunk.ids.slice(Math.max(0, inChunk - 99), inChunk + 1).reverse();
+    if (batch.length === 0) return;
+    yield { index, batch };
+    index += batch.length;
   }
 }
 
@@ -201,94 +402,87 @@ function lastEvaluation(e: LastEvaluation): LastEvaluation {
   };
 }
 
-function planFor(tenant: Tenant, q: ListQuery): Plan {
-  const project = keys.projectPartition(tenant.organizationId, tenant.projectId);
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  const filters: string[] = [];
-  let index: Plan['index'];
-  let pk: string;
-  let keyCondition: string;
+/** Queries whose total only the reading itself can count: a search, and a judge with a status. */
+function scanCounted(q: ListQuery): boolean {
+  return q.search !== undefined || (q.judgeId !== undefined && q.status !== undefined);
+}
 
-  if (q.sortBy === 'filename') {
-    index = 'gsi3';
-    pk = project;
-    keyCondition = '#pk = :pk';
-    if (q.source) {
-      names['#source'] = 'source';
-      values[':source'] = q.source;
-      filters.push('#source = :source');
-    }
-    if (q.since) {
-      names['#created'] = 'created_at';
-      values[':since'] = q.since;
-      filters.push('#created >= :since');
-    }
+/** Totals that cost a count of an index range: counted on the first page, carried by the cursor. */
+function needsCarry(q: ListQuery): boolean {
+  return q.since !== undefined && (q.judgeId !== undefined || q.status !== undefined);
+}
+
+function statusCount(t: EvalTotals, status: string, source: string | undefined): number {
+  return source === undefined ? (t.byStatus[status] ?? 0) : (t.byStatusSource[JSON.stringify([status, source])] ?? 0);
+}
+
+function judgeCount(t: EvalTotals, judge: string, source: string | undefined): number {
+  return source === undefined ? (t.byJudge[judge] ?? 0) : (t.byJudgeSource[JSON.stringify([judge, source])] ?? 0);
+}
+
+/** An input kept in the item (one the document does not give): a string, null, or undefined when the document gives it. */
+function storedInput(item: Item): string | null | undefined {
+  if (!('input' in item)) return undefined;
+  return typeof item.input === 'string' ? item.input : null;
+}
+
+/** Does the (read) trace item match the query's search? Case-insensitive, over the text `searchText` makes. */
+function searchMatches(item: Item, needle: string): boolean {
+  let text: string;
+  if (item.doc_z instanceof Uint8Array) {
+    const document = unpackText(item.doc_z);
+    const value = JSON.parse(document) as Record<string, unknown>;
+    const kept = storedInput(item);
+    text = searchText(String(item.filename), kept !== undefined ? kept : renderInput(value), value);
+  } else if (item.search_z instanceof Uint8Array) {
+    text = unpackText(item.search_z);
   } else {
-    index = q.source ? 'gsi2' : 'gsi1';
-    pk = q.source ? sourcePartition(tenant.organizationId, tenant.projectId, q.source) : project;
-    keyCondition = '#pk = :pk';
-    if (q.since) {
-      // Sort keys start with the ISO creation time: a time range is a key condition.
-      values[':since'] = q.since;
-      keyCondition += ' AND #sk >= :since';
-    }
+    text = String(item.filename).toLowerCase();
   }
-  names['#pk'] = `${index}pk`;
-  if (keyCondition.includes('#sk')) names['#sk'] = `${index}sk`;
-  values[':pk'] = pk;
+  return text.includes(needle);
+}
 
+/** Every filter of the query, on a read trace item (for reads no index narrows: filename order). */
+function filterOf(q: ListQuery): ((item: Item) => boolean) | null {
+  const tests: Array<(item: Item) => boolean> = [];
+  if (q.source) tests.push((i) => i.source === q.source);
+  if (q.since) tests.push((i) => String(i.ok) >= q.since!);
+  if (q.status) tests.push((i) => (q.status === 'unevaluated' ? i.eval_status === undefined : i.eval_status === q.status));
+  if (q.judgeId) tests.push((i) => i.judge_ids instanceof Set && i.judge_ids.has(q.judgeId));
+  if (q.search) tests.push((i) => searchMatches(i, q.search!));
+  return tests.length === 0 ? null : (i) => tests.every((t) => t(i));
+}
+
+/** The index (and its shards' partitions) that answers the query's filters best, and what is left to test on the items. */
+function driverFor(tenant: Tenant, q: Pick<ListQuery, 'source' | 'judgeId' | 'status' | 'search'> & Partial<ListQuery>, table: string): Driver {
+  const { organizationId: org, projectId: project } = tenant;
+  const shards = allShards(TRACE_SHARDS);
+  const search = q.search ? (i: Item) => searchMatches(i, q.search!) : null;
+  const index = (name: 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5', partitions: string[]) => ({
+    table,
+    index: name,
+    pkAttr: `${name}pk`,
+    skAttr: name === 'gsi4' || name === 'gsi5' ? 'ok' : `${name}sk`,
+    partitions,
+  });
   if (q.judgeId) {
-    names['#judges'] = 'judge_ids';
-    values[':judge'] = q.judgeId;
-    filters.push('contains(#judges, :judge)');
+    const judge = q.judgeId;
+    const partitions = shards.map((s) => (q.source ? traceIndex.judgeSource(org, project, s, judge, q.source) : traceIndex.judge(org, project, s, judge)));
+    const status = q.status;
+    const statusTest = status ? (i: Item) => (status === 'unevaluated' ? i.eval_status === undefined : i.eval_status === status) : null;
+    const tests = [statusTest, search].filter((t): t is (i: Item) => boolean => t !== null);
+    return { query: index(q.source ? 'gsi3' : 'gsi2', partitions), hydrate: true, matches: tests.length ? (i) => tests.every((t) => t(i)) : null };
   }
-  if (q.status) {
-    names['#status'] = 'eval_status';
-    if (q.status === 'unevaluated') filters.push('attribute_not_exists(#status)');
-    else {
-      values[':status'] = q.status;
-      filters.push('#status = :status');
-    }
+  if (q.status && q.status !== 'unevaluated') {
+    const status = q.status;
+    const partitions = shards.map((s) => (q.source ? traceIndex.statusSource(org, project, status, s, q.source) : traceIndex.status(org, project, status, s)));
+    return { query: index(q.source ? 'gsi3' : 'gsi2', partitions), hydrate: true, matches: search };
   }
-  if (q.search) {
-    names['#search'] = 'search';
-    values[':search'] = q.search;
-    filters.push('contains(#search, :search)');
+  const filter = q.status === 'unevaluated' ? { expression: 'attribute_not_exists(#es)', names: { '#es': 'eval_status' } } : undefined;
+  if (q.source) {
+    const source = q.source;
+    return { query: { ...index('gsi5', shards.map((s) => traceIndex.source(org, project, s, source))), filter }, hydrate: true, matches: search };
   }
-  return {
-    index,
-    pkAttr: `${index}pk`,
-    skAttr: `${index}sk`,
-    keyCondition,
-    filter: filters.length ? filters.join(' AND ') : undefined,
-    names,
-    values,
-    forward: q.sortOrder === 'asc',
-  };
+  return { query: { ...index('gsi4', shards.map((s) => traceIndex.all(org, project, s))), filter }, hydrate: false, matches: search };
 }
 
-/**
- * Makes the plan start after the item whose index sort key is `after`. Sort
- * keys are unique per trace, so "after" is a key condition: reaching page
- * 1,000 costs what reaching page 1 does (an ExclusiveStartKey would too on
- * DynamoDB, but DynamoDB Local walks to it).
- */
-function resumeAfter(plan: Plan, after: string): void {
-  plan.values[':after'] = after;
-  plan.names['#sk'] = plan.skAttr;
-  const hasSince = plan.keyCondition.includes(':since');
-  if (plan.forward) {
-    // Every item after the cursor is also at or after the time range's start.
-    plan.keyCondition = '#pk = :pk AND #sk > :after';
-    if (hasSince) delete plan.values[':since'];
-  } else if (hasSince) {
-    // A cursor of this query never points before its own time range; only a hand-made one could.
-    if (after < String(plan.values[':since'])) throw new CursorError('cursor does not belong to this query');
-    // One condition per sort key: an inclusive range, dropping the cursor's own item.
-    plan.keyCondition = '#pk = :pk AND #sk BETWEEN :since AND :after';
-    plan.exclude = after;
-  } else {
-    plan.keyCondition = '#pk = :pk AND #sk < :after';
-  }
-}

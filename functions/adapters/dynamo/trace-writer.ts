@@ -7,42 +7,37 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { StoredTrace, TraceWriter } from '../../domain/ports.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
-import { createdSortKey, filenameSortKey, keys, sourcePartition } from './keys.js';
+import { keys, orderKey, shardOf, traceIndex, TRACE_SHARDS } from './keys.js';
 
 const S = (s: string): AttributeValue => ({ S: s });
-const NULL: AttributeValue = { NULL: true };
-const SorNull = (s: string | null): AttributeValue => (s === null ? NULL : { S: s });
 
-/** The DynamoDB item of a trace, built directly as attribute values (no marshalling pass). */
+/**
+ * The DynamoDB item of a trace, built directly as attribute values (no marshalling pass). Lean:
+ * the document deflated, no copy of the input or the search text (both are derived from the
+ * document when read), the tenant and id only in the key, the creation time and position only
+ * in the order key. A ~1 KB record makes an item under 1 KB (one write unit) and two one-unit
+ * index entries: gsi4 (every trace) and gsi5 (its source), each in one of TRACE_SHARDS partitions.
+ */
 export function traceItem(t: StoredTrace): Record<string, AttributeValue> {
   const k = keys.trace(t.organizationId, t.projectId, t.id);
+  const shard = shardOf(t.id, TRACE_SHARDS);
   const item: Record<string, AttributeValue> = {
     pk: S(k.pk),
     sk: S(k.sk),
-    gsi1pk: S(keys.projectPartition(t.organizationId, t.projectId)),
-    gsi1sk: S(createdSortKey(t.createdAt, t.uploadId, t.position)),
-    gsi2pk: S(sourcePartition(t.organizationId, t.projectId, t.source)),
-    gsi2sk: S(createdSortKey(t.createdAt, t.uploadId, t.position)),
-    gsi3pk: S(keys.projectPartition(t.organizationId, t.projectId)),
-    gsi3sk: S(filenameSortKey(t.filename, t.createdAt, t.uploadId, t.position)),
     type: S('trace'),
-    id: S(t.id),
-    organization_id: S(t.organizationId),
-    project_id: S(t.projectId),
-    created_at: S(t.createdAt),
+    ok: S(orderKey(t.createdAt, t.uploadId, t.position)),
+    gsi4pk: S(traceIndex.all(t.organizationId, t.projectId, shard)),
+    gsi5pk: S(traceIndex.source(t.organizationId, t.projectId, shard, t.source)),
     filename: S(t.filename),
     source: S(t.source),
-    integration_id: SorNull(t.integrationId),
     upload_id: S(t.uploadId),
-    position: { N: String(t.position) },
-    search: S(t.searchText),
   };
-  if (t.payloadKey === null) {
-    item.doc = S(t.document);
-    item.input = SorNull(t.input);
-  } else {
-    item.payload_key = S(t.payloadKey);
-  }
+  if (t.integrationId !== null) item.integration_id = S(t.integrationId);
+  // An input the document does not give (renderInput of it would not): kept as it is.
+  if (!t.inputFromDocument && t.payloadKey === null) item.input = t.input === null ? { NULL: true } : S(t.input);
+  if (t.packed !== null) item.doc_z = { B: t.packed };
+  if (t.payloadKey !== null) item.payload_key = S(t.payloadKey);
+  if (t.packedSearch !== null) item.search_z = { B: t.packedSearch };
   return item;
 }
 
@@ -101,12 +96,13 @@ export class DynamoTraceWriter implements TraceWriter {
           const out = await this.client.send(
             new BatchGetItemCommand({
               RequestItems: {
-                [this.table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: 'id, upload_id' },
+                [this.table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: 'pk, upload_id' },
               },
             }),
           );
+          const prefix = keys.trace(organizationId, projectId, '').pk;
           for (const item of out.Responses?.[this.table] ?? []) {
-            if (item.id?.S && item.upload_id?.S) found.set(item.id.S, item.upload_id.S);
+            if (item.pk?.S && item.upload_id?.S) found.set(item.pk.S.slice(prefix.length), item.upload_id.S);
           }
           pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
         } catch (err) {

@@ -1,4 +1,3 @@
-import { queryPages } from './query.js';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
@@ -15,7 +14,8 @@ import {
   type UploadStore,
   type UploadSummary,
 } from '../../domain/ports.js';
-import { keys } from './keys.js';
+import { filenameSortKey, keys, traceIndex } from './keys.js';
+import { putIdChunk, readIdChunks } from './upload-ids.js';
 
 /** Distinct sources counted per transaction (keeps each update expression small). */
 const SOURCES_PER_TRANSACTION = 40;
@@ -166,12 +166,7 @@ export class DynamoUploadStore implements UploadStore {
   }
 
   async putIdChunk(u: UploadRecord, index: number, ids: string[]): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { ...keys.uploadIds(u.organizationId, u.projectId, u.uploadId, index), type: 'upload-ids', ids: ids.join(',') },
-      }),
-    );
+    await putIdChunk(this.doc, this.table, u.organizationId, u.projectId, u.uploadId, index, ids);
   }
 
   /**
@@ -263,12 +258,10 @@ export class DynamoUploadStore implements UploadStore {
                 },
               },
             },
-            ...(total > 0
-              ? [
-                  { Update: { TableName: this.table, Key: counterKey, ...counterUpdate(last, total, sources.map(([src]) => src)) } },
-                  { Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total) } },
-                ]
-              : []),
+            ...(total > 0 ? [{ Update: { TableName: this.table, Key: counterKey, ...counterUpdate(last, total, sources.map(([src]) => src)) } }] : []),
+            // The hour also counts the upload's bad lines (for the viewer's charts), in this same exactly-once transaction.
+            ...(total > 0 || s.errorCount > 0 ? [{ Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total, [], s.errorCount) } }] : []),
+            ...(s.traces > 0 ? [{ Put: { TableName: this.table, Item: uploadByFilenameItem(u, s) } }] : []),
           ],
         }),
       );
@@ -280,29 +273,37 @@ export class DynamoUploadStore implements UploadStore {
     }
   }
 
-  /** The upload's good trace ids in file order: its id chunks (`UPLOAD#<id>#IDS#<n>`, comma-joined) read in key order. */
-  async traceIds(organizationId: string, projectId: string, uploadId: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
-    const first = keys.uploadIds(organizationId, projectId, uploadId, 0);
-    const prefix = first.sk.slice(0, first.sk.length - '000000'.length);
-    const ids: string[] = [];
-    const pages = queryPages(this.doc, {
-      TableName: this.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': first.pk, ':prefix': prefix },
-      ProjectionExpression: 'ids',
-      ConsistentRead: true,
-    });
-    for await (const items of pages) {
-      for (const item of items) {
-        if (typeof item.ids === 'string' && item.ids !== '') for (const id of item.ids.split(',')) ids.push(id);
-      }
-      if (ids.length >= limit) break;
-    }
-    return ids.length > limit ? ids.slice(0, limit) : ids;
+  /** The upload's good trace ids in file order (from its id chunks); at most `limit`. */
+  async traceIds(u: UploadRecord, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+    return readIdChunks(this.doc, this.table, u.organizationId, u.projectId, u.uploadId, u.idChunks, limit);
   }
 }
 
-function counterUpdate(group: [string, number][], total: number, allSources: string[] = []) {
+/**
+ * A completed upload's place in the filename order, with what walking its traces needs
+ * (sort_by=filename): its id chunks, or its ids inline (`ids`, for a one-trace "upload" such as
+ * an OTel trace).
+ */
+export function uploadByFilenameItem(
+  u: Pick<UploadRecord, 'organizationId' | 'projectId' | 'uploadId' | 'filename' | 'createdAt'>,
+  s: Pick<UploadSummary, 'traces' | 'idChunks'>,
+  ids?: string[],
+): Record<string, unknown> {
+  return {
+    ...(ids ? { ids: ids.join(',') } : {}),
+    ...keys.uploadByFilename(u.organizationId, u.projectId, u.uploadId),
+    type: 'upload-filename',
+    upload_id: u.uploadId,
+    filename: u.filename,
+    created_at: u.createdAt,
+    traces: s.traces,
+    id_chunks: s.idChunks,
+    gsi1pk: traceIndex.uploadsByFilename(u.organizationId, u.projectId),
+    gsi1sk: filenameSortKey(u.filename, u.createdAt, u.uploadId),
+  };
+}
+
+function counterUpdate(group: [string, number][], total: number, allSources: string[] = [], badLines = 0) {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':zero': 0 };
   const sets: string[] = [];
@@ -316,11 +317,17 @@ function counterUpdate(group: [string, number][], total: number, allSources: str
     adds.push('traces :total');
     values[':total'] = total;
   }
+  if (badLines > 0) {
+    adds.push('bad_lines :bad');
+    values[':bad'] = badLines;
+  }
   if (allSources.length > 0) {
     adds.push('sources :sources');
     values[':sources'] = new Set(allSources);
   }
   const expr = [sets.length ? `SET ${sets.join(', ')}` : '', adds.length ? `ADD ${adds.join(', ')}` : ''].filter(Boolean).join(' ');
+  // DynamoDB refuses an unused value: an ADD alone (bad lines of an upload with no new trace) needs no :zero.
+  if (expr && sets.length === 0) delete values[':zero'];
   return {
     UpdateExpression: expr || 'SET traces = if_not_exists(traces, :zero)',
     ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),

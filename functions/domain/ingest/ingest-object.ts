@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BATCH_WRITE_SIZE, MAX_FILE_BYTES, MAX_REPORTED_ERRORS } from '../limits.js';
+import { BATCH_WRITE_SIZE, ID_CHUNK_SIZE, MAX_FILE_BYTES, MAX_REPORTED_ERRORS } from '../limits.js';
 import { locateObject } from '../object-key.js';
 import { parserFor } from '../parse/index.js';
 import type { ParseEvent } from '../parse/types.js';
@@ -15,7 +15,7 @@ import type {
   UploadSummary,
 } from '../ports.js';
 import { uploadId as deriveUploadId } from '../ids.js';
-import { buildTrace, mustOffload, payloadBody, payloadKey, type TraceDraft, type UploadContext } from '../trace.js';
+import { buildTrace, storedTrace, type TraceDraft, type UploadContext } from '../trace.js';
 import type { Tenant } from '../tenancy.js';
 import { searchDocument, type SearchIndex } from '../search/search-index.js';
 
@@ -62,8 +62,6 @@ export class LeaseBusyError extends RetryableIngestError {
   override name = 'LeaseBusyError';
 }
 
-/** Good trace ids are kept in chunks of this many per upload (for the create API's answer). */
-export const ID_CHUNK_SIZE = 5000;
 
 /** Traces per search index commit: few, large commits (each is a new version of the project's index). */
 export const SEARCH_BATCH_SIZE = 5000;
@@ -366,10 +364,9 @@ async function writeBatch(
   if (missing.length === 0) return mine;
   const stored: StoredTrace[] = await Promise.all(
     missing.map(async (t) => {
-      if (!mustOffload(t)) return { ...t, payloadKey: null };
-      const key = payloadKey(t);
-      await deps.storage.putPayload(key, payloadBody(t));
-      return { ...t, payloadKey: key };
+      const { stored: s, payload } = storedTrace(t);
+      if (payload !== null) await deps.storage.putPayload(payload.key, payload.body);
+      return s;
     }),
   );
   await deps.traces.writeBatch(stored);

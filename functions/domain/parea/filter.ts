@@ -46,20 +46,8 @@ import * as z from 'zod';
 import { parseTimestampMicros, toFiniteNumber } from './span.js';
 import type { TreeNode } from './tree.js';
 
-export const FILTER_OPERATORS = [
-  'equals',
-  'not_equals',
-  'like',
-  'greater_than_or_equal',
-  'less_than_or_equal',
-  'greater_than',
-  'less_than',
-  'is_null',
-  'exists',
-  'in',
-  'between',
-] as const;
-export type FilterOperator = (typeof FILTER_OPERATORS)[number];
+import { FILTER_OPERATORS } from './operators.js';
+export { FILTER_OPERATORS, type FilterOperator } from './operators.js';
 
 /** Span fields whose values are numbers: their filter values must be numbers too. */
 export const NUMERIC_FIELDS: readonly string[] = [

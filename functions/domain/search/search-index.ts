@@ -15,7 +15,7 @@
  *   `optimize` merges the tail into the index in the background.
  */
 import type { Tenant } from '../tenancy.js';
-import type { TraceDraft } from '../trace.js';
+import { searchText, type TraceDraft } from '../trace.js';
 
 /** One trace as the index keeps it. */
 export interface SearchDocument {
@@ -106,7 +106,7 @@ export function searchDocument(trace: TraceDraft): SearchDocument {
     sortKey: `${trace.createdAt}#${trace.uploadId}#${String(trace.position).padStart(10, '0')}`,
     source: trace.source,
     filename: trace.filename,
-    text: trace.searchText,
+    text: searchText(trace.filename, trace.input, JSON.parse(trace.document)),
   };
 }
 

@@ -134,7 +134,7 @@ export async function readUpload(
   const upload = await uploads.getUpload(tenant.organizationId, tenant.projectId, uploadId);
   if (!upload) return null;
   if (upload.status !== 'completed') return { upload, traceIds: null, idsTruncated: false };
-  const traceIds = upload.traces > 0 ? await uploads.traceIds(tenant.organizationId, tenant.projectId, uploadId, maxIds) : [];
+  const traceIds = upload.traces > 0 ? await uploads.traceIds(upload, maxIds) : [];
   return { upload, traceIds, idsTruncated: upload.traces > traceIds.length };
 }
 
@@ -145,7 +145,7 @@ function isSettled(u: UploadRecord): boolean {
 async function answerFor(uploads: Pick<UploadStore, 'traceIds'>, upload: UploadRecord, maxIds: number): Promise<CreateTracesResult> {
   if (upload.status === 'failed') return { status: 'failed', upload, reason: upload.reason ?? upload.lastError ?? 'the upload failed' };
   if (upload.traces === 0) return { status: 'no-valid-records', upload };
-  const traceIds = await uploads.traceIds(upload.organizationId, upload.projectId, upload.uploadId, maxIds);
+  const traceIds = await uploads.traceIds(upload, maxIds);
   return { status: 'completed', upload, traceIds, idsTruncated: upload.traces > traceIds.length };
 }
 

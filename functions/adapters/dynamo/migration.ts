@@ -1,0 +1,305 @@
+/**
+ * Moves a table written before the sharded layout (schema version 1) to the current one (2),
+ * in place, while it keeps serving: `npm run migrate` (cli/migrate.ts), and the local stack
+ * at start. Idempotent and resumable: every rewrite is conditional on the item still being in
+ * the old layout (so counters the rewrite moves move once, whatever the retries and restarts),
+ * and each scan segment's position is checkpointed in the table.
+ *
+ *   trace (v1: document, input and a search copy as text, in three ALL indexes) → the lean item:
+ *     the document deflated, sharded gsi4/gsi5 keys, status and judge member items and their counters
+ *   span (v1: gsi1 experiment, gsi2 tree, one partition each) → sharded gsi4/gsi5 keys
+ *   upload id chunks (v1: in the project's partition) → a partition per chunk
+ *   completed upload → its place in the filename order (gsi1)
+ *
+ * A Scan is right here (every item is read once, off the request path); nothing on a request
+ * path scans.
+ */
+import {
+  DescribeTableCommand,
+  TransactionCanceledException,
+  UpdateTableCommand,
+  type AttributeDefinition,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, ScanCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { packText } from '../../domain/trace.js';
+import { ensureEvalCounter, evalCounterUpdate } from './eval-counters.js';
+import { judgeMemberItem, statusMemberItem } from './trace-members.js';
+import { keys, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
+import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
+import { spanItem } from './span-store.js';
+import { uploadByFilenameItem } from './upload-store.js';
+import { putIdChunk } from './upload-ids.js';
+
+export const SCHEMA_VERSION = 2;
+const META = { pk: 'META', sk: 'SCHEMA' };
+const checkpointKey = (segment: number, of: number) => ({ pk: 'META', sk: `MIGRATION#${SCHEMA_VERSION}#${of}#${segment}` });
+
+export interface MigrationReport {
+  scanned: number;
+  traces: number;
+  spans: number;
+  idChunks: number;
+  uploads: number;
+  indexesCreated: string[];
+  alreadyCurrent: boolean;
+}
+
+export interface MigrationOptions {
+  /** Parallel scan segments. */
+  segments?: number;
+  /** Stop (as a crash would) after this many items rewritten; for tests of resuming. */
+  stopAfter?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Creates every index of INDEXES the table lacks, one at a time (DynamoDB takes one index
+ * creation per UpdateTable), waiting for each to become ACTIVE. Answers the ones created.
+ */
+export async function ensureIndexes(client: DynamoDBClient, table: string, log: (line: string) => void = () => {}): Promise<string[]> {
+  const created: string[] = [];
+  for (const index of INDEXES) {
+    const described = await client.send(new DescribeTableCommand({ TableName: table }));
+    if ((described.Table?.GlobalSecondaryIndexes ?? []).some((g) => g.IndexName === index.name)) continue;
+    log(`creating index ${index.name} on ${table}`);
+    const attributes: AttributeDefinition[] = [
+      { AttributeName: index.partitionKey, AttributeType: 'S' },
+      { AttributeName: index.sortKey, AttributeType: 'S' },
+    ];
+    await client.send(
+      new UpdateTableCommand({
+        TableName: table,
+        AttributeDefinitions: attributes,
+        GlobalSecondaryIndexUpdates: [
+          {
+            Create: {
+              IndexName: index.name,
+              KeySchema: [
+                { AttributeName: index.partitionKey, KeyType: 'HASH' },
+                { AttributeName: index.sortKey, KeyType: 'RANGE' },
+              ],
+              Projection: index.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
+            },
+          },
+        ],
+      }),
+    );
+    for (;;) {
+      const t = await client.send(new DescribeTableCommand({ TableName: table }));
+      const g = t.Table?.GlobalSecondaryIndexes?.find((x) => x.IndexName === index.name);
+      if (g?.IndexStatus === 'ACTIVE' && t.Table?.TableStatus === 'ACTIVE') break;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    created.push(index.name);
+  }
+  return created;
+}
+
+/** The table's schema version (1 when it has no marker: a table from before the markers). */
+export async function schemaVersion(doc: DynamoDBDocumentClient, table: string): Promise<number> {
+  const out = await doc.send(new GetCommand({ TableName: table, Key: META, ConsistentRead: true }));
+  return typeof out.Item?.version === 'number' ? out.Item.version : 1;
+}
+
+/** Marks a table created in the current layout (nothing to migrate). */
+export async function markCurrent(doc: DynamoDBDocumentClient, table: string): Promise<void> {
+  await doc.send(new PutCommand({ TableName: table, Item: { ...META, type: 'meta', version: SCHEMA_VERSION } }));
+}
+
+export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocumentClient, table: string, options: MigrationOptions = {}): Promise<MigrationReport> {
+  const log = options.log ?? (() => {});
+  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, indexesCreated: [], alreadyCurrent: false };
+  report.indexesCreated = await ensureIndexes(client, table, log);
+  if ((await schemaVersion(doc, table)) >= SCHEMA_VERSION) {
+    report.alreadyCurrent = true;
+    return report;
+  }
+  const segments = options.segments ?? 4;
+  let budget = options.stopAfter ?? Number.POSITIVE_INFINITY;
+  const spend = () => {
+    if (budget-- <= 0) throw new MigrationStopped();
+  };
+  const results = await Promise.allSettled(
+    Array.from({ length: segments }, async (_, segment) => {
+      const checkpoint = await doc.send(new GetCommand({ TableName: table, Key: checkpointKey(segment, segments), ConsistentRead: true }));
+      if (checkpoint.Item?.done === true) return;
+      let start = checkpoint.Item?.last as Record<string, unknown> | undefined;
+      do {
+        const page = await doc.send(new ScanCommand({ TableName: table, Segment: segment, TotalSegments: segments, ExclusiveStartKey: start, Limit: 200, ConsistentRead: true }));
+        for (const item of page.Items ?? []) {
+          report.scanned++;
+          const kind = await migrateItem(doc, table, item, spend);
+          if (kind) report[kind]++;
+        }
+        start = page.LastEvaluatedKey;
+        await doc.send(new PutCommand({ TableName: table, Item: { ...checkpointKey(segment, segments), type: 'meta', ...(start ? { last: start } : { done: true }) } }));
+      } while (start);
+    }),
+  );
+  // Every segment has stopped before an error is reported: none writes after this call returns.
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  await markCurrent(doc, table);
+  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads (${report.scanned} items read)`);
+  return report;
+}
+
+/** Thrown by `stopAfter`: the migration stopped part-way, as a crash would. */
+export class MigrationStopped extends Error {
+  override name = 'MigrationStopped';
+}
+
+type Item = Record<string, unknown>;
+
+/** Rewrites one item if it is in the old layout; answers what it was. */
+async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void): Promise<'traces' | 'spans' | 'idChunks' | 'uploads' | null> {
+  const pk = String(item[TABLE_PARTITION_KEY]);
+  const sk = String(item[TABLE_SORT_KEY]);
+  if (item.type === 'trace' && item.gsi1pk !== undefined) {
+    spend();
+    return (await migrateTrace(doc, table, item)) ? 'traces' : null;
+  }
+  if (item.type === 'span' && item.gsi2pk !== undefined) {
+    spend();
+    return (await migrateSpan(doc, table, item)) ? 'spans' : null;
+  }
+  if (item.type === 'upload-ids' && pk.startsWith('P#')) {
+    spend();
+    const [, org, project] = pk.split('#');
+    const m = /^UPLOAD#(.+)#IDS#(\d+)$/.exec(sk);
+    if (!m) return null;
+    await putIdChunk(doc, table, org!, project!, m[1]!, Number(m[2]), typeof item.ids === 'string' && item.ids ? item.ids.split(',') : []);
+    await doc.send(new DeleteCommand({ TableName: table, Key: { pk, sk } }));
+    return 'idChunks';
+  }
+  if (item.type === 'upload' && item.status === 'completed' && Number(item.traces ?? 0) > 0) {
+    const [, org, project] = pk.split('#');
+    const entry = uploadByFilenameItem(
+      { organizationId: org!, projectId: project!, uploadId: String(item.upload_id), filename: String(item.filename), createdAt: String(item.created_at) },
+      { traces: Number(item.traces), idChunks: Number(item.id_chunks ?? 0) },
+    );
+    spend();
+    try {
+      await doc.send(new PutCommand({ TableName: table, Item: entry, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return 'uploads';
+    } catch (err) {
+      if ((err as Error).name === 'ConditionalCheckFailedException') return null;
+      throw err;
+    }
+  }
+  return null;
+}
+
+/**
+ * A v1 trace to the lean item, with its status and judge members and their counts, in one
+ * transaction that holds only while the item is still v1 (it has gsi1pk).
+ */
+async function migrateTrace(doc: DynamoDBDocumentClient, table: string, old: Item): Promise<boolean> {
+  const org = String(old.organization_id);
+  const project = String(old.project_id);
+  const id = String(old.id);
+  const source = String(old.source);
+  const order = orderKey(String(old.created_at), String(old.upload_id), Number(old.position));
+  const shard = shardOf(id, TRACE_SHARDS);
+  const next: Item = {
+    ...keys.trace(org, project, id),
+    type: 'trace',
+    ok: order,
+    gsi4pk: traceIndex.all(org, project, shard),
+    gsi5pk: traceIndex.source(org, project, shard, source),
+    filename: old.filename,
+    source,
+    upload_id: old.upload_id,
+  };
+  if (typeof old.integration_id === 'string') next.integration_id = old.integration_id;
+  if (typeof old.doc === 'string') next.doc_z = packText(old.doc);
+  if (typeof old.payload_key === 'string') {
+    next.payload_key = old.payload_key;
+    if (typeof old.search === 'string') next.search_z = packText(old.search);
+  }
+  for (const a of ['evaluations_count', 'last_evaluations', 'eval_status', 'judge_ids', 'eval_version', 'expires_at']) if (old[a] !== undefined) next[a] = old[a];
+
+  const status = typeof old.eval_status === 'string' ? old.eval_status : null;
+  const judges = old.judge_ids instanceof Set ? [...(old.judge_ids as Set<string>)].sort() : [];
+  const placement = { source, order };
+  const inline = judges.slice(0, 90);
+  // Judges past what one transaction holds: each member with its count, guarded by the member's absence.
+  for (const judge of judges.slice(90)) {
+    await ensureEvalCounter(doc, table, org, project, id);
+    try {
+      await doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: table, Item: judgeMemberItem(org, project, id, judge, placement), ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Update: evalCounterUpdate(table, org, project, id, { source, status: {}, judges: { [judge]: 1 } })! },
+          ],
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof TransactionCanceledException) || err.CancellationReasons?.[0]?.Code !== 'ConditionalCheckFailed') throw err;
+    }
+  }
+  const counts = evalCounterUpdate(table, org, project, id, { source, status: status ? { [status]: 1 } : {}, judges: Object.fromEntries(inline.map((j) => [j, 1])) });
+  if (counts) await ensureEvalCounter(doc, table, org, project, id);
+  try {
+    await doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: table, Item: next, ConditionExpression: 'attribute_exists(gsi1pk)' } },
+          ...(status ? [{ Put: { TableName: table, Item: statusMemberItem(org, project, id, status, placement) } }] : []),
+          ...inline.map((j) => ({ Put: { TableName: table, Item: judgeMemberItem(org, project, id, j, placement) } })),
+          ...(counts ? [{ Update: counts }] : []),
+        ],
+      }),
+    );
+    return true;
+  } catch (err) {
+    // Rewritten meanwhile (another run, or an evaluation that rewrote the item first): nothing to do.
+    if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+    throw err;
+  }
+}
+
+/** A v1 span's index keys to the sharded ones (the same item otherwise), while it is still v1 and unchanged. */
+async function migrateSpan(doc: DynamoDBDocumentClient, table: string, old: Item): Promise<boolean> {
+  // SPAN#<org>#<project>#<trace_id>: organization and project ids hold no '#'.
+  const [, org, project] = String(old.pk).split('#');
+  const record = {
+    traceId: String(old.trace_id),
+    rootTraceId: String(old.root_trace_id),
+    parentTraceId: typeof old.parent_trace_id === 'string' ? old.parent_trace_id : null,
+    experimentUuid: typeof old.experiment_uuid === 'string' ? old.experiment_uuid : null,
+    base: typeof old.base === 'string' ? old.base : null,
+    patches: Array.isArray(old.patches) ? old.patches.map(String) : [],
+    doc: typeof old.doc === 'string' ? old.doc : null,
+    version: Number(old.version ?? 0),
+  };
+  const next: Item = { ...spanItem({ organizationId: org!, projectId: project! }, record), ...(old.expires_at !== undefined ? { expires_at: old.expires_at } : {}) };
+  try {
+    await doc.send(
+      new PutCommand({
+        TableName: table,
+        Item: next,
+        ConditionExpression: 'attribute_exists(gsi2pk) AND version = :v',
+        ExpressionAttributeValues: { ':v': record.version },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if ((err as Error).name === 'ConditionalCheckFailedException') return false;
+    throw err;
+  }
+}
+
+/**
+ * A v1 trace met on a request path (evaluated or deleted before the migration reached it) is
+ * rewritten first, so its counts are moved by one of the two, never both. Answers whether the
+ * trace exists.
+ */
+export async function upgradeLegacyTrace(doc: DynamoDBDocumentClient, table: string, key: { pk: string; sk: string }): Promise<boolean> {
+  const out = await doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
+  if (!out.Item) return false;
+  if (out.Item.type === 'trace' && out.Item.gsi1pk !== undefined) await migrateTrace(doc, table, out.Item);
+  return true;
+}

@@ -1,0 +1,85 @@
+import { OtelBusyError, exportTraces, type OtelIngestDeps } from '../domain/otel/ingest.js';
+import {
+  decodeRequest,
+  decompress,
+  encodeResponse,
+  encodeStatus,
+  encodingOf,
+  grpcCodeFor,
+  OtlpRequestError,
+  type OtlpEncoding,
+} from '../domain/otel/otlp.js';
+import { header, HttpError, isThrottle, tenantOf, type HttpEvent, type HttpResult } from '../shared/http.js';
+import { otlpDeps } from '../shared/services.js';
+
+/** No request API Gateway passes on is larger (10 MB; 6 MB reach a Lambda): a larger event is refused unread. */
+const MAX_RAW_BODY_BYTES = 10 * 1024 * 1024;
+
+const STATUS_OF: Record<OtlpRequestError['kind'], [number, string]> = {
+  malformed: [400, 'invalid_body'],
+  too_large: [413, 'payload_too_large'],
+  unsupported_media_type: [415, 'unsupported_media_type'],
+  unsupported_encoding: [415, 'unsupported_media_type'],
+};
+
+/**
+ * An OTLP error answer in the request's encoding: a protobuf request gets a protobuf google.rpc.Status
+ * (as OTLP/HTTP requires); any other a JSON one that is both a JSON Status (`code`, `message`) and
+ * our `{"error": {"code", "message"}}`.
+ */
+function errorAnswer(encoding: OtlpEncoding | null, status: number, code: string, message: string, headers: Record<string, string> = {}): HttpResult {
+  if (encoding === 'protobuf') {
+    return {
+      statusCode: status,
+      headers: { 'content-type': 'application/x-protobuf', ...headers },
+      body: encodeStatus(grpcCodeFor(status), message).toString('base64'),
+      isBase64Encoded: true,
+    };
+  }
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    body: JSON.stringify({ code: grpcCodeFor(status), message, error: { code, message } }),
+  };
+}
+
+/** The body's bytes. A gzip body API Gateway passed as text (it does so for JSON types) is read back byte for byte if it can be. */
+function bodyOf(event: HttpEvent, contentEncoding: string | undefined): Buffer {
+  if (event.body === undefined || event.body === null) return Buffer.alloc(0);
+  if (event.isBase64Encoded) return Buffer.from(event.body, 'base64');
+  const utf8 = Buffer.from(event.body, 'utf8');
+  if (!/gzip/i.test(contentEncoding ?? '') || (utf8[0] === 0x1f && utf8[1] === 0x8b)) return utf8;
+  return Buffer.from(event.body, 'latin1');
+}
+
+/** POST /otel/v1/traces (OTLP/HTTP), on the given adapters. */
+export function makeOtlpHandler(deps: () => OtelIngestDeps) {
+  return async (event: HttpEvent): Promise<HttpResult> => {
+    const encoding = encodingOf(header(event.headers, 'content-type'));
+    try {
+      const tenant = tenantOf(event);
+      if (encoding === null) {
+        throw new OtlpRequestError('unsupported_media_type', `the body must be application/x-protobuf or application/json (OTLP/HTTP), not ${header(event.headers, 'content-type') ?? 'none'}`);
+      }
+      const contentEncoding = header(event.headers, 'content-encoding');
+      const raw = bodyOf(event, contentEncoding);
+      if (raw.length > MAX_RAW_BODY_BYTES) throw new OtlpRequestError('too_large', `the body is over ${MAX_RAW_BODY_BYTES} bytes`);
+      const request = decodeRequest(decompress(raw, contentEncoding), encoding);
+      const result = await exportTraces(deps(), tenant, request);
+      const body = encodeResponse(result, encoding);
+      if (typeof body === 'string') return { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body };
+      return { statusCode: 200, headers: { 'content-type': 'application/x-protobuf' }, body: body.toString('base64'), isBase64Encoded: true };
+    } catch (err) {
+      if (err instanceof OtlpRequestError) return errorAnswer(encoding, ...STATUS_OF[err.kind], err.message);
+      if (err instanceof HttpError) return errorAnswer(encoding, err.statusCode, err.code, err.message);
+      // OTLP exporters retry a 429 after Retry-After; the export is idempotent.
+      if (err instanceof OtelBusyError) return errorAnswer(encoding, 429, 'too_many_requests', err.message, { 'retry-after': '1' });
+      if (isThrottle(err)) return errorAnswer(encoding, 429, 'too_many_requests', 'the store is busy; retry after a moment', { 'retry-after': '1' });
+      console.error(JSON.stringify({ level: 'error', msg: 'unhandled error', route: event.routeKey, error: String(err), stack: (err as Error)?.stack }));
+      return errorAnswer(encoding, 500, 'internal_error', 'the server failed to answer this request');
+    }
+  };
+}
+
+/** POST /otel/v1/traces: an OTLP/HTTP trace export (protobuf or JSON, gzip or not); spans become trace logs and traces. */
+export const handler = makeOtlpHandler(otlpDeps);
