@@ -11,7 +11,6 @@
  */
 import type { Tenant } from './tenancy.js';
 import { payloadKey } from './trace.js';
-import type { SearchIndex } from './search/search-index.js';
 
 export interface TraceToDelete {
   source: string;
@@ -54,8 +53,6 @@ export interface TraceMaintenanceDeps {
   store: TraceMaintenanceStore;
   evaluations: EvaluationCleaner;
   payloads: PayloadRemover;
-  /** Optional: the full-text index, which forgets the trace too (also on a retry of a delete that failed half-way). */
-  search?: Pick<SearchIndex, 'remove'>;
   log?: (entry: Record<string, unknown>) => void;
   maxAttempts?: number;
 }
@@ -91,7 +88,6 @@ export async function deleteTrace(deps: TraceMaintenanceDeps, tenant: Tenant, tr
  */
 async function sweep(deps: TraceMaintenanceDeps, tenant: Tenant, traceId: string, key: string | null): Promise<void> {
   await deps.evaluations.deleteForTrace(tenant, traceId);
-  await deps.search?.remove(tenant, [traceId]);
   const payload = key ?? (UUID.test(traceId) ? payloadKey({ organizationId: tenant.organizationId, projectId: tenant.projectId, id: traceId }) : null);
   if (payload !== null) await deps.payloads.deletePayload(payload);
 }

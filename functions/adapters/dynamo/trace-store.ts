@@ -2,7 +2,8 @@ import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient 
 import { CursorError, decodeCursor, encodeCursor } from '../../domain/list-query.js';
 import { renderInput } from '../../domain/render-input.js';
 import type { Tenant } from '../../domain/tenancy.js';
-import { searchText, unpackText } from '../../domain/trace.js';
+import { unpackText } from '../../domain/trace.js';
+import { matchesText } from '../../domain/search/terms.js';
 import type { LastEvaluation, ListPage, ListQuery, TraceReader, TraceView } from '../../domain/traces.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
 import { evalCounterTotals, type EvalTotals } from './eval-counters.js';
@@ -18,6 +19,8 @@ import { queryPages } from './query.js';
 import { ID_CHUNK_SIZE } from '../../domain/limits.js';
 import { readIdChunk } from './upload-ids.js';
 import { countSharded, mergeShards, type Bound, type ShardedQuery } from './sharded-query.js';
+import type { IndexedSearch } from './search-list.js';
+import { itemSearchText } from './search-work.js';
 
 interface PayloadReader {
   read(key: string): Promise<{ input: string | null; document: string }>;
@@ -26,6 +29,8 @@ interface PayloadReader {
 export interface TraceStoreOptions {
   /** How long a list request may read before it answers what it has, with a cursor to go on (ms). */
   budgetMs?: number;
+  /** The full-text index (search-list.ts): a search goes there; without it, the budgeted scan below. */
+  search?: IndexedSearch;
 }
 
 /** API functions time out after 10 s; a list that reads for this long answers what it has found, with a cursor. */
@@ -61,6 +66,7 @@ interface Scan {
 
 export class DynamoTraceStore implements TraceReader {
   private readonly budgetMs: number;
+  private readonly search: IndexedSearch | undefined;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -69,6 +75,7 @@ export class DynamoTraceStore implements TraceReader {
     options: TraceStoreOptions = {},
   ) {
     this.budgetMs = options.budgetMs ?? DEFAULT_LIST_BUDGET_MS;
+    this.search = options.search;
   }
 
   async get(tenant: Tenant, id: string): Promise<TraceView | null> {
@@ -87,6 +94,13 @@ export class DynamoTraceStore implements TraceReader {
    */
   async list(tenant: Tenant, q: ListQuery, timeRange?: string): Promise<ListPage> {
     const deadline = Date.now() + this.budgetMs;
+    if (q.search !== undefined && this.search) {
+      return this.search.list(tenant, q, timeRange, {
+        deadline,
+        items: (ids) => this.hydrate(tenant, ids.map((id) => ({ trace_id: id }))),
+        view: (i) => this.view(tenant, i),
+      });
+    }
     const fromCursor = q.cursor ? decodeCursor(tenant, q, timeRange, q.cursor) : null;
     const query = fromCursor?.since ? { ...q, since: fromCursor.since } : q;
     const skip = fromCursor ? 0 : (q.page - 1) * q.pageSize;
@@ -426,20 +440,9 @@ function storedInput(item: Item): string | null | undefined {
   return typeof item.input === 'string' ? item.input : null;
 }
 
-/** Does the (read) trace item match the query's search? Case-insensitive, over the text `searchText` makes. */
-function searchMatches(item: Item, needle: string): boolean {
-  let text: string;
-  if (item.doc_z instanceof Uint8Array) {
-    const document = unpackText(item.doc_z);
-    const value = JSON.parse(document) as Record<string, unknown>;
-    const kept = storedInput(item);
-    text = searchText(String(item.filename), kept !== undefined ? kept : renderInput(value), value);
-  } else if (item.search_z instanceof Uint8Array) {
-    text = unpackText(item.search_z);
-  } else {
-    text = String(item.filename).toLowerCase();
-  }
-  return text.includes(needle);
+/** Does the (read) trace item match the query's search? The index's semantics (terms.ts), over the text `searchText` made. */
+function searchMatches(item: Item, query: string): boolean {
+  return matchesText(itemSearchText(item), query);
 }
 
 /** Every filter of the query, on a read trace item (for reads no index narrows: filename order). */

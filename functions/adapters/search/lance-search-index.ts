@@ -1,28 +1,37 @@
 /**
- * The SearchIndex port on LanceDB (docs/decisions/search.md): one Lance table per project, a
- * full-text (inverted) index on the document's terms (functions/domain/search/terms.ts), with
- * positions so a query word is an exact phrase of its n-grams.
+ * The SearchIndex port on LanceDB (docs/decisions/search.md). Each project has its own Lance
+ * database (a directory, or a prefix of the bucket on AWS) holding numbered segments:
  *
- * Where: a directory (`npm start`: DATA_DIR/search; tests: a temp dir), or S3 on AWS
- * (`s3+ddb://<bucket>/search?ddbTableName=<commit table>`: objects in the trace bucket, and a
- * DynamoDB commit store so concurrent writers never overwrite each other's versions).
+ * - `seg_<n>`: one row per trace (id, upload_id, sort_key, created_at, source, filename, and
+ *   `text`: the trace's words, terms.ts `words`, space-separated). The newest segment is open:
+ *   the indexer appends to it, and queries scan its `text` (`LIKE '%word%'`, in the engine: about
+ *   0.4 µs a row here). Once it holds SEAL_ROWS rows it is sealed, once: a `words` list column
+ *   (computed by the engine from `text`), a label-list index on it (which counts and filters
+ *   without reading rows), bitmap indexes on source and upload_id, a B-tree on created_at;
+ * - `voc_<n>`: a sealed segment's vocabulary (its distinct words), written last: a segment is
+ *   sealed when its vocabulary exists. A query word is looked up in the vocabulary
+ *   (`word LIKE '%w%'`), and the segment answers the traces having any of the words found.
  *
- * Writes are Lance commits: atomic (a killed writer leaves no partial batch), and conflicting
- * concurrent commits are retried here. Rows not yet merged into the index (the unindexed tail)
- * are scanned by every query, so a committed trace is found at once; `optimize` merges them.
+ * So a query costs a few milliseconds per segment whatever the number of matches: counts come
+ * from the index, a page is the engine's top-k by order key. Segments are never rewritten
+ * (deletes are Lance deletion files), so building a trace's entry costs once, not per merge.
+ *
+ * Glue, in one line: LanceDB's tokenizers cannot match substrings of words (or split CJK), so the
+ * words are cut by terms.ts and a query word becomes the set of vocabulary words containing it.
  */
 import { createHash } from 'node:crypto';
-import type { Connection, FullTextQuery, Table } from '@lancedb/lancedb';
-import { backoffMs, sleep } from '../retry.js';
-import { indexTerms, queryWords, termsMatch, type QueryWord } from '../../domain/search/terms.js';
-import {
-  orderKey,
-  type SearchDocument,
-  type SearchHit,
-  type SearchIndex,
-  type SearchIndexStatus,
-  type SearchPage,
-  type SearchQuery,
+import { createRequire } from 'node:module';
+import type { Connection, Table } from '@lancedb/lancedb';
+import { compareKeys } from '../dynamo/sharded-query.js';
+import { queryWords, words } from '../../domain/search/terms.js';
+import type {
+  SearchDocument,
+  SearchHit,
+  SearchIndex,
+  SearchIndexStatus,
+  SearchPage,
+  SearchPosition,
+  SearchQuery,
 } from '../../domain/search/search-index.js';
 import type { Tenant } from '../../domain/tenancy.js';
 
@@ -30,341 +39,321 @@ type Lance = typeof import('@lancedb/lancedb');
 type Arrow = typeof import('apache-arrow');
 
 export interface LanceSearchIndexOptions {
-  /** A local directory (absolute path) or `s3://…` / `s3+ddb://…?ddbTableName=…`. */
+  /** A local directory (absolute path) or `s3://<bucket>/<prefix>` / `s3+ddb://<bucket>/<prefix>?ddbTableName=<table>`. */
   uri: string;
   /** Object store settings (region, endpoint, …), passed to LanceDB as they are. */
   storageOptions?: Record<string, string>;
-  /** Versions older than this are removed by `optimize` (readers on an older version keep working until then). */
+  /** Rows after which the open segment is sealed. */
+  sealRows?: number;
+  /** A query word found in more vocabulary words than this is matched by scanning the segment's text instead. */
+  maxExpansion?: number;
+  /** Versions older than this are removed when a segment is sealed (readers of an older version keep working until then). */
   keepVersionsMs?: number;
-  /** Commit attempts before an upsert or delete gives up (conflicting concurrent writers). */
-  maxAttempts?: number;
 }
 
-const TERMS = 'terms';
-const INDEX_NAME = `${TERMS}_idx`;
-/** Rows answered per query before paging in memory: more than any project's matches. */
-const ALL = 2_000_000_000;
-const DELETE_CHUNK = 1000;
+/** About 40 ms to scan on this machine, and 10 segments per million traces. */
+export const SEAL_ROWS = 100_000;
+const MAX_EXPANSION = 5_000;
+const ID_CHUNK = 1_000;
+const HIT_COLUMNS = ['id', 'upload_id', 'sort_key', 'filename'];
 
 /**
- * The engine's own settings, set before its native module loads. LANCE_CPU_THREADS: on a
- * 2-core machine the index builder's workers deadlock with the default pool of 2 (measured
- * here: a 2,500-row build never ends), 4 avoids it. LANCE_FTS_FORMAT_VERSION=2: compressed
- * positions (1.5 KB of index per ~1 KB trace instead of 12 KB, and a build 2.5x faster).
+ * The engine's settings, set before its native module loads. LANCE_CPU_THREADS: on a 2-core
+ * machine some of its index builders deadlock with the default pool of 2 (measured here), 4 avoids it.
  */
-const ENGINE_ENV: Record<string, string> = { LANCE_CPU_THREADS: '4', LANCE_FTS_FORMAT_VERSION: '2' };
+const ENGINE_ENV: Record<string, string> = { LANCE_CPU_THREADS: '4' };
 
 let engine: Promise<{ lance: Lance; arrow: Arrow }> | undefined;
 
-/** Loads LanceDB (a 150 MB native module) on first use only: functions that never search never pay for it. */
+/**
+ * Loads LanceDB (a native module of about 150 MB) on first use only. Arrow is taken through
+ * `require`, the instance LanceDB itself uses: tables built with the ESM instance arrive empty.
+ */
 function loadEngine(): Promise<{ lance: Lance; arrow: Arrow }> {
   engine ??= (async () => {
     for (const [k, v] of Object.entries(ENGINE_ENV)) process.env[k] ??= v;
-    const [lance, arrow] = await Promise.all([import('@lancedb/lancedb'), import('apache-arrow')]);
+    const lance = await import('@lancedb/lancedb');
+    const arrow = createRequire(import.meta.url)('apache-arrow') as Arrow;
     return { lance, arrow };
   })();
   return engine;
 }
 
+interface Segment {
+  n: number;
+  sealed: boolean;
+}
+
+interface Condition {
+  /** SQL over the segment's columns; null: the segment cannot match. */
+  where: string | null;
+}
+
 export class LanceSearchIndex implements SearchIndex {
-  private connection: Promise<Connection> | undefined;
+  private readonly connections = new Map<string, Promise<Connection>>();
   private readonly tables = new Map<string, Promise<Table>>();
-  private readonly maxAttempts: number;
+  private readonly sealRows: number;
+  private readonly maxExpansion: number;
   private readonly keepVersionsMs: number;
 
   constructor(private readonly options: LanceSearchIndexOptions) {
-    this.maxAttempts = options.maxAttempts ?? 8;
-    this.keepVersionsMs = options.keepVersionsMs ?? 60 * 60_000;
+    this.sealRows = options.sealRows ?? SEAL_ROWS;
+    this.maxExpansion = options.maxExpansion ?? MAX_EXPANSION;
+    this.keepVersionsMs = options.keepVersionsMs ?? 10 * 60_000;
   }
 
-  async upsert(tenant: Tenant, docs: readonly SearchDocument[], options: { fresh?: boolean } = {}): Promise<void> {
+  async hasUpload(tenant: Tenant, uploadId: string): Promise<boolean> {
+    for (const s of (await this.segments(tenant)).reverse()) {
+      if ((await (await this.table(tenant, s.n)).countRows(`upload_id = ${sqlString(uploadId)}`)) > 0) return true;
+    }
+    return false;
+  }
+
+  async append(tenant: Tenant, docs: readonly SearchDocument[]): Promise<void> {
     if (docs.length === 0) return;
-    for (const d of docs) {
-      if (d.organizationId !== tenant.organizationId || d.projectId !== tenant.projectId) {
-        throw new Error(`search document ${d.id} belongs to another project than ${tenant.organizationId}/${tenant.projectId}`);
+    const { arrow } = await loadEngine();
+    const column = (f: (d: SearchDocument) => string) => arrow.vectorFromArray(docs.map(f), new arrow.Utf8());
+    const data = new arrow.Table({
+      id: column((d) => d.id),
+      upload_id: column((d) => d.uploadId),
+      sort_key: column((d) => d.sortKey),
+      created_at: column((d) => d.createdAt),
+      source: column((d) => d.source),
+      filename: column((d) => d.filename),
+      text: column((d) => ` ${words(d.text).join(' ')} `),
+    });
+    const segments = await this.segments(tenant);
+    const last = segments[segments.length - 1];
+    if (last !== undefined && !last.sealed) {
+      const table = await this.table(tenant, last.n);
+      if ((await table.countRows()) < this.sealRows) {
+        await table.add(data);
+        return;
       }
     }
-    const data = docs.map((d) => ({
-      id: d.id,
-      created_at: d.createdAt,
-      sort_key: d.sortKey,
-      source: d.source,
-      filename: d.filename,
-      [TERMS]: indexTerms(d.text),
-    }));
-    const table = await this.table(tenant, true);
-    await this.serially(tenant, () => this.commit(async () => {
-      // A fresh upload's ids cannot be there yet: append. Otherwise insert only the ids not there
-      // (a retry after a crash finds some or all of them; they are left as they are).
-      if (options.fresh) await table.add(data);
-      else await table.mergeInsert('id').whenNotMatchedInsertAll().execute(data);
-    }));
-    await this.ensureIndex(table);
+    const n = (last?.n ?? 0) + 1;
+    const db = await this.db(tenant);
+    const name = segName(n);
+    const created = db.createTable(name, data, { mode: 'create' });
+    this.tables.set(this.key(tenant, name), created);
+    created.catch(() => this.tables.delete(this.key(tenant, name)));
+    await created;
   }
 
-  async remove(tenant: Tenant, ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const table = await this.table(tenant, false);
-    if (table === null) return;
-    for (let i = 0; i < ids.length; i += DELETE_CHUNK) {
-      const predicate = `id IN (${ids.slice(i, i + DELETE_CHUNK).map(sqlString).join(', ')})`;
-      await this.serially(tenant, () => this.commit(() => table.delete(predicate)));
+  async remove(tenant: Tenant, ids: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const s of await this.segments(tenant)) {
+      const table = await this.table(tenant, s.n);
+      for (let i = 0; i < ids.length; i += ID_CHUNK) {
+        const predicate = `id IN (${ids.slice(i, i + ID_CHUNK).map(sqlString).join(', ')})`;
+        const n = await table.countRows(predicate);
+        if (n === 0) continue;
+        await table.delete(predicate);
+        removed += n;
+      }
+    }
+    return removed;
+  }
+
+  async maintain(tenant: Tenant): Promise<void> {
+    const segments = await this.segments(tenant);
+    for (const [i, s] of segments.entries()) {
+      if (s.sealed) continue;
+      const table = await this.table(tenant, s.n);
+      // Seal a full segment, and any older one an interrupted seal left behind.
+      if (i < segments.length - 1 || (await table.countRows()) >= this.sealRows) await this.seal(tenant, s.n);
     }
   }
 
   async query(q: SearchQuery): Promise<SearchPage> {
-    const words = queryWords(q.text);
-    const table = await this.table(q.tenant, false);
-    if (words.length === 0 || table === null || !(await this.hasIndex(table))) return { hits: [], total: 0, next: null };
-    const { lance } = await loadEngine();
+    const qw = queryWords(q.text);
+    const segments = qw.length === 0 ? [] : await this.segments(q.tenant);
+    if (segments.length === 0) return { hits: [], total: 0, more: false };
+    const exclude = [...(q.exclude ?? [])];
     const filters: string[] = [];
     if (q.source !== undefined) filters.push(`source = ${sqlString(q.source)}`);
     if (q.since !== undefined) filters.push(`created_at >= ${sqlString(q.since)}`);
-    if (q.until !== undefined) filters.push(`created_at < ${sqlString(q.until)}`);
-    const where = filters.length > 0 ? filters.join(' AND ') : null;
-    const columns = q.sortBy === 'created_at' ? ['sort_key'] : ['sort_key', 'filename'];
-    const run = async (fts: FullTextQuery, opts: { fast?: boolean; select?: string[] } = {}) => {
-      let query = table.query().fullTextSearch(fts, { columns: TERMS }).select(opts.select ?? columns).withRowId().limit(ALL);
-      if (where !== null) query = query.where(where);
-      if (opts.fast) query = query.fastSearch();
-      return query.toArrow();
-    };
-    // By order key, which is unique per trace (its sort key): a row the same trace has twice counts once.
-    const matches = new Map<string, bigint>();
-    const collect = (t: Awaited<ReturnType<typeof run>>) => {
-      const rowIds = t.getChild('_rowid')!;
-      const sortKeys = t.getChild('sort_key')!;
-      const names = q.sortBy === 'filename' ? t.getChild('filename')! : null;
-      for (let i = 0; i < t.numRows; i++) {
-        const key = names === null ? (sortKeys.get(i) as string) : `${names.get(i) as string}\u0000${sortKeys.get(i) as string}`;
-        if (!matches.has(key)) matches.set(key, rowIds.get(i) as bigint);
-      }
-    };
-    const hasPhrase = words.some((w) => !w.anyOf && w.phrase.length > 1);
-    const tail = hasPhrase ? await this.unindexedRows(table) : 0;
-    if (tail === 0) {
-      collect(await run(ftsQuery(lance, words)));
-    } else {
-      // The engine answers phrases from index segments only, while single terms also scan the rows not
-      // yet indexed. So: exact phrase hits from the segments, plus the tail's rows that have every term
-      // of every word (the all-terms hits less the segments' all-terms hits), each checked for the phrases.
-      collect(await run(ftsQuery(lance, words), { fast: true }));
-      const loose = ftsQuery(lance, words, true);
-      const [all, indexed] = await Promise.all([run(loose, { select: [] }), run(loose, { fast: true, select: [] })]);
-      const inSegments = new Set<bigint>();
-      const indexedIds = indexed.getChild('_rowid')!;
-      for (let i = 0; i < indexed.numRows; i++) inSegments.add(indexedIds.get(i) as bigint);
-      const allIds = all.getChild('_rowid')!;
-      const candidates: bigint[] = [];
-      for (let i = 0; i < all.numRows; i++) {
-        const id = allIds.get(i) as bigint;
-        if (!inSegments.has(id)) candidates.push(id);
-      }
-      for (let i = 0; i < candidates.length; i += 1000) {
-        const rows = (await table.takeRowIds(candidates.slice(i, i + 1000)).select([...columns, TERMS]).withRowId().toArray()) as Array<Record<string, unknown>>;
-        for (const r of rows) {
-          if (!termsMatch(r[TERMS] as string, words)) continue;
-          const key = q.sortBy === 'created_at' ? (r.sort_key as string) : `${r.filename as string}\u0000${r.sort_key as string}`;
-          if (!matches.has(key)) matches.set(key, r._rowid as bigint);
-        }
-      }
-    }
-    const total = matches.size;
-    // Order and page here: the engine ranks full-text hits by relevance and its order-by on them is
-    // applied to the top hits only (measured), while the list orders by time or filename.
-    const desc = q.sortOrder === 'desc';
-    const before = (a: string, b: string) => (desc ? a > b : a < b);
-    const after = q.after?.key;
-    const want = q.limit + 1;
-    const best: { key: string; row: bigint }[] = [];
-    for (const [key, row] of matches) {
-      if (after !== undefined && !before(after, key)) continue;
-      if (best.length === want && !before(key, best[want - 1]!.key)) continue;
-      let lo = 0;
-      let hi = best.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (before(best[mid]!.key, key)) lo = mid + 1;
-        else hi = mid;
-      }
-      best.splice(lo, 0, { key, row });
-      if (best.length > want) best.pop();
-    }
-    const page = best.slice(0, q.limit);
-    const hits = page.length === 0 ? [] : await this.hitsOf(table, page.map((p) => p.row));
-    return { hits, total, next: best.length > q.limit && hits.length > 0 ? { key: orderKey(hits[hits.length - 1]!, q.sortBy) } : null };
-  }
+    const bound = q.after ? afterBound(q.after, q.sortBy, q.sortOrder) : null;
+    const ascending = q.sortOrder === 'asc';
+    const ordering = [...(q.sortBy === 'filename' ? [{ columnName: 'filename', ascending }] : []), { columnName: 'sort_key', ascending }];
+    const want = q.limit + exclude.length + 1;
 
-  async optimize(tenant: Tenant): Promise<SearchIndexStatus> {
-    const table = await this.table(tenant, false);
-    if (table === null) return { documents: 0, unindexed: 0 };
-    await this.ensureIndex(table);
-    const before = await this.statusOf(table);
-    if (before.unindexed > 0 || (await table.stats()).fragmentStats.numFragments > 1) {
-      await this.commit(() => table.optimize({ cleanupOlderThan: new Date(Date.now() - this.keepVersionsMs) }));
-    }
-    return this.statusOf(table);
+    const perSegment = await Promise.all(
+      segments.map(async (s) => {
+        const cond = await this.condition(q.tenant, s, qw);
+        if (cond.where === null) return { total: 0, hits: [] as SearchHit[] };
+        const where = [cond.where, ...filters].join(' AND ');
+        const table = await this.table(q.tenant, s.n);
+        let total = await table.countRows(where);
+        for (let i = 0; i < exclude.length && total > 0; i += ID_CHUNK) {
+          total -= await table.countRows(`${where} AND id IN (${exclude.slice(i, i + ID_CHUNK).map(sqlString).join(', ')})`);
+        }
+        if (total === 0 || q.limit === 0) return { total, hits: [] as SearchHit[] };
+        const rows = (await table
+          .query()
+          .where(bound === null ? where : `${where} AND ${bound}`)
+          .select(HIT_COLUMNS)
+          .orderBy(ordering)
+          .limit(want)
+          .toArray()) as Array<{ id: string; upload_id: string; sort_key: string; filename: string }>;
+        return { total, hits: rows.map((r) => ({ id: r.id, uploadId: r.upload_id, sortKey: r.sort_key, filename: r.filename })) };
+      }),
+    );
+    const excluded = new Set(exclude);
+    const sign = ascending ? 1 : -1;
+    const merged = perSegment
+      .flatMap((p) => p.hits)
+      .filter((h) => !excluded.has(h.id))
+      .sort((a, b) => sign * comparePosition(a, b, q.sortBy));
+    return {
+      hits: merged.slice(0, q.limit),
+      total: perSegment.reduce((sum, p) => sum + p.total, 0),
+      more: merged.length > q.limit,
+    };
   }
 
   async status(tenant: Tenant): Promise<SearchIndexStatus> {
-    const table = await this.table(tenant, false);
-    return table === null ? { documents: 0, unindexed: 0 } : this.statusOf(table);
-  }
-
-  private async unindexedRows(table: Table): Promise<number> {
-    const stats = await table.indexStats(INDEX_NAME);
-    return stats === undefined ? 0 : stats.numUnindexedRows;
-  }
-
-  private async statusOf(table: Table): Promise<SearchIndexStatus> {
-    const documents = await table.countRows();
-    const stats = await table.indexStats(INDEX_NAME);
-    return { documents, unindexed: stats === undefined ? documents : stats.numUnindexedRows };
-  }
-
-  /** The page's hits in order, read by row id (the rows the query just answered). */
-  private async hitsOf(table: Table, rowIds: bigint[]): Promise<SearchHit[]> {
-    const rows = (await table.takeRowIds(rowIds).select(['id', 'created_at', 'sort_key', 'filename', 'source']).withRowId().toArray()) as Array<{
-      id: string;
-      created_at: string;
-      sort_key: string;
-      filename: string;
-      source: string;
-      _rowid: bigint;
-    }>;
-    const byRow = new Map(rows.map((r) => [r._rowid, r]));
-    return rowIds.flatMap((rid) => {
-      const r = byRow.get(rid);
-      return r ? [{ id: r.id, createdAt: r.created_at, sortKey: r.sort_key, filename: r.filename, source: r.source }] : [];
-    });
-  }
-
-  private async db(): Promise<Connection> {
-    this.connection ??= loadEngine().then(({ lance }) =>
-      // readConsistencyInterval 0: every read sees the latest commit, whoever made it (another
-      // process's delete or upload is visible to the next query).
-      lance.connect(this.options.uri, { readConsistencyInterval: 0, ...(this.options.storageOptions ? { storageOptions: this.options.storageOptions } : {}) }),
-    );
-    return this.connection;
-  }
-
-  /** The tenant's table; created (empty, with its schema) when `create`, else null if it does not exist. */
-  private async table(tenant: Tenant, create: true): Promise<Table>;
-  private async table(tenant: Tenant, create: false): Promise<Table | null>;
-  private async table(tenant: Tenant, create: boolean): Promise<Table | null> {
-    const name = tableName(tenant);
-    const cached = this.tables.get(name);
-    if (cached) return cached;
-    const db = await this.db();
-    if (!create) {
-      // Not cached when missing: another process may create it later.
-      if (!(await db.tableNames()).includes(name)) return null;
-      const t = await db.openTable(name);
-      this.tables.set(name, Promise.resolve(t));
-      return t;
+    let documents = 0;
+    let sealed = 0;
+    let open = 0;
+    for (const s of await this.segments(tenant)) {
+      documents += await (await this.table(tenant, s.n)).countRows();
+      if (s.sealed) sealed++;
+      else open++;
     }
-    const opening = (async () => {
-      const { arrow } = await loadEngine();
-      const utf8 = () => new arrow.Utf8();
-      const schema = new arrow.Schema(
-        ['id', 'created_at', 'sort_key', 'source', 'filename', TERMS].map((n) => new arrow.Field(n, utf8(), false)),
-      );
-      return db.createEmptyTable(name, schema, { mode: 'create', existOk: true });
-    })();
-    this.tables.set(name, opening);
-    opening.catch(() => this.tables.delete(name));
-    return opening;
+    return { documents, segments: { sealed, open } };
   }
 
-  private readonly indexed = new WeakSet<Table>();
+  // --- segments --------------------------------------------------------------------------------
 
-  private async hasIndex(table: Table): Promise<boolean> {
-    if (this.indexed.has(table)) return true;
-    const found = (await table.listIndices()).some((i) => i.name === INDEX_NAME);
-    if (found) this.indexed.add(table);
-    return found;
-  }
-
-  /** The full-text index, created with the table's first rows (it cannot be made on an empty table). */
-  private async ensureIndex(table: Table): Promise<void> {
-    if (await this.hasIndex(table)) return;
-    const { lance } = await loadEngine();
-    try {
-      await this.commit(() =>
-        table.createIndex(TERMS, {
-          name: INDEX_NAME,
-          replace: false,
-          config: lance.Index.fts({
-            baseTokenizer: 'whitespace',
-            withPosition: true,
-            lowercase: false,
-            stem: false,
-            removeStopWords: false,
-            asciiFolding: false,
-            maxTokenLength: 256,
-          }),
-        }),
-      );
-    } catch (err) {
-      // Another writer made it first.
-      if (!(await this.hasIndex(table))) throw err;
+  /** How a segment answers the query words: its vocabulary's words in its index, or (open, or too many words) a scan of its text. */
+  private async condition(tenant: Tenant, s: Segment, qw: readonly string[]): Promise<Condition> {
+    const parts: string[] = [];
+    for (const w of qw) {
+      const scan = `text LIKE ${sqlString(`%${w}%`)}`;
+      if (!s.sealed) {
+        parts.push(scan);
+        continue;
+      }
+      const vocab = await this.table(tenant, s.n, 'voc');
+      const found = (await vocab.query().where(`word LIKE ${sqlString(`%${w}%`)}`).select(['word']).limit(this.maxExpansion + 1).toArray()) as Array<{ word: string }>;
+      if (found.length === 0) return { where: null };
+      parts.push(found.length > this.maxExpansion ? scan : `array_has_any(words, [${found.map((r) => sqlString(r.word)).join(', ')}])`);
     }
-    this.indexed.add(table);
+    return { where: parts.join(' AND ') };
   }
-
-  private readonly writing = new Map<string, Promise<unknown>>();
 
   /**
-   * One write at a time per project in this process. Lance lets two concurrent merge-inserts of the
-   * same new ids both insert them (measured); across processes the object's lease already admits one
-   * worker per upload, and queries count a trace once even if it were there twice.
+   * Seals segment n, step by step, each step skipped when done (an interrupted seal is finished
+   * by the next one): its fragments compacted, the words column, the indexes, then its vocabulary.
    */
-  private serially<T>(tenant: Tenant, write: () => Promise<T>): Promise<T> {
-    const name = tableName(tenant);
-    const previous = this.writing.get(name) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(write);
-    this.writing.set(name, next);
-    void next.finally(() => {
-      if (this.writing.get(name) === next) this.writing.delete(name);
-    }).catch(() => {});
-    return next;
-  }
-
-  /** A Lance commit, retried when a concurrent writer committed first. */
-  private async commit<T>(write: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await write();
-      } catch (err) {
-        if (attempt + 1 >= this.maxAttempts || !isCommitConflict(err)) throw err;
-        await sleep(backoffMs(attempt, 50, 2_000));
-      }
+  private async seal(tenant: Tenant, n: number): Promise<void> {
+    const { lance, arrow } = await loadEngine();
+    const table = await this.table(tenant, n);
+    const schema = await table.schema();
+    if (!schema.fields.some((f) => f.name === 'words')) {
+      await table.optimize({ cleanupOlderThan: new Date(Date.now() - this.keepVersionsMs) });
+      await table.addColumns([{ name: 'words', valueSql: "string_to_array(btrim(text), ' ')" }]);
     }
+    const have = new Set((await table.listIndices()).map((i) => i.columns.join(',')));
+    const wanted: Array<[string, () => ReturnType<Lance['Index']['btree']>]> = [
+      ['words', () => lance.Index.labelList()],
+      ['source', () => lance.Index.bitmap()],
+      ['upload_id', () => lance.Index.bitmap()],
+      ['created_at', () => lance.Index.btree()],
+    ];
+    for (const [column, config] of wanted) {
+      if (!have.has(column)) await table.createIndex(column, { config: config(), replace: false });
+    }
+    const db = await this.db(tenant);
+    const vocabName = vocName(n);
+    if ((await db.tableNames()).includes(vocabName)) return;
+    const texts = (await table.query().select(['text']).toArrow()).getChild('text')!;
+    const vocab = new Set<string>();
+    for (let i = 0; i < texts.length; i++) {
+      for (const w of String(texts.get(i)).split(' ')) if (w !== '') vocab.add(w);
+    }
+    await db.createTable(vocabName, new arrow.Table({ word: arrow.vectorFromArray([...vocab], new arrow.Utf8()) }), { mode: 'create' });
+  }
+
+  /** The project's segments in order; a segment with a vocabulary is sealed. */
+  private async segments(tenant: Tenant): Promise<Segment[]> {
+    const db = await this.db(tenant);
+    const names = await db.tableNames();
+    const vocabs = new Set(names.filter((n) => n.startsWith('voc_')).map((n) => Number(n.slice(4))));
+    return names
+      .filter((n) => /^seg_\d{6}$/.test(n))
+      .map((n) => Number(n.slice(4)))
+      .sort((a, b) => a - b)
+      .map((n) => ({ n, sealed: vocabs.has(n) }));
+  }
+
+  private key(tenant: Tenant, name: string): string {
+    return `${projectDir(tenant)}/${name}`;
+  }
+
+  private async table(tenant: Tenant, n: number, kind: 'seg' | 'voc' = 'seg'): Promise<Table> {
+    const name = kind === 'seg' ? segName(n) : vocName(n);
+    const key = this.key(tenant, name);
+    let t = this.tables.get(key);
+    if (!t) {
+      t = this.db(tenant).then((db) => db.openTable(name));
+      this.tables.set(key, t);
+      t.catch(() => this.tables.delete(key));
+      if (this.tables.size > 10_000) this.tables.clear();
+    }
+    return t;
+  }
+
+  private db(tenant: Tenant): Promise<Connection> {
+    const dir = projectDir(tenant);
+    let c = this.connections.get(dir);
+    if (!c) {
+      c = loadEngine().then(({ lance }) =>
+        // readConsistencyInterval 0: every read sees the latest commit, whoever made it.
+        lance.connect(projectUri(this.options.uri, dir), { readConsistencyInterval: 0, ...(this.options.storageOptions ? { storageOptions: this.options.storageOptions } : {}) }),
+      );
+      this.connections.set(dir, c);
+      c.catch(() => this.connections.delete(dir));
+      if (this.connections.size > 1_000) this.connections.clear();
+    }
+    return c;
   }
 }
 
-/** Every word must match: a phrase of its terms, or (`loose`) all its terms anywhere. */
-function ftsQuery(lance: Lance, words: readonly QueryWord[], loose = false): FullTextQuery {
-  const must = words.map((w): FullTextQuery => {
-    if (w.anyOf) return new lance.MatchQuery(w.anyOf.join(' '), TERMS, { operator: lance.Operator.Or });
-    if (w.phrase.length === 1) return new lance.MatchQuery(w.phrase[0]!, TERMS);
-    if (loose) return new lance.MatchQuery(w.phrase.join(' '), TERMS, { operator: lance.Operator.And });
-    return new lance.PhraseQuery(w.phrase.join(' '), TERMS);
-  });
-  return must.length === 1 ? must[0]! : new lance.BooleanQuery(must.map((q) => [lance.Occur.Must, q]));
-}
-
-/** Lance's errors when another writer's commit landed first (its own retries ran out). */
-function isCommitConflict(err: unknown): boolean {
-  const msg = err instanceof Error ? err.message : String(err);
-  return /conflict|retryable|concurrent|was (created|modified)/i.test(msg);
-}
-
-/** A table name per project: stable, and safe whatever the ids hold. */
-export function tableName(tenant: Tenant): string {
+/** A project's directory name: stable, and safe whatever its ids hold. */
+export function projectDir(tenant: Tenant): string {
   return `p_${createHash('sha256').update(`${tenant.organizationId}\u0000${tenant.projectId}`).digest('hex').slice(0, 40)}`;
+}
+
+/** The project's database under the index's root (before any `?query` of an S3 URI). */
+function projectUri(root: string, dir: string): string {
+  const q = root.indexOf('?');
+  const base = (q < 0 ? root : root.slice(0, q)).replace(/\/+$/, '');
+  return `${base}/${dir}${q < 0 ? '' : root.slice(q)}`;
+}
+
+const segName = (n: number) => `seg_${String(n).padStart(6, '0')}`;
+const vocName = (n: number) => `voc_${String(n).padStart(6, '0')}`;
+
+function comparePosition(a: SearchPosition, b: SearchPosition, sortBy: SearchQuery['sortBy']): number {
+  if (sortBy === 'filename') {
+    const byName = compareKeys(a.filename ?? '', b.filename ?? '');
+    if (byName !== 0) return byName;
+  }
+  return compareKeys(a.sortKey, b.sortKey);
+}
+
+/** The rows strictly after a position in the order. */
+function afterBound(p: SearchPosition, sortBy: SearchQuery['sortBy'], order: SearchQuery['sortOrder']): string {
+  const op = order === 'asc' ? '>' : '<';
+  const byKey = `sort_key ${op} ${sqlString(p.sortKey)}`;
+  if (sortBy !== 'filename') return byKey;
+  const f = sqlString(p.filename ?? '');
+  return `(filename ${op} ${f} OR (filename = ${f} AND ${byKey}))`;
 }
 
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
+

@@ -17,7 +17,6 @@ import type {
 import { uploadId as deriveUploadId } from '../ids.js';
 import { buildTrace, storedTrace, type TraceDraft, type UploadContext } from '../trace.js';
 import type { Tenant } from '../tenancy.js';
-import { searchDocument, type SearchIndex } from '../search/search-index.js';
 
 /**
  * Where records that are experiment trace log spans (a string `trace_id`) also go, stored as if
@@ -35,8 +34,6 @@ export interface IngestDeps {
   tenants: TenantDirectory;
   /** Optional: records with a string `trace_id` are also stored as experiment trace log spans. */
   spans?: SpanRecorder;
-  /** Optional: the full-text index; the upload's traces are indexed before it is marked completed. */
-  search?: SearchIndex;
   /** BatchWriteItem calls in flight at once. */
   writeConcurrency?: number;
   leaseMs?: number;
@@ -62,9 +59,6 @@ export class LeaseBusyError extends RetryableIngestError {
   override name = 'LeaseBusyError';
 }
 
-
-/** Traces per search index commit: few, large commits (each is a new version of the project's index). */
-export const SEARCH_BATCH_SIZE = 5000;
 
 export interface IngestOptions {
   /** When true and this attempt fails, the upload is marked failed for good. */
@@ -253,7 +247,6 @@ async function writeAll(
   let batch: TraceDraft[] = [];
   let spans: Record<string, unknown>[] = [];
   let chunk: string[] = [];
-  let searchBatch: TraceDraft[] = [];
 
   const submit = async (work: () => Promise<void>) => {
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
@@ -288,15 +281,6 @@ async function writeAll(
     await submit(() => deps.uploads.putIdChunk(upload, index, ids));
   };
 
-  // Every good trace of the upload, idempotently (keyed by id): a retry after a crash re-indexes what is missing.
-  const flushSearch = async () => {
-    if (searchBatch.length === 0 || !deps.search) return;
-    const docs = searchBatch.map(searchDocument);
-    searchBatch = [];
-    const search = deps.search;
-    await submit(() => search.upsert({ organizationId: ctx.organizationId, projectId: ctx.projectId }, docs, { fresh }));
-  };
-
   const readAll = async () => {
     for await (const group of events) {
       for (const ev of group) {
@@ -311,15 +295,12 @@ async function writeAll(
         batch.push(trace);
         if (deps.spans && typeof ev.value.trace_id === 'string') spans.push(ev.value);
         chunk.push(trace.id);
-        if (deps.search) searchBatch.push(trace);
         if (batch.length === BATCH_WRITE_SIZE) await flushBatch();
         if (chunk.length === ID_CHUNK_SIZE) await flushChunk();
-        if (searchBatch.length === SEARCH_BATCH_SIZE) await flushSearch();
       }
     }
     await flushBatch();
     await flushChunk();
-    await flushSearch();
   };
 
   try {

@@ -1,116 +1,122 @@
 /**
- * Full-text search behind a port: what the domain needs from a search engine, and nothing of
- * DynamoDB's layout. The engine adapter (functions/adapters/search/lance-search-index.ts) keeps
- * one index per project; the query semantics are in ./terms.ts and the README ("How search works").
+ * Full-text search behind ports: what the domain needs from a search engine (SearchIndex), from
+ * the table that says what is still to be indexed (SearchWork), and from the traces themselves
+ * (SearchSource). Nothing of DynamoDB or LanceDB here; the query semantics are in ./terms.ts and the
+ * README ("How search works"); the design and its figures in docs/decisions/search.md.
  *
- * Write-path contract (docs/decisions/search.md):
- * - `upsert` is idempotent, keyed by trace id: the same document again changes nothing, so a
- *   re-delivered event or a retry after a crash never indexes a trace twice;
- * - a batch is one atomic commit: a process killed mid-write leaves the batch absent, never half
- *   there, and the retry writes it whole;
- * - `remove` is a committed delete: a removed id is never found again, unless it is upserted again
- *   (which only an ingest of its upload does, and an upload is ingested to completion once);
- * - rows committed but not yet merged into the index segments (the unindexed tail) are answered by
- *   `query` as well, by scanning them: a trace is searchable as soon as its batch is committed, and
- *   `optimize` merges the tail into the index in the background.
+ * Write path (./indexer.ts): the ingest only records, in its completion transaction, that an
+ * upload's traces are to be indexed; a delete (and an OTel trace's update) records that a trace's
+ * entry is to be refreshed, before it changes the trace. The indexer, one at a time per project,
+ * reads those records, builds the entries from the traces as stored, and drops the records once
+ * the engine has them. Until then every query answers those uploads and traces from the table (the
+ * unindexed tail), so results are complete and a deleted trace is never found.
  */
 import type { Tenant } from '../tenancy.js';
-import { searchText, type TraceDraft } from '../trace.js';
 
 /** One trace as the index keeps it. */
 export interface SearchDocument {
   id: string;
-  organizationId: string;
-  projectId: string;
-  /** ISO 8601 with milliseconds (the list's time). */
-  createdAt: string;
-  /** The list's sort key by creation time: `<created_at>#<upload>#<position>`, unique per trace. */
+  uploadId: string;
+  /** The list's order key (`<created_at>#<upload>#<position>`): unique per trace, the time order. */
   sortKey: string;
+  /** ISO 8601 with milliseconds. */
+  createdAt: string;
   source: string;
   filename: string;
-  /** What search matches: filename, input and the document's string values (TraceDraft.searchText). */
+  /** What search matches: filename, input and the document's string values (trace.ts `searchText`). */
   text: string;
 }
 
 export type SearchSortBy = 'created_at' | 'filename';
 export type SearchSortOrder = 'asc' | 'desc';
 
-/** Where a page ends: the last hit's order key. The next page starts strictly after it. */
+/** A hit's place in its order: the sort key, and the filename when ordered by filename. */
 export interface SearchPosition {
-  /** `sortKey` when ordered by created_at; `filename` + NUL + `sortKey` when ordered by filename. */
-  key: string;
+  sortKey: string;
+  filename?: string | undefined;
 }
 
 export interface SearchQuery {
   tenant: Tenant;
-  /** The user's search text, as typed (normalised by ./terms.ts). */
+  /** The user's search text, as typed (cut into words by ./terms.ts). */
   text: string;
   source?: string | undefined;
   /** Inclusive lower bound on created_at (ISO 8601). */
   since?: string | undefined;
-  /** Exclusive upper bound on created_at (ISO 8601). */
-  until?: string | undefined;
   sortBy: SearchSortBy;
   sortOrder: SearchSortOrder;
-  /** Answer the hits strictly after this position (a cursor); absent: from the start. */
+  /** Answer the hits strictly after this position; absent: from the start. */
   after?: SearchPosition | undefined;
-  /** Page size. */
+  /** Hits to answer at most. */
   limit: number;
+  /** Trace ids whose entries must not be answered (they are being refreshed: the tail answers them). */
+  exclude?: ReadonlySet<string> | undefined;
 }
 
 export interface SearchHit {
   id: string;
-  createdAt: string;
+  uploadId: string;
   sortKey: string;
   filename: string;
-  source: string;
 }
 
 export interface SearchPage {
+  /** In order, at most `limit`. */
   hits: SearchHit[];
-  /** Every match of the query and filters in the project (not only after the cursor): exact. */
+  /** Every entry matching the words and filters (cursor aside), excluded ids not counted: exact. */
   total: number;
-  /** The position to pass as `after` for the next page; null on the last page. */
-  next: SearchPosition | null;
+  /** More matching entries follow the last hit. */
+  more: boolean;
 }
 
 export interface SearchIndexStatus {
-  /** Documents in the project's index. */
+  /** Entries in the project's index. */
   documents: number;
-  /** Of those, the ones not yet merged into index segments (scanned by every query until `optimize`). */
-  unindexed: number;
+  /** Segments (sealed: with their word index; open: scanned until sealed). */
+  segments: { sealed: number; open: number };
 }
 
+/** The engine. Writes come from the indexer only, one writer per project at a time. */
 export interface SearchIndex {
-  /**
-   * Indexes documents, all of one tenant, in one atomic commit; a document whose id is already
-   * indexed is left as it is. `fresh`: the caller knows none of these ids can be indexed yet (the
-   * first attempt at an upload), so the engine may append without looking them up.
-   */
-  upsert(tenant: Tenant, docs: readonly SearchDocument[], options?: { fresh?: boolean }): Promise<void>;
-  /** Removes ids from the tenant's index; ids not there are not an error. */
-  remove(tenant: Tenant, ids: readonly string[]): Promise<void>;
+  /** Whether the upload's entries are in the index (an upload's entries are appended in one commit: all or none). */
+  hasUpload(tenant: Tenant, uploadId: string): Promise<boolean>;
+  /** Appends entries in one atomic commit (the caller ensures none of them is there yet). */
+  append(tenant: Tenant, docs: readonly SearchDocument[]): Promise<void>;
+  /** Removes the entries of these trace ids (absent ids are no error); answers how many went. */
+  remove(tenant: Tenant, ids: readonly string[]): Promise<number>;
+  /** Background upkeep: seals a full open segment (builds its word index). Cheap when there is nothing to do. */
+  maintain(tenant: Tenant): Promise<void>;
   query(q: SearchQuery): Promise<SearchPage>;
-  /** Merges the tenant's unindexed tail into its index and compacts it; cheap when there is nothing to do. */
-  optimize(tenant: Tenant): Promise<SearchIndexStatus>;
   status(tenant: Tenant): Promise<SearchIndexStatus>;
 }
 
-/** The search document of a trace about to be stored. */
-export function searchDocument(trace: TraceDraft): SearchDocument {
-  return {
-    id: trace.id,
-    organizationId: trace.organizationId,
-    projectId: trace.projectId,
-    createdAt: trace.createdAt,
-    sortKey: `${trace.createdAt}#${trace.uploadId}#${String(trace.position).padStart(10, '0')}`,
-    source: trace.source,
-    filename: trace.filename,
-    text: searchText(trace.filename, trace.input, JSON.parse(trace.document)),
-  };
+/** A record of work for the indexer. */
+export type SearchWorkItem =
+  /** Index an upload's traces (recorded by its completion transaction). */
+  | { kind: 'upload'; uploadId: string; createdAt: string; token: string }
+  /** Refresh one trace's entry from the trace as stored, or drop it if the trace is gone (a delete, an OTel update). */
+  | { kind: 'trace'; traceId: string; token: string };
+
+export interface SearchWork {
+  /** The project's outstanding work, oldest first (a consistent read). */
+  pending(tenant: Tenant): Promise<SearchWorkItem[]>;
+  /** Drops work done; an item recorded again since it was read (a new token) stays. */
+  done(tenant: Tenant, items: readonly SearchWorkItem[]): Promise<void>;
+  /** Projects with outstanding work (from a small sparse index; never a scan). */
+  projectsWithWork(limit: number): Promise<Tenant[]>;
+  /** One indexer per project at a time: a lease, renewed while held. */
+  acquire(tenant: Tenant, owner: string, nowMs: number, leaseMs: number): Promise<boolean>;
+  renew(tenant: Tenant, owner: string, nowMs: number, leaseMs: number): Promise<boolean>;
+  release(tenant: Tenant, owner: string): Promise<void>;
 }
 
-/** The order key of a hit under a sort (what `SearchPosition.key` holds). */
-export function orderKey(hit: Pick<SearchHit, 'sortKey' | 'filename'>, sortBy: SearchSortBy): string {
-  return sortBy === 'created_at' ? hit.sortKey : `${hit.filename}\u0000${hit.sortKey}`;
+/** The traces the index is built from: read as stored, consistently. */
+export interface SearchSource {
+  /** The upload's traces that it owns (not those an identical earlier upload wrote), as documents. */
+  uploadDocuments(tenant: Tenant, uploadId: string): Promise<SearchDocument[]>;
+  /**
+   * The documents of those of these traces that exist and are indexed on their own (OTel traces,
+   * whose text changes as spans arrive); an uploaded trace's entry comes with its upload only.
+   */
+  documents(tenant: Tenant, ids: readonly string[]): Promise<SearchDocument[]>;
 }
