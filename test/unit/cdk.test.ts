@@ -837,8 +837,22 @@ describe('configuration', () => {
     ['corsOrigins', 'app.example.com'],
     ['corsOrigins', 'https://app.example.com/'],
     ['alarmEmail', 'not-an-email'],
+    ['tableIndexes', '0'],
+    ['tableIndexes', String(INDEXES.length + 1)],
   ])('rejects %s=%j', (key, value) => {
     expect(() => configOf({ [key]: value })).toThrow(new RegExp(`"${key}"`));
+  });
+});
+
+describe('upgrading a deployed table one index per deployment (tableIndexes)', () => {
+  it('declares the first n indexes of INDEXES, in order, and all of them by default', () => {
+    const indexesOf = (context: Record<string, unknown>) => {
+      const built = build(context);
+      const table = Object.values(Template.fromStack(built.stateful).findResources('AWS::DynamoDB::Table'))[0] as Json;
+      return (table.Properties.GlobalSecondaryIndexes as Json[]).map((g) => g.IndexName);
+    };
+    expect(indexesOf({ tableIndexes: '4' })).toEqual(INDEXES.slice(0, 4).map((i) => i.name));
+    expect(indexesOf({})).toEqual(INDEXES.map((i) => i.name));
   });
 });
 

@@ -15,6 +15,7 @@ import {
   TRACE_SHARDS,
   traceIndex,
 } from './keys.js';
+import { upgradeLegacyTrace } from './migration.js';
 import { queryPages } from './query.js';
 import { ID_CHUNK_SIZE } from '../../domain/limits.js';
 import { readIdChunk } from './upload-ids.js';
@@ -79,8 +80,15 @@ export class DynamoTraceStore implements TraceReader {
   }
 
   async get(tenant: Tenant, id: string): Promise<TraceView | null> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.trace(tenant.organizationId, tenant.projectId, id) }));
+    const key = keys.trace(tenant.organizationId, tenant.projectId, id);
+    let out = await this.doc.send(new GetCommand({ TableName: this.table, Key: key }));
     if (!out.Item || out.Item.type !== 'trace') return null;
+    // A trace the migration has not reached yet (no order key): rewritten first (once), then read again.
+    if (out.Item.ok === undefined) {
+      if (!(await upgradeLegacyTrace(this.doc, this.table, key))) return null;
+      out = await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+      if (!out.Item || out.Item.ok === undefined) return null;
+    }
     return this.view(tenant, out.Item);
   }
 
@@ -241,40 +249,38 @@ export class DynamoTraceStore implements TraceReader {
       start = { upload: u, index };
     }
     const matches = filterOf(q);
-    const values: Record<string, unknown> = { ':p': traceIndex.uploadsByFilename(tenant.organizationId, tenant.projectId) };
-    if (start) values[':from'] = start.upload;
-    if (q.since) values[':since'] = q.since;
-    const uploads = queryPages(this.doc, {
-      TableName: this.table,
-      IndexName: 'gsi1',
-      KeyConditionExpression: start ? `gsi1pk = :p AND gsi1sk ${forward ? '>=' : '<='} :from` : 'gsi1pk = :p',
-      ExpressionAttributeValues: values,
-      ScanIndexForward: forward,
+    // The uploads' shards merged into one filename order; the cursor's upload is where it starts (its own traces from the cursor's index).
+    const uploads = mergeShards(this.doc, {
+      table: this.table,
+      index: 'gsi1',
+      pkAttr: 'gsi1pk',
+      skAttr: 'gsi1sk',
+      partitions: allShards(TRACE_SHARDS).map((s) => traceIndex.uploadsByFilename(tenant.organizationId, tenant.projectId, s)),
+      ...(start ? (forward ? { lower: { value: start.upload, inclusive: true } } : { upper: { value: start.upload, inclusive: true } }) : {}),
+      forward,
       // Every trace of an upload has its creation time: a time range drops whole uploads.
-      ...(q.since ? { FilterExpression: 'created_at >= :since' } : {}),
-      Limit: 100,
+      ...(q.since ? { filter: { expression: '#created >= :since', names: { '#created': 'created_at' }, values: { ':since': q.since } } } : {}),
+      expect: 32,
     });
     const items: Item[] = [];
     let matched = 0;
-    for await (const page of uploads) {
-      for (const u of page) {
-        const sortKey = String(u.gsi1sk);
-        const uploadId = String(u.upload_id);
-        const ids = uploadIds(this.doc, this.table, tenant, u, forward, start?.upload === sortKey ? start.index : 0);
-        for await (const { index, batch } of ids) {
-          const full = await this.hydrate(tenant, batch.map((id) => ({ trace_id: id })));
-          for (let j = 0; j < batch.length; j++) {
-            const item = full[j];
-            // A trace another upload wrote (identical content uploaded again) is listed under that upload.
-            if (item !== undefined && item.upload_id === uploadId && (matches === null || matches(item))) {
-              matched++;
-              if (matched > skip) items.push(item);
-            }
-            if (items.length === q.pageSize) return { items, matched, counted: matched, position: String(index + j + 1), upload: sortKey, more: true, exhausted: false };
+    for await (const u of uploads) {
+      const sortKey = String(u.gsi1sk);
+      const uploadId = String(u.upload_id);
+      const ids = uploadIds(this.doc, this.table, tenant, u, forward, start?.upload === sortKey ? start.index : 0);
+      for await (const { index, batch } of ids) {
+        const full = await this.hydrate(tenant, batch.map((id) => ({ trace_id: id })));
+        for (let j = 0; j < batch.length; j++) {
+          const item = full[j];
+          // A trace another upload wrote (identical content uploaded again) is listed under that upload.
+          if (item !== undefined && item.upload_id === uploadId && (matches === null || matches(item))) {
+            matched++;
+            if (matched > skip) items.push(item);
           }
-          // Out of time: go on from the next id on the next page.
-          if (Date.now() > deadline) return { items, matched, counted: matched, position: String(index + batch.length), upload: sortKey, more: true, exhausted: false };
+          if (items.length === q.pageSize) return { items, matched, counted: matched, position: String(index + j + 1), upload: sortKey, more: true, exhausted: false };
         }
+        // Out of time: go on from the next id on the next page.
+        if (Date.now() > deadline) return { items, matched, counted: matched, position: String(index + batch.length), upload: sortKey, more: true, exhausted: false };
       }
     }
     return { items, matched, counted: matched, position: undefined, more: false, exhausted: true };

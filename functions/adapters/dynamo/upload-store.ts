@@ -14,7 +14,7 @@ import {
   type UploadStore,
   type UploadSummary,
 } from '../../domain/ports.js';
-import { filenameSortKey, keys, traceIndex } from './keys.js';
+import { filenameSortKey, keys, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { putIdChunk, readIdChunks } from './upload-ids.js';
 import { uploadWorkItem } from './search-work.js';
 
@@ -303,7 +303,7 @@ export function uploadByFilenameItem(
     created_at: u.createdAt,
     traces: s.traces,
     id_chunks: s.idChunks,
-    gsi1pk: traceIndex.uploadsByFilename(u.organizationId, u.projectId),
+    gsi1pk: traceIndex.uploadsByFilename(u.organizationId, u.projectId, shardOf(u.uploadId, TRACE_SHARDS)),
     gsi1sk: filenameSortKey(u.filename, u.createdAt, u.uploadId),
   };
 }
