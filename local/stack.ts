@@ -11,6 +11,7 @@ import { LocalQueue } from './queue.js';
 import { toS3Notification } from './s3-bridge.js';
 import { reconcile } from './reconcile.js';
 import { startLocalS3, type RawS3Event } from './s3.js';
+import { startLocalIndexer } from './search-indexer.js';
 
 /** What `<DATA_DIR>/local-stack.json` holds: how tests, the CLI and SDKs reach the local stack. */
 export interface LocalStackInfo {
@@ -41,6 +42,8 @@ export interface LocalStackOptions {
   leaseMs?: number;
   /** Turn s3rver's events into queue messages (default). Tests switch it off to deliver events themselves. */
   notifications?: boolean;
+  /** How often the in-process search indexer looks for work (ms; default 1,000); 0: never on its own (tests drain it). */
+  searchIndexerIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -52,6 +55,8 @@ export interface LocalStack {
   dynamo: DynamoDBClient;
   /** Resolves when every S3 event seen so far has been ingested (or dead-lettered). */
   settled(): Promise<void>;
+  /** Resolves when the search indexer has done all the work recorded so far. */
+  searchIndexed(): Promise<void>;
   /** Turns the bucket's notifications on or off from now on (tests deliver events themselves, then let the bucket do it). */
   setNotifications(on: boolean): void;
   /** Stops DynamoDB Local and starts it again on the same port (with persistDynamo, on the same data). */
@@ -163,6 +168,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       if (queued.length) log(`[s3] ${queued.length} stored object(s) had no upload record; queued for ingestion`);
     }
 
+    // The search indexer: on AWS its own function started by the table's stream; here a job in this process.
+    const indexer = startLocalIndexer({ intervalMs: o.searchIndexerIntervalMs === 0 ? 2 ** 31 - 1 : (o.searchIndexerIntervalMs ?? 1_000), log });
+    stops.push(indexer.stop);
+
     const api = await startApiServer({ port: o.apiPort });
     stops.push(api.stop);
 
@@ -190,6 +199,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         await bridging;
         await queue.idle();
       },
+      searchIndexed: () => indexer.drain(),
       setNotifications: (on) => {
         notifying = on;
       },

@@ -20,8 +20,6 @@ import { DynamoSpanStore } from '../adapters/dynamo/span-store.js';
 import { spanSink, type TraceLogDeps } from '../domain/trace-logs.js';
 import { DynamoExpiredTraceFinder } from '../adapters/dynamo/retention-store.js';
 import type { RetentionDeps } from '../domain/retention.js';
-import { LanceSearchIndex } from '../adapters/search/lance-search-index.js';
-import type { SearchIndex } from '../domain/search/search-index.js';
 import { DynamoStatsStore } from '../adapters/dynamo/stats-store.js';
 import { DynamoOtelTraceStore } from '../adapters/dynamo/otel-trace-store.js';
 import type { OtelIngestDeps } from '../domain/otel/ingest.js';
@@ -49,31 +47,23 @@ export function ingestDepsOn(dynamo?: DynamoDBClient): IngestDeps {
   const doc = dynamo ? newDocumentClient(dynamo) : documentClient();
   return {
     storage: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
-    uploads: new DynamoUploadStore(doc, c.TABLE_NAME),
+    uploads: new DynamoUploadStore(doc, c.TABLE_NAME, { searchWork: searchWork() }),
     traces: new DynamoTraceWriter(dynamo ?? dynamoClient(), c.TABLE_NAME),
     tenants: dynamo ? new DynamoTenantStore(doc, c.TABLE_NAME) : tenantStore(),
     writeConcurrency: c.INGEST_WRITE_CONCURRENCY,
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
     // Records with a string trace_id are also experiment trace log spans.
-    ...withSearch(),
     spans: spanSink(dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME) } : traceLogDeps()),
   };
 }
 
-let search: SearchIndex | null | undefined;
-
-/** The full-text index (SEARCH_INDEX_URI), or null when this environment has none. */
-export function searchIndex(): SearchIndex | null {
-  if (search !== undefined) return search;
-  const c = config();
-  const uri = c.SEARCH_INDEX_URI;
-  search = uri === undefined ? null : new LanceSearchIndex({ uri, ...(uri.startsWith('s3') ? { storageOptions: { region: c.AWS_REGION } } : {}) });
-  return search;
-}
-
-function withSearch(): { search?: SearchIndex } {
-  const index = searchIndex();
-  return index === null ? {} : { search: index };
+/**
+ * With a full-text index (SEARCH_INDEX_URI), the writers record the indexer's work in their own
+ * transactions (an upload's completion, a delete, an OTel trace's write); the index itself is
+ * wired in search-services.ts, which only the functions that search or index import.
+ */
+export function searchWork(): boolean {
+  return config().SEARCH_INDEX_URI !== undefined;
 }
 
 let traces: DynamoTraceStore | undefined;
@@ -102,10 +92,9 @@ export function traceMaintenanceDeps(): TraceMaintenanceDeps {
   if (maintenance) return maintenance;
   const c = config();
   maintenance = {
-    store: new DynamoTraceMaintenance(documentClient(), c.TABLE_NAME),
+    store: new DynamoTraceMaintenance(documentClient(), c.TABLE_NAME, { searchWork: searchWork() }),
     evaluations: evaluationStore(),
     payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
-    ...withSearch(),
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
   };
   return maintenance;
@@ -172,7 +161,7 @@ export function otlpDeps(): OtelIngestDeps {
   otlp = {
     spans: traceLogDeps().store,
     spanStats: traceLogDeps().stats,
-    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME)),
+    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME), { searchWork: searchWork() }),
     payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
   };
