@@ -84,7 +84,7 @@ export class IndexedSearch {
         traces: await this.views(served, hooks),
         totalCount: page.total + tail.length,
         totalExact: tailComplete,
-        nextCursor: merged.length > want && last ? encodeCursor(tenant, query, timeRange, cursorKey(last.position)) : null,
+        nextCursor: merged.length > want && last ? encodeCursor(tenant, query, timeRange, cursorKey(last.position, query.sortBy)) : null,
       };
     }
 
@@ -157,7 +157,7 @@ export class IndexedSearch {
       traces: await this.views(served, hooks),
       totalCount: before + matched,
       totalExact: exhausted && tailComplete && !timedOut,
-      nextCursor: more && cursorAt ? encodeCursor(tenant, query, timeRange, cursorKey(cursorAt), { matchedBefore: before + matchedToPage }) : null,
+      nextCursor: more && cursorAt ? encodeCursor(tenant, query, timeRange, cursorKey(cursorAt, query.sortBy), { matchedBefore: before + matchedToPage }) : null,
     };
   }
 
@@ -223,8 +223,8 @@ function comparePlaced(a: SearchPosition, b: SearchPosition, sortBy: ListQuery['
   return compareKeys(a.sortKey, b.sortKey);
 }
 
-function cursorKey(p: SearchPosition): Record<string, string> {
-  return p.filename !== undefined ? { s: p.sortKey, f: p.filename } : { s: p.sortKey };
+function cursorKey(p: SearchPosition, sortBy: ListQuery['sortBy']): Record<string, string> {
+  return sortBy === 'filename' ? { s: p.sortKey, f: p.filename ?? '' } : { s: p.sortKey };
 }
 
 function idOf(tenant: Tenant, item: Item): string {
