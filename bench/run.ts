@@ -152,6 +152,7 @@ try {
     const k = `${round(search.search_traces / 1000, 0)}k`;
     targets.push(
       [`search: indexer vs ingest, ${search.search_share_traces} traces (CPU per trace)`, `${search.search_indexer_cpu_us_per_trace} us vs ${search.search_ingest_cpu_us_per_trace} us`, ''],
+      ['search: of the indexer, reading the traces back', `${search.search_indexer_read_cpu_us_per_trace} us`, ''],
       ['search_build_share_of_ingest (CPU)', search.search_build_share_of_ingest, '<= 0.25'],
       ['search: one search under the AWS model (RCU, calls; $ per 1M)', `${search.search_aws_rcu_per_search}, ${search.search_aws_calls_per_search}; $${search.search_aws_dollars_per_million_searches_dynamodb}`, ''],
       [`search: ${k} entries built (engine CPU per trace, wall)`, `${search.search_engine_build_cpu_us_per_trace} us, ${search.search_engine_build_wall_s} s`, ''],

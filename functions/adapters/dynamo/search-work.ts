@@ -222,6 +222,11 @@ export function itemDocument(tenant: Tenant, item: Item): SearchDocument {
   };
 }
 
+/** What a document is made of (itemSearchText, itemDocument): the rest of the item is not read. */
+const READ_ATTRIBUTES = ['pk', 'type', 'ok', 'upload_id', 'source', 'filename', 'input', 'doc_z', 'search_z', 'otel_version'];
+const READ_NAMES = Object.fromEntries(READ_ATTRIBUTES.map((a, i) => [`#r${i}`, a]));
+const READ_PROJECTION = Object.keys(READ_NAMES).join(', ');
+
 /** The traces to index, read by key and consistently from the table. */
 export class DynamoSearchSource implements SearchSource {
   constructor(
@@ -256,7 +261,9 @@ export class DynamoSearchSource implements SearchSource {
           if (attempt >= 10) throw new Error('BatchGetItem left keys unprocessed after 10 attempts');
           if (attempt > 0) await sleep(backoffMs(attempt));
           try {
-            const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+            const res = await this.doc.send(
+              new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: READ_PROJECTION, ExpressionAttributeNames: READ_NAMES } } }),
+            );
             for (const item of res.Responses?.[this.table] ?? []) if (item.type === 'trace') out.push(item);
             pending = res.UnprocessedKeys?.[this.table]?.Keys ?? [];
           } catch (err) {

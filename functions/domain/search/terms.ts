@@ -24,8 +24,11 @@ const RUN =
 /** Longer words are cut (a base64 blob is not a word anyone types). */
 export const MAX_WORD_CHARS = 64;
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 export function normalize(text: string): string {
-  return text.normalize('NFKC').toLowerCase();
+  // NFKC leaves ASCII as it is: skip it where it cannot change anything (most traces).
+  return (ASCII.test(text) ? text : text.normalize('NFKC')).toLowerCase();
 }
 
 /** The distinct words of `text`, in order of first appearance. */
