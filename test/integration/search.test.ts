@@ -9,7 +9,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoSearchWork } from '../../functions/adapters/dynamo/search-work.js';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoSearchWork, searchKeys } from '../../functions/adapters/dynamo/search-work.js';
+import { migrateTable, schemaVersion, SCHEMA_VERSION } from '../../functions/adapters/dynamo/migration.js';
 import { newDocumentClient } from '../../functions/adapters/clients.js';
 import { indexProject } from '../../functions/domain/search/indexer.js';
 import { sweepExpired } from '../../functions/domain/retention.js';
@@ -200,6 +202,39 @@ describe('OTel traces and tenants', () => {
     expect((await search('wombat pangolin')).total_count).toBe(1);
     expect((await search('pangolin')).total_count).toBe(1);
   });
+
+  it('traces stored before the search index (schema 2) are queued by the migration and found from the index', async () => {
+    const old = await createApiKey(tenantStore(), { organization: 'search-before', project: 'p' });
+    const oldTenant = { organizationId: old.organizationId, projectId: old.projectId };
+    const base = `/api/v1/organizations/${old.organizationId}/projects/${old.projectId}`;
+    await ingestAt(stack, `drop/${old.organizationId}/${old.projectId}/before.jsonl`, lines(12, 'axolotl'), Date.now() - 60_000);
+    const spans = await recordSpans({ 'service.name': 'otel-before' }, (tracer) => {
+      tracer.startSpan('agent run', { attributes: { 'input.value': 'axolotl otel question' } }).end();
+    });
+    await mustExport(exporterFor('json', stack.info.apiUrl, old.apiKey), spans);
+    // As a table written before the index: no work recorded, none indexed, schema 2.
+    const doc = newDocumentClient(stack.dynamo);
+    const oldWork = new DynamoSearchWork(doc, stack.table);
+    for (const w of await oldWork.pending(oldTenant)) {
+      const key = w.kind === 'upload' ? `U#${w.uploadId}` : `R#${w.traceId}`;
+      await doc.send(new DeleteCommand({ TableName: stack.table, Key: searchKeys.work(old.organizationId, old.projectId, key) }));
+    }
+    await doc.send(new PutCommand({ TableName: stack.table, Item: { pk: 'META', sk: 'SCHEMA', type: 'meta', version: 2 } }));
+    await stack.searchIndexed();
+    expect((await searchIndex()!.status(oldTenant)).documents).toBe(0);
+
+    const report = await migrateTable(stack.dynamo, doc, stack.table);
+    expect(report.searchWork).toBeGreaterThanOrEqual(2);
+    expect(await schemaVersion(doc, stack.table)).toBe(SCHEMA_VERSION);
+    expect((await oldWork.pending(oldTenant)).map((w) => w.kind).sort()).toEqual(['trace', 'upload']);
+    const before = await documents();
+    await stack.searchIndexed();
+    expect((await searchIndex()!.status(oldTenant)).documents).toBe(13);
+    // Uploads already in the index were queued again and skipped: nothing doubled.
+    expect(await documents()).toBe(before);
+    expect((await search('axolotl', '&page_size=50', old.apiKey, base)).total_count).toBe(13);
+    expect(await oldWork.pending(oldTenant)).toEqual([]);
+  }, 60_000);
 
   it("another project's search sees none of these", async () => {
     const other = await createApiKey(tenantStore(), { organization: 'search-other', project: 'p' });
