@@ -350,6 +350,8 @@ export const workerHandlers = {
   authorizer: 'authorizer',
   /** Scheduled (EventBridge, daily): deletes the traces older than RETENTION_DAYS. */
   retentionSweep: 'retentionSweep',
+  /** The search indexer: started by the table's stream when search work is recorded, and scheduled as a safety net. */
+  searchIndexer: 'searchIndexer',
 } as const;
 
 /** Where the S3 object-created notifications come from. */

@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import { INDEXES } from '../functions/adapters/dynamo/schema.js';
 import { INGEST_PREFIXES, workerHandlers } from '../functions/routes.js';
 import { PAYLOADS_PREFIX } from './layout.js';
-import { UPLOADS_PREFIX } from '../functions/domain/layout.js';
+import { SEARCH_PREFIX, UPLOADS_PREFIX } from '../functions/domain/layout.js';
 import { acknowledgeWildcardResource } from './nag.js';
 
 export type TableAccess = 'read' | 'readWrite';
@@ -23,7 +23,12 @@ export type ObjectAccess = 'read' | 'write' | 'readWrite' | 'delete';
 export type HandlerGrant =
   | { readonly target: 'table'; readonly access: TableAccess }
   /** Objects under one key prefix (`uploads/`), never the whole bucket, never ListBucket. */
-  | { readonly target: 'objects'; readonly access: ObjectAccess; readonly prefix: string };
+  | { readonly target: 'objects'; readonly access: ObjectAccess; readonly prefix: string }
+  /**
+   * The search index (LanceDB on S3): its objects under `search/`, ListBucket of that prefix only
+   * (the engine lists a table's versions and files), and its commit table (which orders writers' commits).
+   */
+  | { readonly target: 'searchIndex'; readonly access: 'read' | 'readWrite' };
 
 export const tableRead: HandlerGrant = { target: 'table', access: 'read' };
 export const tableReadWrite: HandlerGrant = { target: 'table', access: 'readWrite' };
@@ -32,6 +37,8 @@ export const objectsRead = (prefix: string): HandlerGrant => ({ target: 'objects
 export const objectsWrite = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'write', prefix });
 export const objectsReadWrite = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'readWrite', prefix });
 export const objectsDelete = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'delete', prefix });
+export const searchIndexRead: HandlerGrant = { target: 'searchIndex', access: 'read' };
+export const searchIndexReadWrite: HandlerGrant = { target: 'searchIndex', access: 'readWrite' };
 
 /** Handler name (file `functions/handlers/<name>.ts`) → its grants. */
 export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> = {
@@ -47,7 +54,8 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   presignUpload: [tableRead, objectsWrite(UPLOADS_PREFIX)],
   // Create ingests on the spot with the same core as the worker when the queue has not yet delivered.
   createTraces: [tableReadWrite, objectsRead(UPLOADS_PREFIX), objectsReadWrite(PAYLOADS_PREFIX)],
-  listTraces: [tableRead, objectsRead(PAYLOADS_PREFIX)],
+  // A search reads the index (and its unindexed tail, the indexer's work items, from the table).
+  listTraces: [tableRead, objectsRead(PAYLOADS_PREFIX), searchIndexRead],
   listSources: [tableRead],
   getTrace: [tableRead, objectsRead(PAYLOADS_PREFIX)],
   deleteTrace: [tableReadWrite, objectsDelete(PAYLOADS_PREFIX)],
@@ -81,6 +89,8 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   // OTLP export: spans and traces (and their counters) in the table; a trace's large document in payloads/,
   // each write under a key of its own, the one it replaced deleted.
   otlpTraces: [tableReadWrite, objectsReadWrite(PAYLOADS_PREFIX), objectsDelete(PAYLOADS_PREFIX)],
+  // Reads the traces and its work items, drops done work, holds a lease per project; writes the index's segments.
+  [workerHandlers.searchIndexer]: [tableReadWrite, searchIndexReadWrite],
 };
 
 /**
@@ -126,7 +136,21 @@ export function grantsFor(handlerName: string): readonly HandlerGrant[] {
 export interface GrantTargets {
   readonly bucket: IBucket;
   readonly table: ITable;
+  /** The search index's commit table (stateful stack); needed by handlers granted `searchIndex`. */
+  readonly searchCommitTable?: ITable;
 }
+
+/** The search index's actions per access level: S3 objects under SEARCH_PREFIX, and the commit table. */
+export const SEARCH_INDEX_ACTIONS = {
+  objects: {
+    read: ['s3:GetObject'],
+    readWrite: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+  },
+  commitTable: {
+    read: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DescribeTable'],
+    readWrite: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DescribeTable', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  },
+} as const;
 
 /** The table and each of its indexes by name (from schema.ts): no `index/*` wildcard. */
 export function tableResources(table: ITable): string[] {
@@ -148,6 +172,22 @@ export function applyGrants(grantee: IGrantable, grants: readonly HandlerGrant[]
         const objects = targets.bucket.arnForObjects(`${grant.prefix}*`);
         grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: [...OBJECT_ACTIONS[grant.access]], resources: [objects] }));
         acknowledgeObjectPrefix(grantee, objects, grant.prefix);
+        break;
+      }
+      case 'searchIndex': {
+        if (!targets.searchCommitTable) throw new Error('a searchIndex grant needs the search commit table');
+        const objects = targets.bucket.arnForObjects(`${SEARCH_PREFIX}*`);
+        const principal = grantee.grantPrincipal;
+        principal.addToPrincipalPolicy(new PolicyStatement({ actions: [...SEARCH_INDEX_ACTIONS.objects[grant.access]], resources: [objects] }));
+        principal.addToPrincipalPolicy(
+          new PolicyStatement({
+            actions: ['s3:ListBucket'],
+            resources: [targets.bucket.bucketArn],
+            conditions: { StringLike: { 's3:prefix': [`${SEARCH_PREFIX}*`] } },
+          }),
+        );
+        principal.addToPrincipalPolicy(new PolicyStatement({ actions: [...SEARCH_INDEX_ACTIONS.commitTable[grant.access]], resources: [targets.searchCommitTable.tableArn] }));
+        acknowledgeObjectPrefix(grantee, objects, SEARCH_PREFIX);
         break;
       }
     }

@@ -26,7 +26,8 @@ import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket, EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
@@ -43,6 +44,8 @@ import { grantHandler } from './handler-grants.js';
 import { INGEST_BATCH_SIZE, MAX_RECEIVE_COUNT } from './ingest-delivery.js';
 import { DROP_PREFIX } from './layout.js';
 import { acknowledge } from './nag.js';
+import { SEARCH_ENGINE_HANDLERS, searchEngineBundling } from './search-engine.js';
+import { SEARCH_PREFIX } from '../functions/domain/layout.js';
 
 export { MAX_RECEIVE_COUNT } from './ingest-delivery.js';
 
@@ -65,6 +68,33 @@ export const RETENTION_SWEEP_SIZING: FunctionSizing = { memorySize: API_MEMORY_M
 /** How often the retention sweep runs. */
 export const RETENTION_SWEEP_SCHEDULE = Duration.hours(1);
 
+/**
+ * The search indexer: a round reads an upload's traces and builds its entries in memory, and a seal
+ * builds a segment's word index (100,000 traces); a run stops a minute before its timeout.
+ */
+export const SEARCH_INDEXER_SIZING: FunctionSizing = { memorySize: 2048, timeout: Duration.minutes(15) };
+/** The indexer's safety net: work the stream did not deliver (or whose retries ran out) is done by this schedule. */
+export const SEARCH_INDEXER_SCHEDULE = Duration.minutes(10);
+/** The list route loads the search engine (a 150 MB native module) for a search, and queries each segment in parallel: one full vCPU. */
+export const LIST_TRACES_SIZING: FunctionSizing = { memorySize: 1769, timeout: Duration.seconds(10) };
+
+/**
+ * Which stream records start the indexer: a search work item put or put again (never its removal,
+ * and never the indexer's own lease item), so the indexer never starts itself.
+ */
+export const SEARCH_WORK_STREAM_FILTER = {
+  eventName: ['INSERT', 'MODIFY'],
+  dynamodb: { Keys: { pk: { S: [{ prefix: 'SQ#' }] }, sk: { S: [{ prefix: 'U#' }, { prefix: 'R#' }] } } },
+} as const;
+
+export const SEARCH_INDEXER_EVENT_SOURCE = {
+  batchSize: 100,
+  /** Work recorded within a second is done in one run. */
+  maxBatchingWindow: Duration.seconds(1),
+  /** A project another run holds makes the batch fail (its work is not lost): delivered again, up to this many times. */
+  retryAttempts: 100,
+} as const;
+
 /** The OTLP export route: decoding a large batch takes memory; 1,024 MB also doubles the CPU share of 512. */
 export const OTLP_SIZING: FunctionSizing = { memorySize: 1024, timeout: Duration.seconds(29) };
 
@@ -76,6 +106,7 @@ const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = {
   // An OTLP export of up to 6 MB (32 MB once gunzipped) decoded, mapped and merged into its traces' documents;
   // API Gateway's 29 s, so a slow store answers 429 (retried by the exporter) rather than a timeout.
   otlpTraces: OTLP_SIZING,
+  listTraces: LIST_TRACES_SIZING,
   // An experiment's stats are computed from all its trees (read for up to TRACE_LOGS_READ_BUDGET_MS), within API Gateway's 29 s.
   finishExperiment: { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) },
   experimentStats: { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) },
@@ -87,6 +118,7 @@ const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = {
 export function sizingFor(handlerName: string): FunctionSizing {
   if (handlerName === workerHandlers.ingest) return INGEST_SIZING;
   if (handlerName === workerHandlers.retentionSweep) return RETENTION_SWEEP_SIZING;
+  if (handlerName === workerHandlers.searchIndexer) return SEARCH_INDEXER_SIZING;
   return Object.hasOwn(ROUTE_SIZING, handlerName) ? ROUTE_SIZING[handlerName]! : API_SIZING;
 }
 
@@ -131,6 +163,11 @@ export const ALARMS = {
   ingestThrottles: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
   /** Invocation errors of the retention sweep (a failed run; the next day's run retries what is left). */
   retentionSweepErrors: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
+  /**
+   * Search indexer errors for 15 minutes: a busy project fails a batch now and then (it is delivered
+   * again), so only failures that last mean the index is falling behind (searches still answer from the tail).
+   */
+  searchIndexerErrors: { threshold: 3, period: Duration.minutes(5), evaluationPeriods: 3 },
   /** 5xx answers of the API stage. */
   api5xx: { threshold: 5, period: Duration.minutes(5), evaluationPeriods: 1 },
   /**
@@ -195,6 +232,8 @@ export interface StatelessStackProps extends StackProps {
   readonly config: AppConfig;
   readonly bucket: IBucket;
   readonly table: ITable;
+  /** The search index's commit table (stateful stack). */
+  readonly searchCommitTable: ITable;
 }
 
 export class StatelessStack extends Stack {
@@ -207,6 +246,10 @@ export class StatelessStack extends Stack {
   public readonly retentionSweepFunction: TraceFunction;
   /** Runs the retention sweep every hour (each run is bounded; a big expired upload takes a few runs). */
   public readonly retentionSchedule: Rule;
+  /** Builds the search index from the work the writers record (started by the table's stream). */
+  public readonly searchIndexerFunction: TraceFunction;
+  /** Runs the search indexer over any project with work left (a safety net for the stream). */
+  public readonly searchIndexerSchedule: Rule;
   public readonly api: HttpApi;
   public readonly apiStage: HttpStage;
   public readonly accessLogGroup: LogGroup;
@@ -218,7 +261,7 @@ export class StatelessStack extends Stack {
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
-    const { config, bucket, table } = props;
+    const { config, bucket, table, searchCommitTable } = props;
 
     // ---- queue ---------------------------------------------------------------
     this.deadLetterQueue = new Queue(this, 'IngestDeadLetterQueue', {
@@ -249,7 +292,13 @@ export class StatelessStack extends Stack {
 
     // ---- functions -----------------------------------------------------------
     const functions = new Map<string, TraceFunction>();
-    const baseEnvironment = { TABLE_NAME: table.tableName, BUCKET_NAME: bucket.bucketName };
+    const baseEnvironment = {
+      TABLE_NAME: table.tableName,
+      BUCKET_NAME: bucket.bucketName,
+      // The search index: segments under search/ in the bucket, commits ordered by the commit table. The writers
+      // (ingest, create, delete, retention, OTLP) only record work for the indexer when it is set.
+      SEARCH_INDEX_URI: searchIndexUri(bucket.bucketName, searchCommitTable.tableName),
+    };
     const addFunction = (handlerName: string, sizing: FunctionSizing, environment: Record<string, string> = {}): TraceFunction => {
       const existing = functions.get(handlerName);
       if (existing) return existing;
@@ -259,8 +308,9 @@ export class StatelessStack extends Stack {
         logRetention: config.logRetention,
         removalPolicy: config.removalPolicy,
         environment: { ...baseEnvironment, ...environment },
+        ...(SEARCH_ENGINE_HANDLERS.includes(handlerName) ? { bundling: searchEngineBundling() } : {}),
       });
-      grantHandler(handlerName, fn.function, { bucket, table });
+      grantHandler(handlerName, fn.function, { bucket, table, searchCommitTable });
       functions.set(handlerName, fn);
       return fn;
     };
@@ -287,6 +337,30 @@ export class StatelessStack extends Stack {
       schedule: Schedule.rate(RETENTION_SWEEP_SCHEDULE),
       // Invoked asynchronously: a failed run is retried by Lambda, and any run continues where the last one stopped.
       targets: [new LambdaFunction(this.retentionSweepFunction.function)],
+    });
+
+    // ---- search indexer ----------------------------------------------------------
+    this.searchIndexerFunction = addFunction(workerHandlers.searchIndexer, sizingFor(workerHandlers.searchIndexer));
+    this.searchIndexerFunction.function.addEventSource(
+      new DynamoEventSource(table, {
+        startingPosition: StartingPosition.LATEST,
+        batchSize: SEARCH_INDEXER_EVENT_SOURCE.batchSize,
+        maxBatchingWindow: SEARCH_INDEXER_EVENT_SOURCE.maxBatchingWindow,
+        retryAttempts: SEARCH_INDEXER_EVENT_SOURCE.retryAttempts,
+        bisectBatchOnError: true,
+        filters: [FilterCriteria.filter(SEARCH_WORK_STREAM_FILTER as unknown as Record<string, unknown>)],
+      }),
+    );
+    acknowledge(
+      this.searchIndexerFunction.role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'dynamodb:ListStreams cannot be scoped to a resource (AWS requires "*"); reading the stream itself is granted on ' +
+        "the trace table's stream ARN only (DynamoEventSource's grantStreamRead).",
+    );
+    this.searchIndexerSchedule = new Rule(this, 'SearchIndexerSchedule', {
+      description: `trace-ingest ${config.stage}: indexes any search work the table's stream did not deliver`,
+      schedule: Schedule.rate(SEARCH_INDEXER_SCHEDULE),
+      targets: [new LambdaFunction(this.searchIndexerFunction.function)],
     });
 
     // ---- web viewer (its origin is allowed by the API's CORS) ---------------------
@@ -418,6 +492,11 @@ export class StatelessStack extends Stack {
         this.retentionSweepFunction.function.metricErrors({ statistic: 'Sum' }),
         'retention sweep invocation errors',
       ),
+      searchIndexerErrors: alarm(
+        'searchIndexerErrors',
+        this.searchIndexerFunction.function.metricErrors({ statistic: 'Sum' }),
+        'search indexer errors for 15 minutes (the index falls behind; searches answer from the unindexed tail)',
+      ),
       api5xx: alarm('api5xx', this.apiStage.metricServerError({ statistic: 'Sum' }), 'HTTP API 5xx answers'),
       apiLatencyP95Ms: alarm(
         'apiLatencyP95Ms',
@@ -457,6 +536,11 @@ function acknowledgeNotificationsHandler(stack: Stack): void {
     "CDK's own BucketNotificationsHandler (a deploy-time custom resource that calls s3:PutBucketNotification) comes " +
       'with this role and managed policy; it only writes its logs and runs during deployments, never on a request.',
   );
+}
+
+/** Where the search index lives on AWS: LanceDB's S3 scheme with its DynamoDB commit store. */
+export function searchIndexUri(bucketName: string, commitTableName: string): string {
+  return `s3+ddb://${bucketName}/${SEARCH_PREFIX.replace(/\/$/, '')}?ddbTableName=${commitTableName}`;
 }
 
 /** The configured browser origins, and the viewer's own unless any origin is allowed already. */

@@ -5,3 +5,5 @@ export const DROP_PREFIX = 'drop/';
 export const PAYLOADS_PREFIX = 'payloads/';
 /** Objects created under these prefixes are ingested. */
 export const INGEST_PREFIXES = [UPLOADS_PREFIX, DROP_PREFIX] as const;
+/** The full-text index's segments (LanceDB), when it lives in the bucket (AWS). */
+export const SEARCH_PREFIX = 'search/';

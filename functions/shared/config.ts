@@ -26,6 +26,11 @@ const EnvSchema = z.object({
   CREATE_INGEST_BUDGET_MS: z.coerce.number().int().min(100).max(25_000).default(20_000),
   /** Days a trace is kept (the retention sweep deletes older ones); absent: kept forever, the sweep does nothing. */
   RETENTION_DAYS: z.coerce.number().int().min(1).optional(),
+  /**
+   * Where the full-text index lives: a directory (the local stack: DATA_DIR/search) or, on AWS,
+   * `s3+ddb://<bucket>/search?ddbTableName=<commit table>`. Absent: traces are not indexed.
+   */
+  SEARCH_INDEX_URI: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: z
     .enum(['true', 'false'])
     .default('false')

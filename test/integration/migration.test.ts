@@ -274,7 +274,7 @@ describe('npm run migrate: the first layout to the sharded one, in place', () =>
     const item = (await doc().send(new GetCommand({ TableName: table, Key: { pk: `SPAN#${org}#${project}#child-1`, sk: 'S' } }))).Item!;
     expect(item.gsi1pk).toBeUndefined();
     expect(item.gsi2pk).toBeUndefined();
-    // Schema 3: its root is in the get_trace_logs index, counted once.
+    // Schema 4: its root is in the get_trace_logs index, counted once.
     const roots = new DynamoTraceLogRoots(doc(), table);
     const listed: string[] = [];
     for await (const r of roots.roots(tenant, {}, false, 10)) listed.push(r.traceId);
@@ -296,7 +296,7 @@ describe('npm run migrate: the first layout to the sharded one, in place', () =>
   });
 });
 
-describe('schema 2 to 3: roots and evaluations stored before the root index and the evaluation counters', () => {
+describe('schema 3 to 4: roots and evaluations stored before the root index and the evaluation counters', () => {
   const table = 'current-two';
   const doc = () => newDocumentClient(stack.dynamo);
 
@@ -306,12 +306,13 @@ describe('schema 2 to 3: roots and evaluations stored before the root index and 
     const record = { traceId: 'old-root', rootTraceId: 'old-root', parentTraceId: 'old-root', experimentUuid: null, base: JSON.stringify(old), patches: [], doc: JSON.stringify(old), version: 1 };
     const evaluation = { id: 'old-ev', organizationId: org, projectId: project, traceId: 'no-trace', judgeId: 'judge-old', judgeName: 'judge-old', judgeVersion: 1, status: 'pending' as const, passed: null, score: null, reasoning: null, createdAt: '2026-11-01T10:00:00.000Z' };
     const { counted: _, ...uncounted } = evaluationItem(evaluation);
-    await doc().send(new BatchWriteCommand({ RequestItems: { [table]: [{ PutRequest: { Item: spanItem(tenant, record) } }, { PutRequest: { Item: uncounted } }, { PutRequest: { Item: { pk: 'META', sk: 'SCHEMA', type: 'meta', version: 2 } } }] } }));
+    await doc().send(new BatchWriteCommand({ RequestItems: { [table]: [{ PutRequest: { Item: spanItem(tenant, record) } }, { PutRequest: { Item: uncounted } }, { PutRequest: { Item: { pk: 'META', sk: 'SCHEMA', type: 'meta', version: 3 } } }] } }));
     const evaluations = new DynamoEvaluationStore(doc(), table);
     const roots = new DynamoTraceLogRoots(doc(), table);
     expect(await roots.count(tenant, {})).toBe(0);
     const report = await migrateTable(stack.dynamo, doc(), table);
-    expect(report).toMatchObject({ roots: 1, evaluations: 1, traces: 0, spans: 0 });
+    // A table of schema 3 has its search work queued already: none again.
+    expect(report).toMatchObject({ roots: 1, evaluations: 1, traces: 0, spans: 0, searchWork: 0 });
     expect(await roots.count(tenant, { status: 'error' })).toBe(1);
     expect((await evaluations.list(tenant, { judgeId: 'judge-old' }, { offset: 0, limit: 10 })).total).toBe(1);
     expect((await evaluations.list(tenant, { outcome: 'pending' }, { offset: 0, limit: 10 })).total).toBe(1);

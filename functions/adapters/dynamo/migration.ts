@@ -1,6 +1,7 @@
 /**
- * Moves a table written before the sharded layout (schema version 1), or after it but before the
- * trace-log root index and the evaluation counters (2), to the current one (3), in place, while it keeps serving: `npm run migrate` (cli/migrate.ts), and the local stack
+ * Moves a table written before the sharded layout (schema version 1), before the search index (2),
+ * or before the trace-log root index and the evaluation counters (3), to the current one (4),
+ * in place, while it keeps serving: `npm run migrate` (cli/migrate.ts), and the local stack
  * at start. Idempotent and resumable: every rewrite is conditional on the item still being in
  * the old layout (so counters the rewrite moves move once, whatever the retries and restarts),
  * and each scan segment's position is checkpointed in the table.
@@ -10,7 +11,9 @@
  *   span (v1: gsi1 experiment, gsi2 tree, one partition each) → sharded gsi4/gsi5 keys
  *   upload id chunks (v1: in the project's partition) → a partition per chunk
  *   completed upload → its place in the filename order (gsi1)
- *   (2 → 3, on each item as the step above left it, so a v1 table goes 1 → 2 → 3 in one pass)
+ *   completed upload, OTel trace (v1, v2: stored before the search index) → search work, which
+ *     the indexer turns into index entries (it skips an upload already in the index)
+ *   (3 → 4, on each item as the steps above left it, so an older table goes to 4 in the same pass)
  *   root span stored before the root index → its root-index member and counters, marked `ri`
  *   evaluation stored before the evaluation counters → counted, marked `counted`
  *
@@ -37,9 +40,10 @@ import { rootFactsOf } from '../../domain/trace-log-roots.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
 import { documentAttribute } from './trace-writer.js';
+import { traceWorkItem, uploadWorkItem } from './search-work.js';
 
-/** 3: trace-log roots indexed (get_trace_logs) and evaluations counted (the evaluation list's totals). */
-export const SCHEMA_VERSION = 3;
+/** 2: the sharded layout; 3: every trace stored before the search index queued for it; 4: trace-log roots indexed (get_trace_logs) and evaluations counted (the evaluation list's totals). */
+export const SCHEMA_VERSION = 4;
 const META = { pk: 'META', sk: 'SCHEMA' };
 const checkpointKey = (segment: number, of: number) => ({ pk: 'META', sk: `MIGRATION#${SCHEMA_VERSION}#${of}#${segment}` });
 
@@ -49,9 +53,11 @@ export interface MigrationReport {
   spans: number;
   idChunks: number;
   uploads: number;
-  /** Roots of trace-log trees added to the root index (schema 3). */
+  /** Uploads and OTel traces queued for the search index (schema 3). */
+  searchWork: number;
+  /** Roots of trace-log trees added to the root index (schema 4). */
   roots: number;
-  /** Evaluations added to the evaluation counters (schema 3). */
+  /** Evaluations added to the evaluation counters (schema 4). */
   evaluations: number;
   indexesCreated: string[];
   alreadyCurrent: boolean;
@@ -121,9 +127,10 @@ export async function markCurrent(doc: DynamoDBDocumentClient, table: string): P
 
 export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocumentClient, table: string, options: MigrationOptions = {}): Promise<MigrationReport> {
   const log = options.log ?? (() => {});
-  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, roots: 0, evaluations: 0, indexesCreated: [], alreadyCurrent: false };
+  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, searchWork: 0, roots: 0, evaluations: 0, indexesCreated: [], alreadyCurrent: false };
   report.indexesCreated = await ensureIndexes(client, table, log);
-  if ((await schemaVersion(doc, table)) >= SCHEMA_VERSION) {
+  const from = await schemaVersion(doc, table);
+  if (from >= SCHEMA_VERSION) {
     report.alreadyCurrent = true;
     return report;
   }
@@ -141,9 +148,8 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
         const page = await doc.send(new ScanCommand({ TableName: table, Segment: segment, TotalSegments: segments, ExclusiveStartKey: start, Limit: 200, ConsistentRead: true }));
         for (const item of page.Items ?? []) {
           report.scanned++;
-          const kind = await migrateItem(doc, table, item, spend);
-          if (kind) report[kind]++;
-          // Schema 3, on the item as the step above left it.
+          for (const kind of await migrateItem(doc, table, item, spend, from)) report[kind]++;
+          // Schema 4, on the item as the steps above left it.
           const added = await indexItem(doc, table, item, spend);
           if (added) report[added]++;
         }
@@ -156,12 +162,12 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   await markCurrent(doc, table);
-  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads, ${report.roots} roots indexed, ${report.evaluations} evaluations counted (${report.scanned} items read)`);
+  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads, ${report.searchWork} queued for search, ${report.roots} roots indexed, ${report.evaluations} evaluations counted (${report.scanned} items read)`);
   return report;
 }
 
 /**
- * Schema 3: a root span stored before the root index existed gets its member and counters, and
+ * Schema 4: a root span stored before the root index existed gets its member and counters, and
  * an evaluation stored before the evaluation counters is counted, each in one transaction with a
  * marker on the item (`ri`, `counted`) that the request paths set too, so nothing counts twice.
  */
@@ -232,43 +238,59 @@ export class MigrationStopped extends Error {
 
 type Item = Record<string, unknown>;
 
-/** Rewrites one item if it is in the old layout; answers what it was. */
-async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void): Promise<'traces' | 'spans' | 'idChunks' | 'uploads' | null> {
+type Moved = 'traces' | 'spans' | 'idChunks' | 'uploads' | 'searchWork';
+
+/** Rewrites one item if it is in an old layout (the table's was `from` when the run began); answers what it moved. */
+async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void, from: number): Promise<Moved[]> {
   const pk = String(item[TABLE_PARTITION_KEY]);
   const sk = String(item[TABLE_SORT_KEY]);
-  if (item.type === 'trace' && item.gsi1pk !== undefined) {
-    spend();
-    return (await migrateTrace(doc, table, item)) ? 'traces' : null;
+  if (item.type === 'trace') {
+    const moved: Moved[] = [];
+    if (item.gsi1pk !== undefined) {
+      spend();
+      if (await migrateTrace(doc, table, item)) moved.push('traces');
+    }
+    // An OTel trace is indexed by its own work item (an upload's is its upload's).
+    if (item.otel_version !== undefined && from < 3) {
+      spend();
+      const [, org, project, traceId] = pk.split('#');
+      await doc.send(new PutCommand({ TableName: table, Item: traceWorkItem({ organizationId: org!, projectId: project! }, traceId!) }));
+      moved.push('searchWork');
+    }
+    return moved;
   }
   if (item.type === 'span' && item.gsi2pk !== undefined) {
     spend();
-    return (await migrateSpan(doc, table, item)) ? 'spans' : null;
+    return (await migrateSpan(doc, table, item)) ? ['spans'] : [];
   }
   if (item.type === 'upload-ids' && pk.startsWith('P#')) {
     spend();
     const [, org, project] = pk.split('#');
     const m = /^UPLOAD#(.+)#IDS#(\d+)$/.exec(sk);
-    if (!m) return null;
+    if (!m) return [];
     await putIdChunk(doc, table, org!, project!, m[1]!, Number(m[2]), typeof item.ids === 'string' && item.ids ? item.ids.split(',') : []);
     await doc.send(new DeleteCommand({ TableName: table, Key: { pk, sk } }));
-    return 'idChunks';
+    return ['idChunks'];
   }
-  if (item.type === 'upload' && item.status === 'completed' && Number(item.traces ?? 0) > 0) {
+  // A table of schema 3 has every completed upload in the filename order and queued for search already.
+  if (item.type === 'upload' && item.status === 'completed' && Number(item.traces ?? 0) > 0 && from < 3) {
     const [, org, project] = pk.split('#');
-    const entry = uploadByFilenameItem(
-      { organizationId: org!, projectId: project!, uploadId: String(item.upload_id), filename: String(item.filename), createdAt: String(item.created_at) },
-      { traces: Number(item.traces), idChunks: Number(item.id_chunks ?? 0) },
-    );
+    const upload = { organizationId: org!, projectId: project!, uploadId: String(item.upload_id), filename: String(item.filename), createdAt: String(item.created_at) };
+    const entry = uploadByFilenameItem(upload, { traces: Number(item.traces), idChunks: Number(item.id_chunks ?? 0) });
     spend();
+    const moved: Moved[] = [];
     try {
       await doc.send(new PutCommand({ TableName: table, Item: entry, ConditionExpression: 'attribute_not_exists(pk)' }));
-      return 'uploads';
+      moved.push('uploads');
     } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return null;
-      throw err;
+      if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
     }
+    // Put again by a resumed run, it is the same work: the indexer skips an upload already in the index.
+    await doc.send(new PutCommand({ TableName: table, Item: uploadWorkItem(upload) }));
+    moved.push('searchWork');
+    return moved;
   }
-  return null;
+  return [];
 }
 
 /**

@@ -17,6 +17,7 @@ import { unpackText } from '../../domain/trace.js';
 import { createdAtOf, keys } from './keys.js';
 import { traceItem } from './trace-writer.js';
 import { uploadByFilenameItem } from './upload-store.js';
+import { traceWorkItem } from './search-work.js';
 
 interface PayloadReader {
   read(key: string): Promise<{ input: string | null; document: string }>;
@@ -37,7 +38,8 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
     private readonly client: DynamoDBClient,
     private readonly table: string,
     private readonly payloads: PayloadReader,
-    private readonly options: { maxAttempts?: number; baseDelayMs?: number } = {},
+    /** searchWork: with a search index, each creation and update also records the trace as work for the indexer (in its transaction). */
+    private readonly options: { maxAttempts?: number; baseDelayMs?: number; searchWork?: boolean } = {},
   ) {}
 
   async read(tenant: Tenant, ids: string[]): Promise<Map<string, StoredOtelTrace>> {
@@ -117,6 +119,8 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
       ...writes.map((w) => ({ Put: { TableName: this.table, Item: marshall(uploadByFilenameItem(w.trace, { traces: 1, idChunks: 0 }, [w.trace.id])) } })),
       count(counter, true),
       count(hour, false),
+      // After the counters, so the cancellation reasons of the traces keep their places.
+      ...(this.options.searchWork ? writes.map((w) => ({ Put: { TableName: this.table, Item: marshall(traceWorkItem(tenant, w.trace.id)) } })) : []),
     ];
     try {
       await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
@@ -158,20 +162,29 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
       i++;
     }
     const k = keys.trace(tenant.organizationId, tenant.projectId, next.trace.id);
+    const update = {
+      TableName: this.table,
+      Key: { pk: { S: k.pk }, sk: { S: k.sk } },
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      ConditionExpression: '#v = :expected',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
     try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: { pk: { S: k.pk }, sk: { S: k.sk } },
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: '#v = :expected',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
+      if (this.options.searchWork) {
+        // The trace's new text and the indexer's work item together: the index never keeps an old text unnoticed.
+        await this.client.send(
+          new TransactWriteItemsCommand({ TransactItems: [{ Update: update }, { Put: { TableName: this.table, Item: marshall(traceWorkItem(tenant, next.trace.id)) } }] }),
+        );
+      } else {
+        await this.client.send(new UpdateItemCommand(update));
+      }
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
+      // Someone else wrote it meanwhile: read again and merge (as a failed condition does).
+      if (err instanceof TransactionConflictException) return false;
+      if (err instanceof TransactionCanceledException && (err.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict')) return false;
       throw err;
     }
   }

@@ -17,6 +17,7 @@ import {
 } from '../../domain/ports.js';
 import { filenameSortKey, keys, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { putIdChunk, readIdChunks } from './upload-ids.js';
+import { uploadWorkItem } from './search-work.js';
 
 /** Distinct sources counted per transaction (keeps each update expression small). */
 const SOURCES_PER_TRANSACTION = 40;
@@ -25,6 +26,8 @@ export class DynamoUploadStore implements UploadStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    /** With a search index: the completion transaction also records the upload's traces as work for the indexer. */
+    private readonly options: { searchWork?: boolean } = {},
   ) {}
 
   async ensureUpload(u: NewUpload): Promise<UploadRecord> {
@@ -280,6 +283,8 @@ export class DynamoUploadStore implements UploadStore {
             // The hour also counts the upload's bad lines (for the viewer's charts), in this same exactly-once transaction.
             ...(total > 0 || s.errorCount > 0 ? [{ Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total, [], s.errorCount) } }] : []),
             ...(s.traces > 0 ? [{ Put: { TableName: this.table, Item: uploadByFilenameItem(u, s) } }] : []),
+            // Exactly once with the completion: the indexer builds the upload's entries from this (search-work.ts).
+            ...(s.traces > 0 && this.options.searchWork ? [{ Put: { TableName: this.table, Item: uploadWorkItem(u) } }] : []),
           ],
         }),
       );
