@@ -24,8 +24,14 @@ import { LangchainRunBody } from './domain/parea/langchain.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/** `apiKey`: the request must pass the API-key authorizer (functions/handlers/authorizer.ts). */
-export type RouteAuth = 'apiKey' | 'none';
+/**
+ * `apiKey`: the request must pass the API-key authorizer (functions/handlers/authorizer.ts); a
+ * missing or unknown key is the gateway's 403. `apiKeyInRoute`: the route resolves the key itself
+ * (the same lookup and cache, functions/shared/api-key-auth.ts) and answers a missing, unknown or
+ * revoked key with a 401, which a protocol may require (OTLP/HTTP does) and an authorizer's deny
+ * cannot give. `none`: open.
+ */
+export type RouteAuth = 'apiKey' | 'apiKeyInRoute' | 'none';
 
 export interface RouteAnswer {
   readonly status: 200 | 201 | 202 | 204;
@@ -336,7 +342,7 @@ export const routes: readonly RouteDef[] = [
     method: 'POST',
     path: '/otel/v1/traces',
     handler: 'otlpTraces',
-    auth: 'apiKey',
+    auth: 'apiKeyInRoute',
     summary: 'OTLP/HTTP trace export (application/x-protobuf or application/json, gzip allowed): an ExportTraceServiceResponse in the request\'s encoding',
     answers: [{ status: 200, description: 'ExportTraceServiceResponse (partial_success when spans were refused)' }],
   },

@@ -409,6 +409,7 @@ export class StatelessStack extends Stack {
       switch (auth) {
         case 'apiKey':
           return apiKeyAuthorizer;
+        case 'apiKeyInRoute':
         case 'none':
           return noAuth;
       }
@@ -432,15 +433,14 @@ export class StatelessStack extends Stack {
         integration,
         authorizer: authorizerFor(route.auth),
       });
-      if (route.auth === 'none') {
-        for (const r of added) {
-          acknowledge(
-            r.node.defaultChild!,
-            'AwsSolutions-APIG4',
-            `${route.method} ${route.path} is open by design (auth 'none' in functions/routes.ts): it answers from code alone ` +
-              '(health, the OpenAPI document), reads no store and reveals nothing of any tenant; its function has no data grants.',
-          );
-        }
+      if (route.auth !== 'apiKey') {
+        const why =
+          route.auth === 'none'
+            ? `${route.method} ${route.path} is open by design (auth 'none' in functions/routes.ts): it answers from code alone ` +
+              '(health, the OpenAPI document), reads no store and reveals nothing of any tenant; its function has no data grants.'
+            : `${route.method} ${route.path} authenticates in its function (auth 'apiKeyInRoute' in functions/routes.ts): the same ` +
+              'API-key lookup as the authorizer, before any other work, answering a missing or bad key with the 401 its protocol requires.';
+        for (const r of added) acknowledge(r.node.defaultChild!, 'AwsSolutions-APIG4', why);
       }
     }
     this.functions = functions;

@@ -121,8 +121,8 @@ describe.each(Object.entries(STAGES))('cdk-nag AwsSolutions, %s stage', (_stage,
       'AwsSolutions-S1',
     ]);
     for (const ack of acks.filter((a) => /^AwsSolutions-(CFR\d|S1)$/.test(a.id))) expect(ack.path).toMatch(/-Stateless\/Viewer\/(Distribution|Bucket)$/);
-    // APIG4 (no authorization) only on the routes the route table opens (auth 'none'), each on its own route.
-    const open = routes.filter((r) => r.auth === 'none').map((r) => `${r.method}--${r.path.replace(/^\//, '').replace(/\//g, '--')}`);
+    // APIG4 (no gateway authorizer) only on the routes the route table opens (auth 'none') or that authenticate themselves ('apiKeyInRoute'), each on its own route.
+    const open = routes.filter((r) => r.auth !== 'apiKey').map((r) => `${r.method}--${r.path.replace(/^\//, '').replace(/\//g, '--')}`);
     const apig4 = acks.filter((a) => a.id === 'AwsSolutions-APIG4').map((a) => a.path.split('/').at(-2));
     expect(apig4.sort()).toEqual(open.sort());
     // IAM5 only for the object-prefix grants (uploads/, drop/, payloads/), never a bucket, a table or an action; except on CDK's

@@ -500,9 +500,10 @@ describe('stateless stack: HTTP API', () => {
     }
   });
 
-  it('serves OTLP/HTTP at POST /otel/v1/traces (OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otel) behind the API-key authorizer', () => {
+  it('serves OTLP/HTTP at POST /otel/v1/traces (OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otel), authenticating in its function (a 401, as OTLP wants)', () => {
     const route = (Object.values(stateless.findResources('AWS::ApiGatewayV2::Route')) as Json[]).find((r) => r.Properties.RouteKey === 'POST /otel/v1/traces');
-    expect(route?.Properties.AuthorizationType).toBe('CUSTOM');
+    expect(route?.Properties.AuthorizationType).toBe('NONE');
+    expect(routes.find((r) => r.path === '/otel/v1/traces')?.auth).toBe('apiKeyInRoute');
     expect(grantsFor('otlpTraces')).toEqual([
       { target: 'table', access: 'readWrite' },
       { target: 'objects', access: 'readWrite', prefix: PAYLOADS_PREFIX },
