@@ -4,6 +4,7 @@ export {
   parseFilterExpression,
   type CreateEvaluationInput,
   type EvaluationFilters,
+  type EvaluationResultInput,
   type Tenant,
   type TraceFilters,
   type TraceIngestClientOptions,
@@ -16,4 +17,4 @@ export {
 export { TraceIngestError } from './errors.js';
 export { findLocalStackFile, resolveConfig, normalizeBaseUrl } from './config.js';
 export { DEFAULT_RETRY, type FetchLike, type RetryPolicy } from './http.js';
-export type { Evaluation, EvaluationList, LineError, Trace, TraceList, TraceLogTree, UploadStatus } from './schemas.js';
+export type { Evaluation, EvaluationList, EvaluationResult, Experiment, ExperimentStats, LineError, Trace, TraceList, TraceLogTree, UploadStatus } from './schemas.js';

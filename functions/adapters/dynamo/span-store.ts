@@ -1,9 +1,10 @@
 import { batchGetAll, queryPages } from './query.js';
 import { allShards, EXPERIMENT_SHARDS, segment, shardOf, spanIndex, TREE_SHARDS } from './keys.js';
 import { mergeShards } from './sharded-query.js';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
+import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type RootChange, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
+import { rootIndexWrites } from './trace-log-roots.js';
 import type { Tenant } from '../../domain/tenancy.js';
 
 /**
@@ -39,6 +40,7 @@ export function spanItem(tenant: Tenant, r: SpanRecord): Record<string, unknown>
     ok: `${spanKeys.rootPart(r.rootTraceId)}#${r.traceId}`,
   };
   if (r.parentTraceId !== null) item.parent_trace_id = r.parentTraceId;
+  if (r.rootIndexed) item.ri = true;
   if (r.base !== null) item.base = r.base;
   if (r.doc !== null) item.doc = r.doc;
   if (r.experimentUuid !== null) {
@@ -59,6 +61,7 @@ export function toRecord(i: Record<string, unknown>): SpanRecord {
     patches: Array.isArray(i.patches) ? i.patches.map(String) : [],
     doc: typeof i.doc === 'string' ? i.doc : null,
     version: Number(i.version ?? 0),
+    ...(i.ri === true ? { rootIndexed: true } : {}),
   };
 }
 
@@ -85,21 +88,36 @@ export class DynamoSpanStore implements SpanStore {
     return new Map(items.map((item) => [String(item.trace_id), toRecord(item)]));
   }
 
-  async save(tenant: Tenant, next: SpanRecord): Promise<boolean> {
+  /**
+   * A conditional Put of the span; a write that changes what the root index keeps (a tree's root
+   * stored, or its start or status changed) is one transaction with the root's member item and
+   * counters (functions/adapters/dynamo/trace-log-roots.ts), so neither is ever lost or doubled.
+   */
+  async save(tenant: Tenant, next: SpanRecord, root?: RootChange): Promise<boolean> {
     const expected = next.version - 1;
+    const put = {
+      TableName: this.table,
+      Item: spanItem(tenant, next),
+      ...(expected === 0
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': expected } }),
+    };
     try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: spanItem(tenant, next),
-          ...(expected === 0
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': expected } }),
-        }),
-      );
+      if (root === undefined) await this.doc.send(new PutCommand(put));
+      else await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...(rootIndexWrites(this.table, tenant, root) as never[])] }));
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (err instanceof ConditionalCheckFailedException || err instanceof TransactionConflictException) return false;
+      // Another writer changed the span (its condition), or held an item of the transaction: read again and retry.
+      if (err instanceof TransactionCanceledException) {
+        const codes = (err.CancellationReasons ?? []).map((r) => r.Code);
+        if (codes[0] === 'ConditionalCheckFailed' || codes.includes('TransactionConflict')) return false;
+        if (codes.some((c) => c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded')) {
+          const throttled = new Error('the table throttled the span write');
+          throttled.name = 'ProvisionedThroughputExceededException';
+          throw throttled;
+        }
+      }
       throw err;
     }
   }
