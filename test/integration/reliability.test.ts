@@ -372,7 +372,8 @@ describe('DynamoDB restarted mid-ingest', () => {
     const log = (entry: Record<string, unknown>) => {
       if (entry.msg === 'lease renewal failed') renewalFailures++;
     };
-    const { queue, reasons } = queueFor(() => ({ ...ingestDeps(), leaseMs: 2_000, log }), { maxReceiveCount: 15, retryDelayMs: (n) => 300 * n });
+    // One batch in flight at a time: the file takes long enough that the stop lands inside it, however busy the machine.
+    const { queue, reasons } = queueFor(() => ({ ...ingestDeps(), leaseMs: 2_000, log, writeConcurrency: 1 }), { maxReceiveCount: 15, retryDelayMs: (n) => 300 * n });
     queue.send(await notification(key));
 
     let before = 0;
