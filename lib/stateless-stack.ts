@@ -244,7 +244,8 @@ export class StatelessStack extends Stack {
 
     // ---- functions -----------------------------------------------------------
     const functions = new Map<string, TraceFunction>();
-    const baseEnvironment = { TABLE_NAME: table.tableName, BUCKET_NAME: bucket.bucketName };
+    // RETENTION_DAYS everywhere: every function that writes an item no counter counts gives it its TTL (functions/domain/expiry.ts).
+    const baseEnvironment = { TABLE_NAME: table.tableName, BUCKET_NAME: bucket.bucketName, RETENTION_DAYS: String(config.retentionDays) };
     const addFunction = (handlerName: string, sizing: FunctionSizing, environment: Record<string, string> = {}): TraceFunction => {
       const existing = functions.get(handlerName);
       if (existing) return existing;
@@ -274,9 +275,7 @@ export class StatelessStack extends Stack {
     // ---- retention -------------------------------------------------------------
     // Traces older than retentionDays go through the delete path (counters, sources, evaluations, payloads);
     // the bucket expires payloads/ only later, as a backstop (lib/layout.ts).
-    this.retentionSweepFunction = addFunction(workerHandlers.retentionSweep, sizingFor(workerHandlers.retentionSweep), {
-      RETENTION_DAYS: String(config.retentionDays),
-    });
+    this.retentionSweepFunction = addFunction(workerHandlers.retentionSweep, sizingFor(workerHandlers.retentionSweep));
     this.retentionSchedule = new Rule(this, 'RetentionSweepSchedule', {
       description: `trace-ingest ${config.stage}: deletes traces older than ${config.retentionDays} days`,
       schedule: Schedule.rate(RETENTION_SWEEP_SCHEDULE),

@@ -4,7 +4,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createApiKey, hashApiKey } from '../functions/domain/tenancy.js';
 import { makeSqsIngestHandler } from '../functions/handlers/ingest.js';
-import { ingestDeps, tenantStore } from '../functions/shared/services.js';
+import { ingestDeps, retentionDeps, tenantStore } from '../functions/shared/services.js';
+import { config } from '../functions/shared/config.js';
+import { sweepExpired } from '../functions/domain/retention.js';
 import { startApiServer } from './api-server.js';
 import { ensureTable, startDynamoDbLocal } from './dynamodb.js';
 import { LocalQueue } from './queue.js';
@@ -39,6 +41,8 @@ export interface LocalStackOptions {
   maxReceiveCount?: number;
   retryDelayMs?: (receiveCount: number) => number;
   leaseMs?: number;
+  /** With RETENTION_DAYS set: how often the retention sweep runs (default hourly, as on AWS; the first run at start). */
+  retentionSweepMs?: number;
   /** Turn s3rver's events into queue messages (default). Tests switch it off to deliver events themselves. */
   notifications?: boolean;
   log?: (line: string) => void;
@@ -154,6 +158,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       const queued = await reconcile({
         s3,
         bucket,
+        retentionDays: config().RETENTION_DAYS,
         uploads: ingestDeps().uploads,
         notify: (key, eventTime) =>
           bridge({ Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: bucket }, object: { key } } }] }),
@@ -163,6 +168,28 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
 
     const api = await startApiServer({ port: o.apiPort });
     stops.push(api.stop);
+
+    // Retention locally as on AWS: with RETENTION_DAYS, items carry their TTL and the sweep runs on a schedule.
+    const retentionDays = config().RETENTION_DAYS;
+    if (retentionDays !== undefined) {
+      let sweeping: Promise<void> = Promise.resolve();
+      const sweep = () => {
+        sweeping = sweeping.then(async () => {
+          const r = await sweepExpired(retentionDeps(), { retentionDays, now: new Date() }).catch((err: unknown) => {
+            log(`[retention] sweep failed: ${String(err)}`);
+            return null;
+          });
+          if (r && r.deleted > 0) log(`[retention] deleted ${r.deleted} trace(s) older than ${retentionDays} days`);
+        });
+      };
+      sweep();
+      const timer = setInterval(sweep, o.retentionSweepMs ?? 3_600_000);
+      timer.unref();
+      stops.push(async () => {
+        clearInterval(timer);
+        await sweeping;
+      });
+    }
 
     const info: LocalStackInfo = {
       apiUrl: api.url,

@@ -38,6 +38,8 @@ export interface SpanRecord {
   doc: string | null;
   /** Optimistic concurrency: 0 = not stored yet; every write adds one. */
   version: number;
+  /** When it expires (epoch seconds, set by the store from the retention when first stored); kept by every later write. */
+  expiresAt?: number;
 }
 
 /** Where an experiment read starts: at a tree (its spans included) or right after it. */
@@ -232,8 +234,9 @@ async function upsert(
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     if (attempt > 0) await sleep(Math.floor(Math.random() * Math.min(1_000, 10 * 2 ** attempt)));
     const current = attempt === 0 && known !== undefined ? known : await store.get(tenant, traceId);
-    const next = change(current);
-    if (next === null) return;
+    const changed = change(current);
+    if (changed === null) return;
+    const next = current?.expiresAt !== undefined ? { ...changed, expiresAt: current.expiresAt } : changed;
     if (await store.save(tenant, next)) {
       await recordSpanChange(deps.stats, tenant, traceId, current?.doc ?? null, next.doc, deps.log);
       return;

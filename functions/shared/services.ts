@@ -47,13 +47,13 @@ export function ingestDepsOn(dynamo?: DynamoDBClient): IngestDeps {
   const doc = dynamo ? newDocumentClient(dynamo) : documentClient();
   return {
     storage: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
-    uploads: new DynamoUploadStore(doc, c.TABLE_NAME),
+    uploads: new DynamoUploadStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS }),
     traces: new DynamoTraceWriter(dynamo ?? dynamoClient(), c.TABLE_NAME),
     tenants: dynamo ? new DynamoTenantStore(doc, c.TABLE_NAME) : tenantStore(),
     writeConcurrency: c.INGEST_WRITE_CONCURRENCY,
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
     // Records with a string trace_id are also experiment trace log spans.
-    spans: spanSink(dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME) } : traceLogDeps()),
+    spans: spanSink(dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS }) } : traceLogDeps()),
   };
 }
 
@@ -69,7 +69,7 @@ let evaluations: DynamoEvaluationStore | undefined;
 let maintenance: TraceMaintenanceDeps | undefined;
 
 function evaluationStore(): DynamoEvaluationStore {
-  evaluations ??= new DynamoEvaluationStore(documentClient(), config().TABLE_NAME);
+  evaluations ??= new DynamoEvaluationStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
   return evaluations;
 }
 
@@ -115,7 +115,7 @@ let traceLogs: TraceLogDeps | undefined;
 /** Experiment trace logs (Parea wire format): spans in the table. */
 export function traceLogDeps(): TraceLogDeps {
   traceLogs ??= {
-    store: new DynamoSpanStore(documentClient(), config().TABLE_NAME),
+    store: new DynamoSpanStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS }),
     readBudgetMs: config().TRACE_LOGS_READ_BUDGET_MS,
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
     stats: statsStore(),
@@ -127,7 +127,7 @@ let stats: DynamoStatsStore | undefined;
 
 /** The project's numbers per hour: the hourly trace counters and the span stats (read and added to). */
 export function statsStore(): DynamoStatsStore {
-  stats ??= new DynamoStatsStore(documentClient(), config().TABLE_NAME);
+  stats ??= new DynamoStatsStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
   return stats;
 }
 
@@ -152,7 +152,7 @@ export function otlpDeps(): OtelIngestDeps {
   otlp = {
     spans: traceLogDeps().store,
     spanStats: traceLogDeps().stats,
-    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME)),
+    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME), { retentionDays: c.RETENTION_DAYS }),
     payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
   };

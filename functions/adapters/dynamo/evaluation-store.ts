@@ -27,6 +27,7 @@ import { ensureEvalCounter, evalCounterUpdate, forgetEvalCounter } from './eval-
 import { upgradeLegacyTrace } from './migration.js';
 import { keys } from './keys.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
+import { expiresAt, withExpiry } from '../../domain/expiry.js';
 
 /**
  * Evaluation items. Their index keys carry an `EVALS` segment, so they never
@@ -52,6 +53,8 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    /** retentionDays: an evaluation expires (DynamoDB TTL) that long after it is made, after its trace (the sweep deletes both first). */
+    private readonly options: { retentionDays?: number | undefined } = {},
   ) {}
 
   async readTraceState(tenant: Tenant, traceId: string): Promise<TraceEvaluationState | null> {
@@ -96,7 +99,7 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
     const previous = deriveEvalStatus(current.last);
     const newJudge = !current.judgeIds.includes(e.judgeId);
     const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
-      { Put: { TableName: this.table, Item: evaluationItem(e), ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Put: { TableName: this.table, Item: withExpiry(evaluationItem(e), expiresAt(this.options.retentionDays, Date.parse(e.createdAt) || Date.now())), ConditionExpression: 'attribute_not_exists(pk)' } },
       {
         Update: {
           TableName: this.table,

@@ -17,6 +17,7 @@ import { unpackText } from '../../domain/trace.js';
 import { createdAtOf, keys } from './keys.js';
 import { traceItem } from './trace-writer.js';
 import { uploadByFilenameItem } from './upload-store.js';
+import { EXPIRY_GRACE_DAYS, expiresAt, withExpiry } from '../../domain/expiry.js';
 
 interface PayloadReader {
   read(key: string): Promise<{ input: string | null; document: string }>;
@@ -37,7 +38,8 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
     private readonly client: DynamoDBClient,
     private readonly table: string,
     private readonly payloads: PayloadReader,
-    private readonly options: { maxAttempts?: number; baseDelayMs?: number } = {},
+    /** retentionDays: the filename-order item of an OTel trace expires as an upload's does (domain/expiry.ts). */
+    private readonly options: { maxAttempts?: number; baseDelayMs?: number; retentionDays?: number | undefined } = {},
   ) {}
 
   async read(tenant: Tenant, ids: string[]): Promise<Map<string, StoredOtelTrace>> {
@@ -113,7 +115,12 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
         Put: { TableName: this.table, Item: { ...traceItem(w.trace), otel_version: { N: '1' } }, ConditionExpression: 'attribute_not_exists(pk)' },
       })),
       // Each OTel trace is its own "upload" in the filename order, its one id held inline.
-      ...writes.map((w) => ({ Put: { TableName: this.table, Item: marshall(uploadByFilenameItem(w.trace, { traces: 1, idChunks: 0 }, [w.trace.id])) } })),
+      ...writes.map((w) => ({
+        Put: {
+          TableName: this.table,
+          Item: marshall(withExpiry(uploadByFilenameItem(w.trace, { traces: 1, idChunks: 0 }, [w.trace.id]), expiresAt(this.options.retentionDays, Date.parse(createdAt) || Date.now(), EXPIRY_GRACE_DAYS))),
+        },
+      })),
       count(counter, true),
       count(hour, false),
     ];

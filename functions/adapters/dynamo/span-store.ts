@@ -6,6 +6,7 @@ import { BatchGetCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } 
 import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { backoffMs, sleep } from '../retry.js';
+import { expiresAt, isExpired } from '../../domain/expiry.js';
 
 /**
  * Experiment trace log spans in the single table:
@@ -42,6 +43,7 @@ export function spanItem(tenant: Tenant, r: SpanRecord): Record<string, unknown>
   if (r.parentTraceId !== null) item.parent_trace_id = r.parentTraceId;
   if (r.base !== null) item.base = r.base;
   if (r.doc !== null) item.doc = r.doc;
+  if (r.expiresAt !== undefined) item.expires_at = r.expiresAt;
   if (r.experimentUuid !== null) {
     item.experiment_uuid = r.experimentUuid;
     item.gsi4pk = spanIndex.experiment(org, project, r.experimentUuid, shardOf(r.rootTraceId, EXPERIMENT_SHARDS));
@@ -59,13 +61,28 @@ function toRecord(i: Record<string, unknown>): SpanRecord {
     patches: Array.isArray(i.patches) ? i.patches.map(String) : [],
     doc: typeof i.doc === 'string' ? i.doc : null,
     version: Number(i.version ?? 0),
+    ...(typeof i.expires_at === 'number' ? { expiresAt: i.expires_at } : {}),
   };
+}
+
+/**
+ * Reads by key treat a span past its TTL as gone (DynamoDB removes expired items some time later,
+ * within days). The index reads (a tree, an experiment) cannot: `expires_at` is not projected into
+ * gsi4/gsi5 (an index's projection cannot change in place), so an expired span stays in those
+ * answers until DynamoDB has removed it.
+ */
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export interface SpanStoreOptions {
+  /** Days a span is kept after it is first stored (DynamoDB TTL); absent: forever. */
+  retentionDays?: number | undefined;
 }
 
 export class DynamoSpanStore implements SpanStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly options: SpanStoreOptions = {},
   ) {}
 
   async get(tenant: Tenant, traceId: string): Promise<SpanRecord | null> {
@@ -74,7 +91,7 @@ export class DynamoSpanStore implements SpanStore {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, traceId), ConsistentRead: true }),
     );
-    return out.Item ? toRecord(out.Item) : null;
+    return out.Item && !isExpired(out.Item.expires_at) ? toRecord(out.Item) : null;
   }
 
   /** BatchGetItem, consistent; unprocessed keys (throttling) are asked again with backoff. */
@@ -93,7 +110,7 @@ export class DynamoSpanStore implements SpanStore {
       }
       if (attempt > 0) await sleep(backoffMs(attempt));
       const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
-      for (const item of out.Responses?.[this.table] ?? []) found.set(String(item.trace_id), toRecord(item));
+      for (const item of out.Responses?.[this.table] ?? []) if (!isExpired(item.expires_at)) found.set(String(item.trace_id), toRecord(item));
       pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
     }
     return found;
@@ -101,13 +118,16 @@ export class DynamoSpanStore implements SpanStore {
 
   async save(tenant: Tenant, next: SpanRecord): Promise<boolean> {
     const expected = next.version - 1;
+    // A span keeps the expiry it was first stored with (its updates do not prolong it).
+    const expiry = next.expiresAt ?? expiresAt(this.options.retentionDays, Date.now());
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: spanItem(tenant, next),
+          Item: spanItem(tenant, expiry === undefined ? next : { ...next, expiresAt: expiry }),
           ...(expected === 0
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            ? // An expired span not yet removed by DynamoDB counts as absent.
+              { ConditionExpression: 'attribute_not_exists(pk) OR expires_at <= :now', ExpressionAttributeValues: { ':now': nowSeconds() } }
             : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': expected } }),
         }),
       );
