@@ -27,6 +27,8 @@ export const routes: readonly RouteDef[] = [
   { method: 'GET', path: `${PROJECT}/traces`, handler: 'listTraces', auth: 'apiKey' },
   // A static segment wins over a parameter (API Gateway and the local server agree): /traces/sources is never a trace id.
   { method: 'GET', path: `${PROJECT}/traces/sources`, handler: 'listSources', auth: 'apiKey' },
+  // Export: the list's matches as JSON Lines, page by page (an anchored cursor); /traces/export is never a trace id either.
+  { method: 'GET', path: `${PROJECT}/traces/export`, handler: 'exportTraces', auth: 'apiKey' },
   { method: 'GET', path: `${PROJECT}/traces/{traceId}`, handler: 'getTrace', auth: 'apiKey' },
   { method: 'DELETE', path: `${PROJECT}/traces/{traceId}`, handler: 'deleteTrace', auth: 'apiKey' },
   { method: 'GET', path: `${PROJECT}/uploads/{uploadId}`, handler: 'getUpload', auth: 'apiKey' },
@@ -35,6 +37,12 @@ export const routes: readonly RouteDef[] = [
   { method: 'GET', path: `${PROJECT}/trace-evaluations/{evaluationId}`, handler: 'getEvaluation', auth: 'apiKey' },
   // The project's numbers per hour or day (the viewer's charts), from counters the ingest keeps.
   { method: 'GET', path: `${PROJECT}/stats`, handler: 'getStats', auth: 'apiKey' },
+  // Export and delete by filter as jobs (functions/domain/jobs.ts): start one, then poll it; an experiment's spans as JSON Lines.
+  { method: 'POST', path: `${PROJECT}/exports`, handler: 'createJob', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/exports/{jobId}`, handler: 'getJob', auth: 'apiKey' },
+  { method: 'POST', path: `${PROJECT}/deletions`, handler: 'createJob', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/deletions/{jobId}`, handler: 'getJob', auth: 'apiKey' },
+  { method: 'GET', path: `${PROJECT}/experiments/{experimentUuid}/export`, handler: 'exportSpans', auth: 'apiKey' },
 
   // Experiment trace logs, wire-compatible with Parea's SDKs (../shared/spec/parea-trace-logs-api.md).
   { method: 'POST', path: `${PAREA}/project`, handler: 'pareaProject', auth: 'apiKey' },
@@ -55,6 +63,8 @@ export const workerHandlers = {
   authorizer: 'authorizer',
   /** Scheduled (EventBridge, daily): deletes the traces older than RETENTION_DAYS. */
   retentionSweep: 'retentionSweep',
+  /** SQS consumer of the job queue: one step of an export or a delete-by-filter job per message. */
+  jobWorker: 'jobWorker',
 } as const;
 
 /** Where the S3 object-created notifications come from. */

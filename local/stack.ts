@@ -4,7 +4,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createApiKey, hashApiKey } from '../functions/domain/tenancy.js';
 import { makeSqsIngestHandler } from '../functions/handlers/ingest.js';
-import { ingestDeps, retentionDeps, tenantStore } from '../functions/shared/services.js';
+import { ingestDeps, jobDeps, retentionDeps, tenantStore, useJobQueue } from '../functions/shared/services.js';
+import { makeJobWorker } from '../functions/handlers/jobWorker.js';
+import type { JobDeps } from '../functions/domain/jobs.js';
 import { config } from '../functions/shared/config.js';
 import { sweepExpired } from '../functions/domain/retention.js';
 import { startApiServer } from './api-server.js';
@@ -41,6 +43,8 @@ export interface LocalStackOptions {
   maxReceiveCount?: number;
   retryDelayMs?: (receiveCount: number) => number;
   leaseMs?: number;
+  /** Overrides of the job worker's dependencies (tests: a small part size, a fault that stands for a crash). */
+  jobs?: Partial<JobDeps>;
   /** With RETENTION_DAYS set: how often the retention sweep runs (default hourly, as on AWS; the first run at start). */
   retentionSweepMs?: number;
   /** Turn s3rver's events into queue messages (default). Tests switch it off to deliver events themselves. */
@@ -52,6 +56,8 @@ export interface LocalStack {
   info: LocalStackInfo;
   table: string;
   queue: LocalQueue;
+  /** The export and delete-by-filter jobs' queue. */
+  jobQueue: LocalQueue;
   s3: S3Client;
   dynamo: DynamoDBClient;
   /** Resolves when every S3 event seen so far has been ingested (or dead-lettered). */
@@ -166,6 +172,17 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       if (queued.length) log(`[s3] ${queued.length} stored object(s) had no upload record; queued for ingestion`);
     }
 
+    // Export and delete-by-filter jobs: the same worker handler on a queue of their own, as on AWS.
+    const jobWorker = makeJobWorker({ deps: () => ({ ...jobDeps(), ...(o.jobs ?? {}) }), maxReceiveCount: () => o.maxReceiveCount ?? 5 });
+    const jobQueue = new LocalQueue({
+      dir: join(dataDir, 'job-queue'),
+      consumer: jobWorker,
+      maxReceiveCount: o.maxReceiveCount ?? 5,
+      ...(o.retryDelayMs ? { retryDelayMs: o.retryDelayMs } : {}),
+    });
+    useJobQueue({ send: async (m) => void jobQueue.send(JSON.stringify(m)) });
+    stops.push(() => jobQueue.stop());
+
     const api = await startApiServer({ port: o.apiPort });
     stops.push(api.stop);
 
@@ -209,11 +226,13 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       info,
       table,
       queue,
+      jobQueue,
       s3,
       dynamo,
       settled: async () => {
         await bridging;
         await queue.idle();
+        await jobQueue.idle();
       },
       setNotifications: (on) => {
         notifying = on;

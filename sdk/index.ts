@@ -3,6 +3,8 @@ export {
   listQuery,
   parseFilterExpression,
   type CreateEvaluationInput,
+  type JobProgress,
+  type JobTarget,
   type EvaluationFilters,
   type Tenant,
   type TraceFilters,
@@ -16,4 +18,4 @@ export {
 export { TraceIngestError } from './errors.js';
 export { resolveConfig, normalizeBaseUrl } from './config.js';
 export { DEFAULT_RETRY, type FetchLike, type RetryPolicy } from './http.js';
-export type { Evaluation, EvaluationList, LineError, Trace, TraceList, TraceLogTree, UploadStatus } from './schemas.js';
+export type { JobAnswer, Evaluation, EvaluationList, LineError, Trace, TraceList, TraceLogTree, UploadStatus } from './schemas.js';

@@ -444,7 +444,7 @@ function decodeCursor(b: string, cursor: string): { r: string; k: number | null 
 }
 
 /** Bytes a JSON text takes once escaped inside the Lambda's response object. */
-function escapedBytes(json: string): number {
+export function escapedBytes(json: string): number {
   let extra = 0;
   for (let i = 0; i < json.length; i++) {
     const c = json.charCodeAt(i);

@@ -23,6 +23,11 @@ import type { RetentionDeps } from '../domain/retention.js';
 import { DynamoStatsStore } from '../adapters/dynamo/stats-store.js';
 import { DynamoOtelTraceStore } from '../adapters/dynamo/otel-trace-store.js';
 import type { OtelIngestDeps } from '../domain/otel/ingest.js';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { JobDeps, JobQueue } from '../domain/jobs.js';
+import { DynamoJobStore } from '../adapters/dynamo/job-store.js';
+import { SqsJobQueue } from '../adapters/sqs/job-queue.js';
+import { S3ExportStorage } from '../adapters/s3/export-storage.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;
@@ -111,11 +116,18 @@ export function createTracesDeps(): CreateTracesDeps {
 }
 
 let traceLogs: TraceLogDeps | undefined;
+let spans: DynamoSpanStore | undefined;
+
+/** Spans in the table (trace logs, their exports and deletes), with their TTL. */
+export function spanStore(): DynamoSpanStore {
+  spans ??= new DynamoSpanStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
+  return spans;
+}
 
 /** Experiment trace logs (Parea wire format): spans in the table. */
 export function traceLogDeps(): TraceLogDeps {
   traceLogs ??= {
-    store: new DynamoSpanStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS }),
+    store: spanStore(),
     readBudgetMs: config().TRACE_LOGS_READ_BUDGET_MS,
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
     stats: statsStore(),
@@ -157,4 +169,41 @@ export function otlpDeps(): OtelIngestDeps {
     log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
   };
   return otlp;
+}
+
+let jobQueueImpl: JobQueue | undefined;
+let jobs: JobDeps | undefined;
+
+/** Where job steps go: SQS (JOBS_QUEUE_URL) on AWS; the local stack hands in its own queue. */
+export function useJobQueue(queue: JobQueue): void {
+  jobQueueImpl = queue;
+}
+
+function jobQueue(): JobQueue {
+  if (jobQueueImpl) return jobQueueImpl;
+  const url = config().JOBS_QUEUE_URL;
+  if (!url) throw new Error('JOBS_QUEUE_URL is not set: no queue to run jobs on');
+  jobQueueImpl = new SqsJobQueue(new SQSClient({ region: config().AWS_REGION }), url);
+  return jobQueueImpl;
+}
+
+/** Export and delete-by-filter jobs: their items, queue, S3 exports, the trace reader and the single delete's path. */
+export function jobDeps(): JobDeps {
+  if (jobs) return jobs;
+  const c = config();
+  const deps: JobDeps = {
+    jobs: new DynamoJobStore(documentClient(), c.TABLE_NAME),
+    queue: { send: (m) => jobQueue().send(m) },
+    storage: new S3ExportStorage(s3Client(), c.BUCKET_NAME, presignS3Client),
+    traces: traceStore(),
+    spans: spanStore(),
+    spanStats: statsStore(),
+    maintenance: traceMaintenanceDeps(),
+    stepBudgetMs: c.JOB_STEP_BUDGET_MS,
+    partBytes: c.EXPORT_PART_BYTES,
+    stallMs: c.JOB_STALL_MS,
+    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+  };
+  jobs = deps;
+  return deps;
 }

@@ -1,8 +1,9 @@
 import { queryPages } from './query.js';
 import { allShards, EXPERIMENT_SHARDS, segment, shardOf, spanIndex, TREE_SHARDS } from './keys.js';
-import { mergeShards } from './sharded-query.js';
+import { countSharded, mergeShards } from './sharded-query.js';
+import type { SpanRangeItem, SpanRangeStore } from '../../domain/jobs.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { backoffMs, sleep } from '../retry.js';
@@ -78,7 +79,7 @@ export interface SpanStoreOptions {
   retentionDays?: number | undefined;
 }
 
-export class DynamoSpanStore implements SpanStore {
+export class DynamoSpanStore implements SpanStore, SpanRangeStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
@@ -176,5 +177,48 @@ export class DynamoSpanStore implements SpanStore {
     for await (const i of stream) {
       if (typeof i.doc === 'string') yield { rootTraceId: String(i.root_trace_id), doc: i.doc };
     }
+  }
+
+  /** The experiment's shards of gsi4 (sort key `<root>#<trace_id>`: trees whole, spans in id order). */
+  private experimentQuery(tenant: Tenant, experimentUuid: string) {
+    return {
+      table: this.table,
+      index: 'gsi4',
+      pkAttr: 'gsi4pk',
+      skAttr: 'ok',
+      partitions: allShards(EXPERIMENT_SHARDS).map((shard) => spanIndex.experiment(tenant.organizationId, tenant.projectId, experimentUuid, shard)),
+      filter: { expression: 'attribute_exists(#doc)', names: { '#doc': 'doc' } },
+    };
+  }
+
+  async *experimentRange(tenant: Tenant, experimentUuid: string, after: string | null): AsyncGenerator<SpanRangeItem> {
+    if (Buffer.byteLength(experimentUuid) > MAX_SPAN_ID_BYTES) return;
+    const stream = mergeShards(this.doc, {
+      ...this.experimentQuery(tenant, experimentUuid),
+      lower: after === null ? undefined : { value: after, inclusive: false },
+      forward: true,
+      projection: ['doc'],
+      expect: 400,
+    });
+    for await (const i of stream) {
+      if (typeof i.doc !== 'string') continue;
+      const ok = String(i.ok);
+      // `<root>#<trace_id>`: the root part is percent-encoded, so its first `#` ends it.
+      yield { position: ok, traceId: ok.slice(ok.indexOf('#') + 1), doc: i.doc };
+    }
+  }
+
+  async deleteSpan(tenant: Tenant, traceId: string): Promise<string | null> {
+    if (Buffer.byteLength(traceId) > MAX_SPAN_ID_BYTES) return null;
+    const out = await this.doc.send(
+      new DeleteCommand({ TableName: this.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, traceId), ReturnValues: 'ALL_OLD' }),
+    );
+    return typeof out.Attributes?.doc === 'string' ? out.Attributes.doc : null;
+  }
+
+  async countExperiment(tenant: Tenant, experimentUuid: string, deadline: number): Promise<{ count: number; exact: boolean }> {
+    if (Buffer.byteLength(experimentUuid) > MAX_SPAN_ID_BYTES) return { count: 0, exact: true };
+    const n = await countSharded(this.doc, { ...this.experimentQuery(tenant, experimentUuid), forward: true }, deadline);
+    return n === null ? { count: 0, exact: false } : { count: n, exact: true };
   }
 }

@@ -4,6 +4,7 @@ import { renderInput } from '../../domain/render-input.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { searchText, unpackText } from '../../domain/trace.js';
 import type { LastEvaluation, ListPage, ListQuery, TraceReader, TraceView } from '../../domain/traces.js';
+import type { RangePage, RangeQuery, TraceRangeReader } from '../../domain/jobs.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
 import { evalCounterTotals, type EvalTotals } from './eval-counters.js';
 import {
@@ -59,7 +60,7 @@ interface Scan {
   upload?: string;
 }
 
-export class DynamoTraceStore implements TraceReader {
+export class DynamoTraceStore implements TraceReader, TraceRangeReader {
   private readonly budgetMs: number;
 
   constructor(
@@ -106,6 +107,31 @@ export class DynamoTraceStore implements TraceReader {
           })
         : null;
     return { traces, totalCount: total.count, totalExact: total.exact, nextCursor };
+  }
+
+  /**
+   * The traces matching the list's filters in creation order, oldest first, after a position and
+   * created at or before `until` (an export's or a deletion's anchored range): the list's drivers,
+   * merged shards and budgeted filtered reading, a key condition on both ends.
+   */
+  async range(tenant: Tenant, q: RangeQuery): Promise<RangePage> {
+    const d = driverFor(tenant, q.filters, this.table);
+    // Ids alone need the items only to test a search (an index entry names its trace).
+    const hydrate = d.hydrate && (q.documents || d.matches !== null);
+    const lower: Bound | undefined = q.after !== null ? { value: q.after, inclusive: false } : q.filters.since ? { value: q.filters.since, inclusive: true } : undefined;
+    // Order keys start with the creation time: `<until>~` sorts after every key created at `until`.
+    const upper: Bound = { value: `${q.until}~`, inclusive: true };
+    const stream = mergeShards(this.doc, { ...d.query, lower, upper, forward: true, expect: q.limit + 1 });
+    const scan = await this.take(tenant, stream, { ...d, hydrate }, 0, q.limit, q.deadline, false);
+    const prefix = keys.trace(tenant.organizationId, tenant.projectId, '').pk;
+    const items = await Promise.all(
+      scan.items.map(async (i) => ({
+        id: typeof i.trace_id === 'string' ? i.trace_id : String(i.pk).slice(prefix.length),
+        position: String(i.ok ?? i[d.query.skAttr]),
+        ...(q.documents ? { view: await this.view(tenant, i) } : {}),
+      })),
+    );
+    return { items, position: scan.position ?? q.after, done: !scan.more };
   }
 
   // --- created_at order ---------------------------------------------------------------------
