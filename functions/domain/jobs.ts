@@ -432,7 +432,8 @@ async function exportStep(deps: JobDeps, job: Job, deadline: number, touched: Pi
   }
   let position = job.position;
   let done = false;
-  while (!done && bytes < deps.partBytes && (deps.now?.() ?? Date.now()) < deadline) {
+  // At least one read per step, so every step moves on, however short the budget.
+  for (let first = true; !done && bytes < deps.partBytes && (first || (deps.now?.() ?? Date.now()) < deadline); first = false) {
     const page = await readLines(deps, job, position, deadline);
     for (const line of page.lines) {
       const b = Buffer.from(`${line}\n`);
@@ -452,6 +453,7 @@ async function exportStep(deps: JobDeps, job: Job, deadline: number, touched: Pi
     return commit(deps, { ...job, ...touched, position, done, processed: job.processed + count, bytes: job.bytes + bytes, parts: number, carry: null }, { number, etag });
   }
   if (done) return commit(deps, { ...job, ...touched, position, done, carry: null });
+  if (count === 0) return commit(deps, { ...job, ...touched, position });
   // Out of time with less than a part: what was read waits in a carry object for the next step.
   const carry = { key: `${key}.carry-${touched.step}`, bytes, count };
   await deps.storage.putObject(carry.key, body);
