@@ -13,6 +13,8 @@ import type { Construct } from 'constructs';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/dynamo/schema.js';
 import type { AppConfig } from './config.js';
 import { EXPIRING_PREFIXES, PAYLOADS_BACKSTOP_DAYS, PAYLOADS_PREFIX } from './layout.js';
+import { EXPORTS_PREFIX } from '../functions/domain/layout.js';
+import { JOB_KEEP_DAYS } from '../functions/domain/expiry.js';
 
 /** Where the trace bucket's server access logs go in the log bucket. */
 export const ACCESS_LOGS_PREFIX = 'trace-bucket/';
@@ -105,5 +107,7 @@ function lifecycleRules(retentionDays: number): LifecycleRule[] {
     ...EXPIRING_PREFIXES.map((prefix) => expire(prefix, retentionDays)),
     // A backstop only: the retention sweep deletes old traces with their payloads first (lib/layout.ts).
     expire(PAYLOADS_PREFIX, retentionDays + PAYLOADS_BACKSTOP_DAYS),
+    // Export files: their download outlives the job's own record by nothing (functions/domain/expiry.ts JOB_KEEP_DAYS).
+    expire(EXPORTS_PREFIX, JOB_KEEP_DAYS),
   ];
 }

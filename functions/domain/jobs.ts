@@ -27,6 +27,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { expiresAt, JOB_KEEP_DAYS } from './expiry.js';
+import { EXPORTS_PREFIX } from './layout.js';
 import { recordSpanChange, type SpanStatsSink } from './stats.js';
 import type { Tenant } from './tenancy.js';
 import { deleteTrace, type TraceMaintenanceDeps } from './trace-maintenance.js';
@@ -227,7 +228,7 @@ const EXPORT_READ_ITEMS = 25;
 export const DOWNLOAD_URL_SECONDS = 3600;
 
 export function exportKey(job: Pick<Job, 'organizationId' | 'projectId' | 'id'>): string {
-  return `exports/${job.organizationId}/${job.projectId}/${job.id}.jsonl`;
+  return `${EXPORTS_PREFIX}${job.organizationId}/${job.projectId}/${job.id}.jsonl`;
 }
 
 export async function startJob(deps: Pick<JobDeps, 'jobs' | 'queue' | 'now'>, tenant: Tenant, action: JobAction, target: JobTarget): Promise<Job> {

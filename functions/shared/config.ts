@@ -27,7 +27,7 @@ const EnvSchema = z.object({
   /** Days a trace is kept (the retention sweep deletes older ones); absent: kept forever, the sweep does nothing. */
   RETENTION_DAYS: z.coerce.number().int().min(1).optional(),
   /** The job queue (export and delete-by-filter steps); the local stack sends to its own in-process queue instead. */
-  JOBS_QUEUE_URL: z.url().optional(),
+  JOBS_QUEUE_URL: z.string().min(1).optional(),
   /** How long one job worker invocation runs steps before it hands the next one to the queue. */
   JOB_STEP_BUDGET_MS: z.coerce.number().int().min(100).max(600_000).default(120_000),
   /** An export part's size: S3 takes parts of at least 5 MiB (but the last); smaller only for tests on the local stack. */

@@ -8,6 +8,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient, dynamoClient, newDocumentClient, s3Client } from '../adapters/clients.js';
 import type { IngestDeps } from '../domain/ingest/ingest-object.js';
 import { config } from './config.js';
+import { log } from './observability.js';
 import { DynamoEvaluationStore } from '../adapters/dynamo/evaluation-store.js';
 import { DynamoTraceMaintenance } from '../adapters/dynamo/trace-maintenance.js';
 import type { EvaluationDeps } from '../domain/evaluations.js';
@@ -56,7 +57,7 @@ export function ingestDepsOn(dynamo?: DynamoDBClient): IngestDeps {
     traces: new DynamoTraceWriter(dynamo ?? dynamoClient(), c.TABLE_NAME),
     tenants: dynamo ? new DynamoTenantStore(doc, c.TABLE_NAME) : tenantStore(),
     writeConcurrency: c.INGEST_WRITE_CONCURRENCY,
-    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    log,
     // Records with a string trace_id are also experiment trace log spans.
     spans: spanSink(dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS }) } : traceLogDeps()),
   };
@@ -91,7 +92,7 @@ export function traceMaintenanceDeps(): TraceMaintenanceDeps {
     store: new DynamoTraceMaintenance(documentClient(), c.TABLE_NAME),
     evaluations: evaluationStore(),
     payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
-    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    log,
   };
   return maintenance;
 }
@@ -129,7 +130,7 @@ export function traceLogDeps(): TraceLogDeps {
   traceLogs ??= {
     store: spanStore(),
     readBudgetMs: config().TRACE_LOGS_READ_BUDGET_MS,
-    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    log,
     stats: statsStore(),
   };
   return traceLogs;
@@ -166,7 +167,7 @@ export function otlpDeps(): OtelIngestDeps {
     spanStats: traceLogDeps().stats,
     traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME), { retentionDays: c.RETENTION_DAYS }),
     payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
-    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    log,
   };
   return otlp;
 }
@@ -202,7 +203,7 @@ export function jobDeps(): JobDeps {
     stepBudgetMs: c.JOB_STEP_BUDGET_MS,
     partBytes: c.EXPORT_PART_BYTES,
     stallMs: c.JOB_STALL_MS,
-    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    log,
   };
   jobs = deps;
   return deps;

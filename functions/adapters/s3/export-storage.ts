@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ExportPart, ExportStorage } from '../../domain/jobs.js';
+import { EXPORTS_PREFIX } from '../../domain/layout.js';
 
-const EXPORTS_PREFIX = 'exports/';
 
 /** Exports under exports/ of the trace bucket: multipart uploads, carry objects, presigned downloads. */
 export class S3ExportStorage implements ExportStorage {
