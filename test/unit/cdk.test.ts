@@ -720,7 +720,7 @@ describe('stateless stack: observability', () => {
   it('alarms on ingest lag (p95 over 15 minutes) and on the bad-line rate, from the functions\' own metrics', () => {
     const lag = alarmOf('ingestLagP95Ms');
     expect(lag).toMatchObject({ Threshold: 300_000, EvaluationPeriods: 3, ComparisonOperator: 'GreaterThanThreshold' });
-    expect((lag.Metrics as Json[])[0].MetricStat).toEqual({
+    expect((lag.Metrics as Json[])[0]!.MetricStat).toEqual({
       Metric: { Namespace: METRICS_NAMESPACE, MetricName: METRIC.ingestLagMs, Dimensions: [{ Name: 'service', Value: 'trace-ingest' }] },
       Period: 300,
       Stat: 'p95',
