@@ -8,7 +8,7 @@
  *   upload records, their id chunks, completion markers and filename-order items,
  *   object leases (latest upload)  the upload's creation + retention + EXPIRY_GRACE_DAYS
  *   span-stats hours               the hour + retention + EXPIRY_GRACE_DAYS
- *   jobs and their parts           finished + JOB_KEEP_DAYS
+ *   jobs                          started + 30 days while they run, finished + JOB_KEEP_DAYS; export parts: started + 30 days
  *
  * The grace keeps what a trace's own reads or ingest checks rely on (its upload, the key's lease
  * history) until well after the sweep has deleted the trace. DynamoDB deletes an expired item
