@@ -133,6 +133,16 @@ Manages API keys; see "trace-ingest keys --help" for each (same as npm run keys)
 
 type CommandName = keyof typeof HELP;
 
+/** The list's filters and an experiment: what export and delete-by-filter take. */
+const JOB_FILTERS = {
+  source: { type: 'string' },
+  'judge-id': { type: 'string' },
+  status: { type: 'string' },
+  'time-range': { type: 'string' },
+  search: { type: 'string' },
+  experiment: { type: 'string' },
+} as const;
+
 const OPTIONS = {
   upload: { json: { type: 'boolean' } },
   drop: { bucket: { type: 'string' }, prefix: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
@@ -151,26 +161,8 @@ const OPTIONS = {
     json: { type: 'boolean' },
   },
   get: {},
-  delete: {
-    source: { type: 'string' },
-    'judge-id': { type: 'string' },
-    status: { type: 'string' },
-    'time-range': { type: 'string' },
-    search: { type: 'string' },
-    experiment: { type: 'string' },
-    all: { type: 'boolean' },
-    yes: { type: 'boolean', short: 'y' },
-  },
-  export: {
-    source: { type: 'string' },
-    'judge-id': { type: 'string' },
-    status: { type: 'string' },
-    'time-range': { type: 'string' },
-    search: { type: 'string' },
-    experiment: { type: 'string' },
-    output: { type: 'string', short: 'o' },
-    direct: { type: 'boolean' },
-  },
+  delete: { ...JOB_FILTERS, all: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
+  export: { ...JOB_FILTERS, output: { type: 'string', short: 'o' }, direct: { type: 'boolean' } },
   sources: { json: { type: 'boolean' } },
   status: { json: { type: 'boolean' } },
   tree: { filter: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' } },

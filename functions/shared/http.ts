@@ -67,6 +67,7 @@ export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (eve
       }
     });
     // 4xx and 5xx by route (embedded metric format); one EMF line per invocation that has any.
+    const httpMetrics = httpMetricsOf();
     flushMetrics(httpMetrics);
     const status = result.statusCode ?? 200;
     if (status >= 400) {
@@ -78,8 +79,9 @@ export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (eve
   };
 }
 
-/** The HTTP functions' metrics (one instance per function: each is one route handler). */
-const httpMetrics = metricsFor();
+/** The HTTP functions' metrics (one instance per function: each is one route handler), made on first use. */
+let metricsInstance: ReturnType<typeof metricsFor> | undefined;
+const httpMetricsOf = () => (metricsInstance ??= metricsFor());
 
 const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'SlowDown', 'TooManyRequestsException']);
 

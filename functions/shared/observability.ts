@@ -14,7 +14,13 @@ import { takeThrottles } from './throttles.js';
 
 export { MetricUnit };
 
-export const logger = new Logger({ serviceName: SERVICE_NAME });
+let instance: Logger | undefined;
+
+/** The functions' one Logger, made on first use (a function that never logs does not load it at start). */
+export function logger(): Logger {
+  instance ??= new Logger({ serviceName: SERVICE_NAME });
+  return instance;
+}
 
 const keys = new AsyncLocalStorage<Record<string, unknown>>();
 
@@ -28,14 +34,15 @@ export function log(entry: Record<string, unknown>): void {
   const { level, msg, ...fields } = entry;
   const message = typeof msg === 'string' ? msg : 'event';
   const all = { ...(keys.getStore() ?? {}), ...fields };
-  if (level === 'error') logger.error(message, all);
-  else if (level === 'warn') logger.warn(message, all);
-  else logger.info(message, all);
+  const l = logger();
+  if (level === 'error') l.error(message, all);
+  else if (level === 'warn') l.warn(message, all);
+  else l.info(message, all);
 }
 
 /** At each invocation: the Lambda context (request id, cold start) on every line from now on. */
 export function startInvocation(context: Context | undefined): void {
-  if (context) logger.addContext(context);
+  if (context) logger().addContext(context);
 }
 
 /** One Metrics per function (its handler name as the `route` dimension for HTTP routes). */
