@@ -27,20 +27,17 @@ function event(org: string, requestId: string): HttpEvent {
   } as unknown as HttpEvent;
 }
 
-/** The JSON lines written to stdout and stderr (warnings and errors) while `fn` runs. */
+/**
+ * The JSON lines logged while `fn` runs. Powertools writes them through the global console in dev mode (the tests run
+ * with POWERTOOLS_DEV, vitest.config.ts), and on Lambda to stdout and stderr with the same methods.
+ */
 async function stdoutLines(fn: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
   const lines: string[] = [];
-  const capture = (chunk: unknown) => {
-    lines.push(...String(chunk).split('\n').filter(Boolean));
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+  const spies = (['log', 'info', 'warn', 'error'] as const).map((m) => vi.spyOn(console, m).mockImplementation((text: unknown) => void lines.push(String(text))));
   try {
     await fn();
   } finally {
-    out.mockRestore();
-    err.mockRestore();
+    for (const s of spies) s.mockRestore();
   }
   return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 }
