@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { startFaultProxy } from '../test/support/fault-proxy.js';
+import { modeledSeconds, startCapacityModel } from '../test/support/capacity-model.js';
 import { childOf, exportOnce, recordSpans } from '../test/support/otlp.js';
 import { median, round } from './stats.js';
 
@@ -43,7 +43,14 @@ export interface OtlpFigures {
   otlp_server_peak_rss_mb: number;
   otlp_dynamodb_calls_per_1k_spans: Record<string, number>;
   otlp_dynamodb_calls_per_1k_retried_spans: Record<string, number>;
+  /** Under the AWS capacity model: spans/s at the bench's exports in flight, what the partitions alone allow, and write units per span. */
+  otlp_aws_spans_per_s: number;
+  otlp_aws_partition_bound_spans_per_s: number;
+  otlp_wcu_per_span: number;
 }
+
+/** Spans one export writes at once (the OTLP use case's default concurrency). */
+const OTLP_STORE_CONCURRENCY = 16;
 
 export function otlpOptionsFromEnv(stack: { dynamoEndpoint: string }): OtlpBenchOptions {
   return {
@@ -190,28 +197,39 @@ export async function otlpBench(log: (s: string) => void, options: OtlpBenchOpti
   const spansPerS = (spans.length * 1000) / first.ms;
   log(`otlp: new spans ${round(spansPerS)} spans/s (${round(first.ms)} ms), retried ${round((spans.length * 1000) / again.ms)} spans/s; server CPU ${round(stats.cpuMs)} ms, peak RSS ${round(stats.maxRssMB)} MB`);
 
-  // DynamoDB calls per span, new and retried, counted on a smaller run through a proxy.
+  // DynamoDB calls, units and the time AWS would need, on a smaller run through the AWS capacity
+  // model (round trips counted, not waited out): new spans, then the same exports again.
   const sample = spans.slice(0, Math.min(spans.length, 2_000));
   const sampleBatches: ReadableSpan[][] = [];
   for (let i = 0; i < sample.length; i += options.batch) sampleBatches.push(sample.slice(i, i + options.batch));
-  const proxy = await startFaultProxy({ target: options.dynamoEndpoint, seed: 1 });
-  const counting = await startServer(proxy.endpoint);
+  const model = await startCapacityModel({ target: options.dynamoEndpoint, tableName: process.env.TABLE_NAME!, injectRoundTrip: false });
+  const counting = await startServer(model.endpoint);
   let newCalls: Record<string, number>;
   let retryCalls: Record<string, number>;
+  let modeled: { spansPerS: number; partitionBound: number; wcuPerSpan: number; hottest: string };
   try {
-    const before = { ...proxy.stats.calls };
+    await exportAll(counting, [warmUp], 1);
+    model.reset();
     await exportAll(counting, sampleBatches, options.concurrency);
-    const mid = { ...proxy.stats.calls };
+    const r = model.report();
+    newCalls = r.calls;
+    // Exports in flight, each writing OTLP_STORE_CONCURRENCY spans at once: the callers' concurrency for the round trips.
+    const m = modeledSeconds(model, r, options.concurrency * OTLP_STORE_CONCURRENCY);
+    modeled = {
+      spansPerS: sample.length / m.seconds,
+      partitionBound: sample.length / Math.max(m.partitionSeconds, 1e-9),
+      wcuPerSpan: r.wcu / sample.length,
+      hottest: r.hottestWrite ? `${r.hottestWrite.where} ${r.hottestWrite.key.replace(/#[0-9a-f-]{36}/g, '#…')} ${round(r.hottestWrite.wcu, 0)} WCU` : '-',
+    };
+    model.reset();
     await exportAll(counting, sampleBatches, options.concurrency);
-    const diff = (a: Record<string, number>, b: Record<string, number>) =>
-      Object.fromEntries(Object.keys(b).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]).filter(([, n]) => (n as number) > 0)) as Record<string, number>;
-    newCalls = diff(before, mid);
-    retryCalls = diff(mid, proxy.stats.calls);
+    retryCalls = model.report().calls;
   } finally {
     await counting.stop();
-    await proxy.close();
+    await model.close();
   }
   log(`otlp: DynamoDB calls per 1,000 new spans ${JSON.stringify(perThousand(newCalls, sample.length))}, retried ${JSON.stringify(perThousand(retryCalls, sample.length))}`);
+  log(`otlp under the AWS capacity model: ${round(modeled.spansPerS, 0)} spans/s at ${options.concurrency} exports in flight (partitions alone would allow ${round(modeled.partitionBound, 0)}), ${round(modeled.wcuPerSpan, 2)} WCU per span, hottest ${modeled.hottest}`);
 
   return {
     otlp_spans: spans.length,
@@ -227,5 +245,8 @@ export async function otlpBench(log: (s: string) => void, options: OtlpBenchOpti
     otlp_server_peak_rss_mb: round(stats.maxRssMB),
     otlp_dynamodb_calls_per_1k_spans: perThousand(newCalls, sample.length),
     otlp_dynamodb_calls_per_1k_retried_spans: perThousand(retryCalls, sample.length),
+    otlp_aws_spans_per_s: round(modeled.spansPerS, 0),
+    otlp_aws_partition_bound_spans_per_s: round(modeled.partitionBound, 0),
+    otlp_wcu_per_span: round(modeled.wcuPerSpan, 2),
   };
 }

@@ -147,6 +147,7 @@ try {
       ['otlp: spans, traces, exports of', `${otlp.otlp_spans}, ${otlp.otlp_traces}, ${otlp.otlp_batch} spans (${otlp.otlp_batch_kb} KB)`, ''],
       ['otlp_spans_per_s (new spans, protobuf exporter)', otlp.otlp_spans_per_s, ''],
       ['otlp: retried exports, spans/s (nothing written)', otlp.otlp_retry_spans_per_s, ''],
+      ['otlp under the AWS model: spans/s modeled (partitions alone), WCU/span', `${otlp.otlp_aws_spans_per_s} (${otlp.otlp_aws_partition_bound_spans_per_s}), ${otlp.otlp_wcu_per_span}`, ''],
       ['otlp: export latency p50 / p95', `${otlp.otlp_export_p50_ms} ms / ${otlp.otlp_export_p95_ms} ms`, ''],
       ['otlp: server CPU per 1k spans, peak RSS', `${otlp.otlp_server_cpu_ms_per_1k_spans} ms, ${otlp.otlp_server_peak_rss_mb} MB`, ''],
       ['otlp: DynamoDB calls per 1k new spans', JSON.stringify(otlp.otlp_dynamodb_calls_per_1k_spans), ''],

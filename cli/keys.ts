@@ -7,27 +7,28 @@
  * Exit status: 0 done, 1 failed, 2 usage error.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { DynamoTenantStore } from '../functions/adapters/dynamo/tenant-store.js';
 import { createApiKey, listApiKeys, revokeApiKey, UnknownOrganizationError, type TenantStore } from '../functions/domain/tenancy.js';
-import { isEntryPoint } from './entry.js';
+import { findLocalStackFile } from '../sdk/config.js';
+import { runIfEntryPoint } from './entry.js';
 
 export const LOCAL_TABLE = 'trace-ingest-local';
 const DEFAULT_REGION = 'us-east-1';
 
 const TARGET_HELP = `Target (every command):
-  By default the running local stack (npm start): DynamoDB Local at
-  http://127.0.0.1:\${DYNAMODB_PORT:-8000}, table ${LOCAL_TABLE}, the region
-  from \${DATA_DIR:-.data}/local-stack.json.
+  By default the running local stack (npm start): its DynamoDB Local and table,
+  from its local-stack.json (\${DATA_DIR}/local-stack.json, or else the first
+  .data/local-stack.json here or in a folder above); DYNAMODB_PORT picks
+  another port of 127.0.0.1 (default 8000 when there is no such file).
   --table <name>          a deployed table instead, with the default AWS credential chain
   --region <region>       with --table: its region (default: the AWS SDK's, e.g. AWS_REGION)
   --endpoint-url <url>    with --table: its endpoint (default: the AWS SDK's)`;
 
-export const USAGE = `Usage: npm run keys -- <command> [options]
+export const USAGE = `Usage: PROGRAM <command> [options]
 
 Manages API keys. A key is shown once, when it is created; the table keeps
 only its SHA-256 hash. A key is named afterwards by its keyId (the first 16
@@ -48,7 +49,7 @@ ${TARGET_HELP}
 Exit status: 0 done, 1 failed (unknown key or organization, DynamoDB error), 2 usage error.`;
 
 const COMMAND_USAGE = {
-  create: `Usage: npm run keys -- create --organization <name> --project <name> [target options]
+  create: `Usage: PROGRAM create --organization <name> --project <name> [target options]
 
 Creates a new API key for the project <name> of the organization <name>,
 creating either if it does not exist yet (by name: the same names reuse them).
@@ -56,7 +57,7 @@ Prints one JSON line: {"apiKey","organizationId","projectId"}. The key is shown
 this once only.
 
 ${TARGET_HELP}`,
-  list: `Usage: npm run keys -- list [--organization <name>] [target options]
+  list: `Usage: PROGRAM list [--organization <name>] [target options]
 
 Prints one JSON line per key of that organization (or of every organization),
 oldest first, revoked ones included:
@@ -65,7 +66,7 @@ oldest first, revoked ones included:
 Exits 1 if there is no organization of that name.
 
 ${TARGET_HELP}`,
-  revoke: `Usage: npm run keys -- revoke <keyId|apiKey> [target options]
+  revoke: `Usage: PROGRAM revoke <keyId|apiKey> [target options]
 
 Revokes a key, named by its keyId (16 hex characters, from "list") or by the
 key itself: it no longer authenticates. Prints {"keyId","revokedAt"}; revoking
@@ -151,8 +152,16 @@ function validate<T>(schema: z.ZodType<T>, value: unknown, label: (path: Propert
   throw new UsageError(`${label(issue.path)} ${issue.message}`.trim());
 }
 
-/** Parses the arguments after `npm run keys --`. Pure: no I/O. */
-export function parseCommand(argv: readonly string[]): Parsed {
+/** Parses the arguments after `npm run keys --` (or `trace-ingest keys`: `program` names it in the usage). Pure: no I/O. */
+export function parseCommand(argv: readonly string[], program = 'npm run keys --'): Parsed {
+  const parsed = parse(argv);
+  const named = (text: string) => text.replaceAll('PROGRAM', program);
+  if (parsed.kind === 'help') return { kind: 'help', text: named(parsed.text) };
+  if (parsed.kind === 'usage-error') return { ...parsed, usage: named(parsed.usage) };
+  return parsed;
+}
+
+function parse(argv: readonly string[]): Parsed {
   const [name, ...rest] = argv;
   if (name === undefined) return { kind: 'usage-error', message: 'a command is required', usage: USAGE };
   if (name === '--help' || name === '-h') return { kind: 'help', text: USAGE };
@@ -223,31 +232,28 @@ export type ResolvedTarget =
   | { kind: 'aws'; table: string; region: string | undefined; endpoint: string | undefined };
 
 const LocalEnv = z.object({
-  DATA_DIR: z.string().min(1).default('.data'),
-  DYNAMODB_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(1).max(65535).default(8000),
+  DYNAMODB_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(1).max(65535).optional(),
 });
-const LocalStackFile = z.object({ region: z.string().min(1) });
+const LocalStackFile = z.object({ region: z.string().min(1), dynamodbEndpoint: z.string().min(1).optional(), table: z.string().min(1).optional() });
 
 /**
- * The target from the options and the environment. The local stack's region
- * comes from `<DATA_DIR>/local-stack.json` (DynamoDB Local, started with
- * -sharedDb, ignores region and credentials anyway).
+ * The target from the options and the environment: a deployed table, or the local stack the other
+ * commands use (its local-stack.json, found as they find it: DATA_DIR, else upward from `cwd`), with
+ * its DynamoDB Local endpoint, table and region. DYNAMODB_PORT, when set, names the port instead.
  */
-export function resolveTarget(
-  options: TargetOptions,
-  env: Record<string, string | undefined>,
-  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
-): ResolvedTarget {
+export function resolveTarget(options: TargetOptions, env: Record<string, string | undefined>, cwd = process.cwd()): ResolvedTarget {
   if (options.table !== undefined) return { kind: 'aws', table: options.table, region: options.region, endpoint: options.endpointUrl };
-  const e = validate(LocalEnv, { DATA_DIR: env.DATA_DIR || undefined, DYNAMODB_PORT: env.DYNAMODB_PORT || undefined }, (path) => String(path[0] ?? ''));
-  let region = DEFAULT_REGION;
+  const e = validate(LocalEnv, { DYNAMODB_PORT: env.DYNAMODB_PORT || undefined }, (path) => String(path[0] ?? ''));
+  let info: z.infer<typeof LocalStackFile> | null = null;
+  const file = findLocalStackFile(env, cwd);
   try {
-    const info = LocalStackFile.safeParse(JSON.parse(readFile(join(e.DATA_DIR, 'local-stack.json'))));
-    if (info.success) region = info.data.region;
+    const parsed = file === null ? null : LocalStackFile.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (parsed?.success) info = parsed.data;
   } catch {
-    // no local-stack.json (yet): DynamoDB Local does not mind the region
+    // unreadable: the defaults below
   }
-  return { kind: 'local', table: LOCAL_TABLE, endpoint: `http://127.0.0.1:${e.DYNAMODB_PORT}`, region };
+  const endpoint = e.DYNAMODB_PORT !== undefined ? `http://127.0.0.1:${e.DYNAMODB_PORT}` : (info?.dynamodbEndpoint ?? 'http://127.0.0.1:8000');
+  return { kind: 'local', table: info?.table ?? LOCAL_TABLE, endpoint, region: info?.region ?? DEFAULT_REGION };
 }
 
 /** A DynamoDB client for the target: DynamoDB Local's, or the default AWS credential chain's. */
@@ -301,9 +307,9 @@ const processIo: Io = {
   env: process.env,
 };
 
-/** Runs the command line; answers the exit status. */
-export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
-  const parsed = parseCommand(argv);
+/** Runs the command line; answers the exit status. `program` is how the usage names it. */
+export async function main(argv: readonly string[], io: Io = processIo, program?: string): Promise<number> {
+  const parsed = parseCommand(argv, program);
   if (parsed.kind === 'help') {
     io.stdout(parsed.text);
     return 0;
@@ -366,15 +372,4 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
 }
 
 
-if (isEntryPoint(import.meta.url)) {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, (argv) => main(argv));

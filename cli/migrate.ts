@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import * as z from 'zod';
 import { newDocumentClient } from '../functions/adapters/clients.js';
 import { migrateTable } from '../functions/adapters/dynamo/migration.js';
-import { isEntryPoint } from './entry.js';
+import { runIfEntryPoint } from './entry.js';
 import { describeFailure, resolveTarget, Target, targetClient, type Io } from './keys.js';
 
 export const USAGE = `Usage: npm run migrate -- [--table <name> [--region <region>] [--endpoint-url <url>]] [--segments <n>]
@@ -76,15 +76,4 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   }
 }
 
-if (isEntryPoint(import.meta.url)) {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, (argv) => main(argv));

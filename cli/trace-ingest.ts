@@ -1,13 +1,14 @@
 /**
  * `trace-ingest <command>`: the command line of the trace-ingest API, built on
  * the SDK (sdk/). Configured like the SDK: TRACE_INGEST_URL and
- * TRACE_INGEST_API_KEY, else `${DATA_DIR:-.data}/local-stack.json`.
+ * TRACE_INGEST_API_KEY, else the local stack's local-stack.json (DATA_DIR's,
+ * or the first .data/local-stack.json here or in a folder above).
  * Exit status: 0 done, 1 failed, 2 usage error.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { dropFiles } from './drop.js';
 import { createWriteStream } from 'node:fs';
-import { TraceIngestClient, TraceIngestError, parseFilterExpression, type JobProgress, type JobTarget, type TraceFilters, type TraceLogTree, type UploadProgress } from '../sdk/index.js';
+import type { DropResult } from './drop.js';
+import { TraceIngestClient, TraceIngestError, listQuery, parseFilterExpression, type JobProgress, type JobTarget, type TraceFilters, type TraceLogTree, type UploadProgress, type UploadStatus } from '../sdk/index.js';
 import { isEntryPoint } from './entry.js';
 
 export interface CliIo {
@@ -23,7 +24,8 @@ export interface CliIo {
 }
 
 const CONFIG_HELP = `Configuration: TRACE_INGEST_URL and TRACE_INGEST_API_KEY, or else the local
-stack's \${DATA_DIR:-.data}/local-stack.json (written by npm start).`;
+stack's local-stack.json (written by npm start): \${DATA_DIR}/local-stack.json, or
+the first .data/local-stack.json in this folder or one above it.`;
 
 export const USAGE = `Usage: trace-ingest <command> [options]
 
@@ -50,7 +52,8 @@ const HELP = {
 
 Uploads each file (streamed: presign, PUT, create) and prints, per file, the
 traces created and each bad line as "line N: message". On a terminal a
-progress line shows the bytes sent, then the traces created.
+progress line shows the bytes sent, then the server's ingest (records so far,
+bad lines so far).
 
   --json                  print one JSON answer per file instead
 Exits 1 when a file failed or had bad lines.`,
@@ -58,12 +61,14 @@ Exits 1 when a file failed or had bad lines.`,
 
 Puts each file into the S3 drop folder (drop/<organizationId>/<projectId>/),
 then waits for the pipeline to ingest it and prints the traces created and
-each bad line as "line N: message".
+each bad line as "line N: message" (on a terminal, with a progress line while
+it waits). A file the pipeline would refuse (missing, not .json/.jsonl, over
+50 MiB) is refused here, before anything is sent.
 
   --bucket <b>            a deployed bucket, reached with the AWS environment's credentials
                           and region (default: the local stack's, from local-stack.json)
   --prefix <p>            where under the drop folder (default: drop/<org>/<project>/)
-  --timeout <s>           seconds to wait for each file (default 300)
+  --timeout <s>           seconds to wait for each file (default 300); the ingest goes on after
   --json                  one JSON result per file
 Exits 1 when a file failed, had bad lines, or was not ingested in time.`,
   list: `Usage: trace-ingest list [filters] [--json] [--all]
@@ -114,7 +119,9 @@ traces that arrive meanwhile are not in it, none is written twice.
 Prints the project's trace sources, one per line.`,
   status: `Usage: trace-ingest status <upload-id> [--json]
 
-Prints an upload's status, counts and bad lines (the upload id is printed by upload).`,
+Prints an upload's status, counts (so far, while processing) and bad lines (the
+upload id is printed by upload and drop). Exits 1, like upload, when the upload
+failed, had no valid record or had bad lines.`,
   tree: `Usage: trace-ingest tree <experiment-uuid> [--filter 'FIELD OP VALUE'] [--key K] [--json]
 
 Prints each root span of the experiment and its descendants as an indented
@@ -128,7 +135,7 @@ span in it matches the filter.
   --json                  the raw trees`,
   keys: `Usage: trace-ingest keys <create|list|revoke> [options]
 
-Manages API keys; see "trace-ingest keys --help" for each (same as npm run keys).`,
+Manages API keys (as npm run keys does).`,
 } as const;
 
 type CommandName = keyof typeof HELP;
@@ -209,6 +216,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   const err = (line: string) => io.stderr(`${line}\n`);
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    if (name === 'help' && rest[0] === 'keys') return main(['keys', '--help'], io);
     if (name === 'help' && rest[0] !== undefined && Object.hasOwn(HELP, rest[0])) {
       out(HELP[rest[0] as CommandName]);
       return 0;
@@ -222,14 +230,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   }
   const command = name as CommandName;
   if (command === 'keys') {
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    if (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h') {
-      out(HELP.keys);
-      return rest.length === 0 ? 2 : 0;
-    }
-    // Loaded only here: it brings the DynamoDB client.
+    // Loaded only here: it brings the DynamoDB client. Its own usage (its commands) for --help, no command, a bad one.
     const { main: keysMain } = await import('./keys.js');
-    return keysMain(rest, { stdout: out, stderr: err, env: io.env });
+    return keysMain(rest, { stdout: out, stderr: err, env: io.env }, 'trace-ingest keys');
   }
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
@@ -310,7 +313,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 function describe(e: unknown): string {
   if (e instanceof TraceIngestError) {
     if (e.code === 'network_error') return `${e.message} (is the API running? npm start, or set TRACE_INGEST_URL)`;
-    if (e.status === 401 || e.status === 403) return `the API key was refused (${e.message}); set TRACE_INGEST_API_KEY`;
+    if (e.code === 'api_key_revoked') return `${e.message}, and set TRACE_INGEST_API_KEY to it`;
+    if (e.status === 403) return "the API key was refused (403 Forbidden): it is no key of this API; set TRACE_INGEST_API_KEY (the local stack's key is in .data/local-stack.json)";
+    if (e.status === 401) return `the API key was refused (${e.message}); set TRACE_INGEST_API_KEY`;
     if (e.code === 'invalid_request' && e.status === 0) return e.message;
     return e.status > 0 ? `${e.message} (${e.status} ${e.code})` : e.message;
   }
@@ -341,7 +346,11 @@ async function upload(client: TraceIngestClient, files: string[], json: boolean,
     const progress = (p: UploadProgress) => {
       if (!io.isTTY || json || p.phase === 'done') return;
       const what =
-        p.phase === 'ingest' ? `${bytes(p.totalBytes)} sent, creating traces…` : `${bar(p.bytesSent, p.totalBytes)} ${bytes(p.bytesSent)} / ${bytes(p.totalBytes)}`;
+        p.phase !== 'ingest'
+          ? `${bar(p.bytesSent, p.totalBytes)} ${bytes(p.bytesSent)} / ${bytes(p.totalBytes)}`
+          : p.records === undefined
+            ? `${bytes(p.totalBytes)} sent, creating traces…`
+            : `${bytes(p.totalBytes)} sent, ingesting: ${ingested(p.records, p.errorCount ?? 0)}…`;
       io.stdout(`\r\x1b[2K${file}  ${what}`);
     };
     try {
@@ -355,7 +364,7 @@ async function upload(client: TraceIngestClient, files: string[], json: boolean,
       }
       const head =
         r.status === 'completed'
-          ? `${s.bold(file)}: ${s.green(`${r.traceIds.length} trace${r.traceIds.length === 1 ? '' : 's'} created`)}${r.errorCount > 0 ? `, ${s.yellow(`${r.errorCount} bad line${r.errorCount === 1 ? '' : 's'}`)}` : ''}`
+          ? `${s.bold(file)}: ${created(r.traceIds.length, r.newTraces, s)}${r.errorCount > 0 ? `, ${s.yellow(plural(r.errorCount, 'bad line'))}` : ''}`
           : `${s.bold(file)}: ${s.red('failed')}${r.message ? `: ${r.message}` : ''}`;
       io.stdout(`${head}${r.uploadId ? s.dim(` (upload ${r.uploadId})`) : ''}\n`);
       for (const e of r.errors) io.stdout(`  line ${e.line}: ${e.message}\n`);
@@ -372,23 +381,55 @@ async function upload(client: TraceIngestClient, files: string[], json: boolean,
 }
 
 async function drop(client: TraceIngestClient, files: string[], v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
-  const timeout = int(v.timeout, '--timeout') ?? 300;
+  const timeout = int(v.timeout, 'timeout') ?? 300;
+  const tty = io.isTTY && !v.json;
   let failed = 0;
-  await dropFiles(client, files, { bucket: str(v.bucket), prefix: str(v.prefix), timeoutMs: timeout * 1000, env: io.env }, (r) => {
-    const bad = r.status !== 'completed' || r.errorCount > 0;
-    if (bad) failed++;
+  const onResult = (r: DropResult) => {
+    if (tty) io.stdout('\r\x1b[2K');
+    // A file with no valid record fails, as with upload.
+    const noValid = r.status === 'completed' && r.traces === 0;
+    if (r.status !== 'completed' || noValid || r.errorCount > 0) failed++;
     if (v.json) {
       io.stdout(`${JSON.stringify(r)}\n`);
       return;
     }
+    if (r.status === 'refused') {
+      io.stderr(`${s.bold(r.file)}: ${s.red('refused')}: ${r.reason} (nothing was sent)\n`);
+      return;
+    }
     const head =
-      r.status === 'completed'
-        ? `${s.bold(r.file)}: ${s.green(`${r.traces} trace${r.traces === 1 ? '' : 's'} created`)}${r.errorCount > 0 ? `, ${s.yellow(`${r.errorCount} bad line${r.errorCount === 1 ? '' : 's'}`)}` : ''}`
-        : `${s.bold(r.file)}: ${s.red(r.status)}${r.reason ? `: ${r.reason}` : ''}`;
+      r.status === 'completed' && !noValid
+        ? `${s.bold(r.file)}: ${created(r.traces, r.newTraces, s)}${r.errorCount > 0 ? `, ${s.yellow(plural(r.errorCount, 'bad line'))}` : ''}`
+        : noValid
+          ? `${s.bold(r.file)}: ${s.red('failed')}: no valid record (${plural(r.errorCount, 'bad line')})`
+          : `${s.bold(r.file)}: ${s.red(r.status)}${r.reason ? `: ${r.reason}` : ''}`;
     io.stdout(`${head}${s.dim(` (s3 key ${r.key}, upload ${r.uploadId})`)}\n`);
     for (const e of r.errors) io.stdout(`  line ${e.line}: ${e.message}\n`);
-  });
+  };
+  const onProgress = (file: string, u: UploadStatus | null) => {
+    if (!tty) return;
+    const what = u === null || u.status === 'pending' ? 'in the drop folder, waiting for the worker…' : `ingesting: ${ingested(u.records ?? 0, u.error_count ?? 0)}…`;
+    io.stdout(`\r\x1b[2K${file}  ${what}`);
+  };
+  // Loaded only here: it brings the S3 client.
+  const { dropFiles } = await import('./drop.js');
+  await dropFiles(client, files, { bucket: str(v.bucket), prefix: str(v.prefix), timeoutMs: timeout * 1000, env: io.env }, onResult, onProgress);
   return failed > 0 ? 1 : 0;
+}
+
+function plural(n: number, what: string): string {
+  return `${n.toLocaleString('en-US')} ${what}${n === 1 ? '' : 's'}`;
+}
+
+/** Records read so far, and bad lines so far. */
+function ingested(records: number, bad: number): string {
+  return `${plural(records, 'record')}, ${plural(bad, 'bad line')}`;
+}
+
+/** "N traces created", or how many of them are new when an identical upload had stored the others. */
+function created(traces: number, fresh: number | null, s: Style): string {
+  if (fresh === null || fresh === traces) return s.green(`${plural(traces, 'trace')} created`);
+  return `${s.green(`${plural(fresh, 'new trace')}`)} (of ${plural(traces, 'trace')}: the others were stored before, from identical content)`;
 }
 
 function int(value: string | boolean | undefined, flag: string): number | undefined {
@@ -434,6 +475,11 @@ async function list(client: TraceIngestClient, v: Record<string, string | boolea
   set('page', int(v.page, 'page'));
   set('pageSize', int(v['page-size'], 'page-size'));
   set('cursor', str(v.cursor));
+  try {
+    listQuery(filters); // the server's own rules: a bad flag is a usage error, not a failed call
+  } catch (e) {
+    throw new UsageError(describe(e).replace(/^list traces: /, '').replace(/^(\w+)/, (f) => `--${f.replace(/_/g, '-')}`));
+  }
   const row = (t: { id: string; created_at: string; source: string; filename: string; evaluations_count: number; input: string | null }) => [
     t.id,
     t.created_at.replace(/\.\d+Z$/, 'Z'),
@@ -467,19 +513,25 @@ async function list(client: TraceIngestClient, v: Record<string, string | boolea
 
 async function status(client: TraceIngestClient, uploadId: string, json: boolean, io: CliIo, s: Style): Promise<number> {
   const u = await client.uploads.get(uploadId);
+  // As upload answers it: a file with no valid record failed, and bad lines make the exit status 1 too.
+  const noValid = u.status === 'completed' && (u.traces ?? 0) === 0;
+  const code = u.status === 'failed' || noValid || (u.error_count ?? 0) > 0 ? 1 : 0;
   if (json) {
     io.stdout(`${JSON.stringify(u, null, 2)}\n`);
-    return 0;
+    return code;
   }
-  const colour = u.status === 'completed' ? s.green : u.status === 'failed' ? s.red : s.yellow;
+  const processing = u.status === 'processing' || u.status === 'pending';
+  const shown = noValid ? 'failed (no valid record)' : u.status;
+  const colour = u.status === 'completed' && !noValid ? s.green : u.status === 'failed' || noValid ? s.red : s.yellow;
+  const soFar = processing ? ' so far' : '';
   const lines = [
     `upload    ${u.upload_id}`,
-    `status    ${colour(u.status)}`,
+    `status    ${colour(shown)}`,
     ...(u.filename ? [`file      ${u.filename}${u.size != null ? ` (${bytes(u.size)})` : ''}`] : []),
     ...(u.source ? [`source    ${u.source}`] : []),
-    ...(u.records != null ? [`records   ${u.records}`] : []),
-    ...(u.traces != null ? [`traces    ${u.traces}`] : []),
-    ...(u.error_count != null ? [`bad lines ${u.error_count}`] : []),
+    ...(u.records != null ? [`records   ${u.records}${soFar}`] : []),
+    ...(u.traces != null ? [`traces    ${u.traces}${soFar}${u.new_traces != null && u.new_traces !== u.traces && !processing ? ` (${u.new_traces} new)` : ''}`] : []),
+    ...(u.error_count != null ? [`bad lines ${u.error_count}${soFar}`] : []),
     ...(u.reason ? [`reason    ${u.reason}`] : []),
     ...(u.last_error ? [`last error ${u.last_error}`] : []),
     ...(u.created_at ? [`created   ${u.created_at}`] : []),
@@ -487,7 +539,7 @@ async function status(client: TraceIngestClient, uploadId: string, json: boolean
   ];
   io.stdout(`${lines.join('\n')}\n`);
   for (const e of u.errors ?? []) io.stdout(`  line ${e.line}: ${e.message}\n`);
-  return 0;
+  return code;
 }
 
 function latency(node: TraceLogTree): string {
@@ -528,10 +580,25 @@ async function tree(client: TraceIngestClient, experiment: string, v: Record<str
       throw new UsageError(describe(e));
     }
   }
-  const trees = await client.experiments.traceLogs(experiment, filter);
+  const trees: TraceLogTree[] = [];
+  let fieldSeen: boolean | null = null;
+  let cursor: string | undefined;
+  do {
+    const page = await client.experiments.traceLogsPage(experiment, filter, cursor !== undefined ? { cursor } : {});
+    trees.push(...page.trees);
+    if (page.fieldSeen !== null) fieldSeen = (fieldSeen ?? false) || page.fieldSeen;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
   if (v.json) {
     io.stdout(`${JSON.stringify(trees, null, 2)}\n`);
     return 0;
+  }
+  if (trees.length === 0 && filter && fieldSeen === false) {
+    // Not "nothing matched": no span has that field at all (the API tells the two apart).
+    const field = filter.filter_field ?? '';
+    const hint = /^(score|annotation):/.test(field) ? '' : `; a score is filtered as score:NAME, e.g. --filter ${JSON.stringify(expression!.replace(field, `score:${field}`))}`;
+    io.stderr(`${s.red('error')}: no span of experiment ${experiment} has ${key !== undefined ? `the key ${JSON.stringify(key)} in ` : ''}the field ${JSON.stringify(field)}${hint}\n`);
+    return 1;
   }
   if (trees.length === 0) {
     io.stdout(`no trees${filter ? ' match' : ''} in experiment ${experiment}\n`);
@@ -635,6 +702,8 @@ async function askOnStdin(question: string): Promise<boolean> {
 
 /** Runs with the process's arguments and sets its exit code (the bin shim calls this). */
 export async function run(): Promise<void> {
+  // Node 20 runs the CLI fine (Lambda runs Node 22): keep the AWS SDK's notice about it off every drop and keys.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   try {
     process.exitCode = await main(process.argv.slice(2));
   } catch (e) {

@@ -11,10 +11,14 @@
  *   logRetentionDays  retention of the Lambda and API access log groups and of the S3 server access logs,
  *                     a CloudWatch Logs retention value (default 30)
  *   alarmEmail        e-mail subscribed to the alarm topic (optional; without it the topic has no subscription)
+ *   tableIndexes      how many of the table's indexes (schema.ts INDEXES, in order) the stateful stack declares
+ *                     (default all). CloudFormation adds one index per deployment: a table deployed with
+ *                     fewer indexes is upgraded one deployment at a time (README, "Upgrading a deployed table").
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { INDEXES } from '../functions/adapters/dynamo/schema.js';
 
 export const PROJECT_NAME = 'trace-ingest';
 
@@ -30,6 +34,7 @@ export const CONTEXT_KEYS = {
   corsOrigins: 'corsOrigins',
   logRetentionDays: 'logRetentionDays',
   alarmEmail: 'alarmEmail',
+  tableIndexes: 'tableIndexes',
 } as const;
 
 export const DEFAULTS = {
@@ -56,6 +61,8 @@ export interface AppConfig {
   readonly corsOrigins: readonly string[];
   readonly logRetention: RetentionDays;
   readonly alarmEmail: string | undefined;
+  /** How many of INDEXES the table declares (all but during an upgrade). */
+  readonly tableIndexes: number;
   readonly apiThrottle: ApiThrottle;
   /** Tags applied to both stacks (and by CloudFormation to their resources). */
   readonly tags: Readonly<Record<string, string>>;
@@ -79,6 +86,7 @@ export function loadConfig(node: Node): AppConfig {
     corsOrigins: parseOrigins(node.tryGetContext(CONTEXT_KEYS.corsOrigins)),
     logRetention: parseLogRetention(node.tryGetContext(CONTEXT_KEYS.logRetentionDays)),
     alarmEmail: parseEmail(node.tryGetContext(CONTEXT_KEYS.alarmEmail)),
+    tableIndexes: parseTableIndexes(node.tryGetContext(CONTEXT_KEYS.tableIndexes)),
     apiThrottle: DEFAULTS.apiThrottle,
     tags: { Project: PROJECT_NAME, Stage: stage },
   };
@@ -106,6 +114,12 @@ function parsePositiveInt(key: string, value: unknown, fallback: number): number
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
     throw new ConfigError(key, `expected a positive integer, got ${JSON.stringify(value)}`);
   }
+  return n;
+}
+
+function parseTableIndexes(value: unknown): number {
+  const n = parsePositiveInt(CONTEXT_KEYS.tableIndexes, value, INDEXES.length);
+  if (n > INDEXES.length) throw new ConfigError(CONTEXT_KEYS.tableIndexes, `the table has ${INDEXES.length} indexes, got ${n}`);
   return n;
 }
 

@@ -43,6 +43,9 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   [workerHandlers.authorizer]: [tableRead],
   // Deletes expired traces through the trace delete path (as deleteTrace), finding them with Query.
   [workerHandlers.retentionSweep]: [tableReadWrite, objectsDelete(PAYLOADS_PREFIX)],
+  // Answer from code alone: no store, no bucket.
+  health: [],
+  openapi: [],
   organizations: [tableRead],
   // Presigning signs with the function's own role: the URL can do exactly what the role may, put under uploads/.
   presignUpload: [tableRead, objectsWrite(UPLOADS_PREFIX)],

@@ -82,7 +82,7 @@ export class StatefulStack extends Stack {
       deletionProtection: !config.isDev,
       removalPolicy: config.removalPolicy,
     });
-    for (const index of INDEXES) {
+    for (const index of INDEXES.slice(0, config.tableIndexes)) {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },

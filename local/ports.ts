@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 
 /** Whether nothing listens on this port of 127.0.0.1 right now. */
-function isFree(port: number): Promise<boolean> {
+export function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
@@ -34,7 +34,32 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The local stack's servers, by the port each needs. */
+export type LocalService = 'api' | 's3' | 'dynamodb';
+
+const SERVICE_NAMES: Record<LocalService, string> = { api: 'the API', s3: 'S3 (s3rver)', dynamodb: 'DynamoDB Local' };
+
+/** A port the local stack needs is taken by another process. */
+export class PortTakenError extends Error {
+  override name = 'PortTakenError';
+  constructor(
+    readonly service: LocalService,
+    readonly port: number,
+  ) {
+    super(`port ${port}, for ${SERVICE_NAMES[service]}, is taken by another process (address already in use)`);
+  }
+}
+
+/** Throws PortTakenError for the first port (0: any port, not checked) that something listens on. */
+export async function assertPortsFree(ports: Record<LocalService, number>): Promise<void> {
+  for (const service of Object.keys(ports) as LocalService[]) {
+    const port = ports[service];
+    if (port !== 0 && !(await isFree(port))) throw new PortTakenError(service, port);
+  }
+}
+
 /** Whether starting a server failed because its port was taken meanwhile. */
 export function isAddressInUse(err: unknown): boolean {
+  if (err instanceof PortTakenError) return true;
   return /EADDRINUSE|address already in use/i.test(err instanceof Error ? `${err.message} ${(err as NodeJS.ErrnoException).code ?? ''}` : String(err));
 }

@@ -19,6 +19,8 @@ export interface LocalQueueOptions {
   maxReceiveCount?: number;
   /** Handler invocations at once. */
   concurrency?: number;
+  /** Messages per invocation at most, as the event source's batch size (default 1): whatever is waiting, up to this many, goes in one. */
+  batchSize?: number;
   /** Wait before delivery number n+1 after a failed delivery n (the visibility timeout). */
   retryDelayMs?: (receiveCount: number) => number;
   /** Why a message failed, if the consumer told us; kept in the dead-letter record. */
@@ -48,10 +50,12 @@ export class LocalQueue {
   private idleWaiters: Array<() => void> = [];
   private readonly maxReceiveCount: number;
   private readonly concurrency: number;
+  private readonly batchSize: number;
 
   constructor(private readonly options: LocalQueueOptions) {
     this.maxReceiveCount = options.maxReceiveCount ?? 5;
     this.concurrency = options.concurrency ?? 2;
+    this.batchSize = Math.max(1, options.batchSize ?? 1);
     if (options.dir) {
       mkdirSync(join(options.dir, 'messages'), { recursive: true });
       for (const line of safeRead(join(options.dir, 'dead-letters.jsonl')).split('\n')) {
@@ -101,9 +105,9 @@ export class LocalQueue {
 
   private pump(): void {
     while (!this.stopped && this.active < this.concurrency && this.ready.length > 0) {
-      const message = this.ready.shift()!;
+      const batch = this.ready.splice(0, this.batchSize);
       this.active++;
-      void this.deliver(message).finally(() => {
+      void this.deliver(batch).finally(() => {
         this.active--;
         this.pump();
         if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
@@ -111,22 +115,31 @@ export class LocalQueue {
     }
   }
 
-  private async deliver(message: Message): Promise<void> {
-    message.receiveCount++;
-    this.persist(message);
-    let failed = false;
-    let reason: string | undefined;
+  /** One invocation with a batch; each message then succeeds or fails on its own (partial batch responses). */
+  private async deliver(batch: Message[]): Promise<void> {
+    for (const m of batch) {
+      m.receiveCount++;
+      this.persist(m);
+    }
+    let failedIds: Set<string>;
+    let thrown: string | undefined;
     try {
-      const out = await this.options.consumer({ Records: [this.record(message)] });
-      failed = (out?.batchItemFailures ?? []).some((f) => f.itemIdentifier === message.messageId);
+      const out = await this.options.consumer({ Records: batch.map((m) => this.record(m)) });
+      failedIds = new Set((out?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch (err) {
       // A handler that throws fails its whole batch, as on Lambda.
-      failed = true;
-      reason = err instanceof Error ? err.message : String(err);
+      failedIds = new Set(batch.map((m) => m.messageId));
+      thrown = err instanceof Error ? err.message : String(err);
     }
-    if (!failed) return this.forget(message);
+    for (const m of batch) {
+      if (failedIds.has(m.messageId)) this.failed(m, thrown);
+      else this.forget(m);
+    }
+  }
+
+  private failed(message: Message, thrown: string | undefined): void {
     if (this.stopped) return; // stays journaled; delivered again on the next start
-    reason ??= this.options.reasonFor?.(message.messageId) ?? 'the consumer reported the message as failed';
+    const reason = thrown ?? this.options.reasonFor?.(message.messageId) ?? 'the consumer reported the message as failed';
     if (message.receiveCount >= this.maxReceiveCount) {
       const dead: DeadLetter = { messageId: message.messageId, body: message.body, receiveCount: message.receiveCount, reason, failedAt: new Date().toISOString() };
       this.deadLetters.push(dead);

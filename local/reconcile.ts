@@ -1,4 +1,4 @@
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { uploadId } from '../functions/domain/ids.js';
 import { locateObject } from '../functions/domain/object-key.js';
 import type { UploadStore } from '../functions/domain/ports.js';
@@ -28,7 +28,11 @@ export async function reconcile(options: {
         if (options.retentionDays !== undefined && obj.LastModified && obj.LastModified.getTime() < Date.now() - options.retentionDays * 86_400_000) continue;
         const where = locateObject(obj.Key);
         if (where.kind !== 'trace-file') continue;
-        const id = uploadId({ organizationId: where.organizationId, projectId: where.projectId, objectKey: obj.Key, version: obj.ETag.replace(/"/g, '') });
+        // The version the worker will name the upload by: the stored object's version id (local/s3.ts), else its ETag.
+        const head = await options.s3.send(new HeadObjectCommand({ Bucket: options.bucket, Key: obj.Key })).catch(() => null);
+        if (!head) continue; // deleted meanwhile
+        const version = head.VersionId && head.VersionId !== 'null' ? head.VersionId : obj.ETag.replace(/"/g, '');
+        const id = uploadId({ organizationId: where.organizationId, projectId: where.projectId, objectKey: obj.Key, version });
         if (await options.uploads.getUpload(where.organizationId, where.projectId, id)) continue;
         await options.notify(obj.Key, (obj.LastModified ?? new Date()).toISOString());
         queued.push(obj.Key);

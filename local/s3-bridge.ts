@@ -4,9 +4,10 @@ import { INGEST_PREFIXES } from '../functions/routes.js';
 import type { RawS3Event } from './s3.js';
 
 /**
- * Turns one of s3rver's notifications into exactly what S3 sends to SQS:
- * event version 2.1, the object's real size and ETag, and the key
- * URL-encoded as S3 encodes it. Answers null for objects outside the ingest
+ * Turns one of s3rver's notifications into exactly what S3 sends to SQS from
+ * a versioned bucket: event version 2.1, the object's real size, ETag and
+ * version id (two PUTs of the same bytes are two uploads, as on AWS), and
+ * the key URL-encoded as S3 encodes it. Answers null for objects outside the ingest
  * prefixes or events that are not object-created.
  */
 export async function toS3Notification(raw: RawS3Event, s3: S3Client, region: string): Promise<string | null> {
@@ -36,6 +37,8 @@ export async function toS3Notification(raw: RawS3Event, s3: S3Client, region: st
             key: encodeEventKey(key),
             size: head.ContentLength ?? r.s3.object.size ?? 0,
             eTag: (head.ETag ?? r.s3.object.eTag ?? '').replace(/"/g, ''),
+            // The PUT's own version (local/s3.ts); a multipart upload's is the one stored now.
+            ...((r.s3.object.versionId ?? head.VersionId) ? { versionId: r.s3.object.versionId ?? head.VersionId } : {}),
             sequencer: r.s3.object.sequencer ?? Date.now().toString(16).toUpperCase(),
           },
         },

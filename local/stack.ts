@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createApiKey, hashApiKey } from '../functions/domain/tenancy.js';
+import { INGEST_BATCH_SIZE, MAX_RECEIVE_COUNT } from '../lib/ingest-delivery.js';
 import { makeSqsIngestHandler } from '../functions/handlers/ingest.js';
 import { ingestDeps, jobDeps, retentionDeps, tenantStore, useJobQueue } from '../functions/shared/services.js';
 import { makeJobWorker } from '../functions/handlers/jobWorker.js';
@@ -10,7 +11,9 @@ import type { JobDeps } from '../functions/domain/jobs.js';
 import { config } from '../functions/shared/config.js';
 import { sweepExpired } from '../functions/domain/retention.js';
 import { startApiServer } from './api-server.js';
+import { claimDataDir } from './data-dir-lock.js';
 import { ensureTable, startDynamoDbLocal } from './dynamodb.js';
+import { assertPortsFree, isAddressInUse, PortTakenError, type LocalService } from './ports.js';
 import { LocalQueue } from './queue.js';
 import { toS3Notification } from './s3-bridge.js';
 import { reconcile } from './reconcile.js';
@@ -20,6 +23,9 @@ import { startLocalS3, type RawS3Event } from './s3.js';
 export interface LocalStackInfo {
   apiUrl: string;
   s3Endpoint: string;
+  /** DynamoDB Local (the keys command works on its table). */
+  dynamodbEndpoint: string;
+  table: string;
   bucket: string;
   region: string;
   s3AccessKeyId: string;
@@ -84,16 +90,32 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   const region = o.region ?? 'us-east-1';
   const log = o.log ?? (() => {});
   mkdirSync(dataDir, { recursive: true });
+  const ports: Record<LocalService, number> = { api: o.apiPort, s3: o.s3Port, dynamodb: o.dynamoPort };
+  // First of all, and touching nothing when refused: one stack per data directory, then every port free.
+  const lock = claimDataDir(dataDir, { apiPort: o.apiPort, s3Port: o.s3Port, dynamoPort: o.dynamoPort });
 
-  const stops: Array<() => Promise<void>> = [];
+  const stops: Array<() => Promise<void>> = [async () => lock.release()];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((e: unknown) => log(`stop failed: ${String(e)}`));
+    for (const stop of stops.splice(0).reverse()) await stop().catch((e: unknown) => log(`stop failed: ${String(e)}`));
+  };
+  /** A server that could not listen because its port was taken meanwhile says which. */
+  const named = (service: LocalService) => (err: unknown) => {
+    throw isAddressInUse(err) && !(err instanceof PortTakenError) ? new PortTakenError(service, ports[service]) : err;
   };
   try {
+    await assertPortsFree(ports);
     const startDynamo = () => startDynamoDbLocal({ port: o.dynamoPort, dir: o.persistDynamo === false ? null : join(dataDir, 'dynamodb') });
-    const [firstDynamo, s3Local] = await Promise.all([startDynamo(), startLocalS3({ port: o.s3Port, dir: join(dataDir, 's3'), bucket })]);
-    let ddb = firstDynamo;
-    stops.push(() => ddb.stop(), s3Local.stop);
+    // Both at once; when one fails the other is stopped too (a started Java must never be left running).
+    const [dynamoStart, s3Start] = await Promise.allSettled([startDynamo(), startLocalS3({ port: o.s3Port, dir: join(dataDir, 's3'), bucket }).catch(named('s3'))]);
+    if (dynamoStart.status === 'rejected') {
+      if (s3Start.status === 'fulfilled') await s3Start.value.stop();
+      throw dynamoStart.reason;
+    }
+    let ddb = dynamoStart.value;
+    stops.push(() => ddb.stop());
+    if (s3Start.status === 'rejected') throw s3Start.reason;
+    const s3Local = s3Start.value;
+    stops.push(s3Local.stop);
 
     // The handlers read their environment exactly as on Lambda.
     Object.assign(process.env, {
@@ -105,7 +127,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       S3_FORCE_PATH_STYLE: 'true',
       AWS_ACCESS_KEY_ID: S3_KEY,
       AWS_SECRET_ACCESS_KEY: S3_KEY,
-      MAX_RECEIVE_COUNT: String(o.maxReceiveCount ?? 5),
+      MAX_RECEIVE_COUNT: String(o.maxReceiveCount ?? MAX_RECEIVE_COUNT),
       // One process serves every request here: refuse a revoked key at once.
       AUTHORIZER_CACHE_TTL_MS: '0',
     });
@@ -128,13 +150,15 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const stopping = new AbortController();
     const consumer = makeSqsIngestHandler({
       deps: () => ({ ...ingestDeps(), signal: stopping.signal, ...(o.leaseMs ? { leaseMs: o.leaseMs } : {}) }),
-      maxReceiveCount: () => o.maxReceiveCount ?? 5,
+      maxReceiveCount: () => o.maxReceiveCount ?? MAX_RECEIVE_COUNT,
       onMessageFailure: (id, reason) => reasons.set(id, reason),
     });
     const queue = new LocalQueue({
       dir: join(dataDir, 'queue'),
       consumer,
-      maxReceiveCount: o.maxReceiveCount ?? 5,
+      // As the deployed event source: up to its batch size per invocation, so the multi-record path runs here too.
+      batchSize: INGEST_BATCH_SIZE,
+      maxReceiveCount: o.maxReceiveCount ?? MAX_RECEIVE_COUNT,
       ...(o.retryDelayMs ? { retryDelayMs: o.retryDelayMs } : {}),
       reasonFor: (id) => reasons.get(id),
     });
@@ -173,18 +197,19 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     }
 
     // Export and delete-by-filter jobs: the same worker handler on a queue of their own, as on AWS.
-    const jobWorker = makeJobWorker({ deps: () => ({ ...jobDeps(), ...(o.jobs ?? {}) }), maxReceiveCount: () => o.maxReceiveCount ?? 5 });
+    const jobWorker = makeJobWorker({ deps: () => ({ ...jobDeps(), ...(o.jobs ?? {}) }), maxReceiveCount: () => o.maxReceiveCount ?? MAX_RECEIVE_COUNT });
     const jobQueue = new LocalQueue({
       dir: join(dataDir, 'job-queue'),
       consumer: jobWorker,
-      maxReceiveCount: o.maxReceiveCount ?? 5,
+      maxReceiveCount: o.maxReceiveCount ?? MAX_RECEIVE_COUNT,
       ...(o.retryDelayMs ? { retryDelayMs: o.retryDelayMs } : {}),
     });
     useJobQueue({ send: async (m) => void jobQueue.send(JSON.stringify(m)) });
     stops.push(() => jobQueue.stop());
 
-    const api = await startApiServer({ port: o.apiPort });
+    const api = await startApiServer({ port: o.apiPort }).catch(named('api'));
     stops.push(api.stop);
+    lock.update({ apiPort: Number(new URL(api.url).port), s3Port: Number(new URL(s3Local.endpoint).port), dynamoPort: o.dynamoPort });
 
     // Retention locally as on AWS: with RETENTION_DAYS, items carry their TTL and the sweep runs on a schedule.
     const retentionDays = config().RETENTION_DAYS;
@@ -211,6 +236,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const info: LocalStackInfo = {
       apiUrl: api.url,
       s3Endpoint: s3Local.endpoint,
+      dynamodbEndpoint: ddb.endpoint,
+      table,
       bucket,
       region,
       s3AccessKeyId: S3_KEY,

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import * as z from 'zod';
+import { DataDirInUseError } from './data-dir-lock.js';
+import { PortTakenError, type LocalService } from './ports.js';
 import { startLocalStack } from './stack.js';
 
 /** `npm start`: the whole pipeline on this machine. */
@@ -27,9 +29,17 @@ const stack = await startLocalStack({
   dynamoPort: DYNAMODB_PORT,
   log: (line) => console.log(line),
 }).catch((err: unknown) => {
-  console.error(`trace-ingest: could not start the local stack: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`trace-ingest: could not start the local stack: ${explain(err)}`);
   process.exit(1);
 });
+
+/** The variable that moves each server to another port. */
+function explain(err: unknown): string {
+  const variable: Record<LocalService, string> = { api: 'PORT', s3: 'S3_PORT', dynamodb: 'DYNAMODB_PORT' };
+  if (err instanceof PortTakenError) return `${err.message}. Set ${variable[err.service]} to another port (e.g. ${variable[err.service]}=${err.port + 1} npm start).`;
+  if (err instanceof DataDirInUseError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
 
 const i = stack.info;
 console.log(
@@ -37,13 +47,14 @@ console.log(
     '',
     'trace-ingest local stack is up',
     `  API           ${i.apiUrl}/api/v1   (x-api-key: ${i.apiKey})`,
+    `  API docs      ${i.apiUrl}/api/v1/openapi.json   (OpenAPI 3.1, no key needed)`,
     `  S3            ${i.s3Endpoint}   bucket ${i.bucket}   keys ${i.s3AccessKeyId}/${i.s3SecretAccessKey}`,
     `  drop folder   s3://${i.bucket}/${i.dropPrefix}`,
     `  OpenTelemetry OTEL_EXPORTER_OTLP_ENDPOINT=${i.apiUrl}/otel OTEL_EXPORTER_OTLP_HEADERS=x-api-key=${i.apiKey}`,
     `  organization  ${i.organizationId}   project ${i.projectId}`,
     `  written to    ${join(DATA_DIR, 'local-stack.json')}`,
     '',
-    `  try: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${i.s3Endpoint} s3 cp traces.jsonl s3://${i.bucket}/${i.dropPrefix}`,
+    `  try: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${i.s3Endpoint} s3 cp examples/chat-traces.jsonl s3://${i.bucket}/${i.dropPrefix}`,
     '',
   ].join('\n'),
 );

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as z from 'zod';
+import { uploadId as deriveUploadId } from '../functions/domain/ids.js';
 import { resolveConfig } from './config.js';
 import { errorFromAnswer, TraceIngestError } from './errors.js';
 import { backoffMs, DEFAULT_RETRY, parseJson, readJson, redact, retryAfterMs, send, type Call, type FetchLike, type RetryPolicy } from './http.js';
@@ -61,6 +62,9 @@ export interface UploadProgress {
   phase: 'presign' | 'upload' | 'ingest' | 'done';
   bytesSent: number;
   totalBytes: number;
+  /** While the server ingests (phase `ingest`), once it has said: records read so far, and how many were bad. */
+  records?: number;
+  errorCount?: number;
 }
 
 export interface UploadOptions {
@@ -82,6 +86,8 @@ export interface UploadResult {
   errors: LineError[];
   errorCount: number;
   records: number | null;
+  /** Of traceIds, the traces this upload stored; the rest were stored by an earlier upload of identical content. Null when the server does not say. */
+  newTraces: number | null;
   /** Why a failed upload failed. */
   message?: string;
 }
@@ -247,14 +253,16 @@ export class TraceIngestClient {
       experimentUuid: string,
       filter?: TraceLogFilterInput | null,
       page: { limit?: number; cursor?: string } = {},
-    ): Promise<{ trees: TraceLogTree[]; nextCursor: string | null }> => {
+    ): Promise<{ trees: TraceLogTree[]; nextCursor: string | null; fieldSeen: boolean | null }> => {
       const body = filter ? checkFilter(filter) : {};
       const res = await this.#call('POST', `${this.baseUrl}/api/parea/v1/experiment/${enc(experimentUuid)}/trace_logs${query({ limit: page.limit, cursor: page.cursor })}`, body);
       const text = await res.text();
       if (!res.ok) throw errorOf(res, text);
       const trees = parseJson(res.status, text, z.unknown(), 'experiment trace logs');
       try {
-        return { trees: parseTraceLogForest(trees), nextCursor: res.headers.get('x-next-cursor') };
+        const seen = res.headers.get('x-filter-field-seen');
+        // With a filter: whether any span the page looked at has the filter's field at all (a misspelt field finds none).
+        return { trees: parseTraceLogForest(trees), nextCursor: res.headers.get('x-next-cursor'), fieldSeen: seen === null ? null : seen === 'true' };
       } catch (err) {
         throw new TraceIngestError(res.status, 'invalid_response', `experiment trace logs: unexpected answer (${err instanceof z.ZodError ? `${err.issues[0]?.path.join('.')}: ${err.issues[0]?.message}` : String(err)})`, trees, { cause: err });
       }
@@ -402,7 +410,18 @@ export class TraceIngestClient {
         throw new TraceIngestError(put.status, 's3_put_failed', `PUT ${redact(presign.url)} answered ${put.status}: ${s3Message(put.text)}`, put.text);
       }
       progress({ phase: 'ingest', bytesSent: body.size, totalBytes: body.size });
-      const result = await this.#create(filename);
+      // The upload the PUT made, named as the worker names it (by the object's version, else its ETag): its record shows the ingest's progress.
+      const version = put.versionId ?? put.eTag;
+      const watched = options.onProgress && version ? uploadIdOf(await this.tenant(), presign.upload_key, version) : null;
+      const watching = watched
+        ? this.#watch(watched, (u) => progress({ phase: 'ingest', bytesSent: body.size, totalBytes: body.size, records: u.records ?? 0, errorCount: u.error_count ?? 0 }))
+        : null;
+      let result: UploadResult;
+      try {
+        result = await this.#create(filename);
+      } finally {
+        watching?.stop();
+      }
       progress({ phase: 'done', bytesSent: body.size, totalBytes: body.size });
       return result;
     } finally {
@@ -419,7 +438,7 @@ export class TraceIngestClient {
     headers: Record<string, string>,
     body: { size: number; open: () => AsyncIterable<Uint8Array> | Uint8Array; replayable: boolean },
     onProgress: (sent: number) => void,
-  ): Promise<{ status: number; text: string }> {
+  ): Promise<{ status: number; text: string; versionId?: string; eTag?: string }> {
     const retries = body.replayable ? this.#retry.retries : 0;
     for (let attempt = 0; ; attempt++) {
       let sent = 0;
@@ -427,19 +446,19 @@ export class TraceIngestClient {
         sent += n;
         onProgress(sent);
       };
-      let answer: { status: number; text: string; retryAfter: string | null };
+      let answer: { status: number; text: string; retryAfter: string | null; versionId: string | null; eTag: string | null };
       try {
         if (this.#customFetch) {
           const opened = body.open();
           const source = opened instanceof Uint8Array ? opened : countChunks(opened, tick);
           if (opened instanceof Uint8Array) tick(opened.byteLength);
           const res = await this.#fetch(url, { method: 'PUT', headers, body: source as RequestInit['body'], duplex: 'half' } as RequestInit);
-          answer = { status: res.status, text: await res.text(), retryAfter: res.headers.get('retry-after') };
+          answer = { status: res.status, text: await res.text(), retryAfter: res.headers.get('retry-after'), versionId: res.headers.get('x-amz-version-id'), eTag: res.headers.get('etag') };
         } else {
           const opened = body.open();
           const res = await putStream(url, headers, opened instanceof Uint8Array || opened instanceof Readable ? opened : Readable.from(opened), tick);
-          const ra = res.headers['retry-after'];
-          answer = { status: res.status, text: res.text, retryAfter: typeof ra === 'string' ? ra : null };
+          const one = (name: string) => (typeof res.headers[name] === 'string' ? (res.headers[name] as string) : null);
+          answer = { status: res.status, text: res.text, retryAfter: one('retry-after'), versionId: one('x-amz-version-id'), eTag: one('etag') };
         }
       } catch (err) {
         if (err instanceof TraceIngestError) throw err;
@@ -453,8 +472,32 @@ export class TraceIngestClient {
         await sleep(Math.min(this.#retry.maxDelayMs, retryAfterMs(answer.retryAfter) ?? backoffMs(attempt, this.#retry)));
         continue;
       }
-      return answer;
+      const versionId = answer.versionId && answer.versionId !== 'null' ? answer.versionId : undefined;
+      const eTag = answer.eTag ? answer.eTag.replace(/"/g, '') : undefined;
+      return { status: answer.status, text: answer.text, ...(versionId ? { versionId } : {}), ...(eTag ? { eTag } : {}) };
     }
+  }
+
+  /**
+   * Reads an upload's record every poll interval while `stop` is not called, telling each one still
+   * processing. Best effort: a record not there yet, or a failed read, is just no news.
+   */
+  #watch(uploadId: string, onProcessing: (u: UploadStatus) => void): { stop(): void } {
+    let stopped = false;
+    const interval = this.#pollIntervalMs ?? 1000;
+    void (async () => {
+      while (!stopped) {
+        await sleep(interval);
+        if (stopped) return;
+        try {
+          const u = await this.uploads.get(uploadId);
+          if (!stopped && u.status === 'processing') onProcessing(u);
+        } catch {
+          // not recorded yet (404), or a blip: try again next time
+        }
+      }
+    })();
+    return { stop: () => void (stopped = true) };
   }
 
   /** `POST P/traces`, following a 202 to its upload record until it is done. */
@@ -471,6 +514,7 @@ export class TraceIngestClient {
           errors: refusal.data.errors ?? [],
           errorCount: refusal.data.error_count ?? refusal.data.errors?.length ?? 0,
           records: null,
+          newTraces: null,
           message: refusal.data.error.message,
         };
       }
@@ -485,6 +529,7 @@ export class TraceIngestClient {
         errors: created.errors,
         errorCount: created.error_count ?? created.errors.length,
         records: created.records ?? null,
+        newTraces: created.new_traces ?? null,
       };
     }
     const pollPath = created.poll ?? res.headers.get('location');
@@ -504,6 +549,7 @@ export class TraceIngestClient {
           errors: u.errors ?? [],
           errorCount: u.error_count ?? u.errors?.length ?? 0,
           records: u.records ?? null,
+          newTraces: u.new_traces ?? null,
           ...(u.status === 'failed' ? { message: u.reason ?? u.last_error ?? 'the upload failed' } : {}),
         };
       }
@@ -515,6 +561,11 @@ export class TraceIngestClient {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The id the server gives the upload of an object version (functions/domain/ids.ts, as the worker derives it). */
+function uploadIdOf(tenant: Tenant, objectKey: string, version: string): string {
+  return deriveUploadId({ organizationId: tenant.organizationId, projectId: tenant.projectId, objectKey, version });
+}
 
 async function* countChunks(chunks: AsyncIterable<Uint8Array>, tick: (n: number) => void): AsyncGenerator<Uint8Array> {
   for await (const chunk of chunks) {

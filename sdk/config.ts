@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { TraceIngestError } from './errors.js';
 
 export interface ResolvedConfig {
@@ -11,8 +11,27 @@ export interface ResolvedConfig {
 }
 
 /**
- * Options first, then `TRACE_INGEST_URL` / `TRACE_INGEST_API_KEY`, then
- * `<DATA_DIR or .data>/local-stack.json` (`apiUrl`, `apiKey`), value by value.
+ * Where the local stack's `local-stack.json` is: `<DATA_DIR>/local-stack.json` when DATA_DIR is
+ * set (relative to the working directory, as npm start takes it), else the first
+ * `.data/local-stack.json` in the working directory or a folder above it (as git finds `.git`), so
+ * the CLI works from any sub-folder of the checkout. Null when there is none.
+ */
+export function findLocalStackFile(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): string | null {
+  const dataDir = nonEmpty(env.DATA_DIR);
+  if (dataDir !== undefined) {
+    const file = join(resolve(cwd, dataDir), 'local-stack.json');
+    return existsSync(file) ? file : null;
+  }
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    const file = join(dir, '.data', 'local-stack.json');
+    if (existsSync(file)) return file;
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+/**
+ * Options first, then `TRACE_INGEST_URL` / `TRACE_INGEST_API_KEY`, then the
+ * local stack's local-stack.json (`apiUrl`, `apiKey`; see findLocalStackFile), value by value.
  */
 export function resolveConfig(
   opts: { baseUrl?: string | undefined; apiKey?: string | undefined },
@@ -22,8 +41,8 @@ export function resolveConfig(
   let apiKey = opts.apiKey ?? nonEmpty(env.TRACE_INGEST_API_KEY);
   let from: ResolvedConfig['from'] = opts.baseUrl !== undefined || opts.apiKey !== undefined ? 'options' : 'env';
   if (baseUrl === undefined || apiKey === undefined) {
-    const file = join(resolve(nonEmpty(env.DATA_DIR) ?? '.data'), 'local-stack.json');
-    if (existsSync(file)) {
+    const file = findLocalStackFile(env);
+    if (file !== null) {
       let info: { apiUrl?: unknown; apiKey?: unknown };
       try {
         info = JSON.parse(readFileSync(file, 'utf8')) as { apiUrl?: unknown; apiKey?: unknown };
@@ -39,7 +58,7 @@ export function resolveConfig(
     throw new TraceIngestError(
       0,
       'not_configured',
-      `no ${baseUrl === undefined ? 'API URL' : 'API key'}: set TRACE_INGEST_URL and TRACE_INGEST_API_KEY, or start the local stack (npm start) so .data/local-stack.json exists`,
+      `no ${baseUrl === undefined ? 'API URL' : 'API key'}: set TRACE_INGEST_URL and TRACE_INGEST_API_KEY, or start the local stack (npm start) so ${nonEmpty(env.DATA_DIR) ? `${nonEmpty(env.DATA_DIR)}/local-stack.json` : '.data/local-stack.json (here or in a folder above)'} exists`,
     );
   }
   return { baseUrl: normalizeBaseUrl(baseUrl), apiKey, from };

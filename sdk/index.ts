@@ -16,6 +16,6 @@ export {
   type UploadResult,
 } from './client.js';
 export { TraceIngestError } from './errors.js';
-export { resolveConfig, normalizeBaseUrl } from './config.js';
+export { findLocalStackFile, resolveConfig, normalizeBaseUrl } from './config.js';
 export { DEFAULT_RETRY, type FetchLike, type RetryPolicy } from './http.js';
 export type { JobAnswer, Evaluation, EvaluationList, LineError, Trace, TraceList, TraceLogTree, UploadStatus } from './schemas.js';

@@ -119,6 +119,14 @@ export interface UploadSummary {
   durationMs: number;
 }
 
+/** How far an ingest in progress has read its file. */
+export interface IngestProgress {
+  /** Records read so far, good and bad. */
+  records: number;
+  traces: number;
+  errorCount: number;
+}
+
 export type LeaseResult = { acquired: true; fresh: boolean } | { acquired: false; heldUntil: number };
 
 export interface UploadStore {
@@ -137,6 +145,8 @@ export interface UploadStore {
   /** A failed attempt: back to pending with the reason, or failed for good when `final`. */
   recordFailure(u: UploadRecord, reason: string, final: boolean): Promise<void>;
   putIdChunk(u: UploadRecord, index: number, ids: string[]): Promise<void>;
+  /** The counts so far of an upload being processed (a no-op once it is not processing any more). */
+  recordProgress(u: UploadRecord, progress: IngestProgress): Promise<void>;
   /** Completes the upload and adds its new traces to the project's counters, exactly once, while `owner` holds the lease. */
   complete(u: UploadRecord, owner: string, summary: UploadSummary): Promise<'completed' | 'already-completed'>;
   getUpload(organizationId: string, projectId: string, uploadId: string): Promise<UploadRecord | null>;

@@ -55,6 +55,8 @@ export interface TenantStore extends TenantDirectory {
   /** Stores the key's lookup item, its listing item under the organization and its key-id item, all at once. */
   storeApiKey(key: NewApiKey): Promise<void>;
   resolveApiKey(hash: string): Promise<Tenant | null>;
+  /** What the key's lookup item says, in one read: its tenant while active, when it was revoked, or null for no such key. */
+  lookupApiKey(hash: string): Promise<ApiKeyState | null>;
   /** The keys of one organization, revoked ones included. */
   listApiKeys(organizationId: string): Promise<ApiKeyRecord[]>;
   /** The hash of the key with this key id, or null if there is none. */
@@ -108,6 +110,15 @@ export async function createApiKey(
     createdAt: new Date().toISOString(),
   });
   return { apiKey, organizationId: org.id, projectId: project.id };
+}
+
+/** An API key as the authorizer finds it. */
+export type ApiKeyState = { status: 'active'; tenant: Tenant } | { status: 'revoked'; revokedAt: string };
+
+/** A key's state, or null for a missing, malformed or unknown key (one read). */
+export async function lookupKey(store: Pick<TenantStore, 'lookupApiKey'>, apiKey: string | undefined): Promise<ApiKeyState | null> {
+  if (!apiKey || apiKey.length > 512) return null;
+  return store.lookupApiKey(hashApiKey(apiKey));
 }
 
 /** The tenant an API key belongs to, or null for a missing, malformed or unknown key. */

@@ -1,5 +1,5 @@
 /**
- * Experiment trace logs (Parea wire format, ../shared/spec/parea-trace-logs-api.md): the use
+ * Experiment trace logs (Parea wire format, as its SDKs call it): the use
  * cases and the storage port. No AWS types here: functions/adapters/dynamo/span-store.ts
  * implements {@link SpanStore}; tests use an in-memory one.
  *
@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import * as z from 'zod';
-import { compileFilter, matchesTree, TraceLogFilter, type SpanPredicate } from './parea/filter.js';
+import { compileFilter, filterFieldProbe, matchesTree, TraceLogFilter, type SpanPredicate } from './parea/filter.js';
 import { mergeSpan, SpanInput, spanFromInput, type Span } from './parea/span.js';
 import { buildForest, subtree, treeToJson, type TreeNode } from './parea/tree.js';
 import { recordSpanChange, type SpanStatsSink } from './stats.js';
@@ -157,7 +157,8 @@ export function parseSpan(body: unknown, nowIso: string): Span {
   return span;
 }
 
-const UpdateBody = z.object(
+/** The body of `PUT /trace_log`. */
+export const TraceLogUpdate = z.object(
   {
     trace_id: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
     root_trace_id: z.string({ error: 'must be a string or null' }).max(256, 'must be at most 256 characters').nullish(),
@@ -288,7 +289,7 @@ export async function recordTraceLog(deps: TraceLogDeps, tenant: Tenant, body: u
 
 /** PUT /trace_log: `{trace_id, root_trace_id, field_name_to_value_map}`. Kept as a patch when the span is not posted yet. */
 export async function updateTraceLog(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
-  const parsed = UpdateBody.safeParse(body);
+  const parsed = TraceLogUpdate.safeParse(body);
   if (!parsed.success) throw new TraceLogError('invalid_request', describe(parsed.error));
   const { trace_id: traceId, root_trace_id: root, field_name_to_value_map: fields } = parsed.data;
   checkIdBytes('trace_id', traceId);
@@ -398,6 +399,8 @@ export interface ExperimentAnswer {
   /** Where the next page starts, or null when this answer holds the rest. */
   nextCursor: string | null;
   trees: number;
+  /** With a filter: whether any span this answer looked at has the filter's field at all; null without one, or with no span to look at. */
+  fieldSeen: boolean | null;
 }
 
 interface CursorBody {
@@ -461,6 +464,17 @@ export function escapedBytes(json: string): number {
  */
 export async function experimentTraceLogs(deps: TraceLogDeps, tenant: Tenant, req: ExperimentRequest): Promise<ExperimentAnswer> {
   const predicate = compileFilter(req.filter); // FilterError: the handler's 400
+  const probe = predicate === null ? null : filterFieldProbe(req.filter);
+  let fieldSeen = false;
+  let looked = false;
+  /** Looks for the field in a tree until some span has it (then never again). */
+  const lookForField = (tree: TreeNode) => {
+    looked = true;
+    if (probe === null || fieldSeen) return;
+    fieldSeen = matchesTree(tree, probe);
+  };
+  /** Said only when there were spans to look at: an empty experiment tells nothing about the field. */
+  const seen = () => (probe === null || !looked ? null : fieldSeen);
   const bind = binding(tenant, req.experimentUuid, req.filter, predicate);
   const at = req.cursor ? decodeCursor(bind, req.cursor) : null;
   const limit = req.limit ?? Number.POSITIVE_INFINITY;
@@ -478,6 +492,7 @@ export async function experimentTraceLogs(deps: TraceLogDeps, tenant: Tenant, re
     const forest = buildForest(docs.map((d) => JSON.parse(d) as Record<string, unknown>));
     for (let i = skip; i < forest.length; i++) {
       const tree: TreeNode = forest[i]!;
+      lookForField(tree);
       if (predicate !== null && !matchesTree(tree, predicate)) continue;
       if (served.length >= limit) return { r: root, k: i };
       const json = treeToJson(tree);
@@ -520,7 +535,7 @@ export async function experimentTraceLogs(deps: TraceLogDeps, tenant: Tenant, re
   let cursorAt = stop;
   if (!req.gzip) {
     const body = `[${served.map((s) => s.json).join(',')}]`;
-    return { body, gzip: false, nextCursor: cursorAt === null ? null : encodeCursor(bind, cursorAt), trees: served.length };
+    return { body, gzip: false, nextCursor: cursorAt === null ? null : encodeCursor(bind, cursorAt), trees: served.length, fieldSeen: seen() };
   }
   let n = served.length;
   let body = gzipSync(`[${served.map((s) => s.json).join(',')}]`);
@@ -532,7 +547,7 @@ export async function experimentTraceLogs(deps: TraceLogDeps, tenant: Tenant, re
       .join(',')}]`);
     cursorAt = { r: served[n]!.r, k: served[n]!.k };
   }
-  return { body, gzip: true, nextCursor: cursorAt === null ? null : encodeCursor(bind, cursorAt), trees: n };
+  return { body, gzip: true, nextCursor: cursorAt === null ? null : encodeCursor(bind, cursorAt), trees: n, fieldSeen: seen() };
 }
 
 // ---------------------------------------------------------------------------

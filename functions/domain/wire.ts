@@ -11,6 +11,17 @@ const nullableString = z.string().nullable();
 export const LineError = z.looseObject({ line: z.number(), message: z.string() });
 export type LineError = z.infer<typeof LineError>;
 
+/** Every error the routes answer (a 4xx, or a 5xx without internals). */
+export const ErrorAnswer = z.looseObject({ error: z.looseObject({ code: z.string(), message: z.string() }) });
+
+/** API Gateway's own answer when the authorizer denies a key: the one error of another shape. */
+export const GatewayDenyAnswer = z.object({ message: z.literal('Forbidden') });
+
+export const HealthAnswer = z.looseObject({ status: z.literal('ok') });
+
+/** `GET /api/v1/openapi.json`: an OpenAPI 3.1 document. */
+export const OpenApiAnswer = z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.record(z.string(), z.unknown()) });
+
 export const OrganizationsAnswer = z.looseObject({
   data: z.looseObject({
     id: z.string(),
@@ -37,6 +48,8 @@ export const CreateTracesAnswer = z.looseObject({
   errors: z.array(LineError).default([]),
   error_count: z.number().optional(),
   records: z.number().optional(),
+  /** Of trace_ids, the traces this upload itself stored; the rest an earlier upload of identical content had stored already. */
+  new_traces: z.number().optional(),
   poll: z.string().optional(),
   trace_ids_truncated: z.boolean().optional(),
 });
@@ -58,6 +71,7 @@ export const UploadStatus = z.looseObject({
   size: z.number().nullable().optional(),
   records: z.number().nullable().optional(),
   traces: z.number().nullable().optional(),
+  new_traces: z.number().nullable().optional(),
   error_count: z.number().nullable().optional(),
   errors: z.array(LineError).nullable().optional(),
   reason: z.string().nullable().optional(),
@@ -174,6 +188,12 @@ export function parseTraceLogForest(value: unknown): TraceLogTree[] {
 }
 
 export const EmptyObject = z.looseObject({});
+
+/** `POST /api/parea/v1/project`. */
+export const PareaProjectAnswer = z.looseObject({ name: z.string(), uuid: z.string(), created_at: z.string(), was_created: z.boolean() });
+
+/** `POST /api/parea/v1/experiment/{uuid}/trace_logs`: root trees, each node's children nested in children_logs. */
+export const TraceLogForest = z.array(TraceLogNode);
 
 /** An export or delete-by-filter job (`POST P/exports|deletions`, `GET P/exports|deletions/{id}`). */
 export const JobAnswer = z.looseObject({

@@ -1,18 +1,8 @@
-import * as z from 'zod';
-import { MAX_SPAN_ID_BYTES } from '../domain/trace-logs.js';
 import { jobAnswer, startJob, type JobAction, type JobTarget } from '../domain/jobs.js';
-import { ListQuerySchema, toListQuery } from '../domain/list-query.js';
+import { toListQuery } from '../domain/list-query.js';
 import { httpHandler, HttpError, json, parseJsonBody, projectScope } from '../shared/http.js';
+import { JobBody } from '../shared/requests.js';
 import { jobDeps } from '../shared/services.js';
-
-/** The list's filters (snake_case), or an experiment; `all` says "everything" when no filter is given; `dry_run` only counts. */
-export const JobBody = ListQuerySchema.pick({ source: true, judge_id: true, status: true, time_range: true, search: true })
-  .extend({
-    experiment_uuid: z.string().min(1).refine((s) => Buffer.byteLength(s) <= MAX_SPAN_ID_BYTES, `must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`).optional(),
-    all: z.boolean().optional(),
-    dry_run: z.boolean().optional(),
-  })
-  .strict();
 
 /**
  * POST .../exports and POST .../deletions: starts a job over the traces matching the list's

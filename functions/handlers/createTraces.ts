@@ -21,6 +21,7 @@ export const handler = httpHandler(async (event) => {
         upload_id: u.uploadId,
         status: 'completed',
         records: u.records,
+        new_traces: u.newTraces,
         errors: u.errors,
         error_count: u.errorCount,
         ...(result.idsTruncated ? { trace_ids_truncated: true, trace_count: u.traces } : {}),

@@ -1,13 +1,9 @@
 import * as z from 'zod';
 import { FilterError } from '../domain/parea/filter.js';
-import { experimentTraceLogs, MAX_LIMIT, TraceLogError } from '../domain/trace-logs.js';
+import { experimentTraceLogs, TraceLogError } from '../domain/trace-logs.js';
 import { header, HttpError, httpHandler, parseJsonBody, parseQuery, pathParam, rawJson, tenantOf, type HttpEvent } from '../shared/http.js';
+import { ExperimentLogsQuery } from '../shared/requests.js';
 import { traceLogDeps } from '../shared/services.js';
-
-export const ExperimentLogsQuery = z.object({
-  limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_LIMIT, `must be at most ${MAX_LIMIT}`).optional(),
-  cursor: z.string().min(1).max(4096).optional(),
-});
 
 /** True when the request's Accept-Encoding allows gzip (`gzip` or `*`, with a non-zero q). */
 export function acceptsGzip(event: Pick<HttpEvent, 'headers'>): boolean {
@@ -46,10 +42,17 @@ export const handler = httpHandler(async (event) => {
     throw err;
   }
   const headers: Record<string, string> = { vary: 'accept-encoding' };
+  const exposed: string[] = [];
   if (answer.nextCursor !== null) {
     headers['x-next-cursor'] = answer.nextCursor;
-    headers['access-control-expose-headers'] = 'x-next-cursor';
+    exposed.push('x-next-cursor');
   }
+  // With a filter: whether any span read has its field at all, so a caller can tell a misspelt field from no match.
+  if (answer.fieldSeen !== null) {
+    headers['x-filter-field-seen'] = String(answer.fieldSeen);
+    exposed.push('x-filter-field-seen');
+  }
+  if (exposed.length) headers['access-control-expose-headers'] = exposed.join(', ');
   if (!answer.gzip) return rawJson(200, answer.body as string, headers);
   return {
     statusCode: 200,

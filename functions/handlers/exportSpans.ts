@@ -1,17 +1,15 @@
-import * as z from 'zod';
 import { exportSpansPage, ExportTooLargeError } from '../domain/exports.js';
 import { CursorError } from '../domain/list-query.js';
 import { httpHandler, HttpError, parseQuery, pathParam, projectScope } from '../shared/http.js';
+import { ExportSpansQuery } from '../shared/requests.js';
 import { spanStore } from '../shared/services.js';
 import { ndjson } from './exportTraces.js';
-
-const Query = z.object({ cursor: z.string().min(1).max(4096).optional() }).strict();
 
 /** GET .../experiments/{experimentUuid}/export: the experiment's spans (materialized trace logs) as JSON Lines, with `X-Next-Cursor`. */
 export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
   const experimentUuid = pathParam(event, 'experimentUuid');
-  const { cursor } = parseQuery(Query, event);
+  const { cursor } = parseQuery(ExportSpansQuery, event);
   try {
     return ndjson(await exportSpansPage(spanStore(), tenant, { experimentUuid, cursor, now: Date.now() }));
   } catch (err) {

@@ -1,10 +1,9 @@
 import * as z from 'zod';
 import { exportTracesPage, ExportTooLargeError } from '../domain/exports.js';
-import { CursorError, ListQuerySchema, normalizeListParams, toListQuery } from '../domain/list-query.js';
+import { CursorError, normalizeListParams, toListQuery } from '../domain/list-query.js';
 import { httpHandler, HttpError, parseWith, projectScope } from '../shared/http.js';
+import { ExportTracesQuery } from '../shared/requests.js';
 import { traceStore } from '../shared/services.js';
-
-const ExportQuery = ListQuerySchema.pick({ source: true, judge_id: true, status: true, time_range: true, search: true, cursor: true });
 
 /**
  * GET .../traces/export: every trace matching the list's filters as JSON Lines (one trace, with its
@@ -13,7 +12,7 @@ const ExportQuery = ListQuerySchema.pick({ source: true, judge_id: true, status:
  */
 export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
-  const params = parseWith(ExportQuery.strict(), normalizeListParams(event.queryStringParameters ?? {}), 'invalid_query') as z.infer<typeof ExportQuery>;
+  const params = parseWith(ExportTracesQuery, normalizeListParams(event.queryStringParameters ?? {}), 'invalid_query') as z.infer<typeof ExportTracesQuery>;
   const now = Date.now();
   const q = toListQuery({ ...params, page: 1, page_size: 1, sort_by: 'created_at', sort_order: 'asc' }, now);
   try {

@@ -1,5 +1,5 @@
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { ingestObject, type IngestDeps, type IngestOutcome } from '../domain/ingest/ingest-object.js';
+import { IngestStoppedError, ingestObject, LeaseBusyError, type IngestDeps, type IngestOutcome } from '../domain/ingest/ingest-object.js';
 import { objectRefsOf } from '../domain/ingest/s3-event.js';
 import { uploadId } from '../domain/ids.js';
 import { locateObject } from '../domain/object-key.js';
@@ -33,7 +33,15 @@ export function makeSqsIngestHandler(options: SqsIngestOptions) {
       if (r.status === 'fulfilled') return;
       const record = event.Records[i]!;
       const reason = r.reason instanceof Error ? r.reason.message : String(r.reason);
-      log({ level: 'error', msg: 'ingest message failed', messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount, reason });
+      const receiveCount = record.attributes.ApproximateReceiveCount;
+      if (r.reason instanceof LeaseBusyError || r.reason instanceof IngestStoppedError) {
+        // Not failures: another worker (a duplicate delivery, or create ingesting inline) has the file and this one waits
+        // its turn, or the worker is stopping; either way the message is delivered again.
+        const msg = r.reason instanceof LeaseBusyError ? 'another worker holds the lease on the object; the message will be delivered again' : 'stopped mid-file; the message will be delivered again';
+        log({ level: 'info', msg, messageId: record.messageId, receiveCount, reason });
+      } else {
+        log({ level: 'error', msg: 'ingest message failed', messageId: record.messageId, receiveCount, reason });
+      }
       options.onMessageFailure?.(record.messageId, reason);
       batchItemFailures.push({ itemIdentifier: record.messageId });
     });

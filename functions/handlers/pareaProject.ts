@@ -1,11 +1,7 @@
-import * as z from 'zod';
 import { newId } from '../domain/ids.js';
 import { httpHandler, json, parseJsonBody, tenantOf } from '../shared/http.js';
+import { PareaProjectBody } from '../shared/requests.js';
 import { tenantStore } from '../shared/services.js';
-
-export const PareaProjectBody = z.object({
-  name: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
-});
 
 /**
  * POST /api/parea/v1/project `{name}`: gets or creates a project of that name in the key's

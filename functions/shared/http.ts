@@ -38,8 +38,18 @@ export class HttpError extends Error {
 
 const TenantContext = z.object({ organizationId: z.string().min(1), projectId: z.string().min(1) });
 
-/** The caller's tenant, as the API-key authorizer resolved it. */
+/** What the authorizer passes for a revoked key instead of a tenant (functions/handlers/authorizer.ts). */
+export interface RevokedKeyContext {
+  revokedAt: string;
+}
+const RevokedContext = z.object({ revokedAt: z.string().min(1) });
+
+/** The caller's tenant, as the API-key authorizer resolved it; a revoked key is a 401 that says so. */
 export function tenantOf(event: HttpEvent): Tenant {
+  const revoked = RevokedContext.safeParse(event.requestContext.authorizer?.lambda);
+  if (revoked.success) {
+    throw new HttpError(401, 'api_key_revoked', `this API key was revoked at ${revoked.data.revokedAt}; create a new one (npm run keys -- create)`);
+  }
   const parsed = TenantContext.safeParse(event.requestContext.authorizer?.lambda);
   if (!parsed.success) throw new HttpError(401, 'unauthorized', 'a valid API key is required');
   return parsed.data;

@@ -1,11 +1,17 @@
 /** The `trace-ingest` command line, run as a child process (through its bin shim) against the local stack. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { uploadId as deriveUploadId } from '../../functions/domain/ids.js';
+import { ingestObject, type IngestOutcome } from '../../functions/domain/ingest/ingest-object.js';
+import { createApiKey, revokeApiKey } from '../../functions/domain/tenancy.js';
+import { ingestDeps, tenantStore } from '../../functions/shared/services.js';
+import { main, type CliIo } from '../../cli/trace-ingest.js';
+import { putObject, startTestStack, type TestStack } from '../support/stack.js';
 import { fixture } from '../support/fixtures.js';
 
 const BIN = fileURLToPath(new URL('../../cli/trace-ingest.mjs', import.meta.url));
@@ -30,13 +36,13 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function cli(args: string[], env: Record<string, string> = {}, cwd = REPO): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
       {
-        cwd: REPO,
+        cwd,
         env: {
           PATH: process.env.PATH ?? '',
           HOME: process.env.HOME ?? tmp,
@@ -210,6 +216,7 @@ describe('trace-ingest against the local stack', () => {
   it('drop puts files into the S3 drop folder, waits for their ingestion and reports it', async () => {
     const run = await cli(['drop', join(tmp, 'chat-traces.jsonl'), join(tmp, 'some-bad.jsonl')], { DATA_DIR: stack.dataDir });
     expect(run.code, run.stderr).toBe(1); // some-bad.jsonl has a bad line
+    expect(run.stderr).toBe(''); // no AWS SDK notice about the Node version, nor anything else
     expect(run.stdout).toMatch(/chat-traces\.jsonl: 20 traces created/);
     expect(run.stdout).toMatch(/some-bad\.jsonl: 2 traces created, 1 bad line/);
     expect(run.stdout).toMatch(/line 2: invalid JSON/);
@@ -220,5 +227,196 @@ describe('trace-ingest against the local stack', () => {
     const foreign = await cli(['drop', '--prefix', 'drop/other/project/', join(tmp, 'single-trace.json')], { DATA_DIR: stack.dataDir });
     expect(foreign.code).not.toBe(0);
     expect(foreign.stderr).toMatch(/--prefix must be under/);
+  });
+});
+
+/** The S3 version id of a stored object, as the worker names its upload by it. */
+async function uploadIdOf(key: string): Promise<string> {
+  const head = await stack.s3.send(new HeadObjectCommand({ Bucket: stack.info.bucket, Key: key }));
+  return deriveUploadId({ organizationId: stack.info.organizationId, projectId: stack.info.projectId, objectKey: key, version: head.VersionId ?? head.ETag!.replace(/"/g, '') });
+}
+
+/**
+ * Ingests a stored object in this process, on the real stores, holding its writes after the first two
+ * batches until `release` (its progress is recorded at every parse group meanwhile).
+ */
+function heldIngest(key: string): { release(): void; done: Promise<IngestOutcome> } {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const real = ingestDeps();
+  let writes = 0;
+  const done = ingestObject(
+    {
+      ...real,
+      progressEveryMs: 0,
+      traces: { owners: (...a) => real.traces.owners(...a), writeBatch: async (b) => (++writes > 2 ? gate.then(() => real.traces.writeBatch(b)) : real.traces.writeBatch(b)) },
+    },
+    { bucket: stack.info.bucket, key },
+  );
+  return { release, done };
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The command line in this process (no process start-up): for what needs no process of its own. */
+async function inProcess(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    env: { TRACE_INGEST_URL: stack.info.apiUrl, TRACE_INGEST_API_KEY: stack.info.apiKey, ...env },
+    isTTY: false,
+  };
+  const code = await main(args, io);
+  return { code, stdout, stderr };
+}
+
+const lines = (n: number, tag: string) => Array.from({ length: n }, (_, i) => JSON.stringify({ input: `${tag} ${i}` })).join('\n');
+
+describe('trace-ingest as a newcomer finds it', () => {
+  it('upload of identical content again says how many traces are new; status of a file with no valid record is failed (exit 1)', async () => {
+    writeFileSync(join(tmp, 'twice.jsonl'), lines(2, 'twice'));
+    const twice = await inProcess(['upload', join(tmp, 'twice.jsonl'), join(tmp, 'twice.jsonl')]);
+    expect(twice.code).toBe(0);
+    expect(twice.stdout.split('\n')[0]).toMatch(/twice\.jsonl: 2 traces created/);
+    expect(twice.stdout.split('\n')[1]).toMatch(/twice\.jsonl: 0 new traces \(of 2 traces: the others were stored before, from identical content\)/);
+
+    writeFileSync(join(tmp, 'all-bad.jsonl'), '{oops\nnot json\n');
+    const bad = await inProcess(['upload', join(tmp, 'all-bad.jsonl')]);
+    expect(bad.code).toBe(1);
+    const id = /\(upload ([0-9a-f-]{36})\)/.exec(bad.stdout)![1]!;
+    const status = await inProcess(['status', id]);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(/^status +failed \(no valid record\)$/m);
+    expect(status.stdout).toMatch(/^bad lines 2$/m);
+  });
+
+  it('status (and GET .../uploads/{id}) of an upload being ingested shows the records so far', async () => {
+    const key = `uploads/${stack.info.organizationId}/${stack.info.projectId}/long.jsonl`;
+    stack.setNotifications(false);
+    try {
+      await putObject(stack, key, `${lines(600, 'long')}\n{oops\n`);
+      const id = await uploadIdOf(key);
+      const held = heldIngest(key);
+      const api = () => fetch(`${stack.info.apiUrl}/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}/uploads/${id}`, { headers: { 'x-api-key': stack.info.apiKey } });
+      await until('progress on the upload record', async () => (((await (await api()).json()) as { records?: number }).records ?? 0) > 0);
+      const answer = (await (await api()).json()) as { status: string; records: number };
+      expect(answer.status).toBe('processing');
+      expect(answer.records).toBeGreaterThan(0);
+      expect(answer.records).toBeLessThan(601);
+      const status = await cli(['status', id]);
+      expect(status.stdout).toMatch(/^status +processing$/m);
+      expect(status.stdout).toMatch(/^records +\d+ so far$/m);
+      held.release();
+      expect((await held.done).status).toBe('completed');
+      expect(await (await api()).json()).toMatchObject({ status: 'completed', records: 601, traces: 600, error_count: 1 });
+    } finally {
+      stack.setNotifications(true);
+    }
+  });
+
+  it('usage errors exit 2, naming the flag: list --page-size 0, --time-range 7days', async () => {
+    const zero = await inProcess(['list', '--page-size', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/^error: --page-size must be at least 1/);
+    const days = await inProcess(['list', '--time-range', '7days']);
+    expect(days.code).toBe(2);
+    expect(days.stderr).toMatch(/^error: --time-range must be <n><m\|h\|d>/);
+  });
+
+  it('tree: a filter field no span has is said so, with score:NAME suggested; a field nobody matched is "no trees match"', async () => {
+    const unknown = await inProcess(['tree', 'exp-338f5063', '--filter', 'accuracy > 0.5']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no span of experiment exp-338f5063 has the field "accuracy"');
+    expect(unknown.stderr).toContain(`--filter "score:accuracy > 0.5"`);
+    const none = await inProcess(['tree', 'exp-338f5063', '--filter', 'latency > 1000']);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toContain('no trees match in experiment exp-338f5063');
+  });
+
+  it('a revoked key is said to be revoked; an unknown Bearer key is refused without talk of x-api-key', async () => {
+    const key = await createApiKey(tenantStore(), { organization: 'revoked-org', project: 'p' });
+    await revokeApiKey(tenantStore(), key.apiKey);
+    const revoked = await inProcess(['list'], { TRACE_INGEST_API_KEY: key.apiKey });
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toMatch(/^error: this API key was revoked at \S+; create a new one/);
+    const bearer = await fetch(`${stack.info.apiUrl}/api/v1/organizations`, { headers: { authorization: 'Bearer tik_unknown' } });
+    expect(bearer.status).toBe(403);
+    expect(await bearer.text()).toBe('{"message":"Forbidden"}');
+  });
+
+  it('keys --help lists its commands; keys follows DATA_DIR alone (no DYNAMODB_PORT); from a sub-folder the CLI finds .data/local-stack.json above', async () => {
+    const help = await inProcess(['keys', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: trace-ingest keys <command>/);
+    for (const c of ['create --organization', 'list [--organization', 'revoke <keyId|apiKey>']) expect(help.stdout).toContain(`  ${c}`);
+    expect((await inProcess(['keys'])).code).toBe(2);
+
+    const listed = await inProcess(['keys', 'list', '--organization', 'default'], { DATA_DIR: stack.dataDir });
+    expect(listed.stderr).toBe('');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(stack.info.apiKey.slice(0, 8));
+
+    const checkout = mkdtempSync(join(tmpdir(), 'cli-checkout-'));
+    try {
+      mkdirSync(join(checkout, '.data'));
+      copyFileSync(join(stack.dataDir, 'local-stack.json'), join(checkout, '.data', 'local-stack.json'));
+      mkdirSync(join(checkout, 'src', 'deep'), { recursive: true });
+      const fromBelow = await cli(['sources'], { TRACE_INGEST_URL: '', TRACE_INGEST_API_KEY: '' }, join(checkout, 'src', 'deep'));
+      expect(fromBelow.stderr).toBe('');
+      expect(fromBelow.stdout.split('\n')).toContain('upload');
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+    }
+  });
+
+  it('drop refuses a missing file, a .txt and a 60 MB file before sending anything, in plain words', async () => {
+    writeFileSync(join(tmp, 'notes.txt'), '{"input":"x"}\n');
+    writeFileSync(join(tmp, 'huge.jsonl'), '');
+    truncateSync(join(tmp, 'huge.jsonl'), 60 * 1024 * 1024); // sparse: instant
+    const r = await cli(['drop', join(tmp, 'nope.jsonl'), join(tmp, 'notes.txt'), join(tmp, 'huge.jsonl')], { DATA_DIR: stack.dataDir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`nope.jsonl: refused: no such file: ${join(tmp, 'nope.jsonl')}`);
+    expect(r.stderr).toContain('notes.txt: refused: unsupported file type');
+    expect(r.stderr).toContain('huge.jsonl: refused: file is 62914560 bytes; the limit is 52428800 bytes');
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    for (const name of ['notes.txt', 'huge.jsonl']) {
+      const head = stack.s3.send(new HeadObjectCommand({ Bucket: stack.info.bucket, Key: `${stack.info.dropPrefix}${name}` }));
+      await expect(head).rejects.toMatchObject({ name: 'NotFound' });
+    }
+  });
+
+  it('drop shows progress on a terminal while the file is ingested; with --timeout it says the ingest goes on and how to follow it', async () => {
+    writeFileSync(join(tmp, 'watched.jsonl'), lines(600, 'watched'));
+    const key = `${stack.info.dropPrefix}watched.jsonl`;
+    const out: string[] = [];
+    const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => out.push(t), env: { DATA_DIR: stack.dataDir, TRACE_INGEST_URL: stack.info.apiUrl, TRACE_INGEST_API_KEY: stack.info.apiKey }, isTTY: true };
+    stack.setNotifications(false);
+    try {
+      const running = main(['drop', join(tmp, 'watched.jsonl')], io);
+      await until('the dropped object', () => stack.s3.send(new HeadObjectCommand({ Bucket: stack.info.bucket, Key: key })).then(() => true, () => false));
+      await until('a progress line for the waiting file', () => out.join('').includes('watched.jsonl  in the drop folder, waiting for the worker…'));
+      const held = heldIngest(key);
+      await until('a progress line with records', () => /watched\.jsonl {2}ingesting: [1-9][\d,]* records, 0 bad lines…/.test(out.join('')));
+      held.release();
+      await held.done;
+      expect(await running).toBe(0);
+      expect(out.join('')).toMatch(/watched\.jsonl\x1b\[22m: \x1b\[32m600 traces created/);
+
+      writeFileSync(join(tmp, 'unwatched.jsonl'), lines(3, 'unwatched'));
+      const timedOut = await inProcess(['drop', '--timeout', '1', join(tmp, 'unwatched.jsonl')], { DATA_DIR: stack.dataDir });
+      expect(timedOut.code).toBe(1);
+      const id = await uploadIdOf(`${stack.info.dropPrefix}unwatched.jsonl`);
+      expect(timedOut.stdout).toContain(`unwatched.jsonl: timed out: the worker has not picked it up after 1 s; the ingest goes on: follow it with "trace-ingest status ${id}"`);
+    } finally {
+      stack.setNotifications(true);
+    }
   });
 });

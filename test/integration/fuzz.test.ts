@@ -5,13 +5,13 @@
  * every success JSON (gzip only when asked). Afterwards the server still answers and the data is
  * exactly what it was, minus what valid fuzz requests deleted, plus what they created.
  */
-import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey } from '../../functions/domain/tenancy.js';
 import { routes, type RouteDef } from '../../functions/routes.js';
 import { tenantStore } from '../../functions/shared/services.js';
+import { fixture } from '../support/fixtures.js';
 import { mulberry32 } from '../support/prng.js';
 import { describeRequest, rawRequest, rawSocketRequest, type RawRequest, type RawResponse } from '../support/raw-http.js';
 import { ingestAt, projectCounter, projectTraces, projectUploads, startTestStack, type TestStack } from '../support/stack.js';
@@ -32,7 +32,7 @@ interface Caller {
   projectId: string;
 }
 
-const FIXTURE = readFileSync(new URL('../../../shared/fixtures/experiment-logs.jsonl', import.meta.url), 'utf8');
+const FIXTURE = fixture('experiment-logs.jsonl').toString('utf8');
 const FIXTURE_SPANS = FIXTURE.split('\n')
   .filter((l) => l.trim() !== '')
   .map((l) => JSON.parse(l) as { trace_id: string; root_trace_id: string; experiment_uuid: string });
@@ -642,8 +642,8 @@ const ACCEPT_ENCODINGS = ['gzip', 'gzip;q=0', 'gzip;q=abc', '*', '*;q=0', '*;q=0
 
 interface AuthVariant {
   headers: Record<string, string | string[]>;
-  /** Whose key the server should see, or none. */
-  as: 'a' | 'b' | 'none';
+  /** Whose key the server should see, none, or a revoked one. */
+  as: 'a' | 'b' | 'none' | 'revoked';
 }
 function authVariant(): AuthVariant {
   const k = w.a.apiKey;
@@ -651,7 +651,7 @@ function authVariant(): AuthVariant {
     () => ({ headers: {}, as: 'none' }),
     () => ({ headers: { 'x-api-key': '' }, as: 'none' }),
     () => ({ headers: { 'x-api-key': `tik_${uuidish().replace(/-/g, '')}` }, as: 'none' }),
-    () => ({ headers: { 'x-api-key': w.revokedKey }, as: 'none' }),
+    () => ({ headers: { 'x-api-key': w.revokedKey }, as: 'revoked' }),
     () => ({ headers: { 'x-api-key': `${k}x` }, as: 'none' }),
     () => ({ headers: { 'x-api-key': k.slice(0, -1) }, as: 'none' }),
     () => ({ headers: { 'x-api-key': k.toUpperCase() }, as: 'none' }),
@@ -692,6 +692,10 @@ const expectStatus =
   (status: number, code?: string) =>
   (res: RawResponse, body: Json): string | null =>
     res.status !== status || (code !== undefined && body?.error?.code !== code) ? `expected ${status}${code ? ` ${code}` : ''}` : null;
+
+/** API Gateway's own answer when the authorizer denies: the one error that is not `{"error": {...}}`. */
+const isGatewayDeny = (res: RawResponse, body: Json): boolean => res.status === 403 && body !== null && typeof body === 'object' && Object.keys(body).length === 1 && body.message === 'Forbidden';
+const expectGatewayDeny = (res: RawResponse, body: Json): string | null => (isGatewayDeny(res, body) ? null : 'expected the gateway\'s 403 {"message":"Forbidden"}');
 
 function headersFor(auth: Record<string, string | string[]>, body: string | Buffer | undefined, contentType: string | null): Record<string, string | string[]> {
   return { ...auth, ...(body !== undefined && contentType !== null ? { 'content-type': contentType } : {}) };
@@ -780,7 +784,9 @@ function caseFor(r: RouteDef, n: number): Case {
       return done({
         kind: `auth:${v.as}`,
         req: { method: r.method, path, headers: headersFor(v.headers, body, 'application/json'), ...(body !== undefined ? { body } : {}) },
-        expect: v.as === 'none' ? expectStatus(401, 'unauthorized') : v.as === 'b' && isProjectRoute(r) ? expectStatus(404, 'not_found') : undefined,
+        // An open route (auth none) answers whatever the key.
+        expect:
+          r.auth === 'none' ? undefined : v.as === 'none' ? expectGatewayDeny : v.as === 'revoked' ? expectStatus(401, 'api_key_revoked') : v.as === 'b' && isProjectRoute(r) ? expectStatus(404, 'not_found') : undefined,
       });
     }
     case 'tenant': {
@@ -876,7 +882,7 @@ function unknownCase(n: number, r: RouteDef = pick(routes)): Case {
     path.replace('/v1/', '/v2/'),
     path.replace('/api/', '/api//'),
     `${path}.json`,
-    path.replace(/\/([^/]+)$/, '%2F$1'),
+    path.replace(/\/([^/]+)$/, '%2F$1').replace(/^(?!\/)/, '/'), // a one-segment path (/health) keeps its leading slash
     `${path}%2F`,
     `${path}/..%2F..%2F..%2Fetc%2Fpasswd`,
     `${path}/../../../../etc/passwd`,
@@ -940,7 +946,9 @@ function problemsOf(c: Case, res: RawResponse): { problems: string[]; body: Json
     if (method !== 'HEAD') {
       try {
         body = JSON.parse(res.text);
-        if (typeof body?.error?.code !== 'string' || typeof body?.error?.message !== 'string') problems.push('an error body without {"error": {"code": string, "message": string}}');
+        if (!isGatewayDeny(res, body) && (typeof body?.error?.code !== 'string' || typeof body?.error?.message !== 'string')) {
+          problems.push('an error body without {"error": {"code": string, "message": string}}');
+        }
       } catch {
         problems.push('an error body that is not JSON');
       }

@@ -284,7 +284,22 @@ type Case = (att: Tenant, vic: Tenant) => Promise<void>;
 const P = '/api/v1/organizations/{organizationId}/projects/{projectId}';
 const PAREA = '/api/parea/v1';
 
+/** An open route (auth none) answers every caller alike, key or none, and names no tenant. */
+async function openRoute(path: string, att: Tenant, vic: Tenant): Promise<void> {
+  const answers = await Promise.all([call(att.apiKey, 'GET', path), call(vic.apiKey, 'GET', path), call('', 'GET', path)]);
+  for (const a of answers) expect(a.status, a.text).toBe(200);
+  expect(answers[1]!.text).toBe(answers[0]!.text);
+  expect(answers[2]!.text).toBe(answers[0]!.text);
+  for (const t of [att, vic]) {
+    expect(answers[0]!.text).not.toContain(t.organizationId);
+    expect(answers[0]!.text).not.toContain(t.projectId);
+  }
+}
+
 const CASES: Record<string, Case> = {
+  'GET /health': (att, vic) => openRoute('/health', att, vic),
+  'GET /api/v1/openapi.json': (att, vic) => openRoute('/api/v1/openapi.json', att, vic),
+
   'GET /api/v1/organizations': async (att) => {
     for (const headers of [{}, { authorization: `Bearer ${att.apiKey}` }] as Array<Record<string, string>>) {
       const res = await call(att.apiKey, 'GET', `/api/v1/organizations?organizationId=${a1.organizationId}&projectId=${b.projectId}`, undefined, headers);

@@ -141,7 +141,12 @@ describe('npm run keys', { timeout: 60_000 }, () => {
     expect(revoked!.keyId).toBe(keyId);
     expect(Date.parse(String(revoked!.revokedAt))).not.toBeNaN();
 
-    expect((await organizationsWith(first.apiKey)).status).toBe(401);
+    const refused = await organizationsWith(first.apiKey);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toEqual({
+      code: 'api_key_revoked',
+      message: `this API key was revoked at ${String(revoked!.revokedAt)}; create a new one (npm run keys -- create)`,
+    });
     expect((await organizationsWith(second.apiKey)).status).toBe(200);
     expect((await organizationsWith(other.apiKey)).status).toBe(200);
 

@@ -268,6 +268,16 @@ describe('a request meets a trace the migration has not reached yet', () => {
   const table = 'legacy-two';
   const doc = () => newDocumentClient(stack.dynamo);
 
+  it('a read serves it (rewriting it first)', async () => {
+    await legacyTable('legacy-four');
+    await writeLegacy('legacy-four');
+    const s = new DynamoTraceStore(doc(), 'legacy-four', new S3PayloadReader(s3Client(), stack.info.bucket));
+    const t = traces[3]!;
+    expect((await s.get(tenant, t.id))?.document).toBe(t.raw);
+    const item = (await doc().send(new GetCommand({ TableName: 'legacy-four', Key: { pk: `T#${org}#${project}#${t.id}`, sk: 'T' } }))).Item!;
+    expect(item.gsi1pk).toBeUndefined();
+  }, 120_000);
+
   it('an evaluation rewrites it first, so the migration afterwards counts it once', async () => {
     await legacyTable(table);
     await writeLegacy(table);

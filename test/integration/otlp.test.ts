@@ -491,7 +491,8 @@ describe('answers per OTLP/HTTP', () => {
     expect(JSON.parse(bomb.text).error.code).toBe('payload_too_large');
     const huge = await post(Buffer.alloc(7 * 1024 * 1024, 1), { 'content-type': 'application/x-protobuf' });
     expect(huge.status).toBe(413);
+    // A key the authorizer refuses is API Gateway's 403 (the exporters do not retry it, as with a 401).
     const noKey = await post('{}', { 'content-type': 'application/json' }, '');
-    expect(noKey.status).toBe(401);
+    expect(noKey.status).toBe(403);
   });
 });

@@ -2,7 +2,7 @@
  * The LayerLens Stratix Python client's flow (resources/traces/traces.py,
  * v1.7.0), replayed call for call with only base_url and the key changed:
  * construct, upload (presign, PUT, create), get, get_many with each filter,
- * get_sources, delete. See ../shared/spec/stratix-traces-api.md.
+ * get_sources, delete. See the Stratix client's traces API (LayerLens/stratix-python).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as wire from '../../functions/domain/wire.js';
@@ -174,5 +174,14 @@ describe('the Stratix client flow, unmodified, against the local stack', () => {
 
   it('re-uploading identical content gives the same ids', async () => {
     expect(await client.upload('agent-runs.json', fixture('agent-runs.json'))).toEqual(ids['agent-runs.json']);
+  });
+
+  it('a sample run twice with its traces deleted in between (basic_trace.py): the same ids come back, every one readable', async () => {
+    for (const id of ids['agent-runs.json']!) expect((await client.request('DELETE', `${client.p}/${id}`)).status).toBe(204);
+    expect((await client.request('GET', `${client.p}?page_size=1`)).json!.total_count).toBe(32);
+    // The second PUT of the same bytes is a new object version, so a new upload: its traces are written again.
+    expect(await client.upload('agent-runs.json', fixture('agent-runs.json'))).toEqual(ids['agent-runs.json']);
+    for (const id of ids['agent-runs.json']!) expect((await client.request('GET', `${client.p}/${id}`)).status).toBe(200);
+    expect((await client.request('GET', `${client.p}?page_size=1`)).json!.total_count).toBe(35);
   });
 });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,8 +5,9 @@ import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
 import { dropAndSettle, startTestStack, type TestStack } from '../support/stack.js';
 import { parseTraceLogForest } from '../../functions/domain/wire.js';
+import { fixture } from '../support/fixtures.js';
 
-const FIXTURE = readFileSync(new URL('../../../shared/fixtures/experiment-logs.jsonl', import.meta.url), 'utf8');
+const FIXTURE = fixture('experiment-logs.jsonl').toString('utf8');
 const SPANS = FIXTURE.split('\n')
   .filter((l) => l.trim() !== '')
   .map((l) => JSON.parse(l) as Record<string, unknown> & { trace_id: string; root_trace_id: string; parent_trace_id: string });
@@ -272,6 +272,6 @@ describe('experiment trace logs', () => {
     }
     expect((await call('POST', '/trace_log', '{not json')).status).toBe(400);
     expect((await call('PUT', '/trace_log', { trace_id: 'x' })).status).toBe(400);
-    expect((await call('POST', '/trace_log', { trace_id: 'x' }, { key: 'tik_wrong' })).status).toBe(401);
+    expect((await call('POST', '/trace_log', { trace_id: 'x' }, { key: 'tik_wrong' })).status).toBe(403);
   });
 });

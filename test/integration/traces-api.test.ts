@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
+import { openApiDocument } from '../../functions/shared/openapi.js';
 import { ingestAt as ingestFileAt, startTestStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -240,13 +241,29 @@ describe('GET /traces/{id}', () => {
   });
 });
 
+describe('the open routes', () => {
+  it('GET /health and GET /api/v1/openapi.json answer without a key; the document is made from the route table', async () => {
+    const health = await fetch(`${stack.info.apiUrl}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const doc = await fetch(`${stack.info.apiUrl}/api/v1/openapi.json`);
+    expect(doc.status).toBe(200);
+    expect(doc.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await doc.json()).toEqual(openApiDocument());
+  });
+});
+
 describe('errors of the HTTP layer', () => {
-  it('401 without a key or with an unknown one; Bearer works too', async () => {
+  it("without a key or with an unknown one, API Gateway's deny: 403 {\"message\":\"Forbidden\"} (x-api-key or Bearer alike); Bearer works too", async () => {
     for (const key of [null, 'tik_unknown']) {
       const res = await api(`${base}/traces`, { key });
-      expect(res.status).toBe(401);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+      expect(res.status).toBe(403);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.json()).toEqual({ message: 'Forbidden' });
     }
+    const unknownBearer = await fetch(`${stack.info.apiUrl}${base}/traces`, { headers: { authorization: 'Bearer tik_unknown' } });
+    expect(unknownBearer.status).toBe(403);
+    expect(await unknownBearer.text()).not.toContain('x-api-key');
     const bearer = await fetch(`${stack.info.apiUrl}${base}/traces?page_size=1`, { headers: { authorization: `Bearer ${stack.info.apiKey}` } });
     expect(bearer.status).toBe(200);
   });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { traceId } from '../../functions/domain/ids.js';
@@ -7,9 +6,8 @@ import { createApiKey } from '../../functions/domain/tenancy.js';
 import { config } from '../../functions/shared/config.js';
 import { createTracesDeps, tenantStore } from '../../functions/shared/services.js';
 import { toS3Notification } from '../../local/s3-bridge.js';
+import { fixture } from '../support/fixtures.js';
 import { getItem, jsonlRecords, projectCounter, projectTraces, projectUploads, startTestStack, type TestStack } from '../support/stack.js';
-
-const fixture = (name: string) => readFileSync(new URL(`../../../shared/fixtures/${name}`, import.meta.url));
 
 let stack: TestStack;
 let other: { apiKey: string; organizationId: string; projectId: string };

@@ -20,8 +20,8 @@
  * a write (those reads are not counted). It leaves out adaptive capacity, burst credits, the
  * split of a partition key value's items over several partitions, and the table-level limits.
  */
-import { createServer, request, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { forwardTo, startProxyServer, writeAnswer } from './dynamo-proxy.js';
 import { indexEntry, indexEntrySize, itemSize, keyValue, readUnits, sameValue, writeUnits, type TableShape, type WireItem, type WireValue } from './item-size.js';
 
 export interface CapacityModelOptions {
@@ -113,20 +113,7 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
   const enforce = options.enforce ?? true;
   const tableName = options.tableName;
 
-  const send = (headers: Record<string, string | string[] | undefined>, body: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> =>
-    new Promise((resolve, reject) => {
-      const out = request(
-        { protocol: target.protocol, hostname: target.hostname, port: target.port, method: 'POST', path: '/', headers: { ...headers, host: target.host, 'content-length': String(body.length) }, agent },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        },
-      );
-      out.on('error', reject);
-      out.end(body);
-    });
+  const send = (headers: Record<string, string | string[] | undefined>, body: Buffer) => forwardTo(target, agent, { headers }, body);
   /** A call of our own, straight to DynamoDB Local (not modeled). */
   const call = async <T>(operation: string, input: unknown): Promise<T> => {
     const out = await send(
@@ -247,13 +234,8 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
   };
 
   // --- the proxy ----------------------------------------------------------------------------
-  const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[] | undefined> = {}) => {
-    const text = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-    const h: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(headers)) if (v !== undefined && k !== 'content-length' && k !== 'x-amz-crc32' && k !== 'transfer-encoding') h[k] = v;
-    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'CAPACITY-MODEL', ...h, 'content-length': String(text.length) });
-    res.end(text);
-  };
+  const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[] | undefined> = {}) =>
+    writeAnswer(res, status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'CAPACITY-MODEL', ...headers }, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
   const throttle = (res: ServerResponse) => {
     throttledRequests++;
     reply(res, 400, THROUGHPUT);
@@ -412,48 +394,38 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
     reply(res, out.status, out.json, out.headers);
   }
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void (async () => {
-        const body = Buffer.concat(chunks);
-        const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-        calls[op] = (calls[op] ?? 0) + 1;
-        if (injectRoundTrip && roundTripMs > 0) await new Promise((r) => setTimeout(r, roundTripMs));
-        const input = JSON.parse(body.toString('utf8') || '{}') as Input;
-        const mine = input.TableName === tableName || op === 'BatchWriteItem' || op === 'BatchGetItem' || op === 'TransactWriteItems';
-        if (!mine) {
-          const out = await send(req.headers, body);
-          return reply(res, out.status, out.body.toString('utf8'), out.headers);
-        }
-        switch (op) {
-          case 'PutItem':
-          case 'UpdateItem':
-          case 'DeleteItem':
-            return singleWrite(op, req, res, input);
-          case 'BatchWriteItem':
-            return batchWrite(req, res, input as Parameters<typeof batchWrite>[2]);
-          case 'TransactWriteItems':
-            return transactWrite(req, res, input as Parameters<typeof transactWrite>[2]);
-          case 'Query':
-            return query(req, res, input);
-          case 'GetItem':
-            return getItem(req, res, input as Parameters<typeof getItem>[2]);
-          case 'BatchGetItem':
-            return batchGet(req, res, input as Parameters<typeof batchGet>[2]);
-          default: {
-            // Scan, DescribeTable, TransactGetItems, ...: forwarded; a Scan's units go to no single partition.
-            const out = await forwardJson(req, op === 'Scan' ? { ...input, ReturnConsumedCapacity: 'TOTAL' } : input);
-            if (op === 'Scan' && out.status === 200) take('r', [{ where: 'table', key: '(scan)', units: Number((out.json.ConsumedCapacity as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0) }]);
-            return reply(res, out.status, op === 'Scan' ? strip(out.json, input.ReturnConsumedCapacity) : out.json, out.headers);
-          }
-        }
-      })().catch(() => res.destroy());
-    });
+  const { server, port } = await startProxyServer(async (req, res, body, op) => {
+    calls[op] = (calls[op] ?? 0) + 1;
+    if (injectRoundTrip && roundTripMs > 0) await new Promise((r) => setTimeout(r, roundTripMs));
+    const input = JSON.parse(body.toString('utf8') || '{}') as Input;
+    const mine = input.TableName === tableName || op === 'BatchWriteItem' || op === 'BatchGetItem' || op === 'TransactWriteItems';
+    if (!mine) {
+      const out = await send(req.headers, body);
+      return reply(res, out.status, out.body.toString('utf8'), out.headers);
+    }
+    switch (op) {
+      case 'PutItem':
+      case 'UpdateItem':
+      case 'DeleteItem':
+        return singleWrite(op, req, res, input);
+      case 'BatchWriteItem':
+        return batchWrite(req, res, input as Parameters<typeof batchWrite>[2]);
+      case 'TransactWriteItems':
+        return transactWrite(req, res, input as Parameters<typeof transactWrite>[2]);
+      case 'Query':
+        return query(req, res, input);
+      case 'GetItem':
+        return getItem(req, res, input as Parameters<typeof getItem>[2]);
+      case 'BatchGetItem':
+        return batchGet(req, res, input as Parameters<typeof batchGet>[2]);
+      default: {
+        // Scan, DescribeTable, TransactGetItems, ...: forwarded; a Scan's units go to no single partition.
+        const out = await forwardJson(req, op === 'Scan' ? { ...input, ReturnConsumedCapacity: 'TOTAL' } : input);
+        if (op === 'Scan' && out.status === 200) take('r', [{ where: 'table', key: '(scan)', units: Number((out.json.ConsumedCapacity as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0) }]);
+        return reply(res, out.status, op === 'Scan' ? strip(out.json, input.ReturnConsumedCapacity) : out.json, out.headers);
+      }
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
 
   const sorted = (by: 'wcu' | 'rcu') => [...uses.values()].filter((u) => u.where !== 'table' || u.key !== '(scan)' || by === 'rcu').sort((a, b) => b[by] - a[by]);
   return {

@@ -1,5 +1,5 @@
-import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { forwardTo, startProxyServer, writeAnswer } from './dynamo-proxy.js';
 import { mulberry32 } from './prng.js';
 
 /** The DynamoDB operations that write: the ones a throttled table refuses. */
@@ -71,28 +71,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const unprocessedRate = options.unprocessedRate ?? 0;
   const lostAnswerRate = options.lostAnswerRate ?? 0;
 
-  const forward = (req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> =>
-    new Promise((resolve, reject) => {
-      const headers = { ...req.headers, host: target.host, 'content-length': String(body.length) };
-      const out = request(
-        { protocol: target.protocol, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        },
-      );
-      out.on('error', reject);
-      out.end(body);
-    });
-
-  const answer = (res: ServerResponse, status: number, headers: IncomingHttpHeaders, body: Buffer) => {
-    const h: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(headers)) if (v !== undefined && k !== 'content-length' && k !== 'x-amz-crc32' && k !== 'transfer-encoding') h[k] = v;
-    res.writeHead(status, { ...h, 'content-length': String(body.length) });
-    res.end(body);
-  };
+  const forward = (req: IncomingMessage, body: Buffer) => forwardTo(target, agent, req, body);
+  const answer = writeAnswer;
 
   const throttle = (res: ServerResponse) => {
     const throttling = random() < throttlingShare;
@@ -137,37 +117,24 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     answer(res, status, headers, Buffer.from(JSON.stringify({ ...reply, UnprocessedItems: unprocessed })));
   };
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void (async () => {
-        const body = Buffer.concat(chunks);
-        const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-        stats.calls[operation] = (stats.calls[operation] ?? 0) + 1;
-        if (WRITE_OPERATIONS.has(operation)) {
-          stats.writes++;
-          if (random() < throttleRate) return throttle(res);
-          if (operation === 'BatchWriteItem' && random() < unprocessedRate) {
-            return partialBatch(req, res, JSON.parse(body.toString('utf8')) as BatchWriteBody);
-          }
-          if (random() < lostAnswerRate) {
-            await forward(req, body);
-            stats.lostAnswers++;
-            res.socket?.resetAndDestroy();
-            return;
-          }
-        }
-        const out = await forward(req, body);
-        answer(res, out.status, out.headers, out.body);
-      })().catch(() => {
-        // DynamoDB unreachable, or the client went away: drop the connection, as a network fault would.
-        res.destroy();
-      });
-    });
+  const { server, port } = await startProxyServer(async (req, res, body, operation) => {
+    stats.calls[operation] = (stats.calls[operation] ?? 0) + 1;
+    if (WRITE_OPERATIONS.has(operation)) {
+      stats.writes++;
+      if (random() < throttleRate) return throttle(res);
+      if (operation === 'BatchWriteItem' && random() < unprocessedRate) {
+        return partialBatch(req, res, JSON.parse(body.toString('utf8')) as BatchWriteBody);
+      }
+      if (random() < lostAnswerRate) {
+        await forward(req, body);
+        stats.lostAnswers++;
+        res.socket?.resetAndDestroy();
+        return;
+      }
+    }
+    const out = await forward(req, body);
+    answer(res, out.status, out.headers, out.body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stats,

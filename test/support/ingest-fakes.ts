@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { IngestDeps } from '../../functions/domain/ingest/ingest-object.js';
 import {
   newUploadRecord,
+  type IngestProgress,
   type LeaseResult,
   type NewUpload,
   type ObjectHead,
@@ -141,6 +142,16 @@ export class FakeUploadStore implements UploadStore {
       u,
       final ? { status: 'failed', lastError: reason, reason, completedAt: new Date().toISOString() } : { status: 'pending', lastError: reason },
     );
+  }
+
+  /** Every progress write, in order. */
+  readonly progress: Array<IngestProgress & { uploadId: string }> = [];
+
+  async recordProgress(u: UploadRecord, p: IngestProgress): Promise<void> {
+    const r = this.uploads.get(u.uploadId);
+    if (r?.status !== 'processing') return;
+    this.progress.push({ uploadId: u.uploadId, ...p });
+    Object.assign(r, p);
   }
 
   async putIdChunk(u: UploadRecord, index: number, ids: string[]): Promise<void> {

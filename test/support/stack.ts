@@ -115,7 +115,8 @@ async function* projectIndexPages(stack: LocalStack, org: string, project: strin
 /** A stored trace item, unpacked (see StoredTraceItem). */
 export function unpackTraceItem(org: string, project: string, item: Record<string, unknown>): StoredTraceItem {
   const order = String(item.ok);
-  const doc = item.doc_z instanceof Uint8Array ? unpackText(item.doc_z) : undefined;
+  const packed = item.doc_z instanceof Uint8Array ? item.doc_z : item.doc_zb instanceof Uint8Array ? item.doc_zb : undefined;
+  const doc = packed ? unpackText(packed) : undefined;
   return {
     id: String(item.pk).slice(keys.trace(org, project, '').pk.length),
     organization_id: org,
@@ -137,7 +138,12 @@ export function unpackTraceItem(org: string, project: string, item: Record<strin
 export async function projectTraces(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId): Promise<StoredTraceItem[]> {
   const out: StoredTraceItem[] = [];
   for await (const page of projectIndexPages(stack, org, project)) {
-    for (const item of page.Items ?? []) out.push(unpackTraceItem(org, project, unmarshall(item)));
+    for (const entry of page.Items ?? []) {
+      let item = unmarshall(entry);
+      // A document too big for the index (doc_zb) is only in the item.
+      if (!item.doc_z && !item.payload_key) item = (await getItem(stack, { pk: String(item.pk), sk: 'T' })) ?? item;
+      out.push(unpackTraceItem(org, project, item));
+    }
   }
   return out;
 }

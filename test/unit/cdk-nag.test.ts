@@ -20,6 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { MIN_ACKNOWLEDGEMENT_REASON, acknowledgementsIn, type Acknowledgement } from '../../lib/nag.js';
 import { addNagChecks } from '../../lib/nag-checks.js';
 import { buildTraceIngestApp, type TraceIngestStacks } from '../../lib/trace-ingest-app.js';
+import { routes } from '../../functions/routes.js';
 
 const cdkContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
 
@@ -106,6 +107,8 @@ describe.each(Object.entries(STAGES))('cdk-nag AwsSolutions, %s stage', (_stage,
     }
     // Exactly these rules are acknowledged (see the reasons in lib/): anything else is a finding to fix or to argue.
     expect([...new Set(acks.map((a) => a.id.replace(/\[.*$/, '')))].sort()).toEqual([
+      // The open routes (auth 'none' in the route table).
+      'AwsSolutions-APIG4',
       // The web viewer's distribution (lib/constructs/viewer.ts): geo restriction, WAF, CloudFront logs, TLS on the default certificate.
       'AwsSolutions-CFR1',
       'AwsSolutions-CFR2',
@@ -118,6 +121,10 @@ describe.each(Object.entries(STAGES))('cdk-nag AwsSolutions, %s stage', (_stage,
       'AwsSolutions-S1',
     ]);
     for (const ack of acks.filter((a) => /^AwsSolutions-(CFR\d|S1)$/.test(a.id))) expect(ack.path).toMatch(/-Stateless\/Viewer\/(Distribution|Bucket)$/);
+    // APIG4 (no authorization) only on the routes the route table opens (auth 'none'), each on its own route.
+    const open = routes.filter((r) => r.auth === 'none').map((r) => `${r.method}--${r.path.replace(/^\//, '').replace(/\//g, '--')}`);
+    const apig4 = acks.filter((a) => a.id === 'AwsSolutions-APIG4').map((a) => a.path.split('/').at(-2));
+    expect(apig4.sort()).toEqual(open.sort());
     // IAM5 only for the object-prefix grants (uploads/, drop/, payloads/, exports/), never a bucket, a table or an action; X-Ray's
     // actions on each function's role (they take no resource); except on CDK's BucketDeployment handler, whose grants CDK writes:
     // the asset bucket's and the viewer bucket's objects and their S3 actions.

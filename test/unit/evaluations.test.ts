@@ -13,7 +13,8 @@ import {
   type TraceEvaluationState,
 } from '../../functions/domain/evaluations.js';
 import { handler as createHandler } from '../../functions/handlers/createEvaluation.js';
-import { handler as listHandler, ListEvaluationsQuery } from '../../functions/handlers/listEvaluations.js';
+import { handler as listHandler } from '../../functions/handlers/listEvaluations.js';
+import { ListEvaluationsQuery } from '../../functions/shared/requests.js';
 import type { HttpEvent } from '../../functions/shared/http.js';
 
 const tenant = { organizationId: 'org-1', projectId: 'proj-1' };

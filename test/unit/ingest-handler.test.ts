@@ -1,5 +1,5 @@
 import type { SQSEvent } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeEventKey } from '../../functions/domain/object-key.js';
 import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { setupIngest, type FakeStorage } from '../support/ingest-fakes.js';
@@ -86,6 +86,23 @@ describe('makeSqsIngestHandler', () => {
     expect(failures[0]![1]).toBe('message body is not JSON');
     expect(failures[1]![1]).toMatch(/^message body is not an S3 event notification/);
     expect(uploads.byObjectKey(GOOD)!.status).toBe('completed');
+  });
+
+  it('another worker holding the lease is an info-level wait, not an error: the message comes again', async () => {
+    const { storage, uploads, handler } = setup();
+    const size = put(storage, GOOD, '{"input":"a"}\n');
+    uploads.leases.set(`org1/proj1/${GOOD}`, { owner: 'another worker', until: Date.now() + 60_000, starts: 1 });
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const out = await handler({ Records: [sqsRecord({ messageId: 'm1', body: notification(GOOD, size) })] });
+      expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+      expect(errors).not.toHaveBeenCalled();
+      expect(JSON.parse(String(logs.mock.calls[0]![0]))).toMatchObject({ level: 'info', messageId: 'm1', reason: expect.stringContaining('another worker') });
+    } finally {
+      errors.mockRestore();
+      logs.mockRestore();
+    }
   });
 
   it('answers no failures for a batch that all succeeds, including the S3 test event', async () => {

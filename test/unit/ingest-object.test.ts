@@ -421,3 +421,23 @@ describe('ingestObject: leases, ownership and retries', () => {
     expect(traces.items.size).toBeLessThan(200);
   });
 });
+
+describe('ingestObject: progress', () => {
+  it('records the counts so far on the upload while reading, at most every progressEveryMs, and never after it completes', async () => {
+    const { deps, storage, uploads } = setupIngest({ chunkSize: 512 });
+    let clock = 0;
+    deps.now = () => (clock += 400); // each look at the clock: 400 ms later
+    deps.progressEveryMs = 1_000;
+    const text = `${jsonl(200)}{oops\n${jsonl(100, 'b')}`;
+    storage.put(KEY, text);
+    const out = await ingestObject(deps, refFor(storage, KEY));
+    expect(out.status).toBe('completed');
+    const progress = uploads.progress;
+    expect(progress.length).toBeGreaterThan(1);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]!.records).toBeGreaterThanOrEqual(progress[i - 1]!.records);
+    expect(progress.at(-1)!.records).toBeLessThanOrEqual(301);
+    expect(progress.some((p) => p.errorCount === 1 && p.traces === p.records - 1)).toBe(true);
+    expect(progress.length).toBeLessThan(clock / 1_000 + 1); // modest: one write per progressEveryMs at most
+    expect(uploads.byObjectKey(KEY)).toMatchObject({ status: 'completed', records: 301, traces: 300, errorCount: 1 });
+  });
+});

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_TABLE, parseCommand, resolveTarget, USAGE } from '../../cli/keys.js';
 import { apiKeyId, apiKeyPrefix, isApiKeyId } from '../../functions/domain/tenancy.js';
 
@@ -30,7 +33,8 @@ describe('parseCommand', () => {
   it('answers the command\'s own usage for "<command> --help"', () => {
     const parsed = parseCommand(['revoke', '--help']);
     expect(parsed.kind === 'help' && parsed.text).toMatch(/^Usage: npm run keys -- revoke/);
-    expect(parseCommand(['--help'])).toEqual({ kind: 'help', text: USAGE });
+    expect(parseCommand(['--help'], 'trace-ingest keys')).toMatchObject({ kind: 'help', text: expect.stringMatching(/^Usage: trace-ingest keys <command>[\s\S]*\n {2}create --organization[\s\S]*\n {2}list [\s\S]*\n {2}revoke /) });
+    expect(parseCommand(['--help'])).toEqual({ kind: 'help', text: USAGE.replaceAll('PROGRAM', 'npm run keys --') });
   });
 
   it.each([
@@ -68,44 +72,49 @@ describe('parseCommand', () => {
 });
 
 describe('resolveTarget', () => {
-  const noFile = () => {
-    throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+  const root = mkdtempSync(join(tmpdir(), 'keys-target-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const stackFile = (dir: string, info: Record<string, unknown>) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'local-stack.json'), JSON.stringify(info));
   };
+  const nowhere = mkdtempSync(join(tmpdir(), 'keys-nowhere-'));
+  afterAll(() => rmSync(nowhere, { recursive: true, force: true }));
 
-  it('targets DynamoDB Local on DYNAMODB_PORT with the region of <DATA_DIR>/local-stack.json', () => {
-    const read: string[] = [];
-    const target = resolveTarget({}, { DATA_DIR: '/tmp/stack', DYNAMODB_PORT: '8123' }, (p) => {
-      read.push(p);
-      return JSON.stringify({ region: 'eu-central-1' });
-    });
-    expect(target).toEqual({ kind: 'local', table: LOCAL_TABLE, endpoint: 'http://127.0.0.1:8123', region: 'eu-central-1' });
-    expect(read).toEqual(['/tmp/stack/local-stack.json']);
+  it("follows DATA_DIR like the other commands: that stack's DynamoDB Local, table and region", () => {
+    stackFile(join(root, 'other'), { region: 'eu-central-1', dynamodbEndpoint: 'http://127.0.0.1:32123', table: 'trace-ingest-local' });
+    expect(resolveTarget({}, { DATA_DIR: join(root, 'other') }, nowhere)).toEqual({ kind: 'local', table: LOCAL_TABLE, endpoint: 'http://127.0.0.1:32123', region: 'eu-central-1' });
+    expect(resolveTarget({}, { DATA_DIR: 'other' }, root)).toMatchObject({ endpoint: 'http://127.0.0.1:32123' }); // relative to where it runs
+    // DYNAMODB_PORT, when set, names the port.
+    expect(resolveTarget({}, { DATA_DIR: join(root, 'other'), DYNAMODB_PORT: '8123' }, nowhere)).toMatchObject({ endpoint: 'http://127.0.0.1:8123', region: 'eu-central-1' });
   });
 
-  it('defaults to port 8000, .data and us-east-1 when there is no local-stack.json', () => {
-    const read: string[] = [];
-    const target = resolveTarget({}, {}, (p) => {
-      read.push(p);
-      return noFile();
-    });
-    expect(target).toEqual({ kind: 'local', table: LOCAL_TABLE, endpoint: 'http://127.0.0.1:8000', region: 'us-east-1' });
-    expect(read).toEqual(['.data/local-stack.json']);
-    expect(resolveTarget({}, {}, () => 'not json')).toMatchObject({ region: 'us-east-1' });
+  it('without DATA_DIR finds .data/local-stack.json in the working directory or a folder above it', () => {
+    stackFile(join(root, '.data'), { region: 'us-west-2', dynamodbEndpoint: 'http://127.0.0.1:32124' });
+    mkdirSync(join(root, 'a', 'b'), { recursive: true });
+    expect(resolveTarget({}, {}, join(root, 'a', 'b'))).toMatchObject({ kind: 'local', endpoint: 'http://127.0.0.1:32124', region: 'us-west-2' });
+  });
+
+  it('defaults to port 8000 and us-east-1 when there is no local-stack.json', () => {
+    expect(resolveTarget({}, {}, nowhere)).toEqual({ kind: 'local', table: LOCAL_TABLE, endpoint: 'http://127.0.0.1:8000', region: 'us-east-1' });
+    stackFile(join(nowhere, 'broken'), {});
+    writeFileSync(join(nowhere, 'broken', 'local-stack.json'), 'not json');
+    expect(resolveTarget({}, { DATA_DIR: join(nowhere, 'broken') }, nowhere)).toMatchObject({ region: 'us-east-1', endpoint: 'http://127.0.0.1:8000' });
   });
 
   it('refuses a DYNAMODB_PORT that is not a port', () => {
-    expect(() => resolveTarget({}, { DYNAMODB_PORT: 'abc' }, noFile)).toThrow(/DYNAMODB_PORT/);
-    expect(() => resolveTarget({}, { DYNAMODB_PORT: '70000' }, noFile)).toThrow(/DYNAMODB_PORT/);
+    expect(() => resolveTarget({}, { DYNAMODB_PORT: 'abc' }, nowhere)).toThrow(/DYNAMODB_PORT/);
+    expect(() => resolveTarget({}, { DYNAMODB_PORT: '70000' }, nowhere)).toThrow(/DYNAMODB_PORT/);
   });
 
   it('with --table targets that table with the default credential chain, reading no local state', () => {
-    expect(resolveTarget({ table: 'traces-prod' }, { DYNAMODB_PORT: 'abc' }, noFile)).toEqual({
+    expect(resolveTarget({ table: 'traces-prod' }, { DYNAMODB_PORT: 'abc' }, nowhere)).toEqual({
       kind: 'aws',
       table: 'traces-prod',
       region: undefined,
       endpoint: undefined,
     });
-    expect(resolveTarget({ table: 't1x', region: 'eu-west-1', endpointUrl: 'http://localhost:9000' }, {}, noFile)).toEqual({
+    expect(resolveTarget({ table: 't1x', region: 'eu-west-1', endpointUrl: 'http://localhost:9000' }, {}, nowhere)).toEqual({
       kind: 'aws',
       table: 't1x',
       region: 'eu-west-1',

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseJson, parseJsonl, parserFor } from '../../functions/domain/parse/index.js';
 import type { ParseEvent, StreamParser } from '../../functions/domain/parse/index.js';
 import { ByteAccumulator, Utf8Decoder, truncateMessage } from '../../functions/domain/parse/utf8.js';
+import { fixture } from '../support/fixtures.js';
 
 const NO_RECORDS = { kind: 'error', position: 1, message: 'the file contains no records' } as const;
 const NOT_A_DOCUMENT = 'expected a JSON object or an array of objects';
@@ -57,10 +57,6 @@ function err(position: number, message: string): ParseEvent {
 
 function summary(events: ParseEvent[]): string[] {
   return events.map((e) => (e.kind === 'record' ? `${e.position}:record` : `${e.position}:${e.message}`));
-}
-
-function fixture(name: string): Buffer {
-  return readFileSync(new URL(`../../../shared/fixtures/${name}`, import.meta.url));
 }
 
 function nested(levels: number): string {

@@ -53,6 +53,30 @@ describe('LocalQueue', () => {
     expect(q.depth).toBe(0);
   });
 
+  it('delivers what is waiting in batches of up to batchSize; a failed record of a batch is redelivered alone', async () => {
+    const batches: string[][] = [];
+    const gate = deferred();
+    let first = true;
+    const q = queue({
+      dir: null,
+      concurrency: 1,
+      batchSize: 5,
+      retryDelayMs: () => 5,
+      consumer: async (e) => {
+        if (first) {
+          first = false;
+          await gate.promise; // the rest pile up meanwhile
+        }
+        batches.push(e.Records.map((r) => r.body));
+        return { batchItemFailures: e.Records.filter((r) => r.body === 'm3' && r.attributes.ApproximateReceiveCount === '1').map((r) => ({ itemIdentifier: r.messageId })) };
+      },
+    });
+    for (let i = 0; i < 8; i++) q.send(`m${i}`);
+    gate.resolve();
+    await q.idle();
+    expect(batches).toEqual([['m0'], ['m1', 'm2', 'm3', 'm4', 'm5'], ['m6', 'm7'], ['m3']]);
+  });
+
   it('redelivers a failed message after retryDelayMs, counting deliveries', async () => {
     const seen: Array<{ count: string; at: number }> = [];
     const delays: number[] = [];

@@ -7,11 +7,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, renderForest, type CliIo } from '../../cli/trace-ingest.js';
 import { TraceIngestClient, type TraceLogTree } from '../../sdk/index.js';
+import { uploadId } from '../../functions/domain/ids.js';
 
 let server: Server;
 let baseUrl = '';
 let received = 0;
 let tmp: string;
+let createDelayMs = 0;
+/** The id the server names the fake's upload by: its object key and version (functions/domain/ids.ts). */
+const watchedUpload = uploadId({ organizationId: 'o', projectId: 'p', objectKey: 'uploads/o/p/x.jsonl', version: 'version-1' });
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'sdk-cli-'));
@@ -27,10 +31,17 @@ beforeAll(async () => {
     });
     req.on('end', () => {
       if (req.url === '/api/v1/organizations') return send(200, { data: { id: 'o', name: 'o', owner_id: null, projects: [{ id: 'p', name: 'p' }] } });
-      if (req.url === '/o/p/put') return send(200, {});
+      if (req.url === '/o/p/put') {
+        res.setHeader('x-amz-version-id', 'version-1'); // as the versioned bucket answers a PUT
+        return send(200, {});
+      }
       if (req.url?.endsWith('/traces/upload')) return send(200, { url: `${baseUrl}/o/p/put`, upload_key: 'uploads/o/p/x.jsonl', headers: { 'Content-Type': 'application/jsonl' } });
-      if (req.url?.endsWith('/traces'))
-        return send(200, { trace_ids: ['a', 'b'], upload_id: '11111111-1111-1111-1111-111111111111', status: 'completed', errors: [{ line: 3, message: 'not JSON' }], error_count: 1, records: 3 });
+      // The upload that PUT made, while the server ingests it (the create call below takes its time).
+      if (req.url === `/api/v1/organizations/o/projects/p/uploads/${watchedUpload}`) return send(200, { upload_id: watchedUpload, status: 'processing', records: 120, error_count: 1 });
+      if (req.url?.endsWith('/traces')) {
+        const answer = { trace_ids: ['a', 'b'], upload_id: '11111111-1111-1111-1111-111111111111', status: 'completed', errors: [{ line: 3, message: 'not JSON' }], error_count: 1, records: 3 };
+        return void setTimeout(() => send(200, answer), createDelayMs);
+      }
       send(404, { error: { code: 'not_found', message: 'nothing here' } });
     });
   });
@@ -50,7 +61,7 @@ function io(isTTY: boolean) {
     stderr: (t) => err.push(t),
     env: {},
     isTTY,
-    client: () => new TraceIngestClient({ baseUrl, apiKey: 'k', env: {}, retryBaseDelayMs: 1 }),
+    client: () => new TraceIngestClient({ baseUrl, apiKey: 'k', env: {}, retryBaseDelayMs: 1, pollIntervalMs: 20 }),
   };
   return { io: value, out, err };
 }
@@ -68,6 +79,18 @@ describe('trace-ingest upload on a terminal', () => {
     expect(text).toContain('\x1b[32m2 traces created\x1b[39m');
     expect(text).toContain('  line 3: not JSON\n');
     expect(received).toBeGreaterThanOrEqual(60_000 * 14);
+  });
+
+  it("shows the server's ingest as it goes: records so far, bad lines so far", async () => {
+    const file = join(tmp, 'x.jsonl');
+    createDelayMs = 300;
+    try {
+      const { io: tty, out } = io(true);
+      expect(await main(['upload', file], tty)).toBe(1);
+      expect(out.join('')).toContain('820.3 KiB sent, ingesting: 120 records, 1 bad line…');
+    } finally {
+      createDelayMs = 0;
+    }
   });
 
   it('no escape codes off a terminal, nor with NO_COLOR', async () => {

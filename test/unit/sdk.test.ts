@@ -163,7 +163,7 @@ describe('upload', () => {
     };
     const body = Buffer.from('[{"a":1},{"a":2},{"a":3}]');
     const result = await client({ pollIntervalMs: 5 }).traces.upload(body, { filename: 'f.json' });
-    expect(result).toEqual({ traceIds: ['x', 'y'], uploadId: 'u-1', status: 'completed', errors: [{ line: 2, message: 'bad' }], errorCount: 1, records: 3 });
+    expect(result).toEqual({ traceIds: ['x', 'y'], uploadId: 'u-1', status: 'completed', errors: [{ line: 2, message: 'bad' }], errorCount: 1, records: 3, newTraces: null });
     expect(puts).toEqual([
       { length: String(body.length), type: 'application/json', bytes: body.length },
       { length: String(body.length), type: 'application/json', bytes: body.length },

@@ -10,7 +10,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { filenameSortKey, orderKey, shardOf, TRACE_SHARDS } from '../../functions/adapters/dynamo/keys.js';
-import { DynamoTraceWriter, traceItem } from '../../functions/adapters/dynamo/trace-writer.js';
+import { DynamoTraceWriter, INDEXED_DOCUMENT_BYTES, traceItem } from '../../functions/adapters/dynamo/trace-writer.js';
+import { INDEXES } from '../../functions/adapters/dynamo/schema.js';
+import { incompressibleText } from '../support/prng.js';
 import type { StoredTrace } from '../../functions/domain/ports.js';
 import { buildTrace, storedTrace, unpackText, type UploadContext } from '../../functions/domain/trace.js';
 
@@ -86,6 +88,15 @@ describe('traceItem', () => {
       doc_z: { B: t.packed },
     });
     expect(unpackText(item.doc_z!.B!)).toBe(t.document);
+  });
+
+  it('keeps a document too big to copy into the list index out of it (doc_zb, which no index holds)', () => {
+    const t = stored(5, { output: incompressibleText(2_000) });
+    expect(t.packed!.length).toBeGreaterThan(INDEXED_DOCUMENT_BYTES);
+    const item = traceItem(t);
+    expect(item.doc_z).toBeUndefined();
+    expect(unpackText(item.doc_zb!.B!)).toBe(t.document);
+    for (const index of INDEXES) expect(index.projection === 'ALL' || !index.projection.includes('doc_zb')).toBe(true);
   });
 
   it('leaves out a missing integration id (and never stores the input: it is derived from the document)', () => {

@@ -66,7 +66,8 @@ export async function call<T>(method: string, path: string, body?: unknown, key?
       throw new ApiError(res.status, 'bad_answer', `the API answered ${res.status} with something that is not JSON`);
     }
   }
-  if (res.status === 401 && key === undefined) {
+  // 401: no key or a revoked one (the route says so); 403: the gateway's authorizer refused the key.
+  if ((res.status === 401 || res.status === 403) && key === undefined) {
     clearSession();
     onUnauthorized();
   }

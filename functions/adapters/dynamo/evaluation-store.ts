@@ -1,6 +1,5 @@
 import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   BatchWriteCommand,
   GetCommand,
   TransactWriteCommand,
@@ -19,12 +18,12 @@ import type {
   TraceEvaluationState,
 } from '../../domain/evaluations.js';
 import { evaluationJson } from '../../domain/evaluations.js';
-import { queryPages } from './query.js';
+import { batchGetAll, queryPages } from './query.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import type { EvaluationCleaner } from '../../domain/trace-maintenance.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
 import { ensureEvalCounter, evalCounterUpdate, forgetEvalCounter } from './eval-counters.js';
-import { upgradeLegacyTrace } from './migration.js';
+import { readCurrentTrace } from './migration.js';
 import { keys } from './keys.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
 import { expiresAt, withExpiry } from '../../domain/expiry.js';
@@ -58,32 +57,18 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
   ) {}
 
   async readTraceState(tenant: Tenant, traceId: string): Promise<TraceEvaluationState | null> {
-    const key = keys.trace(tenant.organizationId, tenant.projectId, traceId);
-    const read = () =>
-      this.doc.send(
-        new GetCommand({
-          TableName: this.table,
-          Key: key,
-          ConsistentRead: true,
-          ProjectionExpression: 'pk, evaluations_count, last_evaluations, eval_version, judge_ids, #source, ok',
-          ExpressionAttributeNames: { '#source': 'source' },
-        }),
-      );
-    let out = await read();
-    if (!out.Item) return null;
-    // A trace the migration has not reached yet (no order key): rewritten first, then read again.
-    if (out.Item.ok === undefined) {
-      await upgradeLegacyTrace(this.doc, this.table, key);
-      out = await read();
-      if (!out.Item) return null;
-    }
+    const item = await readCurrentTrace(this.doc, this.table, keys.trace(tenant.organizationId, tenant.projectId, traceId), {
+      ProjectionExpression: 'pk, evaluations_count, last_evaluations, eval_version, judge_ids, #source, ok',
+      ExpressionAttributeNames: { '#source': 'source' },
+    });
+    if (!item) return null;
     return {
-      count: typeof out.Item.evaluations_count === 'number' ? out.Item.evaluations_count : 0,
-      last: Array.isArray(out.Item.last_evaluations) ? (out.Item.last_evaluations as unknown[]).map(summaryFromItem) : [],
-      version: typeof out.Item.eval_version === 'number' ? out.Item.eval_version : 0,
-      judgeIds: out.Item.judge_ids instanceof Set ? [...(out.Item.judge_ids as Set<string>)] : [],
-      source: String(out.Item.source),
-      order: String(out.Item.ok),
+      count: typeof item.evaluations_count === 'number' ? item.evaluations_count : 0,
+      last: Array.isArray(item.last_evaluations) ? (item.last_evaluations as unknown[]).map(summaryFromItem) : [],
+      version: typeof item.eval_version === 'number' ? item.eval_version : 0,
+      judgeIds: item.judge_ids instanceof Set ? [...(item.judge_ids as Set<string>)] : [],
+      source: String(item.source),
+      order: String(item.ok),
     };
   }
 
@@ -213,22 +198,7 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
   }
 
   private async getMany(wanted: Key[]): Promise<Map<string, Evaluation>> {
-    const found = new Map<string, Evaluation>();
-    for (let i = 0; i < wanted.length; i += 100) {
-      let pending: Record<string, unknown>[] = wanted.slice(i, i + 100);
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= 10) throw new Error('BatchGetItem left keys unprocessed after 10 attempts');
-        if (attempt > 0) await sleep(backoffMs(attempt));
-        try {
-          const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending } } }));
-          for (const item of out.Responses?.[this.table] ?? []) found.set(String(item.pk), evaluationFromItem(item));
-          pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
-        } catch (err) {
-          if (!isRetryable(err)) throw err;
-        }
-      }
-    }
-    return found;
+    return new Map((await batchGetAll(this.doc, this.table, wanted)).map((item) => [String(item.pk), evaluationFromItem(item)]));
   }
 
   private async batchWrite(requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]): Promise<void> {

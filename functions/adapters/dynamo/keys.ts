@@ -52,8 +52,11 @@ export const keys = {
     pk: `P#${org}#${project}`,
     sk: `UPLOAD#${uploadId}#COUNTED#${group}`,
   }),
-  /** A completed upload's place in the filename order (gsi1): what `sort_by=filename` walks. */
-  uploadByFilename: (org: string, project: string, uploadId: string) => ({ pk: `P#${org}#${project}`, sk: `UFN#${uploadId}` }),
+  /**
+   * A completed upload's place in the filename order (gsi1): what `sort_by=filename` walks. A key of
+   * its own: an OTel trace is an "upload" of one, so these come as fast as traces do.
+   */
+  uploadByFilename: (org: string, project: string, uploadId: string) => ({ pk: `UFN#${org}#${project}#${uploadId}`, sk: 'UFN' }),
   counter: (org: string, project: string) => ({ pk: `P#${org}#${project}`, sk: 'COUNTER' }),
   /** The traces created in one UTC hour (`YYYY-MM-DDTHH`): time-range totals sum these. */
   hourCounter: (org: string, project: string, createdAt: string) => ({ pk: `P#${org}#${project}`, sk: `${HOUR_COUNTER_PREFIX}${createdAt.slice(0, 13)}` }),
@@ -90,8 +93,8 @@ export const traceIndex = {
   judge: (org: string, project: string, shard: number, judgeId: string) => `TJ#${org}#${project}#${tag(shard)}#${segment(judgeId)}`,
   /** gsi3 (judge member items): the same, of one source. */
   judgeSource: (org: string, project: string, shard: number, judgeId: string, source: string) => `TJS#${org}#${project}#${tag(shard)}#${segment(judgeId)}#${segment(source)}`,
-  /** gsi1 (upload-by-filename items): a project's completed uploads in filename order. */
-  uploadsByFilename: (org: string, project: string) => `UF#${org}#${project}`,
+  /** gsi1 (upload-by-filename items): a project's completed uploads in filename order, sharded by upload. */
+  uploadsByFilename: (org: string, project: string, shard: number) => `UF#${org}#${project}#${tag(shard)}`,
 };
 
 /** Index partitions of a project's spans. */

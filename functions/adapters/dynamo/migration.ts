@@ -27,9 +27,10 @@ import { ensureEvalCounter, evalCounterUpdate } from './eval-counters.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
 import { keys, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
-import { spanItem } from './span-store.js';
+import { spanItem, toRecord } from './span-store.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
+import { documentAttribute } from './trace-writer.js';
 
 export const SCHEMA_VERSION = 2;
 const META = { pk: 'META', sk: 'SCHEMA' };
@@ -169,7 +170,8 @@ async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Ite
     const [, org, project] = pk.split('#');
     const m = /^UPLOAD#(.+)#IDS#(\d+)$/.exec(sk);
     if (!m) return null;
-    await putIdChunk(doc, table, org!, project!, m[1]!, Number(m[2]), typeof item.ids === 'string' && item.ids ? item.ids.split(',') : []);
+    // Its upload's TTL, when it had one (the v1 item's own expires_at).
+    await putIdChunk(doc, table, org!, project!, m[1]!, Number(m[2]), typeof item.ids === 'string' && item.ids ? item.ids.split(',') : [], typeof item.expires_at === 'number' ? item.expires_at : undefined);
     await doc.send(new DeleteCommand({ TableName: table, Key: { pk, sk } }));
     return 'idChunks';
   }
@@ -179,6 +181,7 @@ async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Ite
       { organizationId: org!, projectId: project!, uploadId: String(item.upload_id), filename: String(item.filename), createdAt: String(item.created_at) },
       { traces: Number(item.traces), idChunks: Number(item.id_chunks ?? 0) },
     );
+    if (typeof item.expires_at === 'number') entry.expires_at = item.expires_at;
     spend();
     try {
       await doc.send(new PutCommand({ TableName: table, Item: entry, ConditionExpression: 'attribute_not_exists(pk)' }));
@@ -213,7 +216,10 @@ async function migrateTrace(doc: DynamoDBDocumentClient, table: string, old: Ite
     upload_id: old.upload_id,
   };
   if (typeof old.integration_id === 'string') next.integration_id = old.integration_id;
-  if (typeof old.doc === 'string') next.doc_z = packText(old.doc);
+  if (typeof old.doc === 'string') {
+    const packed = packText(old.doc);
+    next[documentAttribute(packed)] = packed;
+  }
   if (typeof old.payload_key === 'string') {
     next.payload_key = old.payload_key;
     if (typeof old.search === 'string') next.search_z = packText(old.search);
@@ -265,16 +271,7 @@ async function migrateTrace(doc: DynamoDBDocumentClient, table: string, old: Ite
 async function migrateSpan(doc: DynamoDBDocumentClient, table: string, old: Item): Promise<boolean> {
   // SPAN#<org>#<project>#<trace_id>: organization and project ids hold no '#'.
   const [, org, project] = String(old.pk).split('#');
-  const record = {
-    traceId: String(old.trace_id),
-    rootTraceId: String(old.root_trace_id),
-    parentTraceId: typeof old.parent_trace_id === 'string' ? old.parent_trace_id : null,
-    experimentUuid: typeof old.experiment_uuid === 'string' ? old.experiment_uuid : null,
-    base: typeof old.base === 'string' ? old.base : null,
-    patches: Array.isArray(old.patches) ? old.patches.map(String) : [],
-    doc: typeof old.doc === 'string' ? old.doc : null,
-    version: Number(old.version ?? 0),
-  };
+  const record = toRecord(old);
   const next: Item = { ...spanItem({ organizationId: org!, projectId: project! }, record), ...(old.expires_at !== undefined ? { expires_at: old.expires_at } : {}) };
   try {
     await doc.send(
@@ -290,6 +287,23 @@ async function migrateSpan(doc: DynamoDBDocumentClient, table: string, old: Item
     if ((err as Error).name === 'ConditionalCheckFailedException') return false;
     throw err;
   }
+}
+
+/**
+ * A trace item read consistently for a request path (with `projection`), in the current layout: a
+ * v1 trace the migration has not reached yet (no order key) is rewritten first, then read again.
+ */
+export async function readCurrentTrace(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  key: { pk: string; sk: string },
+  read: Omit<ConstructorParameters<typeof GetCommand>[0], 'TableName' | 'Key' | 'ConsistentRead'> = {},
+): Promise<Record<string, unknown> | undefined> {
+  const get = async () => (await doc.send(new GetCommand({ ...read, TableName: table, Key: key, ConsistentRead: true }))).Item;
+  const item = await get();
+  if (!item || item.ok !== undefined) return item;
+  await upgradeLegacyTrace(doc, table, key);
+  return get();
 }
 
 /**

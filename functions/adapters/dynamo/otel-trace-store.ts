@@ -83,13 +83,14 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
 
   /**
    * An OTel trace's state from its item. The one place that reads the trace item's layout (what
-   * trace-writer.ts's `traceItem()` writes: `doc_z` or `payload_key`, the order key `ok`); any other
+   * trace-writer.ts's `traceItem()` writes: `doc_z`/`doc_zb` or `payload_key`, the order key `ok`); any other
    * item under the key (none should be) is not an OTel trace to merge into.
    */
   private async stateOf(item: Record<string, AttributeValue>): Promise<StoredOtelTrace | null> {
     if (item.type?.S !== 'trace' || item.otel_version?.N === undefined) return null;
     const payloadKey = item.payload_key?.S ?? null;
-    const document = payloadKey !== null ? (await this.payloads.read(payloadKey)).document : item.doc_z?.B ? unpackText(item.doc_z.B) : '';
+    const packed = item.doc_z?.B ?? item.doc_zb?.B;
+    const document = payloadKey !== null ? (await this.payloads.read(payloadKey)).document : packed ? unpackText(packed) : '';
     return { document, payloadKey, createdAt: createdAtOf(item.ok?.S ?? ''), version: Number(item.otel_version.N) };
   }
 
@@ -144,7 +145,7 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
   async update(tenant: Tenant, next: OtelTraceWrite): Promise<boolean> {
     const item = traceItem(next.trace);
     // What traceItem() writes in either form (inline or offloaded): the other form's attributes go.
-    const inline = traceItem({ ...next.trace, packed: new Uint8Array(1), payloadKey: null, packedSearch: null });
+    const inline = { ...traceItem({ ...next.trace, packed: new Uint8Array(1), payloadKey: null, packedSearch: null }), doc_zb: { B: new Uint8Array(1) } };
     const offloaded = traceItem({ ...next.trace, packed: null, payloadKey: 'x', packedSearch: new Uint8Array(1) });
     const possible = new Set([...Object.keys(inline), ...Object.keys(offloaded)]);
     const names: Record<string, string> = { '#v': 'otel_version' };

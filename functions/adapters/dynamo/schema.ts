@@ -6,7 +6,8 @@
  *   trace          pk T#<org>#<project>#<traceId>   sk T
  *                  gsi4pk TC#<org>#<project>#<shard>            ok <order key>   (every trace)
  *                  gsi5pk TS#<org>#<project>#<shard>#<source>   ok <order key>   (by source)
- *                  doc_z (the document, deflated) | payload_key (+ search_z); filename, source, upload_id, ...
+ *                  doc_z (the document, deflated, up to 512 bytes: copied into gsi4) | doc_zb (bigger: in no index)
+ *                  | payload_key (+ search_z); filename, source, upload_id, ...
  *   trace member   pk TM#<org>#<project>#<traceId>  sk ST | J#<judgeId>          (once evaluated)
  *                  gsi2pk TE#…#<status>#<shard> | TJ#…#<shard>#<judge>;  gsi3pk TES#… | TJS#… (with the source)
  *   evaluation     pk EV#<org>#<project>#<evaluationId>   sk EV

@@ -1,12 +1,11 @@
-import { queryPages } from './query.js';
+import { batchGetAll, queryPages } from './query.js';
 import { allShards, EXPERIMENT_SHARDS, segment, shardOf, spanIndex, TREE_SHARDS } from './keys.js';
 import { countSharded, mergeShards } from './sharded-query.js';
 import type { SpanRangeItem, SpanRangeStore } from '../../domain/jobs.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
 import type { Tenant } from '../../domain/tenancy.js';
-import { backoffMs, sleep } from '../retry.js';
 import { expiresAt, isExpired } from '../../domain/expiry.js';
 
 /**
@@ -52,7 +51,8 @@ export function spanItem(tenant: Tenant, r: SpanRecord): Record<string, unknown>
   return item;
 }
 
-function toRecord(i: Record<string, unknown>): SpanRecord {
+/** A span item as the store's record. */
+export function toRecord(i: Record<string, unknown>): SpanRecord {
   return {
     traceId: String(i.trace_id),
     rootTraceId: String(i.root_trace_id),
@@ -95,26 +95,12 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
     return out.Item && !isExpired(out.Item.expires_at) ? toRecord(out.Item) : null;
   }
 
-  /** BatchGetItem, consistent; unprocessed keys (throttling) are asked again with backoff. */
+  /** BatchGetItem, consistent; unprocessed keys (throttling) are asked again with backoff, then named a throttle (callers answer 429). */
   async getMany(tenant: Tenant, traceIds: readonly string[]): Promise<Map<string, SpanRecord>> {
     if (traceIds.length > 100) throw new Error('getMany reads at most 100 spans');
-    const found = new Map<string, SpanRecord>();
-    let pending: Record<string, unknown>[] = traceIds
-      .filter((id) => Buffer.byteLength(id) <= MAX_SPAN_ID_BYTES)
-      .map((id) => spanKeys.span(tenant.organizationId, tenant.projectId, id));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= 8) {
-        // Keys left unprocessed are throttled reads: named as DynamoDB names the throttle, so callers answer 429.
-        const err = new Error(`BatchGetItem left ${pending.length} spans unread after ${attempt} attempts (throttled)`);
-        err.name = 'ProvisionedThroughputExceededException';
-        throw err;
-      }
-      if (attempt > 0) await sleep(backoffMs(attempt));
-      const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
-      for (const item of out.Responses?.[this.table] ?? []) if (!isExpired(item.expires_at)) found.set(String(item.trace_id), toRecord(item));
-      pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
-    }
-    return found;
+    const wanted = traceIds.filter((id) => Buffer.byteLength(id) <= MAX_SPAN_ID_BYTES).map((id) => spanKeys.span(tenant.organizationId, tenant.projectId, id));
+    const items = await batchGetAll(this.doc, this.table, wanted, { consistent: true, maxAttempts: 8 });
+    return new Map(items.filter((item) => !isExpired(item.expires_at)).map((item) => [String(item.trace_id), toRecord(item)]));
   }
 
   async save(tenant: Tenant, next: SpanRecord): Promise<boolean> {

@@ -7,7 +7,7 @@ import {
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { apiKeyId, type ApiKeyRecord, type NewApiKey, type Organization, type Project, type Tenant, type TenantStore } from '../../domain/tenancy.js';
+import { apiKeyId, type ApiKeyRecord, type ApiKeyState, type NewApiKey, type Organization, type Project, type Tenant, type TenantStore } from '../../domain/tenancy.js';
 import { keys } from './keys.js';
 
 /**
@@ -160,9 +160,15 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   async resolveApiKey(hash: string): Promise<Tenant | null> {
+    const state = await this.lookupApiKey(hash);
+    return state?.status === 'active' ? state.tenant : null;
+  }
+
+  async lookupApiKey(hash: string): Promise<ApiKeyState | null> {
     const i = await this.get(keys.apiKey(hash));
-    if (!i || i.revoked_at) return null;
-    return { organizationId: String(i.organization_id), projectId: String(i.project_id) };
+    if (!i) return null;
+    if (i.revoked_at) return { status: 'revoked', revokedAt: String(i.revoked_at) };
+    return { status: 'active', tenant: { organizationId: String(i.organization_id), projectId: String(i.project_id) } };
   }
 
   async listApiKeys(organizationId: string): Promise<ApiKeyRecord[]> {

@@ -4,7 +4,7 @@ import type { Tenant } from '../../domain/tenancy.js';
 import type { DeleteResult, TraceMaintenanceStore, TraceToDelete } from '../../domain/trace-maintenance.js';
 import { evalCounterUpdate } from './eval-counters.js';
 import { createdAtOf, judgeMember, keys, STATUS_MEMBER } from './keys.js';
-import { upgradeLegacyTrace } from './migration.js';
+import { readCurrentTrace } from './migration.js';
 
 /** Judge members deleted in the trace's own transaction (with the trace, up to four counters and its status member: under 100 items). */
 const MEMBERS_IN_DELETE = 90;
@@ -17,30 +17,17 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
   ) {}
 
   async findTrace(tenant: Tenant, traceId: string): Promise<TraceToDelete | null> {
-    const key = keys.trace(tenant.organizationId, tenant.projectId, traceId);
-    const read = () =>
-      this.doc.send(
-        new GetCommand({
-          TableName: this.table,
-          Key: key,
-          ConsistentRead: true,
-          ProjectionExpression: 'pk, #source, payload_key, ok, eval_status, judge_ids',
-          ExpressionAttributeNames: { '#source': 'source' },
-        }),
-      );
-    let out = await read();
-    // A trace the migration has not reached yet (no order key): rewritten first, so its counts move once.
-    if (out.Item && out.Item.ok === undefined) {
-      await upgradeLegacyTrace(this.doc, this.table, key);
-      out = await read();
-    }
-    if (!out.Item || typeof out.Item.source !== 'string') return null;
+    const item = await readCurrentTrace(this.doc, this.table, keys.trace(tenant.organizationId, tenant.projectId, traceId), {
+      ProjectionExpression: 'pk, #source, payload_key, ok, eval_status, judge_ids',
+      ExpressionAttributeNames: { '#source': 'source' },
+    });
+    if (!item || typeof item.source !== 'string') return null;
     return {
-      source: out.Item.source,
-      payloadKey: typeof out.Item.payload_key === 'string' ? out.Item.payload_key : null,
-      createdAt: typeof out.Item.ok === 'string' ? createdAtOf(out.Item.ok) : null,
-      evalStatus: typeof out.Item.eval_status === 'string' ? out.Item.eval_status : null,
-      judgeIds: out.Item.judge_ids instanceof Set ? [...(out.Item.judge_ids as Set<string>)].sort() : [],
+      source: item.source,
+      payloadKey: typeof item.payload_key === 'string' ? item.payload_key : null,
+      createdAt: typeof item.ok === 'string' ? createdAtOf(item.ok) : null,
+      evalStatus: typeof item.eval_status === 'string' ? item.eval_status : null,
+      judgeIds: item.judge_ids instanceof Set ? [...(item.judge_ids as Set<string>)].sort() : [],
     };
   }
 

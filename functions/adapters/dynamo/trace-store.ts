@@ -1,11 +1,10 @@
-import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CursorError, decodeCursor, encodeCursor } from '../../domain/list-query.js';
 import { renderInput } from '../../domain/render-input.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { searchText, unpackText } from '../../domain/trace.js';
 import type { LastEvaluation, ListPage, ListQuery, TraceReader, TraceView } from '../../domain/traces.js';
 import type { RangePage, RangeQuery, TraceRangeReader } from '../../domain/jobs.js';
-import { backoffMs, isRetryable, sleep } from '../retry.js';
 import { evalCounterTotals, type EvalTotals } from './eval-counters.js';
 import {
   allShards,
@@ -15,7 +14,8 @@ import {
   TRACE_SHARDS,
   traceIndex,
 } from './keys.js';
-import { queryPages } from './query.js';
+import { upgradeLegacyTrace } from './migration.js';
+import { batchGetAll, queryPages } from './query.js';
 import { ID_CHUNK_SIZE } from '../../domain/limits.js';
 import { readIdChunk } from './upload-ids.js';
 import { countSharded, mergeShards, type Bound, type ShardedQuery } from './sharded-query.js';
@@ -34,11 +34,17 @@ export const DEFAULT_LIST_BUDGET_MS = 5_000;
 
 type Item = Record<string, unknown>;
 
+/** Which trace items a page reads behind its index entries: all, those whose entry lacks the document (`big`), or none (ids alone). */
+type Hydration = 'all' | 'big' | 'none';
+
 /** How a list query reads: which index and partitions (one per shard), whether its entries must be completed by reading the items, and what it filters. */
 interface Driver {
   query: Omit<ShardedQuery, 'lower' | 'upper' | 'forward' | 'expect'>;
-  /** The index entries lack the trace's view: read the items (BatchGetItem). */
-  hydrate: boolean;
+  /**
+   * `all`: the index entries lack the trace's view, read the items (BatchGetItem); `big`: they hold
+   * it but for a document too big to copy into the index (`doc_zb`), read those items only.
+   */
+  hydrate: Hydration;
   /** A filter the index cannot apply, on the (read) item; null: every entry matches. */
   matches: ((item: Item) => boolean) | null;
 }
@@ -73,8 +79,15 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
   }
 
   async get(tenant: Tenant, id: string): Promise<TraceView | null> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.trace(tenant.organizationId, tenant.projectId, id) }));
+    const key = keys.trace(tenant.organizationId, tenant.projectId, id);
+    let out = await this.doc.send(new GetCommand({ TableName: this.table, Key: key }));
     if (!out.Item || out.Item.type !== 'trace') return null;
+    // A trace the migration has not reached yet (no order key): rewritten first (once), then read again.
+    if (out.Item.ok === undefined) {
+      if (!(await upgradeLegacyTrace(this.doc, this.table, key))) return null;
+      out = await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+      if (!out.Item || out.Item.ok === undefined) return null;
+    }
     return this.view(tenant, out.Item);
   }
 
@@ -117,7 +130,7 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
   async range(tenant: Tenant, q: RangeQuery): Promise<RangePage> {
     const d = driverFor(tenant, q.filters, this.table);
     // Ids alone need the items only to test a search (an index entry names its trace).
-    const hydrate = d.hydrate && (q.documents || d.matches !== null);
+    const hydrate: Hydration = q.documents || d.matches !== null ? d.hydrate : 'none';
     const lower: Bound | undefined = q.after !== null ? { value: q.after, inclusive: false } : q.filters.since ? { value: q.filters.since, inclusive: true } : undefined;
     // Order keys start with the creation time: `<until>~` sorts after every key created at `until`.
     const upper: Bound = { value: `${q.until}~`, inclusive: true };
@@ -174,8 +187,8 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
         // Out of time (after reading something, so every request moves on): the next page goes on from here.
         if (full === null && filtered && position !== undefined && Date.now() > deadline) return { items, matched, counted: matched, position, more: true, exhausted: false };
         if (full !== null && Date.now() > full.until) return { items, matched: full.matched, counted: matched, position, more: true, exhausted: false };
-        // Entries that hold the items come one at a time; entries whose items are read (BatchGetItem) come in batches.
-        const size = !d.hydrate ? 1 : full !== null ? 100 : Math.min(100, Math.max(filtered ? 25 : 1, skip + want - matched));
+        // Entries come in batches: their items (those they do not hold) are read together, with one BatchGetItem.
+        const size = full !== null ? 100 : Math.min(100, Math.max(filtered ? 25 : 1, skip + want - matched));
         const batch: Item[] = [];
         let ended = false;
         while (batch.length < size) {
@@ -186,7 +199,7 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
           }
           batch.push(next.value);
         }
-        const read = d.hydrate ? await this.hydrate(tenant, batch) : batch;
+        const read = await this.hydrate(tenant, batch, d.hydrate);
         for (let i = 0; i < batch.length; i++) {
           const item = read[i];
           const match = item !== undefined && (d.matches === null || d.matches(item));
@@ -194,6 +207,8 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
           if (full !== null) continue;
           if (match && matched > skip) items.push(item);
           position = String(batch[i]![skAttr]);
+          // Out of time inside a batch: the next page goes on right after this entry (the rest of the batch is read again).
+          if (filtered && items.length < want && i < batch.length - 1 && Date.now() > deadline) return { items, matched, counted: matched, position, more: true, exhausted: false };
           if (items.length === want) {
             if (!countOn) {
               // Entries after this one (in the batch, or still to come) may match: the next page starts here.
@@ -214,26 +229,19 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     }
   }
 
-  /** The trace items behind index entries, in the entries' order (undefined where one is gone). */
-  private async hydrate(tenant: Tenant, entries: Item[]): Promise<(Item | undefined)[]> {
+  /**
+   * The trace items behind index entries, in the entries' order (undefined where one is gone): all of
+   * them, or (`big`) only those of entries that hold the trace but for its document (an entry of gsi4
+   * whose document was too big to copy into the index); the others are answered from the entry.
+   */
+  private async hydrate(tenant: Tenant, entries: Item[], which: Hydration = 'all'): Promise<(Item | undefined)[]> {
+    if (which === 'none') return entries;
     const keyOf = (e: Item) => (typeof e.trace_id === 'string' ? keys.trace(tenant.organizationId, tenant.projectId, e.trace_id) : { pk: String(e.pk), sk: 'T' });
-    const wanted = entries.map(keyOf);
-    const found = new Map<string, Item>();
-    for (let i = 0; i < wanted.length; i += 100) {
-      let pending: Record<string, unknown>[] = wanted.slice(i, i + 100);
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= 10) throw new Error('BatchGetItem left keys unprocessed after 10 attempts');
-        if (attempt > 0) await sleep(backoffMs(attempt));
-        try {
-          const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending } } }));
-          for (const item of out.Responses?.[this.table] ?? []) found.set(String(item.pk), item);
-          pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
-        } catch (err) {
-          if (!isRetryable(err)) throw err;
-        }
-      }
-    }
-    return wanted.map((k) => found.get(k.pk));
+    const needs = (e: Item) => which === 'all' || (!(e.doc_z instanceof Uint8Array) && typeof e.payload_key !== 'string');
+    const wanted = entries.filter(needs).map(keyOf);
+    if (wanted.length === 0) return entries;
+    const found = new Map((await batchGetAll(this.doc, this.table, wanted)).map((item) => [String(item.pk), item]));
+    return entries.map((e) => (needs(e) ? found.get(keyOf(e).pk) : e));
   }
 
   // --- filename order -------------------------------------------------------------------------
@@ -253,40 +261,38 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
       start = { upload: u, index };
     }
     const matches = filterOf(q);
-    const values: Record<string, unknown> = { ':p': traceIndex.uploadsByFilename(tenant.organizationId, tenant.projectId) };
-    if (start) values[':from'] = start.upload;
-    if (q.since) values[':since'] = q.since;
-    const uploads = queryPages(this.doc, {
-      TableName: this.table,
-      IndexName: 'gsi1',
-      KeyConditionExpression: start ? `gsi1pk = :p AND gsi1sk ${forward ? '>=' : '<='} :from` : 'gsi1pk = :p',
-      ExpressionAttributeValues: values,
-      ScanIndexForward: forward,
+    // The uploads' shards merged into one filename order; the cursor's upload is where it starts (its own traces from the cursor's index).
+    const uploads = mergeShards(this.doc, {
+      table: this.table,
+      index: 'gsi1',
+      pkAttr: 'gsi1pk',
+      skAttr: 'gsi1sk',
+      partitions: allShards(TRACE_SHARDS).map((s) => traceIndex.uploadsByFilename(tenant.organizationId, tenant.projectId, s)),
+      ...(start ? (forward ? { lower: { value: start.upload, inclusive: true } } : { upper: { value: start.upload, inclusive: true } }) : {}),
+      forward,
       // Every trace of an upload has its creation time: a time range drops whole uploads.
-      ...(q.since ? { FilterExpression: 'created_at >= :since' } : {}),
-      Limit: 100,
+      ...(q.since ? { filter: { expression: '#created >= :since', names: { '#created': 'created_at' }, values: { ':since': q.since } } } : {}),
+      expect: 32,
     });
     const items: Item[] = [];
     let matched = 0;
-    for await (const page of uploads) {
-      for (const u of page) {
-        const sortKey = String(u.gsi1sk);
-        const uploadId = String(u.upload_id);
-        const ids = uploadIds(this.doc, this.table, tenant, u, forward, start?.upload === sortKey ? start.index : 0);
-        for await (const { index, batch } of ids) {
-          const full = await this.hydrate(tenant, batch.map((id) => ({ trace_id: id })));
-          for (let j = 0; j < batch.length; j++) {
-            const item = full[j];
-            // A trace another upload wrote (identical content uploaded again) is listed under that upload.
-            if (item !== undefined && item.upload_id === uploadId && (matches === null || matches(item))) {
-              matched++;
-              if (matched > skip) items.push(item);
-            }
-            if (items.length === q.pageSize) return { items, matched, counted: matched, position: String(index + j + 1), upload: sortKey, more: true, exhausted: false };
+    for await (const u of uploads) {
+      const sortKey = String(u.gsi1sk);
+      const uploadId = String(u.upload_id);
+      const ids = uploadIds(this.doc, this.table, tenant, u, forward, start?.upload === sortKey ? start.index : 0);
+      for await (const { index, batch } of ids) {
+        const full = await this.hydrate(tenant, batch.map((id) => ({ trace_id: id })));
+        for (let j = 0; j < batch.length; j++) {
+          const item = full[j];
+          // A trace another upload wrote (identical content uploaded again) is listed under that upload.
+          if (item !== undefined && item.upload_id === uploadId && (matches === null || matches(item))) {
+            matched++;
+            if (matched > skip) items.push(item);
           }
-          // Out of time: go on from the next id on the next page.
-          if (Date.now() > deadline) return { items, matched, counted: matched, position: String(index + batch.length), upload: sortKey, more: true, exhausted: false };
+          if (items.length === q.pageSize) return { items, matched, counted: matched, position: String(index + j + 1), upload: sortKey, more: true, exhausted: false };
         }
+        // Out of time: go on from the next id on the next page.
+        if (Date.now() > deadline) return { items, matched, counted: matched, position: String(index + batch.length), upload: sortKey, more: true, exhausted: false };
       }
     }
     return { items, matched, counted: matched, position: undefined, more: false, exhausted: true };
@@ -361,8 +367,9 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     const prefix = keys.trace(tenant.organizationId, tenant.projectId, '').pk;
     let input: string | null;
     let document: string;
-    if (i.doc_z instanceof Uint8Array) {
-      document = unpackText(i.doc_z);
+    const packed = packedDocument(i);
+    if (packed !== null) {
+      document = unpackText(packed);
       const kept = storedInput(i);
       input = kept !== undefined ? kept : renderInput(JSON.parse(document) as Record<string, unknown>);
     } else if (typeof i.payload_key === 'string') {
@@ -446,6 +453,13 @@ function judgeCount(t: EvalTotals, judge: string, source: string | undefined): n
   return source === undefined ? (t.byJudge[judge] ?? 0) : (t.byJudgeSource[JSON.stringify([judge, source])] ?? 0);
 }
 
+/** A trace item's deflated document, whichever attribute holds it (see traceItem). */
+function packedDocument(item: Item): Uint8Array | null {
+  if (item.doc_z instanceof Uint8Array) return item.doc_z;
+  if (item.doc_zb instanceof Uint8Array) return item.doc_zb;
+  return null;
+}
+
 /** An input kept in the item (one the document does not give): a string, null, or undefined when the document gives it. */
 function storedInput(item: Item): string | null | undefined {
   if (!('input' in item)) return undefined;
@@ -455,8 +469,9 @@ function storedInput(item: Item): string | null | undefined {
 /** Does the (read) trace item match the query's search? Case-insensitive, over the text `searchText` makes. */
 function searchMatches(item: Item, needle: string): boolean {
   let text: string;
-  if (item.doc_z instanceof Uint8Array) {
-    const document = unpackText(item.doc_z);
+  const packed = packedDocument(item);
+  if (packed !== null) {
+    const document = unpackText(packed);
     const value = JSON.parse(document) as Record<string, unknown>;
     const kept = storedInput(item);
     text = searchText(String(item.filename), kept !== undefined ? kept : renderInput(value), value);
@@ -497,18 +512,18 @@ function driverFor(tenant: Tenant, q: Pick<ListQuery, 'source' | 'judgeId' | 'st
     const status = q.status;
     const statusTest = status ? (i: Item) => (status === 'unevaluated' ? i.eval_status === undefined : i.eval_status === status) : null;
     const tests = [statusTest, search].filter((t): t is (i: Item) => boolean => t !== null);
-    return { query: index(q.source ? 'gsi3' : 'gsi2', partitions), hydrate: true, matches: tests.length ? (i) => tests.every((t) => t(i)) : null };
+    return { query: index(q.source ? 'gsi3' : 'gsi2', partitions), hydrate: 'all', matches: tests.length ? (i) => tests.every((t) => t(i)) : null };
   }
   if (q.status && q.status !== 'unevaluated') {
     const status = q.status;
     const partitions = shards.map((s) => (q.source ? traceIndex.statusSource(org, project, status, s, q.source) : traceIndex.status(org, project, status, s)));
-    return { query: index(q.source ? 'gsi3' : 'gsi2', partitions), hydrate: true, matches: search };
+    return { query: index(q.source ? 'gsi3' : 'gsi2', partitions), hydrate: 'all', matches: search };
   }
   const filter = q.status === 'unevaluated' ? { expression: 'attribute_not_exists(#es)', names: { '#es': 'eval_status' } } : undefined;
   if (q.source) {
     const source = q.source;
-    return { query: { ...index('gsi5', shards.map((s) => traceIndex.source(org, project, s, source))), filter }, hydrate: true, matches: search };
+    return { query: { ...index('gsi5', shards.map((s) => traceIndex.source(org, project, s, source))), filter }, hydrate: 'all', matches: search };
   }
-  return { query: { ...index('gsi4', shards.map((s) => traceIndex.all(org, project, s))), filter }, hydrate: false, matches: search };
+  return { query: { ...index('gsi4', shards.map((s) => traceIndex.all(org, project, s))), filter }, hydrate: 'big', matches: search };
 }
 

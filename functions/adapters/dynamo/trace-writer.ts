@@ -35,10 +35,23 @@ export function traceItem(t: StoredTrace): Record<string, AttributeValue> {
   if (t.integrationId !== null) item.integration_id = S(t.integrationId);
   // An input the document does not give (renderInput of it would not): kept as it is.
   if (!t.inputFromDocument && t.payloadKey === null) item.input = t.input === null ? { NULL: true } : S(t.input);
-  if (t.packed !== null) item.doc_z = { B: t.packed };
+  if (t.packed !== null) item[documentAttribute(t.packed)] = { B: t.packed };
   if (t.payloadKey !== null) item.payload_key = S(t.payloadKey);
   if (t.packedSearch !== null) item.search_z = { B: t.packedSearch };
   return item;
+}
+
+/**
+ * A deflated document of up to this many bytes is copied into the every-trace index (gsi4) as
+ * `doc_z`, so a list page is one read and the entry stays one write unit (with its keys and view,
+ * under 1 KB). A bigger one is `doc_zb`, which no index holds: copying it would cost a write unit
+ * per KB on every trace, while reading it back for a page costs half a read unit per 4 KB.
+ */
+export const INDEXED_DOCUMENT_BYTES = 512;
+
+/** The attribute a deflated document goes in. */
+export function documentAttribute(packed: Uint8Array): 'doc_z' | 'doc_zb' {
+  return packed.length <= INDEXED_DOCUMENT_BYTES ? 'doc_z' : 'doc_zb';
 }
 
 export interface TraceWriterOptions {

@@ -1,6 +1,6 @@
-import { BatchGetCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ID_CHUNK_SIZE } from '../../domain/limits.js';
-import { backoffMs, isRetryable, sleep } from '../retry.js';
+import { batchGetAll } from './query.js';
 import { keys } from './keys.js';
 
 /**
@@ -23,22 +23,8 @@ export async function readIdChunk(doc: DynamoDBDocumentClient, table: string, or
 /** The first `limit` ids of an upload of `chunks` chunks, in file order (the chunks read together, by key). */
 export async function readIdChunks(doc: DynamoDBDocumentClient, table: string, org: string, project: string, uploadId: string, chunks: number, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
   const wanted = Math.min(chunks, Math.ceil(limit / ID_CHUNK_SIZE));
-  const found = new Map<string, string[]>();
   const all = Array.from({ length: wanted }, (_, n) => keys.uploadIds(org, project, uploadId, n));
-  for (let i = 0; i < all.length; i += 100) {
-    let pending: Record<string, unknown>[] = all.slice(i, i + 100);
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= 10) throw new Error('BatchGetItem left keys unprocessed after 10 attempts');
-      if (attempt > 0) await sleep(backoffMs(attempt));
-      try {
-        const out = await doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: 'pk, ids' } } }));
-        for (const item of out.Responses?.[table] ?? []) found.set(String(item.pk), splitIds(item.ids));
-        pending = out.UnprocessedKeys?.[table]?.Keys ?? [];
-      } catch (err) {
-        if (!isRetryable(err)) throw err;
-      }
-    }
-  }
+  const found = new Map((await batchGetAll(doc, table, all, { consistent: true, projection: 'pk, ids' })).map((item) => [String(item.pk), splitIds(item.ids)]));
   const ids = all.flatMap((k) => found.get(k.pk) ?? []);
   return ids.length > limit ? ids.slice(0, limit) : ids;
 }

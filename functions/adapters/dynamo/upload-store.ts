@@ -8,13 +8,14 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   newUploadRecord,
+  type IngestProgress,
   type LeaseResult,
   type NewUpload,
   type UploadRecord,
   type UploadStore,
   type UploadSummary,
 } from '../../domain/ports.js';
-import { filenameSortKey, keys, traceIndex } from './keys.js';
+import { filenameSortKey, keys, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { putIdChunk, readIdChunks } from './upload-ids.js';
 import { EXPIRY_GRACE_DAYS, expiresAt, isExpired } from '../../domain/expiry.js';
 
@@ -183,6 +184,23 @@ export class DynamoUploadStore implements UploadStore {
     }
   }
 
+  async recordProgress(u: UploadRecord, p: IngestProgress): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.upload(u.organizationId, u.projectId, u.uploadId),
+          UpdateExpression: 'SET records = :r, traces = :t, error_count = :e',
+          ConditionExpression: '#status = :processing',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':r': p.records, ':t': p.traces, ':e': p.errorCount, ':processing': 'processing' },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
   async putIdChunk(u: UploadRecord, index: number, ids: string[]): Promise<void> {
     await putIdChunk(this.doc, this.table, u.organizationId, u.projectId, u.uploadId, index, ids, this.expiry(u.createdAt).expires_at);
   }
@@ -316,7 +334,7 @@ export function uploadByFilenameItem(
     created_at: u.createdAt,
     traces: s.traces,
     id_chunks: s.idChunks,
-    gsi1pk: traceIndex.uploadsByFilename(u.organizationId, u.projectId),
+    gsi1pk: traceIndex.uploadsByFilename(u.organizationId, u.projectId, shardOf(u.uploadId, TRACE_SHARDS)),
     gsi1sk: filenameSortKey(u.filename, u.createdAt, u.uploadId),
   };
 }

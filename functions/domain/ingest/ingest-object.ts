@@ -37,6 +37,11 @@ export interface IngestDeps {
   /** BatchWriteItem calls in flight at once. */
   writeConcurrency?: number;
   leaseMs?: number;
+  /**
+   * Records the counts so far on the upload record at most this often while a file is read (default
+   * PROGRESS_EVERY_MS): `GET .../uploads/{id}` shows them. One small write each time: modest on AWS.
+   */
+  progressEveryMs?: number;
   /** Aborts an attempt in flight (the local stack uses it to stop cleanly); the message stays to be redelivered. */
   signal?: AbortSignal;
   now?: () => number;
@@ -59,6 +64,13 @@ export class LeaseBusyError extends RetryableIngestError {
   override name = 'LeaseBusyError';
 }
 
+/** The worker was told to stop (IngestDeps.signal): the attempt ended cleanly, its lease released, for a later delivery. */
+export class IngestStoppedError extends RetryableIngestError {
+  override name = 'IngestStoppedError';
+}
+
+/** How often, at most, an ingest in progress records its counts so far (one UpdateItem each). */
+export const PROGRESS_EVERY_MS = 3_000;
 
 export interface IngestOptions {
   /** When true and this attempt fails, the upload is marked failed for good. */
@@ -161,7 +173,8 @@ export async function ingestObject(deps: IngestDeps, ref: ObjectRef, options: In
     return { status: 'completed', upload, summary };
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    await deps.uploads.recordFailure(upload, reason, options.finalAttempt === true).catch(() => {});
+    // A stop is no verdict on the file, even on the last delivery.
+    await deps.uploads.recordFailure(upload, reason, options.finalAttempt === true && !(err instanceof IngestStoppedError)).catch(() => {});
     throw err instanceof RetryableIngestError ? err : new RetryableIngestError(reason, { cause: err });
   } finally {
     body?.destroy?.(); // no-op once fully read; frees the connection otherwise
@@ -221,7 +234,7 @@ function startHeartbeat(deps: IngestDeps, upload: UploadRecord, owner: string, l
     stop: () => clearInterval(timer),
     check: () => {
       if (lost !== null) throw new RetryableIngestError(lost);
-      if (deps.signal?.aborted) throw new RetryableIngestError('the worker is stopping; the file will be ingested on redelivery');
+      if (deps.signal?.aborted) throw new IngestStoppedError('the worker is stopping; the file will be ingested on redelivery');
     },
   };
 }
@@ -281,6 +294,17 @@ async function writeAll(
     await submit(() => deps.uploads.putIdChunk(upload, index, ids));
   };
 
+  const now = deps.now ?? Date.now;
+  const progressEvery = deps.progressEveryMs ?? PROGRESS_EVERY_MS;
+  let progressAt = now();
+  /** Best effort: a failed progress write is no reason to fail the file. */
+  const recordProgress = async () => {
+    progressAt = now();
+    await deps.uploads
+      .recordProgress(upload, { records: counted.records, traces: counted.traces, errorCount: counted.errorCount })
+      .catch((e: unknown) => deps.log?.({ msg: 'progress write failed', uploadId: upload.uploadId, error: String(e) }));
+  };
+
   const readAll = async () => {
     for await (const group of events) {
       for (const ev of group) {
@@ -295,7 +319,11 @@ async function writeAll(
         batch.push(trace);
         if (deps.spans && typeof ev.value.trace_id === 'string') spans.push(ev.value);
         chunk.push(trace.id);
-        if (batch.length === BATCH_WRITE_SIZE) await flushBatch();
+        if (batch.length === BATCH_WRITE_SIZE) {
+          // Before a batch waits for a free write slot: the counts so far, now and then.
+          if (now() - progressAt >= progressEvery) await recordProgress();
+          await flushBatch();
+        }
         if (chunk.length === ID_CHUNK_SIZE) await flushChunk();
       }
     }

@@ -379,6 +379,18 @@ export function compileFilter(body: unknown): SpanPredicate | null {
   }
 }
 
+/**
+ * Whether a span has the filter's field at all, whatever its value (null for no filter): what tells
+ * "no span has this field" (a misspelt field, or `accuracy` for the score `score:accuracy`) from
+ * "no span matched". Call after compileFilter accepted the body.
+ */
+export function filterFieldProbe(body: unknown): SpanPredicate | null {
+  const parsed = TraceLogFilter.safeParse(body ?? null);
+  if (!parsed.success || !parsed.data.filter_field || !parsed.data.filter_operator) return null;
+  const plan = planField(parsed.data.filter_field, parsed.data.filter_key);
+  return (span) => plan.get(span) !== undefined;
+}
+
 /** True when the tree's root or ANY span in it matches. Iterative (deep trees are fine). */
 export function matchesTree(node: TreeNode, predicate: SpanPredicate): boolean {
   const stack: TreeNode[] = [node];

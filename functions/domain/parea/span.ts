@@ -1,7 +1,7 @@
 /**
  * Experiment trace logs (Parea wire format): one span, as posted and as served.
  *
- * Pure: no storage, no HTTP. See ../shared/spec/parea-trace-logs-api.md for the wire contract.
+ * Pure: no storage, no HTTP. The wire contract: Parea's trace-log API as its SDKs call it.
  * Nothing here mutates its arguments.
  */
 import * as z from 'zod';

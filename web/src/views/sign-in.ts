@@ -30,7 +30,7 @@ export async function signInView(ctx: ViewContext): Promise<void> {
           go('#/traces');
         } catch (err) {
           const e2 = err as ApiError;
-          message.textContent = e2.status === 401 ? 'That key was not accepted. Check it and try again.' : e2.message;
+          message.textContent = e2.status === 401 || e2.status === 403 ? 'That key was not accepted. Check it and try again.' : e2.message;
           button.disabled = false;
           input.focus();
         }

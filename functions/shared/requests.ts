@@ -1,0 +1,83 @@
+/**
+ * Request schemas of the routes whose handler owns no domain module to keep them in (the others are
+ * the domain's: ListQuerySchema, PresignRequest, CreateTracesRequest, TraceLogFilter, SpanInput,
+ * TraceLogUpdate). Here, with no handler or AWS code, so the route table (functions/routes.ts) can
+ * name them for the OpenAPI document while the handlers validate with the very same objects.
+ */
+import * as z from 'zod';
+import { ListQuerySchema } from '../domain/list-query.js';
+import { MAX_LIMIT, MAX_SPAN_ID_BYTES } from '../domain/trace-logs.js';
+
+/** The most a reasoning may hold (UTF-8 bytes). */
+export const MAX_REASONING_BYTES = 64 * 1024;
+const MAX_ID_CHARS = 256;
+
+/**
+ * Numbers the store keeps and reads back: 0, or a magnitude from 1e-130 (DynamoDB's smallest) to
+ * 2^53 - 1. Every double beyond that is an integer the DynamoDB document client refuses to write
+ * (and would read back as a BigInt), so a larger score is a 400, not a 500.
+ */
+const storableNumber = (v: number) => v === 0 || (Math.abs(v) >= 1e-130 && Math.abs(v) <= Number.MAX_SAFE_INTEGER);
+
+/** `null` is taken as absent (the Python client sends None as null). */
+const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
+
+export const CreateEvaluationBody = z.object({
+  trace_id: z.string().trim().min(1).max(MAX_ID_CHARS),
+  judge_id: z.string().trim().min(1).max(MAX_ID_CHARS),
+  judge_name: optional(z.string().trim().min(1).max(MAX_ID_CHARS)),
+  judge_version: optional(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)),
+  passed: optional(z.boolean()),
+  score: optional(z.number().refine(storableNumber, `must be 0 or a number of magnitude between 1e-130 and ${Number.MAX_SAFE_INTEGER}`)),
+  reasoning: optional(z.string().refine((s) => Buffer.byteLength(s) <= MAX_REASONING_BYTES, `must be at most ${MAX_REASONING_BYTES} bytes`)),
+});
+
+const CAMEL_CASE: Record<string, string> = { traceId: 'trace_id', judgeId: 'judge_id', pageSize: 'page_size' };
+
+/** Both spellings are accepted (the snake_case one wins); empty values count as absent. */
+function normalize(query: unknown): unknown {
+  if (query === null || typeof query !== 'object') return query;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(query)) {
+    if (v === '' || v === undefined) continue;
+    const name = CAMEL_CASE[k] ?? k;
+    if (name !== k && name in query && (query as Record<string, unknown>)[name] !== '') continue;
+    out[name] = v;
+  }
+  return out;
+}
+
+export const ListEvaluationsQuery = z.preprocess(
+  normalize,
+  z.object({
+    trace_id: z.string().max(256).optional(),
+    judge_id: z.string().max(256).optional(),
+    page: z.coerce.number().int().min(1).default(1),
+    page_size: z.coerce.number().int().min(1).max(500).default(100),
+  }),
+);
+
+export const PareaProjectBody = z.object({
+  name: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
+});
+
+export const ExperimentLogsQuery = z.object({
+  limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_LIMIT, `must be at most ${MAX_LIMIT}`).optional(),
+  cursor: z.string().min(1).max(4096).optional(),
+});
+
+
+/** `POST .../exports|deletions`: the list's filters (snake_case), or an experiment; `all` says "everything" when no filter is given; `dry_run` only counts. */
+export const JobBody = ListQuerySchema.pick({ source: true, judge_id: true, status: true, time_range: true, search: true })
+  .extend({
+    experiment_uuid: z.string().min(1).refine((s) => Buffer.byteLength(s) <= MAX_SPAN_ID_BYTES, `must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`).optional(),
+    all: z.boolean().optional(),
+    dry_run: z.boolean().optional(),
+  })
+  .strict();
+
+/** `GET .../traces/export`: the list's filters and the export's cursor (names normalized as the list's are). */
+export const ExportTracesQuery = ListQuerySchema.pick({ source: true, judge_id: true, status: true, time_range: true, search: true, cursor: true }).strict();
+
+/** `GET .../experiments/{experimentUuid}/export`: the cursor of the next page. */
+export const ExportSpansQuery = z.object({ cursor: z.string().min(1).max(4096).optional() }).strict();
