@@ -109,7 +109,8 @@ describe('export jobs', () => {
     expect(needles).toHaveLength(21);
     expect(new Set(needles).size).toBe(21);
     expect(again.total_exact).toBe(true);
-  });
+    // Two jobs of one step per message (stepBudgetMs 1), each step a sharded read, a part and a commit: ~25 s on a loaded machine.
+  }, 90_000);
 
   it('answers 404 for an unknown job and refuses bad bodies', async () => {
     expect((await api('GET', '/exports/00000000-0000-0000-0000-000000000000')).status).toBe(404);
@@ -175,7 +176,7 @@ describe('delete jobs', () => {
     expect((await api('GET', `/trace-evaluations?trace_id=${evaluated}`)).text).toMatch(/"total":0/);
     expect((await api('GET', '/traces?status=fail')).text).toMatch(/"total_count":0/);
     expect((await api('GET', `/traces/${big.id}`)).status).toBe(404);
-  });
+  }, 90_000);
 });
 
 describe("an experiment's spans", () => {
