@@ -237,6 +237,16 @@ async function waitJob(t: Tenant, kind: 'exports' | 'deletions', started: Json):
   throw new Error(`job ${String(started.id)} did not end`);
 }
 
+/** The victim's job (started with `body`) is a 404 to the attacker, in the attacker's project and in every foreign one. */
+async function foreignJob(att: Tenant, vic: Tenant, kind: 'exports' | 'deletions', body: Json): Promise<void> {
+  const victims = await call(vic.apiKey, 'POST', `${projectPath(vic)}/${kind}`, body);
+  expect(victims.status).toBe(202);
+  const id = String(victims.body.id);
+  await expectNotFound(att.apiKey, 'GET', `${projectPath(att)}/${kind}/${id}`);
+  for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/${kind}/${id}`);
+  await waitJob(vic, kind, victims.body);
+}
+
 async function expectNotFound(key: string, method: string, path: string, body?: unknown): Promise<void> {
   const res = await call(key, method, path, body);
   expect(res.status, `${method} ${path}: ${res.text}`).toBe(404);
@@ -348,14 +358,7 @@ const CASES: Record<string, Case> = {
     expect(file.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id).sort()).toEqual([...att.traces].sort());
   },
 
-  [`GET ${P}/exports/{jobId}`]: async (att, vic) => {
-    const victims = await call(vic.apiKey, 'POST', `${projectPath(vic)}/exports`, { source: vic.source });
-    expect(victims.status).toBe(202);
-    const id = String(victims.body.id);
-    await expectNotFound(att.apiKey, 'GET', `${projectPath(att)}/exports/${id}`);
-    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/exports/${id}`);
-    await waitJob(vic, 'exports', victims.body);
-  },
+  [`GET ${P}/exports/{jobId}`]: (att, vic) => foreignJob(att, vic, 'exports', { source: vic.source }),
 
   [`POST ${P}/deletions`]: async (att, vic) => {
     for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/deletions`, { source: vic.source });
@@ -368,14 +371,8 @@ const CASES: Record<string, Case> = {
     expect(spans.deleted).toBe(0);
   },
 
-  [`GET ${P}/deletions/{jobId}`]: async (att, vic) => {
-    const victims = await call(vic.apiKey, 'POST', `${projectPath(vic)}/deletions`, { source: 'no-such-source' });
-    expect(victims.status).toBe(202);
-    const id = String(victims.body.id);
-    await expectNotFound(att.apiKey, 'GET', `${projectPath(att)}/deletions/${id}`);
-    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/deletions/${id}`);
-    await waitJob(vic, 'deletions', victims.body);
-  },
+  // A deletion that matches nothing of the victim's own: its job is what the attacker must not see.
+  [`GET ${P}/deletions/{jobId}`]: (att, vic) => foreignJob(att, vic, 'deletions', { source: 'no-such-source' }),
 
   [`GET ${P}/stats`]: async (att, vic) => {
     for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/stats?time_range=1d`);
