@@ -24,6 +24,7 @@ import { BUNDLING } from '../lib/constructs/trace-function.js';
 import { handlerEntry } from '../lib/layout.js';
 import { nodeOptionsFor } from '../lib/node-options.js';
 import { handlerNames, sizingFor } from '../lib/stateless-stack.js';
+import { SEARCH_ENGINE_HANDLERS, searchEngineBundling } from '../lib/search-engine.js';
 import { median, round } from './stats.js';
 
 const run = promisify(execFile);
@@ -43,8 +44,11 @@ export interface LambdaInitFigures {
   per_function: Record<string, FunctionInitFigures>;
 }
 
-/** esbuild options equal to what NodejsFunction runs for BUNDLING (checked against it below). */
-export function esbuildOptionsFor(entry: string, outfile: string): BuildOptions {
+/**
+ * esbuild options equal to what NodejsFunction runs for BUNDLING (checked against it below); the
+ * functions that carry the search engine leave it external (lib/search-engine.ts), as theirs do.
+ */
+export function esbuildOptionsFor(entry: string, outfile: string, external: readonly string[] = []): BuildOptions {
   if (BUNDLING.format !== 'esm' || !BUNDLING.bundleAwsSDK || BUNDLING.externalModules?.length || BUNDLING.nodeModules?.length) {
     throw new Error('lib/constructs/trace-function.ts BUNDLING changed: update bench/lambda-init.ts to bundle the same way');
   }
@@ -60,8 +64,8 @@ export function esbuildOptionsFor(entry: string, outfile: string): BuildOptions 
     sourcesContent: BUNDLING.sourcesContent ?? true,
     ...(BUNDLING.mainFields ? { mainFields: [...BUNDLING.mainFields] } : {}),
     ...(BUNDLING.banner ? { banner: { js: BUNDLING.banner } } : {}),
-    // bundleAwsSDK: nothing external, the lock file's SDK goes into the bundle.
-    external: [],
+    // bundleAwsSDK: nothing else external, the lock file's SDK goes into the bundle.
+    external: [...external],
     logLevel: 'error',
   };
 }
@@ -112,7 +116,7 @@ export async function lambdaInitBench(log: (s: string) => void, runs = Number(pr
     for (const name of names) {
       const outfile = join(dir, name, 'index.mjs');
       mkdirSync(join(dir, name));
-      await build(esbuildOptionsFor(handlerEntry(name), outfile));
+      await build(esbuildOptionsFor(handlerEntry(name), outfile, SEARCH_ENGINE_HANDLERS.includes(name) ? searchEngineBundling().externalModules : []));
       bundles.set(name, outfile);
     }
 

@@ -1,5 +1,8 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { itemDocument } from '../functions/adapters/dynamo/search-work.js';
+import type { SearchDocument } from '../functions/domain/search/search-index.js';
+import { searchIndex } from '../functions/shared/search-services.js';
 import { dynamoClient } from '../functions/adapters/clients.js';
 import { keys } from '../functions/adapters/dynamo/keys.js';
 import { DynamoTraceWriter, traceItem } from '../functions/adapters/dynamo/trace-writer.js';
@@ -23,6 +26,7 @@ async function seedProject(n: number, name: string) {
   const now = Date.now();
   const bySource: Record<string, number> = {};
   const ids: string[] = [];
+  const docs: SearchDocument[] = [];
   let next = 0;
   const make = (i: number) => {
     const source = SOURCES[i % SOURCES.length]!;
@@ -34,7 +38,9 @@ async function seedProject(n: number, name: string) {
       { kind: 'record', position: i + 1, raw, value: JSON.parse(raw) as Record<string, unknown> },
     );
     ids[i] = draft.id;
-    return { PutRequest: { Item: traceItem(storedTrace(draft).stored) } };
+    const item = traceItem(storedTrace(draft).stored);
+    docs[i] = itemDocument(tenant, unmarshall(item));
+    return { PutRequest: { Item: item } };
   };
   await Promise.all(
     Array.from({ length: 8 }, async () => {
@@ -54,6 +60,12 @@ async function seedProject(n: number, name: string) {
       Item: marshall({ ...keys.counter(tenant.organizationId, tenant.projectId), type: 'counter', traces: n, by_source: bySource, sources: new Set(SOURCES) }),
     }),
   );
+  // The search index as the indexer leaves it once it has caught up (the bench writes no uploads for it to index).
+  const index = searchIndex();
+  if (index) {
+    for (let i = 0; i < n; i += 20_000) await index.append(tenant, docs.slice(i, i + 20_000));
+    await index.maintain(tenant);
+  }
   // The same number of evaluated traces in every project (spread over it): a status or judge
   // filter then matches as many traces at 1k as at 100k, and only the project's size differs.
   for (let k = 0; k < EVALUATED; k++) {

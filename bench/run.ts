@@ -14,6 +14,7 @@ import { lambdaInitBench } from './lambda-init.js';
 import { awsBench } from './aws.js';
 import { otlpBench, otlpOptionsFromEnv } from './otlp.js';
 import { pareaBench } from './parea.js';
+import { ABSENT_WORD, COMMON_WORD, CJK_QUERY, RARE_WORD, searchBench } from './search.js';
 import { round } from './stats.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -24,7 +25,7 @@ const naiveRuns = Math.min(runs, Number(process.env.BENCH_NAIVE_RUNS ?? 1));
 const log = (s: string) => console.log(`[bench] ${s}`);
 
 /** The keys bench/results.json must hold as numbers, by the part that measures them. */
-const REQUIRED: Record<string, 'ingest' | 'aws' | 'list' | 'parea' | 'lambda' | 'otlp'> = {
+const REQUIRED: Record<string, 'ingest' | 'aws' | 'list' | 'parea' | 'lambda' | 'otlp' | 'search'> = {
   ingest_vs_store_limit: 'ingest',
   parse_vs_json_parse: 'ingest',
   rss_growth_50_vs_5: 'ingest',
@@ -40,6 +41,8 @@ const REQUIRED: Record<string, 'ingest' | 'aws' | 'list' | 'parea' | 'lambda' | 
   tree_100k_vs_10k: 'parea',
   lambda_init_ms_max: 'lambda',
   otlp_spans_per_s: 'otlp',
+  search_1m_p50_ms: 'search',
+  search_build_share_of_ingest: 'search',
 };
 
 function naiveLabel(n: number, records: number): string {
@@ -54,6 +57,8 @@ const stack = await startLocalStack({
   dynamoPort: await freePort(),
   persistDynamo: false,
   notifications: false,
+  // The search part runs the indexer itself, to measure it.
+  searchIndexerIntervalMs: 0,
 });
 // Keep the bench's own stdout readable: the worker logs go to its own process.
 console.log = ((orig) => (...args: unknown[]) => {
@@ -63,13 +68,14 @@ console.log = ((orig) => (...args: unknown[]) => {
 
 try {
   log(`DynamoDB Local (in memory) and s3rver up; ${cpus().length} cores; ${runs} runs per figure`);
-  const only = new Set((process.env.BENCH_ONLY ?? 'ingest,aws,list,parea,lambda,otlp').split(','));
+  const only = new Set((process.env.BENCH_ONLY ?? 'ingest,aws,list,parea,lambda,otlp,search').split(','));
   const ingest = only.has('ingest') ? await ingestBench(stack, workDir, runs, log, naiveRuns) : null;
   const aws = only.has('aws') ? await awsBench(stack, workDir, log) : null;
   const list = only.has('list') ? await listBench(stack, 20, log) : null;
   const parea = only.has('parea') ? await pareaBench(stack, log) : null;
   const lambda = only.has('lambda') ? await lambdaInitBench(log) : null;
   const otlp = only.has('otlp') ? await otlpBench(log, otlpOptionsFromEnv({ dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB! })) : null;
+  const search = only.has('search') ? await searchBench(stack, workDir, log) : null;
 
   const targets: Array<[string, number | string, string]> = [];
   if (ingest) targets.push(
@@ -142,6 +148,23 @@ try {
   if (lambda) {
     targets.push(['lambda: largest bundle', `${lambda.lambda_bundle_kb_max} KB`, ''], ['lambda_init_ms_max', lambda.lambda_init_ms_max, '<= 150']);
   }
+  if (search) {
+    const k = `${round(search.search_traces / 1000, 0)}k`;
+    targets.push(
+      [`search: indexer vs ingest, ${search.search_share_traces} traces (CPU per trace)`, `${search.search_indexer_cpu_us_per_trace} us vs ${search.search_ingest_cpu_us_per_trace} us`, ''],
+      ['search: of the indexer, reading the traces back', `${search.search_indexer_read_cpu_us_per_trace} us`, ''],
+      ['search_build_share_of_ingest (CPU)', search.search_build_share_of_ingest, '<= 0.25'],
+      ['search: one search under the AWS model (RCU, calls; $ per 1M)', `${search.search_aws_rcu_per_search}, ${search.search_aws_calls_per_search}; $${search.search_aws_dollars_per_million_searches_dynamodb}`, ''],
+      [`search: ${k} entries built (engine CPU per trace, wall)`, `${search.search_engine_build_cpu_us_per_trace} us, ${search.search_engine_build_wall_s} s`, ''],
+      ['search: index size per trace', `${search.search_index_bytes_per_trace} bytes`, ''],
+      [`search_1m_p50_ms_rare (${k} traces, total ${search.search_totals[RARE_WORD]})`, search.search_1m_p50_ms_rare, '<= 1000'],
+      [`search_1m_p50_ms_common (total ${search.search_totals[COMMON_WORD]})`, search.search_1m_p50_ms_common, '<= 1000'],
+      [`search_1m_p50_ms_absent (total ${search.search_totals[ABSENT_WORD]})`, search.search_1m_p50_ms_absent, '<= 1000'],
+      [`search: CJK substring (total ${search.search_totals[CJK_QUERY]})`, `${search.search_1m_p50_ms_cjk} ms`, ''],
+      [`search: common word, source s3 (total ${search.search_totals[`${COMMON_WORD} (source s3)`]})`, `${search.search_1m_p50_ms_common_source} ms`, ''],
+      ['search_1m_p50_ms (slowest of the three)', search.search_1m_p50_ms, '<= 1000'],
+    );
+  }
   if (otlp) {
     targets.push(
       ['otlp: spans, traces, exports of', `${otlp.otlp_spans}, ${otlp.otlp_traces}, ${otlp.otlp_batch} spans (${otlp.otlp_batch_kb} KB)`, ''],
@@ -161,7 +184,7 @@ try {
   for (const [k, v, t] of targets) console.log(`${k.padEnd(w)}  ${String(v).padEnd(28)}  ${t}`);
   console.log('');
 
-  const results: Record<string, unknown> = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, bench_wall_s: round(performance.now() / 1000, 1), ...ingest, ...aws, ...list, ...parea, ...(lambda ? { lambda_init_ms_max: lambda.lambda_init_ms_max, lambda_bundle_kb_max: lambda.lambda_bundle_kb_max, lambda_per_function: lambda.per_function } : {}), ...otlp };
+  const results: Record<string, unknown> = { revision: gitRevision(), measured_at: new Date().toISOString(), runs, bench_wall_s: round(performance.now() / 1000, 1), ...ingest, ...aws, ...list, ...parea, ...(lambda ? { lambda_init_ms_max: lambda.lambda_init_ms_max, lambda_bundle_kb_max: lambda.lambda_bundle_kb_max, lambda_per_function: lambda.per_function } : {}), ...otlp, ...search };
   // Every headline ratio of the parts that ran must be a number (a NaN would be written as null): fail loudly, write nothing.
   // Only a partial run may leave out the naive ingest (BENCH_NAIVE_RUNS=0).
   const all = Object.values(REQUIRED).every((part) => only.has(part));

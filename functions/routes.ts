@@ -20,8 +20,14 @@ import { StatsQuerySchema } from './domain/stats.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/** `apiKey`: the request must pass the API-key authorizer (functions/handlers/authorizer.ts). */
-export type RouteAuth = 'apiKey' | 'none';
+/**
+ * `apiKey`: the request must pass the API-key authorizer (functions/handlers/authorizer.ts); a
+ * missing or unknown key is the gateway's 403. `apiKeyInRoute`: the route resolves the key itself
+ * (the same lookup and cache, functions/shared/api-key-auth.ts) and answers a missing, unknown or
+ * revoked key with a 401, which a protocol may require (OTLP/HTTP does) and an authorizer's deny
+ * cannot give. `none`: open.
+ */
+export type RouteAuth = 'apiKey' | 'apiKeyInRoute' | 'none';
 
 export interface RouteAnswer {
   readonly status: 200 | 201 | 202 | 204;
@@ -286,7 +292,7 @@ export const routes: readonly RouteDef[] = [
     method: 'POST',
     path: '/otel/v1/traces',
     handler: 'otlpTraces',
-    auth: 'apiKey',
+    auth: 'apiKeyInRoute',
     summary: 'OTLP/HTTP trace export (application/x-protobuf or application/json, gzip allowed): an ExportTraceServiceResponse in the request\'s encoding',
     answers: [{ status: 200, description: 'ExportTraceServiceResponse (partial_success when spans were refused)' }],
   },
@@ -302,6 +308,8 @@ export const workerHandlers = {
   retentionSweep: 'retentionSweep',
   /** SQS consumer of the job queue: one step of an export or a delete-by-filter job per message. */
   jobWorker: 'jobWorker',
+  /** The search indexer: started by the table's stream when search work is recorded, and scheduled as a safety net. */
+  searchIndexer: 'searchIndexer',
 } as const;
 
 /** Where the S3 object-created notifications come from. */

@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import { INDEXES } from '../functions/adapters/dynamo/schema.js';
 import { INGEST_PREFIXES, workerHandlers } from '../functions/routes.js';
 import { PAYLOADS_PREFIX } from './layout.js';
-import { EXPORTS_PREFIX, UPLOADS_PREFIX } from '../functions/domain/layout.js';
+import { EXPORTS_PREFIX, SEARCH_PREFIX, UPLOADS_PREFIX } from '../functions/domain/layout.js';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { acknowledgeWildcardResource } from './nag.js';
 
@@ -26,7 +26,12 @@ export type HandlerGrant =
   /** Objects under one key prefix (`uploads/`), never the whole bucket, never ListBucket. */
   | { readonly target: 'objects'; readonly access: ObjectAccess; readonly prefix: string }
   /** Sends messages to the job queue (export and delete-by-filter steps); the handler also gets JOBS_QUEUE_URL. */
-  | { readonly target: 'jobQueue'; readonly access: 'send' };
+  | { readonly target: 'jobQueue'; readonly access: 'send' }
+  /**
+   * The search index (LanceDB on S3): its objects under `search/`, ListBucket of that prefix only
+   * (the engine lists a table's versions and files), and its commit table (which orders writers' commits).
+   */
+  | { readonly target: 'searchIndex'; readonly access: 'read' | 'readWrite' };
 
 export const tableRead: HandlerGrant = { target: 'table', access: 'read' };
 export const tableReadWrite: HandlerGrant = { target: 'table', access: 'readWrite' };
@@ -36,6 +41,8 @@ export const objectsWrite = (prefix: string): HandlerGrant => ({ target: 'object
 export const objectsReadWrite = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'readWrite', prefix });
 export const objectsDelete = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'delete', prefix });
 export const jobQueueSend: HandlerGrant = { target: 'jobQueue', access: 'send' };
+export const searchIndexRead: HandlerGrant = { target: 'searchIndex', access: 'read' };
+export const searchIndexReadWrite: HandlerGrant = { target: 'searchIndex', access: 'readWrite' };
 
 /** Handler name (file `functions/handlers/<name>.ts`) → its grants. */
 export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> = {
@@ -51,7 +58,8 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   presignUpload: [tableRead, objectsWrite(UPLOADS_PREFIX)],
   // Create ingests on the spot with the same core as the worker when the queue has not yet delivered.
   createTraces: [tableReadWrite, objectsRead(UPLOADS_PREFIX), objectsReadWrite(PAYLOADS_PREFIX)],
-  listTraces: [tableRead, objectsRead(PAYLOADS_PREFIX)],
+  // A search reads the index (and its unindexed tail, the indexer's work items, from the table).
+  listTraces: [tableRead, objectsRead(PAYLOADS_PREFIX), searchIndexRead],
   listSources: [tableRead],
   getTrace: [tableRead, objectsRead(PAYLOADS_PREFIX)],
   deleteTrace: [tableReadWrite, objectsDelete(PAYLOADS_PREFIX)],
@@ -80,6 +88,8 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   // OTLP export: spans and traces (and their counters) in the table; a trace's large document in payloads/,
   // each write under a key of its own, the one it replaced deleted.
   otlpTraces: [tableReadWrite, objectsReadWrite(PAYLOADS_PREFIX), objectsDelete(PAYLOADS_PREFIX)],
+  // Reads the traces and its work items, drops done work, holds a lease per project; writes the index's segments.
+  [workerHandlers.searchIndexer]: [tableReadWrite, searchIndexReadWrite],
 };
 
 /**
@@ -127,7 +137,21 @@ export interface GrantTargets {
   readonly table: ITable;
   /** The job queue (a handler with jobQueueSend needs it). */
   readonly jobQueue?: IQueue;
+  /** The search index's commit table (stateful stack); needed by handlers granted `searchIndex`. */
+  readonly searchCommitTable?: ITable;
 }
+
+/** The search index's actions per access level: S3 objects under SEARCH_PREFIX, and the commit table. */
+export const SEARCH_INDEX_ACTIONS = {
+  objects: {
+    read: ['s3:GetObject'],
+    readWrite: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+  },
+  commitTable: {
+    read: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DescribeTable'],
+    readWrite: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DescribeTable', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  },
+} as const;
 
 /** The table and each of its indexes by name (from schema.ts): no `index/*` wildcard. */
 export function tableResources(table: ITable): string[] {
@@ -155,6 +179,22 @@ export function applyGrants(grantee: IGrantable, grants: readonly HandlerGrant[]
         if (!targets.jobQueue) throw new Error('a jobQueue grant needs the job queue among the grant targets');
         targets.jobQueue.grantSendMessages(grantee);
         break;
+      case 'searchIndex': {
+        if (!targets.searchCommitTable) throw new Error('a searchIndex grant needs the search commit table');
+        const objects = targets.bucket.arnForObjects(`${SEARCH_PREFIX}*`);
+        const principal = grantee.grantPrincipal;
+        principal.addToPrincipalPolicy(new PolicyStatement({ actions: [...SEARCH_INDEX_ACTIONS.objects[grant.access]], resources: [objects] }));
+        principal.addToPrincipalPolicy(
+          new PolicyStatement({
+            actions: ['s3:ListBucket'],
+            resources: [targets.bucket.bucketArn],
+            conditions: { StringLike: { 's3:prefix': [`${SEARCH_PREFIX}*`] } },
+          }),
+        );
+        principal.addToPrincipalPolicy(new PolicyStatement({ actions: [...SEARCH_INDEX_ACTIONS.commitTable[grant.access]], resources: [targets.searchCommitTable.tableArn] }));
+        acknowledgeObjectPrefix(grantee, objects, SEARCH_PREFIX);
+        break;
+      }
     }
   }
 }

@@ -6,14 +6,14 @@
  * and the table is deletion-protected.
  */
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/dynamo/schema.js';
 import type { AppConfig } from './config.js';
 import { EXPIRING_PREFIXES, PAYLOADS_BACKSTOP_DAYS, PAYLOADS_PREFIX } from './layout.js';
-import { EXPORTS_PREFIX } from '../functions/domain/layout.js';
+import { EXPORTS_PREFIX, SEARCH_PREFIX } from '../functions/domain/layout.js';
 import { JOB_KEEP_DAYS } from '../functions/domain/expiry.js';
 
 /** Where the trace bucket's server access logs go in the log bucket. */
@@ -28,6 +28,8 @@ export class StatefulStack extends Stack {
   /** Server access logs of the trace bucket (cdk-nag AwsSolutions-S1). */
   public readonly accessLogsBucket: Bucket;
   public readonly table: Table;
+  /** The search index's commit store (LanceDB on S3 orders concurrent writers' commits here): `base_uri` S, `version` N. */
+  public readonly searchCommitTable: Table;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -72,6 +74,16 @@ export class StatefulStack extends Stack {
       lifecycleRules: lifecycleRules(config.retentionDays),
     });
 
+    this.searchCommitTable = new Table(this, 'SearchCommitTable', {
+      partitionKey: { name: 'base_uri', type: AttributeType.STRING },
+      sortKey: { name: 'version', type: AttributeType.NUMBER },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      deletionProtection: !config.isDev,
+      removalPolicy: config.removalPolicy,
+    });
+
     this.table = new Table(this, 'TraceTable', {
       partitionKey: { name: TABLE_PARTITION_KEY, type: AttributeType.STRING },
       sortKey: { name: TABLE_SORT_KEY, type: AttributeType.STRING },
@@ -81,6 +93,8 @@ export class StatefulStack extends Stack {
       timeToLiveAttribute: TTL_ATTRIBUTE,
       deletionProtection: !config.isDev,
       removalPolicy: config.removalPolicy,
+      // The search indexer is started by new search work items (a filtered event source: only their keys reach it).
+      stream: StreamViewType.KEYS_ONLY,
     });
     for (const index of INDEXES.slice(0, config.tableIndexes)) {
       this.table.addGlobalSecondaryIndex({
@@ -109,5 +123,7 @@ function lifecycleRules(retentionDays: number): LifecycleRule[] {
     expire(PAYLOADS_PREFIX, retentionDays + PAYLOADS_BACKSTOP_DAYS),
     // Export files: their download outlives the job's own record by nothing (functions/domain/expiry.ts JOB_KEEP_DAYS).
     expire(EXPORTS_PREFIX, JOB_KEEP_DAYS),
+    // The search index's files the engine removed (old versions, compacted fragments): the bucket is versioned.
+    { id: 'expire-removed-search-files', prefix: SEARCH_PREFIX, noncurrentVersionExpiration: Duration.days(1), expiredObjectDeleteMarker: true },
   ];
 }

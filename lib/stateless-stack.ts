@@ -27,7 +27,8 @@ import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket, EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
@@ -44,6 +45,8 @@ import { grantHandler, grantsFor } from './handler-grants.js';
 import { INGEST_BATCH_SIZE, MAX_RECEIVE_COUNT } from './ingest-delivery.js';
 import { DROP_PREFIX } from './layout.js';
 import { acknowledge } from './nag.js';
+import { SEARCH_ENGINE_HANDLERS, searchEngineBundling } from './search-engine.js';
+import { SEARCH_PREFIX } from '../functions/domain/layout.js';
 
 export { MAX_RECEIVE_COUNT } from './ingest-delivery.js';
 
@@ -76,6 +79,32 @@ export const JOB_VISIBILITY_TIMEOUT = Duration.seconds(6 * JOB_WORKER_SIZING.tim
 export const JOB_STALL_MS = JOB_VISIBILITY_TIMEOUT.toMilliseconds() - 5 * 60_000;
 /** An export part (S3's minimum is 5 MiB, but for the last). */
 export const EXPORT_PART_BYTES = 8 * 1024 * 1024;
+/**
+ * The search indexer: a round reads an upload's traces and builds its entries in memory, and a seal
+ * builds a segment's word index (100,000 traces); a run stops a minute before its timeout.
+ */
+export const SEARCH_INDEXER_SIZING: FunctionSizing = { memorySize: 2048, timeout: Duration.minutes(15) };
+/** The indexer's safety net: work the stream did not deliver (or whose retries ran out) is done by this schedule. */
+export const SEARCH_INDEXER_SCHEDULE = Duration.minutes(10);
+/** The list route loads the search engine (a 150 MB native module) for a search, and queries each segment in parallel: one full vCPU. */
+export const LIST_TRACES_SIZING: FunctionSizing = { memorySize: 1769, timeout: Duration.seconds(10) };
+
+/**
+ * Which stream records start the indexer: a search work item put or put again (never its removal,
+ * and never the indexer's own lease item), so the indexer never starts itself.
+ */
+export const SEARCH_WORK_STREAM_FILTER = {
+  eventName: ['INSERT', 'MODIFY'],
+  dynamodb: { Keys: { pk: { S: [{ prefix: 'SQ#' }] }, sk: { S: [{ prefix: 'U#' }, { prefix: 'R#' }] } } },
+} as const;
+
+export const SEARCH_INDEXER_EVENT_SOURCE = {
+  batchSize: 100,
+  /** Work recorded within a second is done in one run. */
+  maxBatchingWindow: Duration.seconds(1),
+  /** A project another run holds makes the batch fail (its work is not lost): delivered again, up to this many times. */
+  retryAttempts: 100,
+} as const;
 
 /** The OTLP export route: decoding a large batch takes memory; 1,024 MB also doubles the CPU share of 512. */
 export const OTLP_SIZING: FunctionSizing = { memorySize: 1024, timeout: Duration.seconds(29) };
@@ -88,6 +117,7 @@ const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = {
   // An OTLP export of up to 6 MB (32 MB once gunzipped) decoded, mapped and merged into its traces' documents;
   // API Gateway's 29 s, so a slow store answers 429 (retried by the exporter) rather than a timeout.
   otlpTraces: OTLP_SIZING,
+  listTraces: LIST_TRACES_SIZING,
 };
 
 /** Memory and timeout of a handler's function (also used by bench/lambda-init.ts for its Node flags). */
@@ -95,6 +125,7 @@ export function sizingFor(handlerName: string): FunctionSizing {
   if (handlerName === workerHandlers.ingest) return INGEST_SIZING;
   if (handlerName === workerHandlers.retentionSweep) return RETENTION_SWEEP_SIZING;
   if (handlerName === workerHandlers.jobWorker) return JOB_WORKER_SIZING;
+  if (handlerName === workerHandlers.searchIndexer) return SEARCH_INDEXER_SIZING;
   return Object.hasOwn(ROUTE_SIZING, handlerName) ? ROUTE_SIZING[handlerName]! : API_SIZING;
 }
 
@@ -147,6 +178,11 @@ export const ALARMS = {
   jobDeadLetters: { threshold: 1, period: Duration.minutes(1), evaluationPeriods: 1 },
   /** Invocation errors of the job worker (a crash or timeout; failed steps are partial batch responses). */
   jobWorkerErrors: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
+  /**
+   * Search indexer errors for 15 minutes: a busy project fails a batch now and then (it is delivered
+   * again), so only failures that last mean the index is falling behind (searches still answer from the tail).
+   */
+  searchIndexerErrors: { threshold: 3, period: Duration.minutes(5), evaluationPeriods: 3 },
   /** 5xx answers of the API stage. */
   api5xx: { threshold: 5, period: Duration.minutes(5), evaluationPeriods: 1 },
   /**
@@ -211,6 +247,8 @@ export interface StatelessStackProps extends StackProps {
   readonly config: AppConfig;
   readonly bucket: IBucket;
   readonly table: ITable;
+  /** The search index's commit table (stateful stack). */
+  readonly searchCommitTable: ITable;
 }
 
 export class StatelessStack extends Stack {
@@ -227,6 +265,10 @@ export class StatelessStack extends Stack {
   public readonly retentionSweepFunction: TraceFunction;
   /** Runs the retention sweep every hour (each run is bounded; a big expired upload takes a few runs). */
   public readonly retentionSchedule: Rule;
+  /** Builds the search index from the work the writers record (started by the table's stream). */
+  public readonly searchIndexerFunction: TraceFunction;
+  /** Runs the search indexer over any project with work left (a safety net for the stream). */
+  public readonly searchIndexerSchedule: Rule;
   public readonly api: HttpApi;
   public readonly apiStage: HttpStage;
   public readonly accessLogGroup: LogGroup;
@@ -240,7 +282,7 @@ export class StatelessStack extends Stack {
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
-    const { config, bucket, table } = props;
+    const { config, bucket, table, searchCommitTable } = props;
 
     // ---- queue ---------------------------------------------------------------
     this.deadLetterQueue = new Queue(this, 'IngestDeadLetterQueue', {
@@ -279,8 +321,15 @@ export class StatelessStack extends Stack {
 
     // ---- functions -----------------------------------------------------------
     const functions = new Map<string, TraceFunction>();
-    // RETENTION_DAYS everywhere: every function that writes an item no counter counts gives it its TTL (functions/domain/expiry.ts).
-    const baseEnvironment = { TABLE_NAME: table.tableName, BUCKET_NAME: bucket.bucketName, RETENTION_DAYS: String(config.retentionDays) };
+    const baseEnvironment = {
+      TABLE_NAME: table.tableName,
+      BUCKET_NAME: bucket.bucketName,
+      // RETENTION_DAYS everywhere: every function that writes an item no counter counts gives it its TTL (functions/domain/expiry.ts).
+      RETENTION_DAYS: String(config.retentionDays),
+      // The search index: segments under search/ in the bucket, commits ordered by the commit table. The writers
+      // (ingest, create, delete, retention, OTLP) only record work for the indexer when it is set.
+      SEARCH_INDEX_URI: searchIndexUri(bucket.bucketName, searchCommitTable.tableName),
+    };
     const addFunction = (handlerName: string, sizing: FunctionSizing, environment: Record<string, string> = {}): TraceFunction => {
       const existing = functions.get(handlerName);
       if (existing) return existing;
@@ -294,8 +343,9 @@ export class StatelessStack extends Stack {
           ...(grantsFor(handlerName).some((g) => g.target === 'jobQueue') ? { JOBS_QUEUE_URL: this.jobQueue.queueUrl } : {}),
           ...environment,
         },
+        ...(SEARCH_ENGINE_HANDLERS.includes(handlerName) ? { bundling: searchEngineBundling() } : {}),
       });
-      grantHandler(handlerName, fn.function, { bucket, table, jobQueue: this.jobQueue });
+      grantHandler(handlerName, fn.function, { bucket, table, jobQueue: this.jobQueue, searchCommitTable });
       functions.set(handlerName, fn);
       return fn;
     };
@@ -329,6 +379,30 @@ export class StatelessStack extends Stack {
       schedule: Schedule.rate(RETENTION_SWEEP_SCHEDULE),
       // Invoked asynchronously: a failed run is retried by Lambda, and any run continues where the last one stopped.
       targets: [new LambdaFunction(this.retentionSweepFunction.function)],
+    });
+
+    // ---- search indexer ----------------------------------------------------------
+    this.searchIndexerFunction = addFunction(workerHandlers.searchIndexer, sizingFor(workerHandlers.searchIndexer));
+    this.searchIndexerFunction.function.addEventSource(
+      new DynamoEventSource(table, {
+        startingPosition: StartingPosition.LATEST,
+        batchSize: SEARCH_INDEXER_EVENT_SOURCE.batchSize,
+        maxBatchingWindow: SEARCH_INDEXER_EVENT_SOURCE.maxBatchingWindow,
+        retryAttempts: SEARCH_INDEXER_EVENT_SOURCE.retryAttempts,
+        bisectBatchOnError: true,
+        filters: [FilterCriteria.filter(SEARCH_WORK_STREAM_FILTER as unknown as Record<string, unknown>)],
+      }),
+    );
+    acknowledge(
+      this.searchIndexerFunction.role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'dynamodb:ListStreams cannot be scoped to a resource (AWS requires "*"); reading the stream itself is granted on ' +
+        "the trace table's stream ARN only (DynamoEventSource's grantStreamRead).",
+    );
+    this.searchIndexerSchedule = new Rule(this, 'SearchIndexerSchedule', {
+      description: `trace-ingest ${config.stage}: indexes any search work the table's stream did not deliver`,
+      schedule: Schedule.rate(SEARCH_INDEXER_SCHEDULE),
+      targets: [new LambdaFunction(this.searchIndexerFunction.function)],
     });
 
     // ---- web viewer (its origin is allowed by the API's CORS) ---------------------
@@ -377,6 +451,7 @@ export class StatelessStack extends Stack {
       switch (auth) {
         case 'apiKey':
           return apiKeyAuthorizer;
+        case 'apiKeyInRoute':
         case 'none':
           return noAuth;
       }
@@ -400,15 +475,14 @@ export class StatelessStack extends Stack {
         integration,
         authorizer: authorizerFor(route.auth),
       });
-      if (route.auth === 'none') {
-        for (const r of added) {
-          acknowledge(
-            r.node.defaultChild!,
-            'AwsSolutions-APIG4',
-            `${route.method} ${route.path} is open by design (auth 'none' in functions/routes.ts): it answers from code alone ` +
-              '(health, the OpenAPI document), reads no store and reveals nothing of any tenant; its function has no data grants.',
-          );
-        }
+      if (route.auth !== 'apiKey') {
+        const why =
+          route.auth === 'none'
+            ? `${route.method} ${route.path} is open by design (auth 'none' in functions/routes.ts): it answers from code alone ` +
+              '(health, the OpenAPI document), reads no store and reveals nothing of any tenant; its function has no data grants.'
+            : `${route.method} ${route.path} authenticates in its function (auth 'apiKeyInRoute' in functions/routes.ts): the same ` +
+              'API-key lookup as the authorizer, before any other work, answering a missing or bad key with the 401 its protocol requires.';
+        for (const r of added) acknowledge(r.node.defaultChild!, 'AwsSolutions-APIG4', why);
       }
     }
     this.functions = functions;
@@ -464,6 +538,11 @@ export class StatelessStack extends Stack {
       badLineRatePercent: alarm('badLineRatePercent', ingestMetrics.badLineRate(ALARMS.badLineRatePercent.period), `more than ${ALARMS.badLineRatePercent.threshold}% of ingested lines were bad in 15 minutes`, ComparisonOperator.GREATER_THAN_THRESHOLD),
       jobDeadLetters: alarm('jobDeadLetters', this.jobDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }), 'job dead-letter queue has messages (job steps that failed 5 deliveries)'),
       jobWorkerErrors: alarm('jobWorkerErrors', this.jobWorkerFunction.function.metricErrors({ statistic: 'Sum' }), 'job worker invocation errors'),
+      searchIndexerErrors: alarm(
+        'searchIndexerErrors',
+        this.searchIndexerFunction.function.metricErrors({ statistic: 'Sum' }),
+        'search indexer errors for 15 minutes (the index falls behind; searches answer from the unindexed tail)',
+      ),
       api5xx: alarm('api5xx', this.apiStage.metricServerError({ statistic: 'Sum' }), 'HTTP API 5xx answers'),
       apiLatencyP95Ms: alarm(
         'apiLatencyP95Ms',
@@ -514,6 +593,11 @@ function acknowledgeNotificationsHandler(stack: Stack): void {
     "CDK's own BucketNotificationsHandler (a deploy-time custom resource that calls s3:PutBucketNotification) comes " +
       'with this role and managed policy; it only writes its logs and runs during deployments, never on a request.',
   );
+}
+
+/** Where the search index lives on AWS: LanceDB's S3 scheme with its DynamoDB commit store. */
+export function searchIndexUri(bucketName: string, commitTableName: string): string {
+  return `s3+ddb://${bucketName}/${SEARCH_PREFIX.replace(/\/$/, '')}?ddbTableName=${commitTableName}`;
 }
 
 /** The configured browser origins, and the viewer's own unless any origin is allowed already. */

@@ -29,6 +29,7 @@ export function buildTraceIngestApp(app: App, env?: Environment): TraceIngestSta
     description: `trace-ingest ${config.stage}: ingest queue, functions and HTTP API`,
     bucket: stateful.bucket,
     table: stateful.table,
+    searchCommitTable: stateful.searchCommitTable,
   });
 
   return { config, stateful, stateless };

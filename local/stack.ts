@@ -18,6 +18,7 @@ import { LocalQueue } from './queue.js';
 import { toS3Notification } from './s3-bridge.js';
 import { reconcile } from './reconcile.js';
 import { startLocalS3, type RawS3Event } from './s3.js';
+import { startLocalIndexer } from './search-indexer.js';
 
 /** What `<DATA_DIR>/local-stack.json` holds: how tests, the CLI and SDKs reach the local stack. */
 export interface LocalStackInfo {
@@ -55,6 +56,8 @@ export interface LocalStackOptions {
   retentionSweepMs?: number;
   /** Turn s3rver's events into queue messages (default). Tests switch it off to deliver events themselves. */
   notifications?: boolean;
+  /** How often the in-process search indexer looks for work (ms; default 1,000); 0: never on its own (tests drain it). */
+  searchIndexerIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -68,6 +71,8 @@ export interface LocalStack {
   dynamo: DynamoDBClient;
   /** Resolves when every S3 event seen so far has been ingested (or dead-lettered). */
   settled(): Promise<void>;
+  /** Resolves when the search indexer has done all the work recorded so far. */
+  searchIndexed(): Promise<void>;
   /** Turns the bucket's notifications on or off from now on (tests deliver events themselves, then let the bucket do it). */
   setNotifications(on: boolean): void;
   /** Stops DynamoDB Local and starts it again on the same port (with persistDynamo, on the same data). */
@@ -130,6 +135,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       MAX_RECEIVE_COUNT: String(o.maxReceiveCount ?? MAX_RECEIVE_COUNT),
       // One process serves every request here: refuse a revoked key at once.
       AUTHORIZER_CACHE_TTL_MS: '0',
+      // The full-text index, embedded: a LanceDB directory beside the other local state.
+      SEARCH_INDEX_URI: join(dataDir, 'search'),
     });
     const credentials = { accessKeyId: S3_KEY, secretAccessKey: S3_KEY };
     const dynamo = new DynamoDBClient({ region, endpoint: ddb.endpoint, credentials });
@@ -207,6 +214,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     useJobQueue({ send: async (m) => void jobQueue.send(JSON.stringify(m)) });
     stops.push(() => jobQueue.stop());
 
+    // The search indexer: on AWS its own function started by the table's stream; here a job in this process.
+    const indexer = startLocalIndexer({ intervalMs: o.searchIndexerIntervalMs === 0 ? 2 ** 31 - 1 : (o.searchIndexerIntervalMs ?? 1_000), log });
+    stops.push(indexer.stop);
+
     const api = await startApiServer({ port: o.apiPort }).catch(named('api'));
     stops.push(api.stop);
     lock.update({ apiPort: Number(new URL(api.url).port), s3Port: Number(new URL(s3Local.endpoint).port), dynamoPort: o.dynamoPort });
@@ -261,6 +272,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         await queue.idle();
         await jobQueue.idle();
       },
+      searchIndexed: () => indexer.drain(),
       setNotifications: (on) => {
         notifying = on;
       },

@@ -10,6 +10,10 @@
  *   span-stats hours               the hour + retention + EXPIRY_GRACE_DAYS
  *   jobs                          started + 30 days while they run, finished + JOB_KEEP_DAYS; export parts: started + 30 days
  *
+ * Never by TTL: what the counters count (traces, their status and judge members, the counters),
+ * tenancy, and the search indexer's pending work and lease (the indexer removes its work once done;
+ * work that expired undone would leave a deleted trace in the index).
+ *
  * The grace keeps what a trace's own reads or ingest checks rely on (its upload, the key's lease
  * history) until well after the sweep has deleted the trace. DynamoDB deletes an expired item
  * some time after its `expires_at` (within days), so reads treat an item past it as gone.

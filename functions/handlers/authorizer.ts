@@ -1,30 +1,7 @@
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
-import { lookupKey, type ApiKeyState, type Tenant, type TenantStore } from '../domain/tenancy.js';
-import { config } from '../shared/config.js';
-import { apiKeyOf, type RevokedKeyContext } from '../shared/http.js';
-import { tenantStore } from '../shared/services.js';
-import { TtlCache } from '../shared/ttl-cache.js';
-
-/**
- * Resolved keys, per warm container: API Gateway's own cache cannot be used
- * (it needs one mandatory identity header, and keys come as `x-api-key` or
- * `Authorization: Bearer`). Only active keys are kept, for AUTHORIZER_CACHE_TTL_MS (a minute), so
- * a revoked key stops working within a minute.
- */
-let resolved: TtlCache<Tenant> | undefined;
-
-const cachedStore: Pick<TenantStore, 'lookupApiKey'> = {
-  lookupApiKey: async (hash): Promise<ApiKeyState | null> => {
-    const ttl = config().AUTHORIZER_CACHE_TTL_MS;
-    if (ttl === 0) return tenantStore().lookupApiKey(hash);
-    resolved ??= new TtlCache<Tenant>(ttl, 10_000);
-    const hit = resolved.get(hash);
-    if (hit) return { status: 'active', tenant: hit };
-    const state = await tenantStore().lookupApiKey(hash);
-    if (state?.status === 'active') resolved.set(hash, state.tenant);
-    return state;
-  },
-};
+import type { Tenant } from '../domain/tenancy.js';
+import { keyStateOf } from '../shared/api-key-auth.js';
+import type { RevokedKeyContext } from '../shared/http.js';
 
 /**
  * API Gateway HTTP API Lambda REQUEST authorizer (simple responses): resolves
@@ -38,7 +15,7 @@ const cachedStore: Pick<TenantStore, 'lookupApiKey'> = {
 export const handler = async (
   event: Pick<APIGatewayRequestAuthorizerEventV2, 'headers'>,
 ): Promise<APIGatewaySimpleAuthorizerWithContextResult<Tenant | RevokedKeyContext | Record<string, never>>> => {
-  const state = await lookupKey(cachedStore, apiKeyOf(event.headers));
+  const state = await keyStateOf(event.headers);
   if (state?.status === 'active') return { isAuthorized: true, context: state.tenant };
   if (state?.status === 'revoked') return { isAuthorized: true, context: { revokedAt: state.revokedAt } };
   return { isAuthorized: false, context: {} };

@@ -1,7 +1,7 @@
 import { CursorError, ListQuerySchema, normalizeListParams, toListQuery } from '../domain/list-query.js';
 import { listJson } from '../domain/traces.js';
 import { HttpError, httpHandler, parseWith, projectScope, rawJson } from '../shared/http.js';
-import { traceStore } from '../shared/services.js';
+import { searchingTraceStore } from '../shared/search-services.js';
 
 /**
  * GET .../traces: filters (source, judge_id, status, time_range, search), sort
@@ -12,7 +12,7 @@ export const handler = httpHandler(async (event) => {
   const params = parseWith(ListQuerySchema, normalizeListParams(event.queryStringParameters ?? {}), 'invalid_query');
   const query = toListQuery(params, Date.now());
   try {
-    const page = await traceStore().list(tenant, query, params.time_range);
+    const page = await searchingTraceStore().list(tenant, query, params.time_range);
     return rawJson(200, listJson(page, query));
   } catch (err) {
     if (err instanceof CursorError) throw new HttpError(400, 'invalid_cursor', err.message);

@@ -9,7 +9,8 @@ import {
   OtlpRequestError,
   type OtlpEncoding,
 } from '../domain/otel/otlp.js';
-import { header, HttpError, isThrottle, tenantOf, type HttpEvent, type HttpResult } from '../shared/http.js';
+import { tenantOfKey } from '../shared/api-key-auth.js';
+import { header, HttpError, isThrottle, type HttpEvent, type HttpResult } from '../shared/http.js';
 import { otlpDeps } from '../shared/services.js';
 
 /** No request API Gateway passes on is larger (10 MB; 6 MB reach a Lambda): a larger event is refused unread. */
@@ -57,7 +58,8 @@ export function makeOtlpHandler(deps: () => OtelIngestDeps) {
   return async (event: HttpEvent): Promise<HttpResult> => {
     const encoding = encodingOf(header(event.headers, 'content-type'));
     try {
-      const tenant = tenantOf(event);
+      // The route authenticates itself (auth 'apiKeyInRoute'): OTLP/HTTP wants a 401 for a missing or bad key.
+      const tenant = await tenantOfKey(event.headers);
       if (encoding === null) {
         throw new OtlpRequestError('unsupported_media_type', `the body must be application/x-protobuf or application/json (OTLP/HTTP), not ${header(event.headers, 'content-type') ?? 'none'}`);
       }

@@ -34,6 +34,11 @@ const EnvSchema = z.object({
   EXPORT_PART_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(8 * 1024 * 1024),
   /** A job that has not moved for this long, met by a stale message, gets its step's message again (longer than a step runs). */
   JOB_STALL_MS: z.coerce.number().int().min(0).default(25 * 60_000),
+  /**
+   * Where the full-text index lives: a directory (the local stack: DATA_DIR/search) or, on AWS,
+   * `s3+ddb://<bucket>/search?ddbTableName=<commit table>`. Absent: traces are not indexed.
+   */
+  SEARCH_INDEX_URI: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: z
     .enum(['true', 'false'])
     .default('false')

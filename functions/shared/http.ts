@@ -44,11 +44,16 @@ export interface RevokedKeyContext {
 }
 const RevokedContext = z.object({ revokedAt: z.string().min(1) });
 
+/** A revoked key's 401: it says so, and what to do. */
+export function revokedKeyError(revokedAt: string): HttpError {
+  return new HttpError(401, 'api_key_revoked', `this API key was revoked at ${revokedAt}; create a new one (npm run keys -- create)`);
+}
+
 /** The caller's tenant, as the API-key authorizer resolved it; a revoked key is a 401 that says so. */
 export function tenantOf(event: HttpEvent): Tenant {
   const revoked = RevokedContext.safeParse(event.requestContext.authorizer?.lambda);
   if (revoked.success) {
-    throw new HttpError(401, 'api_key_revoked', `this API key was revoked at ${revoked.data.revokedAt}; create a new one (npm run keys -- create)`);
+    throw revokedKeyError(revoked.data.revokedAt);
   }
   const parsed = TenantContext.safeParse(event.requestContext.authorizer?.lambda);
   if (!parsed.success) throw new HttpError(401, 'unauthorized', 'a valid API key is required');

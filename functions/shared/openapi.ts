@@ -41,6 +41,7 @@ function operation(r: RouteDef): Json {
     responses['401'] = { description: 'the key was revoked (`api_key_revoked`)', content: error };
     responses['403'] = { description: "no key, or not a key of this API: API Gateway's own answer", content: { 'application/json': { schema: { $ref: '#/components/schemas/GatewayDeny' } } } };
   }
+  if (r.auth === 'apiKeyInRoute') responses['401'] = { description: 'no key, not a key of this API (`unauthorized`), or a revoked one (`api_key_revoked`)', content: error };
   responses['4XX'] = { description: 'a bad request: what is wrong and what is allowed', content: error };
   responses['5XX'] = { description: 'the server failed; nothing about it is told', content: error };
   const parameters = [...pathParameters(r.path), ...queryParameters(r.query)];
@@ -51,7 +52,7 @@ function operation(r: RouteDef): Json {
     ...(parameters.length ? { parameters } : {}),
     ...(r.body ? { requestBody: { required: true, content: json(r.body, 'input') } } : {}),
     responses,
-    security: r.auth === 'apiKey' ? [{ apiKey: [] }, { bearer: [] }] : [],
+    security: r.auth === 'none' ? [] : [{ apiKey: [] }, { bearer: [] }],
   };
 }
 

@@ -53,7 +53,7 @@ export function ingestDepsOn(dynamo?: DynamoDBClient): IngestDeps {
   const doc = dynamo ? newDocumentClient(dynamo) : documentClient();
   return {
     storage: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
-    uploads: new DynamoUploadStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS }),
+    uploads: new DynamoUploadStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS, searchWork: searchWork() }),
     traces: new DynamoTraceWriter(dynamo ?? dynamoClient(), c.TABLE_NAME),
     tenants: dynamo ? new DynamoTenantStore(doc, c.TABLE_NAME) : tenantStore(),
     writeConcurrency: c.INGEST_WRITE_CONCURRENCY,
@@ -61,6 +61,15 @@ export function ingestDepsOn(dynamo?: DynamoDBClient): IngestDeps {
     // Records with a string trace_id are also experiment trace log spans.
     spans: spanSink(dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS }) } : traceLogDeps()),
   };
+}
+
+/**
+ * With a full-text index (SEARCH_INDEX_URI), the writers record the indexer's work in their own
+ * transactions (an upload's completion, a delete, an OTel trace's write); the index itself is
+ * wired in search-services.ts, which only the functions that search or index import.
+ */
+export function searchWork(): boolean {
+  return config().SEARCH_INDEX_URI !== undefined;
 }
 
 let traces: DynamoTraceStore | undefined;
@@ -89,7 +98,7 @@ export function traceMaintenanceDeps(): TraceMaintenanceDeps {
   if (maintenance) return maintenance;
   const c = config();
   maintenance = {
-    store: new DynamoTraceMaintenance(documentClient(), c.TABLE_NAME),
+    store: new DynamoTraceMaintenance(documentClient(), c.TABLE_NAME, { searchWork: searchWork() }),
     evaluations: evaluationStore(),
     payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
     log,
@@ -165,7 +174,7 @@ export function otlpDeps(): OtelIngestDeps {
   otlp = {
     spans: traceLogDeps().store,
     spanStats: traceLogDeps().stats,
-    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME), { retentionDays: c.RETENTION_DAYS }),
+    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME), { retentionDays: c.RETENTION_DAYS, searchWork: searchWork() }),
     payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
     log,
   };

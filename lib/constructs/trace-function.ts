@@ -42,6 +42,8 @@ export interface TraceFunctionProps {
   readonly removalPolicy: RemovalPolicy;
   readonly environment?: Readonly<Record<string, string>>;
   readonly description?: string;
+  /** Instead of BUNDLING (the search engine's functions: lib/search-engine.ts). */
+  readonly bundling?: BundlingOptions;
 }
 
 export class TraceFunction extends Construct {
@@ -79,7 +81,7 @@ export class TraceFunction extends Construct {
       description: props.description ?? `trace-ingest ${props.handlerName}`,
       projectRoot: REPO_ROOT,
       depsLockFilePath: LOCK_FILE,
-      bundling: BUNDLING,
+      bundling: props.bundling ?? BUNDLING,
       // X-Ray active tracing: every invocation is a trace segment (init, invocation, overhead) at no bundle cost.
       tracing: Tracing.ACTIVE,
       environment: {

@@ -121,7 +121,10 @@ describe('retention everywhere', () => {
           // Written while its job ran: the running job's expiry (30 days after it started).
           expect(ttl, `${kind} ${pk}`).toEqual(near(started + 30 * DAY));
           break;
-        // Counted (the sweep deletes them and moves their counters), or counters, or tenancy: no TTL.
+        // Counted (the sweep deletes them and moves their counters), or counters, or tenancy, or the search indexer's pending
+        // work and its lease (the indexer removes the work when done; expiring it would leave the index stale): no TTL.
+        case 'search-work':
+        case 'search-lease':
         case 'trace':
         case 'trace-status':
         case 'trace-judge':

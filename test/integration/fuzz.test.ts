@@ -786,7 +786,7 @@ function caseFor(r: RouteDef, n: number): Case {
         req: { method: r.method, path, headers: headersFor(v.headers, body, 'application/json'), ...(body !== undefined ? { body } : {}) },
         // An open route (auth none) answers whatever the key.
         expect:
-          r.auth === 'none' ? undefined : v.as === 'none' ? expectGatewayDeny : v.as === 'revoked' ? expectStatus(401, 'api_key_revoked') : v.as === 'b' && isProjectRoute(r) ? expectStatus(404, 'not_found') : undefined,
+          r.auth === 'none' ? undefined : v.as === 'none' ? (r.auth === 'apiKeyInRoute' ? expectStatus(401, 'unauthorized') : expectGatewayDeny) : v.as === 'revoked' ? expectStatus(401, 'api_key_revoked') : v.as === 'b' && isProjectRoute(r) ? expectStatus(404, 'not_found') : undefined,
       });
     }
     case 'tenant': {

@@ -340,10 +340,10 @@ describe('idempotent, whatever the retries, batches and concurrency', () => {
         routeKey: 'POST /otel/v1/traces',
         rawPath: '/otel/v1/traces',
         rawQueryString: '',
-        headers: { 'content-type': 'application/x-protobuf' },
+        headers: { 'content-type': 'application/x-protobuf', 'x-api-key': stack.info.apiKey },
         body: body.toString('base64'),
         isBase64Encoded: true,
-        requestContext: { authorizer: { lambda: { organizationId: stack.info.organizationId, projectId: stack.info.projectId } } },
+        requestContext: {},
       }) as unknown as HttpEvent;
     const statuses: number[] = [];
     try {
@@ -491,8 +491,12 @@ describe('answers per OTLP/HTTP', () => {
     expect(JSON.parse(bomb.text).error.code).toBe('payload_too_large');
     const huge = await post(Buffer.alloc(7 * 1024 * 1024, 1), { 'content-type': 'application/x-protobuf' });
     expect(huge.status).toBe(413);
-    // A key the authorizer refuses is API Gateway's 403 (the exporters do not retry it, as with a 401).
+    // OTLP/HTTP's answer to a missing or bad key is a 401 (the exporters do not retry it), in the request's encoding.
     const noKey = await post('{}', { 'content-type': 'application/json' }, '');
-    expect(noKey.status).toBe(403);
+    expect(noKey.status).toBe(401);
+    expect(JSON.parse(noKey.text).error.code).toBe('unauthorized');
+    const badKey = await post(Buffer.alloc(0), { 'content-type': 'application/x-protobuf' }, 'tik_not-a-key');
+    expect(badKey.status).toBe(401);
+    expect(badKey.headers['content-type']).toBe('application/x-protobuf');
   });
 });

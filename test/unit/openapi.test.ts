@@ -23,7 +23,7 @@ describe('the OpenAPI document', () => {
     for (const r of routes) {
       const op = doc.paths[r.path][r.method.toLowerCase()];
       expect(op.operationId).toBe(r.operation ?? r.handler);
-      expect(op.security).toEqual(r.auth === 'apiKey' ? [{ apiKey: [] }, { bearer: [] }] : []);
+      expect(op.security).toEqual(r.auth === 'none' ? [] : [{ apiKey: [] }, { bearer: [] }]);
       for (const name of [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {
         expect(op.parameters, `${r.path} ${name}`).toContainEqual(expect.objectContaining({ name, in: 'path', required: true }));
       }

@@ -1,5 +1,6 @@
 /**
- * Moves a table written before the sharded layout (schema version 1) to the current one (2),
+ * Moves a table written before the sharded layout (schema version 1), or before the search index
+ * (2), to the current one (3),
  * in place, while it keeps serving: `npm run migrate` (cli/migrate.ts), and the local stack
  * at start. Idempotent and resumable: every rewrite is conditional on the item still being in
  * the old layout (so counters the rewrite moves move once, whatever the retries and restarts),
@@ -10,6 +11,8 @@
  *   span (v1: gsi1 experiment, gsi2 tree, one partition each) → sharded gsi4/gsi5 keys
  *   upload id chunks (v1: in the project's partition) → a partition per chunk
  *   completed upload → its place in the filename order (gsi1)
+ *   completed upload, OTel trace (v1, v2: stored before the search index) → search work, which
+ *     the indexer turns into index entries (it skips an upload already in the index)
  *
  * A Scan is right here (every item is read once, off the request path); nothing on a request
  * path scans.
@@ -31,8 +34,10 @@ import { spanItem, toRecord } from './span-store.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
 import { documentAttribute } from './trace-writer.js';
+import { traceWorkItem, uploadWorkItem } from './search-work.js';
 
-export const SCHEMA_VERSION = 2;
+/** 2: the sharded layout; 3: every trace stored before the search index queued for it. */
+export const SCHEMA_VERSION = 3;
 const META = { pk: 'META', sk: 'SCHEMA' };
 const checkpointKey = (segment: number, of: number) => ({ pk: 'META', sk: `MIGRATION#${SCHEMA_VERSION}#${of}#${segment}` });
 
@@ -42,6 +47,8 @@ export interface MigrationReport {
   spans: number;
   idChunks: number;
   uploads: number;
+  /** Uploads and OTel traces queued for the search index (schema 3). */
+  searchWork: number;
   indexesCreated: string[];
   alreadyCurrent: boolean;
 }
@@ -110,7 +117,7 @@ export async function markCurrent(doc: DynamoDBDocumentClient, table: string): P
 
 export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocumentClient, table: string, options: MigrationOptions = {}): Promise<MigrationReport> {
   const log = options.log ?? (() => {});
-  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, indexesCreated: [], alreadyCurrent: false };
+  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, searchWork: 0, indexesCreated: [], alreadyCurrent: false };
   report.indexesCreated = await ensureIndexes(client, table, log);
   if ((await schemaVersion(doc, table)) >= SCHEMA_VERSION) {
     report.alreadyCurrent = true;
@@ -130,8 +137,7 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
         const page = await doc.send(new ScanCommand({ TableName: table, Segment: segment, TotalSegments: segments, ExclusiveStartKey: start, Limit: 200, ConsistentRead: true }));
         for (const item of page.Items ?? []) {
           report.scanned++;
-          const kind = await migrateItem(doc, table, item, spend);
-          if (kind) report[kind]++;
+          for (const kind of await migrateItem(doc, table, item, spend)) report[kind]++;
         }
         start = page.LastEvaluatedKey;
         await doc.send(new PutCommand({ TableName: table, Item: { ...checkpointKey(segment, segments), type: 'meta', ...(start ? { last: start } : { done: true }) } }));
@@ -142,7 +148,7 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   await markCurrent(doc, table);
-  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads (${report.scanned} items read)`);
+  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads, ${report.searchWork} queued for search (${report.scanned} items read)`);
   return report;
 }
 
@@ -153,45 +159,60 @@ export class MigrationStopped extends Error {
 
 type Item = Record<string, unknown>;
 
-/** Rewrites one item if it is in the old layout; answers what it was. */
-async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void): Promise<'traces' | 'spans' | 'idChunks' | 'uploads' | null> {
+type Moved = 'traces' | 'spans' | 'idChunks' | 'uploads' | 'searchWork';
+
+/** Rewrites one item if it is in an old layout; answers what it moved. */
+async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void): Promise<Moved[]> {
   const pk = String(item[TABLE_PARTITION_KEY]);
   const sk = String(item[TABLE_SORT_KEY]);
-  if (item.type === 'trace' && item.gsi1pk !== undefined) {
-    spend();
-    return (await migrateTrace(doc, table, item)) ? 'traces' : null;
+  if (item.type === 'trace') {
+    const moved: Moved[] = [];
+    if (item.gsi1pk !== undefined) {
+      spend();
+      if (await migrateTrace(doc, table, item)) moved.push('traces');
+    }
+    // An OTel trace is indexed by its own work item (an upload's is its upload's).
+    if (item.otel_version !== undefined) {
+      spend();
+      const [, org, project, traceId] = pk.split('#');
+      await doc.send(new PutCommand({ TableName: table, Item: traceWorkItem({ organizationId: org!, projectId: project! }, traceId!) }));
+      moved.push('searchWork');
+    }
+    return moved;
   }
   if (item.type === 'span' && item.gsi2pk !== undefined) {
     spend();
-    return (await migrateSpan(doc, table, item)) ? 'spans' : null;
+    return (await migrateSpan(doc, table, item)) ? ['spans'] : [];
   }
   if (item.type === 'upload-ids' && pk.startsWith('P#')) {
     spend();
     const [, org, project] = pk.split('#');
     const m = /^UPLOAD#(.+)#IDS#(\d+)$/.exec(sk);
-    if (!m) return null;
+    if (!m) return [];
     // Its upload's TTL, when it had one (the v1 item's own expires_at).
     await putIdChunk(doc, table, org!, project!, m[1]!, Number(m[2]), typeof item.ids === 'string' && item.ids ? item.ids.split(',') : [], typeof item.expires_at === 'number' ? item.expires_at : undefined);
     await doc.send(new DeleteCommand({ TableName: table, Key: { pk, sk } }));
-    return 'idChunks';
+    return ['idChunks'];
   }
   if (item.type === 'upload' && item.status === 'completed' && Number(item.traces ?? 0) > 0) {
     const [, org, project] = pk.split('#');
-    const entry = uploadByFilenameItem(
-      { organizationId: org!, projectId: project!, uploadId: String(item.upload_id), filename: String(item.filename), createdAt: String(item.created_at) },
-      { traces: Number(item.traces), idChunks: Number(item.id_chunks ?? 0) },
-    );
+    const upload = { organizationId: org!, projectId: project!, uploadId: String(item.upload_id), filename: String(item.filename), createdAt: String(item.created_at) };
+    const entry = uploadByFilenameItem(upload, { traces: Number(item.traces), idChunks: Number(item.id_chunks ?? 0) });
     if (typeof item.expires_at === 'number') entry.expires_at = item.expires_at;
     spend();
+    const moved: Moved[] = [];
     try {
       await doc.send(new PutCommand({ TableName: table, Item: entry, ConditionExpression: 'attribute_not_exists(pk)' }));
-      return 'uploads';
+      moved.push('uploads');
     } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return null;
-      throw err;
+      if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
     }
+    // Put again by a resumed run, it is the same work: the indexer skips an upload already in the index.
+    await doc.send(new PutCommand({ TableName: table, Item: uploadWorkItem(upload) }));
+    moved.push('searchWork');
+    return moved;
   }
-  return null;
+  return [];
 }
 
 /**

@@ -18,6 +18,7 @@ import { createdAtOf, keys } from './keys.js';
 import { traceItem } from './trace-writer.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { EXPIRY_GRACE_DAYS, expiresAt, withExpiry } from '../../domain/expiry.js';
+import { traceWorkItem } from './search-work.js';
 
 interface PayloadReader {
   read(key: string): Promise<{ input: string | null; document: string }>;
@@ -38,8 +39,8 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
     private readonly client: DynamoDBClient,
     private readonly table: string,
     private readonly payloads: PayloadReader,
-    /** retentionDays: the filename-order item of an OTel trace expires as an upload's does (domain/expiry.ts). */
-    private readonly options: { maxAttempts?: number; baseDelayMs?: number; retentionDays?: number | undefined } = {},
+    /** retentionDays: the filename-order item of an OTel trace expires as an upload's does (domain/expiry.ts); searchWork: with a search index, each creation and update also records the trace as work for the indexer (in its transaction). */
+    private readonly options: { maxAttempts?: number; baseDelayMs?: number; retentionDays?: number | undefined; searchWork?: boolean } = {},
   ) {}
 
   async read(tenant: Tenant, ids: string[]): Promise<Map<string, StoredOtelTrace>> {
@@ -124,6 +125,8 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
       })),
       count(counter, true),
       count(hour, false),
+      // After the counters, so the cancellation reasons of the traces keep their places.
+      ...(this.options.searchWork ? writes.map((w) => ({ Put: { TableName: this.table, Item: marshall(traceWorkItem(tenant, w.trace.id)) } })) : []),
     ];
     try {
       await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
@@ -165,20 +168,29 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
       i++;
     }
     const k = keys.trace(tenant.organizationId, tenant.projectId, next.trace.id);
+    const update = {
+      TableName: this.table,
+      Key: { pk: { S: k.pk }, sk: { S: k.sk } },
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      ConditionExpression: '#v = :expected',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
     try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: { pk: { S: k.pk }, sk: { S: k.sk } },
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: '#v = :expected',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
+      if (this.options.searchWork) {
+        // The trace's new text and the indexer's work item together: the index never keeps an old text unnoticed.
+        await this.client.send(
+          new TransactWriteItemsCommand({ TransactItems: [{ Update: update }, { Put: { TableName: this.table, Item: marshall(traceWorkItem(tenant, next.trace.id)) } }] }),
+        );
+      } else {
+        await this.client.send(new UpdateItemCommand(update));
+      }
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
+      // Someone else wrote it meanwhile: read again and merge (as a failed condition does).
+      if (err instanceof TransactionConflictException) return false;
+      if (err instanceof TransactionCanceledException && (err.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict')) return false;
       throw err;
     }
   }

@@ -5,6 +5,7 @@ import type { DeleteResult, TraceMaintenanceStore, TraceToDelete } from '../../d
 import { evalCounterUpdate } from './eval-counters.js';
 import { createdAtOf, judgeMember, keys, STATUS_MEMBER } from './keys.js';
 import { readCurrentTrace } from './migration.js';
+import { traceWorkItem } from './search-work.js';
 
 /** Judge members deleted in the trace's own transaction (with the trace, up to four counters and its status member: under 100 items). */
 const MEMBERS_IN_DELETE = 90;
@@ -14,6 +15,8 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    /** With a search index: the delete's transaction also records the trace as work for the indexer. */
+    private readonly options: { searchWork?: boolean } = {},
   ) {}
 
   async findTrace(tenant: Tenant, traceId: string): Promise<TraceToDelete | null> {
@@ -52,7 +55,9 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
       status: trace.evalStatus !== null ? { [trace.evalStatus]: -1 } : {},
       judges: Object.fromEntries(inline.map((j) => [j, -1])),
     });
-    const evalItems = [...members, ...(evalCounts ? [{ Update: evalCounts }] : [])];
+    // Last, so the cancellation reasons above keep their places; the indexer drops the trace's entry from this.
+    const searchWork = this.options.searchWork ? [{ Put: { TableName: this.table, Item: traceWorkItem(tenant, traceId) } }] : [];
+    const evalItems = [...members, ...(evalCounts ? [{ Update: evalCounts }] : []), ...searchWork];
     const traceDelete = {
       TableName: this.table,
       Key: traceKey,

@@ -2,7 +2,8 @@ import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CursorError, decodeCursor, encodeCursor } from '../../domain/list-query.js';
 import { renderInput } from '../../domain/render-input.js';
 import type { Tenant } from '../../domain/tenancy.js';
-import { searchText, unpackText } from '../../domain/trace.js';
+import { unpackText } from '../../domain/trace.js';
+import { matchesText } from '../../domain/search/terms.js';
 import type { LastEvaluation, ListPage, ListQuery, TraceReader, TraceView } from '../../domain/traces.js';
 import type { RangePage, RangeQuery, TraceRangeReader } from '../../domain/jobs.js';
 import { evalCounterTotals, type EvalTotals } from './eval-counters.js';
@@ -19,6 +20,9 @@ import { batchGetAll, queryPages } from './query.js';
 import { ID_CHUNK_SIZE } from '../../domain/limits.js';
 import { readIdChunk } from './upload-ids.js';
 import { countSharded, mergeShards, type Bound, type ShardedQuery } from './sharded-query.js';
+import type { IndexedSearch } from './search-list.js';
+import { itemSearchText } from './search-work.js';
+import { packedDocument, storedInput } from './trace-writer.js';
 
 interface PayloadReader {
   read(key: string): Promise<{ input: string | null; document: string }>;
@@ -27,6 +31,8 @@ interface PayloadReader {
 export interface TraceStoreOptions {
   /** How long a list request may read before it answers what it has, with a cursor to go on (ms). */
   budgetMs?: number;
+  /** The full-text index (search-list.ts): a search goes there; without it, the budgeted scan below. */
+  search?: IndexedSearch;
 }
 
 /** API functions time out after 10 s; a list that reads for this long answers what it has found, with a cursor. */
@@ -68,6 +74,7 @@ interface Scan {
 
 export class DynamoTraceStore implements TraceReader, TraceRangeReader {
   private readonly budgetMs: number;
+  private readonly search: IndexedSearch | undefined;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -76,6 +83,7 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     options: TraceStoreOptions = {},
   ) {
     this.budgetMs = options.budgetMs ?? DEFAULT_LIST_BUDGET_MS;
+    this.search = options.search;
   }
 
   async get(tenant: Tenant, id: string): Promise<TraceView | null> {
@@ -101,6 +109,13 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
    */
   async list(tenant: Tenant, q: ListQuery, timeRange?: string): Promise<ListPage> {
     const deadline = Date.now() + this.budgetMs;
+    if (q.search !== undefined && this.search) {
+      return this.search.list(tenant, q, timeRange, {
+        deadline,
+        items: (ids) => this.hydrate(tenant, ids.map((id) => ({ trace_id: id }))),
+        view: (i) => this.view(tenant, i),
+      });
+    }
     const fromCursor = q.cursor ? decodeCursor(tenant, q, timeRange, q.cursor) : null;
     const query = fromCursor?.since ? { ...q, since: fromCursor.since } : q;
     const skip = fromCursor ? 0 : (q.page - 1) * q.pageSize;
@@ -453,34 +468,9 @@ function judgeCount(t: EvalTotals, judge: string, source: string | undefined): n
   return source === undefined ? (t.byJudge[judge] ?? 0) : (t.byJudgeSource[JSON.stringify([judge, source])] ?? 0);
 }
 
-/** A trace item's deflated document, whichever attribute holds it (see traceItem). */
-function packedDocument(item: Item): Uint8Array | null {
-  if (item.doc_z instanceof Uint8Array) return item.doc_z;
-  if (item.doc_zb instanceof Uint8Array) return item.doc_zb;
-  return null;
-}
-
-/** An input kept in the item (one the document does not give): a string, null, or undefined when the document gives it. */
-function storedInput(item: Item): string | null | undefined {
-  if (!('input' in item)) return undefined;
-  return typeof item.input === 'string' ? item.input : null;
-}
-
-/** Does the (read) trace item match the query's search? Case-insensitive, over the text `searchText` makes. */
-function searchMatches(item: Item, needle: string): boolean {
-  let text: string;
-  const packed = packedDocument(item);
-  if (packed !== null) {
-    const document = unpackText(packed);
-    const value = JSON.parse(document) as Record<string, unknown>;
-    const kept = storedInput(item);
-    text = searchText(String(item.filename), kept !== undefined ? kept : renderInput(value), value);
-  } else if (item.search_z instanceof Uint8Array) {
-    text = unpackText(item.search_z);
-  } else {
-    text = String(item.filename).toLowerCase();
-  }
-  return text.includes(needle);
+/** Does the (read) trace item match the query's search? The index's semantics (terms.ts), over the text `searchText` made. */
+function searchMatches(item: Item, query: string): boolean {
+  return matchesText(itemSearchText(item), query);
 }
 
 /** Every filter of the query, on a read trace item (for reads no index narrows: filename order). */

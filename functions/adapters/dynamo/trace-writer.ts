@@ -54,6 +54,19 @@ export function documentAttribute(packed: Uint8Array): 'doc_z' | 'doc_zb' {
   return packed.length <= INDEXED_DOCUMENT_BYTES ? 'doc_z' : 'doc_zb';
 }
 
+/** A trace item's deflated document, whichever attribute holds it (see traceItem). */
+export function packedDocument(item: Record<string, unknown>): Uint8Array | null {
+  if (item.doc_z instanceof Uint8Array) return item.doc_z;
+  if (item.doc_zb instanceof Uint8Array) return item.doc_zb;
+  return null;
+}
+
+/** An input kept in the item (one the document does not give): a string, null, or undefined when the document gives it. */
+export function storedInput(item: Record<string, unknown>): string | null | undefined {
+  if (!('input' in item)) return undefined;
+  return typeof item.input === 'string' ? item.input : null;
+}
+
 export interface TraceWriterOptions {
   /** Attempts per batch before it fails (each after a backoff). */
   maxAttempts?: number;

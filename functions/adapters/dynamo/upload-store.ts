@@ -18,6 +18,7 @@ import {
 import { filenameSortKey, keys, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { putIdChunk, readIdChunks } from './upload-ids.js';
 import { EXPIRY_GRACE_DAYS, expiresAt, isExpired } from '../../domain/expiry.js';
+import { uploadWorkItem } from './search-work.js';
 
 /** Distinct sources counted per transaction (keeps each update expression small). */
 const SOURCES_PER_TRANSACTION = 40;
@@ -25,6 +26,8 @@ const SOURCES_PER_TRANSACTION = 40;
 export interface UploadStoreOptions {
   /** The traces' retention in days: upload state expires (DynamoDB TTL) EXPIRY_GRACE_DAYS after its traces; absent: kept. */
   retentionDays?: number | undefined;
+  /** With a search index: the completion transaction also records the upload's traces as work for the indexer. */
+  searchWork?: boolean;
 }
 
 export class DynamoUploadStore implements UploadStore {
@@ -298,6 +301,8 @@ export class DynamoUploadStore implements UploadStore {
             // The hour also counts the upload's bad lines (for the viewer's charts), in this same exactly-once transaction.
             ...(total > 0 || s.errorCount > 0 ? [{ Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total, [], s.errorCount) } }] : []),
             ...(s.traces > 0 ? [{ Put: { TableName: this.table, Item: { ...uploadByFilenameItem(u, s), ...this.expiry(u.createdAt) } } }] : []),
+            // Exactly once with the completion: the indexer builds the upload's entries from this (search-work.ts).
+            ...(s.traces > 0 && this.options.searchWork ? [{ Put: { TableName: this.table, Item: uploadWorkItem(u) } }] : []),
           ],
         }),
       );
