@@ -4,6 +4,7 @@
  */
 import type { SQSEvent } from 'aws-lambda';
 import { handler } from '../functions/handlers/ingest.js';
+import { peakRssMB } from './peak-rss.js';
 
 const body = process.argv[2]!;
 const event: SQSEvent = {
@@ -25,4 +26,4 @@ const started = performance.now();
 const cpu0 = process.cpuUsage();
 const out = await handler(event);
 const ms = performance.now() - started;
-process.stdout.write(`${JSON.stringify({ ms, failures: out.batchItemFailures.length, maxRssMB: process.resourceUsage().maxRSS / 1024, cpuMs: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000 })}\n`);
+process.stdout.write(`${JSON.stringify({ ms, failures: out.batchItemFailures.length, maxRssMB: peakRssMB(), cpuMs: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000 })}\n`);

@@ -11,6 +11,7 @@ import { createApiKey } from '../functions/domain/tenancy.js';
 import { tenantStore } from '../functions/shared/services.js';
 import { startApiServer } from '../local/api-server.js';
 import { ensureTable } from '../local/dynamodb.js';
+import { peakRssMB } from './peak-rss.js';
 
 const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
 await ensureTable(new DynamoDBClient({ region: process.env.AWS_REGION ?? 'us-east-1', ...(endpoint ? { endpoint } : {}) }), process.env.TABLE_NAME!);
@@ -24,7 +25,7 @@ const cpu0 = process.cpuUsage();
 for await (const line of createInterface({ input: process.stdin })) {
   if (line.trim() === 'stats') {
     const cpu = process.cpuUsage(cpu0);
-    write(`${JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`);
+    write(`${JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, maxRssMB: peakRssMB() })}\n`);
   }
 }
 await api.stop();

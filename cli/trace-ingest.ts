@@ -39,6 +39,7 @@ Commands:
   sources                 the project's trace sources
   status <upload-id>      an upload's status, counts and bad lines
   tree <experiment>       an experiment's span trees (--filter 'FIELD OP VALUE', --key K)
+  experiments             the project's Parea experiments with their stats (--name N, --json)
   keys create|list|revoke manage API keys (on the stack's DynamoDB table)
 
   -h, --help              this help; "trace-ingest <command> --help" for one command
@@ -133,6 +134,15 @@ span in it matches the filter.
                           is_null, exists, greater_than, ...
   --key <k>               the map key for a map field (e.g. --filter 'metadata = 0' --key run)
   --json                  the raw trees`,
+  experiments: `Usage: trace-ingest experiments [--name N] [--run R] [--json]
+
+Lists the project's Parea experiments, newest first: name, run, status, when it
+was created, how many root trees (samples) it finished with, and the means its
+stats pinned (each score, latency, tokens, cost) and its dataset-level scores.
+
+  --name <n>              one experiment name (its runs)
+  --run <r>               one run name
+  --json                  the raw experiments`,
   keys: `Usage: trace-ingest keys <create|list|revoke> [options]
 
 Manages API keys (as npm run keys does).`,
@@ -173,6 +183,7 @@ const OPTIONS = {
   sources: { json: { type: 'boolean' } },
   status: { json: { type: 'boolean' } },
   tree: { filter: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' } },
+  experiments: { name: { type: 'string' }, run: { type: 'string' }, json: { type: 'boolean' } },
 } as const satisfies Record<Exclude<CommandName, 'keys'>, ParseArgsConfig['options']>;
 
 /** Positional arguments each command takes: [min, max]. */
@@ -186,6 +197,7 @@ const POSITIONALS: Record<Exclude<CommandName, 'keys'>, [number, number, string]
   sources: [0, 0, 'no arguments'],
   status: [1, 1, 'one upload id'],
   tree: [1, 1, 'one experiment uuid'],
+  experiments: [0, 0, 'no arguments'],
 };
 
 class UsageError extends Error {}
@@ -298,6 +310,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         return await status(client, positionals[0]!, values.json === true, io, s);
       case 'tree':
         return await tree(client, positionals[0]!, values, io, s);
+      case 'experiments':
+        return await experiments(client, values, io, s);
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -698,6 +712,31 @@ async function askOnStdin(question: string): Promise<boolean> {
   } finally {
     rl.close();
   }
+}
+
+
+/** The project's experiments, one block each: its name and run, status, samples, then its pinned means. */
+async function experiments(client: TraceIngestClient, v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
+  const list = await client.experiments.list({ ...(str(v.name) !== undefined ? { name: str(v.name) } : {}), ...(str(v.run) !== undefined ? { runName: str(v.run) } : {}) });
+  if (v.json) {
+    io.stdout(`${JSON.stringify(list, null, 2)}\n`);
+    return 0;
+  }
+  if (list.length === 0) {
+    io.stdout('no experiments\n');
+    return 0;
+  }
+  const lines: string[] = [];
+  for (const e of list) {
+    const status = e.status === 'completed' ? s.green(e.status) : e.status === 'failed' ? s.red(e.status) : s.yellow(e.status);
+    lines.push(`${s.bold(e.name)} ${s.dim('run')} ${e.run_name}  ${status}  ${s.dim(e.created_at)}  ${e.num_samples === null ? s.dim('not finished') : `${e.num_samples} sample${e.num_samples === 1 ? '' : 's'}`}  ${s.dim(e.uuid)}`);
+    for (const p of e.pinned_stats) {
+      const digits = p.var1 === 'cost' ? 5 : 2;
+      lines.push(`  ${p.operation === 'custom' ? p.var1 : `${p.operation} ${p.var1}`}: ${p.value.toFixed(digits)}`);
+    }
+  }
+  io.stdout(`${lines.join('\n')}\n`);
+  return 0;
 }
 
 /** Runs with the process's arguments and sets its exit code (the bin shim calls this). */

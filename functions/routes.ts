@@ -15,8 +15,12 @@ import { SpanInput } from './domain/parea/span.js';
 import { TraceLogUpdate } from './domain/trace-logs.js';
 import { CreateTracesRequest, PresignRequest } from './domain/uploads/upload-request.js';
 import * as wire from './domain/wire.js';
-import { CreateEvaluationBody, ExperimentLogsQuery, ExportSpansQuery, ExportTracesQuery, JobBody, ListEvaluationsQuery, PareaProjectBody } from './shared/requests.js';
+import { CreateEvaluationBody, EvaluationResultBody, ExperimentLogsQuery, ExportSpansQuery, ExportTracesQuery, JobBody, ListEvaluationsQuery, ListExperimentsQuery, PareaProjectBody } from './shared/requests.js';
 import { StatsQuerySchema } from './domain/stats.js';
+import { CreateExperimentBody, FinishExperimentBody, ListExperimentsBody } from './domain/experiments.js';
+import { QueryParamsBody } from './domain/trace-log-list.js';
+import { FeedbackBody } from './domain/trace-logs.js';
+import { LangchainRunBody } from './domain/parea/langchain.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -41,20 +45,33 @@ export interface RouteDef {
   readonly path: string;
   readonly handler: string;
   readonly auth: RouteAuth;
-  /** The OpenAPI operationId when one handler serves several routes (otherwise the handler's name). */
-  readonly operation?: string;
+  /** The document's operationId when one handler serves several routes (else the handler's name). */
+  readonly operationId?: string;
   /** One line for the OpenAPI document. */
   readonly summary: string;
   /** The query string, as the handler validates it: an object schema, one parameter per key. */
   readonly query?: z.ZodType;
   /** The JSON body, as the handler validates it. */
   readonly body?: z.ZodType;
-  /** The answers it gives when it succeeds. */
+  /** The answers it gives when it succeeds (none for a route that only refuses). */
   readonly answers: readonly RouteAnswer[];
 }
 
 const PROJECT = '/api/v1/organizations/{organizationId}/projects/{projectId}';
 const PAREA = '/api/parea/v1';
+
+/** Routes of Stratix's evaluator catalogue, which is not served: each answers 404 not_implemented (functions/handlers/notImplemented.ts). */
+function catalogue(entries: ReadonlyArray<[HttpMethod, string, string, string]>): RouteDef[] {
+  return entries.map(([method, path, operationId, what]) => ({
+    method,
+    path,
+    handler: 'notImplemented',
+    auth: 'apiKey',
+    operationId,
+    summary: `Not served: ${what} (the Stratix LLM evaluator catalogue) answer 404 not_implemented`,
+    answers: [],
+  }));
+}
 
 export const routes: readonly RouteDef[] = [
   { method: 'GET', path: '/health', handler: 'health', auth: 'none', summary: 'Whether the API answers (no key needed)', answers: [{ status: 200, schema: wire.HealthAnswer, description: 'up' }] },
@@ -173,6 +190,39 @@ export const routes: readonly RouteDef[] = [
     summary: 'One evaluation',
     answers: [{ status: 200, schema: wire.Evaluation, description: 'the evaluation' }],
   },
+  // A judge's result (docs/stratix-trace-evaluations-api.md): read by the client, posted by whatever runs the judge.
+  {
+    method: 'GET',
+    path: `${PROJECT}/trace-evaluations/{evaluationId}/results`,
+    handler: 'getEvaluationResult',
+    auth: 'apiKey',
+    summary: "An evaluation's result (the Stratix client's TraceEvaluationResult); 404 while it is pending",
+    answers: [{ status: 200, schema: wire.EvaluationResult, description: 'the result' }],
+  },
+  {
+    method: 'POST',
+    path: `${PROJECT}/trace-evaluations/{evaluationId}/results`,
+    handler: 'postEvaluationResult',
+    auth: 'apiKey',
+    summary: "Records the judge's verdict of a pending evaluation (it becomes success; the trace's status and the filters follow)",
+    body: EvaluationResultBody,
+    answers: [{ status: 201, schema: wire.EvaluationResult, description: 'the result, and the evaluation as trace_evaluation' }],
+  },
+  // Stratix's LLM evaluator catalogue (judges, models, cost estimates) is not served: one handler answers a 404 not_implemented naming it.
+  ...catalogue([
+    ['POST', `${PROJECT}/trace-evaluations/estimate`, 'estimateTraceEvaluation', 'judge cost estimates'],
+    ['GET', `${PROJECT}/judges`, 'listJudges', 'judges'],
+    ['POST', `${PROJECT}/judges`, 'createJudge', 'judges'],
+    ['GET', `${PROJECT}/judges/{judgeId}`, 'getJudge', 'judges'],
+    ['PATCH', `${PROJECT}/judges/{judgeId}`, 'updateJudge', 'judges'],
+    ['DELETE', `${PROJECT}/judges/{judgeId}`, 'deleteJudge', 'judges'],
+    ['GET', `${PROJECT}/models`, 'listModels', 'models'],
+    ['GET', `${PROJECT}/models/{modelId}`, 'getModel', 'models'],
+    ['PATCH', PROJECT, 'updateProjectModels', "a project's model list"],
+    ['POST', `${PROJECT}/custom-models`, 'createCustomModel', 'custom models'],
+    ['PATCH', `${PROJECT}/custom-models/{modelId}`, 'updateCustomModel', 'custom models'],
+    ['DELETE', `${PROJECT}/custom-models/{modelId}`, 'deleteCustomModel', 'custom models'],
+  ]),
 
   // The project's numbers per hour or day (the viewer's charts), from counters the ingest keeps.
   {
@@ -190,7 +240,7 @@ export const routes: readonly RouteDef[] = [
     method: 'POST',
     path: `${PROJECT}/exports`,
     handler: 'createJob',
-    operation: 'createExport',
+    operationId: 'createExport',
     auth: 'apiKey',
     summary: "Starts an export job: the traces matching the list's filters (or an experiment's spans) as JSON Lines in S3; dry_run only counts",
     body: JobBody,
@@ -203,7 +253,7 @@ export const routes: readonly RouteDef[] = [
     method: 'GET',
     path: `${PROJECT}/exports/{jobId}`,
     handler: 'getJob',
-    operation: 'getExport',
+    operationId: 'getExport',
     auth: 'apiKey',
     summary: "An export job's status and counts; once completed, its download URL (valid an hour)",
     answers: [{ status: 200, schema: wire.JobAnswer, description: 'the job' }],
@@ -212,7 +262,7 @@ export const routes: readonly RouteDef[] = [
     method: 'POST',
     path: `${PROJECT}/deletions`,
     handler: 'createJob',
-    operation: 'createDeletion',
+    operationId: 'createDeletion',
     auth: 'apiKey',
     summary: "Starts a deletion job: every trace matching the list's filters (or an experiment's spans), each as a single delete would; a filter, an experiment_uuid or all: true is required; dry_run only counts",
     body: JobBody,
@@ -225,7 +275,7 @@ export const routes: readonly RouteDef[] = [
     method: 'GET',
     path: `${PROJECT}/deletions/{jobId}`,
     handler: 'getJob',
-    operation: 'getDeletion',
+    operationId: 'getDeletion',
     auth: 'apiKey',
     summary: "A deletion job's status and counts",
     answers: [{ status: 200, schema: wire.JobAnswer, description: 'the job' }],
@@ -285,6 +335,71 @@ export const routes: readonly RouteDef[] = [
     query: ExperimentLogsQuery,
     body: TraceLogFilter,
     answers: [{ status: 200, schema: wire.TraceLogForest, description: 'the trees' }],
+  },
+  // Experiments, feedback, listing and LangChain runs (docs/parea-experiments-api.md).
+  {
+    method: 'POST',
+    path: `${PAREA}/experiment`,
+    handler: 'createExperiment',
+    auth: 'apiKey',
+    summary: 'Creates an experiment (running) in the key\'s project; a retried create of the same running one answers it again',
+    body: CreateExperimentBody,
+    answers: [{ status: 200, schema: wire.Experiment, description: 'the experiment, with its uuid' }],
+  },
+  {
+    method: 'POST',
+    path: `${PAREA}/experiment/{experimentUuid}/finished`,
+    handler: 'finishExperiment',
+    auth: 'apiKey',
+    summary: 'Marks an experiment finished; computes, pins and answers its stats (gzip when accepted)',
+    body: FinishExperimentBody,
+    answers: [{ status: 200, schema: wire.ExperimentStats, description: 'its stats' }],
+  },
+  {
+    method: 'GET',
+    path: `${PAREA}/experiment/{experimentUuid}/stats`,
+    handler: 'experimentStats',
+    auth: 'apiKey',
+    summary: "An experiment's stats: pinned once finished, computed from its trees until then (gzip when accepted)",
+    answers: [{ status: 200, schema: wire.ExperimentStats, description: 'its stats' }],
+  },
+  {
+    method: 'POST',
+    path: `${PAREA}/experiments`,
+    handler: 'listExperiments',
+    auth: 'apiKey',
+    summary: "The project's experiments with their pinned stats, newest first; the next page's cursor in X-Next-Cursor",
+    query: ListExperimentsQuery,
+    body: ListExperimentsBody,
+    answers: [{ status: 200, schema: wire.ExperimentList, description: 'the experiments' }],
+  },
+  {
+    method: 'POST',
+    path: `${PAREA}/feedback`,
+    handler: 'recordFeedback',
+    auth: 'apiKey',
+    summary: "A score on a span: its feedback_score (filterable); name and comment kept in its metadata",
+    body: FeedbackBody,
+    answers: [{ status: 200, schema: wire.EmptyObject, description: 'recorded' }],
+  },
+  {
+    method: 'POST',
+    path: `${PAREA}/get_trace_logs`,
+    handler: 'getTraceLogs',
+    auth: 'apiKey',
+    summary: "One page of the project's root trees (the SDKs' QueryParams: filter, time range, status, page, sort), from the root index (gzip when accepted)",
+    body: QueryParamsBody,
+    answers: [{ status: 200, schema: wire.TraceLogPage, description: 'a page of trees' }],
+  },
+  // The SDKs' LangChain tracer (POST /trace_log/{vendor}); a static segment, so GET /trace_log/{traceId} is unchanged.
+  {
+    method: 'POST',
+    path: `${PAREA}/trace_log/langchain`,
+    handler: 'recordLangchainRun',
+    auth: 'apiKey',
+    summary: 'A LangChain run tree (the SDKs\' LangChain tracer): each run stored as a span, under the same tree rules',
+    body: LangchainRunBody,
+    answers: [{ status: 200, schema: wire.EmptyObject, description: 'recorded' }],
   },
 
   // OpenTelemetry: OTLP/HTTP trace export, so OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otel works with the stock exporters.

@@ -67,6 +67,11 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   createEvaluation: [tableReadWrite],
   listEvaluations: [tableRead],
   getEvaluation: [tableRead],
+  getEvaluationResult: [tableRead],
+  // The verdict, the trace's summary, status member and counters in one transaction.
+  postEvaluationResult: [tableReadWrite],
+  // Answers 404 not_implemented after the tenant check: touches nothing.
+  notImplemented: [],
   // Reads the hourly trace counters and span-stats items of a bounded window with Query.
   getStats: [tableRead],
   pareaProject: [tableReadWrite],
@@ -85,6 +90,16 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   // JSON Lines pages of the list's matches (documents from payloads/) and of an experiment's spans.
   exportTraces: [tableRead, objectsRead(PAYLOADS_PREFIX)],
   exportSpans: [tableRead],
+  // Experiments: their items and stats chunks (a finish reads the experiment's spans with Query and writes the stats).
+  createExperiment: [tableReadWrite],
+  finishExperiment: [tableReadWrite],
+  experimentStats: [tableRead],
+  listExperiments: [tableRead],
+  // Feedback is an update of the span; a LangChain run is stored as spans.
+  recordFeedback: [tableReadWrite],
+  recordLangchainRun: [tableReadWrite],
+  // The root index (Query over its shards, BatchGetItem of counters and root spans) and the listed trees.
+  getTraceLogs: [tableRead],
   // OTLP export: spans and traces (and their counters) in the table; a trace's large document in payloads/,
   // each write under a key of its own, the one it replaced deleted.
   otlpTraces: [tableReadWrite, objectsReadWrite(PAYLOADS_PREFIX), objectsDelete(PAYLOADS_PREFIX)],

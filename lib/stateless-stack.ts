@@ -118,6 +118,11 @@ const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = {
   // API Gateway's 29 s, so a slow store answers 429 (retried by the exporter) rather than a timeout.
   otlpTraces: OTLP_SIZING,
   listTraces: LIST_TRACES_SIZING,
+  // An experiment's stats are computed from all its trees (read for up to TRACE_LOGS_READ_BUDGET_MS), within API Gateway's 29 s.
+  finishExperiment: { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) },
+  experimentStats: { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) },
+  // A LangChain run tree of up to 5 MB, stored as up to 10,000 spans.
+  recordLangchainRun: { memorySize: 1024, timeout: Duration.seconds(29) },
 };
 
 /** Memory and timeout of a handler's function (also used by bench/lambda-init.ts for its Node flags). */

@@ -18,6 +18,10 @@ import {
   JobAnswer,
   MatchCount,
   EvaluationList,
+  EvaluationResult,
+  Experiment,
+  ExperimentStats,
+  TraceLogPage,
   ListQuerySchema,
   OrganizationsAnswer,
   PresignAnswer,
@@ -133,8 +137,30 @@ export interface CreateEvaluationInput {
 export interface EvaluationFilters {
   traceId?: string;
   judgeId?: string;
+  /** pass, fail or pending. */
+  outcome?: 'pass' | 'fail' | 'pending';
+  /** `<n><m|h|d>`, e.g. 7d. */
+  timeRange?: string;
+  search?: string;
+  sortOrder?: 'asc' | 'desc';
+  /** The previous page's nextCursor. */
+  cursor?: string;
   page?: number;
   pageSize?: number;
+}
+
+/** A judge's verdict and what it reports (POST .../trace-evaluations/{id}/results). */
+export interface EvaluationResultInput {
+  passed: boolean;
+  score?: number;
+  reasoning?: string;
+  model?: string;
+  steps?: { tool: string; args: Record<string, unknown>; result: string }[];
+  turns?: number;
+  latencyMs?: number;
+  promptTokens?: number;
+  completionTokens?: number;
+  totalCost?: number;
 }
 
 /** Parea's filter body; a string `FIELD OP VALUE` is accepted too (see parseFilterExpression). */
@@ -228,15 +254,96 @@ export class TraceIngestClient {
     },
     get: async (id: string): Promise<Evaluation> =>
       readJson(await this.#call('GET', await this.#project(`/trace-evaluations/${enc(id)}`)), Evaluation, 'get evaluation'),
-    list: async (filters: EvaluationFilters = {}): Promise<EvaluationList> => {
-      const q = query({ trace_id: filters.traceId, judge_id: filters.judgeId, page: filters.page, page_size: filters.pageSize });
-      return readJson(await this.#call('GET', await this.#project(`/trace-evaluations${q}`)), EvaluationList, 'list evaluations');
+    list: async (filters: EvaluationFilters = {}): Promise<EvaluationList & { nextCursor: string | null; totalExact: boolean }> => {
+      const q = query({
+        trace_id: filters.traceId,
+        judge_id: filters.judgeId,
+        outcome: filters.outcome,
+        time_range: filters.timeRange,
+        search: filters.search,
+        sort_order: filters.sortOrder,
+        cursor: filters.cursor,
+        page: filters.page,
+        page_size: filters.pageSize,
+      });
+      const res = await this.#call('GET', await this.#project(`/trace-evaluations${q}`));
+      const list = await readJson(res, EvaluationList, 'list evaluations');
+      return { ...list, nextCursor: res.headers.get('x-next-cursor'), totalExact: res.headers.get('x-total-exact') !== 'false' };
+    },
+    /** The judge's result, or null while the evaluation is pending. */
+    result: async (id: string): Promise<EvaluationResult | null> => {
+      const res = await this.#call('GET', await this.#project(`/trace-evaluations/${enc(id)}/results`));
+      if (res.status === 404) {
+        const text = await res.text();
+        if (/no result yet/.test(text)) return null;
+        throw errorOf(res, text);
+      }
+      return readJson(res, EvaluationResult, 'evaluation result');
+    },
+    /** Posts the judge's verdict for a pending evaluation (what runs the judge calls). */
+    postResult: async (id: string, result: EvaluationResultInput): Promise<EvaluationResult> => {
+      const body = {
+        passed: result.passed,
+        ...(result.score !== undefined ? { score: result.score } : {}),
+        ...(result.reasoning !== undefined ? { reasoning: result.reasoning } : {}),
+        ...(result.model !== undefined ? { model: result.model } : {}),
+        ...(result.steps !== undefined ? { steps: result.steps } : {}),
+        ...(result.turns !== undefined ? { turns: result.turns } : {}),
+        ...(result.latencyMs !== undefined ? { latency_ms: result.latencyMs } : {}),
+        ...(result.promptTokens !== undefined ? { prompt_tokens: result.promptTokens } : {}),
+        ...(result.completionTokens !== undefined ? { completion_tokens: result.completionTokens } : {}),
+        ...(result.totalCost !== undefined ? { total_cost: result.totalCost } : {}),
+      };
+      return readJson(await this.#call('POST', await this.#project(`/trace-evaluations/${enc(id)}/results`), body, false), EvaluationResult, 'post evaluation result');
+    },
+    /** Polls until the evaluation has its result (as the Stratix client's wait_for_completion), then answers it. */
+    waitForResult: async (id: string, opts: { intervalMs?: number; timeoutMs?: number } = {}): Promise<EvaluationResult> => {
+      const started = Date.now();
+      for (;;) {
+        const result = await this.evaluations.result(id);
+        if (result) return result;
+        if (Date.now() - started > (opts.timeoutMs ?? 300_000)) throw new TraceIngestError(0, 'timeout', `evaluation ${id} has no result after ${opts.timeoutMs ?? 300_000} ms`);
+        await new Promise((r) => setTimeout(r, opts.intervalMs ?? 3_000));
+      }
     },
   };
 
   readonly experiments = {
     /** Every span of the experiment (materialized trace logs) as a JSON line, following `X-Next-Cursor`. */
     exportLines: (experimentUuid: string) => this.#lines(async (cursor) => this.#project(`/experiments/${enc(experimentUuid)}/export${query({ cursor })}`)),
+    /** Creates a Parea experiment (running); its spans carry its `uuid` as experiment_uuid. */
+    create: async (input: { name: string; runName: string; metadata?: Record<string, string> }): Promise<Experiment> =>
+      readJson(
+        await this.#call('POST', `${this.baseUrl}/api/parea/v1/experiment`, { name: input.name, run_name: input.runName, ...(input.metadata ? { metadata: input.metadata } : {}) }, false),
+        Experiment,
+        'create experiment',
+      ),
+    /** Marks it finished: its stats are computed from its trees, pinned, and answered. */
+    finish: async (uuid: string, input: { status?: 'completed' | 'failed'; datasetLevelStats?: { name: string; score: number }[] } = {}): Promise<ExperimentStats> =>
+      readJson(
+        await this.#call('POST', `${this.baseUrl}/api/parea/v1/experiment/${enc(uuid)}/finished`, { status: input.status ?? 'completed', dataset_level_stats: input.datasetLevelStats ?? [] }, false),
+        ExperimentStats,
+        'finish experiment',
+      ),
+    /** Its stats: per root tree, and the dataset-level scores. */
+    stats: async (uuid: string): Promise<ExperimentStats> => readJson(await this.#call('GET', `${this.baseUrl}/api/parea/v1/experiment/${enc(uuid)}/stats`), ExperimentStats, 'experiment stats'),
+    /** The project's experiments, newest first, with their pinned stats (follows X-Next-Cursor). */
+    list: async (filters: { name?: string; runName?: string; metadata?: Record<string, string>; uuids?: string[] } = {}): Promise<Experiment[]> => {
+      const body = {
+        ...(filters.name !== undefined ? { experiment_name_filter: filters.name } : {}),
+        ...(filters.runName !== undefined ? { run_name_filter: filters.runName } : {}),
+        ...(filters.metadata !== undefined ? { metadata_filter: filters.metadata } : {}),
+        ...(filters.uuids !== undefined ? { experiment_uuids: filters.uuids } : {}),
+      };
+      const out: Experiment[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await this.#call('POST', `${this.baseUrl}/api/parea/v1/experiments${query({ cursor: cursor ?? undefined })}`, body);
+        out.push(...(await readJson(res, z.array(Experiment), 'list experiments')));
+        cursor = res.headers.get('x-next-cursor');
+      } while (cursor);
+      return out;
+    },
     /** Every root TraceLogTree of an experiment that matches the filter (follows `X-Next-Cursor` to the end). */
     traceLogs: async (experimentUuid: string, filter?: TraceLogFilterInput | null): Promise<TraceLogTree[]> => {
       const out: TraceLogTree[] = [];
@@ -277,6 +384,30 @@ export class TraceIngestClient {
     /** Merges fields into a span (scores by name, metadata by key). */
     update: async (update: TraceLogUpdate): Promise<void> => {
       await readJson(await this.#call('PUT', `${this.baseUrl}/api/parea/v1/trace_log`, update), EmptyObject, 'update trace log');
+    },
+    /** Feedback on a span: its feedback_score (0 to 1), and optionally a name, target and comment. */
+    feedback: async (input: { traceId: string; score: number; name?: string; target?: string; comment?: string }): Promise<void> => {
+      const body = { trace_id: input.traceId, score: input.score, ...(input.name ? { name: input.name } : {}), ...(input.target ? { target: input.target } : {}), ...(input.comment ? { comment: input.comment } : {}) };
+      await readJson(await this.#call('POST', `${this.baseUrl}/api/parea/v1/feedback`, body), EmptyObject, 'feedback');
+    },
+    /** One page of the project's root trees (get_trace_logs), newest first. */
+    list: async (
+      q: { page?: number; pageSize?: number; timeRange?: string; status?: string; sortOrder?: 'asc' | 'desc'; filter?: TraceLogFilterInput } = {},
+    ): Promise<{ total: number; page: number; totalPages: number; pageSize: number; totalExact: boolean; results: TraceLogTree[] }> => {
+      const body = {
+        ...(q.filter ? checkFilter(q.filter) : {}),
+        ...(q.page !== undefined ? { page: q.page } : {}),
+        ...(q.pageSize !== undefined ? { page_size: q.pageSize } : {}),
+        ...(q.timeRange !== undefined ? { time_range: q.timeRange } : {}),
+        ...(q.status !== undefined ? { status: q.status } : {}),
+        ...(q.sortOrder !== undefined ? { sort_order: q.sortOrder } : {}),
+      };
+      const page = await readJson(await this.#call('POST', `${this.baseUrl}/api/parea/v1/get_trace_logs`, body), TraceLogPage, 'get trace logs');
+      return { total: page.total, page: page.page, totalPages: page.total_pages, pageSize: page.page_size, totalExact: page.total_exact, results: parseTraceLogForest(page.results) };
+    },
+    /** A LangChain run tree (a run with its child_runs), stored as spans. */
+    recordLangchainRun: async (run: Record<string, unknown> & { id: string }): Promise<void> => {
+      await readJson(await this.#call('POST', `${this.baseUrl}/api/parea/v1/trace_log/langchain`, run), EmptyObject, 'record LangChain run');
     },
     /** A span's TraceLogTree, descendants nested. */
     get: async (traceId: string): Promise<TraceLogTree> => {

@@ -28,6 +28,29 @@ export interface Evaluation {
   score: number | null;
   reasoning: string | null;
   createdAt: string;
+  /** What the judge reported with its verdict (POST .../results); absent for a verdict given at create. */
+  result?: ResultDetails | null;
+  /** As stored: the evaluation counters count it (false only for one stored before they existed, until `npm run migrate`). */
+  counted?: boolean;
+}
+
+/** The judge run's details a posted result carries (the Stratix client's TraceEvaluationResult fields). */
+export interface ResultDetails {
+  model: string;
+  steps: { tool: string; args: Record<string, unknown>; result: string }[];
+  turns: number;
+  latencyMs: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalCost: number;
+  createdAt: string;
+}
+
+/** An evaluation's outcome, as the list filters it: its verdict, or pending. */
+export type EvaluationOutcome = 'pass' | 'fail' | 'pending';
+
+export function outcomeOf(e: Pick<Evaluation, 'passed'>): EvaluationOutcome {
+  return e.passed === true ? 'pass' : e.passed === false ? 'fail' : 'pending';
 }
 
 /** One entry of a trace's `last_evaluations`. */
@@ -115,13 +138,37 @@ export interface EvaluationStore {
    */
   commit(evaluation: Evaluation, current: TraceEvaluationState, next: NextTraceEvaluationState): Promise<CommitResult>;
   get(tenant: Tenant, evaluationId: string): Promise<Evaluation | null>;
-  /** Newest first; `total` counts every match. */
-  list(tenant: Tenant, filter: EvaluationFilter, window: { offset: number; limit: number }): Promise<{ items: Evaluation[]; total: number }>;
+  /**
+   * One page, newest first (or oldest with `sortOrder: 'asc'`); `total` counts every match (from
+   * counters, or counted while reading: then `totalExact` says whether it is exact); `nextCursor`
+   * goes on after the page.
+   */
+  list(tenant: Tenant, filter: EvaluationFilter, window: { offset: number; limit: number }): Promise<EvaluationPage>;
+  /**
+   * Stores a pending evaluation's result and the trace's next summary atomically (as `commit`),
+   * only if the evaluation is still pending and the trace's summary still at `current.version`.
+   */
+  complete?(evaluation: Evaluation, current: TraceEvaluationState, next: NextTraceEvaluationState): Promise<CommitResult | 'not-pending'>;
+}
+
+export interface EvaluationPage {
+  items: Evaluation[];
+  total: number;
+  totalExact?: boolean;
+  nextCursor?: string | null;
 }
 
 export interface EvaluationFilter {
   traceId?: string | undefined;
   judgeId?: string | undefined;
+  outcome?: EvaluationOutcome | undefined;
+  /** Created at or after this instant (ISO 8601). */
+  since?: string | undefined;
+  /** Lower-cased text looked for in the judge's id and name, the trace id and the reasoning. */
+  search?: string | undefined;
+  sortOrder?: 'asc' | 'desc' | undefined;
+  /** Where the page starts (a cursor the list issued, for this filter); `offset` is then ignored. */
+  cursor?: string | undefined;
 }
 
 export interface NewEvaluation {
@@ -193,8 +240,103 @@ export async function listEvaluations(
   tenant: Tenant,
   filter: EvaluationFilter,
   page: { page: number; pageSize: number },
-): Promise<{ items: Evaluation[]; total: number }> {
-  return deps.store.list(tenant, filter, { offset: (page.page - 1) * page.pageSize, limit: page.pageSize });
+): Promise<EvaluationPage> {
+  return deps.store.list(tenant, filter, { offset: filter.cursor ? 0 : (page.page - 1) * page.pageSize, limit: page.pageSize });
+}
+
+export class EvaluationStateError extends Error {
+  constructor(
+    readonly kind: 'not_found' | 'conflict',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface NewResult {
+  passed: boolean;
+  score?: number | undefined;
+  reasoning?: string | undefined;
+  model?: string | undefined;
+  steps?: ResultDetails['steps'] | undefined;
+  turns?: number | undefined;
+  latencyMs?: number | undefined;
+  promptTokens?: number | undefined;
+  completionTokens?: number | undefined;
+  totalCost?: number | undefined;
+}
+
+/**
+ * POST .../trace-evaluations/{id}/results: a pending evaluation gets its verdict (status success),
+ * and its trace's summary, status filter and counters follow, in one transaction. The same
+ * result again is answered as it is (a retry); another result for a finished evaluation is a
+ * conflict.
+ */
+export async function postEvaluationResult(deps: EvaluationDeps, tenant: Tenant, evaluationId: string, input: NewResult): Promise<Evaluation> {
+  const maxAttempts = deps.maxAttempts ?? 50;
+  for (let attempt = 0; attempt < maxAttempts; attempt++) {
+    if (attempt > 0) await (deps.backoff ?? defaultBackoff)(attempt);
+    const current = await deps.store.get(tenant, evaluationId);
+    if (current === null) throw new EvaluationStateError('not_found', `no evaluation ${evaluationId} in this project`);
+    if (current.status !== 'pending' && current.status !== 'in_progress') {
+      const same = current.passed === input.passed && current.score === (input.score ?? current.score) && current.reasoning === (input.reasoning ?? current.reasoning);
+      if (same) return current;
+      throw new EvaluationStateError('conflict', `evaluation ${evaluationId} already has its result (status ${current.status})`);
+    }
+    const done: Evaluation = {
+      ...current,
+      status: 'success',
+      passed: input.passed,
+      score: input.score ?? null,
+      reasoning: input.reasoning ?? null,
+      result: {
+        model: input.model ?? '',
+        steps: input.steps ?? [],
+        turns: input.turns ?? 0,
+        latencyMs: input.latencyMs ?? 0,
+        promptTokens: input.promptTokens ?? 0,
+        completionTokens: input.completionTokens ?? 0,
+        totalCost: input.totalCost ?? 0,
+        createdAt: (deps.now ?? (() => new Date()))().toISOString(),
+      },
+    };
+    const trace = await deps.store.readTraceState(tenant, current.traceId);
+    if (trace === null) throw new EvaluationStateError('not_found', `the trace of evaluation ${evaluationId} is gone`);
+    const last = trace.last.map((e) => (e.evaluationId === done.id ? { ...e, passed: done.passed } : e));
+    const next: NextTraceEvaluationState = { count: trace.count, last, status: deriveEvalStatus(last) ?? 'pending', version: trace.version + 1 };
+    if (!deps.store.complete) throw new Error('this evaluation store cannot store results');
+    const out = await deps.store.complete(done, trace, next);
+    if (out === 'committed') return done;
+    if (out === 'no-trace') throw new EvaluationStateError('not_found', `the trace of evaluation ${evaluationId} is gone`);
+    // 'conflict' or 'not-pending' (another result landed): read again.
+  }
+  throw new Error(`could not store the result of evaluation ${evaluationId}: still conflicting after ${maxAttempts} attempts`);
+}
+
+/**
+ * The wire shape of an evaluation's result (the Stratix client's TraceEvaluationResult, every
+ * field it requires present: 0 or "" where the judge did not say), or null while it has none.
+ */
+export function resultJson(e: Evaluation) {
+  if (e.status !== 'success' || e.passed === null) return null;
+  const r = e.result ?? null;
+  return {
+    id: `${e.id}-result`,
+    trace_evaluation_id: e.id,
+    trace_id: e.traceId,
+    judge_id: e.judgeId,
+    score: e.score ?? (e.passed ? 1 : 0),
+    passed: e.passed,
+    reasoning: e.reasoning ?? '',
+    steps: r?.steps ?? [],
+    model: r?.model ?? '',
+    turns: r?.turns ?? 0,
+    latency_ms: r?.latencyMs ?? 0,
+    prompt_tokens: r?.promptTokens ?? 0,
+    completion_tokens: r?.completionTokens ?? 0,
+    total_cost: r?.totalCost ?? 0,
+    created_at: r?.createdAt ?? e.createdAt,
+  };
 }
 
 /** The wire shape of an evaluation. */

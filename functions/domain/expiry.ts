@@ -4,6 +4,7 @@
  * them. Items no counter counts carry a TTL instead (the README's Retention section lists them):
  *
  *   spans                         first stored + retention
+ *   a root span's log-root member  with its span (the root index's counters do not move then)
  *   evaluations                   created + retention (after their trace: the sweep deletes them first)
  *   upload records, their id chunks, completion markers and filename-order items,
  *   object leases (latest upload)  the upload's creation + retention + EXPIRY_GRACE_DAYS

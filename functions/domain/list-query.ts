@@ -51,12 +51,14 @@ export function normalizeListParams(params: Record<string, string | undefined>):
   return out;
 }
 
+/** The instant a validated `time_range` (`<n><m|h|d>`) starts at, counted back from `now`. */
+export function sinceOf(timeRange: string, now: number): string {
+  const m = TIME_RANGE.exec(timeRange)!;
+  return new Date(now - Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]).toISOString();
+}
+
 export function toListQuery(p: z.infer<typeof ListQuerySchema>, now: number): ListQuery {
-  let since: string | undefined;
-  if (p.time_range) {
-    const m = TIME_RANGE.exec(p.time_range)!;
-    since = new Date(now - Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]).toISOString();
-  }
+  const since = p.time_range ? sinceOf(p.time_range, now) : undefined;
   const search = p.search ? p.search.toLowerCase() : undefined;
   return {
     page: p.page,

@@ -14,9 +14,11 @@ import { gzipSync } from 'node:zlib';
 import * as z from 'zod';
 import { compileFilter, filterFieldProbe, matchesTree, TraceLogFilter, type SpanPredicate } from './parea/filter.js';
 import { mergeSpan, SpanInput, spanFromInput, type Span } from './parea/span.js';
+import { LangchainRunBody, LangchainRunError, spansOfRun } from './parea/langchain.js';
 import { buildForest, subtree, treeToJson, type TreeNode } from './parea/tree.js';
 import { recordSpanChange, type SpanStatsSink } from './stats.js';
 import type { Tenant } from './tenancy.js';
+import { rootChanged, rootFactsOf, type RootFacts } from './trace-log-roots.js';
 
 // ---------------------------------------------------------------------------
 // The port
@@ -40,6 +42,14 @@ export interface SpanRecord {
   version: number;
   /** When it expires (epoch seconds, set by the store from the retention when first stored); kept by every later write. */
   expiresAt?: number;
+  /** The root index (and its counters) holds this span as a tree's root: set by every write of a root, false or absent otherwise. */
+  rootIndexed?: boolean;
+}
+
+/** A span write's change of the root index (functions/domain/trace-log-list.ts): what it kept before, and after. */
+export interface RootChange {
+  before: RootFacts | null;
+  after: RootFacts | null;
 }
 
 /** Where an experiment read starts: at a tree (its spans included) or right after it. */
@@ -62,8 +72,10 @@ export interface SpanStore {
   /**
    * Writes `next` (whose version is the stored one plus one) if the stored version is still
    * `next.version - 1` (1: no item yet). False on a conflict (someone wrote in between).
+   * `root`: the write changes what the root index keeps (the span becomes, stops being or moves
+   * as a tree's root): the index entry and its counters are written in the same transaction.
    */
-  save(tenant: Tenant, next: SpanRecord): Promise<boolean>;
+  save(tenant: Tenant, next: SpanRecord, root?: RootChange): Promise<boolean>;
   /** The materialized spans (doc) of every span whose root is `rootTraceId`. */
   treeDocs(tenant: Tenant, rootTraceId: string): Promise<string[]>;
   /**
@@ -237,8 +249,14 @@ async function upsert(
     const current = attempt === 0 && known !== undefined ? known : await store.get(tenant, traceId);
     const changed = change(current);
     if (changed === null) return;
+    // A span keeps the expiry it was first stored with.
     const next = current?.expiresAt !== undefined ? { ...changed, expiresAt: current.expiresAt } : changed;
-    if (await store.save(tenant, next)) {
+    // What the index holds of it: a root stored before the index existed is not in it (it is added now).
+    const before = current?.rootIndexed ? rootFactsOf(current.doc) : null;
+    const after = rootFactsOf(next.doc);
+    if (after !== null) next.rootIndexed = true;
+    else delete next.rootIndexed;
+    if (await store.save(tenant, next, rootChanged(before, after) ? { before, after } : undefined)) {
       await recordSpanChange(deps.stats, tenant, traceId, current?.doc ?? null, next.doc, deps.log);
       return;
     }
@@ -565,4 +583,67 @@ export function spanSink(deps: TraceLogDeps): SpanSink {
       await recordSpans(deps, tenant, records, nowIso);
     },
   };
+}
+
+// ---------------------------------------------------------------------------
+// POST /feedback
+// ---------------------------------------------------------------------------
+
+export const FeedbackBody = z.looseObject(
+  {
+    score: z.number({ error: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1'),
+    trace_id: z.string({ error: 'must be a string' }).max(256).nullish(),
+    // The TS SDK's FeedbackRequest also names a completion by inference_id (its span's trace_id).
+    inference_id: z.string({ error: 'must be a string' }).max(256).nullish(),
+    name: z.string({ error: 'must be a string' }).max(256).nullish(),
+    target: z.string({ error: 'must be a string' }).max(64 * 1024).nullish(),
+    comment: z.string({ error: 'must be a string' }).max(16 * 1024).nullish(),
+  },
+  { error: 'must be a JSON object {score, trace_id, name?, target?, comment?}' },
+);
+
+/**
+ * POST /feedback `{score, trace_id, name?, target?, comment?}`: the score becomes the span's
+ * `feedback_score` (filterable like any field); `target` replaces its target; `name` and
+ * `comment` are kept in its metadata (`feedback_name`, `feedback_comment`). Applied as an update:
+ * feedback that comes before its span is kept and merged when the span is posted.
+ */
+export async function recordFeedback(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
+  const parsed = FeedbackBody.safeParse(body);
+  if (!parsed.success) throw new TraceLogError('invalid_request', describe(parsed.error));
+  const f = parsed.data;
+  const traceId = f.trace_id || f.inference_id;
+  if (!traceId) throw new TraceLogError('invalid_request', 'trace_id: the span the feedback is about is required');
+  const metadata: Record<string, string> = {};
+  if (f.name) metadata.feedback_name = f.name;
+  if (f.comment) metadata.feedback_comment = f.comment;
+  const fields: Record<string, unknown> = { feedback_score: f.score };
+  if (typeof f.target === 'string') fields.target = f.target;
+  if (Object.keys(metadata).length > 0) fields.metadata = metadata;
+  await updateTraceLog(deps, tenant, { trace_id: traceId, root_trace_id: null, field_name_to_value_map: fields });
+}
+
+// ---------------------------------------------------------------------------
+// POST /trace_log/langchain
+// ---------------------------------------------------------------------------
+
+/** A LangChain run tree (the SDKs' tracer): every run stored as a span, parents first (./parea/langchain.ts). */
+export async function recordLangchainRun(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
+  const top = LangchainRunBody.safeParse(body);
+  if (!top.success) throw new TraceLogError('invalid_request', describe(top.error));
+  let spans: Record<string, unknown>[];
+  try {
+    spans = spansOfRun(body);
+  } catch (err) {
+    if (err instanceof LangchainRunError) throw new TraceLogError('invalid_request', err.message);
+    throw err;
+  }
+  const nowIso = (deps.now?.() ?? new Date()).toISOString();
+  const parsed = spans.map((s) => parseSpan(s, nowIso));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(8, parsed.length) }, async () => {
+      while (next < parsed.length) await storeSpan(deps, tenant, parsed[next++]!);
+    }),
+  );
 }

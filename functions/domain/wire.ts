@@ -189,6 +189,74 @@ export function parseTraceLogForest(value: unknown): TraceLogTree[] {
 
 export const EmptyObject = z.looseObject({});
 
+/** A judge's result (GET .../trace-evaluations/{id}/results): the Stratix client's TraceEvaluationResult. */
+export const EvaluationResult = z.looseObject({
+  id: z.string(),
+  trace_evaluation_id: z.string(),
+  trace_id: z.string(),
+  judge_id: z.string(),
+  score: z.number(),
+  passed: z.boolean(),
+  reasoning: z.string(),
+  steps: z.array(z.looseObject({ tool: z.string(), args: z.record(z.string(), z.unknown()), result: z.string() })),
+  model: z.string(),
+  turns: z.number(),
+  latency_ms: z.number(),
+  prompt_tokens: z.number(),
+  completion_tokens: z.number(),
+  total_cost: z.number(),
+  created_at: z.string(),
+});
+export type EvaluationResult = z.infer<typeof EvaluationResult>;
+
+/** A Parea experiment (ExperimentWithPinnedStatsSchema). */
+export const Experiment = z.looseObject({
+  uuid: z.string(),
+  name: z.string(),
+  run_name: z.string(),
+  created_at: z.string(),
+  metadata: z.record(z.string(), z.string()).nullable(),
+  project_uuid: z.string(),
+  status: z.enum(['pending', 'running', 'completed', 'failed']),
+  is_public: z.boolean(),
+  num_samples: z.number().nullable(),
+  pinned_stats: z.array(z.looseObject({ var1: z.string(), operation: z.string(), value: z.number() })),
+  finished_at: z.string().nullable(),
+});
+export type Experiment = z.infer<typeof Experiment>;
+
+/** `POST /api/parea/v1/experiments`: a JSON array of experiments. */
+export const ExperimentList = z.array(Experiment);
+
+const StatScore = z.looseObject({ name: z.string(), score: z.number(), reason: z.string().optional() });
+
+/** An experiment's stats (ExperimentStatsSchema, and the dataset-level scores its runner sent). */
+export const ExperimentStats = z.looseObject({
+  parent_trace_stats: z.array(
+    z.looseObject({
+      trace_id: z.string(),
+      latency: z.number(),
+      input_tokens: z.number(),
+      output_tokens: z.number(),
+      total_tokens: z.number(),
+      cost: z.number(),
+      scores: z.array(StatScore),
+    }),
+  ),
+  dataset_level_stats: z.array(StatScore),
+});
+export type ExperimentStats = z.infer<typeof ExperimentStats>;
+
+/** One page of POST /get_trace_logs (PaginatedTraceLogsResponse). */
+export const TraceLogPage = z.looseObject({
+  total: z.number(),
+  page: z.number(),
+  total_pages: z.number(),
+  page_size: z.number(),
+  total_exact: z.boolean(),
+  results: z.array(z.unknown()),
+});
+
 /** `POST /api/parea/v1/project`. */
 export const PareaProjectAnswer = z.looseObject({ name: z.string(), uuid: z.string(), created_at: z.string(), was_created: z.boolean() });
 

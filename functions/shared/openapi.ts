@@ -46,7 +46,7 @@ function operation(r: RouteDef): Json {
   responses['5XX'] = { description: 'the server failed; nothing about it is told', content: error };
   const parameters = [...pathParameters(r.path), ...queryParameters(r.query)];
   return {
-    operationId: r.operation ?? r.handler,
+    operationId: r.operationId ?? r.handler,
     summary: r.summary,
     tags: [r.path.startsWith('/api/parea/') ? 'Experiment trace logs (Parea)' : r.auth === 'none' ? 'Service' : 'Traces'],
     ...(parameters.length ? { parameters } : {}),

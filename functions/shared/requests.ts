@@ -5,6 +5,7 @@
  * name them for the OpenAPI document while the handlers validate with the very same objects.
  */
 import * as z from 'zod';
+import { MAX_LIST } from '../domain/experiments.js';
 import { ListQuerySchema } from '../domain/list-query.js';
 import { MAX_LIMIT, MAX_SPAN_ID_BYTES } from '../domain/trace-logs.js';
 
@@ -32,7 +33,28 @@ export const CreateEvaluationBody = z.object({
   reasoning: optional(z.string().refine((s) => Buffer.byteLength(s) <= MAX_REASONING_BYTES, `must be at most ${MAX_REASONING_BYTES} bytes`)),
 });
 
-const CAMEL_CASE: Record<string, string> = { traceId: 'trace_id', judgeId: 'judge_id', pageSize: 'page_size' };
+const count = optional(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
+
+/** POST .../trace-evaluations/{id}/results: a judge's verdict (the fields the Stratix client's TraceEvaluationResult reads). */
+export const EvaluationResultBody = z.object({
+  passed: z.boolean({ error: 'must be true or false' }),
+  score: optional(z.number().refine(storableNumber, `must be 0 or a number of magnitude between 1e-130 and ${Number.MAX_SAFE_INTEGER}`)),
+  reasoning: optional(z.string().refine((s) => Buffer.byteLength(s) <= MAX_REASONING_BYTES, `must be at most ${MAX_REASONING_BYTES} bytes`)),
+  model: optional(z.string().max(MAX_ID_CHARS)),
+  steps: optional(
+    z
+      .array(z.object({ tool: z.string().max(MAX_ID_CHARS), args: z.record(z.string(), z.unknown()).default({}), result: z.string().max(16 * 1024).default('') }))
+      .max(100)
+      .refine((s) => Buffer.byteLength(JSON.stringify(s)) <= 64 * 1024, 'must be at most 64 KB of JSON'),
+  ),
+  turns: count,
+  latency_ms: count,
+  prompt_tokens: count,
+  completion_tokens: count,
+  total_cost: optional(z.number().min(0).refine(storableNumber, 'must be 0 or a number of magnitude between 1e-130 and 2^53 - 1')),
+});
+
+const CAMEL_CASE: Record<string, string> = { traceId: 'trace_id', judgeId: 'judge_id', pageSize: 'page_size', timeRange: 'time_range', sortBy: 'sort_by', sortOrder: 'sort_order' };
 
 /** Both spellings are accepted (the snake_case one wins); empty values count as absent. */
 function normalize(query: unknown): unknown {
@@ -52,6 +74,12 @@ export const ListEvaluationsQuery = z.preprocess(
   z.object({
     trace_id: z.string().max(256).optional(),
     judge_id: z.string().max(256).optional(),
+    outcome: z.enum(['pass', 'fail', 'pending'], { error: 'must be one of pass, fail, pending' }).optional(),
+    time_range: ListQuerySchema.shape.time_range,
+    search: z.string().trim().max(256, 'must be at most 256 characters').optional(),
+    sort_by: z.enum(['created_at'], { error: 'must be created_at' }).optional(),
+    sort_order: z.enum(['asc', 'desc'], { error: 'must be one of asc, desc' }).optional(),
+    cursor: z.string().min(1).max(4096).optional(),
     page: z.coerce.number().int().min(1).default(1),
     page_size: z.coerce.number().int().min(1).max(500).default(100),
   }),
@@ -66,6 +94,11 @@ export const ExperimentLogsQuery = z.object({
   cursor: z.string().min(1).max(4096).optional(),
 });
 
+
+export const ListExperimentsQuery = z.object({
+  limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_LIST, `must be at most ${MAX_LIST}`).optional(),
+  cursor: z.string().min(1).max(4096).optional(),
+});
 
 /** `POST .../exports|deletions`: the list's filters (snake_case), or an experiment; `all` says "everything" when no filter is given; `dry_run` only counts. */
 export const JobBody = ListQuerySchema.pick({ source: true, judge_id: true, status: true, time_range: true, search: true })

@@ -29,6 +29,10 @@ import type { JobDeps, JobQueue } from '../domain/jobs.js';
 import { DynamoJobStore } from '../adapters/dynamo/job-store.js';
 import { SqsJobQueue } from '../adapters/sqs/job-queue.js';
 import { S3ExportStorage } from '../adapters/s3/export-storage.js';
+import { DynamoExperimentStore } from '../adapters/dynamo/experiment-store.js';
+import { DynamoTraceLogRoots } from '../adapters/dynamo/trace-log-roots.js';
+import type { ExperimentDeps } from '../domain/experiments.js';
+import type { TraceLogListDeps } from '../domain/trace-log-list.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;
@@ -216,4 +220,24 @@ export function jobDeps(): JobDeps {
   };
   jobs = deps;
   return deps;
+}
+
+let experiments: ExperimentDeps | undefined;
+
+/** Parea experiments: their items and stats, and the spans their stats are computed from. */
+export function experimentDeps(): ExperimentDeps {
+  experiments ??= {
+    experiments: new DynamoExperimentStore(documentClient(), config().TABLE_NAME),
+    spans: traceLogDeps().store,
+    statsBudgetMs: config().TRACE_LOGS_READ_BUDGET_MS,
+  };
+  return experiments;
+}
+
+let traceLogList: TraceLogListDeps | undefined;
+
+/** get_trace_logs: the root index (members and counters) and the spans of the listed trees. */
+export function traceLogListDeps(): TraceLogListDeps {
+  traceLogList ??= { store: traceLogDeps().store, roots: new DynamoTraceLogRoots(documentClient(), config().TABLE_NAME) };
+  return traceLogList;
 }

@@ -17,10 +17,10 @@ export function traceLogHttpError(err: TraceLogError): HttpError {
 }
 
 /** A route that hands its JSON body to a trace-log write (record or update) and answers `{}`. */
-export function traceLogWriteHandler(write: (deps: TraceLogDeps, tenant: Tenant, body: unknown) => Promise<unknown>) {
+export function traceLogWriteHandler(write: (deps: TraceLogDeps, tenant: Tenant, body: unknown) => Promise<unknown>, opts: { maxBodyBytes?: number } = {}) {
   return httpHandler(async (event) => {
     const tenant = tenantOf(event);
-    const body = parseJsonBody(z.unknown(), event);
+    const body = parseJsonBody(z.unknown(), event, opts.maxBodyBytes);
     try {
       await write(traceLogDeps(), tenant, body);
     } catch (err) {

@@ -8,8 +8,10 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newDynamoClient } from '../../functions/adapters/clients.js';
-import { TRACE_SHARDS } from '../../functions/adapters/dynamo/keys.js';
+import { newDocumentClient, newDynamoClient } from '../../functions/adapters/clients.js';
+import { LOG_ROOT_SHARDS, TRACE_SHARDS } from '../../functions/adapters/dynamo/keys.js';
+import { DynamoSpanStore } from '../../functions/adapters/dynamo/span-store.js';
+import { recordTraceLog } from '../../functions/domain/trace-logs.js';
 import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { ingestDepsOn } from '../../functions/shared/services.js';
 import { modeledSeconds, startCapacityModel, type CapacityModel } from '../support/capacity-model.js';
@@ -120,5 +122,29 @@ describe('the capacity model in front of DynamoDB Local', () => {
     // What AWS would need: bound by the hottest partition's units (the round trips are 0 here).
     expect(modeledSeconds(m, r, 8).seconds).toBeCloseTo(Math.max((r.hottestWrite?.wcu ?? 0) / 40, (r.hottestRead?.rcu ?? 0) / 3000), 5);
     expect(Date.now() - started).toBeLessThan(60_000);
+  }, 120_000);
+
+  it("spreads a project's trace-log roots (the get_trace_logs index and its counters) over their shards, in the root span's transaction", async () => {
+    const n = 800;
+    const m = await model({ writeUnitsPerSecond: 60 });
+    const deps = { store: new DynamoSpanStore(newDocumentClient(clientOf(m)), stack.table) };
+    const tenant = { organizationId: stack.info.organizationId, projectId: stack.info.projectId };
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < n) {
+          const id = `cap-root-${next++}`;
+          await recordTraceLog(deps, tenant, { trace_id: id, root_trace_id: id, trace_name: 'root', start_timestamp: '2026-11-01T10:00:00Z' });
+        }
+      }),
+    );
+    const members = m.partitions().filter((p) => p.where === 'gsi1' && p.key.startsWith('LRA#'));
+    const counters = m.partitions().filter((p) => p.where === 'table' && p.key.startsWith('LRN#'));
+    expect(members).toHaveLength(LOG_ROOT_SHARDS);
+    expect(counters).toHaveLength(LOG_ROOT_SHARDS);
+    // No shard takes much more than its share: the project's root rate is 16 partitions' worth.
+    for (const use of [members, counters]) expect(Math.max(...use.map((p) => p.wcu))).toBeLessThan((use.reduce((a, p) => a + p.wcu, 0) / LOG_ROOT_SHARDS) * 2);
+    // Each root: its span, its member and two counters, in one transaction (twice the units).
+    expect(m.report().calls.TransactWriteItems).toBeGreaterThanOrEqual(n);
   }, 120_000);
 });

@@ -13,6 +13,7 @@ import { ingestDeps, tenantStore } from '../../functions/shared/services.js';
 import { main, type CliIo } from '../../cli/trace-ingest.js';
 import { putObject, startTestStack, type TestStack } from '../support/stack.js';
 import { fixture } from '../support/fixtures.js';
+import { TraceIngestClient } from '../../sdk/index.js';
 
 const BIN = fileURLToPath(new URL('../../cli/trace-ingest.mjs', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -65,7 +66,7 @@ describe('trace-ingest against the local stack', () => {
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: trace-ingest <command>');
-    for (const command of ['upload', 'list', 'get', 'delete', 'sources', 'status', 'tree', 'keys']) {
+    for (const command of ['upload', 'list', 'get', 'delete', 'sources', 'status', 'tree', 'experiments', 'keys']) {
       const r = await cli([command, '--help']);
       expect(r.code, command).toBe(0);
       expect(r.stdout, command).toContain(`trace-ingest ${command}`);
@@ -172,6 +173,29 @@ describe('trace-ingest against the local stack', () => {
     const bad = await cli(['tree', 'exp-338f5063', '--filter', 'latency sideways 1']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/error: .*sideways|filter_operator/);
+  });
+
+  it('experiments: each with its run, status, samples and pinned means; --name, --json', async () => {
+    expect((await cli(['experiments'])).stdout).toBe('no experiments\n');
+    const client = new TraceIngestClient({ baseUrl: stack.info.apiUrl, apiKey: stack.info.apiKey });
+    const e = await client.experiments.create({ name: 'cli-exp', runName: 'first' });
+    for (const [id, score] of [['cli-a', 1], ['cli-b', 0.5]] as const) {
+      await client.traceLogs.record({ trace_id: id, root_trace_id: id, experiment_uuid: e.uuid, start_timestamp: '2026-11-01T10:00:00Z', latency: score * 2, cost: 0.001, scores: [{ name: 'accuracy', score }] });
+    }
+    await client.experiments.finish(e.uuid, { datasetLevelStats: [{ name: 'balanced_acc', score: 0.75 }] });
+    await client.experiments.create({ name: 'cli-exp', runName: 'second' });
+    const r = await cli(['experiments']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^cli-exp run second {2}running {2}\S+ {2}not finished {2}/);
+    expect(r.stdout).toMatch(new RegExp(`^cli-exp run first {2}completed {2}\\S+ {2}2 samples {2}${e.uuid}$`, 'm'));
+    expect(r.stdout).toMatch(/^ {2}mean accuracy: 0\.75$/m);
+    expect(r.stdout).toMatch(/^ {2}mean latency: 1\.50$/m);
+    expect(r.stdout).toMatch(/^ {2}mean cost: 0\.00100$/m);
+    expect(r.stdout).toMatch(/^ {2}balanced_acc: 0\.75$/m);
+    const json = JSON.parse((await cli(['experiments', '--run', 'first', '--json'])).stdout);
+    expect(json.map((x: { uuid: string }) => x.uuid)).toEqual([e.uuid]);
+    expect((await cli(['experiments', 'extra'])).code).toBe(2);
   });
 
   it('delete: each id; an unknown one makes it exit 1', async () => {

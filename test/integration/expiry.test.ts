@@ -98,6 +98,8 @@ describe('retention everywhere', () => {
       const ttl = item.expires_at;
       switch (kind) {
         case 'span':
+        // A root span's member in the root index (get_trace_logs) goes with its span.
+        case 'log-root':
         case 'evaluation':
           expect(ttl, `${kind} ${pk}`).toEqual(near(started + 30 * DAY));
           break;
@@ -123,6 +125,10 @@ describe('retention everywhere', () => {
           break;
         // Counted (the sweep deletes them and moves their counters), or counters, or tenancy, or the search indexer's pending
         // work and its lease (the indexer removes the work when done; expiring it would leave the index stale): no TTL.
+        // An experiment's record, its runs and pinned stats: its summary, kept after its spans expire.
+        case 'experiment':
+        case 'experiment-run':
+        case 'experiment-stats':
         case 'search-work':
         case 'search-lease':
         case 'trace':
@@ -148,7 +154,7 @@ describe('retention everywhere', () => {
           throw new Error(`an item kind the retention rules do not name: ${kind} (${pk} / ${String(item.sk)}); add it to functions/domain/expiry.ts and here`);
       }
     }
-    for (const kind of ['span', 'evaluation', 'upload', 'upload-ids', 'upload-counted', 'upload-filename', 'object-lease', 'span-stats', 'job', 'job-part', 'trace', 'trace-status', 'counter']) {
+    for (const kind of ['span', 'log-root', 'evaluation', 'upload', 'upload-ids', 'upload-counted', 'upload-filename', 'object-lease', 'span-stats', 'job', 'job-part', 'trace', 'trace-status', 'counter']) {
       expect(seen.get(kind) ?? 0, kind).toBeGreaterThan(0);
     }
   });

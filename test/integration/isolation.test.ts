@@ -39,6 +39,8 @@ interface Tenant {
   judge: string;
   listCursor: string;
   experimentCursor: string;
+  /** Its Parea experiment (POST /experiment `{name: 'exp-iso', run_name: 'r'}`), with one tree of its own. */
+  experimentUuid: string;
 }
 
 const SHARED_FILE = 'shared-name.jsonl';
@@ -116,6 +118,7 @@ async function makeTenant(tag: string, organization: string, project: string): P
     judge: `judge-${tag}`,
     listCursor: '',
     experimentCursor: '',
+    experimentUuid: '',
   };
   const shared = await uploadFile(
     t,
@@ -166,6 +169,11 @@ async function makeTenant(tag: string, organization: string, project: string): P
   const experiment = await call(t.apiKey, 'POST', `/api/parea/v1/experiment/${SHARED_EXPERIMENT}/trace_logs?limit=1`, {});
   t.experimentCursor = experiment.headers['x-next-cursor'] as string;
   expect(t.experimentCursor).toEqual(expect.any(String));
+  const created = await call(t.apiKey, 'POST', '/api/parea/v1/experiment', { name: 'exp-iso', run_name: 'r', metadata: { owner: tag } });
+  expect(created.status, created.text).toBe(200);
+  t.experimentUuid = created.body.uuid as string;
+  const inExperiment = await call(t.apiKey, 'POST', '/api/parea/v1/trace_log', { ...span(`${tag}-exp-root`, `${tag}-exp-root`, t.experimentUuid, tag), start_timestamp: '2026-11-02T10:00:00Z' });
+  expect(inExperiment.status).toBe(200);
   return t;
 }
 
@@ -183,6 +191,8 @@ async function snapshot(t: Tenant) {
     evaluations: await get(`${p}/trace-evaluations?page_size=500`),
     experiments: [await get(`/api/parea/v1/experiment/${SHARED_EXPERIMENT}/trace_logs`, 'POST', {}), await get(`/api/parea/v1/experiment/${secretExperiment(t)}/trace_logs`, 'POST', {})],
     counter: await projectCounter(stack, t.organizationId, t.projectId),
+    pareaExperiments: await get('/api/parea/v1/experiments', 'POST', { experiment_name_filter: 'exp-iso' }),
+    pareaStats: await get(`/api/parea/v1/experiment/${t.experimentUuid}/stats`),
     items: (await projectTraces(stack, t.organizationId, t.projectId)).map((x) => x.id).sort(),
     uploadItems: (await projectUploads(stack, t.organizationId, t.projectId)).map((u) => `${String(u.upload_id)} ${String(u.status)} ${String(u.traces)}`).sort(),
   };
@@ -284,6 +294,17 @@ function ownTrees(att: Tenant, vic: Tenant, trees: Json[]): void {
 async function victimSpanUnchanged(vic: Tenant, id: string): Promise<void> {
   const now = await call(vic.apiKey, 'GET', `/api/parea/v1/trace_log/${id}`);
   expect({ status: now.status, body: now.body }).toEqual(before.get(vic.tag)![`span ${id}`]);
+}
+
+/** A catalogue route (not served): a foreign project is not found; the caller's own answers not_implemented. */
+function catalogueCase(method: string, suffix: string): Case {
+  return async (att, vic) => {
+    const body = method === 'GET' || method === 'DELETE' ? undefined : { name: vic.judge, trace_ids: vic.traces, judge_id: vic.judge };
+    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, method, `${projectPath(p)}${suffix}`, body);
+    const own = await call(att.apiKey, method, `${projectPath(att)}${suffix}`, body);
+    expect(own.status).toBe(404);
+    expect(own.body.error.code).toBe('not_implemented');
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -627,6 +648,101 @@ const CASES: Record<string, Case> = {
     expect(cursor.status, cursor.text).toBe(400);
     expect(cursor.body.error.code).toBe('invalid_cursor');
   },
+
+  [`POST ${PAREA}/experiment`]: async (att, vic) => {
+    // The victim's name, run name, metadata and project uuid: the caller's own experiment of that name and run (it has one).
+    const res = await call(att.apiKey, 'POST', '/api/parea/v1/experiment', { name: 'exp-iso', run_name: 'r', metadata: { owner: att.tag }, project_uuid: vic.projectId });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ uuid: att.experimentUuid, project_uuid: att.projectId });
+    expect(res.body.uuid).not.toBe(vic.experimentUuid);
+    // The victim's metadata on that run name: taken, by the caller's own experiment.
+    const taken = await call(att.apiKey, 'POST', '/api/parea/v1/experiment', { name: 'exp-iso', run_name: 'r', metadata: { owner: vic.tag } });
+    expect(taken.status).toBe(400);
+    expect(taken.body.error.message).toContain(att.experimentUuid);
+    expect(taken.body.error.message).not.toContain(vic.experimentUuid);
+  },
+
+  [`POST ${PAREA}/experiment/{experimentUuid}/finished`]: async (att, vic) => {
+    const res = await call(att.apiKey, 'POST', `/api/parea/v1/experiment/${vic.experimentUuid}/finished`, { status: 'failed', dataset_level_stats: [{ name: 'x', score: 0 }] });
+    expect(res.status, res.text).toBe(404);
+    expect(res.body.error.code).toBe('not_found');
+  },
+
+  [`GET ${PAREA}/experiment/{experimentUuid}/stats`]: async (att, vic) => {
+    await expectNotFound(att.apiKey, 'GET', `/api/parea/v1/experiment/${vic.experimentUuid}/stats`);
+    // Its own: its own tree only.
+    const own = await call(att.apiKey, 'GET', `/api/parea/v1/experiment/${att.experimentUuid}/stats`);
+    expect(own.body.parent_trace_stats.map((s: Json) => s.trace_id)).toEqual([`${att.tag}-exp-root`]);
+  },
+
+  [`POST ${PAREA}/experiments`]: async (att, vic) => {
+    const list = (body: unknown) => call(att.apiKey, 'POST', '/api/parea/v1/experiments', body);
+    expect((await list({ experiment_uuids: [vic.experimentUuid] })).body).toEqual([]);
+    for (const body of [{}, { experiment_name_filter: 'exp-iso' }, { metadata_filter: { owner: vic.tag } }, { project_name: vic.projectName }]) {
+      const res = await list(body);
+      expect(res.status).toBe(200);
+      for (const e of res.body) {
+        expect(e.project_uuid).toBe(att.projectId);
+        expect(e.uuid).not.toBe(vic.experimentUuid);
+      }
+    }
+    expect((await list({ metadata_filter: { owner: vic.tag } })).body).toEqual([]);
+  },
+
+  [`POST ${PAREA}/feedback`]: async (att, vic) => {
+    for (const id of [`${vic.tag}-root`, `${vic.tag}-secret-root`, `${vic.tag}-file-span`]) {
+      const res = await call(att.apiKey, 'POST', '/api/parea/v1/feedback', { trace_id: id, score: 0, comment: 'hacked', project_uuid: vic.projectId });
+      expect(res.status, res.text).toBe(200);
+      await victimSpanUnchanged(vic, id);
+    }
+  },
+
+  [`POST ${PAREA}/get_trace_logs`]: async (att, vic) => {
+    for (const body of [{ project_name: vic.projectName }, { project_name: vic.projectName, filter_field: 'metadata', filter_key: 'owner', filter_operator: 'equals', filter_value: vic.tag }, { status: 'success', time_range: '1y' }]) {
+      const res = await call(att.apiKey, 'POST', '/api/parea/v1/get_trace_logs', { ...body, page_size: 100 });
+      expect(res.status, res.text).toBe(200);
+      // Stamped with the caller's project, none the victim's (the trace_log case leaves the caller spans of its own under the victim's ids).
+      ownTrees(att, vic, res.body.results);
+      expect(res.body.total).toBe(res.body.results.length);
+    }
+  },
+
+  [`POST ${PAREA}/trace_log/langchain`]: async (att, vic) => {
+    // A run that names the victim's spans as its Parea parent and tree: stored in the caller's project, under its own ids.
+    const run = {
+      id: `${att.tag}-lc-${vic.tag}`, name: 'intruder chain', run_type: 'chain', start_time: Date.now(), end_time: Date.now() + 5, inputs: {}, outputs: {}, child_runs: [],
+      _parea_root_trace_id: `${vic.tag}-secret-root`, _parea_parent_trace_id: `${vic.tag}-secret-root`, project_uuid: vic.projectId, experiment_uuid: vic.experimentUuid,
+    };
+    const res = await call(att.apiKey, 'POST', '/api/parea/v1/trace_log/langchain', run);
+    expect(res.status, res.text).toBe(200);
+    await victimSpanUnchanged(vic, `${vic.tag}-secret-root`);
+    expect((await call(vic.apiKey, 'GET', `/api/parea/v1/trace_log/${run.id}`)).status).toBe(404);
+    const own = await call(att.apiKey, 'GET', `/api/parea/v1/trace_log/${run.id}`);
+    expect(own.body).toMatchObject({ organization_id: att.organizationId, project_uuid: att.projectId });
+  },
+
+  [`GET ${P}/trace-evaluations/{evaluationId}/results`]: async (att, vic) => {
+    for (const id of vic.evaluations) {
+      for (const p of [...foreignProjects(att, vic), att]) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/trace-evaluations/${id}/results`);
+    }
+  },
+
+  [`POST ${P}/trace-evaluations/{evaluationId}/results`]: async (att, vic) => {
+    // The victim's pending evaluation: not found from anywhere the caller can reach.
+    for (const p of [...foreignProjects(att, vic), att]) await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/trace-evaluations/${vic.evaluations[1]}/results`, { passed: true });
+  },
+  [`POST ${P}/trace-evaluations/estimate`]: catalogueCase('POST', '/trace-evaluations/estimate'),
+  [`GET ${P}/judges`]: catalogueCase('GET', '/judges'),
+  [`POST ${P}/judges`]: catalogueCase('POST', '/judges'),
+  [`GET ${P}/judges/{judgeId}`]: catalogueCase('GET', '/judges/j1'),
+  [`PATCH ${P}/judges/{judgeId}`]: catalogueCase('PATCH', '/judges/j1'),
+  [`DELETE ${P}/judges/{judgeId}`]: catalogueCase('DELETE', '/judges/j1'),
+  [`GET ${P}/models`]: catalogueCase('GET', '/models'),
+  [`GET ${P}/models/{modelId}`]: catalogueCase('GET', '/models/m1'),
+  [`PATCH ${P}`]: catalogueCase('PATCH', ''),
+  [`POST ${P}/custom-models`]: catalogueCase('POST', '/custom-models'),
+  [`PATCH ${P}/custom-models/{modelId}`]: catalogueCase('PATCH', '/custom-models/m1'),
+  [`DELETE ${P}/custom-models/{modelId}`]: catalogueCase('DELETE', '/custom-models/m1'),
 };
 
 /** A presigned URL writes exactly `key`, and the key is under the caller's own uploads prefix, one level down. */

@@ -10,7 +10,11 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newDocumentClient, s3Client } from '../../functions/adapters/clients.js';
 import { evalCounterTotals } from '../../functions/adapters/dynamo/eval-counters.js';
-import { DynamoEvaluationStore } from '../../functions/adapters/dynamo/evaluation-store.js';
+import { DynamoEvaluationStore, evaluationItem } from '../../functions/adapters/dynamo/evaluation-store.js';
+import { DynamoTraceLogRoots } from '../../functions/adapters/dynamo/trace-log-roots.js';
+import { spanItem } from '../../functions/adapters/dynamo/span-store.js';
+import { recordTraceLog } from '../../functions/domain/trace-logs.js';
+import { INDEXES } from '../../functions/adapters/dynamo/schema.js';
 import { migrateTable, MigrationStopped, schemaVersion, SCHEMA_VERSION } from '../../functions/adapters/dynamo/migration.js';
 import { DynamoSpanStore } from '../../functions/adapters/dynamo/span-store.js';
 import { DynamoTraceMaintenance } from '../../functions/adapters/dynamo/trace-maintenance.js';
@@ -163,6 +167,27 @@ async function writeLegacy(table: string): Promise<void> {
   );
 }
 
+/** The current layout's table (what CDK and the local stack create). */
+async function tableShape() {
+  const attributes = new Set(['pk', 'sk', ...INDEXES.flatMap((i) => [i.partitionKey, i.sortKey])]);
+  return {
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [...attributes].map((a) => ({ AttributeName: a, AttributeType: 'S' as const })),
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' as const },
+      { AttributeName: 'sk', KeyType: 'RANGE' as const },
+    ],
+    GlobalSecondaryIndexes: INDEXES.map((i) => ({
+      IndexName: i.name,
+      KeySchema: [
+        { AttributeName: i.partitionKey, KeyType: 'HASH' as const },
+        { AttributeName: i.sortKey, KeyType: 'RANGE' as const },
+      ],
+      Projection: i.projection === 'ALL' ? { ProjectionType: 'ALL' as const } : { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...i.projection] },
+    })),
+  };
+}
+
 const query = (over: Partial<ListQuery> = {}): ListQuery => ({ page: 1, pageSize: 100, sortBy: 'created_at', sortOrder: 'desc', ...over });
 
 beforeAll(async () => {
@@ -249,6 +274,13 @@ describe('npm run migrate: the first layout to the sharded one, in place', () =>
     const item = (await doc().send(new GetCommand({ TableName: table, Key: { pk: `SPAN#${org}#${project}#child-1`, sk: 'S' } }))).Item!;
     expect(item.gsi1pk).toBeUndefined();
     expect(item.gsi2pk).toBeUndefined();
+    // Schema 4: its root is in the get_trace_logs index, counted once.
+    const roots = new DynamoTraceLogRoots(doc(), table);
+    const listed: string[] = [];
+    for await (const r of roots.roots(tenant, {}, false, 10)) listed.push(r.traceId);
+    expect(listed).toEqual(['root-1']);
+    expect(await roots.count(tenant, {})).toBe(1);
+    expect(await roots.count(tenant, { status: 'success' })).toBe(1);
   });
 
   it('changes nothing when run again, and a migrated evaluated trace deletes with its counts', async () => {
@@ -262,6 +294,34 @@ describe('npm run migrate: the first layout to the sharded one, in place', () =>
     expect((await store().list(tenant, query({ judgeId: 'judge-a' }))).traces).toEqual([]);
     expect((await store().list(tenant, query({ status: 'unevaluated' }))).totalCount).toBe(9);
   });
+});
+
+describe('schema 3 to 4: roots and evaluations stored before the root index and the evaluation counters', () => {
+  const table = 'current-two';
+  const doc = () => newDocumentClient(stack.dynamo);
+
+  it('indexes the roots and counts the evaluations once, and a result posted afterwards moves the counts right', async () => {
+    await stack.dynamo.send(new CreateTableCommand({ ...(await tableShape()), TableName: table }));
+    const old = { trace_id: 'old-root', root_trace_id: 'old-root', parent_trace_id: 'old-root', trace_name: 'old', start_timestamp: '2026-11-01T10:00:00Z', status: 'error' };
+    const record = { traceId: 'old-root', rootTraceId: 'old-root', parentTraceId: 'old-root', experimentUuid: null, base: JSON.stringify(old), patches: [], doc: JSON.stringify(old), version: 1 };
+    const evaluation = { id: 'old-ev', organizationId: org, projectId: project, traceId: 'no-trace', judgeId: 'judge-old', judgeName: 'judge-old', judgeVersion: 1, status: 'pending' as const, passed: null, score: null, reasoning: null, createdAt: '2026-11-01T10:00:00.000Z' };
+    const { counted: _, ...uncounted } = evaluationItem(evaluation);
+    await doc().send(new BatchWriteCommand({ RequestItems: { [table]: [{ PutRequest: { Item: spanItem(tenant, record) } }, { PutRequest: { Item: uncounted } }, { PutRequest: { Item: { pk: 'META', sk: 'SCHEMA', type: 'meta', version: 3 } } }] } }));
+    const evaluations = new DynamoEvaluationStore(doc(), table);
+    const roots = new DynamoTraceLogRoots(doc(), table);
+    expect(await roots.count(tenant, {})).toBe(0);
+    const report = await migrateTable(stack.dynamo, doc(), table);
+    // A table of schema 3 has its search work queued already: none again.
+    expect(report).toMatchObject({ roots: 1, evaluations: 1, traces: 0, spans: 0, searchWork: 0 });
+    expect(await roots.count(tenant, { status: 'error' })).toBe(1);
+    expect((await evaluations.list(tenant, { judgeId: 'judge-old' }, { offset: 0, limit: 10 })).total).toBe(1);
+    expect((await evaluations.list(tenant, { outcome: 'pending' }, { offset: 0, limit: 10 })).total).toBe(1);
+    // A write of the root after the migration moves it (error → success) without counting it again.
+    await recordTraceLog({ store: new DynamoSpanStore(doc(), table) }, tenant, { ...old, status: 'success' });
+    expect([await roots.count(tenant, {}), await roots.count(tenant, { status: 'success' }), await roots.count(tenant, { status: 'error' })]).toEqual([1, 1, 0]);
+    expect((await migrateTable(stack.dynamo, doc(), table)).alreadyCurrent).toBe(true);
+    expect(await roots.count(tenant, {})).toBe(1);
+  }, 120_000);
 });
 
 describe('a request meets a trace the migration has not reached yet', () => {

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TraceIngestClient, TraceIngestError, type UploadProgress } from '../../sdk/index.js';
+import { parseFilterExpression, TraceIngestClient, TraceIngestError, type UploadProgress } from '../../sdk/index.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 import { fixture } from '../support/fixtures.js';
 
@@ -206,4 +206,33 @@ describe('the SDK against the local stack', () => {
     console.log(`uploader rss before ${(m.before / 2 ** 20).toFixed(1)} MiB, peak +${growth.toFixed(1)} MiB while sending ${(size / 2 ** 20).toFixed(1)} MiB`);
     expect(growth).toBeLessThan(40);
   }, 120_000);
+});
+
+describe('the SDK: evaluation results, trace-log listing, feedback, LangChain runs', () => {
+  it('waits for a pending evaluation until its result is posted, and lists by outcome with cursors', async () => {
+    const [traceId] = (await client.traces.upload(Buffer.from('{"input":"a"}\n{"input":"b"}\n'), { filename: 'results.jsonl' })).traceIds;
+    const pending = await client.evaluations.create({ traceId: traceId!, judgeId: 'sdk-judge' });
+    expect(await client.evaluations.result(pending.id)).toBeNull();
+    const waiting = client.evaluations.waitForResult(pending.id, { intervalMs: 20, timeoutMs: 10_000 });
+    await client.evaluations.postResult(pending.id, { passed: true, score: 0.9, model: 'judge-model', latencyMs: 12 });
+    expect(await waiting).toMatchObject({ trace_evaluation_id: pending.id, passed: true, score: 0.9, model: 'judge-model', latency_ms: 12 });
+    await client.evaluations.create({ traceId: traceId!, judgeId: 'sdk-judge', passed: false });
+    const first = await client.evaluations.list({ judgeId: 'sdk-judge', pageSize: 1 });
+    expect(first.total).toBe(2);
+    const second = await client.evaluations.list({ judgeId: 'sdk-judge', pageSize: 1, cursor: first.nextCursor! });
+    expect([...first.trace_evaluations, ...second.trace_evaluations].map((e) => e.passed).sort()).toEqual([false, true]);
+    expect(second.nextCursor).toBeNull();
+    expect((await client.evaluations.list({ outcome: 'pass', judgeId: 'sdk-judge' })).trace_evaluations.map((e) => e.id)).toEqual([pending.id]);
+  });
+
+  it('lists root trees, takes feedback on a span and stores a LangChain run', async () => {
+    await client.traceLogs.record({ trace_id: 'sdk-root', root_trace_id: 'sdk-root', trace_name: 'sdk root', start_timestamp: new Date().toISOString() });
+    await client.traceLogs.feedback({ traceId: 'sdk-root', score: 0.4, comment: 'meh' });
+    await client.traceLogs.recordLangchainRun({ id: 'sdk-lc', name: 'chain', run_type: 'chain', start_time: Date.now(), end_time: Date.now() + 3, inputs: { q: 'x' }, outputs: { output: 'y' }, child_runs: [] });
+    const page = await client.traceLogs.list({ timeRange: '1h', pageSize: 10 });
+    expect(page.results.map((t) => t.trace_id)).toEqual(expect.arrayContaining(['sdk-root', 'sdk-lc']));
+    expect(page.total).toBe(page.results.length);
+    const byFeedback = await client.traceLogs.list({ filter: parseFilterExpression('feedback_score < 0.5') });
+    expect(byFeedback.results.map((t) => [t.trace_id, t.feedback_score])).toEqual([['sdk-root', 0.4]]);
+  });
 });

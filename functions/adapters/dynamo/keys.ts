@@ -15,6 +15,8 @@ export const TRACE_SHARDS = 32;
 export const EXPERIMENT_SHARDS = 16;
 /** One tree's spans, spread by span. */
 export const TREE_SHARDS = 8;
+/** A project's trace-log roots (the get_trace_logs index) and their counters, spread by tree. */
+export const LOG_ROOT_SHARDS = 16;
 /** The counters evaluations and deletes move (by status, by judge) are spread over this many items. */
 export const EVAL_COUNTER_SHARDS = 8;
 
@@ -103,6 +105,18 @@ export const spanIndex = {
   experiment: (org: string, project: string, experimentUuid: string, shard: number) => `SX#${org}#${project}#${tag(shard)}#${experimentUuid}`,
   /** gsi5: a tree's spans, sharded by span. */
   tree: (org: string, project: string, rootTraceId: string, shard: number) => `SR#${org}#${project}#${tag(shard)}#${rootTraceId}`,
+};
+
+/** The root index of a project's trace logs (functions/adapters/dynamo/trace-log-roots.ts). */
+export const logRootIndex = {
+  /** A tree's member item (one per root_trace_id). */
+  member: (org: string, project: string, rootTraceId: string) => ({ pk: `LR#${org}#${project}#${rootTraceId}`, sk: 'R' }),
+  /** gsi1: every root of the project, by start instant. */
+  all: (org: string, project: string, shard: number) => `LRA#${org}#${project}#${tag(shard)}`,
+  /** gsi2: the roots of one status. */
+  status: (org: string, project: string, shard: number, status: string) => `LRS#${org}#${project}#${tag(shard)}#${segment(status)}`,
+  /** The roots counted in one shard: all time (`ALL`) and per hour of their start (`H#<YYYY-MM-DDTHH>`). */
+  counter: (org: string, project: string, shard: number, sk: string) => ({ pk: `LRN#${org}#${project}#${tag(shard)}`, sk }),
 };
 
 /**

@@ -1,6 +1,6 @@
 /**
- * Moves a table written before the sharded layout (schema version 1), or before the search index
- * (2), to the current one (3),
+ * Moves a table written before the sharded layout (schema version 1), before the search index (2),
+ * or before the trace-log root index and the evaluation counters (3), to the current one (4),
  * in place, while it keeps serving: `npm run migrate` (cli/migrate.ts), and the local stack
  * at start. Idempotent and resumable: every rewrite is conditional on the item still being in
  * the old layout (so counters the rewrite moves move once, whatever the retries and restarts),
@@ -13,6 +13,9 @@
  *   completed upload → its place in the filename order (gsi1)
  *   completed upload, OTel trace (v1, v2: stored before the search index) → search work, which
  *     the indexer turns into index entries (it skips an upload already in the index)
+ *   (3 → 4, on each item as the steps above left it, so an older table goes to 4 in the same pass)
+ *   root span stored before the root index → its root-index member and counters, marked `ri`
+ *   evaluation stored before the evaluation counters → counted, marked `counted`
  *
  * A Scan is right here (every item is read once, off the request path); nothing on a request
  * path scans.
@@ -30,14 +33,17 @@ import { ensureEvalCounter, evalCounterUpdate } from './eval-counters.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
 import { keys, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
-import { spanItem, toRecord } from './span-store.js';
+import { spanItem, toRecord, withMemberExpiry } from './span-store.js';
+import { counted, counterUpdate } from './evaluation-store.js';
+import { rootIndexWrites } from './trace-log-roots.js';
+import { rootFactsOf } from '../../domain/trace-log-roots.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
 import { documentAttribute } from './trace-writer.js';
 import { traceWorkItem, uploadWorkItem } from './search-work.js';
 
-/** 2: the sharded layout; 3: every trace stored before the search index queued for it. */
-export const SCHEMA_VERSION = 3;
+/** 2: the sharded layout; 3: every trace stored before the search index queued for it; 4: trace-log roots indexed (get_trace_logs) and evaluations counted (the evaluation list's totals). */
+export const SCHEMA_VERSION = 4;
 const META = { pk: 'META', sk: 'SCHEMA' };
 const checkpointKey = (segment: number, of: number) => ({ pk: 'META', sk: `MIGRATION#${SCHEMA_VERSION}#${of}#${segment}` });
 
@@ -49,6 +55,10 @@ export interface MigrationReport {
   uploads: number;
   /** Uploads and OTel traces queued for the search index (schema 3). */
   searchWork: number;
+  /** Roots of trace-log trees added to the root index (schema 4). */
+  roots: number;
+  /** Evaluations added to the evaluation counters (schema 4). */
+  evaluations: number;
   indexesCreated: string[];
   alreadyCurrent: boolean;
 }
@@ -117,9 +127,10 @@ export async function markCurrent(doc: DynamoDBDocumentClient, table: string): P
 
 export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocumentClient, table: string, options: MigrationOptions = {}): Promise<MigrationReport> {
   const log = options.log ?? (() => {});
-  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, searchWork: 0, indexesCreated: [], alreadyCurrent: false };
+  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, searchWork: 0, roots: 0, evaluations: 0, indexesCreated: [], alreadyCurrent: false };
   report.indexesCreated = await ensureIndexes(client, table, log);
-  if ((await schemaVersion(doc, table)) >= SCHEMA_VERSION) {
+  const from = await schemaVersion(doc, table);
+  if (from >= SCHEMA_VERSION) {
     report.alreadyCurrent = true;
     return report;
   }
@@ -137,7 +148,10 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
         const page = await doc.send(new ScanCommand({ TableName: table, Segment: segment, TotalSegments: segments, ExclusiveStartKey: start, Limit: 200, ConsistentRead: true }));
         for (const item of page.Items ?? []) {
           report.scanned++;
-          for (const kind of await migrateItem(doc, table, item, spend)) report[kind]++;
+          for (const kind of await migrateItem(doc, table, item, spend, from)) report[kind]++;
+          // Schema 4, on the item as the steps above left it.
+          const added = await indexItem(doc, table, item, spend);
+          if (added) report[added]++;
         }
         start = page.LastEvaluatedKey;
         await doc.send(new PutCommand({ TableName: table, Item: { ...checkpointKey(segment, segments), type: 'meta', ...(start ? { last: start } : { done: true }) } }));
@@ -148,8 +162,74 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   await markCurrent(doc, table);
-  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads, ${report.searchWork} queued for search (${report.scanned} items read)`);
+  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads, ${report.searchWork} queued for search, ${report.roots} roots indexed, ${report.evaluations} evaluations counted (${report.scanned} items read)`);
   return report;
+}
+
+/**
+ * Schema 4: a root span stored before the root index existed gets its member and counters, and
+ * an evaluation stored before the evaluation counters is counted, each in one transaction with a
+ * marker on the item (`ri`, `counted`) that the request paths set too, so nothing counts twice.
+ */
+async function indexItem(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void): Promise<'roots' | 'evaluations' | null> {
+  const key = { pk: String(item[TABLE_PARTITION_KEY]), sk: String(item[TABLE_SORT_KEY]) };
+  if (item.type === 'span' && typeof item.doc === 'string' && item.ri !== true && rootFactsOf(item.doc) !== null) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cur = (await doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+      const facts = cur && cur.ri !== true && typeof cur.doc === 'string' ? rootFactsOf(cur.doc) : null;
+      if (!cur || facts === null) return null;
+      const [, org, project] = key.pk.split('#');
+      spend();
+      try {
+        await doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Update: { TableName: table, Key: key, UpdateExpression: 'SET ri = :t', ConditionExpression: 'version = :v AND attribute_not_exists(ri)', ExpressionAttributeValues: { ':t': true, ':v': cur.version } } },
+              // The member expires with its span (when the span has a TTL).
+              ...(withMemberExpiry(rootIndexWrites(table, { organizationId: org!, projectId: project! }, { before: null, after: facts }), typeof cur.expires_at === 'number' ? cur.expires_at : undefined) as never[]),
+            ],
+          }),
+        );
+        return 'roots';
+      } catch (err) {
+        // Written meanwhile: read again (a write of a root indexes it itself).
+        if (!(err instanceof TransactionCanceledException)) throw err;
+      }
+    }
+    return null;
+  }
+  if (item.type === 'evaluation' && item.counted !== true) {
+    const passed = (await doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+    if (!passed || passed.counted === true) return null;
+    const e = { organizationId: String(passed.organization_id), projectId: String(passed.project_id), id: String(passed.id) };
+    const outcome = passed.passed === true ? 'pass' : passed.passed === false ? 'fail' : 'pending';
+    spend();
+    try {
+      await doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: table,
+                Key: key,
+                UpdateExpression: 'SET counted = :t',
+                // As read: still there, not counted, and the same verdict (a result posted meanwhile counts it itself).
+                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(counted) AND #st = :st',
+                ExpressionAttributeNames: { '#st': 'status' },
+                ExpressionAttributeValues: { ':t': true, ':st': passed.status },
+              },
+            },
+            { Update: counterUpdate(table, e, counted(String(passed.judge_id), outcome, 1)) },
+          ],
+        }),
+      );
+      return 'evaluations';
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) return null;
+      throw err;
+    }
+  }
+  return null;
 }
 
 /** Thrown by `stopAfter`: the migration stopped part-way, as a crash would. */
@@ -161,8 +241,8 @@ type Item = Record<string, unknown>;
 
 type Moved = 'traces' | 'spans' | 'idChunks' | 'uploads' | 'searchWork';
 
-/** Rewrites one item if it is in an old layout; answers what it moved. */
-async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void): Promise<Moved[]> {
+/** Rewrites one item if it is in an old layout (the table's was `from` when the run began); answers what it moved. */
+async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void, from: number): Promise<Moved[]> {
   const pk = String(item[TABLE_PARTITION_KEY]);
   const sk = String(item[TABLE_SORT_KEY]);
   if (item.type === 'trace') {
@@ -172,7 +252,7 @@ async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Ite
       if (await migrateTrace(doc, table, item)) moved.push('traces');
     }
     // An OTel trace is indexed by its own work item (an upload's is its upload's).
-    if (item.otel_version !== undefined) {
+    if (item.otel_version !== undefined && from < 3) {
       spend();
       const [, org, project, traceId] = pk.split('#');
       await doc.send(new PutCommand({ TableName: table, Item: traceWorkItem({ organizationId: org!, projectId: project! }, traceId!) }));
@@ -194,7 +274,8 @@ async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Ite
     await doc.send(new DeleteCommand({ TableName: table, Key: { pk, sk } }));
     return ['idChunks'];
   }
-  if (item.type === 'upload' && item.status === 'completed' && Number(item.traces ?? 0) > 0) {
+  // A table of schema 3 has every completed upload in the filename order and queued for search already.
+  if (item.type === 'upload' && item.status === 'completed' && Number(item.traces ?? 0) > 0 && from < 3) {
     const [, org, project] = pk.split('#');
     const upload = { organizationId: org!, projectId: project!, uploadId: String(item.upload_id), filename: String(item.filename), createdAt: String(item.created_at) };
     const entry = uploadByFilenameItem(upload, { traces: Number(item.traces), idChunks: Number(item.id_chunks ?? 0) });

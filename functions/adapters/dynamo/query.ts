@@ -32,7 +32,7 @@ export async function batchGetAll(
   doc: DynamoDBDocumentClient,
   table: string,
   keys: readonly Record<string, unknown>[],
-  options: { consistent?: boolean; projection?: string; maxAttempts?: number } = {},
+  options: { consistent?: boolean; projection?: string; names?: Record<string, string>; maxAttempts?: number } = {},
 ): Promise<Record<string, unknown>[]> {
   const found: Record<string, unknown>[] = [];
   const maxAttempts = options.maxAttempts ?? 10;
@@ -48,7 +48,7 @@ export async function batchGetAll(
       try {
         const out = await doc.send(
           new BatchGetCommand({
-            RequestItems: { [table]: { Keys: pending, ...(options.consistent ? { ConsistentRead: true } : {}), ...(options.projection ? { ProjectionExpression: options.projection } : {}) } },
+            RequestItems: { [table]: { Keys: pending, ...(options.consistent ? { ConsistentRead: true } : {}), ...(options.projection ? { ProjectionExpression: options.projection } : {}), ...(options.names ? { ExpressionAttributeNames: options.names } : {}) } },
           }),
         );
         found.push(...(out.Responses?.[table] ?? []));

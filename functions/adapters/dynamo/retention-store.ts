@@ -1,8 +1,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ExpiredTraceFinder } from '../../domain/retention.js';
 import type { Tenant } from '../../domain/tenancy.js';
-import { allShards, keys, TRACE_SHARDS, traceIndex } from './keys.js';
-import { mergeShards } from './sharded-query.js';
+import { keys } from './keys.js';
+import { mergeShards, projectTraceOrder } from './sharded-query.js';
 
 const PAGE_SIZE = 100;
 
@@ -21,11 +21,7 @@ export class DynamoExpiredTraceFinder implements ExpiredTraceFinder {
     const tracePrefix = keys.trace(tenant.organizationId, tenant.projectId, '').pk;
     let ids: string[] = [];
     for await (const item of mergeShards(this.doc, {
-      table: this.table,
-      index: 'gsi4',
-      pkAttr: 'gsi4pk',
-      skAttr: 'ok',
-      partitions: allShards(TRACE_SHARDS).map((s) => traceIndex.all(tenant.organizationId, tenant.projectId, s)),
+      ...projectTraceOrder(this.table, tenant.organizationId, tenant.projectId),
       upper: { value: cutoff, inclusive: false },
       forward: true,
       projection: ['pk'],

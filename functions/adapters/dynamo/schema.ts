@@ -15,6 +15,12 @@
  *   span           pk SPAN#<org>#<project>#<trace_id>   sk S
  *                  gsi4pk SX#<org>#<project>#<shard>#<experiment>   ok <root>#<trace_id>   (with an experiment)
  *                  gsi5pk SR#<org>#<project>#<shard>#<root>          ok (as gsi4)
+ *   log root       pk LR#<org>#<project>#<root_trace_id>   sk R   (a tree's root span: get_trace_logs)
+ *                  gsi1pk LRA#<org>#<project>#<shard> | gsi2pk LRS#…#<shard>#<status>   sk <start instant>#<root>
+ *   root counters  pk LRN#<org>#<project>#<shard>   sk ALL | H#<hour>   (n, s:<status>; ADD only)
+ *   experiment     pk XP#<org>#<project>#<uuid>   sk XP   (gsi1pk XL#<org>#<project> | gsi2pk XN#…#<name>, sk <created_at>#<uuid>)
+ *                  pk XP#…#<uuid> sk STATS#<n> (its pinned per-tree stats, in chunks); pk XR#…#<name>#<run_name> sk XR (run name taken)
+ *   eval counters  pk EVN#<org>#<project>#<shard>   sk N   (evaluations by outcome and judge; ADD only)
  *   project state  pk P#<org>#<project>  sk OBJ#<sha256(key)> | UPLOAD#<uploadId> | UFN#<uploadId> (gsi1: UF#…, by filename)
  *                  | COUNTER | COUNTER#H#<hour> | COUNTER#EV#<shard>
  *   upload ids     pk U#<org>#<project>#<uploadId>#<n>   sk IDS

@@ -17,9 +17,9 @@ import { matchesText, queryWords } from '../../domain/search/terms.js';
 import type { SearchHit, SearchIndex, SearchPosition, SearchWork } from '../../domain/search/search-index.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import type { ListPage, ListQuery, TraceView } from '../../domain/traces.js';
-import { allShards, TRACE_SHARDS, traceIndex, uploadOrderPrefix } from './keys.js';
+import { uploadOrderPrefix } from './keys.js';
 import { itemSearchText } from './search-work.js';
-import { compareKeys, mergeShards } from './sharded-query.js';
+import { compareKeys, mergeShards, projectTraceOrder } from './sharded-query.js';
 
 type Item = Record<string, unknown>;
 
@@ -172,11 +172,7 @@ export class IndexedSearch {
     for (const u of pending) {
       const prefix = uploadOrderPrefix(u.createdAt, u.uploadId);
       const stream = mergeShards(this.doc, {
-        table: this.table,
-        index: 'gsi4',
-        pkAttr: 'gsi4pk',
-        skAttr: 'ok',
-        partitions: allShards(TRACE_SHARDS).map((s) => traceIndex.all(tenant.organizationId, tenant.projectId, s)),
+        ...projectTraceOrder(this.table, tenant.organizationId, tenant.projectId),
         lower: { value: prefix, inclusive: true },
         upper: { value: `${prefix}~`, inclusive: true },
         forward: true,

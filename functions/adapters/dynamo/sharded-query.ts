@@ -1,4 +1,5 @@
 import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { allShards, TRACE_SHARDS, traceIndex } from './keys.js';
 
 /** A bound on an index's sort key. */
 export interface Bound {
@@ -22,6 +23,11 @@ export interface ShardedQuery {
   projection?: readonly string[] | undefined;
   /** How many items the caller expects to take: sizes the first read of each shard. */
   expect?: number | undefined;
+}
+
+/** A project's traces in creation order (gsi4 over its TRACE_SHARDS shards): a ShardedQuery without its bounds and order. */
+export function projectTraceOrder(table: string, org: string, project: string): Pick<ShardedQuery, 'table' | 'index' | 'pkAttr' | 'skAttr' | 'partitions'> {
+  return { table, index: 'gsi4', pkAttr: 'gsi4pk', skAttr: 'ok', partitions: allShards(TRACE_SHARDS).map((s) => traceIndex.all(org, project, s)) };
 }
 
 /** Items one Query of a shard asks for at most (DynamoDB also stops a page at 1 MB). */

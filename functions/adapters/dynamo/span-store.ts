@@ -2,9 +2,11 @@ import { batchGetAll, queryPages } from './query.js';
 import { allShards, EXPERIMENT_SHARDS, segment, shardOf, spanIndex, TREE_SHARDS } from './keys.js';
 import { countSharded, mergeShards } from './sharded-query.js';
 import type { SpanRangeItem, SpanRangeStore } from '../../domain/jobs.js';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
+import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type RootChange, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
+import { rootFactsOf } from '../../domain/trace-log-roots.js';
+import { rootIndexWrites } from './trace-log-roots.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { expiresAt, isExpired } from '../../domain/expiry.js';
 
@@ -41,6 +43,7 @@ export function spanItem(tenant: Tenant, r: SpanRecord): Record<string, unknown>
     ok: `${spanKeys.rootPart(r.rootTraceId)}#${r.traceId}`,
   };
   if (r.parentTraceId !== null) item.parent_trace_id = r.parentTraceId;
+  if (r.rootIndexed) item.ri = true;
   if (r.base !== null) item.base = r.base;
   if (r.doc !== null) item.doc = r.doc;
   if (r.expiresAt !== undefined) item.expires_at = r.expiresAt;
@@ -63,6 +66,7 @@ export function toRecord(i: Record<string, unknown>): SpanRecord {
     doc: typeof i.doc === 'string' ? i.doc : null,
     version: Number(i.version ?? 0),
     ...(typeof i.expires_at === 'number' ? { expiresAt: i.expires_at } : {}),
+    ...(i.ri === true ? { rootIndexed: true } : {}),
   };
 }
 
@@ -73,6 +77,15 @@ export function toRecord(i: Record<string, unknown>): SpanRecord {
  * answers until DynamoDB has removed it.
  */
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** The root index's member item (a Put among the writes) expires with its span. */
+export function withMemberExpiry(writes: Record<string, unknown>[], expiry: number | undefined): Record<string, unknown>[] {
+  if (expiry === undefined) return writes;
+  return writes.map((w) => {
+    const put = w.Put as { Item?: Record<string, unknown> } | undefined;
+    return put?.Item?.type === 'log-root' ? { Put: { ...put, Item: { ...put.Item, expires_at: expiry } } } : w;
+  });
+}
 
 export interface SpanStoreOptions {
   /** Days a span is kept after it is first stored (DynamoDB TTL); absent: forever. */
@@ -103,24 +116,39 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
     return new Map(items.filter((item) => !isExpired(item.expires_at)).map((item) => [String(item.trace_id), toRecord(item)]));
   }
 
-  async save(tenant: Tenant, next: SpanRecord): Promise<boolean> {
+  /**
+   * A conditional Put of the span; a write that changes what the root index keeps (a tree's root
+   * stored, or its start or status changed) is one transaction with the root's member item and
+   * counters (functions/adapters/dynamo/trace-log-roots.ts), so neither is ever lost or doubled.
+   */
+  async save(tenant: Tenant, next: SpanRecord, root?: RootChange): Promise<boolean> {
     const expected = next.version - 1;
-    // A span keeps the expiry it was first stored with (its updates do not prolong it).
+    // A span keeps the expiry it was first stored with (its updates do not prolong it); its root's member item the same.
     const expiry = next.expiresAt ?? expiresAt(this.options.retentionDays, Date.now());
+    const put = {
+      TableName: this.table,
+      Item: spanItem(tenant, expiry === undefined ? next : { ...next, expiresAt: expiry }),
+      ...(expected === 0
+        ? // An expired span not yet removed by DynamoDB counts as absent.
+          { ConditionExpression: 'attribute_not_exists(pk) OR expires_at <= :now', ExpressionAttributeValues: { ':now': nowSeconds() } }
+        : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': expected } }),
+    };
     try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: spanItem(tenant, expiry === undefined ? next : { ...next, expiresAt: expiry }),
-          ...(expected === 0
-            ? // An expired span not yet removed by DynamoDB counts as absent.
-              { ConditionExpression: 'attribute_not_exists(pk) OR expires_at <= :now', ExpressionAttributeValues: { ':now': nowSeconds() } }
-            : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': expected } }),
-        }),
-      );
+      if (root === undefined) await this.doc.send(new PutCommand(put));
+      else await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...(withMemberExpiry(rootIndexWrites(this.table, tenant, root), expiry) as never[])] }));
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (err instanceof ConditionalCheckFailedException || err instanceof TransactionConflictException) return false;
+      // Another writer changed the span (its condition), or held an item of the transaction: read again and retry.
+      if (err instanceof TransactionCanceledException) {
+        const codes = (err.CancellationReasons ?? []).map((r) => r.Code);
+        if (codes[0] === 'ConditionalCheckFailed' || codes.includes('TransactionConflict')) return false;
+        if (codes.some((c) => c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded')) {
+          const throttled = new Error('the table throttled the span write');
+          throttled.name = 'ProvisionedThroughputExceededException';
+          throw throttled;
+        }
+      }
       throw err;
     }
   }
@@ -194,12 +222,29 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
     }
   }
 
+  /**
+   * Deletes a span (answers its materialized doc; null: it was gone, or never posted). A span the
+   * root index holds goes in one transaction with its member item and counters, as save() keeps
+   * them, so the index's totals stay exact; a span changed meanwhile is read again.
+   */
   async deleteSpan(tenant: Tenant, traceId: string): Promise<string | null> {
     if (Buffer.byteLength(traceId) > MAX_SPAN_ID_BYTES) return null;
-    const out = await this.doc.send(
-      new DeleteCommand({ TableName: this.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, traceId), ReturnValues: 'ALL_OLD' }),
-    );
-    return typeof out.Attributes?.doc === 'string' ? out.Attributes.doc : null;
+    const key = spanKeys.span(tenant.organizationId, tenant.projectId, traceId);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+      if (!out.Item) return null;
+      const doc = typeof out.Item.doc === 'string' ? out.Item.doc : null;
+      const before = out.Item.ri === true ? rootFactsOf(doc) : null;
+      const del = { TableName: this.table, Key: key, ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': out.Item.version } };
+      try {
+        if (before === null) await this.doc.send(new DeleteCommand(del));
+        else await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Delete: del }, ...(rootIndexWrites(this.table, tenant, { before, after: null }) as never[])] }));
+        return isExpired(out.Item.expires_at) ? null : doc;
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException || err instanceof TransactionConflictException || err instanceof TransactionCanceledException)) throw err;
+      }
+    }
+    throw new Error(`span ${traceId} kept changing while it was deleted`);
   }
 
   async countExperiment(tenant: Tenant, experimentUuid: string, deadline: number): Promise<{ count: number; exact: boolean }> {

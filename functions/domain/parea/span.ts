@@ -164,6 +164,7 @@ export type SpanInputValue = Omit<Span, 'start_timestamp'> & { start_timestamp?:
  * - `start_timestamp` / `end_timestamp`: ISO 8601 with an offset or `Z` when given. A missing
  *   `start_timestamp` falls back to `end_timestamp`; when both are missing the output has no
  *   `start_timestamp` and the caller sets "now" (see {@link spanFromInput}).
+ * - `status`: `success` when absent or null (the SDKs leave it out on a span that succeeded).
  * - Every other field passes through untouched (the wire shape is fixed at read time by
  *   {@link normalizeSpanForWire}).
  */
@@ -190,7 +191,10 @@ export const SpanInput = z
 
 /** A validated input with its start time settled: `nowIso` when it sent no timestamp at all. */
 export function spanFromInput(input: SpanInputValue, nowIso: string): Span {
-  return { ...input, start_timestamp: input.start_timestamp ?? nowIso } as Span;
+  const span = { ...input, start_timestamp: input.start_timestamp ?? nowIso } as Span;
+  // The SDKs post a finished span without a status when it succeeded (an error comes with status "error").
+  if (span.status === undefined || span.status === null) span.status = 'success';
+  return span;
 }
 
 // ---------------------------------------------------------------------------
