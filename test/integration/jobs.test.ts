@@ -210,12 +210,22 @@ describe("an experiment's spans", () => {
       return (JSON.parse(res.text) as { totals: { spans: number } }).totals.spans;
     };
     const statsBefore = await spansInStats();
+    // The project's roots in the root index (get_trace_logs: its counters' total, exact).
+    const roots = async () => {
+      const r = await fetch(`${stack.info.apiUrl}/api/parea/v1/get_trace_logs`, { method: 'POST', headers: { 'x-api-key': stack.info.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ page_size: 1 }) });
+      const body = (await r.json()) as { total: number; total_exact: boolean };
+      expect(body.total_exact).toBe(true);
+      return body.total;
+    };
+    const rootsBefore = await roots();
     expect(await client.deletions.count({ experimentUuid: experiment })).toEqual({ matching: 30, exact: true });
     crash = { point: 'delete-pending', atStep: 1, action: 'delete', fired: false };
     const deleted = await client.deletions.wait((await client.deletions.start({ experimentUuid: experiment })).id);
     expect(crash.fired).toBe(true);
     expect(deleted.deleted).toBe(30);
     expect(await spansInStats()).toBe(statsBefore - 30);
+    // Its 10 trees' roots left the root index with their spans, the counters with them.
+    expect(await roots()).toBe(rootsBefore - 10);
     const res = await fetch(`${stack.info.apiUrl}/api/parea/v1/trace_log/s-0`, { headers: { 'x-api-key': stack.info.apiKey } });
     expect(res.status).toBe(404);
   });
