@@ -9,6 +9,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // The handlers log JSON lines; show them only for failing tests.
     silent: 'passed-only',
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // Powertools' Logger and Metrics write through the global console in dev mode, which vitest captures (and
+    // shows only for failing tests) like the rest; metrics stay on (dev mode would turn them off).
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_DEV: 'true', POWERTOOLS_METRICS_DISABLED: 'false' },
   },
 });

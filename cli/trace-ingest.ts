@@ -6,8 +6,9 @@
  * Exit status: 0 done, 1 failed, 2 usage error.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { createWriteStream } from 'node:fs';
 import type { DropResult } from './drop.js';
-import { TraceIngestClient, TraceIngestError, listQuery, parseFilterExpression, type TraceFilters, type TraceLogTree, type UploadProgress, type UploadStatus } from '../sdk/index.js';
+import { TraceIngestClient, TraceIngestError, listQuery, parseFilterExpression, type JobProgress, type JobTarget, type TraceFilters, type TraceLogTree, type UploadProgress, type UploadStatus } from '../sdk/index.js';
 import { isEntryPoint } from './entry.js';
 
 export interface CliIo {
@@ -18,6 +19,8 @@ export interface CliIo {
   isTTY: boolean;
   /** Makes the client (tests inject one). */
   client?: () => TraceIngestClient;
+  /** Asks a yes/no question (default: a line read from stdin). */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 const CONFIG_HELP = `Configuration: TRACE_INGEST_URL and TRACE_INGEST_API_KEY, or else the local
@@ -31,7 +34,8 @@ Commands:
   drop <files...>         put files into the S3 drop folder, wait for their ingestion, report it
   list                    list traces (filters as flags; --json for the raw answer)
   get <id>                one trace, as pretty JSON
-  delete <id...>          delete traces
+  delete <id...>          delete traces; or by filter: delete --source S --search T ... [--yes]
+  export [filters]        every matching trace (or --experiment U's spans) as JSON Lines (-o file)
   sources                 the project's trace sources
   status <upload-id>      an upload's status, counts and bad lines
   tree <experiment>       an experiment's span trees (--filter 'FIELD OP VALUE', --key K)
@@ -86,8 +90,31 @@ Exits 1 when a file failed, had bad lines, or was not ingested in time.`,
 
 Prints the trace as pretty JSON.`,
   delete: `Usage: trace-ingest delete <id...>
+       trace-ingest delete [filters] [--yes]
+       trace-ingest delete --experiment <uuid> [--yes]
 
-Deletes each trace (and its evaluations). Exits 1 if any could not be deleted.`,
+With ids: deletes each trace (and its evaluations). Exits 1 if any could not be deleted.
+With filters (the list's), --experiment or --all: shows how many match, asks to confirm
+(unless --yes), then deletes them as a job (through the same path as a single delete:
+evaluations, documents, counters), with progress.
+
+  --source <s>  --judge-id <id>  --status <s>  --time-range <r>  --search <text>
+  --experiment <uuid>     the experiment's spans instead of traces
+  --all                   every trace of the project (no filter)
+  --yes                   do not ask`,
+  export: `Usage: trace-ingest export [filters] [-o file] [--direct]
+       trace-ingest export --experiment <uuid> [-o file] [--direct]
+
+Writes every matching trace (one JSON object with its data per line, oldest first) or
+the experiment's spans as JSON Lines, to the file or to stdout. Runs an export job
+(progress on stderr), then downloads its file; --direct pages the answer from the API
+instead (no job, no S3 download). Either way the range is fixed when it starts:
+traces that arrive meanwhile are not in it, none is written twice.
+
+  --source <s>  --judge-id <id>  --status <s>  --time-range <r>  --search <text>
+  --experiment <uuid>     the experiment's spans
+  -o, --output <file>     where to write (default stdout)
+  --direct                page through GET .../traces/export instead of a job`,
   sources: `Usage: trace-ingest sources [--json]
 
 Prints the project's trace sources, one per line.`,
@@ -123,6 +150,16 @@ Manages API keys (as npm run keys does).`,
 
 type CommandName = keyof typeof HELP;
 
+/** The list's filters and an experiment: what export and delete-by-filter take. */
+const JOB_FILTERS = {
+  source: { type: 'string' },
+  'judge-id': { type: 'string' },
+  status: { type: 'string' },
+  'time-range': { type: 'string' },
+  search: { type: 'string' },
+  experiment: { type: 'string' },
+} as const;
+
 const OPTIONS = {
   upload: { json: { type: 'boolean' } },
   drop: { bucket: { type: 'string' }, prefix: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
@@ -141,7 +178,8 @@ const OPTIONS = {
     json: { type: 'boolean' },
   },
   get: {},
-  delete: {},
+  delete: { ...JOB_FILTERS, all: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
+  export: { ...JOB_FILTERS, output: { type: 'string', short: 'o' }, direct: { type: 'boolean' } },
   sources: { json: { type: 'boolean' } },
   status: { json: { type: 'boolean' } },
   tree: { filter: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' } },
@@ -154,7 +192,8 @@ const POSITIONALS: Record<Exclude<CommandName, 'keys'>, [number, number, string]
   drop: [1, Infinity, 'at least one file'],
   list: [0, 0, 'no arguments'],
   get: [1, 1, 'one trace id'],
-  delete: [1, Infinity, 'at least one trace id'],
+  delete: [0, Infinity, 'trace ids, or filters'],
+  export: [0, 0, 'no arguments (filters as flags)'],
   sources: [0, 0, 'no arguments'],
   status: [1, 1, 'one upload id'],
   tree: [1, 1, 'one experiment uuid'],
@@ -243,7 +282,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       case 'get':
         out(JSON.stringify(await client.traces.get(positionals[0]!), null, 2));
         return 0;
+      case 'export':
+        return await exportCommand(client, values, io, s);
       case 'delete': {
+        if (positionals.length === 0) return await deleteByFilter(client, values, io, s);
+        if (targetOf(values, false) !== null) throw new UsageError('give trace ids or filters, not both');
         let failed = 0;
         for (const id of positionals) {
           try {
@@ -578,6 +621,99 @@ async function tree(client: TraceIngestClient, experiment: string, v: Record<str
   io.stdout(`${renderForest(trees, s).join('\n')}\n`);
   return 0;
 }
+
+/** The job target the flags name: an experiment, or the list's filters (null when none is given). */
+function targetOf(v: Record<string, string | boolean | undefined>, allowAll: boolean): JobTarget | null {
+  const experiment = str(v.experiment);
+  const filters = {
+    source: str(v.source),
+    judgeId: str(v['judge-id']),
+    status: oneOf(v.status, 'status', ['pass', 'fail', 'pending', 'unevaluated'] as const),
+    timeRange: str(v['time-range']),
+    search: str(v.search),
+  };
+  const any = Object.values(filters).some((x) => x !== undefined);
+  if (experiment !== undefined) {
+    if (any || v.all) throw new UsageError('--experiment takes no trace filters');
+    return { experimentUuid: experiment };
+  }
+  if (v.all) {
+    if (!allowAll) throw new UsageError('--all is for delete');
+    if (any) throw new UsageError('--all takes no filters');
+    return { all: true };
+  }
+  return any ? filters : null;
+}
+
+function progressLine(io: CliIo, what: string, p: JobProgress): void {
+  if (!io.isTTY) return;
+  const total = p.total === null ? '?' : `${p.totalExact ? '' : '≥'}${p.total}`;
+  io.stderr(`\r\x1b[2K${p.total ? `${bar(p.done, Math.max(p.total, p.done))} ` : ''}${p.done} / ${total} ${what} (${p.status})`);
+}
+
+async function exportCommand(client: TraceIngestClient, v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
+  const target = targetOf(v, false) ?? {};
+  const output = str(v.output);
+  const what = 'experimentUuid' in target && target.experimentUuid !== undefined ? 'spans' : 'traces';
+  if (v.direct) {
+    const lines = 'experimentUuid' in target && target.experimentUuid !== undefined ? client.experiments.exportLines(target.experimentUuid) : client.traces.exportLines(target);
+    const file = output ? createWriteStream(output) : null;
+    let n = 0;
+    for await (const line of lines) {
+      if (file) {
+        if (!file.write(`${line}\n`)) await new Promise<void>((r) => file.once('drain', () => r()));
+      } else io.stdout(`${line}\n`);
+      n++;
+      if (io.isTTY && n % 100 === 0) io.stderr(`\r\x1b[2K${n} ${what}`);
+    }
+    if (file) await new Promise<void>((resolve, reject) => file.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    if (io.isTTY) io.stderr('\r\x1b[2K');
+    io.stderr(`${s.green(`${n} ${what} exported`)}${output ? ` to ${output}` : ''}\n`);
+    return 0;
+  }
+  const started = await client.exports.start(target);
+  const job = await client.exports.wait(started.id, { onProgress: (p) => progressLine(io, what, p) });
+  if (io.isTTY) io.stderr('\r\x1b[2K');
+  if (output) await client.exports.download(job, output);
+  else io.stdout((await client.exports.download(job))!.toString('utf8'));
+  io.stderr(`${s.green(`${job.exported ?? 0} ${what} exported`)} (${bytes(job.bytes ?? 0)})${output ? ` to ${output}` : ''}${s.dim(` (export ${job.id})`)}\n`);
+  return 0;
+}
+
+async function deleteByFilter(client: TraceIngestClient, v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
+  const target = targetOf(v, true);
+  if (target === null) throw new UsageError('delete takes trace ids, or filters (--source, --search, ...), --experiment or --all');
+  const what = 'experimentUuid' in target && target.experimentUuid !== undefined ? 'spans' : 'traces';
+  const count = await client.deletions.count(target);
+  io.stdout(`${count.exact ? '' : 'at least '}${count.matching} ${what} match\n`);
+  if (count.matching === 0 && count.exact) return 0;
+  if (!v.yes) {
+    const ask = io.confirm ?? askOnStdin;
+    if (!(await ask(`delete ${count.exact ? '' : 'at least '}${count.matching} ${what}? [y/N] `))) {
+      io.stdout('nothing deleted\n');
+      return 1;
+    }
+  }
+  const started = await client.deletions.start(target);
+  const job = await client.deletions.wait(started.id, { onProgress: (p) => progressLine(io, what, p) });
+  if (io.isTTY) io.stderr('\r\x1b[2K');
+  io.stdout(`${s.green(`deleted ${job.deleted ?? 0} ${what}`)}${s.dim(` (deletion ${job.id})`)}\n`);
+  return 0;
+}
+
+/** A yes/no answer read from stdin (a terminal, or a pipe: `echo y | trace-ingest delete ...`). */
+async function askOnStdin(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } catch {
+    return false;
+  } finally {
+    rl.close();
+  }
+}
+
 
 /** The project's experiments, one block each: its name and run, status, samples, then its pinned means. */
 async function experiments(client: TraceIngestClient, v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {

@@ -15,7 +15,7 @@ import { SpanInput } from './domain/parea/span.js';
 import { TraceLogUpdate } from './domain/trace-logs.js';
 import { CreateTracesRequest, PresignRequest } from './domain/uploads/upload-request.js';
 import * as wire from './domain/wire.js';
-import { CreateEvaluationBody, EvaluationResultBody, ExperimentLogsQuery, ListEvaluationsQuery, ListExperimentsQuery, PareaProjectBody } from './shared/requests.js';
+import { CreateEvaluationBody, EvaluationResultBody, ExperimentLogsQuery, ExportSpansQuery, ExportTracesQuery, JobBody, ListEvaluationsQuery, ListExperimentsQuery, PareaProjectBody } from './shared/requests.js';
 import { StatsQuerySchema } from './domain/stats.js';
 import { CreateExperimentBody, FinishExperimentBody, ListExperimentsBody } from './domain/experiments.js';
 import { QueryParamsBody } from './domain/trace-log-list.js';
@@ -130,6 +130,16 @@ export const routes: readonly RouteDef[] = [
     summary: "The project's trace sources",
     answers: [{ status: 200, schema: wire.Sources, description: 'the sources' }],
   },
+  // Export: the list's matches as JSON Lines, page by page (an anchored cursor); /traces/export is never a trace id either.
+  {
+    method: 'GET',
+    path: `${PROJECT}/traces/export`,
+    handler: 'exportTraces',
+    auth: 'apiKey',
+    summary: "Every trace matching the list's filters as JSON Lines (application/x-ndjson), oldest first, as much as one answer holds; X-Next-Cursor goes on with the same anchored range",
+    query: ExportTracesQuery,
+    answers: [{ status: 200, description: 'JSON Lines: one trace (as GET .../traces/{traceId} answers it) per line; X-Export-Lines, and X-Next-Cursor while more follow' }],
+  },
   {
     method: 'GET',
     path: `${PROJECT}/traces/{traceId}`,
@@ -223,6 +233,61 @@ export const routes: readonly RouteDef[] = [
     summary: "The project's traces, bad lines, spans, latency p50/p95, tokens and cost per hour or day, from counters",
     query: StatsQuerySchema,
     answers: [{ status: 200, description: 'the figures per hour or day, and their totals' }],
+  },
+
+  // Export and delete by filter as jobs (functions/domain/jobs.ts): start one, then poll it; an experiment's spans as JSON Lines.
+  {
+    method: 'POST',
+    path: `${PROJECT}/exports`,
+    handler: 'createJob',
+    operationId: 'createExport',
+    auth: 'apiKey',
+    summary: "Starts an export job: the traces matching the list's filters (or an experiment's spans) as JSON Lines in S3; dry_run only counts",
+    body: JobBody,
+    answers: [
+      { status: 202, schema: wire.JobAnswer, description: 'the job: follow `poll` (Location)' },
+      { status: 200, schema: wire.MatchCount, description: 'dry_run: how many match now' },
+    ],
+  },
+  {
+    method: 'GET',
+    path: `${PROJECT}/exports/{jobId}`,
+    handler: 'getJob',
+    operationId: 'getExport',
+    auth: 'apiKey',
+    summary: "An export job's status and counts; once completed, its download URL (valid an hour)",
+    answers: [{ status: 200, schema: wire.JobAnswer, description: 'the job' }],
+  },
+  {
+    method: 'POST',
+    path: `${PROJECT}/deletions`,
+    handler: 'createJob',
+    operationId: 'createDeletion',
+    auth: 'apiKey',
+    summary: "Starts a deletion job: every trace matching the list's filters (or an experiment's spans), each as a single delete would; a filter, an experiment_uuid or all: true is required; dry_run only counts",
+    body: JobBody,
+    answers: [
+      { status: 202, schema: wire.JobAnswer, description: 'the job: follow `poll` (Location)' },
+      { status: 200, schema: wire.MatchCount, description: 'dry_run: how many match now' },
+    ],
+  },
+  {
+    method: 'GET',
+    path: `${PROJECT}/deletions/{jobId}`,
+    handler: 'getJob',
+    operationId: 'getDeletion',
+    auth: 'apiKey',
+    summary: "A deletion job's status and counts",
+    answers: [{ status: 200, schema: wire.JobAnswer, description: 'the job' }],
+  },
+  {
+    method: 'GET',
+    path: `${PROJECT}/experiments/{experimentUuid}/export`,
+    handler: 'exportSpans',
+    auth: 'apiKey',
+    summary: "An experiment's spans (materialized trace logs) as JSON Lines, as much as one answer holds; X-Next-Cursor for the rest",
+    query: ExportSpansQuery,
+    answers: [{ status: 200, description: 'JSON Lines: one span per line; X-Export-Lines, and X-Next-Cursor while more follow' }],
   },
 
   // Experiment trace logs, wire-compatible with Parea's SDKs (Parea's trace-log API as parea-sdk-ts and parea-sdk-py call it).
@@ -356,6 +421,8 @@ export const workerHandlers = {
   authorizer: 'authorizer',
   /** Scheduled (EventBridge, daily): deletes the traces older than RETENTION_DAYS. */
   retentionSweep: 'retentionSweep',
+  /** SQS consumer of the job queue: one step of an export or a delete-by-filter job per message. */
+  jobWorker: 'jobWorker',
   /** The search indexer: started by the table's stream when search work is recorded, and scheduled as a safety net. */
   searchIndexer: 'searchIndexer',
 } as const;

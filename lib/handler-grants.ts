@@ -14,7 +14,8 @@ import { Construct } from 'constructs';
 import { INDEXES } from '../functions/adapters/dynamo/schema.js';
 import { INGEST_PREFIXES, workerHandlers } from '../functions/routes.js';
 import { PAYLOADS_PREFIX } from './layout.js';
-import { SEARCH_PREFIX, UPLOADS_PREFIX } from '../functions/domain/layout.js';
+import { EXPORTS_PREFIX, SEARCH_PREFIX, UPLOADS_PREFIX } from '../functions/domain/layout.js';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { acknowledgeWildcardResource } from './nag.js';
 
 export type TableAccess = 'read' | 'readWrite';
@@ -24,6 +25,8 @@ export type HandlerGrant =
   | { readonly target: 'table'; readonly access: TableAccess }
   /** Objects under one key prefix (`uploads/`), never the whole bucket, never ListBucket. */
   | { readonly target: 'objects'; readonly access: ObjectAccess; readonly prefix: string }
+  /** Sends messages to the job queue (export and delete-by-filter steps); the handler also gets JOBS_QUEUE_URL. */
+  | { readonly target: 'jobQueue'; readonly access: 'send' }
   /**
    * The search index (LanceDB on S3): its objects under `search/`, ListBucket of that prefix only
    * (the engine lists a table's versions and files), and its commit table (which orders writers' commits).
@@ -37,6 +40,7 @@ export const objectsRead = (prefix: string): HandlerGrant => ({ target: 'objects
 export const objectsWrite = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'write', prefix });
 export const objectsReadWrite = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'readWrite', prefix });
 export const objectsDelete = (prefix: string): HandlerGrant => ({ target: 'objects', access: 'delete', prefix });
+export const jobQueueSend: HandlerGrant = { target: 'jobQueue', access: 'send' };
 export const searchIndexRead: HandlerGrant = { target: 'searchIndex', access: 'read' };
 export const searchIndexReadWrite: HandlerGrant = { target: 'searchIndex', access: 'readWrite' };
 
@@ -76,6 +80,16 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   getTraceLog: [tableRead],
   // The tree builder: reads one experiment's spans with paginated Query calls.
   experimentTraceLogs: [tableRead],
+  // Jobs (functions/domain/jobs.ts): a step reads and deletes traces as the delete route does, writes export parts
+  // (multipart: s3:PutObject) and carry objects under exports/, reads offloaded documents, and sends the next step.
+  [workerHandlers.jobWorker]: [tableReadWrite, objectsReadWrite(EXPORTS_PREFIX), objectsRead(PAYLOADS_PREFIX), objectsDelete(PAYLOADS_PREFIX), jobQueueSend],
+  // Puts the job item and its first step's message; a dry run counts with Query.
+  createJob: [tableReadWrite, jobQueueSend],
+  // Reads the job item; a completed export's download URL is signed with this role (s3:GetObject under exports/).
+  getJob: [tableRead, objectsRead(EXPORTS_PREFIX)],
+  // JSON Lines pages of the list's matches (documents from payloads/) and of an experiment's spans.
+  exportTraces: [tableRead, objectsRead(PAYLOADS_PREFIX)],
+  exportSpans: [tableRead],
   // Experiments: their items and stats chunks (a finish reads the experiment's spans with Query and writes the stats).
   createExperiment: [tableReadWrite],
   finishExperiment: [tableReadWrite],
@@ -136,6 +150,8 @@ export function grantsFor(handlerName: string): readonly HandlerGrant[] {
 export interface GrantTargets {
   readonly bucket: IBucket;
   readonly table: ITable;
+  /** The job queue (a handler with jobQueueSend needs it). */
+  readonly jobQueue?: IQueue;
   /** The search index's commit table (stateful stack); needed by handlers granted `searchIndex`. */
   readonly searchCommitTable?: ITable;
 }
@@ -174,6 +190,10 @@ export function applyGrants(grantee: IGrantable, grants: readonly HandlerGrant[]
         acknowledgeObjectPrefix(grantee, objects, grant.prefix);
         break;
       }
+      case 'jobQueue':
+        if (!targets.jobQueue) throw new Error('a jobQueue grant needs the job queue among the grant targets');
+        targets.jobQueue.grantSendMessages(grantee);
+        break;
       case 'searchIndex': {
         if (!targets.searchCommitTable) throw new Error('a searchIndex grant needs the search commit table');
         const objects = targets.bucket.arnForObjects(`${SEARCH_PREFIX}*`);

@@ -13,7 +13,8 @@ import type { Construct } from 'constructs';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/dynamo/schema.js';
 import type { AppConfig } from './config.js';
 import { EXPIRING_PREFIXES, PAYLOADS_BACKSTOP_DAYS, PAYLOADS_PREFIX } from './layout.js';
-import { SEARCH_PREFIX } from '../functions/domain/layout.js';
+import { EXPORTS_PREFIX, SEARCH_PREFIX } from '../functions/domain/layout.js';
+import { JOB_KEEP_DAYS } from '../functions/domain/expiry.js';
 
 /** Where the trace bucket's server access logs go in the log bucket. */
 export const ACCESS_LOGS_PREFIX = 'trace-bucket/';
@@ -120,6 +121,8 @@ function lifecycleRules(retentionDays: number): LifecycleRule[] {
     ...EXPIRING_PREFIXES.map((prefix) => expire(prefix, retentionDays)),
     // A backstop only: the retention sweep deletes old traces with their payloads first (lib/layout.ts).
     expire(PAYLOADS_PREFIX, retentionDays + PAYLOADS_BACKSTOP_DAYS),
+    // Export files: their download outlives the job's own record by nothing (functions/domain/expiry.ts JOB_KEEP_DAYS).
+    expire(EXPORTS_PREFIX, JOB_KEEP_DAYS),
     // The search index's files the engine removed (old versions, compacted fragments): the bucket is versioned.
     { id: 'expire-removed-search-files', prefix: SEARCH_PREFIX, noncurrentVersionExpiration: Duration.days(1), expiredObjectDeleteMarker: true },
   ];

@@ -19,7 +19,8 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Alarm, ComparisonOperator, TreatMissingData, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { OperationsDashboard, ingestMetrics } from './constructs/dashboard.js';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -40,7 +41,7 @@ import { INGEST_PREFIXES, routes, workerHandlers, type RouteAuth } from '../func
 import type { AppConfig } from './config.js';
 import { TraceFunction } from './constructs/trace-function.js';
 import { Viewer } from './constructs/viewer.js';
-import { grantHandler } from './handler-grants.js';
+import { grantHandler, grantsFor } from './handler-grants.js';
 import { INGEST_BATCH_SIZE, MAX_RECEIVE_COUNT } from './ingest-delivery.js';
 import { DROP_PREFIX } from './layout.js';
 import { acknowledge } from './nag.js';
@@ -68,6 +69,16 @@ export const RETENTION_SWEEP_SIZING: FunctionSizing = { memorySize: API_MEMORY_M
 /** How often the retention sweep runs. */
 export const RETENTION_SWEEP_SCHEDULE = Duration.hours(1);
 
+/** The job worker: one export or delete step after another for up to JOB_STEP_BUDGET_MS, an 8 MiB export part in memory. */
+export const JOB_WORKER_SIZING: FunctionSizing = { memorySize: 1024, timeout: Duration.minutes(5) };
+/** How long a job worker invocation runs steps before it sends the next step's message (well inside its timeout). */
+export const JOB_STEP_BUDGET_MS = 120_000;
+/** AWS guidance for SQS → Lambda: visibility ≥ 6 × function timeout; a crashed step is delivered again after it. */
+export const JOB_VISIBILITY_TIMEOUT = Duration.seconds(6 * JOB_WORKER_SIZING.timeout.toSeconds());
+/** A redelivered message finds its job unmoved for this long (under the visibility timeout): the next step's message was lost, sent again. */
+export const JOB_STALL_MS = JOB_VISIBILITY_TIMEOUT.toMilliseconds() - 5 * 60_000;
+/** An export part (S3's minimum is 5 MiB, but for the last). */
+export const EXPORT_PART_BYTES = 8 * 1024 * 1024;
 /**
  * The search indexer: a round reads an upload's traces and builds its entries in memory, and a seal
  * builds a segment's word index (100,000 traces); a run stops a minute before its timeout.
@@ -118,6 +129,7 @@ const ROUTE_SIZING: Readonly<Record<string, FunctionSizing>> = {
 export function sizingFor(handlerName: string): FunctionSizing {
   if (handlerName === workerHandlers.ingest) return INGEST_SIZING;
   if (handlerName === workerHandlers.retentionSweep) return RETENTION_SWEEP_SIZING;
+  if (handlerName === workerHandlers.jobWorker) return JOB_WORKER_SIZING;
   if (handlerName === workerHandlers.searchIndexer) return SEARCH_INDEXER_SIZING;
   return Object.hasOwn(ROUTE_SIZING, handlerName) ? ROUTE_SIZING[handlerName]! : API_SIZING;
 }
@@ -163,6 +175,14 @@ export const ALARMS = {
   ingestThrottles: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
   /** Invocation errors of the retention sweep (a failed run; the next day's run retries what is left). */
   retentionSweepErrors: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
+  /** Object creation to ingest completion, p95 over 15 minutes: a backlog (queue, throttling) or a stuck worker. */
+  ingestLagP95Ms: { threshold: 5 * 60_000, period: Duration.minutes(5), evaluationPeriods: 3 },
+  /** Bad lines as a share of the lines ingested (percent) over 15 minutes: a producer writing broken files. */
+  badLineRatePercent: { threshold: 20, period: Duration.minutes(15), evaluationPeriods: 1 },
+  /** A job step that failed 5 deliveries (its job is marked failed). */
+  jobDeadLetters: { threshold: 1, period: Duration.minutes(1), evaluationPeriods: 1 },
+  /** Invocation errors of the job worker (a crash or timeout; failed steps are partial batch responses). */
+  jobWorkerErrors: { threshold: 1, period: Duration.minutes(5), evaluationPeriods: 1 },
   /**
    * Search indexer errors for 15 minutes: a busy project fails a batch now and then (it is delivered
    * again), so only failures that last mean the index is falling behind (searches still answer from the tail).
@@ -239,6 +259,10 @@ export interface StatelessStackProps extends StackProps {
 export class StatelessStack extends Stack {
   public readonly queue: Queue;
   public readonly deadLetterQueue: Queue;
+  /** Export and delete-by-filter job steps, and their dead letters. */
+  public readonly jobQueue: Queue;
+  public readonly jobDeadLetterQueue: Queue;
+  public readonly jobWorkerFunction: TraceFunction;
   /** Every function, by handler name (one per distinct entry file). */
   public readonly functions: ReadonlyMap<string, TraceFunction>;
   public readonly ingestFunction: TraceFunction;
@@ -256,6 +280,8 @@ export class StatelessStack extends Stack {
   /** Every alarm notifies it; an e-mail subscription when context `alarmEmail` is set. */
   public readonly alarmTopic: Topic;
   public readonly alarms: Readonly<Record<keyof typeof ALARMS, Alarm>>;
+  /** Ingest, API, Lambda and queue figures on one CloudWatch dashboard. */
+  public readonly dashboard: OperationsDashboard;
   /** The web viewer: static files on S3 behind CloudFront. */
   public readonly viewer: Viewer;
 
@@ -290,11 +316,21 @@ export class StatelessStack extends Stack {
     }
     acknowledgeNotificationsHandler(this);
 
+    this.jobDeadLetterQueue = new Queue(this, 'JobDeadLetterQueue', { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    this.jobQueue = new Queue(this, 'JobQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: JOB_VISIBILITY_TIMEOUT,
+      deadLetterQueue: { queue: this.jobDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+
     // ---- functions -----------------------------------------------------------
     const functions = new Map<string, TraceFunction>();
     const baseEnvironment = {
       TABLE_NAME: table.tableName,
       BUCKET_NAME: bucket.bucketName,
+      // RETENTION_DAYS everywhere: every function that writes an item no counter counts gives it its TTL (functions/domain/expiry.ts).
+      RETENTION_DAYS: String(config.retentionDays),
       // The search index: segments under search/ in the bucket, commits ordered by the commit table. The writers
       // (ingest, create, delete, retention, OTLP) only record work for the indexer when it is set.
       SEARCH_INDEX_URI: searchIndexUri(bucket.bucketName, searchCommitTable.tableName),
@@ -307,10 +343,14 @@ export class StatelessStack extends Stack {
         ...sizing,
         logRetention: config.logRetention,
         removalPolicy: config.removalPolicy,
-        environment: { ...baseEnvironment, ...environment },
+        environment: {
+          ...baseEnvironment,
+          ...(grantsFor(handlerName).some((g) => g.target === 'jobQueue') ? { JOBS_QUEUE_URL: this.jobQueue.queueUrl } : {}),
+          ...environment,
+        },
         ...(SEARCH_ENGINE_HANDLERS.includes(handlerName) ? { bundling: searchEngineBundling() } : {}),
       });
-      grantHandler(handlerName, fn.function, { bucket, table, searchCommitTable });
+      grantHandler(handlerName, fn.function, { bucket, table, jobQueue: this.jobQueue, searchCommitTable });
       functions.set(handlerName, fn);
       return fn;
     };
@@ -326,12 +366,19 @@ export class StatelessStack extends Stack {
     );
     this.authorizerFunction = addFunction(workerHandlers.authorizer, sizingFor(workerHandlers.authorizer), { AUTHORIZER_CACHE_TTL_MS: String(AUTHORIZER_CACHE_TTL_MS) });
 
+    // ---- jobs: export and delete by filter, one queue message per step (functions/domain/jobs.ts) ----
+    this.jobWorkerFunction = addFunction(workerHandlers.jobWorker, sizingFor(workerHandlers.jobWorker), {
+      MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
+      JOB_STEP_BUDGET_MS: String(JOB_STEP_BUDGET_MS),
+      JOB_STALL_MS: String(JOB_STALL_MS),
+      EXPORT_PART_BYTES: String(EXPORT_PART_BYTES),
+    });
+    this.jobWorkerFunction.function.addEventSource(new SqsEventSource(this.jobQueue, { batchSize: 1, reportBatchItemFailures: true }));
+
     // ---- retention -------------------------------------------------------------
     // Traces older than retentionDays go through the delete path (counters, sources, evaluations, payloads);
     // the bucket expires payloads/ only later, as a backstop (lib/layout.ts).
-    this.retentionSweepFunction = addFunction(workerHandlers.retentionSweep, sizingFor(workerHandlers.retentionSweep), {
-      RETENTION_DAYS: String(config.retentionDays),
-    });
+    this.retentionSweepFunction = addFunction(workerHandlers.retentionSweep, sizingFor(workerHandlers.retentionSweep));
     this.retentionSchedule = new Rule(this, 'RetentionSweepSchedule', {
       description: `trace-ingest ${config.stage}: deletes traces older than ${config.retentionDays} days`,
       schedule: Schedule.rate(RETENTION_SWEEP_SCHEDULE),
@@ -377,7 +424,7 @@ export class StatelessStack extends Stack {
         allowMethods: [...new Set(routes.map((r) => CorsHttpMethod[r.method]))],
         allowHeaders: ['content-type', API_KEY_HEADER, 'authorization'],
         // The experiment trace logs' next page (the viewer's "Load more trees").
-        exposeHeaders: ['x-next-cursor'],
+        exposeHeaders: ['x-next-cursor', 'x-export-lines'],
         maxAge: Duration.hours(1),
       },
     });
@@ -464,7 +511,7 @@ export class StatelessStack extends Stack {
       this.alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
     }
     const notify = new SnsAction(this.alarmTopic);
-    const alarm = (name: keyof typeof ALARMS, metric: Metric, description: string, operator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD): Alarm => {
+    const alarm = (name: keyof typeof ALARMS, metric: Metric | MathExpression, description: string, operator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD): Alarm => {
       const spec = ALARMS[name];
       const a = new Alarm(this, `${pascalCase(name)}Alarm`, {
         alarmDescription: `trace-ingest ${config.stage}: ${description}`,
@@ -492,6 +539,10 @@ export class StatelessStack extends Stack {
         this.retentionSweepFunction.function.metricErrors({ statistic: 'Sum' }),
         'retention sweep invocation errors',
       ),
+      ingestLagP95Ms: alarm('ingestLagP95Ms', ingestMetrics.lag('p95'), `ingest lag (object creation to completion) p95 above ${ALARMS.ingestLagP95Ms.threshold / 60_000} minutes for 15 minutes`, ComparisonOperator.GREATER_THAN_THRESHOLD),
+      badLineRatePercent: alarm('badLineRatePercent', ingestMetrics.badLineRate(ALARMS.badLineRatePercent.period), `more than ${ALARMS.badLineRatePercent.threshold}% of ingested lines were bad in 15 minutes`, ComparisonOperator.GREATER_THAN_THRESHOLD),
+      jobDeadLetters: alarm('jobDeadLetters', this.jobDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }), 'job dead-letter queue has messages (job steps that failed 5 deliveries)'),
+      jobWorkerErrors: alarm('jobWorkerErrors', this.jobWorkerFunction.function.metricErrors({ statistic: 'Sum' }), 'job worker invocation errors'),
       searchIndexerErrors: alarm(
         'searchIndexerErrors',
         this.searchIndexerFunction.function.metricErrors({ statistic: 'Sum' }),
@@ -506,6 +557,16 @@ export class StatelessStack extends Stack {
       ),
     };
 
+    // ---- dashboard ---------------------------------------------------------------
+    this.dashboard = new OperationsDashboard(this, 'Dashboard', {
+      stage: config.stage,
+      functions,
+      apiStage: this.apiStage,
+      ingestFunction: this.ingestFunction,
+      deadLetterQueues: { ingest: this.deadLetterQueue, jobs: this.jobDeadLetterQueue },
+      alarms: Object.values(this.alarms),
+    });
+
     // ---- outputs ---------------------------------------------------------------
     new CfnOutput(this, 'ApiUrl', { value: this.apiStage.url, description: 'HTTP API base URL' });
     new CfnOutput(this, 'ViewerUrl', { value: this.viewer.url, description: 'Web viewer (sign in with an API key)' });
@@ -518,6 +579,7 @@ export class StatelessStack extends Stack {
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl, description: 'Ingest queue' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'Ingest dead-letter queue' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Alarm notifications (subscribe more endpoints here)' });
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName, description: 'CloudWatch dashboard' });
     new CfnOutput(this, 'ApiAccessLogGroup', { value: this.accessLogGroup.logGroupName, description: 'HTTP API access logs' });
   }
 }

@@ -14,6 +14,8 @@ export async function reconcile(options: {
   s3: S3Client;
   bucket: string;
   uploads: Pick<UploadStore, 'getUpload'>;
+  /** Objects older than this many days are past retention (their upload records may have expired): not ingested again. */
+  retentionDays?: number | undefined;
   notify: (key: string, eventTime: string) => Promise<void>;
 }): Promise<string[]> {
   const queued: string[] = [];
@@ -23,6 +25,7 @@ export async function reconcile(options: {
       const page = await options.s3.send(new ListObjectsV2Command({ Bucket: options.bucket, Prefix: prefix, ContinuationToken: token }));
       for (const obj of page.Contents ?? []) {
         if (!obj.Key || !obj.ETag) continue;
+        if (options.retentionDays !== undefined && obj.LastModified && obj.LastModified.getTime() < Date.now() - options.retentionDays * 86_400_000) continue;
         const where = locateObject(obj.Key);
         if (where.kind !== 'trace-file') continue;
         // The version the worker will name the upload by: the stored object's version id (local/s3.ts), else its ETag.

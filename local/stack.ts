@@ -5,7 +5,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { createApiKey, hashApiKey } from '../functions/domain/tenancy.js';
 import { INGEST_BATCH_SIZE, MAX_RECEIVE_COUNT } from '../lib/ingest-delivery.js';
 import { makeSqsIngestHandler } from '../functions/handlers/ingest.js';
-import { ingestDeps, tenantStore } from '../functions/shared/services.js';
+import { ingestDeps, jobDeps, retentionDeps, tenantStore, useJobQueue } from '../functions/shared/services.js';
+import { makeJobWorker } from '../functions/handlers/jobWorker.js';
+import type { JobDeps } from '../functions/domain/jobs.js';
+import { config } from '../functions/shared/config.js';
+import { sweepExpired } from '../functions/domain/retention.js';
 import { startApiServer } from './api-server.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { ensureTable, startDynamoDbLocal } from './dynamodb.js';
@@ -46,6 +50,10 @@ export interface LocalStackOptions {
   maxReceiveCount?: number;
   retryDelayMs?: (receiveCount: number) => number;
   leaseMs?: number;
+  /** Overrides of the job worker's dependencies (tests: a small part size, a fault that stands for a crash). */
+  jobs?: Partial<JobDeps>;
+  /** With RETENTION_DAYS set: how often the retention sweep runs (default hourly, as on AWS; the first run at start). */
+  retentionSweepMs?: number;
   /** Turn s3rver's events into queue messages (default). Tests switch it off to deliver events themselves. */
   notifications?: boolean;
   /** How often the in-process search indexer looks for work (ms; default 1,000); 0: never on its own (tests drain it). */
@@ -57,6 +65,8 @@ export interface LocalStack {
   info: LocalStackInfo;
   table: string;
   queue: LocalQueue;
+  /** The export and delete-by-filter jobs' queue. */
+  jobQueue: LocalQueue;
   s3: S3Client;
   dynamo: DynamoDBClient;
   /** Resolves when every S3 event seen so far has been ingested (or dead-lettered). */
@@ -185,12 +195,24 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       const queued = await reconcile({
         s3,
         bucket,
+        retentionDays: config().RETENTION_DAYS,
         uploads: ingestDeps().uploads,
         notify: (key, eventTime) =>
           bridge({ Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: bucket }, object: { key } } }] }),
       });
       if (queued.length) log(`[s3] ${queued.length} stored object(s) had no upload record; queued for ingestion`);
     }
+
+    // Export and delete-by-filter jobs: the same worker handler on a queue of their own, as on AWS.
+    const jobWorker = makeJobWorker({ deps: () => ({ ...jobDeps(), ...(o.jobs ?? {}) }), maxReceiveCount: () => o.maxReceiveCount ?? MAX_RECEIVE_COUNT });
+    const jobQueue = new LocalQueue({
+      dir: join(dataDir, 'job-queue'),
+      consumer: jobWorker,
+      maxReceiveCount: o.maxReceiveCount ?? MAX_RECEIVE_COUNT,
+      ...(o.retryDelayMs ? { retryDelayMs: o.retryDelayMs } : {}),
+    });
+    useJobQueue({ send: async (m) => void jobQueue.send(JSON.stringify(m)) });
+    stops.push(() => jobQueue.stop());
 
     // The search indexer: on AWS its own function started by the table's stream; here a job in this process.
     const indexer = startLocalIndexer({ intervalMs: o.searchIndexerIntervalMs === 0 ? 2 ** 31 - 1 : (o.searchIndexerIntervalMs ?? 1_000), log });
@@ -199,6 +221,28 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const api = await startApiServer({ port: o.apiPort }).catch(named('api'));
     stops.push(api.stop);
     lock.update({ apiPort: Number(new URL(api.url).port), s3Port: Number(new URL(s3Local.endpoint).port), dynamoPort: o.dynamoPort });
+
+    // Retention locally as on AWS: with RETENTION_DAYS, items carry their TTL and the sweep runs on a schedule.
+    const retentionDays = config().RETENTION_DAYS;
+    if (retentionDays !== undefined) {
+      let sweeping: Promise<void> = Promise.resolve();
+      const sweep = () => {
+        sweeping = sweeping.then(async () => {
+          const r = await sweepExpired(retentionDeps(), { retentionDays, now: new Date() }).catch((err: unknown) => {
+            log(`[retention] sweep failed: ${String(err)}`);
+            return null;
+          });
+          if (r && r.deleted > 0) log(`[retention] deleted ${r.deleted} trace(s) older than ${retentionDays} days`);
+        });
+      };
+      sweep();
+      const timer = setInterval(sweep, o.retentionSweepMs ?? 3_600_000);
+      timer.unref();
+      stops.push(async () => {
+        clearInterval(timer);
+        await sweeping;
+      });
+    }
 
     const info: LocalStackInfo = {
       apiUrl: api.url,
@@ -220,11 +264,13 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       info,
       table,
       queue,
+      jobQueue,
       s3,
       dynamo,
       settled: async () => {
         await bridging;
         await queue.idle();
+        await jobQueue.idle();
       },
       searchIndexed: () => indexer.drain(),
       setNotifications: (on) => {

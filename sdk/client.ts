@@ -15,6 +15,8 @@ import {
   CreateTracesRefusal,
   EmptyObject,
   Evaluation,
+  JobAnswer,
+  MatchCount,
   EvaluationList,
   EvaluationResult,
   Experiment,
@@ -108,6 +110,20 @@ export interface TraceFilters {
   cursor?: string;
 }
 
+/** What an export or a deletion covers: the traces matching the list's filters, or one experiment's spans. */
+export type JobTarget =
+  | (Pick<TraceFilters, 'source' | 'judgeId' | 'status' | 'timeRange' | 'search'> & { experimentUuid?: undefined; all?: boolean })
+  | { experimentUuid: string };
+
+export interface JobProgress {
+  status: string;
+  /** Exported or deleted so far. */
+  done: number;
+  /** How many matched when the job started (null: not counted); a lower bound when `totalExact` is false. */
+  total: number | null;
+  totalExact: boolean;
+}
+
 export interface CreateEvaluationInput {
   traceId: string;
   judgeId: string;
@@ -186,6 +202,35 @@ export class TraceIngestClient {
     },
     sources: async (): Promise<string[]> =>
       (await readJson(await this.#call('GET', await this.#project('/traces/sources')), Sources, 'list sources')).sources,
+    /** Every matching trace as a JSON line (oldest first; documents verbatim), following `X-Next-Cursor` to the end of the range anchored by the first page. */
+    exportLines: (filters: Pick<TraceFilters, 'source' | 'judgeId' | 'status' | 'timeRange' | 'search'> = {}) =>
+      this.#lines(async (cursor) => this.#project(`/traces/export${query({ ...jobBody(filters), cursor })}`)),
+  };
+
+  /** Export jobs: the matching traces (or an experiment's spans) as one JSON Lines file in S3, with a download URL. */
+  readonly exports = {
+    start: async (target: JobTarget = {}): Promise<JobAnswer> => readJson(await this.#call('POST', await this.#project('/exports'), jobBody(target)), JobAnswer, 'start export'),
+    get: async (id: string): Promise<JobAnswer> => readJson(await this.#call('GET', await this.#project(`/exports/${enc(id)}`)), JobAnswer, 'get export'),
+    /** Polls until the job ends; a failed job throws. */
+    wait: (id: string, options: { onProgress?: (p: JobProgress) => void; intervalMs?: number } = {}) => this.#wait((x) => this.exports.get(x), id, options),
+    /** Streams a completed export's file to `path` (or answers its bytes when no path is given). */
+    download: async (job: JobAnswer, path?: string): Promise<Buffer | void> => {
+      if (!job.download_url) throw new TraceIngestError(0, 'invalid_request', `export ${job.id} has no download URL yet (status ${job.status})`);
+      const res = await send(this.#fetch, { method: 'GET', url: job.download_url }, this.#retry);
+      if (!res.ok || !res.body) throw new TraceIngestError(res.status, 's3_get_failed', `GET ${redact(job.download_url)} answered ${res.status}`);
+      if (path === undefined) return Buffer.from(await res.arrayBuffer());
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(path));
+    },
+  };
+
+  /** Delete-by-filter jobs: through the same path as a single delete (evaluations, documents, counters). */
+  readonly deletions = {
+    /** How many traces (or spans) match now, without deleting anything. */
+    count: async (target: JobTarget): Promise<{ matching: number; exact: boolean }> =>
+      readJson(await this.#call('POST', await this.#project('/deletions'), { ...jobBody(target), dry_run: true }), MatchCount, 'count matches'),
+    start: async (target: JobTarget): Promise<JobAnswer> => readJson(await this.#call('POST', await this.#project('/deletions'), jobBody(target)), JobAnswer, 'start deletion'),
+    get: async (id: string): Promise<JobAnswer> => readJson(await this.#call('GET', await this.#project(`/deletions/${enc(id)}`)), JobAnswer, 'get deletion'),
+    wait: (id: string, options: { onProgress?: (p: JobProgress) => void; intervalMs?: number } = {}) => this.#wait((x) => this.deletions.get(x), id, options),
   };
 
   readonly uploads = {
@@ -264,6 +309,8 @@ export class TraceIngestClient {
   };
 
   readonly experiments = {
+    /** Every span of the experiment (materialized trace logs) as a JSON line, following `X-Next-Cursor`. */
+    exportLines: (experimentUuid: string) => this.#lines(async (cursor) => this.#project(`/experiments/${enc(experimentUuid)}/export${query({ cursor })}`)),
     /** Creates a Parea experiment (running); its spans carry its `uuid` as experiment_uuid. */
     create: async (input: { name: string; runName: string; metadata?: Record<string, string> }): Promise<Experiment> =>
       readJson(
@@ -422,6 +469,30 @@ export class TraceIngestClient {
       ...(json !== undefined ? { body: () => JSON.stringify(json) } : {}),
     };
     return send(this.#fetch, call, this.#retry);
+  }
+
+  /** JSON lines of a paged JSON Lines route, page after page by `X-Next-Cursor`. */
+  async *#lines(url: (cursor: string | undefined) => Promise<string>): AsyncGenerator<string, void, undefined> {
+    let cursor: string | undefined;
+    do {
+      const res = await this.#call('GET', await url(cursor));
+      const text = await res.text();
+      if (!res.ok) throw errorOf(res, text);
+      for (const line of text.split('\n')) if (line !== '') yield line;
+      cursor = res.headers.get('x-next-cursor') ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  async #wait(get: (id: string) => Promise<JobAnswer>, id: string, options: { onProgress?: (p: JobProgress) => void; intervalMs?: number }): Promise<JobAnswer> {
+    const deadline = Date.now() + this.#pollTimeoutMs;
+    for (;;) {
+      const job = await get(id);
+      options.onProgress?.({ status: job.status, done: job.exported ?? job.deleted ?? 0, total: job.total, totalExact: job.total_exact });
+      if (job.status === 'completed') return job;
+      if (job.status === 'failed') throw new TraceIngestError(0, 'job_failed', `${job.type} ${job.id} failed: ${job.error ?? 'no reason given'}`, job);
+      if (Date.now() > deadline) throw new TraceIngestError(0, 'timeout', `${job.type} ${job.id} still ${job.status} after ${Math.round(this.#pollTimeoutMs / 1000)} s`);
+      await sleep(options.intervalMs ?? this.#pollIntervalMs ?? 500);
+    }
   }
 
   async *#iterate(filters: Omit<TraceFilters, 'page' | 'cursor'>): AsyncGenerator<Trace, void, undefined> {
@@ -643,6 +714,13 @@ function query(params: Record<string, string | number | undefined>): string {
   for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
   const s = q.toString();
   return s ? `?${s}` : '';
+}
+
+/** A job's (or an export page's) filters in the API's snake_case. */
+function jobBody(t: JobTarget): Record<string, string | boolean | undefined> {
+  if (t.experimentUuid !== undefined) return { experiment_uuid: t.experimentUuid };
+  const f = t as Exclude<JobTarget, { experimentUuid: string }>;
+  return { source: f.source, judge_id: f.judgeId, status: f.status, time_range: f.timeRange, search: f.search, ...(f.all ? { all: true } : {}) };
 }
 
 /** Typed filters → the snake_case query, checked with the server's own schema first. */

@@ -3,6 +3,8 @@ export {
   listQuery,
   parseFilterExpression,
   type CreateEvaluationInput,
+  type JobProgress,
+  type JobTarget,
   type EvaluationFilters,
   type EvaluationResultInput,
   type Tenant,
@@ -17,4 +19,4 @@ export {
 export { TraceIngestError } from './errors.js';
 export { findLocalStackFile, resolveConfig, normalizeBaseUrl } from './config.js';
 export { DEFAULT_RETRY, type FetchLike, type RetryPolicy } from './http.js';
-export type { Evaluation, EvaluationList, EvaluationResult, Experiment, ExperimentStats, LineError, Trace, TraceList, TraceLogTree, UploadStatus } from './schemas.js';
+export type { JobAnswer, Evaluation, EvaluationList, EvaluationResult, Experiment, ExperimentStats, LineError, Trace, TraceList, TraceLogTree, UploadStatus } from './schemas.js';

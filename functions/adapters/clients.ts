@@ -1,7 +1,33 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type ServiceInputTypes, type ServiceOutputTypes } from '@aws-sdk/client-dynamodb';
+import type { FinalizeHandler, FinalizeHandlerArguments, FinalizeRequestMiddleware } from '@smithy/types';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { config } from '../shared/config.js';
+import { countThrottle } from '../shared/throttles.js';
+
+const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+
+/**
+ * Counts every DynamoDB attempt that was throttled: a throttling error (the SDK retries it), or a
+ * batch answer with unprocessed items or keys (we retry those): the ThrottledRetries metric.
+ */
+function countingThrottles(client: DynamoDBClient): DynamoDBClient {
+  client.middlewareStack.addRelativeTo(
+    ((next: FinalizeHandler<ServiceInputTypes, ServiceOutputTypes>) => async (args: FinalizeHandlerArguments<ServiceInputTypes>) => {
+      try {
+        const out = await next(args);
+        const o = out.output as { UnprocessedItems?: Record<string, unknown[]>; UnprocessedKeys?: Record<string, unknown> };
+        if (Object.keys(o?.UnprocessedItems ?? {}).length > 0 || Object.keys(o?.UnprocessedKeys ?? {}).length > 0) countThrottle();
+        return out;
+      } catch (err) {
+        if (err instanceof Error && THROTTLED.has(err.name)) countThrottle();
+        throw err;
+      }
+    }) as FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes>,
+    { relation: 'after', toMiddleware: 'retryMiddleware', name: 'throttleCounter' },
+  );
+  return client;
+}
 
 /**
  * AWS clients, built once per module (per Lambda container) on first use.
@@ -32,11 +58,11 @@ export function documentClient(): DynamoDBDocumentClient {
 
 /** A new DynamoDB client configured as the functions' own, on their endpoint or another (tests put a fault-injecting proxy there). */
 export function newDynamoClient(endpoint = config().AWS_ENDPOINT_URL_DYNAMODB): DynamoDBClient {
-  return withoutLogger(new DynamoDBClient({
+  return countingThrottles(withoutLogger(new DynamoDBClient({
     region: config().AWS_REGION,
     maxAttempts: 3,
     ...(endpoint ? { endpoint } : {}),
-  }));
+  })));
 }
 
 /** The document client the functions use, over the given client. */

@@ -5,5 +5,7 @@ export const DROP_PREFIX = 'drop/';
 export const PAYLOADS_PREFIX = 'payloads/';
 /** Objects created under these prefixes are ingested. */
 export const INGEST_PREFIXES = [UPLOADS_PREFIX, DROP_PREFIX] as const;
+/** Export jobs' JSON Lines files (and the carry objects between their steps); expire JOB_KEEP_DAYS after they are written. */
+export const EXPORTS_PREFIX = 'exports/';
 /** The full-text index's segments (LanceDB), when it lives in the bucket (AWS). */
 export const SEARCH_PREFIX = 'search/';

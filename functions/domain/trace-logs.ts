@@ -40,6 +40,8 @@ export interface SpanRecord {
   doc: string | null;
   /** Optimistic concurrency: 0 = not stored yet; every write adds one. */
   version: number;
+  /** When it expires (epoch seconds, set by the store from the retention when first stored); kept by every later write. */
+  expiresAt?: number;
   /** The root index (and its counters) holds this span as a tree's root: set by every write of a root, false or absent otherwise. */
   rootIndexed?: boolean;
 }
@@ -245,8 +247,10 @@ async function upsert(
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     if (attempt > 0) await sleep(Math.floor(Math.random() * Math.min(1_000, 10 * 2 ** attempt)));
     const current = attempt === 0 && known !== undefined ? known : await store.get(tenant, traceId);
-    const next = change(current);
-    if (next === null) return;
+    const changed = change(current);
+    if (changed === null) return;
+    // A span keeps the expiry it was first stored with.
+    const next = current?.expiresAt !== undefined ? { ...changed, expiresAt: current.expiresAt } : changed;
     // What the index holds of it: a root stored before the index existed is not in it (it is added now).
     const before = current?.rootIndexed ? rootFactsOf(current.doc) : null;
     const after = rootFactsOf(next.doc);
@@ -461,7 +465,7 @@ function decodeCursor(b: string, cursor: string): { r: string; k: number | null 
 }
 
 /** Bytes a JSON text takes once escaped inside the Lambda's response object. */
-function escapedBytes(json: string): number {
+export function escapedBytes(json: string): number {
   let extra = 0;
   for (let i = 0; i < json.length; i++) {
     const c = json.charCodeAt(i);

@@ -262,3 +262,30 @@ export const PareaProjectAnswer = z.looseObject({ name: z.string(), uuid: z.stri
 
 /** `POST /api/parea/v1/experiment/{uuid}/trace_logs`: root trees, each node's children nested in children_logs. */
 export const TraceLogForest = z.array(TraceLogNode);
+
+/** An export or delete-by-filter job (`POST P/exports|deletions`, `GET P/exports|deletions/{id}`). */
+export const JobAnswer = z.looseObject({
+  id: z.string(),
+  type: z.enum(['export', 'deletion']),
+  status: z.enum(['queued', 'running', 'completed', 'failed']),
+  target: z.enum(['traces', 'spans']),
+  filters: z.looseObject({}).optional(),
+  experiment_uuid: z.string().optional(),
+  total: z.number().nullable(),
+  total_exact: z.boolean(),
+  exported: z.number().optional(),
+  deleted: z.number().optional(),
+  bytes: z.number().optional(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  completed_at: nullableString,
+  range_until: z.string(),
+  error: nullableString,
+  poll: z.string(),
+  download_url: z.string().optional(),
+  download_expires_at: z.string().optional(),
+});
+export type JobAnswer = z.infer<typeof JobAnswer>;
+
+/** `POST P/deletions` with `dry_run: true`: how many match now (a lower bound when not exact). */
+export const MatchCount = z.looseObject({ matching: z.number(), exact: z.boolean() });

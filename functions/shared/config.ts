@@ -26,6 +26,14 @@ const EnvSchema = z.object({
   CREATE_INGEST_BUDGET_MS: z.coerce.number().int().min(100).max(25_000).default(20_000),
   /** Days a trace is kept (the retention sweep deletes older ones); absent: kept forever, the sweep does nothing. */
   RETENTION_DAYS: z.coerce.number().int().min(1).optional(),
+  /** The job queue (export and delete-by-filter steps); the local stack sends to its own in-process queue instead. */
+  JOBS_QUEUE_URL: z.string().min(1).optional(),
+  /** How long one job worker invocation runs steps before it hands the next one to the queue. */
+  JOB_STEP_BUDGET_MS: z.coerce.number().int().min(100).max(600_000).default(120_000),
+  /** An export part's size: S3 takes parts of at least 5 MiB (but the last); smaller only for tests on the local stack. */
+  EXPORT_PART_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** A job that has not moved for this long, met by a stale message, gets its step's message again (longer than a step runs). */
+  JOB_STALL_MS: z.coerce.number().int().min(0).default(25 * 60_000),
   /**
    * Where the full-text index lives: a directory (the local stack: DATA_DIR/search) or, on AWS,
    * `s3+ddb://<bucket>/search?ddbTableName=<commit table>`. Absent: traces are not indexed.

@@ -1,4 +1,6 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { flushMetrics, log, metricsFor, MetricUnit, startInvocation, withLogKeys } from './observability.js';
+import { METRIC, ROUTE_DIMENSION } from './metric-names.js';
 import * as z from 'zod';
 import type { Tenant } from '../domain/tenancy.js';
 
@@ -62,20 +64,39 @@ export function tenantOf(event: HttpEvent): Tenant {
  * Wraps a handler: thrown HttpErrors become their JSON error; anything else is
  * logged and answered as a JSON 500 without internals.
  */
-export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (event: HttpEvent) => Promise<HttpResult> {
-  return async (event) => {
-    try {
-      return await fn(event);
-    } catch (err) {
-      if (err instanceof HttpError) return errorResponse(err.statusCode, err.code, err.message);
-      if (isThrottle(err)) {
-        return errorResponse(429, 'too_many_requests', 'the store is busy; retry after a moment', { 'retry-after': '1' });
+export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (event: HttpEvent, context?: Context) => Promise<HttpResult> {
+  return async (event, context) => {
+    startInvocation(context);
+    const tenant = event.requestContext?.authorizer?.lambda ?? {};
+    const keys = { route: event.routeKey, requestId: event.requestContext?.requestId, organizationId: tenant.organizationId, projectId: tenant.projectId };
+    const result = await withLogKeys(keys, async () => {
+      try {
+        return await fn(event);
+      } catch (err) {
+        if (err instanceof HttpError) return errorResponse(err.statusCode, err.code, err.message);
+        if (isThrottle(err)) {
+          return errorResponse(429, 'too_many_requests', 'the store is busy; retry after a moment', { 'retry-after': '1' });
+        }
+        log({ level: 'error', msg: 'unhandled error', error: String(err), stack: (err as Error)?.stack });
+        return errorResponse(500, 'internal_error', 'the server failed to answer this request');
       }
-      console.error(JSON.stringify({ level: 'error', msg: 'unhandled error', route: event.routeKey, error: String(err), stack: (err as Error)?.stack }));
-      return errorResponse(500, 'internal_error', 'the server failed to answer this request');
+    });
+    // 4xx and 5xx by route (embedded metric format); one EMF line per invocation that has any.
+    const httpMetrics = httpMetricsOf();
+    flushMetrics(httpMetrics);
+    const status = result.statusCode ?? 200;
+    if (status >= 400) {
+      httpMetrics.addDimension(ROUTE_DIMENSION, event.routeKey ?? 'unknown');
+      httpMetrics.addMetric(status >= 500 ? METRIC.serverErrors : METRIC.clientErrors, MetricUnit.Count, 1);
+      httpMetrics.publishStoredMetrics();
     }
+    return result;
   };
 }
+
+/** The HTTP functions' metrics (one instance per function: each is one route handler), made on first use. */
+let metricsInstance: ReturnType<typeof metricsFor> | undefined;
+const httpMetricsOf = () => (metricsInstance ??= metricsFor());
 
 const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'SlowDown', 'TooManyRequestsException']);
 

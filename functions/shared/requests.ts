@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import { MAX_LIST } from '../domain/experiments.js';
 import { ListQuerySchema } from '../domain/list-query.js';
-import { MAX_LIMIT } from '../domain/trace-logs.js';
+import { MAX_LIMIT, MAX_SPAN_ID_BYTES } from '../domain/trace-logs.js';
 
 /** The most a reasoning may hold (UTF-8 bytes). */
 export const MAX_REASONING_BYTES = 64 * 1024;
@@ -99,3 +99,18 @@ export const ListExperimentsQuery = z.object({
   limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_LIST, `must be at most ${MAX_LIST}`).optional(),
   cursor: z.string().min(1).max(4096).optional(),
 });
+
+/** `POST .../exports|deletions`: the list's filters (snake_case), or an experiment; `all` says "everything" when no filter is given; `dry_run` only counts. */
+export const JobBody = ListQuerySchema.pick({ source: true, judge_id: true, status: true, time_range: true, search: true })
+  .extend({
+    experiment_uuid: z.string().min(1).refine((s) => Buffer.byteLength(s) <= MAX_SPAN_ID_BYTES, `must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`).optional(),
+    all: z.boolean().optional(),
+    dry_run: z.boolean().optional(),
+  })
+  .strict();
+
+/** `GET .../traces/export`: the list's filters and the export's cursor (names normalized as the list's are). */
+export const ExportTracesQuery = ListQuerySchema.pick({ source: true, judge_id: true, status: true, time_range: true, search: true, cursor: true }).strict();
+
+/** `GET .../experiments/{experimentUuid}/export`: the cursor of the next page. */
+export const ExportSpansQuery = z.object({ cursor: z.string().min(1).max(4096).optional() }).strict();

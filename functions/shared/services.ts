@@ -8,6 +8,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient, dynamoClient, newDocumentClient, s3Client } from '../adapters/clients.js';
 import type { IngestDeps } from '../domain/ingest/ingest-object.js';
 import { config } from './config.js';
+import { log } from './observability.js';
 import { DynamoEvaluationStore } from '../adapters/dynamo/evaluation-store.js';
 import { DynamoTraceMaintenance } from '../adapters/dynamo/trace-maintenance.js';
 import type { EvaluationDeps } from '../domain/evaluations.js';
@@ -23,6 +24,11 @@ import type { RetentionDeps } from '../domain/retention.js';
 import { DynamoStatsStore } from '../adapters/dynamo/stats-store.js';
 import { DynamoOtelTraceStore } from '../adapters/dynamo/otel-trace-store.js';
 import type { OtelIngestDeps } from '../domain/otel/ingest.js';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { JobDeps, JobQueue } from '../domain/jobs.js';
+import { DynamoJobStore } from '../adapters/dynamo/job-store.js';
+import { SqsJobQueue } from '../adapters/sqs/job-queue.js';
+import { S3ExportStorage } from '../adapters/s3/export-storage.js';
 import { DynamoExperimentStore } from '../adapters/dynamo/experiment-store.js';
 import { DynamoTraceLogRoots } from '../adapters/dynamo/trace-log-roots.js';
 import type { ExperimentDeps } from '../domain/experiments.js';
@@ -51,13 +57,13 @@ export function ingestDepsOn(dynamo?: DynamoDBClient): IngestDeps {
   const doc = dynamo ? newDocumentClient(dynamo) : documentClient();
   return {
     storage: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
-    uploads: new DynamoUploadStore(doc, c.TABLE_NAME, { searchWork: searchWork() }),
+    uploads: new DynamoUploadStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS, searchWork: searchWork() }),
     traces: new DynamoTraceWriter(dynamo ?? dynamoClient(), c.TABLE_NAME),
     tenants: dynamo ? new DynamoTenantStore(doc, c.TABLE_NAME) : tenantStore(),
     writeConcurrency: c.INGEST_WRITE_CONCURRENCY,
-    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    log,
     // Records with a string trace_id are also experiment trace log spans.
-    spans: spanSink(dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME) } : traceLogDeps()),
+    spans: spanSink(dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS }) } : traceLogDeps()),
   };
 }
 
@@ -82,7 +88,7 @@ let evaluations: DynamoEvaluationStore | undefined;
 let maintenance: TraceMaintenanceDeps | undefined;
 
 function evaluationStore(): DynamoEvaluationStore {
-  evaluations ??= new DynamoEvaluationStore(documentClient(), config().TABLE_NAME);
+  evaluations ??= new DynamoEvaluationStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
   return evaluations;
 }
 
@@ -99,7 +105,7 @@ export function traceMaintenanceDeps(): TraceMaintenanceDeps {
     store: new DynamoTraceMaintenance(documentClient(), c.TABLE_NAME, { searchWork: searchWork() }),
     evaluations: evaluationStore(),
     payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
-    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    log,
   };
   return maintenance;
 }
@@ -124,13 +130,20 @@ export function createTracesDeps(): CreateTracesDeps {
 }
 
 let traceLogs: TraceLogDeps | undefined;
+let spans: DynamoSpanStore | undefined;
+
+/** Spans in the table (trace logs, their exports and deletes), with their TTL. */
+export function spanStore(): DynamoSpanStore {
+  spans ??= new DynamoSpanStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
+  return spans;
+}
 
 /** Experiment trace logs (Parea wire format): spans in the table. */
 export function traceLogDeps(): TraceLogDeps {
   traceLogs ??= {
-    store: new DynamoSpanStore(documentClient(), config().TABLE_NAME),
+    store: spanStore(),
     readBudgetMs: config().TRACE_LOGS_READ_BUDGET_MS,
-    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    log,
     stats: statsStore(),
   };
   return traceLogs;
@@ -140,7 +153,7 @@ let stats: DynamoStatsStore | undefined;
 
 /** The project's numbers per hour: the hourly trace counters and the span stats (read and added to). */
 export function statsStore(): DynamoStatsStore {
-  stats ??= new DynamoStatsStore(documentClient(), config().TABLE_NAME);
+  stats ??= new DynamoStatsStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
   return stats;
 }
 
@@ -165,11 +178,48 @@ export function otlpDeps(): OtelIngestDeps {
   otlp = {
     spans: traceLogDeps().store,
     spanStats: traceLogDeps().stats,
-    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME), { searchWork: searchWork() }),
+    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME), { retentionDays: c.RETENTION_DAYS, searchWork: searchWork() }),
     payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
-    log: (entry) => console.log(JSON.stringify({ level: 'info', ...entry })),
+    log,
   };
   return otlp;
+}
+
+let jobQueueImpl: JobQueue | undefined;
+let jobs: JobDeps | undefined;
+
+/** Where job steps go: SQS (JOBS_QUEUE_URL) on AWS; the local stack hands in its own queue. */
+export function useJobQueue(queue: JobQueue): void {
+  jobQueueImpl = queue;
+}
+
+function jobQueue(): JobQueue {
+  if (jobQueueImpl) return jobQueueImpl;
+  const url = config().JOBS_QUEUE_URL;
+  if (!url) throw new Error('JOBS_QUEUE_URL is not set: no queue to run jobs on');
+  jobQueueImpl = new SqsJobQueue(new SQSClient({ region: config().AWS_REGION }), url);
+  return jobQueueImpl;
+}
+
+/** Export and delete-by-filter jobs: their items, queue, S3 exports, the trace reader and the single delete's path. */
+export function jobDeps(): JobDeps {
+  if (jobs) return jobs;
+  const c = config();
+  const deps: JobDeps = {
+    jobs: new DynamoJobStore(documentClient(), c.TABLE_NAME),
+    queue: { send: (m) => jobQueue().send(m) },
+    storage: new S3ExportStorage(s3Client(), c.BUCKET_NAME, presignS3Client),
+    traces: traceStore(),
+    spans: spanStore(),
+    spanStats: statsStore(),
+    maintenance: traceMaintenanceDeps(),
+    stepBudgetMs: c.JOB_STEP_BUDGET_MS,
+    partBytes: c.EXPORT_PART_BYTES,
+    stallMs: c.JOB_STALL_MS,
+    log,
+  };
+  jobs = deps;
+  return deps;
 }
 
 let experiments: ExperimentDeps | undefined;

@@ -341,6 +341,9 @@ function pathValue(r: RouteDef, name: string, mode: 'valid' | 'fuzz' | 'other'):
       return other ? pick(w.bEvaluations) : pick([...w.aEvaluations, uuidish()]);
     case 'experimentUuid':
       return enc(other ? pick([w.bPrivateExperiment, w.bExperimentUuid]) : pick([FIXTURE_EXPERIMENT, w.aWritableExperiment, w.bExperiment, 'no-such-experiment', w.aExperimentUuid, w.aExperimentUuid]));
+    case 'jobId':
+      // No job of A's or B's exists at the start; ids never issued, and garbage above.
+      return pick([uuidish(), 'no-such-job']);
     case 'judgeId':
     case 'modelId':
       return pick(['judge-1', 'gpt-4o', uuidish()]);
@@ -368,6 +371,8 @@ const QUERY_NAMES: Record<string, string[]> = {
   experimentTraceLogs: ['limit', 'cursor'],
   listExperiments: ['limit', 'cursor'],
   getStats: ['time_range', 'from', 'to', 'interval'],
+  exportTraces: ['source', 'judge_id', 'judgeId', 'status', 'time_range', 'timeRange', 'search', 'cursor'],
+  exportSpans: ['cursor'],
 };
 const STRAY_NAMES = ['x', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'filter', 'page', 'limit', 'cursor', 'PAGE', 'page_size ', ''];
 
@@ -544,6 +549,16 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
           filter_operator: pick(['equals', 'not_equals', 'like', 'greater_than_or_equal', 'less_than_or_equal', 'greater_than', 'less_than', 'is_null', 'exists', 'in', 'between', 'EQUALS', 'bogus', '']),
           filter_value: pick(['0.5', '["a","b"]', 'a,b', '%fuzz%', '[', '[1,2,3]', 5, true, '\\', ...INJECTION]),
         },
+      ]);
+    case 'createJob':
+      // Jobs over nothing the fuzz relies on (a deletion never names a source or an experiment that exists, nor `all`).
+      return pick([
+        { source: pick(['fuzz-no-such-source', ...UNICODE]) },
+        { experiment_uuid: pick(['exp-fuzz-none', 'x'.repeat(300), '']) },
+        { source: 'fuzz-no-such-source', dry_run: pick([true, 'yes', 1]) },
+        { status: pick(['pass', 'bogus', 5]) , search: 'fuzz-nothing-matches' },
+        { time_range: pick(['x', '0d', '99999999d', '']), source: 'fuzz-no-such-source' },
+        { all: pick(['yes', 1, null]) },
       ]);
     case 'createExperiment':
       return {
@@ -1008,6 +1023,17 @@ function problemsOf(c: Case, res: RawResponse): { problems: string[]; body: Json
     }
   } else if (res.status === 204) {
     if (res.bytes.length) problems.push('a 204 with a body');
+  } else if (res.status === 200 && /^application\/x-ndjson(\s*;|$)/i.test(ct) && c.route !== null && /\/export$/.test(c.route.path)) {
+    // The JSON Lines exports: every line a JSON object.
+    for (const line of res.text.split('\n')) {
+      if (line === '') continue;
+      try {
+        if (typeof JSON.parse(line) !== 'object') problems.push('a JSON Lines line that is not an object');
+      } catch {
+        problems.push('a JSON Lines line that is not JSON');
+        break;
+      }
+    }
   } else if (res.status >= 200 && res.status < 300) {
     if (!/^application\/json(\s*;|$)/i.test(ct)) problems.push(`a success without Content-Type application/json (${JSON.stringify(ct)})`);
     let bytes = res.bytes;

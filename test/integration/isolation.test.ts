@@ -234,6 +234,29 @@ function foreignProjects(att: Tenant, vic: Tenant): Array<{ organizationId: stri
   return all.filter((p) => !(p.organizationId === att.organizationId && p.projectId === att.projectId));
 }
 
+/** Polls a job of the tenant's until it ends; answers it completed. */
+async function waitJob(t: Tenant, kind: 'exports' | 'deletions', started: Json): Promise<Json> {
+  expect(started.id, JSON.stringify(started)).toEqual(expect.any(String));
+  for (let i = 0; i < 200; i++) {
+    const res = await call(t.apiKey, 'GET', `${projectPath(t)}/${kind}/${String(started.id)}`);
+    expect(res.status).toBe(200);
+    if (res.body.status === 'completed') return res.body;
+    expect(res.body.status).not.toBe('failed');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`job ${String(started.id)} did not end`);
+}
+
+/** The victim's job (started with `body`) is a 404 to the attacker, in the attacker's project and in every foreign one. */
+async function foreignJob(att: Tenant, vic: Tenant, kind: 'exports' | 'deletions', body: Json): Promise<void> {
+  const victims = await call(vic.apiKey, 'POST', `${projectPath(vic)}/${kind}`, body);
+  expect(victims.status).toBe(202);
+  const id = String(victims.body.id);
+  await expectNotFound(att.apiKey, 'GET', `${projectPath(att)}/${kind}/${id}`);
+  for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/${kind}/${id}`);
+  await waitJob(vic, kind, victims.body);
+}
+
 async function expectNotFound(key: string, method: string, path: string, body?: unknown): Promise<void> {
   const res = await call(key, method, path, body);
   expect(res.status, `${method} ${path}: ${res.text}`).toBe(404);
@@ -316,6 +339,61 @@ const CASES: Record<string, Case> = {
       expect(res.body.data).toEqual({ id: att.organizationId, name: expect.any(String), owner_id: null, projects: [{ id: att.projectId, name: att.projectName }] });
     }
   },
+
+  [`GET ${P}/traces/export`]: async (att, vic) => {
+    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/traces/export?source=${encodeURIComponent(vic.source)}`);
+    const res = await call(att.apiKey, 'GET', `${projectPath(att)}/traces/export?organization_id=${vic.organizationId}`);
+    expect(res.status).toBe(400);
+    const own = await call(att.apiKey, 'GET', `${projectPath(att)}/traces/export`);
+    expect(own.status, own.text).toBe(200);
+    const ids = own.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; organization_id: string; project_id: string });
+    expect(ids.map((t) => t.id).sort()).toEqual([...att.traces].sort());
+    for (const t of ids) expect([t.organization_id, t.project_id]).toEqual([att.organizationId, att.projectId]);
+    // The victim's source is no filter of the caller's: nothing.
+    expect((await call(att.apiKey, 'GET', `${projectPath(att)}/traces/export?source=${encodeURIComponent(vic.source)}`)).text).toBe('');
+    // A cursor of the victim's export is refused.
+    const first = await fetch(`${stack.info.apiUrl}${projectPath(vic)}/traces/export`, { headers: { 'x-api-key': vic.apiKey } });
+    await first.text();
+    const cursor = first.headers.get('x-next-cursor');
+    if (cursor) expect((await call(att.apiKey, 'GET', `${projectPath(att)}/traces/export?cursor=${cursor}`)).status).toBe(400);
+  },
+
+  [`GET ${P}/experiments/{experimentUuid}/export`]: async (att, vic) => {
+    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/experiments/${SHARED_EXPERIMENT}/export`);
+    expect((await call(att.apiKey, 'GET', `${projectPath(att)}/experiments/${secretExperiment(vic)}/export`)).text).toBe('');
+    const shared = await call(att.apiKey, 'GET', `${projectPath(att)}/experiments/${SHARED_EXPERIMENT}/export`);
+    expect(shared.status).toBe(200);
+    for (const line of shared.text.split('\n').filter(Boolean)) {
+      // Span ids may be the same in two projects: each line is the caller's own span (stamped with its project).
+      const span = JSON.parse(line) as { trace_id: string; organization_id: string; project_uuid: string };
+      expect([span.organization_id, span.project_uuid]).toEqual([att.organizationId, att.projectId]);
+    }
+  },
+
+  [`POST ${P}/exports`]: async (att, vic) => {
+    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/exports`, {});
+    const job = await waitJob(att, 'exports', (await call(att.apiKey, 'POST', `${projectPath(att)}/exports`, { experiment_uuid: secretExperiment(vic) })).body);
+    expect(job.exported).toBe(0);
+    const all = await waitJob(att, 'exports', (await call(att.apiKey, 'POST', `${projectPath(att)}/exports`, {})).body);
+    const file = await (await fetch(String(all.download_url))).text();
+    expect(file.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id).sort()).toEqual([...att.traces].sort());
+  },
+
+  [`GET ${P}/exports/{jobId}`]: (att, vic) => foreignJob(att, vic, 'exports', { source: vic.source }),
+
+  [`POST ${P}/deletions`]: async (att, vic) => {
+    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/deletions`, { source: vic.source });
+    // The victim's source and experiment match nothing in the caller's project: counted 0, deleted 0, and the victim keeps its data.
+    const count = await call(att.apiKey, 'POST', `${projectPath(att)}/deletions`, { source: vic.source, dry_run: true });
+    expect(count.body).toEqual({ matching: 0, exact: true });
+    const job = await waitJob(att, 'deletions', (await call(att.apiKey, 'POST', `${projectPath(att)}/deletions`, { source: vic.source })).body);
+    expect(job.deleted).toBe(0);
+    const spans = await waitJob(att, 'deletions', (await call(att.apiKey, 'POST', `${projectPath(att)}/deletions`, { experiment_uuid: secretExperiment(vic) })).body);
+    expect(spans.deleted).toBe(0);
+  },
+
+  // A deletion that matches nothing of the victim's own: its job is what the attacker must not see.
+  [`GET ${P}/deletions/{jobId}`]: (att, vic) => foreignJob(att, vic, 'deletions', { source: 'no-such-source' }),
 
   [`GET ${P}/stats`]: async (att, vic) => {
     for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/stats?time_range=1d`);

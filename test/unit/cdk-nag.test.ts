@@ -125,13 +125,14 @@ describe.each(Object.entries(STAGES))('cdk-nag AwsSolutions, %s stage', (_stage,
     const open = routes.filter((r) => r.auth !== 'apiKey').map((r) => `${r.method}--${r.path.replace(/^\//, '').replace(/\//g, '--')}`);
     const apig4 = acks.filter((a) => a.id === 'AwsSolutions-APIG4').map((a) => a.path.split('/').at(-2));
     expect(apig4.sort()).toEqual(open.sort());
-    // IAM5 only for the object-prefix grants (uploads/, drop/, payloads/), never a bucket, a table or an action; except on CDK's
-    // BucketDeployment handler, whose grants CDK writes: the asset bucket's and the viewer bucket's objects and their S3 actions.
+    // IAM5 only for the object-prefix grants (uploads/, drop/, payloads/, exports/), never a bucket, a table or an action; X-Ray's
+    // actions on each function's role (they take no resource); except on CDK's BucketDeployment handler, whose grants CDK writes:
+    // the asset bucket's and the viewer bucket's objects and their S3 actions.
     for (const ack of acks.filter((a) => a.id.startsWith('AwsSolutions-IAM5'))) {
       if (DEPLOYMENT_HANDLER.test(ack.path)) expect(ack.id).toMatch(/\[(Action::s3:[A-Za-z]+\*|Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-<AWS::AccountId>-<AWS::Region>\/\*|Resource::<ViewerBucket[A-F0-9]+\.Arn>\/\*)\]$/);
-      // The search indexer reads the table's stream: dynamodb:ListStreams takes no resource but "*" (the stream itself is named).
-      else if (/\/SearchIndexerHandler\/ServiceRole$/.test(ack.path) && ack.id === 'AwsSolutions-IAM5[Resource::*]') continue;
-      else expect(ack.id).toMatch(/\/(uploads|drop|payloads|search)\/\*\]$/);
+      // Resource "*" only on a function's own role: X-Ray's actions, and the search indexer's dynamodb:ListStreams (the stream itself is named).
+      else if (ack.id === 'AwsSolutions-IAM5[Resource::*]') expect(ack.path).toMatch(/Handler\/ServiceRole$/);
+      else expect(ack.id).toMatch(/\/(uploads|drop|payloads|exports|search)\/\*\]$/);
     }
   });
 

@@ -26,11 +26,18 @@ import {
   AUTHORIZER_CACHE_TTL_MS,
   CREATE_INGEST_BUDGET_MS,
   CREATE_SIZING,
+  JOB_STALL_MS,
+  JOB_STEP_BUDGET_MS,
+  JOB_VISIBILITY_TIMEOUT,
+  JOB_WORKER_SIZING,
   MAX_RECEIVE_COUNT,
   RETENTION_SWEEP_SIZING,
   SEARCH_WORK_STREAM_FILTER,
   searchIndexUri,
 } from '../../lib/stateless-stack.js';
+import { EXPORTS_PREFIX } from '../../functions/domain/layout.js';
+import { JOB_KEEP_DAYS } from '../../functions/domain/expiry.js';
+import { METRIC, METRICS_NAMESPACE } from '../../functions/shared/metric-names.js';
 import { SEARCH_ENGINE_HANDLERS, searchEngineBundling } from '../../lib/search-engine.js';
 import { buildTraceIngestApp, type TraceIngestStacks } from '../../lib/trace-ingest-app.js';
 
@@ -144,7 +151,7 @@ describe('stateful stack: bucket', () => {
     // Every lifecycle rule of the trace bucket: the multipart one, the raw files, payloads/, the search index's removed files (once each), nothing else.
     const traceBucket = stateful.findResources('AWS::S3::Bucket')[logicalId(dev.stateful.bucket)] as Json;
     const prefixes = (traceBucket.Properties.LifecycleConfiguration.Rules as Array<{ Prefix?: string }>).map((r) => r.Prefix).filter((p) => p !== undefined);
-    expect(prefixes.sort()).toEqual([...INGEST_PREFIXES, PAYLOADS_PREFIX, SEARCH_PREFIX].sort());
+    expect(prefixes.sort()).toEqual([...INGEST_PREFIXES, PAYLOADS_PREFIX, EXPORTS_PREFIX, SEARCH_PREFIX].sort());
     // The engine deletes the files it no longer needs; the versioned bucket keeps them a day, never the live ones.
     expect(traceBucket.Properties.LifecycleConfiguration.Rules).toContainEqual({
       Id: 'expire-removed-search-files',
@@ -153,6 +160,8 @@ describe('stateful stack: bucket', () => {
       ExpiredObjectDeleteMarker: true,
       Status: 'Enabled',
     });
+        // Export files go after JOB_KEEP_DAYS, with their job items.
+    stateful.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: EXPORTS_PREFIX, ExpirationInDays: JOB_KEEP_DAYS })]) } });
   });
 
   it('allows browser PUT uploads from the configured origins', () => {
@@ -299,7 +308,8 @@ describe('stateless stack: ingest queue', () => {
   const dlqId = () => logicalId(dev.stateless.deadLetterQueue);
 
   it('redrives to an encrypted 14-day DLQ after 5 receives', () => {
-    stateless.resourceCountIs('AWS::SQS::Queue', 2);
+    // The ingest queue and the job queue, each with its dead-letter queue.
+    stateless.resourceCountIs('AWS::SQS::Queue', 4);
     stateless.hasResourceProperties('AWS::SQS::Queue', {
       SqsManagedSseEnabled: true,
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId(), 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT },
@@ -390,7 +400,10 @@ describe('stateless stack: functions', () => {
       const env = envOf(name);
       if (name !== 'createTraces') expect(env.CREATE_INGEST_BUDGET_MS, name).toBeUndefined();
       if (name !== workerHandlers.authorizer) expect(env.AUTHORIZER_CACHE_TTL_MS, name).toBeUndefined();
-      if (name !== workerHandlers.retentionSweep) expect(env.RETENTION_DAYS, name).toBeUndefined();
+      // Every function gives what it writes its TTL from the traces' retention (functions/domain/expiry.ts).
+      expect(env.RETENTION_DAYS, name).toBe('30');
+      // Exactly the functions that may send job steps know the job queue.
+      expect(env.JOBS_QUEUE_URL !== undefined, name).toBe(['createJob', workerHandlers.jobWorker].includes(name));
       // What Lambda would hand the function (tokens as sample values), through the functions' own zod schema.
       const values = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `sample-${k.toLowerCase()}`]));
       expect(await validatedConfig({ AWS_REGION: 'eu-west-1', ...values }), name).toMatchObject({ TABLE_NAME: expect.any(String), BUCKET_NAME: expect.any(String) });
@@ -428,6 +441,13 @@ describe('stateless stack: functions', () => {
     expect(RETENTION_SWEEP_SIZING.timeout.toSeconds()).toBe(300);
     // An OTLP export decodes up to 6 MB (32 MB gunzipped) within API Gateway's 29 s.
     expect((functions[functionId(dev, 'otlpTraces')] as Json).Properties).toMatchObject({ MemorySize: 1024, Timeout: 29 });
+    // The job worker runs steps for up to JOB_STEP_BUDGET_MS, an export part in memory.
+    const worker = (functions[functionId(dev, workerHandlers.jobWorker)] as Json).Properties;
+    expect(worker).toMatchObject({ MemorySize: 1024, Timeout: 300 });
+    expect(worker.Environment.Variables).toMatchObject({ JOB_STEP_BUDGET_MS: String(JOB_STEP_BUDGET_MS), EXPORT_PART_BYTES: String(8 * 1024 * 1024), JOB_STALL_MS: String(JOB_STALL_MS) });
+    expect(JOB_STEP_BUDGET_MS).toBeLessThan(JOB_WORKER_SIZING.timeout.toMilliseconds() / 2);
+    expect(JOB_STALL_MS).toBeLessThan(JOB_VISIBILITY_TIMEOUT.toMilliseconds());
+    expect(JOB_STALL_MS).toBeGreaterThan(JOB_WORKER_SIZING.timeout.toMilliseconds());
     // The search indexer builds entries and seals segments for up to 15 minutes; the list loads the engine for a search.
     expect((functions[functionId(dev, workerHandlers.searchIndexer)] as Json).Properties).toMatchObject({ MemorySize: 2048, Timeout: 900 });
     expect((functions[functionId(dev, 'listTraces')] as Json).Properties).toMatchObject({ MemorySize: 1769, Timeout: 10 });
@@ -437,6 +457,7 @@ describe('stateless stack: functions', () => {
     const special: string[] = [
       workerHandlers.ingest,
       workerHandlers.retentionSweep,
+      workerHandlers.jobWorker,
       workerHandlers.searchIndexer,
       'createTraces',
       'experimentTraceLogs',
@@ -452,8 +473,19 @@ describe('stateless stack: functions', () => {
   });
 
   it('consumes the queue in small, bounded batches with partial batch failures', () => {
-    // The queue's, and the table stream's for the search indexer.
-    stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    // The ingest queue's, the job queue's, and the table stream's for the search indexer.
+    stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+    // The job queue: one step per invocation, failed steps delivered again, invisible for 6 × the worker's timeout.
+    stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(dev.stateless.jobQueue), 'Arn'] },
+      FunctionName: { Ref: functionId(dev, workerHandlers.jobWorker) },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    expect((stateless.findResources('AWS::SQS::Queue')[logicalId(dev.stateless.jobQueue)] as Json).Properties).toMatchObject({
+      VisibilityTimeout: 6 * 300,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(dev.stateless.jobDeadLetterQueue), 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
     stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [logicalId(dev.stateless.queue), 'Arn'] },
       FunctionName: { Ref: functionId(dev, workerHandlers.ingest) },
@@ -545,10 +577,10 @@ describe('stateless stack: HTTP API', () => {
     prodStateless.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: Match.objectLike({
         AllowOrigins: ['https://app.example.com', 'https://admin.example.com', { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution, 'DomainName'] }]] }],
-        ExposeHeaders: ['x-next-cursor'],
+        ExposeHeaders: ['x-next-cursor', 'x-export-lines'],
       }),
     });
-    stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ AllowOrigins: ['*'], ExposeHeaders: ['x-next-cursor'] }) });
+    stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ AllowOrigins: ['*'], ExposeHeaders: ['x-next-cursor', 'x-export-lines'] }) });
   });
 
   it('writes JSON access logs of the stage to a log group with retention', () => {
@@ -584,9 +616,21 @@ describe('stateless stack: alarms', () => {
   const alarmProps = (template: Template, stacks: TraceIngestStacks, name: keyof typeof ALARMS): Json =>
     (template.findResources('AWS::CloudWatch::Alarm')[logicalId(stacks.stateless.alarms[name])] as Json).Properties;
 
-  it('has exactly the seven alarms, each notifying the topic on ALARM and OK, missing data not breaching', () => {
+  it('has exactly the eleven alarms, each notifying the topic on ALARM and OK, missing data not breaching', () => {
     stateless.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(ALARMS).length);
-    expect(Object.keys(ALARMS).sort()).toEqual(['api5xx', 'apiLatencyP95Ms', 'deadLetters', 'ingestErrors', 'ingestThrottles', 'retentionSweepErrors', 'searchIndexerErrors']);
+    expect(Object.keys(ALARMS).sort()).toEqual([
+      'api5xx',
+      'apiLatencyP95Ms',
+      'badLineRatePercent',
+      'deadLetters',
+      'ingestErrors',
+      'ingestLagP95Ms',
+      'ingestThrottles',
+      'jobDeadLetters',
+      'jobWorkerErrors',
+      'retentionSweepErrors',
+      'searchIndexerErrors',
+    ]);
     for (const alarm of Object.values(stateless.findResources('AWS::CloudWatch::Alarm')) as Json[]) {
       expect(alarm.Properties).toMatchObject({
         AlarmActions: [{ Ref: topicId() }],
@@ -699,6 +743,47 @@ describe('stateless stack: alarms', () => {
 });
 
 // ---- stateless: retention ------------------------------------------------------
+const alarmOf = (name: keyof typeof ALARMS): Json => (stateless.findResources('AWS::CloudWatch::Alarm')[logicalId(dev.stateless.alarms[name])] as Json).Properties;
+
+describe('stateless stack: observability', () => {
+  it('traces every function with X-Ray (active tracing)', () => {
+    const functions = Object.values(stateless.findResources('AWS::Lambda::Function')) as Json[];
+    const ours = functions.filter((f) => String(f.Properties.Description ?? '').startsWith('trace-ingest '));
+    expect(ours).toHaveLength(handlerNames.length);
+    for (const f of ours) expect(f.Properties.TracingConfig, String(f.Properties.Description)).toEqual({ Mode: 'Active' });
+  });
+
+  it('alarms on ingest lag (p95 over 15 minutes) and on the bad-line rate, from the functions\' own metrics', () => {
+    const lag = alarmOf('ingestLagP95Ms');
+    expect(lag).toMatchObject({ Threshold: 300_000, EvaluationPeriods: 3, ComparisonOperator: 'GreaterThanThreshold' });
+    expect((lag.Metrics as Json[])[0]!.MetricStat).toEqual({
+      Metric: { Namespace: METRICS_NAMESPACE, MetricName: METRIC.ingestLagMs, Dimensions: [{ Name: 'service', Value: 'trace-ingest' }] },
+      Period: 300,
+      Stat: 'p95',
+    });
+    const rate = alarmOf('badLineRatePercent');
+    expect(rate).toMatchObject({ Threshold: 20, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanThreshold' });
+    const metrics = rate.Metrics as Json[];
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe('IF(bad + good > 0, 100 * bad / (bad + good), 0)');
+    expect(metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric.MetricName).sort()).toEqual([METRIC.badLines, METRIC.tracesIngested].sort());
+    expect(alarmOf('jobDeadLetters')).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(dev.stateless.jobDeadLetterQueue), 'QueueName'] } }] });
+    expect(alarmOf('jobWorkerErrors')).toMatchObject({ MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId(dev, workerHandlers.jobWorker) } }] });
+  });
+
+  it('has one dashboard: ingest rate and lag, bad-line rate, dead letters, throttles, API latency and errors by route, durations and concurrency', () => {
+    stateless.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify((Object.values(stateless.findResources('AWS::CloudWatch::Dashboard'))[0] as Json).Properties.DashboardBody);
+    for (const title of ['Ingest rate', 'Ingest lag', 'Bad-line rate', 'Dead letters', 'Throttles', 'API latency', 'API 4xx by route', 'API 5xx by route', 'Duration p95 by function', 'Concurrent executions by function', 'Alarms']) {
+      expect(body, title).toContain(title);
+    }
+    for (const name of Object.values(METRIC)) expect(body, name).toContain(name);
+    // A 4xx and a 5xx line for every route of the route table.
+    for (const r of routes) expect(body).toContain(`${r.method} ${r.path}`.replace(/"/g, '\\"'));
+    for (const name of handlerNames) expect(body, name).toContain(functionId(dev, name));
+    stateless.hasOutput('DashboardName', {});
+  });
+});
+
 describe('search index', () => {
   const functions = stateless.findResources('AWS::Lambda::Function');
   const indexerId = functionId(dev, workerHandlers.searchIndexer);
@@ -857,7 +942,7 @@ describe('least privilege', () => {
     // S3: exactly the object actions of its grants, on exactly their prefixes, nothing bucket-wide.
     const expected = new Map<string, Set<string>>();
     for (const g of grants) {
-      if (g.target === 'table') continue;
+      if (g.target === 'table' || g.target === 'jobQueue') continue;
       const prefix = g.target === 'objects' ? g.prefix : SEARCH_PREFIX;
       const set = expected.get(prefix) ?? new Set<string>();
       for (const a of g.target === 'objects' ? OBJECT_ACTIONS[g.access] : SEARCH_INDEX_ACTIONS.objects[g.access]) set.add(a);

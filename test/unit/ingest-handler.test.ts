@@ -92,16 +92,18 @@ describe('makeSqsIngestHandler', () => {
     const { storage, uploads, handler } = setup();
     const size = put(storage, GOOD, '{"input":"a"}\n');
     uploads.leases.set(`org1/proj1/${GOOD}`, { owner: 'another worker', until: Date.now() + 60_000, starts: 1 });
+    // The Logger (Powertools, dev mode in tests) writes each level through the console method of its name.
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const logs = (['log', 'info'] as const).map((m) => vi.spyOn(console, m).mockImplementation(() => {}));
     try {
       const out = await handler({ Records: [sqsRecord({ messageId: 'm1', body: notification(GOOD, size) })] });
       expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
       expect(errors).not.toHaveBeenCalled();
-      expect(JSON.parse(String(logs.mock.calls[0]![0]))).toMatchObject({ level: 'info', messageId: 'm1', reason: expect.stringContaining('another worker') });
+      const lines = logs.flatMap((l) => l.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>));
+      expect(lines.find((l) => l.messageId === 'm1')).toMatchObject({ level: 'INFO', messageId: 'm1', reason: expect.stringContaining('another worker') });
     } finally {
       errors.mockRestore();
-      logs.mockRestore();
+      for (const l of logs) l.mockRestore();
     }
   });
 

@@ -20,7 +20,10 @@ function readmeFileArguments(): string[] {
   for (const block of readme.matchAll(/```sh\n([\s\S]*?)```/g)) {
     for (const rawLine of block[1]!.split('\n')) {
       const line = rawLine.replace(/(^|\s)#.*$/, ''); // comments
-      for (let word of line.split(/\s+/)) {
+      const all = line.split(/\s+/);
+      for (let [i, word] of all.entries()) {
+        // What a command writes (`-o file`, `> file`) is made by it, not read.
+        if (['-o', '--output', '>', '>>'].includes(all[i - 1] ?? '')) continue;
         word = word.replace(/^["']|["']$/g, '');
         if (!word || word.startsWith('-') || /[$<>{}()@=]|:\/\//.test(word)) continue;
         if (word.startsWith('.data/')) continue; // made by npm start

@@ -32,6 +32,7 @@ import { ensureEvalCounter, evalCounterUpdate, forgetEvalCounter } from './eval-
 import { readCurrentTrace } from './migration.js';
 import { EVAL_COUNTER_SHARDS, allShards, keys, shardOf } from './keys.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
+import { expiresAt, withExpiry } from '../../domain/expiry.js';
 
 /**
  * Evaluation items. Their index keys carry an `EVALS` segment, so they never
@@ -92,6 +93,8 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    /** retentionDays: an evaluation expires (DynamoDB TTL) that long after it is made, after its trace (the sweep deletes both first). */
+    private readonly options: { retentionDays?: number | undefined } = {},
   ) {}
 
   async readTraceState(tenant: Tenant, traceId: string): Promise<TraceEvaluationState | null> {
@@ -122,7 +125,7 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
     const previous = deriveEvalStatus(current.last);
     const newJudge = !current.judgeIds.includes(e.judgeId);
     const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
-      { Put: { TableName: this.table, Item: evaluationItem(e), ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Put: { TableName: this.table, Item: withExpiry(evaluationItem(e), expiresAt(this.options.retentionDays, Date.parse(e.createdAt) || Date.now())), ConditionExpression: 'attribute_not_exists(pk)' } },
       {
         Update: {
           TableName: this.table,

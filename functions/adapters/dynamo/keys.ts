@@ -70,6 +70,9 @@ export const keys = {
   project: (org: string, project: string) => ({ pk: `ORG#${org}`, sk: `PROJECT#${project}` }),
   organizationName: (name: string) => ({ pk: `ORGNAME#${name}`, sk: 'ORGNAME' }),
   apiKey: (hash: string) => ({ pk: `KEY#${hash}`, sk: 'KEY' }),
+  /** An export or delete-by-filter job: a partition of its own (one write per step), its export parts beside it. */
+  job: (org: string, project: string, jobId: string) => ({ pk: `JOB#${org}#${project}#${jobId}`, sk: 'JOB' }),
+  jobPart: (org: string, project: string, jobId: string, part: number) => ({ pk: `JOB#${org}#${project}#${jobId}`, sk: `PART#${String(part).padStart(5, '0')}` }),
 };
 
 export const STATUS_MEMBER = 'ST';

@@ -33,7 +33,7 @@ import { ensureEvalCounter, evalCounterUpdate } from './eval-counters.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
 import { keys, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
-import { spanItem, toRecord } from './span-store.js';
+import { spanItem, toRecord, withMemberExpiry } from './span-store.js';
 import { counted, counterUpdate } from './evaluation-store.js';
 import { rootIndexWrites } from './trace-log-roots.js';
 import { rootFactsOf } from '../../domain/trace-log-roots.js';
@@ -185,7 +185,8 @@ async function indexItem(doc: DynamoDBDocumentClient, table: string, item: Item,
           new TransactWriteCommand({
             TransactItems: [
               { Update: { TableName: table, Key: key, UpdateExpression: 'SET ri = :t', ConditionExpression: 'version = :v AND attribute_not_exists(ri)', ExpressionAttributeValues: { ':t': true, ':v': cur.version } } },
-              ...(rootIndexWrites(table, { organizationId: org!, projectId: project! }, { before: null, after: facts }) as never[]),
+              // The member expires with its span (when the span has a TTL).
+              ...(withMemberExpiry(rootIndexWrites(table, { organizationId: org!, projectId: project! }, { before: null, after: facts }), typeof cur.expires_at === 'number' ? cur.expires_at : undefined) as never[]),
             ],
           }),
         );
@@ -268,7 +269,8 @@ async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Ite
     const [, org, project] = pk.split('#');
     const m = /^UPLOAD#(.+)#IDS#(\d+)$/.exec(sk);
     if (!m) return [];
-    await putIdChunk(doc, table, org!, project!, m[1]!, Number(m[2]), typeof item.ids === 'string' && item.ids ? item.ids.split(',') : []);
+    // Its upload's TTL, when it had one (the v1 item's own expires_at).
+    await putIdChunk(doc, table, org!, project!, m[1]!, Number(m[2]), typeof item.ids === 'string' && item.ids ? item.ids.split(',') : [], typeof item.expires_at === 'number' ? item.expires_at : undefined);
     await doc.send(new DeleteCommand({ TableName: table, Key: { pk, sk } }));
     return ['idChunks'];
   }
@@ -277,6 +279,7 @@ async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Ite
     const [, org, project] = pk.split('#');
     const upload = { organizationId: org!, projectId: project!, uploadId: String(item.upload_id), filename: String(item.filename), createdAt: String(item.created_at) };
     const entry = uploadByFilenameItem(upload, { traces: Number(item.traces), idChunks: Number(item.id_chunks ?? 0) });
+    if (typeof item.expires_at === 'number') entry.expires_at = item.expires_at;
     spend();
     const moved: Moved[] = [];
     try {

@@ -17,6 +17,7 @@ import { unpackText } from '../../domain/trace.js';
 import { createdAtOf, keys } from './keys.js';
 import { traceItem } from './trace-writer.js';
 import { uploadByFilenameItem } from './upload-store.js';
+import { EXPIRY_GRACE_DAYS, expiresAt, withExpiry } from '../../domain/expiry.js';
 import { traceWorkItem } from './search-work.js';
 
 interface PayloadReader {
@@ -38,8 +39,8 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
     private readonly client: DynamoDBClient,
     private readonly table: string,
     private readonly payloads: PayloadReader,
-    /** searchWork: with a search index, each creation and update also records the trace as work for the indexer (in its transaction). */
-    private readonly options: { maxAttempts?: number; baseDelayMs?: number; searchWork?: boolean } = {},
+    /** retentionDays: the filename-order item of an OTel trace expires as an upload's does (domain/expiry.ts); searchWork: with a search index, each creation and update also records the trace as work for the indexer (in its transaction). */
+    private readonly options: { maxAttempts?: number; baseDelayMs?: number; retentionDays?: number | undefined; searchWork?: boolean } = {},
   ) {}
 
   async read(tenant: Tenant, ids: string[]): Promise<Map<string, StoredOtelTrace>> {
@@ -116,7 +117,12 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
         Put: { TableName: this.table, Item: { ...traceItem(w.trace), otel_version: { N: '1' } }, ConditionExpression: 'attribute_not_exists(pk)' },
       })),
       // Each OTel trace is its own "upload" in the filename order, its one id held inline.
-      ...writes.map((w) => ({ Put: { TableName: this.table, Item: marshall(uploadByFilenameItem(w.trace, { traces: 1, idChunks: 0 }, [w.trace.id])) } })),
+      ...writes.map((w) => ({
+        Put: {
+          TableName: this.table,
+          Item: marshall(withExpiry(uploadByFilenameItem(w.trace, { traces: 1, idChunks: 0 }, [w.trace.id]), expiresAt(this.options.retentionDays, Date.parse(createdAt) || Date.now(), EXPIRY_GRACE_DAYS))),
+        },
+      })),
       count(counter, true),
       count(hour, false),
       // After the counters, so the cancellation reasons of the traces keep their places.

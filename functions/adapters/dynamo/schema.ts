@@ -24,6 +24,7 @@
  *   project state  pk P#<org>#<project>  sk OBJ#<sha256(key)> | UPLOAD#<uploadId> | UFN#<uploadId> (gsi1: UF#…, by filename)
  *                  | COUNTER | COUNTER#H#<hour> | COUNTER#EV#<shard>
  *   upload ids     pk U#<org>#<project>#<uploadId>#<n>   sk IDS
+ *   job            pk JOB#<org>#<project>#<jobId>   sk JOB | PART#<n> (an export's parts)   (no index)
  *   tenancy        pk ORG#<org> sk ORG | PROJECT#<project> | PROJECTNAME#<name> | APIKEY#<sha256>;  pk ORGNAME#<name> sk ORGNAME;
  *                  pk KEY#<sha256> sk KEY;  pk KEYID#<keyId> sk KEYID;  pk ORGS sk ORG#<org>
  */

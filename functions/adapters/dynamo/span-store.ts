@@ -1,11 +1,14 @@
 import { batchGetAll, queryPages } from './query.js';
 import { allShards, EXPERIMENT_SHARDS, segment, shardOf, spanIndex, TREE_SHARDS } from './keys.js';
-import { mergeShards } from './sharded-query.js';
+import { countSharded, mergeShards } from './sharded-query.js';
+import type { SpanRangeItem, SpanRangeStore } from '../../domain/jobs.js';
 import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type RootChange, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
+import { rootFactsOf } from '../../domain/trace-log-roots.js';
 import { rootIndexWrites } from './trace-log-roots.js';
 import type { Tenant } from '../../domain/tenancy.js';
+import { expiresAt, isExpired } from '../../domain/expiry.js';
 
 /**
  * Experiment trace log spans in the single table:
@@ -43,6 +46,7 @@ export function spanItem(tenant: Tenant, r: SpanRecord): Record<string, unknown>
   if (r.rootIndexed) item.ri = true;
   if (r.base !== null) item.base = r.base;
   if (r.doc !== null) item.doc = r.doc;
+  if (r.expiresAt !== undefined) item.expires_at = r.expiresAt;
   if (r.experimentUuid !== null) {
     item.experiment_uuid = r.experimentUuid;
     item.gsi4pk = spanIndex.experiment(org, project, r.experimentUuid, shardOf(r.rootTraceId, EXPERIMENT_SHARDS));
@@ -61,14 +65,38 @@ export function toRecord(i: Record<string, unknown>): SpanRecord {
     patches: Array.isArray(i.patches) ? i.patches.map(String) : [],
     doc: typeof i.doc === 'string' ? i.doc : null,
     version: Number(i.version ?? 0),
+    ...(typeof i.expires_at === 'number' ? { expiresAt: i.expires_at } : {}),
     ...(i.ri === true ? { rootIndexed: true } : {}),
   };
 }
 
-export class DynamoSpanStore implements SpanStore {
+/**
+ * Reads by key treat a span past its TTL as gone (DynamoDB removes expired items some time later,
+ * within days). The index reads (a tree, an experiment) cannot: `expires_at` is not projected into
+ * gsi4/gsi5 (an index's projection cannot change in place), so an expired span stays in those
+ * answers until DynamoDB has removed it.
+ */
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** The root index's member item (a Put among the writes) expires with its span. */
+export function withMemberExpiry(writes: Record<string, unknown>[], expiry: number | undefined): Record<string, unknown>[] {
+  if (expiry === undefined) return writes;
+  return writes.map((w) => {
+    const put = w.Put as { Item?: Record<string, unknown> } | undefined;
+    return put?.Item?.type === 'log-root' ? { Put: { ...put, Item: { ...put.Item, expires_at: expiry } } } : w;
+  });
+}
+
+export interface SpanStoreOptions {
+  /** Days a span is kept after it is first stored (DynamoDB TTL); absent: forever. */
+  retentionDays?: number | undefined;
+}
+
+export class DynamoSpanStore implements SpanStore, SpanRangeStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly options: SpanStoreOptions = {},
   ) {}
 
   async get(tenant: Tenant, traceId: string): Promise<SpanRecord | null> {
@@ -77,7 +105,7 @@ export class DynamoSpanStore implements SpanStore {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, traceId), ConsistentRead: true }),
     );
-    return out.Item ? toRecord(out.Item) : null;
+    return out.Item && !isExpired(out.Item.expires_at) ? toRecord(out.Item) : null;
   }
 
   /** BatchGetItem, consistent; unprocessed keys (throttling) are asked again with backoff, then named a throttle (callers answer 429). */
@@ -85,7 +113,7 @@ export class DynamoSpanStore implements SpanStore {
     if (traceIds.length > 100) throw new Error('getMany reads at most 100 spans');
     const wanted = traceIds.filter((id) => Buffer.byteLength(id) <= MAX_SPAN_ID_BYTES).map((id) => spanKeys.span(tenant.organizationId, tenant.projectId, id));
     const items = await batchGetAll(this.doc, this.table, wanted, { consistent: true, maxAttempts: 8 });
-    return new Map(items.map((item) => [String(item.trace_id), toRecord(item)]));
+    return new Map(items.filter((item) => !isExpired(item.expires_at)).map((item) => [String(item.trace_id), toRecord(item)]));
   }
 
   /**
@@ -95,16 +123,19 @@ export class DynamoSpanStore implements SpanStore {
    */
   async save(tenant: Tenant, next: SpanRecord, root?: RootChange): Promise<boolean> {
     const expected = next.version - 1;
+    // A span keeps the expiry it was first stored with (its updates do not prolong it); its root's member item the same.
+    const expiry = next.expiresAt ?? expiresAt(this.options.retentionDays, Date.now());
     const put = {
       TableName: this.table,
-      Item: spanItem(tenant, next),
+      Item: spanItem(tenant, expiry === undefined ? next : { ...next, expiresAt: expiry }),
       ...(expected === 0
-        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        ? // An expired span not yet removed by DynamoDB counts as absent.
+          { ConditionExpression: 'attribute_not_exists(pk) OR expires_at <= :now', ExpressionAttributeValues: { ':now': nowSeconds() } }
         : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': expected } }),
     };
     try {
       if (root === undefined) await this.doc.send(new PutCommand(put));
-      else await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...(rootIndexWrites(this.table, tenant, root) as never[])] }));
+      else await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...(withMemberExpiry(rootIndexWrites(this.table, tenant, root), expiry) as never[])] }));
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException || err instanceof TransactionConflictException) return false;
@@ -160,5 +191,65 @@ export class DynamoSpanStore implements SpanStore {
     for await (const i of stream) {
       if (typeof i.doc === 'string') yield { rootTraceId: String(i.root_trace_id), doc: i.doc };
     }
+  }
+
+  /** The experiment's shards of gsi4 (sort key `<root>#<trace_id>`: trees whole, spans in id order). */
+  private experimentQuery(tenant: Tenant, experimentUuid: string) {
+    return {
+      table: this.table,
+      index: 'gsi4',
+      pkAttr: 'gsi4pk',
+      skAttr: 'ok',
+      partitions: allShards(EXPERIMENT_SHARDS).map((shard) => spanIndex.experiment(tenant.organizationId, tenant.projectId, experimentUuid, shard)),
+      filter: { expression: 'attribute_exists(#doc)', names: { '#doc': 'doc' } },
+    };
+  }
+
+  async *experimentRange(tenant: Tenant, experimentUuid: string, after: string | null): AsyncGenerator<SpanRangeItem> {
+    if (Buffer.byteLength(experimentUuid) > MAX_SPAN_ID_BYTES) return;
+    const stream = mergeShards(this.doc, {
+      ...this.experimentQuery(tenant, experimentUuid),
+      lower: after === null ? undefined : { value: after, inclusive: false },
+      forward: true,
+      projection: ['doc'],
+      expect: 400,
+    });
+    for await (const i of stream) {
+      if (typeof i.doc !== 'string') continue;
+      const ok = String(i.ok);
+      // `<root>#<trace_id>`: the root part is percent-encoded, so its first `#` ends it.
+      yield { position: ok, traceId: ok.slice(ok.indexOf('#') + 1), doc: i.doc };
+    }
+  }
+
+  /**
+   * Deletes a span (answers its materialized doc; null: it was gone, or never posted). A span the
+   * root index holds goes in one transaction with its member item and counters, as save() keeps
+   * them, so the index's totals stay exact; a span changed meanwhile is read again.
+   */
+  async deleteSpan(tenant: Tenant, traceId: string): Promise<string | null> {
+    if (Buffer.byteLength(traceId) > MAX_SPAN_ID_BYTES) return null;
+    const key = spanKeys.span(tenant.organizationId, tenant.projectId, traceId);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+      if (!out.Item) return null;
+      const doc = typeof out.Item.doc === 'string' ? out.Item.doc : null;
+      const before = out.Item.ri === true ? rootFactsOf(doc) : null;
+      const del = { TableName: this.table, Key: key, ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': out.Item.version } };
+      try {
+        if (before === null) await this.doc.send(new DeleteCommand(del));
+        else await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Delete: del }, ...(rootIndexWrites(this.table, tenant, { before, after: null }) as never[])] }));
+        return isExpired(out.Item.expires_at) ? null : doc;
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException || err instanceof TransactionConflictException || err instanceof TransactionCanceledException)) throw err;
+      }
+    }
+    throw new Error(`span ${traceId} kept changing while it was deleted`);
+  }
+
+  async countExperiment(tenant: Tenant, experimentUuid: string, deadline: number): Promise<{ count: number; exact: boolean }> {
+    if (Buffer.byteLength(experimentUuid) > MAX_SPAN_ID_BYTES) return { count: 0, exact: true };
+    const n = await countSharded(this.doc, { ...this.experimentQuery(tenant, experimentUuid), forward: true }, deadline);
+    return n === null ? { count: 0, exact: false } : { count: n, exact: true };
   }
 }

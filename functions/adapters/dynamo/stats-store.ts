@@ -2,6 +2,7 @@ import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamod
 import { addInto, MAX_LATENCY_BUCKET, type HourDelta, type SpanCounts, type SpanHour, type SpanStatsSink, type StatsReader, type TraceHour } from '../../domain/stats.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { allShards, HOUR_COUNTER_PREFIX, keys, shardOf } from './keys.js';
+import { EXPIRY_GRACE_DAYS, expiresAt } from '../../domain/expiry.js';
 import { queryPages } from './query.js';
 
 /**
@@ -83,6 +84,8 @@ export class DynamoStatsStore implements StatsReader, SpanStatsSink {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    /** retentionDays: a span-stats hour expires (DynamoDB TTL) that long, plus the grace, after the hour. */
+    private readonly options: { retentionDays?: number | undefined } = {},
   ) {}
 
   async add(tenant: Tenant, traceId: string, deltas: readonly HourDelta[]): Promise<void> {
@@ -91,6 +94,12 @@ export class DynamoStatsStore implements StatsReader, SpanStatsSink {
       deltas.map(async (d) => {
         const update = addExpression(d.add);
         if (update === null) return;
+        const expiry = expiresAt(this.options.retentionDays, Date.parse(`${d.hour}:00:00.000Z`) || Date.now(), EXPIRY_GRACE_DAYS);
+        if (expiry !== undefined) {
+          update.UpdateExpression = update.UpdateExpression.replace('SET #type = :type', 'SET #type = :type, #exp = :exp');
+          update.ExpressionAttributeNames['#exp'] = 'expires_at';
+          update.ExpressionAttributeValues[':exp'] = expiry;
+        }
         // The SDK retries throttles (maxAttempts); an ADD is never retried by us, so it can never count twice.
         await this.doc.send(new UpdateCommand({ TableName: this.table, Key: statsKeys.spanStats(tenant.organizationId, tenant.projectId, shard, d.hour), ...update }));
       }),

@@ -5,6 +5,7 @@ import type { Tenant } from '../../domain/tenancy.js';
 import { unpackText } from '../../domain/trace.js';
 import { matchesText } from '../../domain/search/terms.js';
 import type { LastEvaluation, ListPage, ListQuery, TraceReader, TraceView } from '../../domain/traces.js';
+import type { RangePage, RangeQuery, TraceRangeReader } from '../../domain/jobs.js';
 import { evalCounterTotals, type EvalTotals } from './eval-counters.js';
 import {
   allShards,
@@ -39,6 +40,9 @@ export const DEFAULT_LIST_BUDGET_MS = 5_000;
 
 type Item = Record<string, unknown>;
 
+/** Which trace items a page reads behind its index entries: all, those whose entry lacks the document (`big`), or none (ids alone). */
+type Hydration = 'all' | 'big' | 'none';
+
 /** How a list query reads: which index and partitions (one per shard), whether its entries must be completed by reading the items, and what it filters. */
 interface Driver {
   query: Omit<ShardedQuery, 'lower' | 'upper' | 'forward' | 'expect'>;
@@ -46,7 +50,7 @@ interface Driver {
    * `all`: the index entries lack the trace's view, read the items (BatchGetItem); `big`: they hold
    * it but for a document too big to copy into the index (`doc_zb`), read those items only.
    */
-  hydrate: 'all' | 'big';
+  hydrate: Hydration;
   /** A filter the index cannot apply, on the (read) item; null: every entry matches. */
   matches: ((item: Item) => boolean) | null;
 }
@@ -68,7 +72,7 @@ interface Scan {
   upload?: string;
 }
 
-export class DynamoTraceStore implements TraceReader {
+export class DynamoTraceStore implements TraceReader, TraceRangeReader {
   private readonly budgetMs: number;
   private readonly search: IndexedSearch | undefined;
 
@@ -131,6 +135,31 @@ export class DynamoTraceStore implements TraceReader {
           })
         : null;
     return { traces, totalCount: total.count, totalExact: total.exact, nextCursor };
+  }
+
+  /**
+   * The traces matching the list's filters in creation order, oldest first, after a position and
+   * created at or before `until` (an export's or a deletion's anchored range): the list's drivers,
+   * merged shards and budgeted filtered reading, a key condition on both ends.
+   */
+  async range(tenant: Tenant, q: RangeQuery): Promise<RangePage> {
+    const d = driverFor(tenant, q.filters, this.table);
+    // Ids alone need the items only to test a search (an index entry names its trace).
+    const hydrate: Hydration = q.documents || d.matches !== null ? d.hydrate : 'none';
+    const lower: Bound | undefined = q.after !== null ? { value: q.after, inclusive: false } : q.filters.since ? { value: q.filters.since, inclusive: true } : undefined;
+    // Order keys start with the creation time: `<until>~` sorts after every key created at `until`.
+    const upper: Bound = { value: `${q.until}~`, inclusive: true };
+    const stream = mergeShards(this.doc, { ...d.query, lower, upper, forward: true, expect: q.limit + 1 });
+    const scan = await this.take(tenant, stream, { ...d, hydrate }, 0, q.limit, q.deadline, false);
+    const prefix = keys.trace(tenant.organizationId, tenant.projectId, '').pk;
+    const items = await Promise.all(
+      scan.items.map(async (i) => ({
+        id: typeof i.trace_id === 'string' ? i.trace_id : String(i.pk).slice(prefix.length),
+        position: String(i.ok ?? i[d.query.skAttr]),
+        ...(q.documents ? { view: await this.view(tenant, i) } : {}),
+      })),
+    );
+    return { items, position: scan.position ?? q.after, done: !scan.more };
   }
 
   // --- created_at order ---------------------------------------------------------------------
@@ -220,7 +249,8 @@ export class DynamoTraceStore implements TraceReader {
    * them, or (`big`) only those of entries that hold the trace but for its document (an entry of gsi4
    * whose document was too big to copy into the index); the others are answered from the entry.
    */
-  private async hydrate(tenant: Tenant, entries: Item[], which: 'all' | 'big' = 'all'): Promise<(Item | undefined)[]> {
+  private async hydrate(tenant: Tenant, entries: Item[], which: Hydration = 'all'): Promise<(Item | undefined)[]> {
+    if (which === 'none') return entries;
     const keyOf = (e: Item) => (typeof e.trace_id === 'string' ? keys.trace(tenant.organizationId, tenant.projectId, e.trace_id) : { pk: String(e.pk), sk: 'T' });
     const needs = (e: Item) => which === 'all' || (!(e.doc_z instanceof Uint8Array) && typeof e.payload_key !== 'string');
     const wanted = entries.filter(needs).map(keyOf);

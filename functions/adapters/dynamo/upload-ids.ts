@@ -8,8 +8,10 @@ import { keys } from './keys.js';
  * of its own (`U#<org>#<project>#<upload>#<n>`): a chunk is about 180 write units, and one
  * partition takes 1,000 a second.
  */
-export async function putIdChunk(doc: DynamoDBDocumentClient, table: string, org: string, project: string, uploadId: string, index: number, ids: string[]): Promise<void> {
-  await doc.send(new PutCommand({ TableName: table, Item: { ...keys.uploadIds(org, project, uploadId, index), type: 'upload-ids', ids: ids.join(',') } }));
+export async function putIdChunk(doc: DynamoDBDocumentClient, table: string, org: string, project: string, uploadId: string, index: number, ids: string[], expiresAt?: number): Promise<void> {
+  await doc.send(
+    new PutCommand({ TableName: table, Item: { ...keys.uploadIds(org, project, uploadId, index), type: 'upload-ids', ids: ids.join(','), ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}) } }),
+  );
 }
 
 /** One chunk's ids (empty when it does not exist). */

@@ -17,18 +17,31 @@ import {
 } from '../../domain/ports.js';
 import { filenameSortKey, keys, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { putIdChunk, readIdChunks } from './upload-ids.js';
+import { EXPIRY_GRACE_DAYS, expiresAt, isExpired } from '../../domain/expiry.js';
 import { uploadWorkItem } from './search-work.js';
 
 /** Distinct sources counted per transaction (keeps each update expression small). */
 const SOURCES_PER_TRANSACTION = 40;
 
+export interface UploadStoreOptions {
+  /** The traces' retention in days: upload state expires (DynamoDB TTL) EXPIRY_GRACE_DAYS after its traces; absent: kept. */
+  retentionDays?: number | undefined;
+  /** With a search index: the completion transaction also records the upload's traces as work for the indexer. */
+  searchWork?: boolean;
+}
+
 export class DynamoUploadStore implements UploadStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
-    /** With a search index: the completion transaction also records the upload's traces as work for the indexer. */
-    private readonly options: { searchWork?: boolean } = {},
+    private readonly options: UploadStoreOptions = {},
   ) {}
+
+  /** The TTL of everything an upload created at `createdAt` writes: its record, id chunks, markers, filename-order item. */
+  private expiry(createdAt: string): Record<string, number> {
+    const t = expiresAt(this.options.retentionDays, Date.parse(createdAt) || Date.now(), EXPIRY_GRACE_DAYS);
+    return t === undefined ? {} : { expires_at: t };
+  }
 
   async ensureUpload(u: NewUpload): Promise<UploadRecord> {
     const record = newUploadRecord(u);
@@ -36,8 +49,10 @@ export class DynamoUploadStore implements UploadStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...keys.upload(u.organizationId, u.projectId, u.uploadId), type: 'upload', ...toItem(record) },
-          ConditionExpression: 'attribute_not_exists(pk)',
+          Item: { ...keys.upload(u.organizationId, u.projectId, u.uploadId), type: 'upload', ...toItem(record), ...this.expiry(u.createdAt) },
+          // An expired record DynamoDB has not removed yet counts as absent.
+          ConditionExpression: 'attribute_not_exists(pk) OR expires_at <= :now',
+          ExpressionAttributeValues: { ':now': Math.floor(Date.now() / 1000) },
         }),
       );
     } catch (err) {
@@ -47,14 +62,15 @@ export class DynamoUploadStore implements UploadStore {
       throw err;
     }
     // The object's latest upload, for "create by filename"; an older event never overwrites a newer one.
+    const objectExpiry = this.expiry(new Date().toISOString()).expires_at;
     await this.doc
       .send(
         new UpdateCommand({
           TableName: this.table,
           Key: keys.object(u.organizationId, u.projectId, u.objectKey),
-          UpdateExpression: 'SET object_key = :k, filename = :f, latest_upload_id = :u, latest_upload_at = :t',
+          UpdateExpression: `SET object_key = :k, filename = :f, latest_upload_id = :u, latest_upload_at = :t${objectExpiry !== undefined ? ', expires_at = :exp' : ''}`,
           ConditionExpression: 'attribute_not_exists(latest_upload_at) OR latest_upload_at <= :t',
-          ExpressionAttributeValues: { ':k': u.objectKey, ':f': u.filename, ':u': u.uploadId, ':t': u.createdAt },
+          ExpressionAttributeValues: { ':k': u.objectKey, ':f': u.filename, ':u': u.uploadId, ':t': u.createdAt, ...(objectExpiry !== undefined ? { ':exp': objectExpiry } : {}) },
         }),
       )
       .catch((err: unknown) => {
@@ -67,7 +83,7 @@ export class DynamoUploadStore implements UploadStore {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: keys.upload(organizationId, projectId, uploadId), ConsistentRead: true }),
     );
-    return out.Item ? fromItem(out.Item) : null;
+    return out.Item && !isExpired(out.Item.expires_at) ? fromItem(out.Item) : null;
   }
 
   async refuse(u: UploadRecord, reason: string): Promise<void> {
@@ -113,14 +129,16 @@ export class DynamoUploadStore implements UploadStore {
   }
 
   async acquireLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number): Promise<LeaseResult> {
+    // The lease item outlives every trace of the key by the grace (its `starts` tells a fresh key from one ingested before).
+    const expiry = this.expiry(new Date(nowMs).toISOString()).expires_at;
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: keys.object(u.organizationId, u.projectId, u.objectKey),
-          UpdateExpression: 'SET lease_owner = :o, lease_until = :until, object_key = :k ADD starts :one',
+          UpdateExpression: `SET lease_owner = :o, lease_until = :until, object_key = :k${expiry !== undefined ? ', expires_at = :exp' : ''} ADD starts :one`,
           ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :o',
-          ExpressionAttributeValues: { ':o': owner, ':until': nowMs + leaseMs, ':now': nowMs, ':k': u.objectKey, ':one': 1 },
+          ExpressionAttributeValues: { ':o': owner, ':until': nowMs + leaseMs, ':now': nowMs, ':k': u.objectKey, ':one': 1, ...(expiry !== undefined ? { ':exp': expiry } : {}) },
           ReturnValues: 'UPDATED_OLD',
         }),
       );
@@ -187,7 +205,7 @@ export class DynamoUploadStore implements UploadStore {
   }
 
   async putIdChunk(u: UploadRecord, index: number, ids: string[]): Promise<void> {
-    await putIdChunk(this.doc, this.table, u.organizationId, u.projectId, u.uploadId, index, ids);
+    await putIdChunk(this.doc, this.table, u.organizationId, u.projectId, u.uploadId, index, ids, this.expiry(u.createdAt).expires_at);
   }
 
   /**
@@ -234,7 +252,7 @@ export class DynamoUploadStore implements UploadStore {
               {
                 Put: {
                   TableName: this.table,
-                  Item: { ...keys.uploadCounted(u.organizationId, u.projectId, u.uploadId, g), type: 'upload-counted' },
+                  Item: { ...keys.uploadCounted(u.organizationId, u.projectId, u.uploadId, g), type: 'upload-counted', ...this.expiry(u.createdAt) },
                   ConditionExpression: 'attribute_not_exists(pk)',
                 },
               },
@@ -282,7 +300,7 @@ export class DynamoUploadStore implements UploadStore {
             ...(total > 0 ? [{ Update: { TableName: this.table, Key: counterKey, ...counterUpdate(last, total, sources.map(([src]) => src)) } }] : []),
             // The hour also counts the upload's bad lines (for the viewer's charts), in this same exactly-once transaction.
             ...(total > 0 || s.errorCount > 0 ? [{ Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total, [], s.errorCount) } }] : []),
-            ...(s.traces > 0 ? [{ Put: { TableName: this.table, Item: uploadByFilenameItem(u, s) } }] : []),
+            ...(s.traces > 0 ? [{ Put: { TableName: this.table, Item: { ...uploadByFilenameItem(u, s), ...this.expiry(u.createdAt) } } }] : []),
             // Exactly once with the completion: the indexer builds the upload's entries from this (search-work.ts).
             ...(s.traces > 0 && this.options.searchWork ? [{ Put: { TableName: this.table, Item: uploadWorkItem(u) } }] : []),
           ],

@@ -1,0 +1,45 @@
+import * as z from 'zod';
+import { exportTracesPage, ExportTooLargeError } from '../domain/exports.js';
+import { CursorError, normalizeListParams, toListQuery } from '../domain/list-query.js';
+import { httpHandler, HttpError, parseWith, projectScope } from '../shared/http.js';
+import { ExportTracesQuery } from '../shared/requests.js';
+import { traceStore } from '../shared/services.js';
+
+/**
+ * GET .../traces/export: every trace matching the list's filters as JSON Lines (one trace, with its
+ * `data`, per line; oldest first), as much as one answer holds; `X-Next-Cursor` goes on with the
+ * same range (anchored on the first page). Larger exports: POST .../exports.
+ */
+export const handler = httpHandler(async (event) => {
+  const tenant = projectScope(event);
+  const params = parseWith(ExportTracesQuery, normalizeListParams(event.queryStringParameters ?? {}), 'invalid_query') as z.infer<typeof ExportTracesQuery>;
+  const now = Date.now();
+  const q = toListQuery({ ...params, page: 1, page_size: 1, sort_by: 'created_at', sort_order: 'asc' }, now);
+  try {
+    const page = await exportTracesPage(traceStore(), tenant, {
+      filters: { source: q.source, judgeId: q.judgeId, status: q.status, since: q.since, search: q.search },
+      timeRange: params.time_range,
+      cursor: params.cursor,
+      now,
+    });
+    return ndjson(page);
+  } catch (err) {
+    if (err instanceof CursorError) throw new HttpError(400, 'invalid_cursor', err.message);
+    if (err instanceof ExportTooLargeError) throw new HttpError(413, 'export_too_large', err.message);
+    throw err;
+  }
+});
+
+/** A JSON Lines answer with its line count and, when more follow, the next page's cursor. */
+export function ndjson(page: { body: string; lines: number; nextCursor: string | null }) {
+  return {
+    statusCode: 200,
+    headers: {
+      'content-type': 'application/x-ndjson; charset=utf-8',
+      'x-export-lines': String(page.lines),
+      'access-control-expose-headers': 'x-next-cursor, x-export-lines',
+      ...(page.nextCursor ? { 'x-next-cursor': page.nextCursor } : {}),
+    },
+    body: page.body,
+  };
+}
