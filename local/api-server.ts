@@ -102,6 +102,9 @@ export async function startApiServer(options: { port: number; host?: string }): 
       else res.destroy();
     });
   });
+  // Idle keep-alive connections outlive any client's reuse of them (Node's 5 s default races a client that
+  // sends on an idle socket just as the server closes it: ECONNRESET on a busy machine).
+  server.keepAliveTimeout = 65_000;
   // Requests Node's HTTP parser refuses (a malformed request line or header, conflicting framing, headers
   // over 16 KB) get a JSON error too, not Node's default bare status line.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
