@@ -19,6 +19,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { modeledSeconds, startCapacityModel } from '../test/support/capacity-model.js';
 import { childOf, exportOnce, recordSpans } from '../test/support/otlp.js';
+import { SERVER_LINE } from './otlp-server-line.js';
 import { median, round } from './stats.js';
 
 export interface OtlpBenchOptions {
@@ -114,10 +115,13 @@ async function startServer(dynamoEndpoint: string): Promise<Server> {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async () => {
-    const line = await lines.next();
-    if (line.done) throw new Error('the OTLP bench server exited');
-    return JSON.parse(line.value) as Record<string, unknown>;
+  // The server's own lines carry SERVER_LINE; the handlers' logs (Powertools writes to stdout) are skipped.
+  const next = async (): Promise<Record<string, unknown>> => {
+    for (;;) {
+      const line = await lines.next();
+      if (line.done) throw new Error('the OTLP bench server exited');
+      if (line.value.startsWith(SERVER_LINE)) return JSON.parse(line.value.slice(SERVER_LINE.length)) as Record<string, unknown>;
+    }
   };
   const info = (await next()) as unknown as Omit<Server, 'stats' | 'stop'>;
   return {
