@@ -17,10 +17,10 @@ import { describeRequest, rawRequest, rawSocketRequest, type RawRequest, type Ra
 import { ingestAt, projectCounter, projectTraces, projectUploads, startTestStack, type TestStack } from '../support/stack.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed2024);
-/** Requests aimed at each route (whatever the mutation: its path, its method, its body...). */
-const PER_ROUTE = 135;
+/** Requests aimed at each route (whatever the mutation: its path, its method, its body...); FUZZ_PER_ROUTE for a deeper run. */
+const PER_ROUTE = Number(process.env.FUZZ_PER_ROUTE ?? 64);
 /** The catalogue routes share one handler that answers not_implemented after the tenant check: fewer each. */
-const budgetOf = (r: RouteDef) => (r.handler === 'notImplemented' ? 40 : PER_ROUTE);
+const budgetOf = (r: RouteDef) => (r.handler === 'notImplemented' ? Math.ceil(PER_ROUTE / 3) : PER_ROUTE);
 /** Paths that no route serves, derived from the routes' own. */
 const UNKNOWN_PATHS = 120;
 const CONCURRENCY = 8;
