@@ -12,6 +12,7 @@ import { chromium, type BrowserContext, type Locator, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bulkLoadSpans } from '../support/spans.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
+import { callApi } from '../support/api.js';
 
 // The page's own globals, for the functions run in it with page.evaluate (this file is compiled without the DOM library).
 declare const document: any, sessionStorage: any, localStorage: any, location: any, DataTransfer: any, File: any;
@@ -28,14 +29,9 @@ const ids: Record<string, string> = {};
 const HOUR = 3_600_000;
 
 async function api(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${stack.info.apiUrl}${path}`, {
-    method,
-    headers: { 'x-api-key': stack.info.apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-  return text ? JSON.parse(text) : undefined;
+  const res = await callApi(stack, method, path, body);
+  if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${res.text.slice(0, 300)}`);
+  return res.body;
 }
 const P = () => `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
 

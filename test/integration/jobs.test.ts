@@ -15,6 +15,7 @@ import { main, type CliIo } from '../../cli/trace-ingest.js';
 import { TraceIngestClient } from '../../sdk/index.js';
 import { incompressibleText } from '../support/prng.js';
 import { ingestAt, projectCounter, projectTraces, startTestStack, type TestStack } from '../support/stack.js';
+import { callApi } from '../support/api.js';
 
 let stack: TestStack;
 let base: string;
@@ -25,14 +26,7 @@ let crash: { point: FaultPoint; atStep: number; action: Job['action']; fired: bo
 const lines = (records: object[]) => `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
 const HOUR = 3_600_000;
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${stack.info.apiUrl}${base}${path}`, {
-    method,
-    headers: { 'x-api-key': stack.info.apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, headers: res.headers, text: await res.text() };
-}
+const api = (method: string, path: string, body?: unknown) => callApi(stack, method, `${base}${path}`, body);
 
 const idsOf = (jsonl: string) => jsonl.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
 

@@ -32,6 +32,7 @@ import { childOf, exportOnce, exporterFor, hexSpanId, hexTraceId, mustExport, re
 import { rawRequest } from '../support/raw-http.js';
 import { getItem, projectCounter, projectTraces, startTestStack, type TestStack } from '../support/stack.js';
 import { incompressibleText } from '../support/prng.js';
+import { callApi } from '../support/api.js';
 
 type Json = any;
 type Node = Record<string, unknown> & { trace_id: string; parent_trace_id: string; children: string[]; children_logs: Node[]; depth: number };
@@ -54,15 +55,7 @@ function decodeStatus(bytes: Uint8Array): { code: number; message: string } {
   return out;
 }
 
-async function api(method: string, path: string, body?: unknown, key = stack.info.apiKey): Promise<{ status: number; body: Json; text: string }> {
-  const res = await fetch(`${stack.info.apiUrl}${path}`, {
-    method,
-    headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
-}
+const api = (method: string, path: string, body?: unknown, key?: string) => callApi(stack, method, path, body, key);
 
 const P = () => `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
 

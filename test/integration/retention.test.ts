@@ -10,6 +10,7 @@ import { sweepExpired } from '../../functions/domain/retention.js';
 import { retentionDeps } from '../../functions/shared/services.js';
 import { getItem, ingestAt as ingestFileAt, projectCounter, projectTraces, startTestStack, type StoredTraceItem, type TestStack } from '../support/stack.js';
 import { incompressibleText } from '../support/prng.js';
+import { callApi } from '../support/api.js';
 
 const DAY = 86_400_000;
 let stack: TestStack;
@@ -24,13 +25,7 @@ async function ingestAt(filename: string, body: string, at: number) {
   await ingestFileAt(stack, `${stack.info.dropPrefix}retention/${filename}`, body, at);
 }
 
-async function api(method: string, path: string, body?: unknown) {
-  return fetch(`${stack.info.apiUrl}${base}${path}`, {
-    method,
-    headers: { 'x-api-key': stack.info.apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const api = (method: string, path: string, body?: unknown) => callApi(stack, method, `${base}${path}`, body);
 
 const nameOf = (t: StoredTraceItem) => (t.doc ? (JSON.parse(t.doc) as { name: string }).name : 'old-big');
 const byName = (items: StoredTraceItem[], name: string) => items.find((t) => nameOf(t) === name)!;
@@ -68,8 +63,8 @@ beforeAll(async () => {
   );
   before = await projectTraces(stack);
   const res = await api('POST', '/trace-evaluations', { trace_id: byName(before, 'old-evaluated').id, judge_id: 'judge-1', passed: true });
-  expect(res.status, await res.clone().text()).toBe(201);
-  evaluationId = ((await res.json()) as { id: string }).id;
+  expect(res.status, res.text).toBe(201);
+  evaluationId = (res.body as { id: string }).id;
 }, 90_000);
 
 afterAll(async () => {
@@ -105,15 +100,15 @@ describe('retention sweep', () => {
     expect(counter?.traces).toBe(2);
     expect(Object.fromEntries(Object.entries(counter?.by_source ?? {}).filter(([, n]) => n !== 0))).toEqual({ shared: 1, 'recent-only': 1 });
     expect([...(counter?.sources ?? [])].sort()).toEqual(['recent-only', 'shared']);
-    const sources = (await (await api('GET', '/traces/sources')).json()) as { sources: string[] };
+    const sources = (await api('GET', '/traces/sources')).body as { sources: string[] };
     expect(sources.sources).toEqual(['recent-only', 'shared']);
     const oldCounter = (await getItem(stack, oldHour)) as { traces: number; by_source: Record<string, number> };
     expect(oldCounter.traces).toBe(0);
     expect(Object.values(oldCounter.by_source).every((n) => n === 0)).toBe(true);
     expect(await getItem(stack, recentHour)).toMatchObject({ traces: 2, by_source: { shared: 1, 'recent-only': 1 } });
-    const list = (await (await api('GET', '/traces')).json()) as { total_count: number };
+    const list = (await api('GET', '/traces')).body as { total_count: number };
     expect(list.total_count).toBe(2);
-    const lastWeek = (await (await api('GET', '/traces?time_range=7d')).json()) as { total_count: number };
+    const lastWeek = (await api('GET', '/traces?time_range=7d')).body as { total_count: number };
     expect(lastWeek.total_count).toBe(2);
 
     // A second run deletes nothing.

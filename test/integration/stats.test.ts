@@ -4,20 +4,13 @@ import { latencyBucket, bucketBounds } from '../../functions/domain/stats.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { ingestDeps, tenantStore } from '../../functions/shared/services.js';
 import { ingestAt, startTestStack, type TestStack } from '../support/stack.js';
+import { callApi } from '../support/api.js';
 
 let stack: TestStack;
 const AT = Date.parse('2026-11-20T10:30:00Z');
 const P = () => `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
 
-async function api(method: string, path: string, body?: unknown, key = stack.info.apiKey) {
-  const res = await fetch(`${stack.info.apiUrl}${path}`, {
-    method,
-    headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
-}
+const api = (method: string, path: string, body?: unknown, key?: string) => callApi(stack, method, path, body, key);
 
 const span = (id: string, over: Record<string, unknown> = {}) => ({
   trace_id: id,
