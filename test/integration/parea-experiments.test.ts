@@ -5,58 +5,37 @@
  * the SDK, built from its public source and unmodified, sent to a local stack: the experiment
  * runner, listExperiments, getExperimentStats, recordFeedback, getTraceLogs and its LangChain
  * tracer); only the uuids the recording's server answered are replaced by this server's, as the
- * SDK would have sent them. The Python SDK's bodies are written from its source (attrs `asdict`
- * of parea/schemas/models.py: every field, nulls included), since PyPI is out of reach here.
+ * SDK would have sent them. The Python SDK's requests are replayed the same way from
+ * test/fixtures/parea-py-sdk/ (its source, unmodified, run on Debian's Python packages: the
+ * experiment runner, @trace, record_feedback, get_trace_log(s); see that folder's README for the
+ * import-only stubs of packages Debian lacks, which nothing here calls and which change nothing
+ * sent). The bodies written from its source (attrs `asdict` of parea/schemas/models.py) stay, for
+ * what the recording does not cover (retried creates, filters, a Python LangChain run: LangChain
+ * is not packaged for Debian, so its tracer could not be run).
  */
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../functions/domain/tenancy.js';
+import { tenantStore } from '../../functions/shared/services.js';
 import { parseTraceLogForest } from '../../functions/domain/wire.js';
 import { rawRequest } from '../support/raw-http.js';
+import { replay as replayOn, sdkFixture, sendRaw, type Recorded } from '../support/sdk-replay.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
-interface Recorded {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-}
 interface Header {
   recorded: { experiment_uuid: string; project_uuid: string; printed_summary?: Record<string, string> };
 }
-function fixture(name: string): { header: Header; requests: Recorded[] } {
-  const lines = readFileSync(new URL(`../fixtures/parea-ts-sdk/${name}`, import.meta.url), 'utf8').split('\n').filter(Boolean);
-  return { header: JSON.parse(lines[0]!) as Header, requests: lines.slice(1).map((l) => JSON.parse(l) as Recorded) };
-}
+const fixture = (name: string) => sdkFixture<Header>('parea-ts-sdk', name);
 
 let stack: TestStack;
 type Json = any;
 
-async function send(method: string, path: string, body: string | undefined, headers: Record<string, string> = { 'content-type': 'application/json' }) {
-  const res = await fetch(`${stack.info.apiUrl}${path}`, { method, headers: { ...headers, 'x-api-key': stack.info.apiKey }, ...(body !== undefined && method !== 'GET' ? { body } : {}) });
-  const bytes = Buffer.from(await res.arrayBuffer());
-  const text = bytes.toString('utf8');
-  return { status: res.status, headers: res.headers, text, json: text ? (JSON.parse(text) as Json) : undefined };
-}
+const target = () => ({ apiUrl: stack.info.apiUrl, apiKey: stack.info.apiKey });
+const send = (method: string, path: string, body: string | undefined, headers: Record<string, string> = { 'content-type': 'application/json' }) => sendRaw(target(), method, path, body, headers);
 const parea = (method: string, path: string, body?: unknown) => send(method, `/api/parea/v1${path}`, body === undefined ? undefined : JSON.stringify(body));
 
 /** Replays recorded requests in order; `map` holds recorded → answered uuids, learned from the answers. */
-async function replay(requests: Recorded[], map: Map<string, string>) {
-  const answers: Awaited<ReturnType<typeof send>>[] = [];
-  for (const r of requests) {
-    let path = r.path;
-    let body = r.body;
-    for (const [from, to] of map) {
-      path = path.split(from).join(to);
-      body = body.split(from).join(to);
-    }
-    // fetch decompresses on its own: the recorded Accept-Encoding is sent as recorded all the same.
-    const res = await send(r.method, path, r.method === 'GET' ? undefined : body, r.headers);
-    expect(res.status, `${r.method} ${r.path}: ${res.text}`).toBe(200);
-    answers.push(res);
-  }
-  return answers;
-}
+const replay = (requests: Recorded[], map: Map<string, string>) => replayOn(target(), requests, map);
 
 /** The TS SDK's calculateAvgStdForExperiment (src/experiment/utils.ts), which prints the summary. */
 function printedSummary(stats: { parent_trace_stats: Json[] }, datasetLevel: Json[]): Record<string, string> {
@@ -102,7 +81,7 @@ afterAll(async () => {
 describe("the TypeScript SDK's experiment runner, replayed", () => {
   let finished: Json;
   it('creates the experiment, stores its spans, finishes it: the stats give the summary the SDK printed', async () => {
-    const project = await send('POST', run.requests[0]!.path, run.requests[0]!.body, run.requests[0]!.headers);
+    const project = await send('POST', run.requests[0]!.path!, run.requests[0]!.body, run.requests[0]!.headers);
     uuids.set(run.header.recorded.project_uuid, project.json.uuid);
     const [, create] = [project, await replay([run.requests[2]!].map((r) => ({ ...r, body: r.body.split(run.header.recorded.project_uuid).join(project.json.uuid) })), new Map())];
     const created = create[0]!.json;
@@ -190,6 +169,108 @@ describe('the TypeScript SDK: feedback, getTraceLogs, the LangChain tracer, repl
     // The same run posted again (a retry) changes nothing; it is one more root in the listing.
     await send('POST', '/api/parea/v1/trace_log/langchain', more.requests[8]!.body);
     expect((await parea('POST', '/get_trace_logs', { project_name: 'default' })).json.total).toBe(5);
+  });
+});
+
+interface PyHeader {
+  recorded: { project_uuid: string; experiment_uuid: string; answer_trace_id: string; printed_summary: Record<string, string | number> };
+}
+const py = sdkFixture<PyHeader>('parea-py-sdk', 'experiment-feedback-listing.jsonl');
+
+/** The Python SDK's calculate_avg_std_for_experiment (parea/experiment/experiment.py) and the dataset-level scores it adds: what run() printed. */
+function pythonPrintedSummary(stats: { parent_trace_stats: Json[]; dataset_level_stats: Json[] }): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const attr of ['latency', 'input_tokens', 'output_tokens', 'total_tokens', 'cost']) {
+    const values = stats.parent_trace_stats.map((s) => s[attr]).filter((v) => v !== null && v !== undefined) as number[];
+    if (values.length) out[attr] = (values.reduce((a, b) => a + b, 0) / values.length).toFixed(attr === 'cost' ? 5 : 2);
+  }
+  const byName: Record<string, number[]> = {};
+  for (const s of stats.parent_trace_stats) for (const sc of s.scores) (byName[sc.name] ??= []).push(sc.score);
+  for (const [n, v] of Object.entries(byName)) out[n] = (v.reduce((a, b) => a + b, 0) / v.length).toFixed(2);
+  for (const d of stats.dataset_level_stats) out[d.name] = d.score;
+  return out;
+}
+
+/** What cattrs needs of a TraceLogTree, on every node: TraceLog's four ids and start are `instance_of(str)`. */
+function expectPythonTree(t: Json) {
+  for (const k of ['trace_id', 'parent_trace_id', 'root_trace_id', 'start_timestamp']) expect(typeof t[k], `${t.trace_name}.${k}`).toBe('string');
+  expect(Array.isArray(t.children_logs)).toBe(true);
+  t.children_logs.forEach(expectPythonTree);
+}
+
+describe("the Python SDK, replayed (experiment runner, @trace, record_feedback, get_trace_logs)", () => {
+  // Its own project, so the listing's totals are the recording's.
+  let answers: Awaited<ReturnType<typeof replay>>;
+  let key: { apiKey: string; projectId: string };
+  const at = (method: string, suffix: string, nth = 0) => answers.filter((_, i) => py.requests[i]!.method === method && py.requests[i]!.path!.endsWith(suffix))[nth]!;
+  const pyMap = new Map<string, string>();
+  beforeAll(async () => {
+    key = await createApiKey(tenantStore(), { organization: 'parea-py', project: 'default' });
+    answers = await replayOn({ apiUrl: stack.info.apiUrl, apiKey: key.apiKey }, py.requests, pyMap, (r, a) => {
+      if (r.path === '/api/parea/v1/project') pyMap.set(py.header.recorded.project_uuid, a.json.uuid);
+      if (r.path === '/api/parea/v1/experiment') pyMap.set(py.header.recorded.experiment_uuid, a.json.uuid);
+    });
+  });
+
+  it('sends what the fixture holds: every request as the SDK made it, python-httpx with its SDK headers', () => {
+    expect(py.requests).toHaveLength(24);
+    for (const r of py.requests) {
+      expect(r.headers).toMatchObject({ 'user-agent': 'python-httpx/0.23.3', 'x-sdk-language': 'python', 'x-sdk-version': '0.2.219', 'accept-encoding': 'gzip, deflate' });
+      // httpx's json= (json.dumps, default separators): a content type only with a body.
+      expect(r.headers['content-type']).toBe(r.method === 'GET' ? undefined : 'application/json');
+    }
+  });
+
+  it('creates the project and the experiment as the models read them, then finishes it: the stats give the summary run() printed', () => {
+    const project = at('POST', '/project').json;
+    expect(project).toMatchObject({ uuid: key.projectId, created_at: expect.any(String), name: 'default' });
+    expect(typeof project.was_created).toBe('boolean');
+    const created = at('POST', '/experiment').json;
+    expect(created).toMatchObject({ name: 'greetings', uuid: expect.any(String), created_at: expect.any(String), metadata: { purpose: 'sdk-replay' } });
+    const finished = at('POST', '/finished').json;
+    expect(finished.parent_trace_stats).toHaveLength(3);
+    for (const s of finished.parent_trace_stats) {
+      expect(typeof s.trace_id).toBe('string');
+      for (const k of ['latency', 'input_tokens', 'output_tokens', 'total_tokens', 'cost']) expect(typeof s[k], k).toBe('number');
+      expect(s.scores.map((sc: Json) => sc.name)).toEqual(['exact_match', 'length']);
+    }
+    expect(pythonPrintedSummary(finished)).toEqual(py.header.recorded.printed_summary);
+    expect(at('GET', '/stats').json).toEqual(finished);
+  });
+
+  it('lists it (list_experiments, get_experiment) with its pinned stats, and serves its trees', () => {
+    const uuid = pyMap.get(py.header.recorded.experiment_uuid)!;
+    const listed = at('POST', '/experiments', 0).json;
+    expect(listed).toHaveLength(1);
+    expectPythonExperiment(listed[0]);
+    expect(listed[0]).toMatchObject({ uuid, name: 'greetings', run_name: 'run-1', status: 'completed', num_samples: 3, project_uuid: key.projectId });
+    expect(listed[0].pinned_stats).toContainEqual({ var1: 'exact_match', operation: 'mean', value: 0.666666667 });
+    expect(listed[0].pinned_stats).toContainEqual({ var1: 'n_logs', operation: 'custom', value: 3 });
+    expect(at('POST', '/experiments', 1).json).toEqual(listed);
+    const trees = at('POST', `/experiment/${py.header.recorded.experiment_uuid}/trace_logs`).json;
+    parseTraceLogForest(trees);
+    trees.forEach(expectPythonTree);
+    // The eval functions are traced too (the SDK wraps each in trace()): children of the sample's root.
+    expect(trees.map((t: Json) => [t.trace_name, t.status, t.experiment_uuid, t.children_logs.map((c: Json) => c.trace_name).sort()])).toEqual(
+      Array.from({ length: 3 }, () => ['greeting', 'success', uuid, ['call_model', 'exact_match', 'length']]),
+    );
+  });
+
+  it("records the feedback on the traced function's span; get_trace_log reads it back", () => {
+    const tree = at('GET', `/trace_log/${py.header.recorded.answer_trace_id}`).json;
+    expectPythonTree(tree);
+    expect(tree).toMatchObject({ trace_name: 'answer_question', feedback_score: 0.21, status: 'success', tags: ['sdk-replay'], metadata: { source: 'python', feedback_name: 'thumbs', feedback_comment: 'meh' }, inputs: { question: 'What is six times seven?' }, output: '42' });
+  });
+
+  it('answers get_trace_logs (QueryParams) as PaginatedTraceLogsResponse: a like filter in pages, then the last hour by status', () => {
+    const like = at('POST', '/get_trace_logs', 0).json;
+    expect(like).toMatchObject({ total: 3, page: 1, total_pages: 2, page_size: 2 });
+    expect(like.results.map((t: Json) => t.trace_name)).toEqual(['greeting', 'greeting']);
+    like.results.forEach(expectPythonTree);
+    const hour = at('POST', '/get_trace_logs', 1).json;
+    expect(hour).toMatchObject({ total: 4, page: 1, total_pages: 1, page_size: 20 });
+    // Newest first: the traced function came after the experiment.
+    expect(hour.results.map((t: Json) => t.trace_name)).toEqual(['answer_question', 'greeting', 'greeting', 'greeting']);
   });
 });
 
