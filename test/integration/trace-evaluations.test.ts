@@ -3,11 +3,14 @@
  * wait_for_completion), the list's outcome, time_range, search and sort filters with their
  * totals and cursors, and the catalogue routes that are not served. On a real local stack; the
  * shapes are those of LayerLens/stratix-python (models/trace_evaluation.py, resources/trace_evaluations).
+ * The client itself (unmodified, on Debian's pydantic 1.10 and httpx) was recorded against a local
+ * stack: test/fixtures/stratix-py-client/ holds what it sent, replayed here byte for byte.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvaluation } from '../../functions/domain/evaluations.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { evaluationDeps, tenantStore } from '../../functions/shared/services.js';
+import { replay, sdkFixture, type Recorded, type ReplayAnswer } from '../support/sdk-replay.js';
 import { dropAndSettle, projectTraces, startTestStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -153,6 +156,96 @@ describe('list filters', () => {
       expect(res.status, q).toBe(400);
       expect(res.json.error.message, q).toMatch(new RegExp(name === 'cursor' ? 'cursor' : `^${name}: `));
     }
+  });
+});
+
+interface StratixHeader {
+  recorded: {
+    organization_id: string;
+    project_id: string;
+    trace_ids: string[];
+    evaluation_ids: string[];
+    results: { first: Json; second: Json };
+    get_many: Record<string, [number, number, string[], string[]]>;
+  };
+}
+const recorded = sdkFixture<StratixHeader>('stratix-py-client', 'trace-evaluations.jsonl');
+
+/** What the client's TraceEvaluation model requires; `status` one of TraceEvaluationStatus. */
+function expectEvaluationModel(e: Json) {
+  for (const k of ['id', 'trace_id', 'judge_id']) expect(typeof e[k], k).toBe('string');
+  expect(['pending', 'in_progress', 'success', 'failure']).toContain(e.status);
+  for (const k of ['created_at', 'started_at', 'finished_at']) expect(e[k] === undefined || e[k] === null || typeof e[k] === 'string', k).toBe(true);
+}
+
+describe('the Stratix Python client, replayed (get_results, wait_for_completion, filtered get_many)', () => {
+  const { header, requests } = recorded;
+  const ids = new Map<string, string>();
+  let answers: ReplayAnswer[];
+  let tenant: { apiKey: string; organizationId: string; projectId: string };
+  const mapped = (id: string) => ids.get(id) ?? id;
+  const answered = (pred: (r: Recorded) => boolean) => answers.filter((_, i) => pred(requests[i]!));
+  beforeAll(async () => {
+    // A project of its own: the totals are the recording's.
+    tenant = await createApiKey(tenantStore(), { organization: 'stratix-py', project: 'default' });
+    let evaluations = 0;
+    answers = await replay({ apiUrl: stack.info.apiUrl, apiKey: tenant.apiKey }, requests, ids, (r, a, i) => {
+      const path = r.path ?? '';
+      if (path === '/api/v1/organizations') {
+        ids.set(header.recorded.organization_id, a.json.data.id);
+        ids.set(header.recorded.project_id, a.json.data.projects[0].id);
+      } else if (path.endsWith('/traces/upload')) ids.set(requests[i + 1]!.url!, a.json.url);
+      else if (r.method === 'POST' && path.endsWith('/traces')) header.recorded.trace_ids.forEach((id, n) => ids.set(id, a.json.trace_ids[n]));
+      else if (r.method === 'POST' && path.endsWith('/trace-evaluations')) ids.set(header.recorded.evaluation_ids[evaluations++]!, a.json.id);
+    });
+  }, 60_000);
+
+  it('sends what the fixture holds: the client as it is (python-httpx, JSON in and out), the verdicts marked as the script’s', () => {
+    expect(requests).toHaveLength(28);
+    for (const r of requests.filter((r) => r.path && !r.by)) expect(r.headers, r.path).toMatchObject({ 'user-agent': 'python-httpx/0.23.3', accept: 'application/json', 'content-type': 'application/json' });
+    expect(requests.filter((r) => r.by).map((r) => (r.path ?? '').replace(/.*\/trace-evaluations\//, ''))).toEqual(header.recorded.evaluation_ids.slice(0, 2).map((id) => `${id}/results`));
+    expect(requests.filter((r) => r.url).map((r) => [r.method, r.headers['content-type']])).toEqual([['PUT', 'application/jsonl']]);
+  });
+
+  it('constructs, uploads and reads the traces as the client reads them', () => {
+    expect(answers[0]!.json.data).toMatchObject({ id: tenant.organizationId, name: 'stratix-py', projects: [{ id: tenant.projectId, name: 'default' }] });
+    const created = answered((r) => r.method === 'POST' && (r.path ?? '').endsWith('/traces'))[0]!.json;
+    expect(created.trace_ids).toHaveLength(3);
+    const trace = answered((r) => r.method === 'GET' && (r.path ?? '').endsWith(`/traces/${header.recorded.trace_ids[0]}`))[0]!.json;
+    expect(trace).toMatchObject({ id: created.trace_ids[0], organization_id: tenant.organizationId, project_id: tenant.projectId, created_at: expect.any(String), filename: 'stratix-traces.jsonl', input: 'user: What is the capital of France?' });
+    const many = answered((r) => r.method === 'GET' && (r.path ?? '').includes('/traces?'))[0]!.json;
+    expect(many).toMatchObject({ count: 3, total_count: 3 });
+  });
+
+  it('get_results: a 404 while pending (the client answers None), then the verdict; wait_for_completion stops on the first poll after it', () => {
+    const first = header.recorded.evaluation_ids[0]!;
+    const created = answered((r) => r.method === 'POST' && (r.path ?? '').endsWith('/trace-evaluations'));
+    created.forEach((a) => expectEvaluationModel(a.json));
+    expect(created.map((a) => a.json.status)).toEqual(['pending', 'pending', 'pending']);
+    const results = answered((r) => (r.path ?? '').endsWith(`${first}/results`) && r.method === 'GET');
+    expect(results.map((a) => a.status)).toEqual([404, 200]);
+    expect(results[0]!.json.error.code).toBe('not_found');
+    // The polls (get) around the verdict: pending before it, success on the next one.
+    const polls = requests.flatMap((r, i) => (r.method === 'GET' && (r.path ?? '').endsWith(`/trace-evaluations/${first}`) ? [answers[i]!.json.status] : r.by && (r.path ?? '').includes(first) ? ['verdict'] : []));
+    expect(polls).toEqual(['pending', 'pending', 'verdict', 'success']);
+    for (const [got, want] of [
+      [results[1]!.json, header.recorded.results.first],
+      [answered((r) => r.method === 'GET' && (r.path ?? '').endsWith(`${header.recorded.evaluation_ids[1]}/results`))[0]!.json, header.recorded.results.second],
+    ]) {
+      expectResultModel(got);
+      expect(got).toEqual({ ...want, id: `${mapped(want.trace_evaluation_id)}-result`, trace_evaluation_id: mapped(want.trace_evaluation_id), trace_id: mapped(want.trace_id), created_at: got.created_at });
+    }
+  });
+
+  it('get_many with each filter the client sends answers what it answered when recorded', () => {
+    const lists = answered((r) => r.method === 'GET' && (r.path ?? '').includes('/trace-evaluations?'));
+    const names = Object.keys(header.recorded.get_many);
+    expect(lists).toHaveLength(names.length);
+    lists.forEach((a, n) => {
+      const [count, total, evaluationIds, statuses] = header.recorded.get_many[names[n]!]!;
+      a.json.trace_evaluations.forEach(expectEvaluationModel);
+      expect([a.json.count, a.json.total, a.json.trace_evaluations.map((e: Json) => e.id), a.json.trace_evaluations.map((e: Json) => e.status)], names[n]).toEqual([count, total, evaluationIds.map(mapped), statuses]);
+    });
   });
 });
 
