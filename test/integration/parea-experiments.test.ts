@@ -267,10 +267,26 @@ describe("the Python SDK, replayed (experiment runner, @trace, record_feedback, 
     expect(like).toMatchObject({ total: 3, page: 1, total_pages: 2, page_size: 2 });
     expect(like.results.map((t: Json) => t.trace_name)).toEqual(['greeting', 'greeting']);
     like.results.forEach(expectPythonTree);
+    // time_range "1h" is on the roots' own start, which the recording set: the roots it answers
+    // are those that started within the hour before this run (all four right after recording, none later).
+    const roots = py.requests.filter((r) => r.path === '/api/parea/v1/trace_log').map((r) => JSON.parse(r.body) as Json).filter((sp) => sp.trace_id === sp.root_trace_id);
+    expect(roots.map((r) => r.trace_name).sort()).toEqual(['answer_question', 'greeting', 'greeting', 'greeting']);
+    const byStart = [...roots].sort((a, b) => Date.parse(b.start_timestamp) - Date.parse(a.start_timestamp)).map((r) => r.trace_id as string);
+    const startedSince = (ms: number) => roots.filter((r) => Date.parse(r.start_timestamp) >= Date.now() - ms).map((r) => r.trace_id as string);
     const hour = at('POST', '/get_trace_logs', 1).json;
-    expect(hour).toMatchObject({ total: 4, page: 1, total_pages: 1, page_size: 20 });
-    // Newest first: the traced function came after the experiment.
-    expect(hour.results.map((t: Json) => t.trace_name)).toEqual(['answer_question', 'greeting', 'greeting', 'greeting']);
+    const listed = hour.results.map((t: Json) => t.trace_id as string);
+    expect(hour).toMatchObject({ page: 1, page_size: 20, total: listed.length });
+    // A minute's leeway either side of the hour (the replay ran a little before this check).
+    expect(listed).toEqual(expect.arrayContaining(startedSince(3_600_000 - 60_000)));
+    expect(startedSince(3_600_000 + 60_000)).toEqual(expect.arrayContaining(listed));
+    expect(listed).toEqual(byStart.filter((id) => listed.includes(id)));
+  });
+
+  it('lists every root tree newest first: the traced function came after the experiment', async () => {
+    const all = await sendRaw({ apiUrl: stack.info.apiUrl, apiKey: key.apiKey }, 'POST', '/api/parea/v1/get_trace_logs', '{"project_name": "default", "status": "success"}', { 'content-type': 'application/json' });
+    expect(all.json).toMatchObject({ total: 4, page: 1, total_pages: 1, page_size: 20 });
+    expect(all.json.results.map((t: Json) => t.trace_name)).toEqual(['answer_question', 'greeting', 'greeting', 'greeting']);
+    all.json.results.forEach(expectPythonTree);
   });
 });
 
