@@ -167,6 +167,7 @@ interface StratixHeader {
     evaluation_ids: string[];
     results: { first: Json; second: Json };
     get_many: Record<string, [number, number, string[], string[]]>;
+    after_delete: { sources: string[]; deleted: boolean; traces: [number, number]; get_many: [number, number, string[], string[]] };
   };
 }
 const recorded = sdkFixture<StratixHeader>('stratix-py-client', 'trace-evaluations.jsonl');
@@ -201,7 +202,7 @@ describe('the Stratix Python client, replayed (get_results, wait_for_completion,
   }, 60_000);
 
   it('sends what the fixture holds: the client as it is (python-httpx, JSON in and out), the verdicts marked as the script’s', () => {
-    expect(requests).toHaveLength(28);
+    expect(requests).toHaveLength(32);
     for (const r of requests.filter((r) => r.path && !r.by)) expect(r.headers, r.path).toMatchObject({ 'user-agent': 'python-httpx/0.23.3', accept: 'application/json', 'content-type': 'application/json' });
     expect(requests.filter((r) => r.by).map((r) => (r.path ?? '').replace(/.*\/trace-evaluations\//, ''))).toEqual(header.recorded.evaluation_ids.slice(0, 2).map((id) => `${id}/results`));
     expect(requests.filter((r) => r.url).map((r) => [r.method, r.headers['content-type']])).toEqual([['PUT', 'application/jsonl']]);
@@ -215,6 +216,20 @@ describe('the Stratix Python client, replayed (get_results, wait_for_completion,
     expect(trace).toMatchObject({ id: created.trace_ids[0], organization_id: tenant.organizationId, project_id: tenant.projectId, created_at: expect.any(String), filename: 'stratix-traces.jsonl', input: 'user: What is the capital of France?' });
     const many = answered((r) => r.method === 'GET' && (r.path ?? '').includes('/traces?'))[0]!.json;
     expect(many).toMatchObject({ count: 3, total_count: 3 });
+  });
+
+  it('get_sources, then delete (a 204, which the client reads as done): the trace and its evaluation leave the lists', () => {
+    const { after_delete: after } = header.recorded;
+    expect(answered((r) => (r.path ?? '').endsWith('/traces/sources'))[0]!.json).toEqual({ sources: after.sources });
+    const deleted = answered((r) => r.method === 'DELETE');
+    expect(deleted.map((a) => a.status)).toEqual([204]);
+    expect(after.deleted).toBe(true);
+    const traces = answered((r) => r.method === 'GET' && (r.path ?? '').includes('/traces?'))[1]!.json;
+    expect([traces.count, traces.total_count]).toEqual(after.traces);
+    expect(traces.traces.map((t: Json) => t.id)).not.toContain(mapped(header.recorded.trace_ids[2]!));
+    const [count, total, evaluationIds, statuses] = after.get_many;
+    const list = answered((r) => r.method === 'GET' && (r.path ?? '').includes('/trace-evaluations?')).at(-1)!.json;
+    expect([list.count, list.total, list.trace_evaluations.map((e: Json) => e.id), list.trace_evaluations.map((e: Json) => e.status)]).toEqual([count, total, evaluationIds.map(mapped), statuses]);
   });
 
   it('get_results: a 404 while pending (the client answers None), then the verdict; wait_for_completion stops on the first poll after it', () => {
@@ -238,7 +253,8 @@ describe('the Stratix Python client, replayed (get_results, wait_for_completion,
   });
 
   it('get_many with each filter the client sends answers what it answered when recorded', () => {
-    const lists = answered((r) => r.method === 'GET' && (r.path ?? '').includes('/trace-evaluations?'));
+    // The last one came after the delete (above).
+    const lists = answered((r) => r.method === 'GET' && (r.path ?? '').includes('/trace-evaluations?')).slice(0, -1);
     const names = Object.keys(header.recorded.get_many);
     expect(lists).toHaveLength(names.length);
     lists.forEach((a, n) => {
