@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -691,7 +692,6 @@ export class TraceIngestClient {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The id the server gives the upload of an object version (functions/domain/ids.ts, as the worker derives it). */
 function uploadIdOf(tenant: Tenant, objectKey: string, version: string): string {

@@ -9,6 +9,7 @@
  * one transaction that holds only if the version is unchanged; a conflict
  * reads again and retries, so concurrent creates never lose one.
  */
+import { backoff } from './backoff.js';
 import { newId } from './ids.js';
 import type { Tenant } from './tenancy.js';
 
@@ -197,10 +198,7 @@ export class TraceNotFoundError extends Error {
 }
 
 /** Exponential backoff with full jitter, capped at 250 ms: contention on one trace clears in a few rounds. */
-async function defaultBackoff(attempt: number): Promise<void> {
-  const ms = Math.floor(Math.random() * Math.min(250, 10 * 2 ** attempt));
-  await new Promise<void>((resolve) => setTimeout(resolve, ms));
-}
+const defaultBackoff = (attempt: number) => backoff(attempt, 10, 250);
 
 /** Records an evaluation of a trace of the tenant's project; throws TraceNotFoundError when there is no such trace. */
 export async function createEvaluation(deps: EvaluationDeps, tenant: Tenant, input: NewEvaluation): Promise<Evaluation> {

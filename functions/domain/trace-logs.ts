@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import * as z from 'zod';
+import { backoff } from './backoff.js';
 import { compileFilter, filterFieldProbe, matchesTree, TraceLogFilter, type SpanPredicate } from './parea/filter.js';
 import { mergeSpan, SpanInput, spanFromInput, type Span } from './parea/span.js';
 import { LangchainRunBody, LangchainRunError, spansOfRun } from './parea/langchain.js';
@@ -229,8 +230,6 @@ function recordOf(tenant: Tenant, traceId: string, base: string | null, patches:
   return record;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Read, change, write if unchanged meanwhile; again on a conflict. `change` answers null for "nothing
  * to write". `known`: the record as just read (consistently) by the caller, used for the first try.
@@ -245,7 +244,7 @@ async function upsert(
 ): Promise<void> {
   const store = deps.store;
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    if (attempt > 0) await sleep(Math.floor(Math.random() * Math.min(1_000, 10 * 2 ** attempt)));
+    if (attempt > 0) await backoff(attempt, 10, 1_000);
     const current = attempt === 0 && known !== undefined ? known : await store.get(tenant, traceId);
     const changed = change(current);
     if (changed === null) return;

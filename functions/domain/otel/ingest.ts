@@ -13,6 +13,7 @@
  * functions/adapters/dynamo/otel-trace-store.ts.
  */
 import { randomUUID } from 'node:crypto';
+import { backoff } from '../backoff.js';
 import { parseSpan, storeSpan, TraceLogError, type SpanRecord, type SpanStore } from '../trace-logs.js';
 import type { SpanStatsSink } from '../stats.js';
 import type { Span } from '../parea/span.js';
@@ -292,8 +293,6 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
   if (failure !== null) throw (failure as { err: unknown }).err;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const backoff = (attempt: number) => sleep(Math.floor(Math.random() * Math.min(1_000, 10 * 2 ** attempt)));
 
 /**
  * Takes one export: answers how many spans were refused and why (OTLP's partial success).
@@ -386,7 +385,7 @@ async function writeTraces(deps: OtelIngestDeps, tenant: Tenant, byTrace: Map<st
     if (attempt >= MAX_WRITE_ATTEMPTS) {
       throw new OtelBusyError(`trace ${pending[0]!.otelTraceId} is being written by other exports; retry after a moment`);
     }
-    if (attempt > 0) await backoff(attempt);
+    if (attempt > 0) await backoff(attempt, 10, 1_000);
     const retry: Pending[] = [];
     const creates: { p: Pending; write: OtelTraceWrite }[] = [];
     for (let i = 0; i < pending.length; i += 100) {
