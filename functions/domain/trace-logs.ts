@@ -20,6 +20,8 @@ import { buildForest, subtree, treeToJson, type TreeNode } from './parea/tree.js
 import { recordSpanChange, type SpanStatsSink } from './stats.js';
 import type { Tenant } from './tenancy.js';
 import { rootChanged, rootFactsOf, type RootFacts } from './trace-log-roots.js';
+import { describeIssues } from './issues.js';
+import { isPlainObject } from './objects.js';
 
 // ---------------------------------------------------------------------------
 // The port
@@ -139,13 +141,6 @@ export interface TraceLogDeps {
 // Record (POST /trace_log) and update (PUT /trace_log)
 // ---------------------------------------------------------------------------
 
-function describe(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : 'body'}: ${i.message}`).join('; ');
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function checkIdBytes(what: string, value: string): void {
   if (Buffer.byteLength(value) > MAX_SPAN_ID_BYTES) throw new TraceLogError('invalid_request', `${what}: must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`);
@@ -155,7 +150,7 @@ function checkIdBytes(what: string, value: string): void {
 export function parseSpan(body: unknown, nowIso: string): Span {
   if (!isPlainObject(body)) throw new TraceLogError('invalid_request', 'body: must be a JSON object (one TraceLog)');
   const parsed = SpanInput.safeParse(body);
-  if (!parsed.success) throw new TraceLogError('invalid_request', describe(parsed.error));
+  if (!parsed.success) throw new TraceLogError('invalid_request', describeIssues(parsed.error, 'body'));
   const span = spanFromInput(parsed.data, nowIso);
   // zod assigns the keys it passes through, so an own "__proto__" field (JSON.parse makes one) would be lost: keep it as data.
   if (Object.hasOwn(body, '__proto__')) {
@@ -307,7 +302,7 @@ export async function recordTraceLog(deps: TraceLogDeps, tenant: Tenant, body: u
 /** PUT /trace_log: `{trace_id, root_trace_id, field_name_to_value_map}`. Kept as a patch when the span is not posted yet. */
 export async function updateTraceLog(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
   const parsed = TraceLogUpdate.safeParse(body);
-  if (!parsed.success) throw new TraceLogError('invalid_request', describe(parsed.error));
+  if (!parsed.success) throw new TraceLogError('invalid_request', describeIssues(parsed.error, 'body'));
   const { trace_id: traceId, root_trace_id: root, field_name_to_value_map: fields } = parsed.data;
   checkIdBytes('trace_id', traceId);
   if (root) checkIdBytes('root_trace_id', root);
@@ -609,7 +604,7 @@ export const FeedbackBody = z.looseObject(
  */
 export async function recordFeedback(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
   const parsed = FeedbackBody.safeParse(body);
-  if (!parsed.success) throw new TraceLogError('invalid_request', describe(parsed.error));
+  if (!parsed.success) throw new TraceLogError('invalid_request', describeIssues(parsed.error, 'body'));
   const f = parsed.data;
   const traceId = f.trace_id || f.inference_id;
   if (!traceId) throw new TraceLogError('invalid_request', 'trace_id: the span the feedback is about is required');
@@ -629,7 +624,7 @@ export async function recordFeedback(deps: TraceLogDeps, tenant: Tenant, body: u
 /** A LangChain run tree (the SDKs' tracer): every run stored as a span, parents first (./parea/langchain.ts). */
 export async function recordLangchainRun(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
   const top = LangchainRunBody.safeParse(body);
-  if (!top.success) throw new TraceLogError('invalid_request', describe(top.error));
+  if (!top.success) throw new TraceLogError('invalid_request', describeIssues(top.error, 'body'));
   let spans: Record<string, unknown>[];
   try {
     spans = spansOfRun(body);

@@ -3,6 +3,7 @@ import { flushMetrics, log, metricsFor, MetricUnit, startInvocation, withLogKeys
 import { METRIC, ROUTE_DIMENSION } from './metric-names.js';
 import * as z from 'zod';
 import type { Tenant } from '../domain/tenancy.js';
+import { describeIssues } from '../domain/issues.js';
 
 export type HttpEvent = APIGatewayProxyEventV2 & {
   requestContext: APIGatewayProxyEventV2['requestContext'] & { authorizer?: { lambda?: Record<string, unknown> } };
@@ -137,15 +138,6 @@ export function projectScope(event: HttpEvent): Tenant {
   return tenant;
 }
 
-/** Readable zod issues, each naming its parameter: `page_size: must be at most 500`. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => {
-      const where = i.path.length ? i.path.map(String).join('.') : 'request';
-      return `${where}: ${i.message}`;
-    })
-    .join('; ');
-}
 
 /** Parses a value with a schema; failures are a 400 naming the parameter. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, code = 'invalid_request'): z.infer<S> {

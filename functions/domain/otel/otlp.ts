@@ -14,6 +14,7 @@
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs/minimal.js';
 import root from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
+import { isPlainObject } from '../objects.js';
 
 // ---------------------------------------------------------------------------
 // What a request holds, as plain data
@@ -230,10 +231,6 @@ export function decodeRequest(body: Buffer, encoding: OtlpEncoding): OtlpRequest
 function errorText(err: unknown): string {
   if (err instanceof RangeError && /call stack/i.test(err.message)) return 'nested too deeply';
   return err instanceof Error ? err.message.replace(/^\.?opentelemetry\.proto\./, '') : String(err);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const HEX_ID = /^[0-9a-fA-F]*$/;

@@ -8,10 +8,10 @@
  */
 import * as z from 'zod';
 import { isIsoTimestamp, stringifyValue, toFiniteNumber } from './span.js';
+import { isPlainObject as isObject } from '../objects.js';
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined);
 
 export class LangchainRunError extends Error {}

@@ -5,6 +5,7 @@
  * Nothing here mutates its arguments.
  */
 import * as z from 'zod';
+import { isPlainObject } from '../objects.js';
 
 /** One evaluation score of a span. `score` is always a finite number on the wire. */
 export interface Score {
@@ -200,10 +201,6 @@ export function spanFromInput(input: SpanInputValue, nowIso: string): Span {
 // ---------------------------------------------------------------------------
 // Wire normalization (the spec's null rules, one node)
 // ---------------------------------------------------------------------------
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const NUMERIC_STRING = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
