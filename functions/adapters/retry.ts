@@ -1,11 +1,11 @@
 /** The adapters' retry kit: the one backoff (functions/domain/backoff.ts), Node's sleep, and which errors are worth another try. */
+import { THROTTLE_ERROR_NAMES } from '../shared/throttles.js';
+
 export { backoffMs } from '../domain/backoff.js';
 export { setTimeout as sleep } from 'node:timers/promises';
 
 const RETRYABLE = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
+  ...THROTTLE_ERROR_NAMES,
   'InternalServerError',
   'InternalFailure',
   'ServiceUnavailable',

@@ -4,6 +4,7 @@ import { METRIC, ROUTE_DIMENSION } from './metric-names.js';
 import * as z from 'zod';
 import type { Tenant } from '../domain/tenancy.js';
 import { describeIssues } from '../domain/issues.js';
+import { isThrottle } from './throttles.js';
 
 export type HttpEvent = APIGatewayProxyEventV2 & {
   requestContext: APIGatewayProxyEventV2['requestContext'] & { authorizer?: { lambda?: Record<string, unknown> } };
@@ -99,12 +100,8 @@ export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (eve
 let metricsInstance: ReturnType<typeof metricsFor> | undefined;
 const httpMetricsOf = () => (metricsInstance ??= metricsFor());
 
-const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'SlowDown', 'TooManyRequestsException']);
-
-/** The stores said "too many requests" even after the SDK's retries: the client should retry later. */
-export function isThrottle(err: unknown): boolean {
-  return err instanceof Error && THROTTLES.has(err.name);
-}
+/** Throttle errors (functions/shared/throttles.ts) answer 429; the OTLP handler asks here too. */
+export { isThrottle };
 
 /** Header lookup that ignores case (API Gateway lower-cases, other callers may not). */
 export function header(headers: Record<string, string | undefined> | undefined, name: string): string | undefined {
