@@ -8,8 +8,8 @@ const TIME_RANGE = /^(\d{1,6})([mhd])$/;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const MAX_RANGE_MS = 3650 * UNIT_MS.d;
 
-/** The spellings clients before Stratix 1.3.3 sent. */
-const CAMEL_ALIASES: Record<string, string> = {
+/** The spellings clients before Stratix 1.3.3 sent, and their snake_case names. */
+export const CAMEL_ALIASES: Readonly<Record<string, string>> = {
   pageSize: 'page_size',
   judgeId: 'judge_id',
   timeRange: 'time_range',
@@ -39,12 +39,15 @@ export const ListQuerySchema = z.object({
   cursor: z.string().min(1).max(4096).optional(),
 });
 
-/** Query string parameters → snake_case (camelCase accepted; the snake_case spelling wins when both are sent). */
-export function normalizeListParams(params: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * Query string parameters → snake_case (camelCase accepted; the snake_case spelling wins when both
+ * are sent); empty values count as absent. `aliases`: the camelCase names a route accepts.
+ */
+export function normalizeListParams<V>(params: Readonly<Record<string, V | undefined>>, aliases: Readonly<Record<string, string>> = CAMEL_ALIASES): Record<string, V> {
+  const out: Record<string, V> = {};
   for (const [k, v] of Object.entries(params)) {
     if (v === undefined || v === '') continue;
-    const key = CAMEL_ALIASES[k] ?? k;
+    const key = aliases[k] ?? k;
     if (key !== k && params[key] !== undefined && params[key] !== '') continue;
     out[key] = v;
   }

@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import { MAX_LIST } from '../domain/experiments.js';
-import { ListQuerySchema } from '../domain/list-query.js';
+import { CAMEL_ALIASES, ListQuerySchema, normalizeListParams } from '../domain/list-query.js';
 import { MAX_LIMIT, MAX_SPAN_ID_BYTES } from '../domain/trace-logs.js';
 
 /** The most a reasoning may hold (UTF-8 bytes). */
@@ -54,23 +54,11 @@ export const EvaluationResultBody = z.object({
   total_cost: optional(z.number().min(0).refine(storableNumber, 'must be 0 or a number of magnitude between 1e-130 and 2^53 - 1')),
 });
 
-const CAMEL_CASE: Record<string, string> = { traceId: 'trace_id', judgeId: 'judge_id', pageSize: 'page_size', timeRange: 'time_range', sortBy: 'sort_by', sortOrder: 'sort_order' };
-
-/** Both spellings are accepted (the snake_case one wins); empty values count as absent. */
-function normalize(query: unknown): unknown {
-  if (query === null || typeof query !== 'object') return query;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(query)) {
-    if (v === '' || v === undefined) continue;
-    const name = CAMEL_CASE[k] ?? k;
-    if (name !== k && name in query && (query as Record<string, unknown>)[name] !== '') continue;
-    out[name] = v;
-  }
-  return out;
-}
+/** The list's camelCase spellings, and the evaluation list's own `traceId`. */
+const EVALUATION_ALIASES = { ...CAMEL_ALIASES, traceId: 'trace_id' };
 
 export const ListEvaluationsQuery = z.preprocess(
-  normalize,
+  (query) => (query !== null && typeof query === 'object' ? normalizeListParams(query as Record<string, unknown>, EVALUATION_ALIASES) : query),
   z.object({
     trace_id: z.string().max(256).optional(),
     judge_id: z.string().max(256).optional(),
