@@ -12,6 +12,7 @@
 import { backoff } from './backoff.js';
 import { newId } from './ids.js';
 import type { Tenant } from './tenancy.js';
+import { DomainError } from './errors.js';
 
 /** `pending`: no verdict yet; `success`: the judge finished (passed true or false). */
 export type EvaluationStatus = 'pending' | 'in_progress' | 'success' | 'failure';
@@ -191,9 +192,10 @@ export interface EvaluationDeps {
   maxAttempts?: number;
 }
 
-export class TraceNotFoundError extends Error {
+/** An evaluation of a trace the project does not have. */
+export class TraceNotFoundError extends DomainError<'not_found'> {
   constructor(readonly traceId: string) {
-    super(`no trace ${traceId} in this project`);
+    super('not_found', `no trace ${traceId} in this project`);
   }
 }
 
@@ -242,14 +244,8 @@ export async function listEvaluations(
   return deps.store.list(tenant, filter, { offset: filter.cursor ? 0 : (page.page - 1) * page.pageSize, limit: page.pageSize });
 }
 
-export class EvaluationStateError extends Error {
-  constructor(
-    readonly kind: 'not_found' | 'conflict',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** A result for an evaluation that is gone, or already has one. */
+export class EvaluationStateError extends DomainError<'not_found' | 'conflict'> {}
 
 export interface NewResult {
   passed: boolean;

@@ -12,6 +12,8 @@ import { normalizeScores, parseTimestampMicros, stringifyValue, toFiniteNumber }
 import { buildForest, walkForest, type TreeNode } from './parea/tree.js';
 import type { Tenant } from './tenancy.js';
 import { MAX_SPAN_ID_BYTES, type SpanStore } from './trace-logs.js';
+import { DomainError } from './errors.js';
+import { ID_TOO_LONG, MAX_ID_CHARS } from './ids.js';
 
 // ---------------------------------------------------------------------------
 // Model
@@ -93,21 +95,14 @@ export interface ExperimentDeps {
   statsBudgetMs?: number;
 }
 
-export class ExperimentError extends Error {
-  constructor(
-    readonly kind: 'not_found' | 'run_name_taken' | 'too_large' | 'invalid_cursor',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** An experiment request refused: unknown experiment, run name taken, stats too large to compute in one answer, foreign cursor. */
+export class ExperimentError extends DomainError<'not_found' | 'run_name_taken' | 'answer_too_large' | 'invalid_cursor'> {}
 
 // ---------------------------------------------------------------------------
 // Bodies (zod at the edge: the handlers parse with these)
 // ---------------------------------------------------------------------------
 
-const MAX_NAME = 256;
-const name = z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(MAX_NAME, `must be at most ${MAX_NAME} characters`);
+const name = z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(MAX_ID_CHARS, ID_TOO_LONG);
 /** Metadata values are kept as strings (Parea's `Dict[str, str]`): anything else as its JSON. */
 const metadata = z
   .record(z.string(), z.unknown(), { error: 'must be an object of names to values' })
@@ -120,11 +115,11 @@ export const CreateExperimentBody = z.looseObject({
   run_name: name,
   metadata,
   // The SDKs send the uuid from POST /project; experiments land in the key's project, as spans do.
-  project_uuid: z.string().max(MAX_NAME).nullish(),
+  project_uuid: z.string().max(MAX_ID_CHARS).nullish(),
 });
 
 const scoreInput = z.looseObject({
-  name: z.string({ error: 'must be a string' }).min(1).max(MAX_NAME),
+  name: z.string({ error: 'must be a string' }).min(1).max(MAX_ID_CHARS),
   score: z.number({ error: 'must be a number' }).refine(Number.isFinite, 'must be finite'),
   reason: z.string().max(16 * 1024).nullish(),
 });
@@ -135,10 +130,10 @@ export const FinishExperimentBody = z.looseObject({
 });
 
 export const ListExperimentsBody = z.looseObject({
-  project_name: z.string().max(MAX_NAME).nullish(),
+  project_name: z.string().max(MAX_ID_CHARS).nullish(),
   metadata_filter: z.record(z.string(), z.unknown(), { error: 'must be an object of names to values' }).nullish(),
-  experiment_name_filter: z.string().max(MAX_NAME).nullish(),
-  run_name_filter: z.string().max(MAX_NAME).nullish(),
+  experiment_name_filter: z.string().max(MAX_ID_CHARS).nullish(),
+  run_name_filter: z.string().max(MAX_ID_CHARS).nullish(),
   experiment_uuids: z.array(z.string().max(MAX_SPAN_ID_BYTES)).max(100, 'at most 100 uuids').nullish(),
 });
 
@@ -334,7 +329,7 @@ export async function computeTraceStats(deps: Pick<ExperimentDeps, 'spans' | 'st
     if (group === null) group = { root: s.rootTraceId, docs: [] };
     group.docs.push(s.doc);
     if (++spans % 1000 === 0 && Date.now() > deadline) {
-      throw new ExperimentError('too_large', `experiment ${uuid} has too many spans to summarize in one request (${spans} read in ${deps.statsBudgetMs ?? DEFAULT_STATS_BUDGET_MS} ms)`);
+      throw new ExperimentError('answer_too_large', `experiment ${uuid} has too many spans to summarize in one request (${spans} read in ${deps.statsBudgetMs ?? DEFAULT_STATS_BUDGET_MS} ms)`);
     }
   }
   flush();

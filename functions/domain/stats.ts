@@ -17,6 +17,7 @@ import * as z from 'zod';
 import { parseTimestampMicros, toFiniteNumber } from './parea/span.js';
 import type { StatsAnswer, StatsBucket } from './stats-wire.js';
 import type { Tenant } from './tenancy.js';
+import { DomainError } from './errors.js';
 
 // ---------------------------------------------------------------------------
 // Latency buckets
@@ -250,7 +251,12 @@ export const StatsQuerySchema = z
   .refine((q) => !(q.to && !q.from), { message: 'to needs from', path: ['to'] });
 export type StatsQuery = z.infer<typeof StatsQuerySchema>;
 
-export class StatsRangeError extends Error {}
+/** A stats window that ends before it starts, or is too long. */
+export class StatsRangeError extends DomainError<'invalid_query'> {
+  constructor(message: string) {
+    super('invalid_query', message);
+  }
+}
 
 function parseInstant(v: string): number {
   return Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v.length === 13 ? `${v}:00:00Z` : /[zZ]|[+-]\d{2}:?\d{2}$/.test(v) ? v : `${v}Z`);

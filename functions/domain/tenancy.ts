@@ -1,5 +1,6 @@
 import { newApiKey, newId, sha256Hex } from './ids.js';
 import type { TenantDirectory } from './ports.js';
+import { DomainError } from './errors.js';
 
 export interface Organization {
   id: string;
@@ -128,10 +129,9 @@ export async function authenticate(store: Pick<TenantStore, 'resolveApiKey'>, ap
 }
 
 /** `listApiKeys` was asked for an organization that does not exist. */
-export class UnknownOrganizationError extends Error {
+export class UnknownOrganizationError extends DomainError<'not_found'> {
   constructor(readonly organization: string) {
-    super(`no organization named ${JSON.stringify(organization)}`);
-    this.name = 'UnknownOrganizationError';
+    super('not_found', `no organization named ${JSON.stringify(organization)}`);
   }
 }
 

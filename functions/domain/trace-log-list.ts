@@ -20,6 +20,8 @@ import { instantOfMs, MAX_STATUS_CHARS, type RootEntry, type RootRange, type Tra
 import { buildForest, subtree, treeToJson } from './parea/tree.js';
 import type { Tenant } from './tenancy.js';
 import { MAX_ANSWER_WIRE_BYTES, type SpanStore } from './trace-logs.js';
+import { DomainError } from './errors.js';
+import { MAX_ID_CHARS } from './ids.js';
 
 export interface TraceLogListDeps {
   store: SpanStore;
@@ -53,7 +55,7 @@ const nullableString = (max: number) => z.string({ error: 'must be a string or n
 
 /** The SDKs' QueryParams (both send every field; the Python SDK nulls, the TS SDK omits). Unknown fields are ignored. */
 export const QueryParamsBody = z.looseObject({
-  project_name: nullableString(256),
+  project_name: nullableString(MAX_ID_CHARS),
   filter_field: z.unknown().optional(),
   filter_key: z.unknown().optional(),
   filter_operator: z.unknown().optional(),
@@ -77,14 +79,8 @@ export interface TraceLogPage {
   results: number;
 }
 
-export class TraceLogListError extends Error {
-  constructor(
-    readonly kind: 'too_large',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** A page of trees more than one answer carries. */
+export class TraceLogListError extends DomainError<'answer_too_large'> {}
 
 const DEFAULT_PAGE_SIZE = 20;
 export const DEFAULT_LIST_BUDGET_MS = 5_000;
@@ -171,7 +167,7 @@ export async function listTraceLogs(deps: TraceLogListDeps, tenant: Tenant, q: Q
 }
 
 function tooLarge(pageSize: number): TraceLogListError {
-  return new TraceLogListError('too_large', `this page of ${pageSize} trees is over what one answer carries (about 5 MB, or 30 MB of JSON gzipped): ask for a smaller page_size, or send Accept-Encoding: gzip`);
+  return new TraceLogListError('answer_too_large', `this page of ${pageSize} trees is over what one answer carries (about 5 MB, or 30 MB of JSON gzipped): ask for a smaller page_size, or send Accept-Encoding: gzip`);
 }
 
 /** The root spans' materialized docs by span id (batches of 100). */

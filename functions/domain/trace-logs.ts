@@ -15,13 +15,15 @@ import * as z from 'zod';
 import { backoff } from './backoff.js';
 import { compileFilter, filterFieldProbe, matchesTree, TraceLogFilter, type SpanPredicate } from './parea/filter.js';
 import { mergeSpan, SpanInput, spanFromInput, type Span } from './parea/span.js';
-import { LangchainRunBody, LangchainRunError, spansOfRun } from './parea/langchain.js';
+import { LangchainRunBody, spansOfRun } from './parea/langchain.js';
 import { buildForest, subtree, treeToJson, type TreeNode } from './parea/tree.js';
 import { recordSpanChange, type SpanStatsSink } from './stats.js';
 import type { Tenant } from './tenancy.js';
 import { rootChanged, rootFactsOf, type RootFacts } from './trace-log-roots.js';
 import { describeIssues } from './issues.js';
 import { isPlainObject } from './objects.js';
+import { DomainError } from './errors.js';
+import { ID_TOO_LONG, MAX_ID_CHARS } from './ids.js';
 
 // ---------------------------------------------------------------------------
 // The port
@@ -92,18 +94,10 @@ export interface SpanStore {
 // Errors
 // ---------------------------------------------------------------------------
 
-export type TraceLogErrorKind = 'invalid_request' | 'invalid_cursor' | 'too_large' | 'busy';
+export type TraceLogErrorKind = 'invalid_body' | 'invalid_cursor' | 'payload_too_large' | 'busy';
 
-/** A request the use cases refuse (the handlers map `kind` to 400, 413 or 429). */
-export class TraceLogError extends Error {
-  constructor(
-    readonly kind: TraceLogErrorKind,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TraceLogError';
-  }
-}
+/** A trace-log request refused: a bad span or update, a foreign cursor, a span too large to keep, or too much contention. */
+export class TraceLogError extends DomainError<TraceLogErrorKind> {}
 
 // ---------------------------------------------------------------------------
 // Limits
@@ -143,14 +137,14 @@ export interface TraceLogDeps {
 
 
 function checkIdBytes(what: string, value: string): void {
-  if (Buffer.byteLength(value) > MAX_SPAN_ID_BYTES) throw new TraceLogError('invalid_request', `${what}: must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`);
+  if (Buffer.byteLength(value) > MAX_SPAN_ID_BYTES) throw new TraceLogError('invalid_body', `${what}: must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`);
 }
 
 /** A valid posted span, with its start time settled (`now` when it sent none). */
 export function parseSpan(body: unknown, nowIso: string): Span {
-  if (!isPlainObject(body)) throw new TraceLogError('invalid_request', 'body: must be a JSON object (one TraceLog)');
+  if (!isPlainObject(body)) throw new TraceLogError('invalid_body', 'body: must be a JSON object (one TraceLog)');
   const parsed = SpanInput.safeParse(body);
-  if (!parsed.success) throw new TraceLogError('invalid_request', describeIssues(parsed.error, 'body'));
+  if (!parsed.success) throw new TraceLogError('invalid_body', describeIssues(parsed.error, 'body'));
   const span = spanFromInput(parsed.data, nowIso);
   // zod assigns the keys it passes through, so an own "__proto__" field (JSON.parse makes one) would be lost: keep it as data.
   if (Object.hasOwn(body, '__proto__')) {
@@ -160,7 +154,7 @@ export function parseSpan(body: unknown, nowIso: string): Span {
   checkIdBytes('root_trace_id', span.root_trace_id);
   if (typeof span.experiment_uuid === 'string') checkIdBytes('experiment_uuid', span.experiment_uuid);
   else if (span.experiment_uuid !== null && span.experiment_uuid !== undefined) {
-    throw new TraceLogError('invalid_request', 'experiment_uuid: must be a string or null');
+    throw new TraceLogError('invalid_body', 'experiment_uuid: must be a string or null');
   }
   return span;
 }
@@ -168,8 +162,8 @@ export function parseSpan(body: unknown, nowIso: string): Span {
 /** The body of `PUT /trace_log`. */
 export const TraceLogUpdate = z.object(
   {
-    trace_id: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
-    root_trace_id: z.string({ error: 'must be a string or null' }).max(256, 'must be at most 256 characters').nullish(),
+    trace_id: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(MAX_ID_CHARS, ID_TOO_LONG),
+    root_trace_id: z.string({ error: 'must be a string or null' }).max(MAX_ID_CHARS, ID_TOO_LONG).nullish(),
     field_name_to_value_map: z.record(z.string(), z.unknown(), { error: 'must be an object of field names to values' }),
   },
   { error: 'must be a JSON object {trace_id, root_trace_id, field_name_to_value_map}' },
@@ -217,7 +211,7 @@ function recordOf(tenant: Tenant, traceId: string, base: string | null, patches:
     for (const p of patches) bytes += Buffer.byteLength(p);
     if (bytes > MAX_SPAN_ITEM_TEXT_BYTES) {
       throw new TraceLogError(
-        'too_large',
+        'payload_too_large',
         `span ${traceId} is too large: the posted span, its updates and the merged span take ${bytes} bytes; at most ${MAX_SPAN_ITEM_TEXT_BYTES} are kept per span (about 190 KB of span)`,
       );
     }
@@ -266,7 +260,7 @@ async function unlessTooDeep(what: string, store: () => Promise<void>): Promise<
   try {
     await store();
   } catch (err) {
-    if (err instanceof RangeError) throw new TraceLogError('too_large', `${what} nested too deeply to store`);
+    if (err instanceof RangeError) throw new TraceLogError('payload_too_large', `${what} nested too deeply to store`);
     throw err;
   }
 }
@@ -302,7 +296,7 @@ export async function recordTraceLog(deps: TraceLogDeps, tenant: Tenant, body: u
 /** PUT /trace_log: `{trace_id, root_trace_id, field_name_to_value_map}`. Kept as a patch when the span is not posted yet. */
 export async function updateTraceLog(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
   const parsed = TraceLogUpdate.safeParse(body);
-  if (!parsed.success) throw new TraceLogError('invalid_request', describeIssues(parsed.error, 'body'));
+  if (!parsed.success) throw new TraceLogError('invalid_body', describeIssues(parsed.error, 'body'));
   const { trace_id: traceId, root_trace_id: root, field_name_to_value_map: fields } = parsed.data;
   checkIdBytes('trace_id', traceId);
   if (root) checkIdBytes('root_trace_id', root);
@@ -351,7 +345,7 @@ export async function recordSpans(
         await storeSpan(deps, tenant, span);
         stored++;
       } catch (err) {
-        if (!(err instanceof TraceLogError) || err.kind !== 'too_large') throw err;
+        if (!(err instanceof TraceLogError) || err.kind !== 'payload_too_large') throw err;
         skipped++;
         deps.log?.({ msg: 'record not stored as a span', trace_id: span.trace_id, reason: err.message });
       }
@@ -586,10 +580,10 @@ export function spanSink(deps: TraceLogDeps): SpanSink {
 export const FeedbackBody = z.looseObject(
   {
     score: z.number({ error: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1'),
-    trace_id: z.string({ error: 'must be a string' }).max(256).nullish(),
+    trace_id: z.string({ error: 'must be a string' }).max(MAX_ID_CHARS).nullish(),
     // The TS SDK's FeedbackRequest also names a completion by inference_id (its span's trace_id).
-    inference_id: z.string({ error: 'must be a string' }).max(256).nullish(),
-    name: z.string({ error: 'must be a string' }).max(256).nullish(),
+    inference_id: z.string({ error: 'must be a string' }).max(MAX_ID_CHARS).nullish(),
+    name: z.string({ error: 'must be a string' }).max(MAX_ID_CHARS).nullish(),
     target: z.string({ error: 'must be a string' }).max(64 * 1024).nullish(),
     comment: z.string({ error: 'must be a string' }).max(16 * 1024).nullish(),
   },
@@ -604,10 +598,10 @@ export const FeedbackBody = z.looseObject(
  */
 export async function recordFeedback(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
   const parsed = FeedbackBody.safeParse(body);
-  if (!parsed.success) throw new TraceLogError('invalid_request', describeIssues(parsed.error, 'body'));
+  if (!parsed.success) throw new TraceLogError('invalid_body', describeIssues(parsed.error, 'body'));
   const f = parsed.data;
   const traceId = f.trace_id || f.inference_id;
-  if (!traceId) throw new TraceLogError('invalid_request', 'trace_id: the span the feedback is about is required');
+  if (!traceId) throw new TraceLogError('invalid_body', 'trace_id: the span the feedback is about is required');
   const metadata: Record<string, string> = {};
   if (f.name) metadata.feedback_name = f.name;
   if (f.comment) metadata.feedback_comment = f.comment;
@@ -624,14 +618,8 @@ export async function recordFeedback(deps: TraceLogDeps, tenant: Tenant, body: u
 /** A LangChain run tree (the SDKs' tracer): every run stored as a span, parents first (./parea/langchain.ts). */
 export async function recordLangchainRun(deps: TraceLogDeps, tenant: Tenant, body: unknown): Promise<void> {
   const top = LangchainRunBody.safeParse(body);
-  if (!top.success) throw new TraceLogError('invalid_request', describeIssues(top.error, 'body'));
-  let spans: Record<string, unknown>[];
-  try {
-    spans = spansOfRun(body);
-  } catch (err) {
-    if (err instanceof LangchainRunError) throw new TraceLogError('invalid_request', err.message);
-    throw err;
-  }
+  if (!top.success) throw new TraceLogError('invalid_body', describeIssues(top.error, 'body'));
+  const spans = spansOfRun(body); // LangchainRunError: a 400 invalid_body, as for any bad body
   const nowIso = (deps.now?.() ?? new Date()).toISOString();
   const parsed = spans.map((s) => parseSpan(s, nowIso));
   let next = 0;

@@ -1,7 +1,6 @@
 import * as z from 'zod';
-import { FilterError } from '../domain/parea/filter.js';
-import { experimentTraceLogs, TraceLogError } from '../domain/trace-logs.js';
-import { header, HttpError, httpHandler, parseJsonBody, parseQuery, pathParam, rawJson, tenantOf, type HttpEvent } from '../shared/http.js';
+import { experimentTraceLogs } from '../domain/trace-logs.js';
+import { header, httpHandler, parseJsonBody, parseQuery, pathParam, rawJson, tenantOf, type HttpEvent } from '../shared/http.js';
 import { ExperimentLogsQuery } from '../shared/requests.js';
 import { traceLogDeps } from '../shared/services.js';
 
@@ -33,14 +32,7 @@ export const handler = httpHandler(async (event) => {
   const query = parseQuery(ExperimentLogsQuery, event);
   const filter = parseJsonBody(z.unknown(), event);
   const gzip = acceptsGzip(event);
-  let answer;
-  try {
-    answer = await experimentTraceLogs(traceLogDeps(), tenant, { experimentUuid, filter, limit: query.limit, cursor: query.cursor, gzip });
-  } catch (err) {
-    if (err instanceof FilterError) throw new HttpError(400, 'invalid_filter', err.message);
-    if (err instanceof TraceLogError) throw new HttpError(400, err.kind === 'invalid_cursor' ? 'invalid_cursor' : 'invalid_request', err.message);
-    throw err;
-  }
+  const answer = await experimentTraceLogs(traceLogDeps(), tenant, { experimentUuid, filter, limit: query.limit, cursor: query.cursor, gzip });
   const headers: Record<string, string> = { vary: 'accept-encoding' };
   const exposed: string[] = [];
   if (answer.nextCursor !== null) {

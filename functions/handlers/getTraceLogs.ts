@@ -1,6 +1,5 @@
-import { FilterError } from '../domain/parea/filter.js';
-import { listTraceLogs, QueryParamsBody, TraceLogListError } from '../domain/trace-log-list.js';
-import { HttpError, httpHandler, parseJsonBody, rawJson, tenantOf } from '../shared/http.js';
+import { listTraceLogs, QueryParamsBody } from '../domain/trace-log-list.js';
+import { httpHandler, parseJsonBody, rawJson, tenantOf } from '../shared/http.js';
 import { traceLogListDeps } from '../shared/services.js';
 import { acceptsGzip } from './experimentTraceLogs.js';
 
@@ -11,14 +10,7 @@ import { acceptsGzip } from './experimentTraceLogs.js';
 export const handler = httpHandler(async (event) => {
   const tenant = tenantOf(event);
   const q = parseJsonBody(QueryParamsBody, event);
-  let page;
-  try {
-    page = await listTraceLogs(traceLogListDeps(), tenant, q, { gzip: acceptsGzip(event) });
-  } catch (err) {
-    if (err instanceof FilterError) throw new HttpError(400, 'invalid_filter', err.message);
-    if (err instanceof TraceLogListError) throw new HttpError(413, 'too_large', err.message);
-    throw err;
-  }
+  const page = await listTraceLogs(traceLogListDeps(), tenant, q, { gzip: acceptsGzip(event) });
   if (!page.gzip) return rawJson(200, page.body as string, { vary: 'accept-encoding' });
   return {
     statusCode: 200,

@@ -1,6 +1,6 @@
-import { CursorError, ListQuerySchema, normalizeListParams, toListQuery } from '../domain/list-query.js';
+import { ListQuerySchema, normalizeListParams, toListQuery } from '../domain/list-query.js';
 import { listJson } from '../domain/traces.js';
-import { HttpError, httpHandler, parseWith, projectScope, rawJson } from '../shared/http.js';
+import { httpHandler, parseWith, projectScope, rawJson } from '../shared/http.js';
 import { searchingTraceStore } from '../shared/search-services.js';
 
 /**
@@ -11,11 +11,6 @@ export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
   const params = parseWith(ListQuerySchema, normalizeListParams(event.queryStringParameters ?? {}), 'invalid_query');
   const query = toListQuery(params, Date.now());
-  try {
-    const page = await searchingTraceStore().list(tenant, query, params.time_range);
-    return rawJson(200, listJson(page, query));
-  } catch (err) {
-    if (err instanceof CursorError) throw new HttpError(400, 'invalid_cursor', err.message);
-    throw err;
-  }
+  const page = await searchingTraceStore().list(tenant, query, params.time_range);
+  return rawJson(200, listJson(page, query));
 });

@@ -1,28 +1,8 @@
 import { gzipSync } from 'node:zlib';
-import { ExperimentError, type ExperimentStats } from '../domain/experiments.js';
+import type { ExperimentStats } from '../domain/experiments.js';
 import { MAX_ANSWER_WIRE_BYTES } from '../domain/trace-logs.js';
 import { acceptsGzip } from '../handlers/experimentTraceLogs.js';
 import { HttpError, rawJson, type HttpEvent, type HttpResult } from './http.js';
-
-const STATUS: Record<ExperimentError['kind'], [number, string]> = {
-  not_found: [404, 'not_found'],
-  run_name_taken: [400, 'run_name_taken'],
-  too_large: [413, 'too_large'],
-  invalid_cursor: [400, 'invalid_cursor'],
-};
-
-/** Runs an experiment use case; its refusals become their HTTP errors. */
-export async function experimentHttpError<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    if (err instanceof ExperimentError) {
-      const [status, code] = STATUS[err.kind];
-      throw new HttpError(status, code, err.message);
-    }
-    throw err;
-  }
-}
 
 /** An experiment's stats: gzipped when the caller accepts it (one entry per tree: a large experiment's stats are megabytes). */
 export function statsAnswer(event: HttpEvent, stats: ExperimentStats): HttpResult {

@@ -3,6 +3,8 @@ import { flushMetrics, log, metricsFor, MetricUnit, startInvocation, withLogKeys
 import { METRIC, ROUTE_DIMENSION } from './metric-names.js';
 import * as z from 'zod';
 import type { Tenant } from '../domain/tenancy.js';
+import { isDomainError, type DomainErrorKind } from '../domain/errors.js';
+import { MAX_ID_CHARS } from '../domain/ids.js';
 import { describeIssues } from '../domain/issues.js';
 import { isThrottle } from './throttles.js';
 
@@ -27,7 +29,23 @@ export function errorResponse(statusCode: number, code: string, message: string,
   return json(statusCode, { error: { code, message } }, headers);
 }
 
-/** An error a handler throws to answer with a given status. */
+/** The status and code of each domain refusal (functions/domain/errors.ts): the one table, for every route. */
+export const DOMAIN_ERROR_STATUS: Readonly<Record<DomainErrorKind, readonly [status: number, code: string]>> = {
+  invalid_body: [400, 'invalid_body'],
+  invalid_query: [400, 'invalid_query'],
+  invalid_filter: [400, 'invalid_filter'],
+  invalid_cursor: [400, 'invalid_cursor'],
+  run_name_taken: [400, 'run_name_taken'],
+  not_found: [404, 'not_found'],
+  conflict: [409, 'conflict'],
+  payload_too_large: [413, 'payload_too_large'],
+  answer_too_large: [413, 'too_large'],
+  export_too_large: [413, 'export_too_large'],
+  unsupported_media_type: [415, 'unsupported_media_type'],
+  busy: [429, 'too_many_requests'],
+};
+
+/** An error the edge itself throws (a request it cannot parse, a key it refuses) to answer with a given status. */
 export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
@@ -63,8 +81,9 @@ export function tenantOf(event: HttpEvent): Tenant {
 }
 
 /**
- * Wraps a handler: thrown HttpErrors become their JSON error; anything else is
- * logged and answered as a JSON 500 without internals.
+ * Wraps a handler: a thrown HttpError or DomainError becomes its JSON error (the domain's by
+ * {@link DOMAIN_ERROR_STATUS}), a throttle a 429; anything else is logged and answered as a
+ * JSON 500 without internals.
  */
 export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (event: HttpEvent, context?: Context) => Promise<HttpResult> {
   return async (event, context) => {
@@ -76,6 +95,7 @@ export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (eve
         return await fn(event);
       } catch (err) {
         if (err instanceof HttpError) return errorResponse(err.statusCode, err.code, err.message);
+        if (isDomainError(err)) return errorResponse(...DOMAIN_ERROR_STATUS[err.kind], err.message);
         if (isThrottle(err)) {
           return errorResponse(429, 'too_many_requests', 'the store is busy; retry after a moment', { 'retry-after': '1' });
         }
@@ -176,4 +196,15 @@ export function pathParam(event: HttpEvent, name: string): string {
   const v = event.pathParameters?.[name];
   if (!v) throw new HttpError(404, 'not_found', `no ${name} in the path`);
   return v;
+}
+
+/**
+ * A path parameter that names a stored thing by its id. An id over MAX_ID_CHARS names nothing (and
+ * would overflow the table's keys): it is not looked up, and answers the 404 an unknown id does,
+ * `notFound(id)`.
+ */
+export function pathId(event: HttpEvent, name: string, notFound: (id: string) => string): string {
+  const id = pathParam(event, name);
+  if (id.length > MAX_ID_CHARS) throw new HttpError(404, 'not_found', notFound(id));
+  return id;
 }

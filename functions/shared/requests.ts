@@ -8,10 +8,10 @@ import * as z from 'zod';
 import { MAX_LIST } from '../domain/experiments.js';
 import { CAMEL_ALIASES, ListQuerySchema, normalizeListParams } from '../domain/list-query.js';
 import { MAX_LIMIT, MAX_SPAN_ID_BYTES } from '../domain/trace-logs.js';
+import { ID_TOO_LONG, MAX_ID_CHARS } from '../domain/ids.js';
 
 /** The most a reasoning may hold (UTF-8 bytes). */
 export const MAX_REASONING_BYTES = 64 * 1024;
-const MAX_ID_CHARS = 256;
 
 /**
  * Numbers the store keeps and reads back: 0, or a magnitude from 1e-130 (DynamoDB's smallest) to
@@ -60,11 +60,11 @@ const EVALUATION_ALIASES = { ...CAMEL_ALIASES, traceId: 'trace_id' };
 export const ListEvaluationsQuery = z.preprocess(
   (query) => (query !== null && typeof query === 'object' ? normalizeListParams(query as Record<string, unknown>, EVALUATION_ALIASES) : query),
   z.object({
-    trace_id: z.string().max(256).optional(),
-    judge_id: z.string().max(256).optional(),
+    trace_id: z.string().max(MAX_ID_CHARS).optional(),
+    judge_id: z.string().max(MAX_ID_CHARS).optional(),
     outcome: z.enum(['pass', 'fail', 'pending'], { error: 'must be one of pass, fail, pending' }).optional(),
     time_range: ListQuerySchema.shape.time_range,
-    search: z.string().trim().max(256, 'must be at most 256 characters').optional(),
+    search: ListQuerySchema.shape.search,
     sort_by: z.enum(['created_at'], { error: 'must be created_at' }).optional(),
     sort_order: z.enum(['asc', 'desc'], { error: 'must be one of asc, desc' }).optional(),
     cursor: z.string().min(1).max(4096).optional(),
@@ -74,7 +74,7 @@ export const ListEvaluationsQuery = z.preprocess(
 );
 
 export const PareaProjectBody = z.object({
-  name: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
+  name: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(MAX_ID_CHARS, ID_TOO_LONG),
 });
 
 export const ExperimentLogsQuery = z.object({

@@ -215,15 +215,15 @@ describe('record and update', () => {
     const { deps, store } = setup();
     const err = await recordTraceLog(deps, tenant, body).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TraceLogError);
-    expect((err as TraceLogError).kind).toBe('invalid_request');
+    expect((err as TraceLogError).kind).toBe('invalid_body');
     expect(store.items.size).toBe(0);
   });
 
   it('refuses a bad update and a span too large for one item', async () => {
     const { deps } = setup();
-    await expect(updateTraceLog(deps, tenant, { trace_id: 'a' })).rejects.toMatchObject({ kind: 'invalid_request' });
-    await expect(updateTraceLog(deps, tenant, { trace_id: 'a', field_name_to_value_map: [] })).rejects.toMatchObject({ kind: 'invalid_request' });
-    await expect(recordTraceLog(deps, tenant, span('big', 'big', 'big', { output: 'x'.repeat(200_000) }))).rejects.toMatchObject({ kind: 'too_large' });
+    await expect(updateTraceLog(deps, tenant, { trace_id: 'a' })).rejects.toMatchObject({ kind: 'invalid_body' });
+    await expect(updateTraceLog(deps, tenant, { trace_id: 'a', field_name_to_value_map: [] })).rejects.toMatchObject({ kind: 'invalid_body' });
+    await expect(recordTraceLog(deps, tenant, span('big', 'big', 'big', { output: 'x'.repeat(200_000) }))).rejects.toMatchObject({ kind: 'payload_too_large' });
   });
 
   it('defaults the ids of a root the TS SDK sends without parent_trace_id', async () => {

@@ -24,6 +24,7 @@ import { PAYLOADS_PREFIX } from '../layout.js';
 import type { StoredTrace } from '../ports.js';
 import { toTraceLog } from './map.js';
 import type { ExportResult, OtlpRequest } from './otlp.js';
+import { DomainError } from '../errors.js';
 
 /** The source of every trace made from OTLP exports. */
 export const OTLP_SOURCE = 'otlp';
@@ -103,10 +104,9 @@ const CREATE_BATCH_BYTES = 3 * 1024 * 1024;
 const MESSAGE_REASONS = 5;
 
 /** Too many writers on one trace: the export should be retried (429). */
-export class OtelBusyError extends Error {
+export class OtelBusyError extends DomainError<'busy'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'OtelBusyError';
+    super('busy', message);
   }
 }
 
@@ -349,7 +349,7 @@ export async function exportTraces(deps: OtelIngestDeps, tenant: Tenant, request
     try {
       await storeSpan({ store: deps.spans, stats: deps.spanStats, log: deps.log }, tenant, span, known.get(span.trace_id));
     } catch (err) {
-      if (err instanceof TraceLogError && err.kind === 'too_large') {
+      if (err instanceof TraceLogError && err.kind === 'payload_too_large') {
         tooLarge.add(span.trace_id);
         refuse(span.trace_id, err.message);
         return;

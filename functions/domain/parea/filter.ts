@@ -49,6 +49,7 @@ import type { TreeNode } from './tree.js';
 import { FILTER_OPERATORS } from './operators.js';
 import { describeIssues } from '../issues.js';
 import { isPlainObject } from '../objects.js';
+import { DomainError } from '../errors.js';
 export { FILTER_OPERATORS, type FilterOperator } from './operators.js';
 
 /** Span fields whose values are numbers: their filter values must be numbers too. */
@@ -72,10 +73,9 @@ export const MAP_FIELDS: readonly string[] = ['metadata', 'inputs', 'configurati
 const MAX_LIST_VALUES = 1000;
 
 /** A filter that cannot be applied; the message says what is allowed. */
-export class FilterError extends Error {
+export class FilterError extends DomainError<'invalid_filter'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'FilterError';
+    super('invalid_filter', message);
   }
 }
 
