@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { CursorError } from './list-query.js';
-import { escapedBytes } from './trace-logs.js';
+import { escapedBytes } from './answer-size.js';
 import type { Tenant } from './tenancy.js';
 import { traceJson } from './traces.js';
 import type { SpanRangeStore, TraceFilters, TraceRangeReader } from './jobs.js';

@@ -6,7 +6,7 @@
  *   completes an upload (functions/adapters/dynamo/upload-store.ts) and by deletes;
  * - spans per hour (by the span's start time): count, errors, a latency histogram, tokens and
  *   cost, moved by an ADD of the difference whenever a span is first stored or its figures change
- *   ({@link spanStatsDelta}, called from functions/domain/trace-logs.ts).
+ *   ({@link spanStatsDelta}, called from functions/domain/parea/write.ts).
  *
  * Latency percentiles come from fixed log-scale buckets (four per doubling, so any estimate is
  * within about 9% of the true value); merging hours or days is adding bucket counts.

@@ -1,4 +1,4 @@
-import { CreateExperimentBody, createExperiment, experimentJson } from '../domain/experiments.js';
+import { CreateExperimentBody, createExperiment, experimentJson } from '../domain/parea/experiments.js';
 import { httpHandler, json, parseJsonBody, tenantOf } from '../shared/http.js';
 import { experimentDeps } from '../shared/services.js';
 

@@ -1,6 +1,6 @@
-import { experimentStats } from '../domain/experiments.js';
+import { experimentStats } from '../domain/parea/experiments.js';
 import { httpHandler, pathParam, tenantOf } from '../shared/http.js';
-import { statsAnswer } from '../shared/experiment-http.js';
+import { statsAnswer } from '../shared/parea-http.js';
 import { experimentDeps } from '../shared/services.js';
 
 /** GET /api/parea/v1/experiment/{experimentUuid}/stats: the pinned stats (computed from its trees until it finishes). */

@@ -1,4 +1,4 @@
-import { experimentJson, listExperiments, ListExperimentsBody } from '../domain/experiments.js';
+import { experimentJson, listExperiments, ListExperimentsBody } from '../domain/parea/experiments.js';
 import { httpHandler, json, parseJsonBody, parseQuery, tenantOf } from '../shared/http.js';
 import { ListExperimentsQuery } from '../shared/requests.js';
 import { experimentDeps } from '../shared/services.js';

@@ -24,6 +24,35 @@ export function rawJson(statusCode: number, body: string, headers: Record<string
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body };
 }
 
+/**
+ * A synchronous Lambda answers at most 6 MB (the whole response object, the body escaped inside
+ * it, base64 for binary). The cut: the body as the response object will carry it, at most 5 MiB:
+ * plain JSON counted with its escapes; gzip as base64 (so at most 3.75 MiB of gzip).
+ */
+export const MAX_ANSWER_WIRE_BYTES = 5 * 1024 * 1024;
+
+/** A 200 JSON answer: text as it is, or gzip bytes (base64, `content-encoding: gzip`). */
+export function jsonAnswer(body: string | Buffer, headers: Record<string, string> = {}): HttpResult {
+  if (typeof body === 'string') return rawJson(200, body, headers);
+  return { statusCode: 200, headers: { ...JSON_HEADERS, 'content-encoding': 'gzip', ...headers }, body: body.toString('base64'), isBase64Encoded: true };
+}
+
+/** True when the request's Accept-Encoding allows gzip (`gzip` or `*`, with a non-zero q). */
+export function acceptsGzip(event: Pick<HttpEvent, 'headers'>): boolean {
+  const value = header(event.headers, 'accept-encoding');
+  if (!value) return false;
+  let gzip: boolean | null = null;
+  let star = false;
+  for (const part of value.split(',')) {
+    const [coding = '', ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => /^\s*q\s*=\s*([0-9.]+)\s*$/.exec(p)).find((m) => m !== null);
+    const ok = q ? Number(q[1]) > 0 : true;
+    if (coding.trim() === 'gzip') gzip = ok;
+    else if (coding.trim() === '*') star = ok;
+  }
+  return gzip ?? star;
+}
+
 /** Every error answer: `{"error": {"code", "message"}}`. */
 export function errorResponse(statusCode: number, code: string, message: string, headers: Record<string, string> = {}): HttpResult {
   return json(statusCode, { error: { code, message } }, headers);

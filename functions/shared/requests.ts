@@ -5,9 +5,9 @@
  * name them for the OpenAPI document while the handlers validate with the very same objects.
  */
 import * as z from 'zod';
-import { MAX_LIST } from '../domain/experiments.js';
+import { MAX_LIST } from '../domain/parea/experiments.js';
 import { CAMEL_ALIASES, ListQuerySchema, normalizeListParams } from '../domain/list-query.js';
-import { MAX_LIMIT, MAX_SPAN_ID_BYTES } from '../domain/trace-logs.js';
+import { MAX_LIMIT, MAX_SPAN_ID_BYTES } from '../domain/parea/index.js';
 import { ID_TOO_LONG, MAX_ID_CHARS } from '../domain/ids.js';
 
 /** The most a reasoning may hold (UTF-8 bytes). */

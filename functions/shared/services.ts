@@ -18,7 +18,7 @@ import type { UploadStore } from '../domain/ports.js';
 import type { CreateTracesDeps } from '../domain/uploads/create-traces.js';
 import type { UploadUrlSigner } from '../domain/uploads/presign-upload.js';
 import { DynamoSpanStore } from '../adapters/dynamo/span-store.js';
-import { spanSink, type TraceLogDeps } from '../domain/trace-logs.js';
+import { spanSink, type TraceLogDeps } from '../domain/parea/index.js';
 import { DynamoExpiredTraceFinder } from '../adapters/dynamo/retention-store.js';
 import type { RetentionDeps } from '../domain/retention.js';
 import { DynamoStatsStore } from '../adapters/dynamo/stats-store.js';
@@ -31,8 +31,8 @@ import { SqsJobQueue } from '../adapters/sqs/job-queue.js';
 import { S3ExportStorage } from '../adapters/s3/export-storage.js';
 import { DynamoExperimentStore } from '../adapters/dynamo/experiment-store.js';
 import { DynamoTraceLogRoots } from '../adapters/dynamo/trace-log-roots.js';
-import type { ExperimentDeps } from '../domain/experiments.js';
-import type { TraceLogListDeps } from '../domain/trace-log-list.js';
+import type { ExperimentDeps } from '../domain/parea/experiments.js';
+import type { TraceLogListDeps } from '../domain/parea/index.js';
 
 /** The adapters the handlers use, wired from the environment once per module. */
 let tenants: DynamoTenantStore | undefined;

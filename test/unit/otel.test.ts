@@ -14,7 +14,7 @@ import {
   OtlpRequestError,
   type OtlpRequest,
 } from '../../functions/domain/otel/otlp.js';
-import { parseSpan } from '../../functions/domain/trace-logs.js';
+import { parseSpan } from '../../functions/domain/parea/index.js';
 import { nestedAttributeRequest } from '../support/otlp.js';
 import type { Span } from '../../functions/domain/parea/span.js';
 

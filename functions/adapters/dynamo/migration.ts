@@ -36,7 +36,7 @@ import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
 import { spanItem, toRecord, withMemberExpiry } from './span-store.js';
 import { counted, counterUpdate } from './evaluation-store.js';
 import { rootIndexWrites } from './trace-log-roots.js';
-import { rootFactsOf } from '../../domain/trace-log-roots.js';
+import { rootFactsOf } from '../../domain/parea/index.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
 import { documentAttribute } from './trace-writer.js';

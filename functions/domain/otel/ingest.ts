@@ -1,6 +1,6 @@
 /**
  * OTLP trace export, the use case: every span becomes a trace log (the Parea store and tree
- * builder, functions/domain/trace-logs.ts), and every OTel trace becomes one trace of the project
+ * builder, functions/domain/parea/write.ts), and every OTel trace becomes one trace of the project
  * (`source: "otlp"`), whose document is its spans, updated as more of them arrive.
  *
  * Idempotent per span: a span stored as it is again writes nothing, and a trace whose document
@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { backoff } from '../backoff.js';
-import { parseSpan, storeSpan, TraceLogError, type SpanRecord, type SpanStore } from '../trace-logs.js';
+import { parseSpan, storeSpan, TraceLogError, type SpanRecord, type SpanStore } from '../parea/index.js';
 import type { SpanStatsSink } from '../stats.js';
 import type { Span } from '../parea/span.js';
 import { renderInput } from '../render-input.js';

@@ -1,19 +1,19 @@
 /**
  * Parea experiments (docs/parea-experiments-api.md): create, finish (stats computed and pinned),
  * stats, list. An experiment is its own item; its spans are trace logs that carry its uuid
- * (functions/domain/trace-logs.ts). Stats are computed from the experiment's trees, the same
+ * (./read.ts). Stats are computed from the experiment's trees, the same
  * trees `POST /experiment/{uuid}/trace_logs` serves, once at `finished`, and kept with it.
  *
  * No AWS types here: functions/adapters/dynamo/experiment-store.ts implements the port.
  */
 import * as z from 'zod';
-import { newId } from './ids.js';
-import { normalizeScores, parseTimestampMicros, stringifyValue, toFiniteNumber } from './parea/span.js';
-import { buildForest, walkForest, type TreeNode } from './parea/tree.js';
-import type { Tenant } from './tenancy.js';
-import { MAX_SPAN_ID_BYTES, type SpanStore } from './trace-logs.js';
-import { DomainError } from './errors.js';
-import { ID_TOO_LONG, MAX_ID_CHARS } from './ids.js';
+import { DomainError } from '../errors.js';
+import { ID_TOO_LONG, MAX_ID_CHARS, newId } from '../ids.js';
+import type { Tenant } from '../tenancy.js';
+import { MAX_SPAN_ID_BYTES } from './limits.js';
+import type { SpanStore } from './ports.js';
+import { normalizeScores, parseTimestampMicros, stringifyValue, toFiniteNumber } from './span.js';
+import { buildForest, walkForest, type TreeNode } from './tree.js';
 
 // ---------------------------------------------------------------------------
 // Model
