@@ -50,6 +50,8 @@ export interface TenantStore extends TenantDirectory {
   /** Every organization (from an index item per organization, never a table scan). */
   listOrganizations(): Promise<Organization[]>;
   getProject(organizationId: string, projectId: string): Promise<Project | null>;
+  /** The projects of one organization. */
+  listProjects(organizationId: string): Promise<Project[]>;
   /** Get-or-create by name; concurrent callers get the same organization. */
   ensureOrganization(name: string, newIdValue: string): Promise<Organization>;
   ensureProject(organizationId: string, name: string, newIdValue: string): Promise<Project>;

@@ -9,6 +9,7 @@ import { IndexedSearch } from '../adapters/dynamo/search-list.js';
 import { DynamoTraceStore } from '../adapters/dynamo/trace-store.js';
 import { S3PayloadReader } from '../adapters/s3/payload-reader.js';
 import { LanceSearchIndex } from '../adapters/search/lance-search-index.js';
+import type { TraceReader } from '../domain/ports.js';
 import type { IndexerDeps } from '../domain/search/indexer.js';
 import { config } from './config.js';
 import { traceStore } from './services.js';
@@ -31,10 +32,10 @@ export function searchWorkStore(): DynamoSearchWork {
   return work;
 }
 
-let searching: DynamoTraceStore | undefined;
+let searching: TraceReader | undefined;
 
 /** The trace store whose searches go to the index (and its unindexed tail); the plain store without an index. */
-export function searchingTraceStore(): DynamoTraceStore {
+export function searchingTraceStore(): TraceReader {
   if (searching) return searching;
   const engine = searchIndex();
   const c = config();
