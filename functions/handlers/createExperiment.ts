@@ -1,4 +1,5 @@
-import { CreateExperimentBody, createExperiment, experimentJson } from '../domain/parea/experiments.js';
+import { CreateExperimentBody, createExperiment } from '../domain/parea/experiments.js';
+import { experimentJson } from '../shared/parea-http.js';
 import { httpHandler, json, parseJsonBody, tenantOf } from '../shared/http.js';
 import { experimentDeps } from '../shared/services.js';
 

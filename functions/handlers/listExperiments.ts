@@ -1,4 +1,5 @@
-import { experimentJson, listExperiments, ListExperimentsBody } from '../domain/parea/experiments.js';
+import { listExperiments, ListExperimentsBody } from '../domain/parea/experiments.js';
+import { experimentJson } from '../shared/parea-http.js';
 import { httpHandler, json, parseJsonBody, parseQuery, tenantOf } from '../shared/http.js';
 import { ListExperimentsQuery } from '../shared/requests.js';
 import { experimentDeps } from '../shared/services.js';

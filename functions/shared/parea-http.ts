@@ -6,7 +6,7 @@
 import { gzipSync } from 'node:zlib';
 import * as z from 'zod';
 import { escapedBytes } from '../domain/answer-size.js';
-import type { ExperimentStats } from '../domain/parea/experiments.js';
+import type { Experiment, ExperimentStats } from '../domain/parea/experiments.js';
 import type { ExperimentPage, ExperimentRequest, TraceLogDeps, TraceLogPage } from '../domain/parea/index.js';
 import type { Tenant } from '../domain/tenancy.js';
 import { acceptsGzip, HttpError, httpHandler, json, jsonAnswer, MAX_ANSWER_WIRE_BYTES, parseJsonBody, tenantOf, type HttpEvent, type HttpResult } from './http.js';
@@ -69,4 +69,21 @@ export function statsAnswer(event: HttpEvent, stats: ExperimentStats): HttpResul
   }
   if (Buffer.byteLength(body) * 1.1 > MAX_ANSWER_WIRE_BYTES) throw new HttpError(413, 'too_large', 'these stats are over what one answer carries: send Accept-Encoding: gzip');
   return jsonAnswer(body, { vary: 'accept-encoding' });
+}
+
+/** The wire shape (Parea's ExperimentWithPinnedStatsSchema, a superset of ExperimentSchema). */
+export function experimentJson(tenant: Tenant, e: Experiment) {
+  return {
+    uuid: e.uuid,
+    name: e.name,
+    run_name: e.runName,
+    created_at: e.createdAt,
+    metadata: e.metadata,
+    project_uuid: tenant.projectId,
+    status: e.status,
+    is_public: false,
+    num_samples: e.numSamples,
+    pinned_stats: e.pinnedStats,
+    finished_at: e.finishedAt,
+  };
 }

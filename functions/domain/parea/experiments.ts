@@ -250,23 +250,6 @@ function decodeListCursor(cursor: string): string {
   }
 }
 
-/** The wire shape (Parea's ExperimentWithPinnedStatsSchema, a superset of ExperimentSchema). */
-export function experimentJson(tenant: Tenant, e: Experiment) {
-  return {
-    uuid: e.uuid,
-    name: e.name,
-    run_name: e.runName,
-    created_at: e.createdAt,
-    metadata: e.metadata,
-    project_uuid: tenant.projectId,
-    status: e.status,
-    is_public: false,
-    num_samples: e.numSamples,
-    pinned_stats: e.pinnedStats,
-    finished_at: e.finishedAt,
-  };
-}
-
 // ---------------------------------------------------------------------------
 // Stats
 // ---------------------------------------------------------------------------
