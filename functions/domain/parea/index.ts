@@ -22,3 +22,4 @@ export * from './roots.js';
 export * from './write.js';
 export * from './read.js';
 export * from './list.js';
+export * from './experiments.js';
