@@ -1,6 +1,6 @@
-import { getEvaluation, resultJson } from '../domain/evaluations.js';
+import { getEvaluation } from '../domain/evaluations.js';
 import { HttpError, httpHandler, json, pathId, projectScope } from '../shared/http.js';
-import { evaluationNotFound } from '../shared/evaluation-http.js';
+import { evaluationNotFound, resultJson } from '../shared/evaluation-http.js';
 import { evaluationDeps } from '../shared/services.js';
 
 /** GET .../trace-evaluations/{evaluationId}/results: the judge's result (TraceEvaluationResult), or 404 while there is none. */

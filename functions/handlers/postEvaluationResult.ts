@@ -1,6 +1,6 @@
-import { evaluationJson, postEvaluationResult, resultJson } from '../domain/evaluations.js';
+import { evaluationJson, postEvaluationResult } from '../domain/evaluations.js';
 import { httpHandler, json, parseJsonBody, pathId, projectScope } from '../shared/http.js';
-import { evaluationNotFound } from '../shared/evaluation-http.js';
+import { evaluationNotFound, resultJson } from '../shared/evaluation-http.js';
 import { EvaluationResultBody } from '../shared/requests.js';
 import { evaluationDeps } from '../shared/services.js';
 
