@@ -29,7 +29,7 @@ export interface SpanRecord {
   rootIndexed?: boolean;
 }
 
-/** A span write's change of the root index (./list.ts): what it kept before, and after. */
+/** A span write's change of the root index (./roots.ts; ./list.ts reads it): what it kept before, and after. */
 export interface RootChange {
   before: RootFacts | null;
   after: RootFacts | null;
@@ -68,7 +68,6 @@ export interface SpanStore {
   experimentSpans(tenant: Tenant, experimentUuid: string, from: SpanPosition | null): AsyncIterable<ExperimentSpan>;
 }
 
-
 /** A root index entry, as the index serves it. */
 export interface RootEntry {
   rootTraceId: string;
@@ -101,7 +100,7 @@ export interface TraceLogDeps {
   log?: (entry: Record<string, unknown>) => void;
   /** How long an experiment read may go on before it answers what it has with a cursor (ms). */
   readBudgetMs?: number;
-  /** Optional: where each stored change of a span's figures is added up per hour, for the charts (./stats.ts). */
+  /** Optional: where each stored change of a span's figures is added up per hour, for the charts (../stats.ts). */
   stats?: SpanStatsSink;
 }
 
