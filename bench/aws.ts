@@ -13,7 +13,7 @@ import { DynamoSpanStore } from '../functions/adapters/dynamo/span-store.js';
 import { newDocumentClient } from '../functions/adapters/clients.js';
 import { createApiKey } from '../functions/domain/tenancy.js';
 import { buildTrace, storedTrace } from '../functions/domain/trace.js';
-import { recordTraceLog } from '../functions/domain/trace-logs.js';
+import { recordTraceLog } from '../functions/domain/parea/index.js';
 import { config } from '../functions/shared/config.js';
 import { tenantStore } from '../functions/shared/services.js';
 import type { LocalStack } from '../local/stack.js';

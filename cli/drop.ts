@@ -6,6 +6,7 @@
  */
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { uploadId as deriveUploadId } from '../functions/domain/ids.js';
 import { MAX_FILE_BYTES } from '../functions/domain/limits.js';
@@ -143,6 +144,6 @@ async function waitFor(client: TraceIngestClient, file: string, key: string, upl
       };
     }
     onProgress(file, u);
-    await new Promise((r) => setTimeout(r, o.pollMs ?? 300));
+    await sleep(o.pollMs ?? 300);
   }
 }

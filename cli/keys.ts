@@ -15,6 +15,7 @@ import { DynamoTenantStore } from '../functions/adapters/dynamo/tenant-store.js'
 import { createApiKey, listApiKeys, revokeApiKey, UnknownOrganizationError, type TenantStore } from '../functions/domain/tenancy.js';
 import { findLocalStackFile } from '../sdk/config.js';
 import { runIfEntryPoint } from './entry.js';
+import { UsageError } from './usage.js';
 
 export const LOCAL_TABLE = 'trace-ingest-local';
 const DEFAULT_REGION = 'us-east-1';
@@ -90,8 +91,6 @@ export type Command =
 
 /** What the command line asks for: help (exit 0), a usage error (exit 2) or a command to run. */
 export type Parsed = { kind: 'help'; text: string } | { kind: 'usage-error'; message: string; usage: string } | { kind: 'run'; run: Command };
-
-class UsageError extends Error {}
 
 const Name = z
   .string()

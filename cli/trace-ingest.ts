@@ -10,6 +10,7 @@ import { createWriteStream } from 'node:fs';
 import type { DropResult } from './drop.js';
 import { TraceIngestClient, TraceIngestError, listQuery, parseFilterExpression, type JobProgress, type JobTarget, type TraceFilters, type TraceLogTree, type UploadProgress, type UploadStatus } from '../sdk/index.js';
 import { isEntryPoint } from './entry.js';
+import { UsageError } from './usage.js';
 
 export interface CliIo {
   stdout(text: string): void;
@@ -199,8 +200,6 @@ const POSITIONALS: Record<Exclude<CommandName, 'keys'>, [number, number, string]
   tree: [1, 1, 'one experiment uuid'],
   experiments: [0, 0, 'no arguments'],
 };
-
-class UsageError extends Error {}
 
 interface Style {
   bold(s: string): string;

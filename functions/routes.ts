@@ -12,14 +12,14 @@ import type * as z from 'zod';
 import { ListQuerySchema } from './domain/list-query.js';
 import { TraceLogFilter } from './domain/parea/filter.js';
 import { SpanInput } from './domain/parea/span.js';
-import { TraceLogUpdate } from './domain/trace-logs.js';
+import { TraceLogUpdate } from './domain/parea/index.js';
 import { CreateTracesRequest, PresignRequest } from './domain/uploads/upload-request.js';
 import * as wire from './domain/wire.js';
 import { CreateEvaluationBody, EvaluationResultBody, ExperimentLogsQuery, ExportSpansQuery, ExportTracesQuery, JobBody, ListEvaluationsQuery, ListExperimentsQuery, PareaProjectBody } from './shared/requests.js';
 import { StatsQuerySchema } from './domain/stats.js';
-import { CreateExperimentBody, FinishExperimentBody, ListExperimentsBody } from './domain/experiments.js';
-import { QueryParamsBody } from './domain/trace-log-list.js';
-import { FeedbackBody } from './domain/trace-logs.js';
+import { CreateExperimentBody, FinishExperimentBody, ListExperimentsBody } from './domain/parea/experiments.js';
+import { QueryParamsBody } from './domain/parea/index.js';
+import { FeedbackBody } from './domain/parea/index.js';
 import { LangchainRunBody } from './domain/parea/langchain.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

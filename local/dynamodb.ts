@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/dynamo/schema.js';
 import { markCurrent, migrateTable, schemaVersion, SCHEMA_VERSION } from '../functions/adapters/dynamo/migration.js';
@@ -98,7 +99,7 @@ export async function startDynamoDbLocal(options: { port: number; dir: string | 
         killGroup();
         throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s\n${output}`);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
   probe.destroy();
@@ -134,7 +135,7 @@ async function killLeftover(pidFile: string): Promise<void> {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     if (cmdline.includes('DynamoDBLocal')) {
       process.kill(-pid, 'SIGKILL');
-      for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await sleep(100);
     }
   } catch {
     // gone already, or not Linux: nothing to do

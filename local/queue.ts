@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 export interface DeadLetter {
@@ -96,7 +97,7 @@ export class LocalQueue {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     const deadline = Date.now() + graceMs;
-    while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.active > 0 && Date.now() < deadline) await sleep(20);
   }
 
   private isIdle(): boolean {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -303,7 +304,7 @@ export class TraceIngestClient {
         const result = await this.evaluations.result(id);
         if (result) return result;
         if (Date.now() - started > (opts.timeoutMs ?? 300_000)) throw new TraceIngestError(0, 'timeout', `evaluation ${id} has no result after ${opts.timeoutMs ?? 300_000} ms`);
-        await new Promise((r) => setTimeout(r, opts.intervalMs ?? 3_000));
+        await sleep(opts.intervalMs ?? 3_000);
       }
     },
   };
@@ -670,7 +671,7 @@ export class TraceIngestClient {
     const interval = this.#pollIntervalMs ?? (Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000);
     const deadline = Date.now() + this.#pollTimeoutMs;
     for (;;) {
-      await new Promise((r) => setTimeout(r, interval));
+      await sleep(interval);
       const u = await readJson(await this.#call('GET', pollUrl), UploadStatus, 'poll upload');
       if (u.status === 'completed' || u.status === 'failed') {
         return {
@@ -691,7 +692,6 @@ export class TraceIngestClient {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The id the server gives the upload of an object version (functions/domain/ids.ts, as the worker derives it). */
 function uploadIdOf(tenant: Tenant, objectKey: string, version: string): string {

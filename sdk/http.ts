@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type * as z from 'zod';
 import { errorFromAnswer, TraceIngestError } from './errors.js';
 
@@ -50,8 +51,6 @@ export function backoffMs(attempt: number, policy: RetryPolicy, random = Math.ra
   const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
   return Math.round(step / 2 + (random() * step) / 2);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Sends a call, retrying 429 and 5xx answers (waiting Retry-After when the

@@ -3,9 +3,7 @@ import type { FinalizeHandler, FinalizeHandlerArguments, FinalizeRequestMiddlewa
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { config } from '../shared/config.js';
-import { countThrottle } from '../shared/throttles.js';
-
-const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+import { countThrottle, isThrottle } from '../shared/throttles.js';
 
 /**
  * Counts every DynamoDB attempt that was throttled: a throttling error (the SDK retries it), or a
@@ -20,7 +18,7 @@ function countingThrottles(client: DynamoDBClient): DynamoDBClient {
         if (Object.keys(o?.UnprocessedItems ?? {}).length > 0 || Object.keys(o?.UnprocessedKeys ?? {}).length > 0) countThrottle();
         return out;
       } catch (err) {
-        if (err instanceof Error && THROTTLED.has(err.name)) countThrottle();
+        if (isThrottle(err)) countThrottle();
         throw err;
       }
     }) as FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes>,

@@ -1,14 +1,11 @@
-/** Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^attempt)). */
-export function backoffMs(attempt: number, baseMs = 50, capMs = 5_000): number {
-  return Math.floor(Math.random() * Math.min(capMs, baseMs * 2 ** attempt));
-}
+/** The adapters' retry kit: the one backoff (functions/domain/backoff.ts), Node's sleep, and which errors are worth another try. */
+import { THROTTLE_ERROR_NAMES } from '../shared/throttles.js';
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { backoffMs } from '../domain/backoff.js';
+export { setTimeout as sleep } from 'node:timers/promises';
 
 const RETRYABLE = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
+  ...THROTTLE_ERROR_NAMES,
   'InternalServerError',
   'InternalFailure',
   'ServiceUnavailable',

@@ -9,8 +9,10 @@
  * one transaction that holds only if the version is unchanged; a conflict
  * reads again and retries, so concurrent creates never lose one.
  */
+import { backoff } from './backoff.js';
 import { newId } from './ids.js';
 import type { Tenant } from './tenancy.js';
+import { DomainError } from './errors.js';
 
 /** `pending`: no verdict yet; `success`: the judge finished (passed true or false). */
 export type EvaluationStatus = 'pending' | 'in_progress' | 'success' | 'failure';
@@ -190,17 +192,15 @@ export interface EvaluationDeps {
   maxAttempts?: number;
 }
 
-export class TraceNotFoundError extends Error {
+/** An evaluation of a trace the project does not have. */
+export class TraceNotFoundError extends DomainError<'not_found'> {
   constructor(readonly traceId: string) {
-    super(`no trace ${traceId} in this project`);
+    super('not_found', `no trace ${traceId} in this project`);
   }
 }
 
 /** Exponential backoff with full jitter, capped at 250 ms: contention on one trace clears in a few rounds. */
-async function defaultBackoff(attempt: number): Promise<void> {
-  const ms = Math.floor(Math.random() * Math.min(250, 10 * 2 ** attempt));
-  await new Promise<void>((resolve) => setTimeout(resolve, ms));
-}
+const defaultBackoff = (attempt: number) => backoff(attempt, 10, 250);
 
 /** Records an evaluation of a trace of the tenant's project; throws TraceNotFoundError when there is no such trace. */
 export async function createEvaluation(deps: EvaluationDeps, tenant: Tenant, input: NewEvaluation): Promise<Evaluation> {
@@ -244,14 +244,8 @@ export async function listEvaluations(
   return deps.store.list(tenant, filter, { offset: filter.cursor ? 0 : (page.page - 1) * page.pageSize, limit: page.pageSize });
 }
 
-export class EvaluationStateError extends Error {
-  constructor(
-    readonly kind: 'not_found' | 'conflict',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** A result for an evaluation that is gone, or already has one. */
+export class EvaluationStateError extends DomainError<'not_found' | 'conflict'> {}
 
 export interface NewResult {
   passed: boolean;
@@ -311,32 +305,6 @@ export async function postEvaluationResult(deps: EvaluationDeps, tenant: Tenant,
     // 'conflict' or 'not-pending' (another result landed): read again.
   }
   throw new Error(`could not store the result of evaluation ${evaluationId}: still conflicting after ${maxAttempts} attempts`);
-}
-
-/**
- * The wire shape of an evaluation's result (the Stratix client's TraceEvaluationResult, every
- * field it requires present: 0 or "" where the judge did not say), or null while it has none.
- */
-export function resultJson(e: Evaluation) {
-  if (e.status !== 'success' || e.passed === null) return null;
-  const r = e.result ?? null;
-  return {
-    id: `${e.id}-result`,
-    trace_evaluation_id: e.id,
-    trace_id: e.traceId,
-    judge_id: e.judgeId,
-    score: e.score ?? (e.passed ? 1 : 0),
-    passed: e.passed,
-    reasoning: e.reasoning ?? '',
-    steps: r?.steps ?? [],
-    model: r?.model ?? '',
-    turns: r?.turns ?? 0,
-    latency_ms: r?.latencyMs ?? 0,
-    prompt_tokens: r?.promptTokens ?? 0,
-    completion_tokens: r?.completionTokens ?? 0,
-    total_cost: r?.totalCost ?? 0,
-    created_at: r?.createdAt ?? e.createdAt,
-  };
 }
 
 /** The wire shape of an evaluation. */

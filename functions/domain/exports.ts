@@ -9,10 +9,11 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { CursorError } from './list-query.js';
-import { escapedBytes } from './trace-logs.js';
+import { escapedBytes } from './answer-size.js';
 import type { Tenant } from './tenancy.js';
 import { traceJson } from './traces.js';
 import type { SpanRangeStore, TraceFilters, TraceRangeReader } from './jobs.js';
+import { DomainError } from './errors.js';
 
 /** What one answer carries at most: the body as the Lambda response object escapes it (the response is capped at 6 MB). */
 export const MAX_EXPORT_ANSWER_BYTES = 5 * 1024 * 1024;
@@ -26,8 +27,10 @@ export interface ExportAnswer {
 }
 
 /** One trace or span larger than an answer can hold: only an export job takes it. */
-export class ExportTooLargeError extends Error {
-  override name = 'ExportTooLargeError';
+export class ExportTooLargeError extends DomainError<'export_too_large'> {
+  constructor(message: string) {
+    super('export_too_large', message);
+  }
 }
 
 const CursorSchema = z.object({

@@ -56,5 +56,12 @@ export function newApiKey(): string {
   return `tik_${randomBytes(32).toString('base64url')}`;
 }
 
-/** No trace id is longer (ours are 36 characters); a longer one in a request names no trace and would overflow the table's keys. */
-export const MAX_TRACE_ID_CHARS = 256;
+/**
+ * The most characters an id or a name may have: a trace, evaluation, judge or span id, a source, a
+ * project or experiment name. No stored id is longer (ours are 36 characters); a longer one in a
+ * request names nothing, and would overflow the table's keys.
+ */
+export const MAX_ID_CHARS = 256;
+
+/** The message of a zod `.max(MAX_ID_CHARS, ...)`. */
+export const ID_TOO_LONG = `must be at most ${MAX_ID_CHARS} characters`;

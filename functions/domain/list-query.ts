@@ -2,14 +2,19 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import type { Tenant } from './tenancy.js';
 import type { ListQuery } from './traces.js';
+import { DomainError } from './errors.js';
+import { MAX_ID_CHARS } from './ids.js';
 
 /** `<n><m|h|d>`: minutes, hours or days back from now. */
 const TIME_RANGE = /^(\d{1,6})([mhd])$/;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const MAX_RANGE_MS = 3650 * UNIT_MS.d;
 
-/** The spellings clients before Stratix 1.3.3 sent. */
-const CAMEL_ALIASES: Record<string, string> = {
+/** The longest search text a list takes. */
+export const MAX_SEARCH_CHARS = 256;
+
+/** The spellings clients before Stratix 1.3.3 sent, and their snake_case names. */
+export const CAMEL_ALIASES: Readonly<Record<string, string>> = {
   pageSize: 'page_size',
   judgeId: 'judge_id',
   timeRange: 'time_range',
@@ -22,8 +27,8 @@ const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(
 export const ListQuerySchema = z.object({
   page: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(1_000_000).default(1),
   page_size: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(500, 'must be at most 500').default(100),
-  source: text(256).optional(),
-  judge_id: text(256).optional(),
+  source: text(MAX_ID_CHARS).optional(),
+  judge_id: text(MAX_ID_CHARS).optional(),
   status: z.enum(['pass', 'fail', 'pending', 'unevaluated'], { error: 'must be one of pass, fail, pending, unevaluated' }).optional(),
   time_range: z
     .string()
@@ -33,18 +38,21 @@ export const ListQuerySchema = z.object({
       return m !== null && Number(m[1]) >= 1 && Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] <= MAX_RANGE_MS;
     }, 'must be <n><m|h|d> with n at least 1 and at most 10 years, like 30m, 24h, 7d or 30d')
     .optional(),
-  search: z.string().trim().max(256, 'must be at most 256 characters').optional(),
+  search: z.string().trim().max(MAX_SEARCH_CHARS, `must be at most ${MAX_SEARCH_CHARS} characters`).optional(),
   sort_by: z.enum(['created_at', 'filename'], { error: 'must be one of created_at, filename' }).default('created_at'),
   sort_order: z.enum(['asc', 'desc'], { error: 'must be one of asc, desc' }).default('desc'),
   cursor: z.string().min(1).max(4096).optional(),
 });
 
-/** Query string parameters → snake_case (camelCase accepted; the snake_case spelling wins when both are sent). */
-export function normalizeListParams(params: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * Query string parameters → snake_case (camelCase accepted; the snake_case spelling wins when both
+ * are sent); empty values count as absent. `aliases`: the camelCase names a route accepts.
+ */
+export function normalizeListParams<V>(params: Readonly<Record<string, V | undefined>>, aliases: Readonly<Record<string, string>> = CAMEL_ALIASES): Record<string, V> {
+  const out: Record<string, V> = {};
   for (const [k, v] of Object.entries(params)) {
     if (v === undefined || v === '') continue;
-    const key = CAMEL_ALIASES[k] ?? k;
+    const key = aliases[k] ?? k;
     if (key !== k && params[key] !== undefined && params[key] !== '') continue;
     out[key] = v;
   }
@@ -75,8 +83,10 @@ export function toListQuery(p: z.infer<typeof ListQuerySchema>, now: number): Li
 }
 
 /** An opaque cursor refused for another caller or another query. */
-export class CursorError extends Error {
-  override name = 'CursorError';
+export class CursorError extends DomainError<'invalid_cursor'> {
+  constructor(message: string) {
+    super('invalid_cursor', message);
+  }
 }
 
 interface CursorBody {

@@ -1,10 +1,41 @@
 /**
- * The ingest use case's view of the outside world. Adapters (functions/adapters)
- * implement these on S3 and DynamoDB; tests may implement them in memory.
+ * Every port of the domain, in one place: what the use cases are given to reach the outside world.
+ * Adapters (functions/adapters) implement them on S3, DynamoDB, SQS and LanceDB; tests implement
+ * them in memory; functions/shared/services.ts wires them and answers them as these interfaces.
+ *
+ * The ingest's ports are defined here; every other port is defined beside the use case it serves
+ * and listed below, so this file names them all.
  */
 import type { StoredTrace } from './trace.js';
 
 export type { StoredTrace } from './trace.js';
+
+// Tenants and keys (./tenancy.ts).
+export type { TenantStore } from './tenancy.js';
+// Traces: reading one and a list (./traces.ts), reading a range for exports (./jobs.ts).
+export type { TraceReader } from './traces.js';
+// Trace deletion (./trace-maintenance.ts) and retention (./retention.ts).
+export type { EvaluationCleaner, PayloadRemover, TraceMaintenanceStore } from './trace-maintenance.js';
+export type { ExpiredTraceFinder, ProjectDirectory } from './retention.js';
+// Evaluations (./evaluations.ts).
+export type { EvaluationStore } from './evaluations.js';
+// Jobs: their items, queue and export files, and the ranges they read (./jobs.ts).
+export type { ExportStorage, JobQueue, JobStore, SpanRangeStore, TraceRangeReader } from './jobs.js';
+// Trace logs and experiments, the Parea capability (./parea/ports.ts, ./parea/experiments.ts).
+export type { SpanSink, SpanStore, TraceLogRootIndex } from './parea/ports.js';
+export type { ExperimentStore } from './parea/experiments.js';
+// The charts' hourly numbers (./stats.ts).
+export type { SpanStatsSink, StatsReader } from './stats.js';
+// OTLP exports (./otel/ingest.ts).
+export type { OtelTraceStore, PayloadStore } from './otel/ingest.js';
+// Full-text search (./search/search-index.ts).
+export type { SearchIndex, SearchSource, SearchWork } from './search/search-index.js';
+// Presigned uploads (./uploads/presign-upload.ts).
+export type { UploadUrlSigner } from './uploads/presign-upload.js';
+
+// ---------------------------------------------------------------------------
+// The ingest's ports
+// ---------------------------------------------------------------------------
 
 export interface ObjectRef {
   bucket: string;

@@ -6,7 +6,7 @@
  *   completes an upload (functions/adapters/dynamo/upload-store.ts) and by deletes;
  * - spans per hour (by the span's start time): count, errors, a latency histogram, tokens and
  *   cost, moved by an ADD of the difference whenever a span is first stored or its figures change
- *   ({@link spanStatsDelta}, called from functions/domain/trace-logs.ts).
+ *   ({@link spanStatsDelta}, called from functions/domain/parea/write.ts).
  *
  * Latency percentiles come from fixed log-scale buckets (four per doubling, so any estimate is
  * within about 9% of the true value); merging hours or days is adding bucket counts.
@@ -17,6 +17,7 @@ import * as z from 'zod';
 import { parseTimestampMicros, toFiniteNumber } from './parea/span.js';
 import type { StatsAnswer, StatsBucket } from './stats-wire.js';
 import type { Tenant } from './tenancy.js';
+import { DomainError } from './errors.js';
 
 // ---------------------------------------------------------------------------
 // Latency buckets
@@ -250,7 +251,12 @@ export const StatsQuerySchema = z
   .refine((q) => !(q.to && !q.from), { message: 'to needs from', path: ['to'] });
 export type StatsQuery = z.infer<typeof StatsQuerySchema>;
 
-export class StatsRangeError extends Error {}
+/** A stats window that ends before it starts, or is too long. */
+export class StatsRangeError extends DomainError<'invalid_query'> {
+  constructor(message: string) {
+    super('invalid_query', message);
+  }
+}
 
 function parseInstant(v: string): number {
   return Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v.length === 13 ? `${v}:00:00Z` : /[zZ]|[+-]\d{2}:?\d{2}$/.test(v) ? v : `${v}Z`);

@@ -1,5 +1,6 @@
 import { newApiKey, newId, sha256Hex } from './ids.js';
 import type { TenantDirectory } from './ports.js';
+import { DomainError } from './errors.js';
 
 export interface Organization {
   id: string;
@@ -49,6 +50,8 @@ export interface TenantStore extends TenantDirectory {
   /** Every organization (from an index item per organization, never a table scan). */
   listOrganizations(): Promise<Organization[]>;
   getProject(organizationId: string, projectId: string): Promise<Project | null>;
+  /** The projects of one organization. */
+  listProjects(organizationId: string): Promise<Project[]>;
   /** Get-or-create by name; concurrent callers get the same organization. */
   ensureOrganization(name: string, newIdValue: string): Promise<Organization>;
   ensureProject(organizationId: string, name: string, newIdValue: string): Promise<Project>;
@@ -128,10 +131,9 @@ export async function authenticate(store: Pick<TenantStore, 'resolveApiKey'>, ap
 }
 
 /** `listApiKeys` was asked for an organization that does not exist. */
-export class UnknownOrganizationError extends Error {
+export class UnknownOrganizationError extends DomainError<'not_found'> {
   constructor(readonly organization: string) {
-    super(`no organization named ${JSON.stringify(organization)}`);
-    this.name = 'UnknownOrganizationError';
+    super('not_found', `no organization named ${JSON.stringify(organization)}`);
   }
 }
 

@@ -9,6 +9,7 @@
  * sweeps those, so a retry finishes the cleanup of a delete that failed
  * half-way, and answers not-found.
  */
+import { backoff } from './backoff.js';
 import type { Tenant } from './tenancy.js';
 import { payloadKey } from './trace.js';
 
@@ -62,7 +63,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export async function deleteTrace(deps: TraceMaintenanceDeps, tenant: Tenant, traceId: string): Promise<'deleted' | 'not-found'> {
   const maxAttempts = deps.maxAttempts ?? 10;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
-    if (attempt > 0) await new Promise<void>((r) => setTimeout(r, Math.floor(Math.random() * 20 * 2 ** attempt)));
+    if (attempt > 0) await backoff(attempt, 20, Number.POSITIVE_INFINITY);
     const trace = await deps.store.findTrace(tenant, traceId);
     if (trace === null) {
       await sweep(deps, tenant, traceId, null);

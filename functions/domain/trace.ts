@@ -1,6 +1,6 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { ParsedRecord } from './parse/types.js';
-import { traceId } from './ids.js';
+import { MAX_ID_CHARS, traceId } from './ids.js';
 import { PAYLOADS_PREFIX } from './layout.js';
 import { renderInput, toWellFormed } from './render-input.js';
 
@@ -41,8 +41,6 @@ export interface TraceDraft {
 
 /** How much of a trace's text `search` looks at (characters). */
 export const SEARCH_TEXT_MAX_CHARS = 16_384;
-/** `source` and `integration_id` are identifiers: a longer string (it could overflow the item) is not one. */
-const MAX_IDENTIFIER_CHARS = 256;
 
 export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft {
   const value = record.value;
@@ -71,7 +69,8 @@ export function buildTrace(ctx: UploadContext, record: ParsedRecord): TraceDraft
 
 function identifier(v: unknown): string | null {
   const s = nonEmptyString(v);
-  return s !== null && s.length <= MAX_IDENTIFIER_CHARS ? s : null;
+  // `source` and `integration_id` are identifiers: a longer string (it could overflow the item) is not one.
+  return s !== null && s.length <= MAX_ID_CHARS ? s : null;
 }
 
 function nonEmptyString(v: unknown): string | null {

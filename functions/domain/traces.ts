@@ -71,13 +71,7 @@ export interface ListPage {
 
 export interface TraceReader {
   get(tenant: Tenant, id: string): Promise<TraceView | null>;
-  list(tenant: Tenant, query: ListQuery): Promise<ListPage>;
+  /** `timeRange`: the list's `time_range` as asked (`24h`); its cursors are bound to it. */
+  list(tenant: Tenant, query: ListQuery, timeRange?: string): Promise<ListPage>;
 }
 
-/** The list answer: `{"traces", "count", "total_count", "total_count_exact", "page", "page_size", "next_cursor"}`. */
-export function listJson(page: ListPage, query: ListQuery): string {
-  return (
-    `{"traces":[${page.traces.map(traceJson).join(',')}],"count":${page.traces.length},"total_count":${page.totalCount},"total_count_exact":${page.totalExact},` +
-    `"page":${query.cursor ? null : query.page},"page_size":${query.pageSize},"next_cursor":${JSON.stringify(page.nextCursor)}}`
-  );
-}

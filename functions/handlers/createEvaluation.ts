@@ -1,5 +1,5 @@
-import { createEvaluation, evaluationJson, TraceNotFoundError } from '../domain/evaluations.js';
-import { HttpError, httpHandler, json, parseJsonBody, projectScope } from '../shared/http.js';
+import { createEvaluation, evaluationJson } from '../domain/evaluations.js';
+import { httpHandler, json, parseJsonBody, projectScope } from '../shared/http.js';
 import { CreateEvaluationBody } from '../shared/requests.js';
 import { evaluationDeps } from '../shared/services.js';
 
@@ -10,19 +10,14 @@ import { evaluationDeps } from '../shared/services.js';
 export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
   const body = parseJsonBody(CreateEvaluationBody, event);
-  try {
-    const evaluation = await createEvaluation(evaluationDeps(), tenant, {
-      traceId: body.trace_id,
-      judgeId: body.judge_id,
-      judgeName: body.judge_name,
-      judgeVersion: body.judge_version,
-      passed: body.passed,
-      score: body.score,
-      reasoning: body.reasoning,
-    });
-    return json(201, evaluationJson(evaluation));
-  } catch (err) {
-    if (err instanceof TraceNotFoundError) throw new HttpError(404, 'not_found', err.message);
-    throw err;
-  }
+  const evaluation = await createEvaluation(evaluationDeps(), tenant, {
+    traceId: body.trace_id,
+    judgeId: body.judge_id,
+    judgeName: body.judge_name,
+    judgeVersion: body.judge_version,
+    passed: body.passed,
+    score: body.score,
+    reasoning: body.reasoning,
+  });
+  return json(201, evaluationJson(evaluation));
 });

@@ -1,25 +1,9 @@
 import * as z from 'zod';
-import { FilterError } from '../domain/parea/filter.js';
-import { experimentTraceLogs, TraceLogError } from '../domain/trace-logs.js';
-import { header, HttpError, httpHandler, parseJsonBody, parseQuery, pathParam, rawJson, tenantOf, type HttpEvent } from '../shared/http.js';
+import { experimentTraceLogs } from '../domain/parea/index.js';
+import { acceptsGzip, httpHandler, jsonAnswer, parseJsonBody, parseQuery, pathParam, tenantOf } from '../shared/http.js';
+import { experimentPageSize, fitExperimentAnswer } from '../shared/parea-http.js';
 import { ExperimentLogsQuery } from '../shared/requests.js';
 import { traceLogDeps } from '../shared/services.js';
-
-/** True when the request's Accept-Encoding allows gzip (`gzip` or `*`, with a non-zero q). */
-export function acceptsGzip(event: Pick<HttpEvent, 'headers'>): boolean {
-  const value = header(event.headers, 'accept-encoding');
-  if (!value) return false;
-  let gzip: boolean | null = null;
-  let star = false;
-  for (const part of value.split(',')) {
-    const [coding = '', ...params] = part.trim().toLowerCase().split(';');
-    const q = params.map((p) => /^\s*q\s*=\s*([0-9.]+)\s*$/.exec(p)).find((m) => m !== null);
-    const ok = q ? Number(q[1]) > 0 : true;
-    if (coding.trim() === 'gzip') gzip = ok;
-    else if (coding.trim() === '*') star = ok;
-  }
-  return gzip ?? star;
-}
 
 /**
  * POST /api/parea/v1/experiment/{experimentUuid}/trace_logs, body: the filter. A JSON array of
@@ -33,14 +17,8 @@ export const handler = httpHandler(async (event) => {
   const query = parseQuery(ExperimentLogsQuery, event);
   const filter = parseJsonBody(z.unknown(), event);
   const gzip = acceptsGzip(event);
-  let answer;
-  try {
-    answer = await experimentTraceLogs(traceLogDeps(), tenant, { experimentUuid, filter, limit: query.limit, cursor: query.cursor, gzip });
-  } catch (err) {
-    if (err instanceof FilterError) throw new HttpError(400, 'invalid_filter', err.message);
-    if (err instanceof TraceLogError) throw new HttpError(400, err.kind === 'invalid_cursor' ? 'invalid_cursor' : 'invalid_request', err.message);
-    throw err;
-  }
+  const page = await experimentTraceLogs(traceLogDeps(), tenant, { experimentUuid, filter, limit: query.limit, cursor: query.cursor, size: experimentPageSize(gzip) });
+  const answer = fitExperimentAnswer(page, gzip);
   const headers: Record<string, string> = { vary: 'accept-encoding' };
   const exposed: string[] = [];
   if (answer.nextCursor !== null) {
@@ -48,16 +26,10 @@ export const handler = httpHandler(async (event) => {
     exposed.push('x-next-cursor');
   }
   // With a filter: whether any span read has its field at all, so a caller can tell a misspelt field from no match.
-  if (answer.fieldSeen !== null) {
-    headers['x-filter-field-seen'] = String(answer.fieldSeen);
+  if (page.fieldSeen !== null) {
+    headers['x-filter-field-seen'] = String(page.fieldSeen);
     exposed.push('x-filter-field-seen');
   }
   if (exposed.length) headers['access-control-expose-headers'] = exposed.join(', ');
-  if (!answer.gzip) return rawJson(200, answer.body as string, headers);
-  return {
-    statusCode: 200,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'content-encoding': 'gzip', ...headers },
-    body: (answer.body as Buffer).toString('base64'),
-    isBase64Encoded: true,
-  };
+  return jsonAnswer(answer.body, headers);
 });

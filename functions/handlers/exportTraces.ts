@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { exportTracesPage, ExportTooLargeError } from '../domain/exports.js';
-import { CursorError, normalizeListParams, toListQuery } from '../domain/list-query.js';
-import { httpHandler, HttpError, parseWith, projectScope } from '../shared/http.js';
+import { exportTracesPage } from '../domain/exports.js';
+import { normalizeListParams, toListQuery } from '../domain/list-query.js';
+import { httpHandler, parseWith, projectScope } from '../shared/http.js';
 import { ExportTracesQuery } from '../shared/requests.js';
 import { traceStore } from '../shared/services.js';
 
@@ -15,19 +15,13 @@ export const handler = httpHandler(async (event) => {
   const params = parseWith(ExportTracesQuery, normalizeListParams(event.queryStringParameters ?? {}), 'invalid_query') as z.infer<typeof ExportTracesQuery>;
   const now = Date.now();
   const q = toListQuery({ ...params, page: 1, page_size: 1, sort_by: 'created_at', sort_order: 'asc' }, now);
-  try {
-    const page = await exportTracesPage(traceStore(), tenant, {
-      filters: { source: q.source, judgeId: q.judgeId, status: q.status, since: q.since, search: q.search },
-      timeRange: params.time_range,
-      cursor: params.cursor,
-      now,
-    });
-    return ndjson(page);
-  } catch (err) {
-    if (err instanceof CursorError) throw new HttpError(400, 'invalid_cursor', err.message);
-    if (err instanceof ExportTooLargeError) throw new HttpError(413, 'export_too_large', err.message);
-    throw err;
-  }
+  const page = await exportTracesPage(traceStore(), tenant, {
+    filters: { source: q.source, judgeId: q.judgeId, status: q.status, since: q.since, search: q.search },
+    timeRange: params.time_range,
+    cursor: params.cursor,
+    now,
+  });
+  return ndjson(page);
 });
 
 /** A JSON Lines answer with its line count and, when more follow, the next page's cursor. */

@@ -1,5 +1,5 @@
-import { projectStats, StatsQuerySchema, StatsRangeError } from '../domain/stats.js';
-import { HttpError, httpHandler, json, parseQuery, projectScope } from '../shared/http.js';
+import { projectStats, StatsQuerySchema } from '../domain/stats.js';
+import { httpHandler, json, parseQuery, projectScope } from '../shared/http.js';
 import { statsStore } from '../shared/services.js';
 
 /**
@@ -10,10 +10,5 @@ import { statsStore } from '../shared/services.js';
 export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
   const query = parseQuery(StatsQuerySchema, event);
-  try {
-    return json(200, await projectStats(statsStore(), tenant, query));
-  } catch (err) {
-    if (err instanceof StatsRangeError) throw new HttpError(400, 'invalid_query', err.message);
-    throw err;
-  }
+  return json(200, await projectStats(statsStore(), tenant, query));
 });

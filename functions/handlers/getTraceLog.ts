@@ -1,4 +1,4 @@
-import { traceLogTree } from '../domain/trace-logs.js';
+import { traceLogTree } from '../domain/parea/index.js';
 import { HttpError, httpHandler, pathParam, rawJson, tenantOf } from '../shared/http.js';
 import { traceLogDeps } from '../shared/services.js';
 

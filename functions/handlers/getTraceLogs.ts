@@ -1,8 +1,7 @@
-import { FilterError } from '../domain/parea/filter.js';
-import { listTraceLogs, QueryParamsBody, TraceLogListError } from '../domain/trace-log-list.js';
-import { HttpError, httpHandler, parseJsonBody, rawJson, tenantOf } from '../shared/http.js';
+import { listTraceLogs, QueryParamsBody } from '../domain/parea/index.js';
+import { acceptsGzip, httpHandler, parseJsonBody, tenantOf } from '../shared/http.js';
+import { traceLogPageAnswer } from '../shared/parea-http.js';
 import { traceLogListDeps } from '../shared/services.js';
-import { acceptsGzip } from './experimentTraceLogs.js';
 
 /**
  * POST /api/parea/v1/get_trace_logs (QueryParams): one page of the project's root trees, newest
@@ -11,19 +10,5 @@ import { acceptsGzip } from './experimentTraceLogs.js';
 export const handler = httpHandler(async (event) => {
   const tenant = tenantOf(event);
   const q = parseJsonBody(QueryParamsBody, event);
-  let page;
-  try {
-    page = await listTraceLogs(traceLogListDeps(), tenant, q, { gzip: acceptsGzip(event) });
-  } catch (err) {
-    if (err instanceof FilterError) throw new HttpError(400, 'invalid_filter', err.message);
-    if (err instanceof TraceLogListError) throw new HttpError(413, 'too_large', err.message);
-    throw err;
-  }
-  if (!page.gzip) return rawJson(200, page.body as string, { vary: 'accept-encoding' });
-  return {
-    statusCode: 200,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'content-encoding': 'gzip', vary: 'accept-encoding' },
-    body: (page.body as Buffer).toString('base64'),
-    isBase64Encoded: true,
-  };
+  return traceLogPageAnswer(await listTraceLogs(traceLogListDeps(), tenant, q), acceptsGzip(event));
 });

@@ -1,6 +1,6 @@
 import { evaluationJson, listEvaluations } from '../domain/evaluations.js';
-import { CursorError, sinceOf } from '../domain/list-query.js';
-import { HttpError, httpHandler, json, parseQuery, projectScope } from '../shared/http.js';
+import { sinceOf } from '../domain/list-query.js';
+import { httpHandler, json, parseQuery, projectScope } from '../shared/http.js';
 import { ListEvaluationsQuery } from '../shared/requests.js';
 import { evaluationDeps } from '../shared/services.js';
 
@@ -13,26 +13,20 @@ export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
   const q = parseQuery(ListEvaluationsQuery, event);
   const search = q.search ? q.search.toLowerCase() : undefined;
-  let page;
-  try {
-    page = await listEvaluations(
-      evaluationDeps(),
-      tenant,
-      {
-        traceId: q.trace_id,
-        judgeId: q.judge_id,
-        outcome: q.outcome,
-        since: q.time_range ? sinceOf(q.time_range, Date.now()) : undefined,
-        search: search || undefined,
-        sortOrder: q.sort_order,
-        cursor: q.cursor,
-      },
-      { page: q.page, pageSize: q.page_size },
-    );
-  } catch (err) {
-    if (err instanceof CursorError) throw new HttpError(400, 'invalid_cursor', err.message);
-    throw err;
-  }
+  const page = await listEvaluations(
+    evaluationDeps(),
+    tenant,
+    {
+      traceId: q.trace_id,
+      judgeId: q.judge_id,
+      outcome: q.outcome,
+      since: q.time_range ? sinceOf(q.time_range, Date.now()) : undefined,
+      search: search || undefined,
+      sortOrder: q.sort_order,
+      cursor: q.cursor,
+    },
+    { page: q.page, pageSize: q.page_size },
+  );
   const headers: Record<string, string> = {};
   if (page.nextCursor) {
     headers['x-next-cursor'] = page.nextCursor;

@@ -1,6 +1,6 @@
-import { experimentJson, listExperiments, ListExperimentsBody } from '../domain/experiments.js';
+import { listExperiments, ListExperimentsBody } from '../domain/parea/experiments.js';
+import { experimentJson } from '../shared/parea-http.js';
 import { httpHandler, json, parseJsonBody, parseQuery, tenantOf } from '../shared/http.js';
-import { experimentHttpError } from '../shared/experiment-http.js';
 import { ListExperimentsQuery } from '../shared/requests.js';
 import { experimentDeps } from '../shared/services.js';
 
@@ -13,7 +13,7 @@ export const handler = httpHandler(async (event) => {
   const tenant = tenantOf(event);
   const query = parseQuery(ListExperimentsQuery, event);
   const body = parseJsonBody(ListExperimentsBody, event);
-  const { experiments, nextCursor } = await experimentHttpError(() => listExperiments(experimentDeps(), tenant, body, query));
+  const { experiments, nextCursor } = await listExperiments(experimentDeps(), tenant, body, query);
   const headers: Record<string, string> = nextCursor === null ? {} : { 'x-next-cursor': nextCursor, 'access-control-expose-headers': 'x-next-cursor' };
   return json(200, experiments.map((e) => experimentJson(tenant, e)), headers);
 });

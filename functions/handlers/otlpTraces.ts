@@ -1,4 +1,5 @@
-import { OtelBusyError, exportTraces, type OtelIngestDeps } from '../domain/otel/ingest.js';
+import { isDomainError } from '../domain/errors.js';
+import { exportTraces, type OtelIngestDeps } from '../domain/otel/ingest.js';
 import {
   decodeRequest,
   decompress,
@@ -10,18 +11,11 @@ import {
   type OtlpEncoding,
 } from '../domain/otel/otlp.js';
 import { tenantOfKey } from '../shared/api-key-auth.js';
-import { header, HttpError, isThrottle, type HttpEvent, type HttpResult } from '../shared/http.js';
+import { DOMAIN_ERROR_STATUS, header, HttpError, isThrottle, type HttpEvent, type HttpResult } from '../shared/http.js';
 import { otlpDeps } from '../shared/services.js';
 
 /** No request API Gateway passes on is larger (10 MB; 6 MB reach a Lambda): a larger event is refused unread. */
 const MAX_RAW_BODY_BYTES = 10 * 1024 * 1024;
-
-const STATUS_OF: Record<OtlpRequestError['kind'], [number, string]> = {
-  malformed: [400, 'invalid_body'],
-  too_large: [413, 'payload_too_large'],
-  unsupported_media_type: [415, 'unsupported_media_type'],
-  unsupported_encoding: [415, 'unsupported_media_type'],
-};
 
 /**
  * An OTLP error answer in the request's encoding: a protobuf request gets a protobuf google.rpc.Status
@@ -65,17 +59,19 @@ export function makeOtlpHandler(deps: () => OtelIngestDeps) {
       }
       const contentEncoding = header(event.headers, 'content-encoding');
       const raw = bodyOf(event, contentEncoding);
-      if (raw.length > MAX_RAW_BODY_BYTES) throw new OtlpRequestError('too_large', `the body is over ${MAX_RAW_BODY_BYTES} bytes`);
+      if (raw.length > MAX_RAW_BODY_BYTES) throw new OtlpRequestError('payload_too_large', `the body is over ${MAX_RAW_BODY_BYTES} bytes`);
       const request = decodeRequest(decompress(raw, contentEncoding), encoding);
       const result = await exportTraces(deps(), tenant, request);
       const body = encodeResponse(result, encoding);
       if (typeof body === 'string') return { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body };
       return { statusCode: 200, headers: { 'content-type': 'application/x-protobuf' }, body: body.toString('base64'), isBase64Encoded: true };
     } catch (err) {
-      if (err instanceof OtlpRequestError) return errorAnswer(encoding, ...STATUS_OF[err.kind], err.message);
       if (err instanceof HttpError) return errorAnswer(encoding, err.statusCode, err.code, err.message);
-      // OTLP exporters retry a 429 after Retry-After; the export is idempotent.
-      if (err instanceof OtelBusyError) return errorAnswer(encoding, 429, 'too_many_requests', err.message, { 'retry-after': '1' });
+      if (isDomainError(err)) {
+        const [status, code] = DOMAIN_ERROR_STATUS[err.kind];
+        // OTLP exporters retry a 429 after Retry-After; the export is idempotent.
+        return errorAnswer(encoding, status, code, err.message, status === 429 ? { 'retry-after': '1' } : {});
+      }
       if (isThrottle(err)) return errorAnswer(encoding, 429, 'too_many_requests', 'the store is busy; retry after a moment', { 'retry-after': '1' });
       console.error(JSON.stringify({ level: 'error', msg: 'unhandled error', route: event.routeKey, error: String(err), stack: (err as Error)?.stack }));
       return errorAnswer(encoding, 500, 'internal_error', 'the server failed to answer this request');

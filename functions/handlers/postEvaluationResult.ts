@@ -1,5 +1,6 @@
-import { EvaluationStateError, evaluationJson, postEvaluationResult, resultJson } from '../domain/evaluations.js';
-import { HttpError, httpHandler, json, parseJsonBody, pathParam, projectScope } from '../shared/http.js';
+import { evaluationJson, postEvaluationResult } from '../domain/evaluations.js';
+import { httpHandler, json, parseJsonBody, pathId, projectScope } from '../shared/http.js';
+import { evaluationNotFound, resultJson } from '../shared/evaluation-http.js';
 import { EvaluationResultBody } from '../shared/requests.js';
 import { evaluationDeps } from '../shared/services.js';
 
@@ -9,25 +10,19 @@ import { evaluationDeps } from '../shared/services.js';
  */
 export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
-  const id = pathParam(event, 'evaluationId');
   const body = parseJsonBody(EvaluationResultBody, event);
-  if (id.length > 256) throw new HttpError(404, 'not_found', `no evaluation ${id} in this project`);
-  try {
-    const e = await postEvaluationResult(evaluationDeps(), tenant, id, {
-      passed: body.passed,
-      score: body.score,
-      reasoning: body.reasoning,
-      model: body.model,
-      steps: body.steps?.map((s) => ({ tool: s.tool, args: s.args, result: s.result })),
-      turns: body.turns,
-      latencyMs: body.latency_ms,
-      promptTokens: body.prompt_tokens,
-      completionTokens: body.completion_tokens,
-      totalCost: body.total_cost,
-    });
-    return json(201, { ...resultJson(e), trace_evaluation: evaluationJson(e) });
-  } catch (err) {
-    if (err instanceof EvaluationStateError) throw new HttpError(err.kind === 'conflict' ? 409 : 404, err.kind === 'conflict' ? 'conflict' : 'not_found', err.message);
-    throw err;
-  }
+  const id = pathId(event, 'evaluationId', evaluationNotFound);
+  const e = await postEvaluationResult(evaluationDeps(), tenant, id, {
+    passed: body.passed,
+    score: body.score,
+    reasoning: body.reasoning,
+    model: body.model,
+    steps: body.steps?.map((s) => ({ tool: s.tool, args: s.args, result: s.result })),
+    turns: body.turns,
+    latencyMs: body.latency_ms,
+    promptTokens: body.prompt_tokens,
+    completionTokens: body.completion_tokens,
+    totalCost: body.total_cost,
+  });
+  return json(201, { ...resultJson(e), trace_evaluation: evaluationJson(e) });
 });

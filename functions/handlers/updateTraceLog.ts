@@ -1,5 +1,5 @@
-import { updateTraceLog } from '../domain/trace-logs.js';
-import { traceLogWriteHandler } from '../shared/trace-log-http.js';
+import { updateTraceLog } from '../domain/parea/index.js';
+import { traceLogWriteHandler } from '../shared/parea-http.js';
 
 /**
  * PUT /api/parea/v1/trace_log `{trace_id, root_trace_id, field_name_to_value_map}`: late fields

@@ -3,6 +3,10 @@ import { flushMetrics, log, metricsFor, MetricUnit, startInvocation, withLogKeys
 import { METRIC, ROUTE_DIMENSION } from './metric-names.js';
 import * as z from 'zod';
 import type { Tenant } from '../domain/tenancy.js';
+import { isDomainError, type DomainErrorKind } from '../domain/errors.js';
+import { MAX_ID_CHARS } from '../domain/ids.js';
+import { describeIssues } from '../domain/issues.js';
+import { isThrottle } from './throttles.js';
 
 export type HttpEvent = APIGatewayProxyEventV2 & {
   requestContext: APIGatewayProxyEventV2['requestContext'] & { authorizer?: { lambda?: Record<string, unknown> } };
@@ -20,12 +24,57 @@ export function rawJson(statusCode: number, body: string, headers: Record<string
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body };
 }
 
+/**
+ * A synchronous Lambda answers at most 6 MB (the whole response object, the body escaped inside
+ * it, base64 for binary). The cut: the body as the response object will carry it, at most 5 MiB:
+ * plain JSON counted with its escapes; gzip as base64 (so at most 3.75 MiB of gzip).
+ */
+export const MAX_ANSWER_WIRE_BYTES = 5 * 1024 * 1024;
+
+/** A 200 JSON answer: text as it is, or gzip bytes (base64, `content-encoding: gzip`). */
+export function jsonAnswer(body: string | Buffer, headers: Record<string, string> = {}): HttpResult {
+  if (typeof body === 'string') return rawJson(200, body, headers);
+  return { statusCode: 200, headers: { ...JSON_HEADERS, 'content-encoding': 'gzip', ...headers }, body: body.toString('base64'), isBase64Encoded: true };
+}
+
+/** True when the request's Accept-Encoding allows gzip (`gzip` or `*`, with a non-zero q). */
+export function acceptsGzip(event: Pick<HttpEvent, 'headers'>): boolean {
+  const value = header(event.headers, 'accept-encoding');
+  if (!value) return false;
+  let gzip: boolean | null = null;
+  let star = false;
+  for (const part of value.split(',')) {
+    const [coding = '', ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => /^\s*q\s*=\s*([0-9.]+)\s*$/.exec(p)).find((m) => m !== null);
+    const ok = q ? Number(q[1]) > 0 : true;
+    if (coding.trim() === 'gzip') gzip = ok;
+    else if (coding.trim() === '*') star = ok;
+  }
+  return gzip ?? star;
+}
+
 /** Every error answer: `{"error": {"code", "message"}}`. */
 export function errorResponse(statusCode: number, code: string, message: string, headers: Record<string, string> = {}): HttpResult {
   return json(statusCode, { error: { code, message } }, headers);
 }
 
-/** An error a handler throws to answer with a given status. */
+/** The status and code of each domain refusal (functions/domain/errors.ts): the one table, for every route. */
+export const DOMAIN_ERROR_STATUS: Readonly<Record<DomainErrorKind, readonly [status: number, code: string]>> = {
+  invalid_body: [400, 'invalid_body'],
+  invalid_query: [400, 'invalid_query'],
+  invalid_filter: [400, 'invalid_filter'],
+  invalid_cursor: [400, 'invalid_cursor'],
+  run_name_taken: [400, 'run_name_taken'],
+  not_found: [404, 'not_found'],
+  conflict: [409, 'conflict'],
+  payload_too_large: [413, 'payload_too_large'],
+  answer_too_large: [413, 'too_large'],
+  export_too_large: [413, 'export_too_large'],
+  unsupported_media_type: [415, 'unsupported_media_type'],
+  busy: [429, 'too_many_requests'],
+};
+
+/** An error the edge itself throws (a request it cannot parse, a key it refuses) to answer with a given status. */
 export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
@@ -61,8 +110,9 @@ export function tenantOf(event: HttpEvent): Tenant {
 }
 
 /**
- * Wraps a handler: thrown HttpErrors become their JSON error; anything else is
- * logged and answered as a JSON 500 without internals.
+ * Wraps a handler: a thrown HttpError or DomainError becomes its JSON error (the domain's by
+ * {@link DOMAIN_ERROR_STATUS}), a throttle a 429; anything else is logged and answered as a
+ * JSON 500 without internals.
  */
 export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (event: HttpEvent, context?: Context) => Promise<HttpResult> {
   return async (event, context) => {
@@ -74,6 +124,7 @@ export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (eve
         return await fn(event);
       } catch (err) {
         if (err instanceof HttpError) return errorResponse(err.statusCode, err.code, err.message);
+        if (isDomainError(err)) return errorResponse(...DOMAIN_ERROR_STATUS[err.kind], err.message);
         if (isThrottle(err)) {
           return errorResponse(429, 'too_many_requests', 'the store is busy; retry after a moment', { 'retry-after': '1' });
         }
@@ -98,12 +149,8 @@ export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (eve
 let metricsInstance: ReturnType<typeof metricsFor> | undefined;
 const httpMetricsOf = () => (metricsInstance ??= metricsFor());
 
-const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'SlowDown', 'TooManyRequestsException']);
-
-/** The stores said "too many requests" even after the SDK's retries: the client should retry later. */
-export function isThrottle(err: unknown): boolean {
-  return err instanceof Error && THROTTLES.has(err.name);
-}
+/** Throttle errors (functions/shared/throttles.ts) answer 429; the OTLP handler asks here too. */
+export { isThrottle };
 
 /** Header lookup that ignores case (API Gateway lower-cases, other callers may not). */
 export function header(headers: Record<string, string | undefined> | undefined, name: string): string | undefined {
@@ -137,15 +184,6 @@ export function projectScope(event: HttpEvent): Tenant {
   return tenant;
 }
 
-/** Readable zod issues, each naming its parameter: `page_size: must be at most 500`. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => {
-      const where = i.path.length ? i.path.map(String).join('.') : 'request';
-      return `${where}: ${i.message}`;
-    })
-    .join('; ');
-}
 
 /** Parses a value with a schema; failures are a 400 naming the parameter. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, code = 'invalid_request'): z.infer<S> {
@@ -187,4 +225,15 @@ export function pathParam(event: HttpEvent, name: string): string {
   const v = event.pathParameters?.[name];
   if (!v) throw new HttpError(404, 'not_found', `no ${name} in the path`);
   return v;
+}
+
+/**
+ * A path parameter that names a stored thing by its id. An id over MAX_ID_CHARS names nothing (and
+ * would overflow the table's keys): it is not looked up, and answers the 404 an unknown id does,
+ * `notFound(id)`.
+ */
+export function pathId(event: HttpEvent, name: string, notFound: (id: string) => string): string {
+  const id = pathParam(event, name);
+  if (id.length > MAX_ID_CHARS) throw new HttpError(404, 'not_found', notFound(id));
+  return id;
 }

@@ -5,13 +5,13 @@
  * name them for the OpenAPI document while the handlers validate with the very same objects.
  */
 import * as z from 'zod';
-import { MAX_LIST } from '../domain/experiments.js';
-import { ListQuerySchema } from '../domain/list-query.js';
-import { MAX_LIMIT, MAX_SPAN_ID_BYTES } from '../domain/trace-logs.js';
+import { MAX_LIST } from '../domain/parea/experiments.js';
+import { CAMEL_ALIASES, ListQuerySchema, normalizeListParams } from '../domain/list-query.js';
+import { MAX_LIMIT, MAX_SPAN_ID_BYTES } from '../domain/parea/index.js';
+import { ID_TOO_LONG, MAX_ID_CHARS } from '../domain/ids.js';
 
 /** The most a reasoning may hold (UTF-8 bytes). */
 export const MAX_REASONING_BYTES = 64 * 1024;
-const MAX_ID_CHARS = 256;
 
 /**
  * Numbers the store keeps and reads back: 0, or a magnitude from 1e-130 (DynamoDB's smallest) to
@@ -54,29 +54,17 @@ export const EvaluationResultBody = z.object({
   total_cost: optional(z.number().min(0).refine(storableNumber, 'must be 0 or a number of magnitude between 1e-130 and 2^53 - 1')),
 });
 
-const CAMEL_CASE: Record<string, string> = { traceId: 'trace_id', judgeId: 'judge_id', pageSize: 'page_size', timeRange: 'time_range', sortBy: 'sort_by', sortOrder: 'sort_order' };
-
-/** Both spellings are accepted (the snake_case one wins); empty values count as absent. */
-function normalize(query: unknown): unknown {
-  if (query === null || typeof query !== 'object') return query;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(query)) {
-    if (v === '' || v === undefined) continue;
-    const name = CAMEL_CASE[k] ?? k;
-    if (name !== k && name in query && (query as Record<string, unknown>)[name] !== '') continue;
-    out[name] = v;
-  }
-  return out;
-}
+/** The list's camelCase spellings, and the evaluation list's own `traceId`. */
+const EVALUATION_ALIASES = { ...CAMEL_ALIASES, traceId: 'trace_id' };
 
 export const ListEvaluationsQuery = z.preprocess(
-  normalize,
+  (query) => (query !== null && typeof query === 'object' ? normalizeListParams(query as Record<string, unknown>, EVALUATION_ALIASES) : query),
   z.object({
-    trace_id: z.string().max(256).optional(),
-    judge_id: z.string().max(256).optional(),
+    trace_id: z.string().max(MAX_ID_CHARS).optional(),
+    judge_id: z.string().max(MAX_ID_CHARS).optional(),
     outcome: z.enum(['pass', 'fail', 'pending'], { error: 'must be one of pass, fail, pending' }).optional(),
     time_range: ListQuerySchema.shape.time_range,
-    search: z.string().trim().max(256, 'must be at most 256 characters').optional(),
+    search: ListQuerySchema.shape.search,
     sort_by: z.enum(['created_at'], { error: 'must be created_at' }).optional(),
     sort_order: z.enum(['asc', 'desc'], { error: 'must be one of asc, desc' }).optional(),
     cursor: z.string().min(1).max(4096).optional(),
@@ -86,7 +74,7 @@ export const ListEvaluationsQuery = z.preprocess(
 );
 
 export const PareaProjectBody = z.object({
-  name: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
+  name: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(MAX_ID_CHARS, ID_TOO_LONG),
 });
 
 export const ExperimentLogsQuery = z.object({

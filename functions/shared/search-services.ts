@@ -9,14 +9,15 @@ import { IndexedSearch } from '../adapters/dynamo/search-list.js';
 import { DynamoTraceStore } from '../adapters/dynamo/trace-store.js';
 import { S3PayloadReader } from '../adapters/s3/payload-reader.js';
 import { LanceSearchIndex } from '../adapters/search/lance-search-index.js';
+import type { SearchIndex, SearchWork, TraceReader } from '../domain/ports.js';
 import type { IndexerDeps } from '../domain/search/indexer.js';
 import { config } from './config.js';
 import { traceStore } from './services.js';
 
-let index: LanceSearchIndex | null | undefined;
+let index: SearchIndex | null | undefined;
 
 /** The index (SEARCH_INDEX_URI: a directory, or `s3+ddb://<bucket>/search?ddbTableName=<commit table>` on AWS), or null without one. */
-export function searchIndex(): LanceSearchIndex | null {
+export function searchIndex(): SearchIndex | null {
   if (index !== undefined) return index;
   const c = config();
   const uri = c.SEARCH_INDEX_URI;
@@ -24,17 +25,17 @@ export function searchIndex(): LanceSearchIndex | null {
   return index;
 }
 
-let work: DynamoSearchWork | undefined;
+let work: SearchWork | undefined;
 
-export function searchWorkStore(): DynamoSearchWork {
+export function searchWorkStore(): SearchWork {
   work ??= new DynamoSearchWork(documentClient(), config().TABLE_NAME);
   return work;
 }
 
-let searching: DynamoTraceStore | undefined;
+let searching: TraceReader | undefined;
 
 /** The trace store whose searches go to the index (and its unindexed tail); the plain store without an index. */
-export function searchingTraceStore(): DynamoTraceStore {
+export function searchingTraceStore(): TraceReader {
   if (searching) return searching;
   const engine = searchIndex();
   const c = config();

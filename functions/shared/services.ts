@@ -14,11 +14,11 @@ import { DynamoTraceMaintenance } from '../adapters/dynamo/trace-maintenance.js'
 import type { EvaluationDeps } from '../domain/evaluations.js';
 import type { TraceMaintenanceDeps } from '../domain/trace-maintenance.js';
 import { S3UploadUrlSigner, presignS3Client } from '../adapters/s3/presigner.js';
-import type { UploadStore } from '../domain/ports.js';
+import type { EvaluationCleaner, EvaluationStore, SpanRangeStore, SpanStatsSink, SpanStore, StatsReader, TenantStore, TraceRangeReader, TraceReader, UploadStore } from '../domain/ports.js';
 import type { CreateTracesDeps } from '../domain/uploads/create-traces.js';
 import type { UploadUrlSigner } from '../domain/uploads/presign-upload.js';
 import { DynamoSpanStore } from '../adapters/dynamo/span-store.js';
-import { spanSink, type TraceLogDeps } from '../domain/trace-logs.js';
+import { spanSink, type TraceLogDeps } from '../domain/parea/index.js';
 import { DynamoExpiredTraceFinder } from '../adapters/dynamo/retention-store.js';
 import type { RetentionDeps } from '../domain/retention.js';
 import { DynamoStatsStore } from '../adapters/dynamo/stats-store.js';
@@ -31,14 +31,17 @@ import { SqsJobQueue } from '../adapters/sqs/job-queue.js';
 import { S3ExportStorage } from '../adapters/s3/export-storage.js';
 import { DynamoExperimentStore } from '../adapters/dynamo/experiment-store.js';
 import { DynamoTraceLogRoots } from '../adapters/dynamo/trace-log-roots.js';
-import type { ExperimentDeps } from '../domain/experiments.js';
-import type { TraceLogListDeps } from '../domain/trace-log-list.js';
+import type { ExperimentDeps } from '../domain/parea/experiments.js';
+import type { TraceLogListDeps } from '../domain/parea/index.js';
 
-/** The adapters the handlers use, wired from the environment once per module. */
-let tenants: DynamoTenantStore | undefined;
+/**
+ * The adapters the handlers use, wired from the environment once per module. Each is answered as
+ * the port (the domain's interface) it is used through, never as its adapter class.
+ */
+let tenants: TenantStore | undefined;
 let ingest: IngestDeps | undefined;
 
-export function tenantStore(): DynamoTenantStore {
+export function tenantStore(): TenantStore {
   tenants ??= new DynamoTenantStore(documentClient(), config().TABLE_NAME);
   return tenants;
 }
@@ -76,18 +79,18 @@ export function searchWork(): boolean {
   return config().SEARCH_INDEX_URI !== undefined;
 }
 
-let traces: DynamoTraceStore | undefined;
+let traces: (TraceReader & TraceRangeReader) | undefined;
 
 /** Reads traces (get and list), resolving offloaded documents from S3. */
-export function traceStore(): DynamoTraceStore {
+export function traceStore(): TraceReader & TraceRangeReader {
   traces ??= new DynamoTraceStore(documentClient(), config().TABLE_NAME, new S3PayloadReader(s3Client(), config().BUCKET_NAME));
   return traces;
 }
 
-let evaluations: DynamoEvaluationStore | undefined;
+let evaluations: (EvaluationStore & EvaluationCleaner) | undefined;
 let maintenance: TraceMaintenanceDeps | undefined;
 
-function evaluationStore(): DynamoEvaluationStore {
+function evaluationStore(): EvaluationStore & EvaluationCleaner {
   evaluations ??= new DynamoEvaluationStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
   return evaluations;
 }
@@ -130,10 +133,10 @@ export function createTracesDeps(): CreateTracesDeps {
 }
 
 let traceLogs: TraceLogDeps | undefined;
-let spans: DynamoSpanStore | undefined;
+let spans: (SpanStore & SpanRangeStore) | undefined;
 
 /** Spans in the table (trace logs, their exports and deletes), with their TTL. */
-export function spanStore(): DynamoSpanStore {
+export function spanStore(): SpanStore & SpanRangeStore {
   spans ??= new DynamoSpanStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
   return spans;
 }
@@ -149,10 +152,10 @@ export function traceLogDeps(): TraceLogDeps {
   return traceLogs;
 }
 
-let stats: DynamoStatsStore | undefined;
+let stats: (StatsReader & SpanStatsSink) | undefined;
 
 /** The project's numbers per hour: the hourly trace counters and the span stats (read and added to). */
-export function statsStore(): DynamoStatsStore {
+export function statsStore(): StatsReader & SpanStatsSink {
   stats ??= new DynamoStatsStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
   return stats;
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newDocumentClient, newDynamoClient } from '../../functions/adapters/clients.js';
 import { LOG_ROOT_SHARDS, TRACE_SHARDS } from '../../functions/adapters/dynamo/keys.js';
 import { DynamoSpanStore } from '../../functions/adapters/dynamo/span-store.js';
-import { recordTraceLog } from '../../functions/domain/trace-logs.js';
+import { recordTraceLog } from '../../functions/domain/parea/index.js';
 import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { ingestDepsOn } from '../../functions/shared/services.js';
 import { modeledSeconds, startCapacityModel, type CapacityModel } from '../support/capacity-model.js';

@@ -13,7 +13,7 @@ import { evalCounterTotals } from '../../functions/adapters/dynamo/eval-counters
 import { DynamoEvaluationStore, evaluationItem } from '../../functions/adapters/dynamo/evaluation-store.js';
 import { DynamoTraceLogRoots } from '../../functions/adapters/dynamo/trace-log-roots.js';
 import { spanItem } from '../../functions/adapters/dynamo/span-store.js';
-import { recordTraceLog } from '../../functions/domain/trace-logs.js';
+import { recordTraceLog } from '../../functions/domain/parea/index.js';
 import { INDEXES } from '../../functions/adapters/dynamo/schema.js';
 import { migrateTable, MigrationStopped, schemaVersion, SCHEMA_VERSION } from '../../functions/adapters/dynamo/migration.js';
 import { DynamoSpanStore } from '../../functions/adapters/dynamo/span-store.js';

@@ -3,7 +3,7 @@ import { dynamoClient } from '../../functions/adapters/clients.js';
 import { spanItem } from '../../functions/adapters/dynamo/span-store.js';
 import { DynamoTraceWriter } from '../../functions/adapters/dynamo/trace-writer.js';
 import type { Tenant } from '../../functions/domain/tenancy.js';
-import { materialize, parseSpan, type SpanRecord } from '../../functions/domain/trace-logs.js';
+import { materialize, parseSpan, type SpanRecord } from '../../functions/domain/parea/index.js';
 import { config } from '../../functions/shared/config.js';
 
 /**

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { fitsLocalStore } from '../../local/s3.js';
 import { jsonText, renderInput, stringifyIteratively } from '../../functions/domain/render-input.js';
 import { buildTrace, type UploadContext } from '../../functions/domain/trace.js';
-import { recordSpans, type SpanRecord, type SpanStore } from '../../functions/domain/trace-logs.js';
+import { recordSpans, type SpanRecord, type SpanStore } from '../../functions/domain/parea/index.js';
 import type { Tenant } from '../../functions/domain/tenancy.js';
 
 const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);

@@ -14,7 +14,7 @@ import {
   OtlpRequestError,
   type OtlpRequest,
 } from '../../functions/domain/otel/otlp.js';
-import { parseSpan } from '../../functions/domain/trace-logs.js';
+import { parseSpan } from '../../functions/domain/parea/index.js';
 import { nestedAttributeRequest } from '../support/otlp.js';
 import type { Span } from '../../functions/domain/parea/span.js';
 
@@ -139,7 +139,7 @@ describe('OTLP decoding', () => {
         error = err;
       }
       expect(error, String(body)).toBeInstanceOf(OtlpRequestError);
-      expect((error as OtlpRequestError).kind).toBe('malformed');
+      expect((error as OtlpRequestError).kind).toBe('invalid_body');
     }
     // Unknown fields are ignored, as OTLP/JSON receivers must.
     expect(decodeJson({ anything: 1, resourceSpans: [] }).resourceSpans).toEqual([]);
@@ -163,11 +163,11 @@ describe('OTLP decoding', () => {
     const body = Buffer.from(JSON.stringify(request([{}])));
     expect(decompress(gzipSync(body), 'gzip')).toEqual(body);
     expect(decompress(body, undefined)).toEqual(body);
-    expect(() => decompress(Buffer.from('not gzip'), 'gzip')).toThrow(expect.objectContaining({ kind: 'malformed' }));
-    expect(() => decompress(body, 'br')).toThrow(expect.objectContaining({ kind: 'unsupported_encoding' }));
+    expect(() => decompress(Buffer.from('not gzip'), 'gzip')).toThrow(expect.objectContaining({ kind: 'invalid_body' }));
+    expect(() => decompress(body, 'br')).toThrow(expect.objectContaining({ kind: 'unsupported_media_type', message: expect.stringMatching(/^Content-Encoding "br" is not supported/) }));
     const bomb = gzipSync(Buffer.alloc(MAX_DECODED_BODY_BYTES + 1));
     expect(bomb.length).toBeLessThan(100_000);
-    expect(() => decompress(bomb, 'gzip')).toThrow(expect.objectContaining({ kind: 'too_large' }));
+    expect(() => decompress(bomb, 'gzip')).toThrow(expect.objectContaining({ kind: 'payload_too_large' }));
   });
 
   it('knows the two OTLP/HTTP content types', () => {

@@ -5,7 +5,6 @@ import { FilterError } from '../../functions/domain/parea/filter.js';
 import type { Tenant } from '../../functions/domain/tenancy.js';
 import {
   experimentTraceLogs,
-  MAX_ANSWER_WIRE_BYTES,
   recordSpans,
   recordTraceLog,
   spanSink,
@@ -18,8 +17,9 @@ import {
   type SpanRecord,
   type SpanStore,
   type TraceLogDeps,
-} from '../../functions/domain/trace-logs.js';
-import { acceptsGzip } from '../../functions/handlers/experimentTraceLogs.js';
+} from '../../functions/domain/parea/index.js';
+import { acceptsGzip, MAX_ANSWER_WIRE_BYTES } from '../../functions/shared/http.js';
+import { experimentPageSize, fitExperimentAnswer } from '../../functions/shared/parea-http.js';
 import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { refFor, setupIngest } from '../support/ingest-fakes.js';
 
@@ -102,8 +102,11 @@ async function tree(deps: TraceLogDeps, id: string, t = tenant): Promise<Tree | 
   return json === null ? null : (JSON.parse(json) as Tree);
 }
 
-async function page(deps: TraceLogDeps, req: Partial<ExperimentRequest> = {}, t = tenant) {
-  const answer = await experimentTraceLogs(deps, t, { experimentUuid: 'exp-1', filter: {}, gzip: false, ...req });
+/** One page as the route answers it: the use case's page, fitted into one answer by the edge (gzip when asked). */
+async function page(deps: TraceLogDeps, req: Partial<Omit<ExperimentRequest, 'size'>> & { gzip?: boolean } = {}, t = tenant) {
+  const { gzip = false, ...rest } = req;
+  const read = await experimentTraceLogs(deps, t, { experimentUuid: 'exp-1', filter: {}, size: experimentPageSize(gzip), ...rest });
+  const answer = { ...fitExperimentAnswer(read, gzip), fieldSeen: read.fieldSeen };
   const text = answer.gzip ? gunzipSync(answer.body as Buffer).toString('utf8') : (answer.body as string);
   return { trees: JSON.parse(text) as Tree[], next: answer.nextCursor, answer };
 }
@@ -215,15 +218,15 @@ describe('record and update', () => {
     const { deps, store } = setup();
     const err = await recordTraceLog(deps, tenant, body).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TraceLogError);
-    expect((err as TraceLogError).kind).toBe('invalid_request');
+    expect((err as TraceLogError).kind).toBe('invalid_body');
     expect(store.items.size).toBe(0);
   });
 
   it('refuses a bad update and a span too large for one item', async () => {
     const { deps } = setup();
-    await expect(updateTraceLog(deps, tenant, { trace_id: 'a' })).rejects.toMatchObject({ kind: 'invalid_request' });
-    await expect(updateTraceLog(deps, tenant, { trace_id: 'a', field_name_to_value_map: [] })).rejects.toMatchObject({ kind: 'invalid_request' });
-    await expect(recordTraceLog(deps, tenant, span('big', 'big', 'big', { output: 'x'.repeat(200_000) }))).rejects.toMatchObject({ kind: 'too_large' });
+    await expect(updateTraceLog(deps, tenant, { trace_id: 'a' })).rejects.toMatchObject({ kind: 'invalid_body' });
+    await expect(updateTraceLog(deps, tenant, { trace_id: 'a', field_name_to_value_map: [] })).rejects.toMatchObject({ kind: 'invalid_body' });
+    await expect(recordTraceLog(deps, tenant, span('big', 'big', 'big', { output: 'x'.repeat(200_000) }))).rejects.toMatchObject({ kind: 'payload_too_large' });
   });
 
   it('defaults the ids of a root the TS SDK sends without parent_trace_id', async () => {

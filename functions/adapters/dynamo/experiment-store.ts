@@ -1,6 +1,6 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Experiment, ExperimentListQuery, ExperimentStatus, ExperimentStore, PinnedStatistic, StatScore, TraceStats } from '../../domain/experiments.js';
+import type { Experiment, ExperimentListQuery, ExperimentStatus, ExperimentStore, PinnedStatistic, StatScore, TraceStats } from '../../domain/parea/experiments.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
 import { segment } from './keys.js';

@@ -29,6 +29,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, ScanCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { packText } from '../../domain/trace.js';
+import { sleep } from '../retry.js';
 import { ensureEvalCounter, evalCounterUpdate } from './eval-counters.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
 import { keys, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
@@ -36,7 +37,7 @@ import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
 import { spanItem, toRecord, withMemberExpiry } from './span-store.js';
 import { counted, counterUpdate } from './evaluation-store.js';
 import { rootIndexWrites } from './trace-log-roots.js';
-import { rootFactsOf } from '../../domain/trace-log-roots.js';
+import { rootFactsOf } from '../../domain/parea/index.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
 import { documentAttribute } from './trace-writer.js';
@@ -107,7 +108,7 @@ export async function ensureIndexes(client: DynamoDBClient, table: string, log: 
       const t = await client.send(new DescribeTableCommand({ TableName: table }));
       const g = t.Table?.GlobalSecondaryIndexes?.find((x) => x.IndexName === index.name);
       if (g?.IndexStatus === 'ACTIVE' && t.Table?.TableStatus === 'ACTIVE') break;
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
     }
     created.push(index.name);
   }

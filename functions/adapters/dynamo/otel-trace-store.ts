@@ -19,6 +19,7 @@ import { traceItem } from './trace-writer.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { EXPIRY_GRACE_DAYS, expiresAt, withExpiry } from '../../domain/expiry.js';
 import { traceWorkItem } from './search-work.js';
+import { cancelledByThrottle } from '../../shared/throttles.js';
 
 interface PayloadReader {
   read(key: string): Promise<{ input: string | null; document: string }>;
@@ -138,7 +139,7 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
       const exists = writes.filter((_, i) => codes[i] === 'ConditionalCheckFailed').map((w) => w.trace.id);
       if (exists.length > 0) return { outcome: 'exists', ids: exists };
       if (codes.includes('TransactionConflict')) return { outcome: 'conflict' };
-      if (codes.some((c) => c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded')) {
+      if (cancelledByThrottle(codes)) {
         throw new OtelBusyError('the table is throttling writes; retry after a moment');
       }
       throw err;

@@ -4,11 +4,12 @@ import { countSharded, mergeShards } from './sharded-query.js';
 import type { SpanRangeItem, SpanRangeStore } from '../../domain/jobs.js';
 import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type RootChange, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/trace-logs.js';
-import { rootFactsOf } from '../../domain/trace-log-roots.js';
+import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type RootChange, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/parea/index.js';
+import { rootFactsOf } from '../../domain/parea/index.js';
 import { rootIndexWrites } from './trace-log-roots.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { expiresAt, isExpired } from '../../domain/expiry.js';
+import { cancelledByThrottle } from '../../shared/throttles.js';
 
 /**
  * Experiment trace log spans in the single table:
@@ -143,7 +144,7 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
       if (err instanceof TransactionCanceledException) {
         const codes = (err.CancellationReasons ?? []).map((r) => r.Code);
         if (codes[0] === 'ConditionalCheckFailed' || codes.includes('TransactionConflict')) return false;
-        if (codes.some((c) => c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded')) {
+        if (cancelledByThrottle(codes)) {
           const throttled = new Error('the table throttled the span write');
           throttled.name = 'ProvisionedThroughputExceededException';
           throw throttled;

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Tenant } from '../../domain/tenancy.js';
-import type { RootChange } from '../../domain/trace-logs.js';
-import type { RootEntry, RootFacts, RootRange, TraceLogRootIndex } from '../../domain/trace-log-roots.js';
+import type { RootChange } from '../../domain/parea/index.js';
+import type { RootEntry, RootFacts, RootRange, TraceLogRootIndex } from '../../domain/parea/index.js';
 import { allShards, LOG_ROOT_SHARDS, logRootIndex, segment, shardOf } from './keys.js';
 import { batchGetAll, queryPages } from './query.js';
 import { countSharded, mergeShards } from './sharded-query.js';

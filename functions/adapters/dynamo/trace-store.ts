@@ -4,6 +4,7 @@ import { renderInput } from '../../domain/render-input.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { unpackText } from '../../domain/trace.js';
 import { matchesText } from '../../domain/search/terms.js';
+import { planListRead, planTotal, totalCarriedByCursor, type ListFilters, type TotalPlan } from '../../domain/list-plan.js';
 import type { LastEvaluation, ListPage, ListQuery, TraceReader, TraceView } from '../../domain/traces.js';
 import type { RangePage, RangeQuery, TraceRangeReader } from '../../domain/jobs.js';
 import { evalCounterTotals, type EvalTotals } from './eval-counters.js';
@@ -100,12 +101,13 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
   }
 
   /**
-   * One page of a project's traces. An index answers every filter but search (and a judge with a
-   * status): every trace (gsi4), by source (gsi5), by status or judge (member items, gsi2/gsi3),
-   * each spread over TRACE_SHARDS partitions whose sorted streams are merged; the time range and
-   * the cursor are key conditions, so a page by cursor costs the same at any depth. What no index
-   * answers is read in order, within a time budget: when it runs out, the answer holds what was
-   * found and a cursor that goes on from where the reading stopped.
+   * One page of a project's traces, as the list's plans say (functions/domain/list-plan.ts): the
+   * index the read plan names (every trace: gsi4, by source: gsi5, by status or judge: member
+   * items, gsi2/gsi3), each spread over TRACE_SHARDS partitions whose sorted streams are merged;
+   * the time range and the cursor are key conditions, so a page by cursor costs the same at any
+   * depth. What no index answers is read in order, within a time budget: when it runs out, the
+   * answer holds what was found and a cursor that goes on from where the reading stopped. The
+   * total is counted as the total's plan says.
    */
   async list(tenant: Tenant, q: ListQuery, timeRange?: string): Promise<ListPage> {
     const deadline = Date.now() + this.budgetMs;
@@ -122,7 +124,8 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     const scan = query.sortBy === 'filename' ? await this.scanByFilename(tenant, query, fromCursor, skip, deadline) : await this.scanByOrder(tenant, query, fromCursor, skip, deadline);
 
     // A total no counter or index gives is the matches read so far: exact once the whole range has been read.
-    const counted = scanCounted(query) ? null : fromCursor?.total !== undefined ? { count: fromCursor.total, exact: true } : await this.total(tenant, query, deadline);
+    const plan = planTotal(query);
+    const counted = plan.by === 'reading' ? null : fromCursor?.total !== undefined ? { count: fromCursor.total, exact: true } : await this.total(tenant, query, plan, deadline);
     const before = fromCursor?.matchedBefore ?? 0;
     const seen = before + scan.matched;
     const total = counted?.exact ? counted : { count: before + scan.counted, exact: counted === null && scan.exhausted };
@@ -130,7 +133,7 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     const nextCursor =
       scan.more && scan.position !== undefined
         ? encodeCursor(tenant, query, timeRange, { s: scan.position, ...(scan.upload !== undefined ? { u: scan.upload } : {}) }, {
-            ...(counted?.exact && needsCarry(query) ? { total: counted.count } : {}),
+            ...(counted?.exact && totalCarriedByCursor(query) ? { total: counted.count } : {}),
             matchedBefore: seen,
           })
         : null;
@@ -178,7 +181,7 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
       else upper = { value: after, inclusive: false };
     }
     const stream = mergeShards(this.doc, { ...d.query, lower, upper, forward, expect: skip + q.pageSize + 1 });
-    return this.take(tenant, stream, d, skip, q.pageSize, deadline, scanCounted(q));
+    return this.take(tenant, stream, d, skip, q.pageSize, deadline, planTotal(q).by === 'reading');
   }
 
   /**
@@ -275,7 +278,8 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
       if (typeof u !== 'string' || !u || !Number.isSafeInteger(index) || index < 0) throw new CursorError('cursor does not belong to this query');
       start = { upload: u, index };
     }
-    const matches = filterOf(q);
+    // No index narrows this order: every filter is tested on the traces read.
+    const matches = itemFilter(q);
     // The uploads' shards merged into one filename order; the cursor's upload is where it starts (its own traces from the cursor's index).
     const uploads = mergeShards(this.doc, {
       table: this.table,
@@ -316,27 +320,27 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
   // --- totals ----------------------------------------------------------------------------------
 
   /**
-   * Exact totals without reading the matches: the project's counters (all, by source), the hourly
-   * counters (time ranges), the evaluation counters (by status, by judge, with a source), and a
-   * count of an index range (a status or judge with a time range, which no counter holds).
-   * Answers exact: false when the count would not finish within the budget.
+   * Runs a total's plan (functions/domain/list-plan.ts) without reading the matches: the project's
+   * counters (all, by source), the hourly counters (time ranges), the evaluation counters (by
+   * status, by judge, with a source), or a count of an index range. Answers exact: false when the
+   * count would not finish within the budget.
    */
-  private async total(tenant: Tenant, q: ListQuery, deadline: number): Promise<{ count: number; exact: boolean }> {
+  private async total(tenant: Tenant, q: ListQuery, plan: Exclude<TotalPlan, { by: 'reading' }>, deadline: number): Promise<{ count: number; exact: boolean }> {
     const { organizationId: org, projectId: project } = tenant;
     const all = async () => (q.since ? this.countSince(tenant, q.source, q.since) : this.projectTotal(tenant, q.source));
-    if (!q.judgeId && !q.status) return { count: await all(), exact: true };
-    const evals = q.since ? null : await evalCounterTotals(this.doc, this.table, org, project);
+    if (plan.by === 'traces') return { count: await all(), exact: true };
+    const evals = plan.from === 'evaluation-counters' ? await evalCounterTotals(this.doc, this.table, org, project) : null;
     const rangeCount = async (status: string | null, judge: string | null): Promise<number | null> => {
-      const d = driverFor(tenant, { ...q, status: (status ?? undefined) as ListQuery['status'], judgeId: judge ?? undefined, search: undefined }, this.table);
+      const d = driverFor(tenant, { source: q.source, status: (status ?? undefined) as ListQuery['status'], judgeId: judge ?? undefined, search: undefined }, this.table);
       return countSharded(this.doc, { ...d.query, lower: { value: q.since!, inclusive: true }, forward: true }, deadline);
     };
     const evaluated = async (status: string): Promise<number | null> => (evals ? statusCount(evals, status, q.source) : rangeCount(status, null));
-    if (q.judgeId) {
-      const n = evals ? judgeCount(evals, q.judgeId, q.source) : await rangeCount(null, q.judgeId);
+    if (plan.by === 'judge') {
+      const n = evals ? judgeCount(evals, plan.judgeId, q.source) : await rangeCount(null, plan.judgeId);
       return n === null ? { count: 0, exact: false } : { count: n, exact: true };
     }
-    if (q.status !== 'unevaluated') {
-      const n = await evaluated(q.status!);
+    if (plan.by === 'status') {
+      const n = await evaluated(plan.status);
       return n === null ? { count: 0, exact: false } : { count: n, exact: true };
     }
     const parts = await Promise.all(['pass', 'fail', 'pending'].map(evaluated));
@@ -370,7 +374,7 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
         total += source ? (c.by_source?.[source] ?? 0) : (c.traces ?? 0);
       }
     }
-    const d = driverFor(tenant, { page: 1, pageSize: 1, source, sortBy: 'created_at', sortOrder: 'desc' }, this.table);
+    const d = driverFor(tenant, { source }, this.table);
     // Order keys start with the ISO creation time; the next hour's first instant sorts after every key of this hour.
     total += (await countSharded(this.doc, { ...d.query, lower: { value: since, inclusive: true }, upper: { value: nextHourIso, inclusive: true }, forward: true }))!;
     return total;
@@ -450,16 +454,6 @@ function lastEvaluation(e: LastEvaluation): LastEvaluation {
   };
 }
 
-/** Queries whose total only the reading itself can count: a search, and a judge with a status. */
-function scanCounted(q: ListQuery): boolean {
-  return q.search !== undefined || (q.judgeId !== undefined && q.status !== undefined);
-}
-
-/** Totals that cost a count of an index range: counted on the first page, carried by the cursor. */
-function needsCarry(q: ListQuery): boolean {
-  return q.since !== undefined && (q.judgeId !== undefined || q.status !== undefined);
-}
-
 function statusCount(t: EvalTotals, status: string, source: string | undefined): number {
   return source === undefined ? (t.byStatus[status] ?? 0) : (t.byStatusSource[JSON.stringify([status, source])] ?? 0);
 }
@@ -473,8 +467,8 @@ function searchMatches(item: Item, query: string): boolean {
   return matchesText(itemSearchText(item), query);
 }
 
-/** Every filter of the query, on a read trace item (for reads no index narrows: filename order). */
-function filterOf(q: ListQuery): ((item: Item) => boolean) | null {
+/** The filters given, tested on a read trace item (what an index left, or every filter where none narrows); null: none. */
+function itemFilter(q: Partial<Pick<ListQuery, 'source' | 'since' | 'status' | 'judgeId' | 'search'>>): ((item: Item) => boolean) | null {
   const tests: Array<(item: Item) => boolean> = [];
   if (q.source) tests.push((i) => i.source === q.source);
   if (q.since) tests.push((i) => String(i.ok) >= q.since!);
@@ -484,11 +478,12 @@ function filterOf(q: ListQuery): ((item: Item) => boolean) | null {
   return tests.length === 0 ? null : (i) => tests.every((t) => t(i));
 }
 
-/** The index (and its shards' partitions) that answers the query's filters best, and what is left to test on the items. */
-function driverFor(tenant: Tenant, q: Pick<ListQuery, 'source' | 'judgeId' | 'status' | 'search'> & Partial<ListQuery>, table: string): Driver {
+/** The query a list's read plan (functions/domain/list-plan.ts) names: its index's partitions over the shards, and what is left to test on the items. */
+function driverFor(tenant: Tenant, q: ListFilters, table: string): Driver {
   const { organizationId: org, projectId: project } = tenant;
   const shards = allShards(TRACE_SHARDS);
-  const search = q.search ? (i: Item) => searchMatches(i, q.search!) : null;
+  const plan = planListRead(q);
+  const matches = itemFilter(plan.residual);
   const index = (name: 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5', partitions: string[]) => ({
     table,
     index: name,
@@ -496,24 +491,25 @@ function driverFor(tenant: Tenant, q: Pick<ListQuery, 'source' | 'judgeId' | 'st
     skAttr: name === 'gsi4' || name === 'gsi5' ? 'ok' : `${name}sk`,
     partitions,
   });
-  if (q.judgeId) {
-    const judge = q.judgeId;
-    const partitions = shards.map((s) => (q.source ? traceIndex.judgeSource(org, project, s, judge, q.source) : traceIndex.judge(org, project, s, judge)));
-    const status = q.status;
-    const statusTest = status ? (i: Item) => (status === 'unevaluated' ? i.eval_status === undefined : i.eval_status === status) : null;
-    const tests = [statusTest, search].filter((t): t is (i: Item) => boolean => t !== null);
-    return { query: index(q.source ? 'gsi3' : 'gsi2', partitions), hydrate: 'all', matches: tests.length ? (i) => tests.every((t) => t(i)) : null };
+  const filter = plan.unevaluatedOnly ? { expression: 'attribute_not_exists(#es)', names: { '#es': 'eval_status' } } : undefined;
+  const chosen = plan.index;
+  switch (chosen.by) {
+    case 'judge': {
+      const { judgeId, source } = chosen;
+      const partitions = shards.map((s) => (source ? traceIndex.judgeSource(org, project, s, judgeId, source) : traceIndex.judge(org, project, s, judgeId)));
+      return { query: index(source ? 'gsi3' : 'gsi2', partitions), hydrate: 'all', matches };
+    }
+    case 'status': {
+      const { status, source } = chosen;
+      const partitions = shards.map((s) => (source ? traceIndex.statusSource(org, project, status, s, source) : traceIndex.status(org, project, status, s)));
+      return { query: index(source ? 'gsi3' : 'gsi2', partitions), hydrate: 'all', matches };
+    }
+    case 'source': {
+      const { source } = chosen;
+      return { query: { ...index('gsi5', shards.map((s) => traceIndex.source(org, project, s, source))), filter }, hydrate: 'all', matches };
+    }
+    case 'all':
+      // gsi4's entries hold the trace's view, but for documents too big to copy into the index.
+      return { query: { ...index('gsi4', shards.map((s) => traceIndex.all(org, project, s))), filter }, hydrate: 'big', matches };
   }
-  if (q.status && q.status !== 'unevaluated') {
-    const status = q.status;
-    const partitions = shards.map((s) => (q.source ? traceIndex.statusSource(org, project, status, s, q.source) : traceIndex.status(org, project, status, s)));
-    return { query: index(q.source ? 'gsi3' : 'gsi2', partitions), hydrate: 'all', matches: search };
-  }
-  const filter = q.status === 'unevaluated' ? { expression: 'attribute_not_exists(#es)', names: { '#es': 'eval_status' } } : undefined;
-  if (q.source) {
-    const source = q.source;
-    return { query: { ...index('gsi5', shards.map((s) => traceIndex.source(org, project, s, source))), filter }, hydrate: 'all', matches: search };
-  }
-  return { query: { ...index('gsi4', shards.map((s) => traceIndex.all(org, project, s))), filter }, hydrate: 'big', matches: search };
 }
-

@@ -1,6 +1,6 @@
 /**
  * OTLP trace export, the use case: every span becomes a trace log (the Parea store and tree
- * builder, functions/domain/trace-logs.ts), and every OTel trace becomes one trace of the project
+ * builder, functions/domain/parea/write.ts), and every OTel trace becomes one trace of the project
  * (`source: "otlp"`), whose document is its spans, updated as more of them arrive.
  *
  * Idempotent per span: a span stored as it is again writes nothing, and a trace whose document
@@ -13,7 +13,8 @@
  * functions/adapters/dynamo/otel-trace-store.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { parseSpan, storeSpan, TraceLogError, type SpanRecord, type SpanStore } from '../trace-logs.js';
+import { backoff } from '../backoff.js';
+import { parseSpan, storeSpan, TraceLogError, type SpanRecord, type SpanStore } from '../parea/index.js';
 import type { SpanStatsSink } from '../stats.js';
 import type { Span } from '../parea/span.js';
 import { renderInput } from '../render-input.js';
@@ -23,6 +24,7 @@ import { PAYLOADS_PREFIX } from '../layout.js';
 import type { StoredTrace } from '../ports.js';
 import { toTraceLog } from './map.js';
 import type { ExportResult, OtlpRequest } from './otlp.js';
+import { DomainError } from '../errors.js';
 
 /** The source of every trace made from OTLP exports. */
 export const OTLP_SOURCE = 'otlp';
@@ -102,10 +104,9 @@ const CREATE_BATCH_BYTES = 3 * 1024 * 1024;
 const MESSAGE_REASONS = 5;
 
 /** Too many writers on one trace: the export should be retried (429). */
-export class OtelBusyError extends Error {
+export class OtelBusyError extends DomainError<'busy'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'OtelBusyError';
+    super('busy', message);
   }
 }
 
@@ -292,8 +293,6 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
   if (failure !== null) throw (failure as { err: unknown }).err;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const backoff = (attempt: number) => sleep(Math.floor(Math.random() * Math.min(1_000, 10 * 2 ** attempt)));
 
 /**
  * Takes one export: answers how many spans were refused and why (OTLP's partial success).
@@ -350,7 +349,7 @@ export async function exportTraces(deps: OtelIngestDeps, tenant: Tenant, request
     try {
       await storeSpan({ store: deps.spans, stats: deps.spanStats, log: deps.log }, tenant, span, known.get(span.trace_id));
     } catch (err) {
-      if (err instanceof TraceLogError && err.kind === 'too_large') {
+      if (err instanceof TraceLogError && err.kind === 'payload_too_large') {
         tooLarge.add(span.trace_id);
         refuse(span.trace_id, err.message);
         return;
@@ -386,7 +385,7 @@ async function writeTraces(deps: OtelIngestDeps, tenant: Tenant, byTrace: Map<st
     if (attempt >= MAX_WRITE_ATTEMPTS) {
       throw new OtelBusyError(`trace ${pending[0]!.otelTraceId} is being written by other exports; retry after a moment`);
     }
-    if (attempt > 0) await backoff(attempt);
+    if (attempt > 0) await backoff(attempt, 10, 1_000);
     const retry: Pending[] = [];
     const creates: { p: Pending; write: OtelTraceWrite }[] = [];
     for (let i = 0; i < pending.length; i += 100) {

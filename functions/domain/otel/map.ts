@@ -12,6 +12,7 @@
  *   `resource.<key>`), with the span's kind, scope, events, links and dropped counts as `otel.*`.
  */
 import type { AttrValue, OtlpEvent, OtlpLink, OtlpSpan } from './otlp.js';
+import { isPlainObject as isObject } from '../objects.js';
 
 /** What the span's resource and instrumentation scope say (shared by every span under them). */
 export interface SpanContext {
@@ -38,9 +39,6 @@ export function attrText(v: AttrValue): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function numberOf(v: AttrValue | undefined): number | null {
   if (typeof v === 'number' && Number.isFinite(v)) return v;

@@ -14,6 +14,8 @@
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs/minimal.js';
 import root from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
+import { isPlainObject } from '../objects.js';
+import { DomainError } from '../errors.js';
 
 // ---------------------------------------------------------------------------
 // What a request holds, as plain data
@@ -82,18 +84,10 @@ export interface OtlpRequest {
 // Refusals
 // ---------------------------------------------------------------------------
 
-export type OtlpErrorKind = 'malformed' | 'unsupported_media_type' | 'unsupported_encoding' | 'too_large';
+export type OtlpErrorKind = 'invalid_body' | 'unsupported_media_type' | 'payload_too_large';
 
-/** A request body that cannot be read at all (the handler answers 400, 413 or 415). */
-export class OtlpRequestError extends Error {
-  constructor(
-    readonly kind: OtlpErrorKind,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'OtlpRequestError';
-  }
-}
+/** A request body that cannot be read at all (400, 413 or 415). */
+export class OtlpRequestError extends DomainError<OtlpErrorKind> {}
 
 export type OtlpEncoding = 'protobuf' | 'json';
 
@@ -115,19 +109,19 @@ export const MAX_DECODED_BODY_BYTES = 32 * 1024 * 1024;
 export function decompress(body: Buffer, contentEncoding: string | undefined): Buffer {
   const encoding = (contentEncoding ?? '').trim().toLowerCase();
   if (encoding === '' || encoding === 'identity') {
-    if (body.length > MAX_DECODED_BODY_BYTES) throw new OtlpRequestError('too_large', `the body is over ${MAX_DECODED_BODY_BYTES} bytes`);
+    if (body.length > MAX_DECODED_BODY_BYTES) throw new OtlpRequestError('payload_too_large', `the body is over ${MAX_DECODED_BODY_BYTES} bytes`);
     return body;
   }
   if (encoding !== 'gzip' && encoding !== 'x-gzip') {
-    throw new OtlpRequestError('unsupported_encoding', `Content-Encoding ${JSON.stringify(contentEncoding)} is not supported; send gzip or no encoding`);
+    throw new OtlpRequestError('unsupported_media_type', `Content-Encoding ${JSON.stringify(contentEncoding)} is not supported; send gzip or no encoding`);
   }
   try {
     return gunzipSync(body, { maxOutputLength: MAX_DECODED_BODY_BYTES });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new OtlpRequestError('too_large', `the body is over ${MAX_DECODED_BODY_BYTES} bytes once decompressed`);
+      throw new OtlpRequestError('payload_too_large', `the body is over ${MAX_DECODED_BODY_BYTES} bytes once decompressed`);
     }
-    throw new OtlpRequestError('malformed', 'the body is not valid gzip');
+    throw new OtlpRequestError('invalid_body', 'the body is not valid gzip');
   }
 }
 
@@ -202,27 +196,27 @@ export function decodeRequest(body: Buffer, encoding: OtlpEncoding): OtlpRequest
     try {
       message = otlp.ExportTraceServiceRequest.decode(body);
     } catch (err) {
-      throw new OtlpRequestError('malformed', `the body is not an OTLP ExportTraceServiceRequest in protobuf: ${errorText(err)}`);
+      throw new OtlpRequestError('invalid_body', `the body is not an OTLP ExportTraceServiceRequest in protobuf: ${errorText(err)}`);
     }
   } else {
     let value: unknown;
     try {
       value = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
     } catch {
-      throw new OtlpRequestError('malformed', 'the body is not valid JSON');
+      throw new OtlpRequestError('invalid_body', 'the body is not valid JSON');
     }
-    if (!isPlainObject(value)) throw new OtlpRequestError('malformed', 'the body must be a JSON object (an OTLP ExportTraceServiceRequest)');
+    if (!isPlainObject(value)) throw new OtlpRequestError('invalid_body', 'the body must be a JSON object (an OTLP ExportTraceServiceRequest)');
     try {
       message = otlp.ExportTraceServiceRequest.fromObject(hexIdsToBytes(value));
     } catch (err) {
-      throw new OtlpRequestError('malformed', `the body is not an OTLP/JSON ExportTraceServiceRequest: ${errorText(err)}`);
+      throw new OtlpRequestError('invalid_body', `the body is not an OTLP/JSON ExportTraceServiceRequest: ${errorText(err)}`);
     }
   }
   try {
     return toRequest(message);
   } catch (err) {
     // A message nested beyond what any converter can walk: decoding itself already recursed that deep.
-    if (err instanceof RangeError) throw new OtlpRequestError('malformed', 'the body is nested too deeply');
+    if (err instanceof RangeError) throw new OtlpRequestError('invalid_body', 'the body is nested too deeply');
     throw err;
   }
 }
@@ -230,10 +224,6 @@ export function decodeRequest(body: Buffer, encoding: OtlpEncoding): OtlpRequest
 function errorText(err: unknown): string {
   if (err instanceof RangeError && /call stack/i.test(err.message)) return 'nested too deeply';
   return err instanceof Error ? err.message.replace(/^\.?opentelemetry\.proto\./, '') : String(err);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const HEX_ID = /^[0-9a-fA-F]*$/;

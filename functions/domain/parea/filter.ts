@@ -47,6 +47,9 @@ import { parseTimestampMicros, toFiniteNumber } from './span.js';
 import type { TreeNode } from './tree.js';
 
 import { FILTER_OPERATORS } from './operators.js';
+import { describeIssues } from '../issues.js';
+import { isPlainObject } from '../objects.js';
+import { DomainError } from '../errors.js';
 export { FILTER_OPERATORS, type FilterOperator } from './operators.js';
 
 /** Span fields whose values are numbers: their filter values must be numbers too. */
@@ -70,10 +73,9 @@ export const MAP_FIELDS: readonly string[] = ['metadata', 'inputs', 'configurati
 const MAX_LIST_VALUES = 1000;
 
 /** A filter that cannot be applied; the message says what is allowed. */
-export class FilterError extends Error {
+export class FilterError extends DomainError<'invalid_filter'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'FilterError';
+    super('invalid_filter', message);
   }
 }
 
@@ -108,10 +110,6 @@ export type SpanPredicate = (span: Readonly<Record<string, unknown>>) => boolean
 // ---------------------------------------------------------------------------
 // Values
 // ---------------------------------------------------------------------------
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** A comparable value: its text, its number (when numeric), its instant (lazily, when a timestamp). */
 interface Operand {
@@ -319,7 +317,7 @@ export function compileFilter(body: unknown): SpanPredicate | null {
   const parsed = TraceLogFilter.safeParse(body);
   if (!parsed.success) {
     throw new FilterError(
-      parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'filter'}: ${i.message}`).join('; '),
+      describeIssues(parsed.error, 'filter'),
     );
   }
   const { filter_field: field, filter_key: key, filter_operator: op, filter_value: value } = parsed.data;

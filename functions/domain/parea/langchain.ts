@@ -8,13 +8,19 @@
  */
 import * as z from 'zod';
 import { isIsoTimestamp, stringifyValue, toFiniteNumber } from './span.js';
+import { isPlainObject as isObject } from '../objects.js';
+import { DomainError } from '../errors.js';
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined);
 
-export class LangchainRunError extends Error {}
+/** A run tree that is not one (a 400 `invalid_body`, as any bad trace-log body). */
+export class LangchainRunError extends DomainError<'invalid_body'> {
+  constructor(message: string) {
+    super('invalid_body', message);
+  }
+}
 
 /**
  * The run's top level, as the edge checks it (the nested runs are read iteratively by spansOfRun:

@@ -5,6 +5,8 @@
  * Nothing here mutates its arguments.
  */
 import * as z from 'zod';
+import { isPlainObject } from '../objects.js';
+import { ID_TOO_LONG, MAX_ID_CHARS } from '../ids.js';
 
 /** One evaluation score of a span. `score` is always a finite number on the wire. */
 export interface Score {
@@ -151,14 +153,14 @@ export function isIsoTimestamp(value: string): boolean {
 const TIMESTAMP_MESSAGE = 'must be an ISO 8601 timestamp with an offset or Z, like 2024-08-09T18:39:56.123456+00:00';
 
 const timestamp = z.string({ error: TIMESTAMP_MESSAGE }).refine(isIsoTimestamp, TIMESTAMP_MESSAGE);
-const optionalId = z.string({ error: 'must be a string' }).max(256, 'must be at most 256 characters').nullish();
+const optionalId = z.string({ error: 'must be a string' }).max(MAX_ID_CHARS, ID_TOO_LONG).nullish();
 
 /** A validated posted span; `start_timestamp` is absent only when neither it nor `end_timestamp` was sent. */
 export type SpanInputValue = Omit<Span, 'start_timestamp'> & { start_timestamp?: string };
 
 /**
  * A posted span (`POST /trace_log`, one TraceLog).
- * - `trace_id`: required, non-empty, at most 256 characters.
+ * - `trace_id`: required, non-empty, at most MAX_ID_CHARS (256) characters.
  * - `parent_trace_id`, `root_trace_id`: default to `trace_id` when absent, null or empty
  *   (the TS SDK leaves `parent_trace_id` out on roots).
  * - `start_timestamp` / `end_timestamp`: ISO 8601 with an offset or `Z` when given. A missing
@@ -173,7 +175,7 @@ export const SpanInput = z
     trace_id: z
       .string({ error: 'must be a string' })
       .min(1, 'must not be empty')
-      .max(256, 'must be at most 256 characters'),
+      .max(MAX_ID_CHARS, ID_TOO_LONG),
     parent_trace_id: optionalId,
     root_trace_id: optionalId,
     start_timestamp: timestamp.nullish(),
@@ -200,10 +202,6 @@ export function spanFromInput(input: SpanInputValue, nowIso: string): Span {
 // ---------------------------------------------------------------------------
 // Wire normalization (the spec's null rules, one node)
 // ---------------------------------------------------------------------------
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const NUMERIC_STRING = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { traceId, uploadId as deriveUploadId } from '../ids.js';
 import { ingestObject, LeaseBusyError, RetryableIngestError, type IngestDeps } from '../ingest/ingest-object.js';
 import { parserFor } from '../parse/index.js';
@@ -211,8 +212,4 @@ async function settleWithin<T>(p: Promise<T>, ms: number): Promise<T | typeof TI
   } finally {
     clearTimeout(timer);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -10,16 +10,16 @@
  * (Parea's filter_field/operator/value), which no index answers, reads root spans in order within
  * a time budget, counting as it goes.
  *
- * No AWS types here.
+ * No AWS types here; the answer's JSON and its gzip are the edge's (functions/shared/parea-http.ts).
  */
 import * as z from 'zod';
-import { gzipSync } from 'node:zlib';
-import { compileFilter, type SpanPredicate } from './parea/filter.js';
-import { normalizeSpanForWire } from './parea/span.js';
-import { instantOfMs, MAX_STATUS_CHARS, type RootEntry, type RootRange, type TraceLogRootIndex } from './trace-log-roots.js';
-import { buildForest, subtree, treeToJson } from './parea/tree.js';
-import type { Tenant } from './tenancy.js';
-import { MAX_ANSWER_WIRE_BYTES, type SpanStore } from './trace-logs.js';
+import { MAX_ID_CHARS } from '../ids.js';
+import type { Tenant } from '../tenancy.js';
+import { compileFilter, type SpanPredicate } from './filter.js';
+import type { RootEntry, RootRange, SpanStore, TraceLogRootIndex } from './ports.js';
+import { instantOfMs, MAX_STATUS_CHARS } from './roots.js';
+import { normalizeSpanForWire } from './span.js';
+import { buildForest, subtree, treeToJson } from './tree.js';
 
 export interface TraceLogListDeps {
   store: SpanStore;
@@ -53,7 +53,7 @@ const nullableString = (max: number) => z.string({ error: 'must be a string or n
 
 /** The SDKs' QueryParams (both send every field; the Python SDK nulls, the TS SDK omits). Unknown fields are ignored. */
 export const QueryParamsBody = z.looseObject({
-  project_name: nullableString(256),
+  project_name: nullableString(MAX_ID_CHARS),
   filter_field: z.unknown().optional(),
   filter_key: z.unknown().optional(),
   filter_operator: z.unknown().optional(),
@@ -69,21 +69,17 @@ export const QueryParamsBody = z.looseObject({
 });
 export type QueryParams = z.infer<typeof QueryParamsBody>;
 
+/** One page of root trees, with the totals. */
 export interface TraceLogPage {
-  /** `{total, page, total_pages, page_size, results, total_exact}` as JSON text, or its gzip. */
-  body: string | Buffer;
-  gzip: boolean;
+  /** The root TraceLogTrees, JSON text each, newest first (or oldest). */
+  results: string[];
+  page: number;
+  pageSize: number;
+  /** Roots in the range (and matching the filter); never below what the pages up to this one show. */
   total: number;
-  results: number;
-}
-
-export class TraceLogListError extends Error {
-  constructor(
-    readonly kind: 'too_large',
-    message: string,
-  ) {
-    super(message);
-  }
+  totalPages: number;
+  /** False when a span filter's count stopped at the read budget (`total` is then a lower bound). */
+  exact: boolean;
 }
 
 const DEFAULT_PAGE_SIZE = 20;
@@ -95,7 +91,7 @@ const TREE_CONCURRENCY = 8;
  * One page of the project's root trees: the QueryParams already validated; the filter compiled
  * here (FilterError for a bad one). Newest first by the root's start (sort_order asc: oldest).
  */
-export async function listTraceLogs(deps: TraceLogListDeps, tenant: Tenant, q: QueryParams, opts: { gzip: boolean }): Promise<TraceLogPage> {
+export async function listTraceLogs(deps: TraceLogListDeps, tenant: Tenant, q: QueryParams): Promise<TraceLogPage> {
   const predicate: SpanPredicate | null = compileFilter({
     filter_field: q.filter_field ?? null,
     filter_key: q.filter_key ?? null,
@@ -159,19 +155,7 @@ export async function listTraceLogs(deps: TraceLogListDeps, tenant: Tenant, q: Q
   const results = trees.filter((t): t is string => t !== null);
   // The counters may lag a root just stored (or count one whose spans are gone): never below what this page shows.
   total = Math.max(total, skip + results.length);
-  const totalPages = Math.ceil(total / pageSize);
-  const body = `{"total":${total},"page":${page},"total_pages":${totalPages},"page_size":${pageSize},"total_exact":${exact},"results":[${results.join(',')}]}`;
-  if (opts.gzip) {
-    const zipped = gzipSync(body);
-    if (zipped.length * (4 / 3) > MAX_ANSWER_WIRE_BYTES) throw tooLarge(pageSize);
-    return { body: zipped, gzip: true, total, results: results.length };
-  }
-  if (Buffer.byteLength(body) * 1.1 > MAX_ANSWER_WIRE_BYTES) throw tooLarge(pageSize);
-  return { body, gzip: false, total, results: results.length };
-}
-
-function tooLarge(pageSize: number): TraceLogListError {
-  return new TraceLogListError('too_large', `this page of ${pageSize} trees is over what one answer carries (about 5 MB, or 30 MB of JSON gzipped): ask for a smaller page_size, or send Accept-Encoding: gzip`);
+  return { results, page, pageSize, total, totalPages: Math.ceil(total / pageSize), exact };
 }
 
 /** The root spans' materialized docs by span id (batches of 100). */

@@ -1,11 +1,10 @@
 /**
- * The root index of a project's trace logs: what it keeps of each tree's root span (RootFacts),
- * and the port that reads it (functions/adapters/dynamo/span-store.ts writes it, in the
- * transaction that stores the root; functions/adapters/dynamo/trace-log-roots.ts reads it).
- * Pure: no AWS types.
+ * The root index of a project's trace logs: what it keeps of each tree's root span (RootFacts).
+ * Its port, TraceLogRootIndex, is in ./ports.ts (functions/adapters/dynamo/span-store.ts writes
+ * the index, in the transaction that stores the root; functions/adapters/dynamo/trace-log-roots.ts
+ * reads it). Pure: no AWS types.
  */
-import { parseTimestamp } from './parea/span.js';
-import type { Tenant } from './tenancy.js';
+import { parseTimestamp } from './span.js';
 
 // ---------------------------------------------------------------------------
 // Root facts: what the root index keeps of a root span
@@ -68,28 +67,3 @@ export function rootChanged(before: RootFacts | null, after: RootFacts | null): 
   if (before === null || after === null) return before !== after;
   return before.rootTraceId !== after.rootTraceId || before.traceId !== after.traceId || before.start !== after.start || before.status !== after.status;
 }
-
-// ---------------------------------------------------------------------------
-// The port
-// ---------------------------------------------------------------------------
-
-/** A root index entry, as the index serves it. */
-export interface RootEntry {
-  rootTraceId: string;
-  traceId: string;
-  start: string;
-}
-
-export interface RootRange {
-  status?: string | undefined;
-  /** Normalized instant: roots that started at or after it. */
-  since?: string | undefined;
-}
-
-export interface TraceLogRootIndex {
-  /** Root entries newest first (or oldest first with `forward`), read lazily over the shards. */
-  roots(tenant: Tenant, range: RootRange, forward: boolean, expect: number): AsyncIterable<RootEntry>;
-  /** How many roots the range holds: from the counters (and one hour's entries at most). */
-  count(tenant: Tenant, range: RootRange): Promise<number>;
-}
-

@@ -1,17 +1,19 @@
 /**
  * Parea experiments (docs/parea-experiments-api.md): create, finish (stats computed and pinned),
  * stats, list. An experiment is its own item; its spans are trace logs that carry its uuid
- * (functions/domain/trace-logs.ts). Stats are computed from the experiment's trees, the same
+ * (./read.ts). Stats are computed from the experiment's trees, the same
  * trees `POST /experiment/{uuid}/trace_logs` serves, once at `finished`, and kept with it.
  *
  * No AWS types here: functions/adapters/dynamo/experiment-store.ts implements the port.
  */
 import * as z from 'zod';
-import { newId } from './ids.js';
-import { normalizeScores, parseTimestampMicros, stringifyValue, toFiniteNumber } from './parea/span.js';
-import { buildForest, walkForest, type TreeNode } from './parea/tree.js';
-import type { Tenant } from './tenancy.js';
-import { MAX_SPAN_ID_BYTES, type SpanStore } from './trace-logs.js';
+import { DomainError } from '../errors.js';
+import { ID_TOO_LONG, MAX_ID_CHARS, newId } from '../ids.js';
+import type { Tenant } from '../tenancy.js';
+import { MAX_SPAN_ID_BYTES } from './limits.js';
+import type { SpanStore } from './ports.js';
+import { normalizeScores, parseTimestampMicros, stringifyValue, toFiniteNumber } from './span.js';
+import { buildForest, walkForest, type TreeNode } from './tree.js';
 
 // ---------------------------------------------------------------------------
 // Model
@@ -93,21 +95,14 @@ export interface ExperimentDeps {
   statsBudgetMs?: number;
 }
 
-export class ExperimentError extends Error {
-  constructor(
-    readonly kind: 'not_found' | 'run_name_taken' | 'too_large' | 'invalid_cursor',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** An experiment request refused: unknown experiment, run name taken, stats too large to compute in one answer, foreign cursor. */
+export class ExperimentError extends DomainError<'not_found' | 'run_name_taken' | 'answer_too_large' | 'invalid_cursor'> {}
 
 // ---------------------------------------------------------------------------
 // Bodies (zod at the edge: the handlers parse with these)
 // ---------------------------------------------------------------------------
 
-const MAX_NAME = 256;
-const name = z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(MAX_NAME, `must be at most ${MAX_NAME} characters`);
+const name = z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(MAX_ID_CHARS, ID_TOO_LONG);
 /** Metadata values are kept as strings (Parea's `Dict[str, str]`): anything else as its JSON. */
 const metadata = z
   .record(z.string(), z.unknown(), { error: 'must be an object of names to values' })
@@ -120,11 +115,11 @@ export const CreateExperimentBody = z.looseObject({
   run_name: name,
   metadata,
   // The SDKs send the uuid from POST /project; experiments land in the key's project, as spans do.
-  project_uuid: z.string().max(MAX_NAME).nullish(),
+  project_uuid: z.string().max(MAX_ID_CHARS).nullish(),
 });
 
 const scoreInput = z.looseObject({
-  name: z.string({ error: 'must be a string' }).min(1).max(MAX_NAME),
+  name: z.string({ error: 'must be a string' }).min(1).max(MAX_ID_CHARS),
   score: z.number({ error: 'must be a number' }).refine(Number.isFinite, 'must be finite'),
   reason: z.string().max(16 * 1024).nullish(),
 });
@@ -135,10 +130,10 @@ export const FinishExperimentBody = z.looseObject({
 });
 
 export const ListExperimentsBody = z.looseObject({
-  project_name: z.string().max(MAX_NAME).nullish(),
+  project_name: z.string().max(MAX_ID_CHARS).nullish(),
   metadata_filter: z.record(z.string(), z.unknown(), { error: 'must be an object of names to values' }).nullish(),
-  experiment_name_filter: z.string().max(MAX_NAME).nullish(),
-  run_name_filter: z.string().max(MAX_NAME).nullish(),
+  experiment_name_filter: z.string().max(MAX_ID_CHARS).nullish(),
+  run_name_filter: z.string().max(MAX_ID_CHARS).nullish(),
   experiment_uuids: z.array(z.string().max(MAX_SPAN_ID_BYTES)).max(100, 'at most 100 uuids').nullish(),
 });
 
@@ -255,23 +250,6 @@ function decodeListCursor(cursor: string): string {
   }
 }
 
-/** The wire shape (Parea's ExperimentWithPinnedStatsSchema, a superset of ExperimentSchema). */
-export function experimentJson(tenant: Tenant, e: Experiment) {
-  return {
-    uuid: e.uuid,
-    name: e.name,
-    run_name: e.runName,
-    created_at: e.createdAt,
-    metadata: e.metadata,
-    project_uuid: tenant.projectId,
-    status: e.status,
-    is_public: false,
-    num_samples: e.numSamples,
-    pinned_stats: e.pinnedStats,
-    finished_at: e.finishedAt,
-  };
-}
-
 // ---------------------------------------------------------------------------
 // Stats
 // ---------------------------------------------------------------------------
@@ -334,7 +312,7 @@ export async function computeTraceStats(deps: Pick<ExperimentDeps, 'spans' | 'st
     if (group === null) group = { root: s.rootTraceId, docs: [] };
     group.docs.push(s.doc);
     if (++spans % 1000 === 0 && Date.now() > deadline) {
-      throw new ExperimentError('too_large', `experiment ${uuid} has too many spans to summarize in one request (${spans} read in ${deps.statsBudgetMs ?? DEFAULT_STATS_BUDGET_MS} ms)`);
+      throw new ExperimentError('answer_too_large', `experiment ${uuid} has too many spans to summarize in one request (${spans} read in ${deps.statsBudgetMs ?? DEFAULT_STATS_BUDGET_MS} ms)`);
     }
   }
   flush();
