@@ -159,12 +159,15 @@ export function statsStore(): DynamoStatsStore {
 
 let retention: RetentionDeps | undefined;
 
-/** The retention sweep: the projects, their expired traces, and the trace delete use case's own adapters. */
+/** The retention sweep: the projects, their expired traces and trace-log roots, and the delete use cases' own adapters. */
 export function retentionDeps(): RetentionDeps {
-  retention ??= {
+  if (retention) return retention;
+  const roots = new DynamoTraceLogRoots(documentClient(), config().TABLE_NAME);
+  retention = {
     ...traceMaintenanceDeps(),
     projects: tenantStore(),
     expired: new DynamoExpiredTraceFinder(documentClient(), config().TABLE_NAME),
+    roots: { retiring: (tenant, nowSeconds) => roots.retiring(tenant, nowSeconds), retireRoot: (tenant, root, nowSeconds) => spanStore().retireRoot(tenant, root, nowSeconds) },
   };
   return retention;
 }

@@ -33,7 +33,8 @@ import { ensureEvalCounter, evalCounterUpdate } from './eval-counters.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
 import { keys, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
-import { spanItem, toRecord, withMemberExpiry } from './span-store.js';
+import { horizonOf, spanItem, toRecord } from './span-store.js';
+import { ROOT_SPAN_BACKSTOP_DAYS, TTL_DAY_SECONDS } from '../../domain/expiry.js';
 import { counted, counterUpdate } from './evaluation-store.js';
 import { rootIndexWrites } from './trace-log-roots.js';
 import { rootFactsOf } from '../../domain/trace-log-roots.js';
@@ -179,14 +180,24 @@ async function indexItem(doc: DynamoDBDocumentClient, table: string, item: Item,
       const facts = cur && cur.ri !== true && typeof cur.doc === 'string' ? rootFactsOf(cur.doc) : null;
       if (!cur || facts === null) return null;
       const [, org, project] = key.pk.split('#');
+      const horizon = horizonOf(cur);
       spend();
       try {
         await doc.send(
           new TransactWriteCommand({
             TransactItems: [
-              { Update: { TableName: table, Key: key, UpdateExpression: 'SET ri = :t', ConditionExpression: 'version = :v AND attribute_not_exists(ri)', ExpressionAttributeValues: { ':t': true, ':v': cur.version } } },
-              // The member expires with its span (when the span has a TTL).
-              ...(withMemberExpiry(rootIndexWrites(table, { organizationId: org!, projectId: project! }, { before: null, after: facts }), typeof cur.expires_at === 'number' ? cur.expires_at : undefined) as never[]),
+              {
+                Update: {
+                  TableName: table,
+                  Key: key,
+                  // With a TTL: the root's horizon kept in retire_at (the retention sweep retires it there), its TTL moved to the backstop.
+                  UpdateExpression: horizon === undefined ? 'SET ri = :t' : 'SET ri = :t, retire_at = :h, expires_at = :b',
+                  ConditionExpression: 'version = :v AND attribute_not_exists(ri)',
+                  ExpressionAttributeValues: { ':t': true, ':v': cur.version, ...(horizon === undefined ? {} : { ':h': horizon, ':b': horizon + ROOT_SPAN_BACKSTOP_DAYS * TTL_DAY_SECONDS }) },
+                },
+              },
+              // The member carries no TTL: listed by its span's horizon for the retention sweep.
+              ...(rootIndexWrites(table, { organizationId: org!, projectId: project! }, { before: null, after: facts }, { horizon }) as never[]),
             ],
           }),
         );
