@@ -3,7 +3,7 @@ import { exportTracesPage, ExportTooLargeError } from '../domain/exports.js';
 import { CursorError, normalizeListParams, toListQuery } from '../domain/list-query.js';
 import { httpHandler, HttpError, parseWith, projectScope } from '../shared/http.js';
 import { ExportTracesQuery } from '../shared/requests.js';
-import { traceStore } from '../shared/services.js';
+import { searchAwareTraces } from '../shared/search-aware-traces.js';
 
 /**
  * GET .../traces/export: every trace matching the list's filters as JSON Lines (one trace, with its
@@ -16,7 +16,7 @@ export const handler = httpHandler(async (event) => {
   const now = Date.now();
   const q = toListQuery({ ...params, page: 1, page_size: 1, sort_by: 'created_at', sort_order: 'asc' }, now);
   try {
-    const page = await exportTracesPage(traceStore(), tenant, {
+    const page = await exportTracesPage(searchAwareTraces(), tenant, {
       filters: { source: q.source, judgeId: q.judgeId, status: q.status, since: q.since, search: q.search },
       timeRange: params.time_range,
       cursor: params.cursor,
