@@ -4,6 +4,7 @@ import { CursorError, normalizeListParams, toListQuery } from '../domain/list-qu
 import { httpHandler, HttpError, parseWith, projectScope } from '../shared/http.js';
 import { ExportTracesQuery } from '../shared/requests.js';
 import { searchAwareTraces } from '../shared/search-aware-traces.js';
+import { ndjson } from '../shared/ndjson.js';
 
 /**
  * GET .../traces/export: every trace matching the list's filters as JSON Lines (one trace, with its
@@ -29,17 +30,3 @@ export const handler = httpHandler(async (event) => {
     throw err;
   }
 });
-
-/** A JSON Lines answer with its line count and, when more follow, the next page's cursor. */
-export function ndjson(page: { body: string; lines: number; nextCursor: string | null }) {
-  return {
-    statusCode: 200,
-    headers: {
-      'content-type': 'application/x-ndjson; charset=utf-8',
-      'x-export-lines': String(page.lines),
-      'access-control-expose-headers': 'x-next-cursor, x-export-lines',
-      ...(page.nextCursor ? { 'x-next-cursor': page.nextCursor } : {}),
-    },
-    body: page.body,
-  };
-}
