@@ -3,7 +3,8 @@
  * traces) or index (the indexer) import this module and load the engine (LanceDB, a native
  * module); every other function stays as small as it was.
  */
-import { documentClient, s3Client } from '../adapters/clients.js';
+import { documentClient } from '../adapters/clients.js';
+import { functionsS3 } from '../adapters/s3/lazy-sdk.js';
 import { DynamoSearchSource, DynamoSearchWork } from '../adapters/dynamo/search-work.js';
 import { IndexedSearch } from '../adapters/dynamo/search-list.js';
 import { DynamoTraceStore } from '../adapters/dynamo/trace-store.js';
@@ -41,7 +42,7 @@ export function searchingTraceStore(): DynamoTraceStore {
   searching =
     engine === null
       ? traceStore()
-      : new DynamoTraceStore(documentClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME), {
+      : new DynamoTraceStore(documentClient(), c.TABLE_NAME, new S3PayloadReader(functionsS3, c.BUCKET_NAME), {
           search: new IndexedSearch(documentClient(), c.TABLE_NAME, engine, searchWorkStore()),
         });
   return searching;

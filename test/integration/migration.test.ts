@@ -8,7 +8,8 @@ import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamo
 import { BatchWriteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newDocumentClient, s3Client } from '../../functions/adapters/clients.js';
+import { newDocumentClient } from '../../functions/adapters/clients.js';
+import { s3Client } from '../../functions/adapters/s3/s3-sdk.js';
 import { evalCounterTotals } from '../../functions/adapters/dynamo/eval-counters.js';
 import { DynamoEvaluationStore, evaluationItem } from '../../functions/adapters/dynamo/evaluation-store.js';
 import { DynamoTraceLogRoots } from '../../functions/adapters/dynamo/trace-log-roots.js';
