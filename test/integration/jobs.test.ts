@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTracesPage } from '../../functions/domain/exports.js';
 import type { FaultPoint, Job } from '../../functions/domain/jobs.js';
 import { traceStore } from '../../functions/shared/services.js';
+import { searchAwareTraces } from '../../functions/shared/search-aware-traces.js';
 import { main, type CliIo } from '../../cli/trace-ingest.js';
 import { TraceIngestClient } from '../../sdk/index.js';
 import { incompressibleText } from '../support/prng.js';
@@ -193,6 +194,18 @@ describe('a search in exports and deletions', () => {
     expect(gamma.every((id) => list.includes(id))).toBe(true);
     expect(sorted(await exported({ search: 'needle' }))).toEqual(sorted(list));
     expect(sorted(await direct('search=needle'))).toEqual(sorted(list));
+    // Pages cut as short as the reading allows (no budget): each goes on from the last entry read, the index's into the tail's.
+    const tenant = { organizationId: stack.info.organizationId, projectId: stack.info.projectId };
+    const paged: string[] = [];
+    let pages = 0;
+    for (let cursor: string | undefined; pages === 0 || cursor; pages++) {
+      const page = await exportTracesPage(searchAwareTraces(), tenant, { filters: { search: 'needle' }, timeRange: undefined, cursor, now: Date.now(), budgetMs: 0 });
+      paged.push(...idsOf(page.body));
+      cursor = page.nextCursor ?? undefined;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(paged).toHaveLength(list.length);
+    expect(sorted(paged)).toEqual(sorted(list));
     const gammaList = await listed('search=needle&source=gamma');
     expect(sorted(gammaList)).toEqual(sorted(gamma));
     expect(sorted(await exported({ search: 'needle', source: 'gamma' }))).toEqual(sorted(gammaList));
