@@ -28,7 +28,7 @@ import { indexProject } from '../functions/domain/search/indexer.js';
 import type { SearchDocument } from '../functions/domain/search/search-index.js';
 import { renderInput } from '../functions/domain/render-input.js';
 import { searchText } from '../functions/domain/trace.js';
-import { s3Client } from '../functions/adapters/clients.js';
+import { s3Client } from '../functions/adapters/s3/s3-sdk.js';
 import { config } from '../functions/shared/config.js';
 import { createApiKey } from '../functions/domain/tenancy.js';
 import { tenantStore } from '../functions/shared/services.js';

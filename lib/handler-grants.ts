@@ -82,13 +82,14 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   experimentTraceLogs: [tableRead],
   // Jobs (functions/domain/jobs.ts): a step reads and deletes traces as the delete route does, writes export parts
   // (multipart: s3:PutObject) and carry objects under exports/, reads offloaded documents, and sends the next step.
-  [workerHandlers.jobWorker]: [tableReadWrite, objectsReadWrite(EXPORTS_PREFIX), objectsRead(PAYLOADS_PREFIX), objectsDelete(PAYLOADS_PREFIX), jobQueueSend],
+  // A search filter reads the index, as the list's does.
+  [workerHandlers.jobWorker]: [tableReadWrite, objectsReadWrite(EXPORTS_PREFIX), objectsRead(PAYLOADS_PREFIX), objectsDelete(PAYLOADS_PREFIX), jobQueueSend, searchIndexRead],
   // Puts the job item and its first step's message; a dry run counts with Query.
-  createJob: [tableReadWrite, jobQueueSend],
+  createJob: [tableReadWrite, jobQueueSend, searchIndexRead],
   // Reads the job item; a completed export's download URL is signed with this role (s3:GetObject under exports/).
   getJob: [tableRead, objectsRead(EXPORTS_PREFIX)],
   // JSON Lines pages of the list's matches (documents from payloads/) and of an experiment's spans.
-  exportTraces: [tableRead, objectsRead(PAYLOADS_PREFIX)],
+  exportTraces: [tableRead, objectsRead(PAYLOADS_PREFIX), searchIndexRead],
   exportSpans: [tableRead],
   // Experiments: their items and stats chunks (a finish reads the experiment's spans with Query and writes the stats).
   createExperiment: [tableReadWrite],

@@ -13,8 +13,11 @@ import { BUNDLING } from './constructs/trace-function.js';
 /** Left out of the bundle, shipped in its node_modules (one Arrow instance for LanceDB and us). */
 export const SEARCH_ENGINE_MODULES = ['@lancedb/lancedb', 'apache-arrow'] as const;
 
-/** The functions that search (the traces list) or index: the only ones that carry the engine. */
-export const SEARCH_ENGINE_HANDLERS: readonly string[] = ['listTraces', workerHandlers.searchIndexer];
+/**
+ * The functions that search (the traces list; an export, a deletion and its count, which take the list's
+ * matches of a `search`) or index: the only ones that carry the engine.
+ */
+export const SEARCH_ENGINE_HANDLERS: readonly string[] = ['listTraces', 'exportTraces', 'createJob', workerHandlers.jobWorker, workerHandlers.searchIndexer];
 
 /** LanceDB's build for the functions' architecture (lib/constructs/trace-function.ts: ARM_64). */
 export const SEARCH_ENGINE_PLATFORM = 'linux-arm64-gnu';

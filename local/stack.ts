@@ -5,7 +5,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { createApiKey, hashApiKey } from '../functions/domain/tenancy.js';
 import { INGEST_BATCH_SIZE, MAX_RECEIVE_COUNT } from '../lib/ingest-delivery.js';
 import { makeSqsIngestHandler } from '../functions/handlers/ingest.js';
-import { ingestDeps, jobDeps, retentionDeps, tenantStore, useJobQueue } from '../functions/shared/services.js';
+import { ingestDeps, retentionDeps, tenantStore, useJobQueue } from '../functions/shared/services.js';
+import { searchJobDeps } from '../functions/shared/search-aware-traces.js';
 import { makeJobWorker } from '../functions/handlers/jobWorker.js';
 import type { JobDeps } from '../functions/domain/jobs.js';
 import { config } from '../functions/shared/config.js';
@@ -204,7 +205,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     }
 
     // Export and delete-by-filter jobs: the same worker handler on a queue of their own, as on AWS.
-    const jobWorker = makeJobWorker({ deps: () => ({ ...jobDeps(), ...(o.jobs ?? {}) }), maxReceiveCount: () => o.maxReceiveCount ?? MAX_RECEIVE_COUNT });
+    const jobWorker = makeJobWorker({ deps: () => ({ ...searchJobDeps(), ...(o.jobs ?? {}) }), maxReceiveCount: () => o.maxReceiveCount ?? MAX_RECEIVE_COUNT });
     const jobQueue = new LocalQueue({
       dir: join(dataDir, 'job-queue'),
       consumer: jobWorker,

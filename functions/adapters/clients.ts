@@ -1,7 +1,6 @@
 import { DynamoDBClient, type ServiceInputTypes, type ServiceOutputTypes } from '@aws-sdk/client-dynamodb';
 import type { FinalizeHandler, FinalizeHandlerArguments, FinalizeRequestMiddleware } from '@smithy/types';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { config } from '../shared/config.js';
 import { countThrottle, isThrottle } from '../shared/throttles.js';
 
@@ -28,7 +27,8 @@ function countingThrottles(client: DynamoDBClient): DynamoDBClient {
 }
 
 /**
- * AWS clients, built once per module (per Lambda container) on first use.
+ * AWS clients, built once per module (per Lambda container) on first use. S3's are in
+ * s3/s3-sdk.ts, which the S3 adapters load on their first call (s3/lazy-sdk.ts).
  *
  * We configure no SDK logger, yet the SDK's logger middleware still runs its
  * sensitive-data filter over every request and response (the no-op logger has
@@ -42,7 +42,6 @@ function withoutLogger<T extends { middlewareStack: { remove(name: string): bool
 
 let dynamo: DynamoDBClient | undefined;
 let doc: DynamoDBDocumentClient | undefined;
-let s3: S3Client | undefined;
 
 export function dynamoClient(): DynamoDBClient {
   dynamo ??= newDynamoClient();
@@ -68,16 +67,4 @@ export function newDocumentClient(client: DynamoDBClient): DynamoDBDocumentClien
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
-}
-
-export function s3Client(): S3Client {
-  const c = config();
-  s3 ??= withoutLogger(new S3Client({
-    region: c.AWS_REGION,
-    forcePathStyle: c.S3_FORCE_PATH_STYLE,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    ...(c.AWS_ENDPOINT_URL_S3 ? { endpoint: c.AWS_ENDPOINT_URL_S3 } : {}),
-  }));
-  return s3;
 }

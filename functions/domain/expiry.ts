@@ -3,15 +3,17 @@
  * through the retention sweep's delete path (retention.ts), which moves the counters that count
  * them. Items no counter counts carry a TTL instead (the README's Retention section lists them):
  *
- *   spans                         first stored + retention
- *   a root span's log-root member  with its span (the root index's counters do not move then)
+ *   spans                         first stored + retention (their horizon)
+ *   root spans (the root index's)  their horizon + ROOT_SPAN_BACKSTOP_DAYS, a backstop only: the retention
+ *                                 sweep deletes them at their horizon with their log-root member and its counters
  *   evaluations                   created + retention (after their trace: the sweep deletes them first)
  *   upload records, their id chunks, completion markers and filename-order items,
  *   object leases (latest upload)  the upload's creation + retention + EXPIRY_GRACE_DAYS
  *   span-stats hours               the hour + retention + EXPIRY_GRACE_DAYS
  *   jobs                          started + 30 days while they run, finished + JOB_KEEP_DAYS; export parts: started + 30 days
  *
- * Never by TTL: what the counters count (traces, their status and judge members, the counters),
+ * Never by TTL: what the counters count (traces, their status and judge members, a root span's
+ * log-root member in the get_trace_logs index, the counters),
  * tenancy, and the search indexer's pending work and lease (the indexer removes its work once done;
  * work that expired undone would leave a deleted trace in the index).
  *
@@ -23,6 +25,11 @@
 export const TTL_DAY_SECONDS = 86_400;
 /** Days past retention that upload state outlives its traces (a sweep that falls behind still finds them). */
 export const EXPIRY_GRACE_DAYS = 7;
+/**
+ * Days a root span's TTL comes after its retention horizon: the sweep deletes it (and its member,
+ * moving the root index's counters) at the horizon; DynamoDB's TTL would move no counter.
+ */
+export const ROOT_SPAN_BACKSTOP_DAYS = EXPIRY_GRACE_DAYS;
 /** Days a finished job (and an export's download) is kept. */
 export const JOB_KEEP_DAYS = 7;
 

@@ -2,7 +2,7 @@ import { jobAnswer, startJob, type JobAction, type JobTarget } from '../domain/j
 import { toListQuery } from '../domain/list-query.js';
 import { httpHandler, HttpError, json, parseJsonBody, projectScope } from '../shared/http.js';
 import { JobBody } from '../shared/requests.js';
-import { jobDeps } from '../shared/services.js';
+import { searchJobDeps } from '../shared/search-aware-traces.js';
 
 /**
  * POST .../exports and POST .../deletions: starts a job over the traces matching the list's
@@ -24,7 +24,7 @@ export const handler = httpHandler(async (event) => {
     const q = toListQuery({ ...body, page: 1, page_size: 1, sort_by: 'created_at', sort_order: 'desc' }, Date.now());
     target = { kind: 'traces', filters: { source: q.source, judgeId: q.judgeId, status: q.status, since: q.since, search: q.search }, timeRange: body.time_range };
   }
-  const deps = jobDeps();
+  const deps = searchJobDeps();
   if (body.dry_run) {
     if (target.kind === 'spans') {
       const c = await deps.spans.countExperiment(tenant, target.experimentUuid, Date.now() + 3_000);

@@ -3,7 +3,8 @@ import { exportTracesPage } from '../domain/exports.js';
 import { normalizeListParams, toListQuery } from '../domain/list-query.js';
 import { httpHandler, parseWith, projectScope } from '../shared/http.js';
 import { ExportTracesQuery } from '../shared/requests.js';
-import { traceStore } from '../shared/services.js';
+import { searchAwareTraces } from '../shared/search-aware-traces.js';
+import { ndjson } from '../shared/ndjson.js';
 
 /**
  * GET .../traces/export: every trace matching the list's filters as JSON Lines (one trace, with its
@@ -15,7 +16,7 @@ export const handler = httpHandler(async (event) => {
   const params = parseWith(ExportTracesQuery, normalizeListParams(event.queryStringParameters ?? {}), 'invalid_query') as z.infer<typeof ExportTracesQuery>;
   const now = Date.now();
   const q = toListQuery({ ...params, page: 1, page_size: 1, sort_by: 'created_at', sort_order: 'asc' }, now);
-  const page = await exportTracesPage(traceStore(), tenant, {
+  const page = await exportTracesPage(searchAwareTraces(), tenant, {
     filters: { source: q.source, judgeId: q.judgeId, status: q.status, since: q.since, search: q.search },
     timeRange: params.time_range,
     cursor: params.cursor,
@@ -23,17 +24,3 @@ export const handler = httpHandler(async (event) => {
   });
   return ndjson(page);
 });
-
-/** A JSON Lines answer with its line count and, when more follow, the next page's cursor. */
-export function ndjson(page: { body: string; lines: number; nextCursor: string | null }) {
-  return {
-    statusCode: 200,
-    headers: {
-      'content-type': 'application/x-ndjson; charset=utf-8',
-      'x-export-lines': String(page.lines),
-      'access-control-expose-headers': 'x-next-cursor, x-export-lines',
-      ...(page.nextCursor ? { 'x-next-cursor': page.nextCursor } : {}),
-    },
-    body: page.body,
-  };
-}

@@ -3,7 +3,7 @@ import { flushMetrics, log, metricsFor, startInvocation, withLogKeys } from '../
 import * as z from 'zod';
 import { runJob, type JobDeps } from '../domain/jobs.js';
 import { config } from '../shared/config.js';
-import { jobDeps } from '../shared/services.js';
+import { searchJobDeps } from '../shared/search-aware-traces.js';
 
 const metrics = metricsFor();
 
@@ -46,4 +46,4 @@ function safeJson(s: string): unknown {
   }
 }
 
-export const handler = makeJobWorker({ deps: jobDeps, maxReceiveCount: () => config().MAX_RECEIVE_COUNT });
+export const handler = makeJobWorker({ deps: searchJobDeps, maxReceiveCount: () => config().MAX_RECEIVE_COUNT });

@@ -7,6 +7,7 @@ import {
   encodeStatus,
   encodingOf,
   grpcCodeFor,
+  loadOtlpCodec,
   OtlpRequestError,
   type OtlpEncoding,
 } from '../domain/otel/otlp.js';
@@ -60,6 +61,7 @@ export function makeOtlpHandler(deps: () => OtelIngestDeps) {
       const contentEncoding = header(event.headers, 'content-encoding');
       const raw = bodyOf(event, contentEncoding);
       if (raw.length > MAX_RAW_BODY_BYTES) throw new OtlpRequestError('payload_too_large', `the body is over ${MAX_RAW_BODY_BYTES} bytes`);
+      await loadOtlpCodec();
       const request = decodeRequest(decompress(raw, contentEncoding), encoding);
       const result = await exportTraces(deps(), tenant, request);
       const body = encodeResponse(result, encoding);

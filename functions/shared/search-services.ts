@@ -3,13 +3,14 @@
  * traces) or index (the indexer) import this module and load the engine (LanceDB, a native
  * module); every other function stays as small as it was.
  */
-import { documentClient, s3Client } from '../adapters/clients.js';
+import { documentClient } from '../adapters/clients.js';
+import { functionsS3 } from '../adapters/s3/lazy-sdk.js';
 import { DynamoSearchSource, DynamoSearchWork } from '../adapters/dynamo/search-work.js';
 import { IndexedSearch } from '../adapters/dynamo/search-list.js';
 import { DynamoTraceStore } from '../adapters/dynamo/trace-store.js';
 import { S3PayloadReader } from '../adapters/s3/payload-reader.js';
 import { LanceSearchIndex } from '../adapters/search/lance-search-index.js';
-import type { SearchIndex, SearchWork, TraceReader } from '../domain/ports.js';
+import type { SearchIndex, SearchWork, TraceRangeReader, TraceReader } from '../domain/ports.js';
 import type { IndexerDeps } from '../domain/search/indexer.js';
 import { config } from './config.js';
 import { traceStore } from './services.js';
@@ -32,17 +33,17 @@ export function searchWorkStore(): SearchWork {
   return work;
 }
 
-let searching: TraceReader | undefined;
+let searching: (TraceReader & TraceRangeReader) | undefined;
 
 /** The trace store whose searches go to the index (and its unindexed tail); the plain store without an index. */
-export function searchingTraceStore(): TraceReader {
+export function searchingTraceStore(): TraceReader & TraceRangeReader {
   if (searching) return searching;
   const engine = searchIndex();
   const c = config();
   searching =
     engine === null
       ? traceStore()
-      : new DynamoTraceStore(documentClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME), {
+      : new DynamoTraceStore(documentClient(), c.TABLE_NAME, new S3PayloadReader(functionsS3, c.BUCKET_NAME), {
           search: new IndexedSearch(documentClient(), c.TABLE_NAME, engine, searchWorkStore()),
         });
   return searching;

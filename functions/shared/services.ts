@@ -5,7 +5,8 @@ import { DynamoTraceWriter } from '../adapters/dynamo/trace-writer.js';
 import { DynamoUploadStore } from '../adapters/dynamo/upload-store.js';
 import { S3ObjectStorage } from '../adapters/s3/object-storage.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { documentClient, dynamoClient, newDocumentClient, s3Client } from '../adapters/clients.js';
+import { documentClient, dynamoClient, newDocumentClient } from '../adapters/clients.js';
+import { functionsS3, presignS3 } from '../adapters/s3/lazy-sdk.js';
 import type { IngestDeps } from '../domain/ingest/ingest-object.js';
 import { config } from './config.js';
 import { log } from './observability.js';
@@ -13,7 +14,7 @@ import { DynamoEvaluationStore } from '../adapters/dynamo/evaluation-store.js';
 import { DynamoTraceMaintenance } from '../adapters/dynamo/trace-maintenance.js';
 import type { EvaluationDeps } from '../domain/evaluations.js';
 import type { TraceMaintenanceDeps } from '../domain/trace-maintenance.js';
-import { S3UploadUrlSigner, presignS3Client } from '../adapters/s3/presigner.js';
+import { S3UploadUrlSigner } from '../adapters/s3/presigner.js';
 import type { EvaluationCleaner, EvaluationStore, SpanRangeStore, SpanStatsSink, SpanStore, StatsReader, TenantStore, TraceRangeReader, TraceReader, UploadStore } from '../domain/ports.js';
 import type { CreateTracesDeps } from '../domain/uploads/create-traces.js';
 import type { UploadUrlSigner } from '../domain/uploads/presign-upload.js';
@@ -59,7 +60,7 @@ export function ingestDepsOn(dynamo?: DynamoDBClient): IngestDeps {
   const c = config();
   const doc = dynamo ? newDocumentClient(dynamo) : documentClient();
   return {
-    storage: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
+    storage: new S3ObjectStorage(functionsS3, c.BUCKET_NAME),
     uploads: new DynamoUploadStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS, searchWork: searchWork() }),
     traces: new DynamoTraceWriter(dynamo ?? dynamoClient(), c.TABLE_NAME),
     tenants: dynamo ? new DynamoTenantStore(doc, c.TABLE_NAME) : tenantStore(),
@@ -83,7 +84,7 @@ let traces: (TraceReader & TraceRangeReader) | undefined;
 
 /** Reads traces (get and list), resolving offloaded documents from S3. */
 export function traceStore(): TraceReader & TraceRangeReader {
-  traces ??= new DynamoTraceStore(documentClient(), config().TABLE_NAME, new S3PayloadReader(s3Client(), config().BUCKET_NAME));
+  traces ??= new DynamoTraceStore(documentClient(), config().TABLE_NAME, new S3PayloadReader(functionsS3, config().BUCKET_NAME));
   return traces;
 }
 
@@ -107,7 +108,7 @@ export function traceMaintenanceDeps(): TraceMaintenanceDeps {
   maintenance = {
     store: new DynamoTraceMaintenance(documentClient(), c.TABLE_NAME, { searchWork: searchWork() }),
     evaluations: evaluationStore(),
-    payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
+    payloads: new S3ObjectStorage(functionsS3, c.BUCKET_NAME),
     log,
   };
   return maintenance;
@@ -117,7 +118,7 @@ let signer: UploadUrlSigner | undefined;
 
 /** Presigns upload URLs against the endpoint callers can reach (S3_PUBLIC_ENDPOINT, else the functions' own). */
 export function uploadUrlSigner(): UploadUrlSigner {
-  signer ??= new S3UploadUrlSigner(presignS3Client(), config().BUCKET_NAME);
+  signer ??= new S3UploadUrlSigner(presignS3, config().BUCKET_NAME);
   return signer;
 }
 
@@ -133,12 +134,16 @@ export function createTracesDeps(): CreateTracesDeps {
 }
 
 let traceLogs: TraceLogDeps | undefined;
-let spans: (SpanStore & SpanRangeStore) | undefined;
+let spans: DynamoSpanStore | undefined;
+
+function dynamoSpans(): DynamoSpanStore {
+  spans ??= new DynamoSpanStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
+  return spans;
+}
 
 /** Spans in the table (trace logs, their exports and deletes), with their TTL. */
 export function spanStore(): SpanStore & SpanRangeStore {
-  spans ??= new DynamoSpanStore(documentClient(), config().TABLE_NAME, { retentionDays: config().RETENTION_DAYS });
-  return spans;
+  return dynamoSpans();
 }
 
 /** Experiment trace logs (Parea wire format): spans in the table. */
@@ -162,12 +167,15 @@ export function statsStore(): StatsReader & SpanStatsSink {
 
 let retention: RetentionDeps | undefined;
 
-/** The retention sweep: the projects, their expired traces, and the trace delete use case's own adapters. */
+/** The retention sweep: the projects, their expired traces and trace-log roots, and the delete use cases' own adapters. */
 export function retentionDeps(): RetentionDeps {
-  retention ??= {
+  if (retention) return retention;
+  const roots = new DynamoTraceLogRoots(documentClient(), config().TABLE_NAME);
+  retention = {
     ...traceMaintenanceDeps(),
     projects: tenantStore(),
     expired: new DynamoExpiredTraceFinder(documentClient(), config().TABLE_NAME),
+    roots: { retiring: (tenant, nowSeconds) => roots.retiring(tenant, nowSeconds), retireRoot: (tenant, root, nowSeconds) => dynamoSpans().retireRoot(tenant, root, nowSeconds) },
   };
   return retention;
 }
@@ -181,8 +189,8 @@ export function otlpDeps(): OtelIngestDeps {
   otlp = {
     spans: traceLogDeps().store,
     spanStats: traceLogDeps().stats,
-    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(s3Client(), c.BUCKET_NAME), { retentionDays: c.RETENTION_DAYS, searchWork: searchWork() }),
-    payloads: new S3ObjectStorage(s3Client(), c.BUCKET_NAME),
+    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(functionsS3, c.BUCKET_NAME), { retentionDays: c.RETENTION_DAYS, searchWork: searchWork() }),
+    payloads: new S3ObjectStorage(functionsS3, c.BUCKET_NAME),
     log,
   };
   return otlp;
@@ -211,7 +219,7 @@ export function jobDeps(): JobDeps {
   const deps: JobDeps = {
     jobs: new DynamoJobStore(documentClient(), c.TABLE_NAME),
     queue: { send: (m) => jobQueue().send(m) },
-    storage: new S3ExportStorage(s3Client(), c.BUCKET_NAME, presignS3Client),
+    storage: new S3ExportStorage(functionsS3, c.BUCKET_NAME, presignS3),
     traces: traceStore(),
     spans: spanStore(),
     spanStats: statsStore(),

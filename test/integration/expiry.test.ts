@@ -11,8 +11,10 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClient } from '../../functions/adapters/clients.js';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
-import { spanKeys } from '../../functions/adapters/dynamo/span-store.js';
-import { EXPIRY_GRACE_DAYS, JOB_KEEP_DAYS } from '../../functions/domain/expiry.js';
+import { DynamoSpanStore, spanKeys } from '../../functions/adapters/dynamo/span-store.js';
+import { DynamoTraceLogRoots } from '../../functions/adapters/dynamo/trace-log-roots.js';
+import { recordTraceLog } from '../../functions/domain/parea/index.js';
+import { EXPIRY_GRACE_DAYS, JOB_KEEP_DAYS, ROOT_SPAN_BACKSTOP_DAYS } from '../../functions/domain/expiry.js';
 import { TraceIngestClient } from '../../sdk/index.js';
 import { getItem, ingestAt, projectCounter, projectTraces, projectUploads, startTestStack, type TestStack } from '../support/stack.js';
 
@@ -64,6 +66,7 @@ beforeAll(async () => {
   await ingestAt(stack, `${stack.info.dropPrefix}ttl/many.jsonl`, `${records.join('\n')}\n`, Date.now());
   expect((await call('POST', '/api/parea/v1/trace_log', span('posted-root', 'posted-root'))).status).toBe(200);
   expect((await call('PUT', '/api/parea/v1/trace_log', { trace_id: 'posted-root', field_name_to_value_map: { output: 'later' } })).status).toBe(200);
+  expect((await call('POST', '/api/parea/v1/trace_log', span('posted-child', 'posted-root'))).status).toBe(200);
   const now = BigInt(Date.now()) * 1_000_000n;
   const otlp = {
     resourceSpans: [
@@ -98,10 +101,23 @@ describe('retention everywhere', () => {
       const ttl = item.expires_at;
       switch (kind) {
         case 'span':
-        // A root span's member in the root index (get_trace_logs) goes with its span.
-        case 'log-root':
+          // A root (the root index counts it): retired by the sweep at its horizon (retire_at), its TTL only a backstop.
+          if (item.ri === true) {
+            expect(item.retire_at, `${kind} ${pk}`).toEqual(near(started + 30 * DAY));
+            expect(ttl, `${kind} ${pk}`).toEqual(near(started + (30 + ROOT_SPAN_BACKSTOP_DAYS) * DAY));
+            seen.set('root-span', (seen.get('root-span') ?? 0) + 1);
+          } else {
+            expect(ttl, `${kind} ${pk}`).toEqual(near(started + 30 * DAY));
+            seen.set('child-span', (seen.get('child-span') ?? 0) + 1);
+          }
+          break;
         case 'evaluation':
           expect(ttl, `${kind} ${pk}`).toEqual(near(started + 30 * DAY));
+          break;
+        // A root span's member in the root index (get_trace_logs): counted, so no TTL; listed by its span's horizon for the sweep.
+        case 'log-root':
+          expect(ttl, `${kind} ${pk}`).toBeUndefined();
+          expect(Number(String(item.gsi3sk).split('#')[0]), `${kind} ${pk}`).toEqual(near(started + 30 * DAY));
           break;
         case 'upload':
         case 'upload-ids':
@@ -154,7 +170,7 @@ describe('retention everywhere', () => {
           throw new Error(`an item kind the retention rules do not name: ${kind} (${pk} / ${String(item.sk)}); add it to functions/domain/expiry.ts and here`);
       }
     }
-    for (const kind of ['span', 'log-root', 'evaluation', 'upload', 'upload-ids', 'upload-counted', 'upload-filename', 'object-lease', 'span-stats', 'job', 'job-part', 'trace', 'trace-status', 'counter']) {
+    for (const kind of ['span', 'root-span', 'child-span', 'log-root', 'evaluation', 'upload', 'upload-ids', 'upload-counted', 'upload-filename', 'object-lease', 'span-stats', 'job', 'job-part', 'trace', 'trace-status', 'counter']) {
       expect(seen.get(kind) ?? 0, kind).toBeGreaterThan(0);
     }
   });
@@ -189,5 +205,26 @@ describe('retention everywhere', () => {
     const counter = (await projectCounter(stack))!;
     expect(counter.traces).toBe(before);
     expect(counter.by_source.old ?? 0).toBe(0);
+  });
+
+  it('retires trace-log roots past their horizon on the same schedule: get_trace_logs totals equal the trees left', async () => {
+    const tenant = { organizationId: stack.info.organizationId, projectId: stack.info.projectId };
+    const logs = async () => {
+      const res = await call('POST', '/api/parea/v1/get_trace_logs', { page_size: 100 });
+      expect(res.status, res.text).toBe(200);
+      return JSON.parse(res.text) as { total: number; results: { trace_id: string }[] };
+    };
+    const left = (await logs()).results.map((r) => r.trace_id).sort();
+    expect(left.length).toBeGreaterThan(0);
+    // Stored 31 days ago under this stack's RETENTION_DAYS (30): a day past its horizon.
+    const old = { store: new DynamoSpanStore(documentClient(), stack.table, { retentionDays: 30, clock: () => Date.now() - 31 * DAY * 1000 }) };
+    await recordTraceLog(old, tenant, { ...span('stale-root', 'stale-root'), experiment_uuid: 'exp-stale' });
+    await recordTraceLog(old, tenant, { ...span('stale-child', 'stale-root'), experiment_uuid: 'exp-stale' });
+    // (The sweep runs every 300 ms here: the root may be gone already.)
+    for (let i = 0; i < 100 && (await getItem(stack, spanKeys.span(tenant.organizationId, tenant.projectId, 'stale-root'))) !== undefined; i++) await new Promise((r) => setTimeout(r, 100));
+    const after = await logs();
+    expect(after.results.map((r) => r.trace_id).sort()).toEqual(left);
+    expect(after.total).toBe(left.length);
+    expect(await new DynamoTraceLogRoots(documentClient(), stack.table).count(tenant, {})).toBe(left.length);
   });
 });

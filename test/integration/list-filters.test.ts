@@ -6,7 +6,8 @@
  * whole answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newDocumentClient, s3Client } from '../../functions/adapters/clients.js';
+import { newDocumentClient } from '../../functions/adapters/clients.js';
+import { s3Client } from '../../functions/adapters/s3/s3-sdk.js';
 import { DynamoTraceStore } from '../../functions/adapters/dynamo/trace-store.js';
 import { S3PayloadReader } from '../../functions/adapters/s3/payload-reader.js';
 import { renderInput } from '../../functions/domain/render-input.js';

@@ -5,14 +5,17 @@
  * then read through the adapters the API uses.
  */
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newDocumentClient, s3Client } from '../../functions/adapters/clients.js';
+import { newDocumentClient } from '../../functions/adapters/clients.js';
+import { s3Client } from '../../functions/adapters/s3/s3-sdk.js';
 import { evalCounterTotals } from '../../functions/adapters/dynamo/eval-counters.js';
 import { DynamoEvaluationStore, evaluationItem } from '../../functions/adapters/dynamo/evaluation-store.js';
-import { DynamoTraceLogRoots } from '../../functions/adapters/dynamo/trace-log-roots.js';
-import { spanItem } from '../../functions/adapters/dynamo/span-store.js';
+import { DynamoTraceLogRoots, retirementKey } from '../../functions/adapters/dynamo/trace-log-roots.js';
+import { spanItem, spanKeys } from '../../functions/adapters/dynamo/span-store.js';
+import { logRootIndex } from '../../functions/adapters/dynamo/keys.js';
+import { ROOT_SPAN_BACKSTOP_DAYS } from '../../functions/domain/expiry.js';
 import { recordTraceLog } from '../../functions/domain/parea/index.js';
 import { INDEXES } from '../../functions/adapters/dynamo/schema.js';
 import { migrateTable, MigrationStopped, schemaVersion, SCHEMA_VERSION } from '../../functions/adapters/dynamo/migration.js';
@@ -321,6 +324,52 @@ describe('schema 3 to 4: roots and evaluations stored before the root index and 
     expect([await roots.count(tenant, {}), await roots.count(tenant, { status: 'success' }), await roots.count(tenant, { status: 'error' })]).toEqual([1, 1, 0]);
     expect((await migrateTable(stack.dynamo, doc(), table)).alreadyCurrent).toBe(true);
     expect(await roots.count(tenant, {})).toBe(1);
+  }, 120_000);
+});
+
+describe("schema 4 to 5: root-index members that carried their span's TTL", () => {
+  const table = 'current-four';
+  const doc = () => newDocumentClient(stack.dynamo);
+
+  it("moves them to the retention sweep's order (no TTL), their spans' TTL to the backstop, and the sweep then retires them with their counts", async () => {
+    await stack.dynamo.send(new CreateTableCommand({ ...(await tableShape()), TableName: table }));
+    const span = { trace_id: 'ttl-root', root_trace_id: 'ttl-root', parent_trace_id: 'ttl-root', trace_name: 'ttl', start_timestamp: '2026-11-01T10:00:00Z', status: 'success' };
+    const stored = Date.parse('2026-11-01T10:00:00Z');
+    await recordTraceLog({ store: new DynamoSpanStore(doc(), table, { retentionDays: 30, clock: () => stored }) }, tenant, span);
+    const horizon = Math.floor(stored / 1000) + 30 * 86_400;
+    // As schema 4 wrote them: the member with its span's TTL, the span's TTL at its horizon.
+    const spanKey = spanKeys.span(org, project, 'ttl-root');
+    const memberKey = logRootIndex.member(org, project, 'ttl-root');
+    await doc().send(new UpdateCommand({ TableName: table, Key: spanKey, UpdateExpression: 'REMOVE retire_at SET expires_at = :h', ExpressionAttributeValues: { ':h': horizon } }));
+    await doc().send(new UpdateCommand({ TableName: table, Key: memberKey, UpdateExpression: 'REMOVE gsi3pk, gsi3sk SET expires_at = :h', ExpressionAttributeValues: { ':h': horizon } }));
+    await doc().send(new PutCommand({ TableName: table, Item: { pk: 'META', sk: 'SCHEMA', type: 'meta', version: 4 } }));
+    const roots = new DynamoTraceLogRoots(doc(), table);
+    const due = async () => {
+      const out: string[] = [];
+      for await (const r of roots.retiring(tenant, horizon)) out.push(r.rootTraceId);
+      return out;
+    };
+    expect(await due()).toEqual([]);
+
+    expect(await migrateTable(stack.dynamo, doc(), table)).toMatchObject({ retirements: 2, roots: 0 });
+    const member = (await doc().send(new GetCommand({ TableName: table, Key: memberKey }))).Item!;
+    expect(member.expires_at).toBeUndefined();
+    expect(member.gsi3sk).toBe(retirementKey(horizon, 'ttl-root'));
+    expect((await doc().send(new GetCommand({ TableName: table, Key: spanKey }))).Item).toMatchObject({ retire_at: horizon, expires_at: horizon + ROOT_SPAN_BACKSTOP_DAYS * 86_400 });
+    expect((await migrateTable(stack.dynamo, doc(), table)).alreadyCurrent).toBe(true);
+
+    // Not due a second before its horizon; at it, retired with its count.
+    const store = new DynamoSpanStore(doc(), table);
+    const [entry] = await (async () => {
+      const out = [];
+      for await (const r of roots.retiring(tenant, horizon)) out.push(r);
+      return out;
+    })();
+    expect(await store.retireRoot(tenant, entry!, horizon - 1)).toBe('skipped');
+    expect(await roots.count(tenant, {})).toBe(1);
+    expect(await store.retireRoot(tenant, entry!, horizon)).toBe('retired');
+    expect(await roots.count(tenant, {})).toBe(0);
+    expect(await due()).toEqual([]);
   }, 120_000);
 });
 

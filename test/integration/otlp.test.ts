@@ -17,7 +17,8 @@ import { DynamoOtelTraceStore } from '../../functions/adapters/dynamo/otel-trace
 import { DynamoSpanStore } from '../../functions/adapters/dynamo/span-store.js';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { spanKeys } from '../../functions/adapters/dynamo/span-store.js';
-import { newDocumentClient, newDynamoClient, s3Client } from '../../functions/adapters/clients.js';
+import { newDocumentClient, newDynamoClient } from '../../functions/adapters/clients.js';
+import { s3Client } from '../../functions/adapters/s3/s3-sdk.js';
 import { S3ObjectStorage } from '../../functions/adapters/s3/object-storage.js';
 import { S3PayloadReader } from '../../functions/adapters/s3/payload-reader.js';
 import type { OtelIngestDeps } from '../../functions/domain/otel/ingest.js';

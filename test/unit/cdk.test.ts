@@ -845,8 +845,15 @@ describe('search index', () => {
     expect(alarm).toMatchObject({ MetricName: 'Errors', Threshold: 3, EvaluationPeriods: 3, Period: 300, Dimensions: [{ Name: 'FunctionName', Value: { Ref: indexerId } }] });
   });
 
-  it('grants the indexer the index read-write and the list read-only: search/ objects, ListBucket of search/ only, the commit table', () => {
-    for (const [name, access] of [[workerHandlers.searchIndexer, 'readWrite'], ['listTraces', 'read']] as const) {
+  it('grants the indexer the index read-write, and the list, the export and the deletion read-only: search/ objects, ListBucket of search/ only, the commit table', () => {
+    for (const [name, access] of [
+      [workerHandlers.searchIndexer, 'readWrite'],
+      ['listTraces', 'read'],
+      // An export's or a deletion's search takes the list's matches, from the index.
+      ['exportTraces', 'read'],
+      ['createJob', 'read'],
+      [workerHandlers.jobWorker, 'read'],
+    ] as const) {
       const statements = statementsOfRole(stateless, roleId(dev, name));
       const onCommits = statements.filter((st) => JSON.stringify(st.Resource).includes('SearchCommitTable'));
       expect(onCommits.flatMap((st) => asList<string>(st.Action)).sort(), name).toEqual([...SEARCH_INDEX_ACTIONS.commitTable[access]].sort());
@@ -859,8 +866,8 @@ describe('search index', () => {
     expect(commitTableId).toMatch(/^SearchCommitTable/);
   });
 
-  it('bundles the engine only with the functions that search or index: LanceDB and Arrow external, installed for arm64 after bundling', () => {
-    expect([...SEARCH_ENGINE_HANDLERS].sort()).toEqual(['listTraces', 'searchIndexer']);
+  it('bundles the engine only with the functions that search (the list, an export, a deletion) or index: LanceDB and Arrow external, installed for arm64 after bundling', () => {
+    expect([...SEARCH_ENGINE_HANDLERS].sort()).toEqual(['createJob', 'exportTraces', 'jobWorker', 'listTraces', 'searchIndexer']);
     const b = searchEngineBundling();
     expect(b).toMatchObject({ ...BUNDLING, externalModules: ['@lancedb/lancedb', 'apache-arrow'] });
     expect(b.forceDockerBundling).toBe(false);

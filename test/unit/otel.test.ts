@@ -1,11 +1,13 @@
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import protobuf from 'protobufjs/minimal.js';
 import root from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import { mergeDocument, MAX_INLINE_SPANS_BYTES, type OtelTraceDocument } from '../../functions/domain/otel/ingest.js';
 import { isoMicros, toTraceLog } from '../../functions/domain/otel/map.js';
 import {
   decodeRequest,
   decompress,
+  loadOtlpCodec,
   encodeResponse,
   encodeStatus,
   encodingOf,
@@ -17,6 +19,9 @@ import {
 import { parseSpan } from '../../functions/domain/parea/index.js';
 import { nestedAttributeRequest } from '../support/otlp.js';
 import type { Span } from '../../functions/domain/parea/span.js';
+
+// The generated messages load on first use (as the handler does before decoding).
+beforeAll(loadOtlpCodec);
 
 const TRACE = '5b8efff798038103d269b633813fc60c';
 const ROOT = 'eee19b7ec3c1b174';
@@ -187,6 +192,13 @@ describe('OTLP decoding', () => {
     expect(decoded.partialSuccess.errorMessage).toBe('why');
     // google.rpc.Status: code 3, message.
     expect([...encodeStatus(3, 'bad')]).toEqual([0x08, 0x03, 0x12, 0x03, 0x62, 0x61, 0x64]);
+    // The same bytes as protobufjs's Writer, for any code and message (a negative int32 is ten bytes, a long message's length two).
+    for (const [code, message] of [[0, ''], [16, 'no key'], [300, 'é'.repeat(100)], [-1, 'x'], [2 ** 31 - 1, '']] as const) {
+      const w = protobuf.Writer.create();
+      if (code !== 0) w.uint32(8).int32(code);
+      if (message !== '') w.uint32(18).string(message);
+      expect([...encodeStatus(code, message)], `${code}`).toEqual([...w.finish()]);
+    }
   });
 });
 

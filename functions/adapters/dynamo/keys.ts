@@ -115,6 +115,8 @@ export const logRootIndex = {
   all: (org: string, project: string, shard: number) => `LRA#${org}#${project}#${tag(shard)}`,
   /** gsi2: the roots of one status. */
   status: (org: string, project: string, shard: number, status: string) => `LRS#${org}#${project}#${tag(shard)}#${segment(status)}`,
+  /** gsi3: the roots whose spans carry a retention horizon, by that horizon (what the retention sweep retires). */
+  retiring: (org: string, project: string, shard: number) => `LRX#${org}#${project}#${tag(shard)}`,
   /** The roots counted in one shard: all time (`ALL`) and per hour of their start (`H#<YYYY-MM-DDTHH>`). */
   counter: (org: string, project: string, shard: number, sk: string) => ({ pk: `LRN#${org}#${project}#${tag(shard)}`, sk }),
 };

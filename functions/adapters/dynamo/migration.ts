@@ -1,6 +1,7 @@
 /**
  * Moves a table written before the sharded layout (schema version 1), before the search index (2),
- * or before the trace-log root index and the evaluation counters (3), to the current one (4),
+ * before the trace-log root index and the evaluation counters (3), or before roots were retired by
+ * the retention sweep (4), to the current one (5),
  * in place, while it keeps serving: `npm run migrate` (cli/migrate.ts), and the local stack
  * at start. Idempotent and resumable: every rewrite is conditional on the item still being in
  * the old layout (so counters the rewrite moves move once, whatever the retries and restarts),
@@ -16,6 +17,9 @@
  *   (3 → 4, on each item as the steps above left it, so an older table goes to 4 in the same pass)
  *   root span stored before the root index → its root-index member and counters, marked `ri`
  *   evaluation stored before the evaluation counters → counted, marked `counted`
+ *   (4 → 5) a root-index member with a TTL (it would go without moving its counters) → no TTL, listed
+ *     by its span's horizon for the retention sweep (gsi3); its root span's horizon kept in
+ *     retire_at, its TTL moved to the backstop (horizon + ROOT_SPAN_BACKSTOP_DAYS)
  *
  * A Scan is right here (every item is read once, off the request path); nothing on a request
  * path scans.
@@ -27,24 +31,29 @@ import {
   type AttributeDefinition,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, ScanCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, ScanCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { packText } from '../../domain/trace.js';
 import { sleep } from '../retry.js';
 import { ensureEvalCounter, evalCounterUpdate } from './eval-counters.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
-import { keys, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
+import { keys, LOG_ROOT_SHARDS, logRootIndex, orderKey, shardOf, TRACE_SHARDS, traceIndex } from './keys.js';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY } from './schema.js';
-import { spanItem, toRecord, withMemberExpiry } from './span-store.js';
+import { horizonOf, spanItem, toRecord } from './span-store.js';
+import { ROOT_SPAN_BACKSTOP_DAYS, TTL_DAY_SECONDS } from '../../domain/expiry.js';
 import { counted, counterUpdate } from './evaluation-store.js';
-import { rootIndexWrites } from './trace-log-roots.js';
+import { retirementKey, rootIndexWrites } from './trace-log-roots.js';
 import { rootFactsOf } from '../../domain/parea/index.js';
 import { uploadByFilenameItem } from './upload-store.js';
 import { putIdChunk } from './upload-ids.js';
 import { documentAttribute } from './trace-writer.js';
 import { traceWorkItem, uploadWorkItem } from './search-work.js';
 
-/** 2: the sharded layout; 3: every trace stored before the search index queued for it; 4: trace-log roots indexed (get_trace_logs) and evaluations counted (the evaluation list's totals). */
-export const SCHEMA_VERSION = 4;
+/**
+ * 2: the sharded layout; 3: every trace stored before the search index queued for it; 4: trace-log
+ * roots indexed (get_trace_logs) and evaluations counted (the evaluation list's totals); 5: roots
+ * retired by the retention sweep, their members without a TTL.
+ */
+export const SCHEMA_VERSION = 5;
 const META = { pk: 'META', sk: 'SCHEMA' };
 const checkpointKey = (segment: number, of: number) => ({ pk: 'META', sk: `MIGRATION#${SCHEMA_VERSION}#${of}#${segment}` });
 
@@ -60,6 +69,8 @@ export interface MigrationReport {
   roots: number;
   /** Evaluations added to the evaluation counters (schema 4). */
   evaluations: number;
+  /** Root-index members and root spans moved from a TTL to the retention sweep's retirement (schema 5). */
+  retirements: number;
   indexesCreated: string[];
   alreadyCurrent: boolean;
 }
@@ -128,7 +139,7 @@ export async function markCurrent(doc: DynamoDBDocumentClient, table: string): P
 
 export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocumentClient, table: string, options: MigrationOptions = {}): Promise<MigrationReport> {
   const log = options.log ?? (() => {});
-  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, searchWork: 0, roots: 0, evaluations: 0, indexesCreated: [], alreadyCurrent: false };
+  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, searchWork: 0, roots: 0, evaluations: 0, retirements: 0, indexesCreated: [], alreadyCurrent: false };
   report.indexesCreated = await ensureIndexes(client, table, log);
   const from = await schemaVersion(doc, table);
   if (from >= SCHEMA_VERSION) {
@@ -153,6 +164,8 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
           // Schema 4, on the item as the steps above left it.
           const added = await indexItem(doc, table, item, spend);
           if (added) report[added]++;
+          // Schema 5.
+          if (await retireByHorizon(doc, table, item, spend)) report.retirements++;
         }
         start = page.LastEvaluatedKey;
         await doc.send(new PutCommand({ TableName: table, Item: { ...checkpointKey(segment, segments), type: 'meta', ...(start ? { last: start } : { done: true }) } }));
@@ -163,7 +176,7 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   await markCurrent(doc, table);
-  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads, ${report.searchWork} queued for search, ${report.roots} roots indexed, ${report.evaluations} evaluations counted (${report.scanned} items read)`);
+  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads, ${report.searchWork} queued for search, ${report.roots} roots indexed, ${report.evaluations} evaluations counted, ${report.retirements} roots moved to the retention sweep (${report.scanned} items read)`);
   return report;
 }
 
@@ -180,14 +193,24 @@ async function indexItem(doc: DynamoDBDocumentClient, table: string, item: Item,
       const facts = cur && cur.ri !== true && typeof cur.doc === 'string' ? rootFactsOf(cur.doc) : null;
       if (!cur || facts === null) return null;
       const [, org, project] = key.pk.split('#');
+      const horizon = horizonOf(cur);
       spend();
       try {
         await doc.send(
           new TransactWriteCommand({
             TransactItems: [
-              { Update: { TableName: table, Key: key, UpdateExpression: 'SET ri = :t', ConditionExpression: 'version = :v AND attribute_not_exists(ri)', ExpressionAttributeValues: { ':t': true, ':v': cur.version } } },
-              // The member expires with its span (when the span has a TTL).
-              ...(withMemberExpiry(rootIndexWrites(table, { organizationId: org!, projectId: project! }, { before: null, after: facts }), typeof cur.expires_at === 'number' ? cur.expires_at : undefined) as never[]),
+              {
+                Update: {
+                  TableName: table,
+                  Key: key,
+                  // With a TTL: the root's horizon kept in retire_at (the retention sweep retires it there), its TTL moved to the backstop.
+                  UpdateExpression: horizon === undefined ? 'SET ri = :t' : 'SET ri = :t, retire_at = :h, expires_at = :b',
+                  ConditionExpression: 'version = :v AND attribute_not_exists(ri)',
+                  ExpressionAttributeValues: { ':t': true, ':v': cur.version, ...(horizon === undefined ? {} : { ':h': horizon, ':b': horizon + ROOT_SPAN_BACKSTOP_DAYS * TTL_DAY_SECONDS }) },
+                },
+              },
+              // The member carries no TTL: listed by its span's horizon for the retention sweep.
+              ...(rootIndexWrites(table, { organizationId: org!, projectId: project! }, { before: null, after: facts }, { horizon }) as never[]),
             ],
           }),
         );
@@ -231,6 +254,41 @@ async function indexItem(doc: DynamoDBDocumentClient, table: string, item: Item,
     }
   }
   return null;
+}
+
+/**
+ * Schema 5: a root-index member written with its span's TTL (schema 4 with a retention) loses it and
+ * is listed by that horizon on gsi3 instead, and a root span whose TTL is its horizon keeps the
+ * horizon in retire_at with its TTL at the backstop; each conditional on the item as read, so a
+ * write meanwhile (which writes the new form itself) is left alone.
+ */
+async function retireByHorizon(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void): Promise<boolean> {
+  const key = { pk: String(item[TABLE_PARTITION_KEY]), sk: String(item[TABLE_SORT_KEY]) };
+  if (typeof item.expires_at !== 'number') return false;
+  let update: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName' | 'Key'>;
+  if (item.type === 'log-root') {
+    const [, org, project] = key.pk.split('#');
+    const shard = shardOf(String(item.root_trace_id), LOG_ROOT_SHARDS);
+    update = {
+      UpdateExpression: 'REMOVE expires_at SET gsi3pk = :p, gsi3sk = :k',
+      ConditionExpression: 'expires_at = :e',
+      ExpressionAttributeValues: { ':e': item.expires_at, ':p': logRootIndex.retiring(org!, project!, shard), ':k': retirementKey(item.expires_at, String(item.root_trace_id)) },
+    };
+  } else if (item.type === 'span' && item.ri === true && item.retire_at === undefined) {
+    update = {
+      UpdateExpression: 'SET retire_at = :e, expires_at = :b',
+      ConditionExpression: 'version = :v AND expires_at = :e AND attribute_not_exists(retire_at)',
+      ExpressionAttributeValues: { ':e': item.expires_at, ':b': item.expires_at + ROOT_SPAN_BACKSTOP_DAYS * TTL_DAY_SECONDS, ':v': item.version },
+    };
+  } else return false;
+  spend();
+  try {
+    await doc.send(new UpdateCommand({ TableName: table, Key: key, ...update }));
+    return true;
+  } catch (err) {
+    if ((err as Error).name === 'ConditionalCheckFailedException') return false;
+    throw err;
+  }
 }
 
 /** Thrown by `stopAfter`: the migration stopped part-way, as a crash would. */

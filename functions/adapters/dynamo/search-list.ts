@@ -17,6 +17,7 @@ import { matchesText, queryWords } from '../../domain/search/terms.js';
 import type { SearchHit, SearchIndex, SearchPosition, SearchWork } from '../../domain/search/search-index.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import type { ListPage, ListQuery, TraceView } from '../../domain/traces.js';
+import type { RangeQuery } from '../../domain/jobs.js';
 import { uploadOrderPrefix } from './keys.js';
 import { itemSearchText } from './search-work.js';
 import { compareKeys, mergeShards, projectTraceOrder } from './sharded-query.js';
@@ -40,6 +41,8 @@ interface Placed {
 }
 
 const WALK_CHUNK = 100;
+/** Entries a range slice reads at least before it looks at its deadline. */
+const MIN_RANGE_READ = 25;
 
 export class IndexedSearch {
   constructor(
@@ -161,6 +164,121 @@ export class IndexedSearch {
     };
   }
 
+  /**
+   * An export's or a deletion's slice of a `search` (jobs.ts, exports.ts): the list's matches on
+   * the same path, the index's hits merged with the unindexed tail's, in creation order (oldest
+   * first), after a position and created at or before `until`, so the range is what the list
+   * answers for the same query. Both are read lazily, in order: the index WALK_CHUNK hits at a
+   * time (a status or judge tested on the hits' items), the tail an upload's entries at a time
+   * from the position on (its traces read in batches and matched as the list's tail is). The
+   * position moves past every entry read, matching or not, so a slice stopped by the deadline
+   * (after one entry at least) is where the next one goes on.
+   */
+  async range(tenant: Tenant, q: RangeQuery, hooks: SearchListHooks): Promise<RangeSlice> {
+    const f = q.filters;
+    const words = queryWords(f.search ?? '');
+    const upper = `${q.until}~`;
+    const inRange = (sortKey: string) => (q.after === null || compareKeys(sortKey, q.after) > 0) && compareKeys(sortKey, upper) <= 0;
+    const filters = itemFilter({ source: f.source, since: f.since, status: f.status, judgeId: f.judgeId } as ListQuery);
+    const matches = (i: Item | undefined) => i !== undefined && filters(i) && words.length > 0 && matchesText(itemSearchText(i), words);
+    // The items are needed to test a status or judge, and for the documents.
+    const needItems = q.documents || f.status !== undefined || f.judgeId !== undefined;
+
+    const work = await this.work.pending(tenant);
+    const exclude = new Set(work.flatMap((w) => (w.kind === 'trace' ? [w.traceId] : [])));
+    const uploads = work.filter((w): w is Extract<typeof w, { kind: 'upload' }> => w.kind === 'upload');
+    const pending = (await Promise.all(uploads.map(async (u) => ((await this.index.hasUpload(tenant, u.uploadId)) ? null : uploadOrderPrefix(u.createdAt, u.uploadId)))))
+      .filter((p): p is string => p !== null)
+      .sort(compareKeys);
+
+    const index = this.index;
+    const base = { tenant, text: f.search ?? '', source: f.source, since: f.since, sortBy: 'created_at', sortOrder: 'asc', exclude } as const;
+    async function* indexed(): AsyncGenerator<Entry> {
+      let after: SearchPosition | undefined = q.after === null ? undefined : { sortKey: q.after };
+      for (;;) {
+        const page = await index.query({ ...base, after, limit: WALK_CHUNK });
+        const hits = page.hits.map(placedHit).filter((h) => inRange(h.position.sortKey));
+        const found = needItems && hits.length > 0 ? await hooks.items(hits.map((h) => h.id)) : [];
+        for (const [i, h] of hits.entries()) {
+          const item = found[i];
+          yield { ...h, ...(item !== undefined ? { item } : {}), match: !needItems || (item !== undefined && filters(item)) };
+        }
+        if (!page.more || page.hits.length === 0 || hits.length < page.hits.length) return;
+        after = placedHit(page.hits[page.hits.length - 1]!).position;
+      }
+    }
+    const doc = this.doc;
+    const table = this.table;
+    async function* tail(): AsyncGenerator<Entry> {
+      // Traces being refreshed: their entries are not answered, the traces as stored are.
+      const refreshed = exclude.size > 0 ? (await hooks.items([...exclude])).filter((i): i is Item => i !== undefined && inRange(String(i.ok))) : [];
+      refreshed.sort((a, b) => compareKeys(String(a.ok), String(b.ok)));
+      let r = 0;
+      const asEntry = (i: Item): Entry => ({ id: idOf(tenant, i), position: { sortKey: String(i.ok) }, item: i, match: matches(i) });
+      for (const prefix of pending) {
+        const low = `${prefix}`;
+        const high = `${prefix}~`;
+        if (compareKeys(high, q.after ?? '') <= 0 || compareKeys(low, upper) > 0) continue;
+        const stream = mergeShards(doc, {
+          ...projectTraceOrder(table, tenant.organizationId, tenant.projectId),
+          lower: q.after !== null && compareKeys(q.after, low) >= 0 ? { value: q.after, inclusive: false } : { value: low, inclusive: true },
+          upper: compareKeys(high, upper) <= 0 ? { value: high, inclusive: true } : { value: upper, inclusive: true },
+          forward: true,
+          projection: ['pk'],
+          expect: WALK_CHUNK,
+        });
+        let batch: Item[] = [];
+        const flush = async function* (): AsyncGenerator<Entry> {
+          const ids = batch.map((e) => idOf(tenant, e));
+          const found = ids.length > 0 ? await hooks.items(ids) : [];
+          for (const [i, e] of batch.entries()) {
+            const key = String(e.ok);
+            while (r < refreshed.length && compareKeys(String(refreshed[r]!.ok), key) < 0) yield asEntry(refreshed[r++]!);
+            if (exclude.has(ids[i]!)) continue;
+            const item = found[i];
+            yield item !== undefined ? asEntry(item) : { id: ids[i]!, position: { sortKey: key }, match: false };
+          }
+          batch = [];
+        };
+        for await (const e of stream) {
+          batch.push(e);
+          if (batch.length === WALK_CHUNK) yield* flush();
+        }
+        yield* flush();
+      }
+      while (r < refreshed.length) yield asEntry(refreshed[r++]!);
+    }
+
+    const taken: RangeSlice['taken'] = [];
+    let position = q.after;
+    let read = 0;
+    const a = indexed();
+    const b = tail();
+    try {
+      let x = await a.next();
+      let y = await b.next();
+      for (;;) {
+        if (x.done && y.done) return { taken, position, done: true };
+        // Out of time after a batch's worth of entries (so every slice moves on): the next slice goes on from here.
+        if (taken.length === q.limit || (read >= MIN_RANGE_READ && Date.now() > hooks.deadline)) return { taken, position, done: false };
+        let e: Entry;
+        if (y.done || (!x.done && compareKeys(x.value.position.sortKey, y.value.position.sortKey) <= 0)) {
+          e = x.value as Entry;
+          x = await a.next();
+        } else {
+          e = y.value;
+          y = await b.next();
+        }
+        read++;
+        position = e.position.sortKey;
+        if (e.match) taken.push({ id: e.id, position: e.position, ...(e.item !== undefined ? { item: e.item } : {}) });
+      }
+    } finally {
+      await a.return(undefined);
+      await b.return(undefined);
+    }
+  }
+
   /** The project's unindexed tail: the traces of uploads not in the index yet, and of traces being refreshed (their entries excluded). */
   private async tail(tenant: Tenant, hooks: SearchListHooks): Promise<{ exclude: Set<string>; items: Item[]; complete: boolean }> {
     const work = await this.work.pending(tenant);
@@ -205,6 +323,18 @@ export class IndexedSearch {
     });
     return Promise.all(items.map((i) => hooks.view(i)));
   }
+}
+
+/** What a range slice took: the matches in order (with their items when read), and where the next slice starts. */
+export interface RangeSlice {
+  taken: { id: string; position: SearchPosition; item?: Item }[];
+  position: string | null;
+  done: boolean;
+}
+
+/** An entry a range read, in order: a hit of the index or a trace of the tail, and whether it matches. */
+interface Entry extends Placed {
+  match: boolean;
 }
 
 function placedHit(h: SearchHit): Placed {

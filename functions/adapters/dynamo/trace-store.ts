@@ -146,6 +146,23 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
    * merged shards and budgeted filtered reading, a key condition on both ends.
    */
   async range(tenant: Tenant, q: RangeQuery): Promise<RangePage> {
+    // A search goes where the list's goes (the index and its unindexed tail), so the range is the list's matches.
+    if (q.filters.search !== undefined && this.search) {
+      const slice = await this.search.range(tenant, q, {
+        deadline: q.deadline,
+        items: (ids) => this.hydrate(tenant, ids.map((id) => ({ trace_id: id }))),
+        view: (i) => this.view(tenant, i),
+      });
+      const items = await Promise.all(
+        slice.taken.map(async (t) => {
+          let item = t.item;
+          if (q.documents && item === undefined) item = (await this.hydrate(tenant, [{ trace_id: t.id }]))[0];
+          return { id: t.id, position: t.position.sortKey, ...(q.documents && item !== undefined ? { view: await this.view(tenant, item) } : {}) };
+        }),
+      );
+      // A trace gone between the index's hit and its read is not exported.
+      return { items: q.documents ? items.filter((i) => i.view !== undefined) : items, position: slice.position, done: slice.done };
+    }
     const d = driverFor(tenant, q.filters, this.table);
     // Ids alone need the items only to test a search (an index entry names its trace).
     const hydrate: Hydration = q.documents || d.matches !== null ? d.hydrate : 'none';

@@ -1,13 +1,4 @@
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  UploadPartCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { s3With, type S3ClientSource } from './lazy-sdk.js';
 import type { ExportPart, ExportStorage } from '../../domain/jobs.js';
 import { EXPORTS_PREFIX } from '../../domain/layout.js';
 
@@ -15,10 +6,10 @@ import { EXPORTS_PREFIX } from '../../domain/layout.js';
 /** Exports under exports/ of the trace bucket: multipart uploads, carry objects, presigned downloads. */
 export class S3ExportStorage implements ExportStorage {
   constructor(
-    private readonly s3: S3Client,
+    private readonly s3: S3ClientSource,
     private readonly bucket: string,
-    /** Signs download URLs against the endpoint callers reach (presigner.ts's client). */
-    private readonly presigner: () => S3Client = () => s3,
+    /** Signs download URLs against the endpoint callers reach (s3-sdk.ts presignS3Client). */
+    private readonly presigner: S3ClientSource = s3,
   ) {}
 
   private check(key: string): string {
@@ -27,19 +18,22 @@ export class S3ExportStorage implements ExportStorage {
   }
 
   async createUpload(key: string): Promise<string> {
-    const out = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.check(key), ContentType: 'application/x-ndjson' }));
+    const { sdk, client } = await s3With(this.s3);
+    const out = await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.check(key), ContentType: 'application/x-ndjson' }));
     return out.UploadId!;
   }
 
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string> {
-    const out = await this.s3.send(new UploadPartCommand({ Bucket: this.bucket, Key: this.check(key), UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }));
+    const { sdk, client } = await s3With(this.s3);
+    const out = await client.send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key: this.check(key), UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }));
     return out.ETag!;
   }
 
   async completeUpload(key: string, uploadId: string, parts: readonly ExportPart[]): Promise<void> {
+    const { sdk, client } = await s3With(this.s3);
     try {
-      await this.s3.send(
-        new CompleteMultipartUploadCommand({
+      await client.send(
+        new sdk.CompleteMultipartUploadCommand({
           Bucket: this.bucket,
           Key: this.check(key),
           UploadId: uploadId,
@@ -54,8 +48,9 @@ export class S3ExportStorage implements ExportStorage {
   }
 
   private async exists(key: string): Promise<boolean> {
+    const { sdk, client } = await s3With(this.s3);
     try {
-      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return true;
     } catch {
       return false;
@@ -63,18 +58,21 @@ export class S3ExportStorage implements ExportStorage {
   }
 
   async putObject(key: string, body: Buffer): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.check(key), Body: body, ContentType: 'application/x-ndjson' }));
+    const { sdk, client } = await s3With(this.s3);
+    await client.send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.check(key), Body: body, ContentType: 'application/x-ndjson' }));
   }
 
   async getObject(key: string): Promise<Buffer> {
-    const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.check(key) }));
+    const { sdk, client } = await s3With(this.s3);
+    const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.check(key) }));
     return Buffer.from(await out.Body!.transformToByteArray());
   }
 
   async downloadUrl(key: string, filename: string, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(
-      this.presigner(),
-      new GetObjectCommand({ Bucket: this.bucket, Key: this.check(key), ResponseContentDisposition: `attachment; filename="${filename}"`, ResponseContentType: 'application/x-ndjson' }),
+    const { sdk, client } = await s3With(this.presigner);
+    return sdk.getSignedUrl(
+      client,
+      new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.check(key), ResponseContentDisposition: `attachment; filename="${filename}"`, ResponseContentType: 'application/x-ndjson' }),
       { expiresIn: expiresInSeconds },
     );
   }

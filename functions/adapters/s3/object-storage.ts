@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { s3With, type S3ClientSource } from './lazy-sdk.js';
 import { PAYLOADS_PREFIX } from '../../domain/layout.js';
 import type { ObjectHead, ObjectRef, ObjectStorage, OpenedObject } from '../../domain/ports.js';
 
@@ -10,14 +10,15 @@ function isMissing(err: unknown): boolean {
 
 export class S3ObjectStorage implements ObjectStorage {
   constructor(
-    private readonly s3: S3Client,
+    private readonly s3: S3ClientSource,
     private readonly bucket: string,
   ) {}
 
   async head(ref: ObjectRef): Promise<ObjectHead | null> {
+    const { sdk, client } = await s3With(this.s3);
     try {
-      const out = await this.s3.send(
-        new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(ref.versionId ? { VersionId: ref.versionId } : {}) }),
+      const out = await client.send(
+        new sdk.HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(ref.versionId ? { VersionId: ref.versionId } : {}) }),
       );
       return {
         size: out.ContentLength ?? 0,
@@ -35,9 +36,10 @@ export class S3ObjectStorage implements ObjectStorage {
 
   /** Streams exactly the version the event named: by version id, or by ETag on an unversioned bucket. */
   async open(ref: ObjectRef & { eTag: string }): Promise<OpenedObject | 'gone'> {
+    const { sdk, client } = await s3With(this.s3);
     try {
-      const out = await this.s3.send(
-        new GetObjectCommand({
+      const out = await client.send(
+        new sdk.GetObjectCommand({
           Bucket: ref.bucket,
           Key: ref.key,
           ...(ref.versionId ? { VersionId: ref.versionId } : { IfMatch: `"${ref.eTag}"` }),
@@ -59,16 +61,18 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   async putPayload(key: string, body: string): Promise<void> {
-    await this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }),
+    const { sdk, client } = await s3With(this.s3);
+    await client.send(
+      new sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }),
     );
   }
 
   /** Deletes an offloaded document (only ever under payloads/); a missing one is not an error. */
   async deletePayload(key: string): Promise<void> {
     if (!key.startsWith(PAYLOADS_PREFIX)) throw new Error(`refusing to delete ${key}: not an offloaded document`);
+    const { sdk, client } = await s3With(this.s3);
     try {
-      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
       if (!isMissing(err)) throw err;
     }

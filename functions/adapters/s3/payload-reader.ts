@@ -1,14 +1,15 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { s3With, type S3ClientSource } from './lazy-sdk.js';
 
 /** Reads the documents that were too large for a DynamoDB item (payloads/). */
 export class S3PayloadReader {
   constructor(
-    private readonly s3: S3Client,
+    private readonly s3: S3ClientSource,
     private readonly bucket: string,
   ) {}
 
   async read(key: string): Promise<{ input: string | null; document: string }> {
-    const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    const { sdk, client } = await s3With(this.s3);
+    const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key }));
     return splitPayload(await out.Body!.transformToString('utf8'));
   }
 }

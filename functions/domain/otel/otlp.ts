@@ -10,10 +10,12 @@
  *
  * What comes out is plain data ({@link OtlpRequest}): ids as lowercase hex, times as nanosecond
  * bigints, attribute values as JS values. Pure: no I/O.
+ *
+ * The generated messages (about 160 KB of code that builds every OTLP message type when it is
+ * imported) are loaded by loadOtlpCodec(), on the first request that has a body to decode, not at
+ * module load: a cold start pays for them only when it needs them.
  */
 import { gunzipSync } from 'node:zlib';
-import protobuf from 'protobufjs/minimal.js';
-import root from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import { isPlainObject } from '../objects.js';
 import { DomainError } from '../errors.js';
 
@@ -177,24 +179,37 @@ interface MessageType<T> {
   encode(message: unknown): { finish(): Uint8Array };
 }
 
-const otlp = (root as unknown as {
-  opentelemetry: {
-    proto: {
-      collector: { trace: { v1: { ExportTraceServiceRequest: MessageType<PbRequest>; ExportTraceServiceResponse: MessageType<unknown> } } };
-    };
-  };
-}).opentelemetry.proto.collector.trace.v1;
+interface Messages {
+  ExportTraceServiceRequest: MessageType<PbRequest>;
+  ExportTraceServiceResponse: MessageType<unknown>;
+}
+
+let messages: Messages | undefined;
+let loading: Promise<Messages> | undefined;
+
+/** Loads the generated messages, once (decodeRequest and encodeResponse need them). */
+export async function loadOtlpCodec(): Promise<void> {
+  loading ??= import('@opentelemetry/otlp-transformer/build/src/generated/root.js').then(
+    (m) => (m.default as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Messages } } } } }).opentelemetry.proto.collector.trace.v1,
+  );
+  messages = await loading;
+}
+
+function codec(): Messages {
+  if (messages === undefined) throw new Error('the OTLP messages are not loaded: await loadOtlpCodec() first');
+  return messages;
+}
 
 // ---------------------------------------------------------------------------
 // Decoding
 // ---------------------------------------------------------------------------
 
-/** Decodes a request body (already decompressed) of the given encoding. */
+/** Decodes a request body (already decompressed) of the given encoding (after loadOtlpCodec()). */
 export function decodeRequest(body: Buffer, encoding: OtlpEncoding): OtlpRequest {
   let message: PbRequest;
   if (encoding === 'protobuf') {
     try {
-      message = otlp.ExportTraceServiceRequest.decode(body);
+      message = codec().ExportTraceServiceRequest.decode(body);
     } catch (err) {
       throw new OtlpRequestError('invalid_body', `the body is not an OTLP ExportTraceServiceRequest in protobuf: ${errorText(err)}`);
     }
@@ -207,7 +222,7 @@ export function decodeRequest(body: Buffer, encoding: OtlpEncoding): OtlpRequest
     }
     if (!isPlainObject(value)) throw new OtlpRequestError('invalid_body', 'the body must be a JSON object (an OTLP ExportTraceServiceRequest)');
     try {
-      message = otlp.ExportTraceServiceRequest.fromObject(hexIdsToBytes(value));
+      message = codec().ExportTraceServiceRequest.fromObject(hexIdsToBytes(value));
     } catch (err) {
       throw new OtlpRequestError('invalid_body', `the body is not an OTLP/JSON ExportTraceServiceRequest: ${errorText(err)}`);
     }
@@ -383,7 +398,7 @@ export interface ExportResult {
   errorMessage: string;
 }
 
-/** ExportTraceServiceResponse in the request's encoding: `partial_success` only when a span was refused. */
+/** ExportTraceServiceResponse in the request's encoding: `partial_success` only when a span was refused (protobuf: after loadOtlpCodec()). */
 export function encodeResponse(result: ExportResult, encoding: OtlpEncoding): Buffer | string {
   const partial = result.rejectedSpans > 0 || result.errorMessage !== '';
   if (encoding === 'json') {
@@ -391,7 +406,7 @@ export function encodeResponse(result: ExportResult, encoding: OtlpEncoding): Bu
     return JSON.stringify(partial ? { partialSuccess: { rejectedSpans: String(result.rejectedSpans), errorMessage: result.errorMessage } } : {});
   }
   const message = partial ? { partialSuccess: { rejectedSpans: result.rejectedSpans, errorMessage: result.errorMessage } } : {};
-  return Buffer.from(otlp.ExportTraceServiceResponse.encode(message).finish());
+  return Buffer.from(codec().ExportTraceServiceResponse.encode(message).finish());
 }
 
 /** The gRPC status code OTLP's Status carries for an HTTP status (the spec leaves `code` optional). */
@@ -412,12 +427,28 @@ export function grpcCodeFor(httpStatus: number): number {
 }
 
 /**
- * google.rpc.Status `{code: int32 = 1, message: string = 2}` in protobuf, written with protobufjs's
- * Writer: the OTLP packages ship no Status message, and these are its only two fields we fill.
+ * google.rpc.Status `{code: int32 = 1, message: string = 2}` in protobuf, written here: the OTLP
+ * packages ship no Status message, these are its only two fields we fill, and an error answer
+ * (a 401 on a cold start) needs none of the generated code.
  */
 export function encodeStatus(code: number, message: string): Buffer {
-  const writer = protobuf.Writer.create();
-  if (code !== 0) writer.uint32((1 << 3) | 0).int32(code);
-  if (message !== '') writer.uint32((2 << 3) | 2).string(message);
-  return Buffer.from(writer.finish());
+  const parts: Buffer[] = [];
+  if (code !== 0) parts.push(Buffer.from([(1 << 3) | 0]), varint(BigInt.asUintN(64, BigInt(Math.trunc(code)))));
+  if (message !== '') {
+    const text = Buffer.from(message, 'utf8');
+    parts.push(Buffer.from([(2 << 3) | 2]), varint(BigInt(text.length)), text);
+  }
+  return Buffer.concat(parts);
+}
+
+/** A protobuf varint (an int32 below zero is sign-extended to 64 bits first, as protobuf writes it). */
+function varint(n: bigint): Buffer {
+  const out: number[] = [];
+  do {
+    let byte = Number(n & 0x7fn);
+    n >>= 7n;
+    if (n > 0n) byte |= 0x80;
+    out.push(byte);
+  } while (n > 0n);
+  return Buffer.from(out);
 }
