@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { QueryCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newDynamoClient } from '../../functions/adapters/clients.js';
+import { newDocumentClient, newDynamoClient } from '../../functions/adapters/clients.js';
+import { acquireLease, leaseCheck, leaseHeldUntil, releaseLease, renewLease, type LeaseItem } from '../../functions/adapters/dynamo/lease.js';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { uploadId as deriveUploadId } from '../../functions/domain/ids.js';
 import type { IngestDeps } from '../../functions/domain/ingest/ingest-object.js';
@@ -464,4 +466,64 @@ describe('concurrent uploads through the HTTP flow, racing the queue worker', ()
     }
     await expectCountersExact(p, 'upload', all.length);
   }, 60_000);
+});
+
+describe('the lease helper (functions/adapters/dynamo/lease.ts) on DynamoDB Local', () => {
+  const leaseOn = (name: string): LeaseItem => ({ doc: newDocumentClient(stack.dynamo), table: stack.table, key: { pk: `LEASE-TEST#${name}`, sk: 'L' } });
+  const stored = (item: LeaseItem) => getItem(stack, item.key as { pk: string; sk: string });
+  const t0 = 1_800_000_000_000;
+
+  it('acquires a lease no one holds, with the extra attributes set and counters added, and answers what they were before', async () => {
+    const item = leaseOn('acquire');
+    expect(await acquireLease(item, 'a', t0, 1_000, { set: { object_key: 'k', type: 'x' }, add: { starts: 1 } })).toEqual({});
+    expect(await stored(item)).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_000, object_key: 'k', type: 'x', starts: 1 });
+    // Its holder may take it again (a redelivery to the same worker): the counter moves on, the earlier values come back.
+    expect(await acquireLease(item, 'a', t0 + 10, 1_000, { add: { starts: 1 } })).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_000, starts: 1 });
+    expect(await stored(item)).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_010, starts: 2 });
+  });
+
+  it('refuses another owner while it is held, and says until when; leaves it as it was', async () => {
+    const item = leaseOn('refuse');
+    expect(await acquireLease(item, 'a', t0, 1_000)).not.toBeNull();
+    expect(await acquireLease(item, 'b', t0 + 999, 1_000, { add: { starts: 1 } })).toBeNull();
+    expect(await leaseHeldUntil(item, t0 + 999)).toBe(t0 + 1_000);
+    expect(await stored(item)).toEqual({ pk: item.key.pk, sk: 'L', lease_owner: 'a', lease_until: t0 + 1_000 });
+    expect(await leaseHeldUntil(leaseOn('never-taken'), t0)).toBe(t0);
+  });
+
+  it('renews only while it is ours', async () => {
+    const item = leaseOn('renew');
+    await acquireLease(item, 'a', t0, 1_000);
+    expect(await renewLease(item, 'a', t0 + 500, 1_000)).toBe(true);
+    expect((await stored(item))?.lease_until).toBe(t0 + 1_500);
+    expect(await renewLease(item, 'b', t0 + 600, 1_000)).toBe(false);
+    expect(await stored(item)).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_500 });
+    expect(await renewLease(leaseOn('renew-none'), 'a', t0, 1_000)).toBe(false);
+  });
+
+  it('is taken over once it lapsed: the old holder can then neither renew nor release it', async () => {
+    const item = leaseOn('steal');
+    await acquireLease(item, 'a', t0, 1_000);
+    expect(await acquireLease(item, 'b', t0 + 1_000, 1_000)).toBeNull(); // not before it lapsed
+    expect(await acquireLease(item, 'b', t0 + 1_001, 1_000)).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_000 });
+    expect(await renewLease(item, 'a', t0 + 1_002, 1_000)).toBe(false);
+    await releaseLease(item, 'a');
+    expect(await stored(item)).toMatchObject({ lease_owner: 'b', lease_until: t0 + 2_001 });
+  });
+
+  it("is released only by its holder, and can be taken at once after; a transaction's lease check passes only for the holder", async () => {
+    const item = leaseOn('release');
+    await acquireLease(item, 'a', t0, 60_000, { set: { object_key: 'k' } });
+    const markerPut = (owner: string) =>
+      item.doc.send(new TransactWriteCommand({ TransactItems: [leaseCheck(item, owner), { Put: { TableName: stack.table, Item: { pk: `LEASE-TEST#release`, sk: `M#${owner}` } } }] }));
+    await markerPut('a');
+    await expect(markerPut('b')).rejects.toBeInstanceOf(TransactionCanceledException);
+    expect(await getItem(stack, { pk: 'LEASE-TEST#release', sk: 'M#b' })).toBeUndefined();
+    await releaseLease(item, 'b');
+    expect((await stored(item))?.lease_owner).toBe('a');
+    await releaseLease(item, 'a');
+    expect(await stored(item)).toEqual({ pk: item.key.pk, sk: 'L', object_key: 'k' });
+    await expect(markerPut('a')).rejects.toBeInstanceOf(TransactionCanceledException);
+    expect(await acquireLease(item, 'b', t0 + 1, 1_000)).toEqual({});
+  });
 });
