@@ -184,23 +184,25 @@ async function snapshot(t: Tenant) {
     return { status: res.status, body: res.body as unknown };
   };
   const p = projectPath(t);
-  const out: Record<string, unknown> = {
-    organization: await get('/api/v1/organizations'),
-    list: await get(`${p}/traces?page_size=500&sort_order=asc`),
-    sources: await get(`${p}/traces/sources`),
-    evaluations: await get(`${p}/trace-evaluations?page_size=500`),
-    experiments: [await get(`/api/parea/v1/experiment/${SHARED_EXPERIMENT}/trace_logs`, 'POST', {}), await get(`/api/parea/v1/experiment/${secretExperiment(t)}/trace_logs`, 'POST', {})],
-    counter: await projectCounter(stack, t.organizationId, t.projectId),
-    pareaExperiments: await get('/api/parea/v1/experiments', 'POST', { experiment_name_filter: 'exp-iso' }),
-    pareaStats: await get(`/api/parea/v1/experiment/${t.experimentUuid}/stats`),
-    items: (await projectTraces(stack, t.organizationId, t.projectId)).map((x) => x.id).sort(),
-    uploadItems: (await projectUploads(stack, t.organizationId, t.projectId)).map((u) => `${String(u.upload_id)} ${String(u.status)} ${String(u.traces)}`).sort(),
-  };
-  for (const id of t.traces) out[`trace ${id}`] = await get(`${p}/traces/${id}`);
-  for (const id of t.evaluations) out[`evaluation ${id}`] = await get(`${p}/trace-evaluations/${id}`);
-  for (const id of t.uploads) out[`upload ${id}`] = await get(`${p}/uploads/${id}`);
-  for (const id of t.spans) out[`span ${id}`] = await get(`/api/parea/v1/trace_log/${id}`);
-  return out;
+  // Every read at once (none writes): the snapshot of a tenant is the same, read in any order.
+  const reads: Array<[string, Promise<unknown>]> = [
+    ['organization', get('/api/v1/organizations')],
+    ['list', get(`${p}/traces?page_size=500&sort_order=asc`)],
+    ['sources', get(`${p}/traces/sources`)],
+    ['evaluations', get(`${p}/trace-evaluations?page_size=500`)],
+    ['experiments', Promise.all([get(`/api/parea/v1/experiment/${SHARED_EXPERIMENT}/trace_logs`, 'POST', {}), get(`/api/parea/v1/experiment/${secretExperiment(t)}/trace_logs`, 'POST', {})])],
+    ['counter', projectCounter(stack, t.organizationId, t.projectId)],
+    ['pareaExperiments', get('/api/parea/v1/experiments', 'POST', { experiment_name_filter: 'exp-iso' })],
+    ['pareaStats', get(`/api/parea/v1/experiment/${t.experimentUuid}/stats`)],
+    ['items', projectTraces(stack, t.organizationId, t.projectId).then((items) => items.map((x) => x.id).sort())],
+    ['uploadItems', projectUploads(stack, t.organizationId, t.projectId).then((uploads) => uploads.map((u) => `${String(u.upload_id)} ${String(u.status)} ${String(u.traces)}`).sort())],
+    ...t.traces.map((id): [string, Promise<unknown>] => [`trace ${id}`, get(`${p}/traces/${id}`)]),
+    ...t.evaluations.map((id): [string, Promise<unknown>] => [`evaluation ${id}`, get(`${p}/trace-evaluations/${id}`)]),
+    ...t.uploads.map((id): [string, Promise<unknown>] => [`upload ${id}`, get(`${p}/uploads/${id}`)]),
+    ...t.spans.map((id): [string, Promise<unknown>] => [`span ${id}`, get(`/api/parea/v1/trace_log/${id}`)]),
+  ];
+  const values = await Promise.all(reads.map(([, value]) => value));
+  return Object.fromEntries(reads.map(([name], i) => [name, values[i]])) as Record<string, unknown>;
 }
 const before = new Map<string, Awaited<ReturnType<typeof snapshot>>>();
 
@@ -834,15 +836,18 @@ describe('the S3 side', () => {
     const before1 = await snapshot(a1);
     const beforeA2 = await snapshot(a2);
     const made: string[] = [];
-    for (const [i, filename] of names.entries()) {
-      const presign = await presignAndPut(b, filename, `{"input":"odd ${i}","owner":"b"}\n`);
-      expect(presign.upload_key).toBe(`uploads/${b.organizationId}/${b.projectId}/${filename}`);
-      const created = await call(b.apiKey, 'POST', `${projectPath(b)}/traces`, { filename });
-      expect(created.status, created.text).toBe(200);
-      made.push(...(created.body.trace_ids as string[]));
-      // The victim has no file of that name.
-      expect((await call(a1.apiKey, 'POST', `${projectPath(a1)}/traces`, { filename })).status).toBe(404);
-    }
+    // Each name on its own, all at once.
+    await Promise.all(
+      names.map(async (filename, i) => {
+        const presign = await presignAndPut(b, filename, `{"input":"odd ${i}","owner":"b"}\n`);
+        expect(presign.upload_key).toBe(`uploads/${b.organizationId}/${b.projectId}/${filename}`);
+        const created = await call(b.apiKey, 'POST', `${projectPath(b)}/traces`, { filename });
+        expect(created.status, created.text).toBe(200);
+        made.push(...(created.body.trace_ids as string[]));
+        // The victim has no file of that name.
+        expect((await call(a1.apiKey, 'POST', `${projectPath(a1)}/traces`, { filename })).status).toBe(404);
+      }),
+    );
     await stack.settled();
     const bItems = (await projectTraces(stack, b.organizationId, b.projectId)).map((t) => t.id);
     for (const id of made) expect(bItems).toContain(id);
@@ -873,7 +878,9 @@ describe('the S3 side', () => {
       { key: `uploads/${a1.organizationId}/${b.projectId}/x.jsonl`, partition: [a1.organizationId, b.projectId] },
     ];
     const body = '{"input":"who gets this?","owner":"nobody"}\n';
-    for (const t of targets) await dropAndSettle(stack, t.key, body);
+    // All dropped, then all settled: the queue deals with them side by side.
+    for (const t of targets) await putObject(stack, t.key, body);
+    await new Promise((r) => setTimeout(r, 50)); // s3rver emits its events after answering the PUTs
     await stack.settled();
     for (const t of targets) {
       const [org, project] = t.partition;
