@@ -10,10 +10,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseTraceLogForest } from '../../functions/domain/wire.js';
 import { rawRequest } from '../support/raw-http.js';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/stack.js';
 
 interface Recorded {
   method: string;
@@ -29,7 +29,7 @@ function fixture(name: string): { header: Header; requests: Recorded[] } {
   return { header: JSON.parse(lines[0]!) as Header, requests: lines.slice(1).map((l) => JSON.parse(l) as Recorded) };
 }
 
-let stack: TestStack;
+const stack = useTestStack({ notifications: false });
 type Json = any;
 
 async function send(method: string, path: string, body: string | undefined, headers: Record<string, string> = { 'content-type': 'application/json' }) {
@@ -91,13 +91,6 @@ function expectPythonExperiment(e: Json) {
 const run = fixture('experiment-run.jsonl');
 const more = fixture('feedback-listing-langchain.jsonl');
 const uuids = new Map<string, string>();
-
-beforeAll(async () => {
-  stack = await startTestStack({ notifications: false });
-}, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 describe("the TypeScript SDK's experiment runner, replayed", () => {
   let finished: Json;

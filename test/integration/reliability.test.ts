@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { QueryCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newDocumentClient, newDynamoClient } from '../../functions/adapters/clients.js';
 import { acquireLease, leaseCheck, leaseHeldUntil, releaseLease, renewLease, type LeaseItem } from '../../functions/adapters/dynamo/lease.js';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
@@ -15,7 +15,6 @@ import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { createTracesDeps, ingestDeps, ingestDepsOn, tenantStore } from '../../functions/shared/services.js';
 import { LocalQueue } from '../../local/queue.js';
 import { sqsRecord } from '../../local/events.js';
-import { toS3Notification } from '../../local/s3-bridge.js';
 import { startFaultProxy, type FaultProxyOptions } from '../support/fault-proxy.js';
 import { mulberry32 } from '../support/prng.js';
 import {
@@ -27,8 +26,8 @@ import {
   projectTraces,
   projectUploads,
   putObject,
-  startTestStack,
-  type TestStack,
+  notificationFor,
+  useTestStack,
 } from '../support/stack.js';
 
 /**
@@ -42,17 +41,13 @@ interface Project {
   projectId: string;
 }
 
-let stack: TestStack;
 // DynamoDB Local keeps its data in files (SQLite), so it can be restarted mid-ingest; on tmpfs where there is one, so its syncs cost nothing.
 const dataDir = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/trace-ingest-reliability-') : undefined;
-beforeAll(async () => {
-  // Events are delivered by the tests until the last scenario turns the bucket's notifications on.
-  stack = await startTestStack({ notifications: false, persistDynamo: true, ...(dataDir ? { dataDir } : {}) });
-}, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+// Events are delivered by the tests until the last scenario turns the bucket's notifications on.
+const stack = useTestStack(
+  { notifications: false, persistDynamo: true, ...(dataDir ? { dataDir } : {}) },
+  { afterStop: () => void (dataDir && rmSync(dataDir, { recursive: true, force: true })) },
+);
 
 const newProject = (name: string): Promise<Project> => createApiKey(tenantStore(), { organization: 'reliability', project: name });
 const dropKey = (p: Project, name: string) => `drop/${p.organizationId}/${p.projectId}/${name}`;
@@ -65,15 +60,7 @@ function jsonl(n: number, tag: string, from = 0): string {
   return s;
 }
 
-/** What the bucket's notification says for the object stored under `key` right now (its size and ETag), as SQS delivers it. */
-async function notification(key: string, eventTime = new Date().toISOString()): Promise<string> {
-  const body = await toS3Notification(
-    { Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: stack.info.bucket }, object: { key } } }] },
-    stack.s3,
-    stack.info.region,
-  );
-  return body!;
-}
+const notification = (key: string, eventTime?: string) => notificationFor(stack, key, eventTime);
 
 /** A local SQS queue feeding the real SQS ingest handler, with the failure reasons it reported. */
 function queueFor(deps: () => IngestDeps, o: { concurrency?: number; maxReceiveCount?: number; retryDelayMs?: (n: number) => number } = {}) {

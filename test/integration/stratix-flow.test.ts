@@ -4,18 +4,12 @@
  * construct, upload (presign, PUT, create), get, get_many with each filter,
  * get_sources, delete. See the Stratix client's traces API (LayerLens/stratix-python).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as wire from '../../functions/domain/wire.js';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/stack.js';
 import { fixture } from '../support/fixtures.js';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-}, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
+const stack = useTestStack();
 
 /** What the client sends on every call, and what it does with the answer. */
 class StratixLikeClient {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { QueryCommand, GetItemCommand, type AttributeValue, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { traceId } from '../../functions/domain/ids.js';
 import { ingestDeps } from '../../functions/shared/services.js';
@@ -13,6 +13,7 @@ import { renderInput } from '../../functions/domain/render-input.js';
 import { unpackText } from '../../functions/domain/trace.js';
 import { freePort, isAddressInUse } from '../../local/ports.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
+import { toS3Notification } from '../../local/s3-bridge.js';
 
 export type TestStack = LocalStack & { dataDir: string; cleanup(): Promise<void> };
 
@@ -46,6 +47,39 @@ export async function startTestStack(overrides: Partial<LocalStackOptions> = {})
       if (attempt >= 3 || !isAddressInUse(err) || overrides.apiPort || overrides.s3Port || overrides.dynamoPort) throw err;
     }
   }
+}
+
+/**
+ * The setup of an integration file: one stack for all its tests, started before the first (within
+ * `startTimeoutMs`) and stopped, its data directory removed, after the last; then `afterStop`. Call it
+ * at the file's top level; what it answers stands for the started stack, so use it only in tests and
+ * in hooks registered after this call (they run after the start).
+ */
+export function useTestStack(overrides: Partial<LocalStackOptions> = {}, o: { startTimeoutMs?: number; afterStop?: () => void | Promise<void> } = {}): TestStack {
+  let started: TestStack | undefined;
+  beforeAll(async () => {
+    started = await startTestStack(overrides);
+  }, o.startTimeoutMs ?? 60_000);
+  afterAll(async () => {
+    await started?.cleanup();
+    await o.afterStop?.();
+  });
+  const current = (): TestStack => {
+    if (!started) throw new Error('the test stack is used before its beforeAll started it (use it inside tests and hooks)');
+    return started;
+  };
+  return new Proxy({} as TestStack, {
+    get: (_, name) => Reflect.get(current(), name),
+    has: (_, name) => Reflect.has(current(), name),
+    ownKeys: () => Reflect.ownKeys(current()),
+    getOwnPropertyDescriptor: (_, name) => Reflect.getOwnPropertyDescriptor(current(), name),
+  });
+}
+
+/** What the bucket's notification to SQS says for the object stored under `key` right now (its size, ETag and version). */
+export async function notificationFor(stack: LocalStack, key: string, eventTime = new Date().toISOString()): Promise<string> {
+  const body = await toS3Notification({ Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: stack.info.bucket }, object: { key } } }] }, stack.s3, stack.info.region);
+  return body!;
 }
 
 export async function putObject(stack: LocalStack, key: string, body: string | Buffer): Promise<void> {
