@@ -144,7 +144,7 @@ describe('trace-ingest against the local stack', () => {
     expect(missing.stderr).toMatch(/^error: .*\(404 not_found\)/);
   });
 
-  it('sources and status', async () => {
+  it('sources prints one source a line; status shows an upload\'s status, traces and file, --json its raw answer', async () => {
     const sources = await cli(['sources']);
     expect(sources.code).toBe(0);
     expect(sources.stdout.split('\n')).toContain('upload');

@@ -108,7 +108,7 @@ describe('the SDK against the local stack', () => {
     await expect(client.traces.list({ status: 'bogus' as 'pass' })).rejects.toMatchObject({ code: 'invalid_request' });
   });
 
-  it('sources', async () => {
+  it('traces.sources() answers the project\'s sources', async () => {
     expect(await client.traces.sources()).toContain('upload');
   });
 

@@ -150,7 +150,7 @@ describe('the Stratix client flow, unmodified, against the local stack', () => {
     ]);
   });
 
-  it('get_sources', async () => {
+  it('get_sources: the project\'s sources, as the client parses them', async () => {
     const { status, json } = await client.request('GET', `${client.p}/sources`);
     expect(status).toBe(200);
     wire.Sources.parse(json);
