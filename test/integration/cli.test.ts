@@ -27,7 +27,7 @@ let stack: TestStack;
 let tmp: string;
 let built: BuiltCli | undefined;
 beforeAll(async () => {
-  [stack, built] = await Promise.all([startTestStack(), buildCli()]);
+  [stack, built] = await Promise.all([startTestStack(), buildCli('trace-ingest')]);
   tmp = mkdtempSync(join(tmpdir(), 'cli-it-'));
   for (const name of ['chat-traces.jsonl', 'agent-runs.json', 'single-trace.json', 'experiment-logs.jsonl']) writeFileSync(join(tmp, name), fixture(name));
   writeFileSync(join(tmp, 'some-bad.jsonl'), '{"input":"fine"}\n{oops\n{"input":"also fine"}\n');
