@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QueryCommand, GetItemCommand, type AttributeValue, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { DeleteTableCommand, QueryCommand, GetItemCommand, type AttributeValue, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -14,11 +15,18 @@ import { unpackText } from '../../functions/domain/trace.js';
 import { freePort, isAddressInUse } from '../../local/ports.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
 import { toS3Notification } from '../../local/s3-bridge.js';
+import { sharedDynamoEndpoint } from './shared-dynamo.js';
 
 export type TestStack = LocalStack & { dataDir: string; cleanup(): Promise<void> };
 
-/** A whole local stack on free ports in a temp dir, with fast retries for tests. */
+/**
+ * A whole local stack on free ports in a temp dir, with fast retries for tests. Its DynamoDB Local is
+ * the worker's shared one (test/support/shared-dynamo.ts), with a table of its own, unless the
+ * overrides ask for one of its own (persistDynamo, dynamoPort) or the run has none.
+ */
 export async function startTestStack(overrides: Partial<LocalStackOptions> = {}): Promise<TestStack> {
+  const ownDynamo = overrides.persistDynamo !== undefined || overrides.dynamoPort !== undefined || overrides.dynamoEndpoint !== undefined;
+  const shared = ownDynamo ? undefined : await sharedDynamoEndpoint();
   for (let attempt = 1; ; attempt++) {
     const dataDir = mkdtempSync(join(tmpdir(), 'trace-ingest-test-'));
     try {
@@ -28,6 +36,7 @@ export async function startTestStack(overrides: Partial<LocalStackOptions> = {})
         s3Port: await freePort(),
         dynamoPort: await freePort(),
         persistDynamo: false,
+        ...(shared ? { dynamoEndpoint: shared, table: `trace-ingest-test-${randomUUID().slice(0, 8)}` } : {}),
         // Fast but growing (0.1, 0.2, 0.4, 0.8 s): a duplicate that finds the lease held outlasts a slow first worker.
         retryDelayMs: (n) => 100 * 2 ** (n - 1),
         leaseMs: 3_000,
@@ -38,6 +47,8 @@ export async function startTestStack(overrides: Partial<LocalStackOptions> = {})
         dataDir,
         cleanup: async () => {
           await stack.stop();
+          // The shared DynamoDB Local outlives this file: its table goes.
+          if (shared) await stack.dynamo.send(new DeleteTableCommand({ TableName: stack.table })).catch(() => {});
           rmSync(dataDir, { recursive: true, force: true });
         },
       };
