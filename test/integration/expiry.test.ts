@@ -14,11 +14,11 @@ import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { spanKeys } from '../../functions/adapters/dynamo/span-store.js';
 import { EXPIRY_GRACE_DAYS, JOB_KEEP_DAYS } from '../../functions/domain/expiry.js';
 import { TraceIngestClient } from '../../sdk/index.js';
-import { getItem, ingestAt, projectCounter, projectTraces, projectUploads, startTestStack, type TestStack } from '../support/stack.js';
+import { getItem, ingestAt, projectCounter, projectTraces, projectUploads, useTestStack } from '../support/stack.js';
 
 process.env.RETENTION_DAYS = '30';
 const DAY = 86_400;
-let stack: TestStack;
+const stack = useTestStack({ notifications: false, retentionSweepMs: 300 });
 let base: string;
 let client: TraceIngestClient;
 const started = Math.floor(Date.now() / 1000);
@@ -56,7 +56,6 @@ const span = (id: string, root: string) => ({
 });
 
 beforeAll(async () => {
-  stack = await startTestStack({ notifications: false, retentionSweepMs: 300 });
   base = `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
   client = new TraceIngestClient({ baseUrl: stack.info.apiUrl, apiKey: stack.info.apiKey, pollIntervalMs: 50 });
   // 41 sources: the upload's counters move in two transactions, the first guarded by a completion marker.
@@ -81,7 +80,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await stack?.cleanup();
   delete process.env.RETENTION_DAYS;
 });
 

@@ -4,13 +4,13 @@
  * totals and cursors, and the catalogue routes that are not served. On a real local stack; the
  * shapes are those of LayerLens/stratix-python (models/trace_evaluation.py, resources/trace_evaluations).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createEvaluation } from '../../functions/domain/evaluations.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { evaluationDeps, tenantStore } from '../../functions/shared/services.js';
-import { dropAndSettle, projectTraces, startTestStack, type TestStack } from '../support/stack.js';
+import { dropAndSettle, projectTraces, useTestStack } from '../support/stack.js';
 
-let stack: TestStack;
+const stack = useTestStack();
 let traces: string[];
 type Json = any;
 
@@ -23,13 +23,9 @@ async function call(method: string, path: string, body?: unknown, apiKey = stack
 const list = (q: string) => call('GET', `/trace-evaluations${q}`);
 
 beforeAll(async () => {
-  stack = await startTestStack();
   await dropAndSettle(stack, `${stack.info.dropPrefix}te/traces.jsonl`, Array.from({ length: 4 }, (_, i) => JSON.stringify({ input: `question ${i}` })).join('\n'));
   traces = (await projectTraces(stack)).map((t) => t.id);
 }, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 /** What the client's TraceEvaluationResult model requires (pydantic: every field typed, none null). */
 function expectResultModel(r: Json) {
