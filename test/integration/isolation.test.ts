@@ -11,13 +11,13 @@
  */
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { routes, type RouteDef } from '../../functions/routes.js';
 import { tenantStore } from '../../functions/shared/services.js';
 import { childOf, exporterFor, hexSpanId, hexTraceId, mustExport, recordSpans } from '../support/otlp.js';
 import { rawRequest } from '../support/raw-http.js';
-import { dropAndSettle, projectCounter, projectTraces, projectUploads, putObject, startTestStack, type TestStack } from '../support/stack.js';
+import { dropAndSettle, projectCounter, projectTraces, projectUploads, putObject, useTestStack } from '../support/stack.js';
 
 type Json = any;
 
@@ -47,7 +47,7 @@ const SHARED_FILE = 'shared-name.jsonl';
 const SHARED_EXPERIMENT = 'exp-shared';
 const secretExperiment = (t: Pick<Tenant, 'tag'>) => `exp-${t.tag}-secret`;
 
-let stack: TestStack;
+const stack = useTestStack();
 let a1: Tenant;
 let a2: Tenant;
 let b: Tenant;
@@ -207,7 +207,6 @@ async function snapshot(t: Tenant) {
 const before = new Map<string, Awaited<ReturnType<typeof snapshot>>>();
 
 beforeAll(async () => {
-  stack = await startTestStack();
   a1 = await makeTenant('a1', 'iso-org-a', 'main');
   a2 = await makeTenant('a2', 'iso-org-a', 'second');
   b = await makeTenant('b', 'iso-org-b', 'main');
@@ -217,10 +216,6 @@ beforeAll(async () => {
   await stack.settled();
   for (const t of tenants) before.set(t.tag, await snapshot(t));
 }, 180_000);
-
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 // ---------------------------------------------------------------------------
 // Helpers for the cases
