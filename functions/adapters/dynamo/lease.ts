@@ -52,8 +52,8 @@ export async function acquireLease(
     values[`:a${i}`] = value;
     adds.push(`#a${i} :a${i}`);
   }
-  try {
-    const out = await item.doc.send(
+  const out = await unlessConditionFails(() =>
+    item.doc.send(
       new UpdateCommand({
         TableName: item.table,
         Key: item.key,
@@ -63,18 +63,15 @@ export async function acquireLease(
         ExpressionAttributeValues: values,
         ReturnValues: 'UPDATED_OLD',
       }),
-    );
-    return out.Attributes ?? {};
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return null;
-    throw err;
-  }
+    ),
+  );
+  return out ? (out.Attributes ?? {}) : null;
 }
 
 /** Extends the lease to `leaseMs` from `nowMs` if it is still ours: false when it is not (lapsed and taken, or released). */
 export async function renewLease(item: LeaseItem, owner: string, nowMs: number, leaseMs: number): Promise<boolean> {
-  try {
-    await item.doc.send(
+  const out = await unlessConditionFails(() =>
+    item.doc.send(
       new UpdateCommand({
         TableName: item.table,
         Key: item.key,
@@ -82,18 +79,15 @@ export async function renewLease(item: LeaseItem, owner: string, nowMs: number, 
         ConditionExpression: OURS,
         ExpressionAttributeValues: { ':o': owner, ':until': nowMs + leaseMs },
       }),
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return false;
-    throw err;
-  }
+    ),
+  );
+  return out !== null;
 }
 
 /** Gives the lease up if it is ours (another owner's, or none, is left as it is). */
 export async function releaseLease(item: LeaseItem, owner: string): Promise<void> {
-  try {
-    await item.doc.send(
+  await unlessConditionFails(() =>
+    item.doc.send(
       new UpdateCommand({
         TableName: item.table,
         Key: item.key,
@@ -101,10 +95,8 @@ export async function releaseLease(item: LeaseItem, owner: string): Promise<void
         ConditionExpression: OURS,
         ExpressionAttributeValues: { ':o': owner },
       }),
-    );
-  } catch (err) {
-    if (!(err instanceof ConditionalCheckFailedException)) throw err;
-  }
+    ),
+  );
 }
 
 /** Until when the lease is held, read consistently (`nowMs` when it is not held at all). */
@@ -116,4 +108,14 @@ export async function leaseHeldUntil(item: LeaseItem, nowMs: number): Promise<nu
 /** A transaction's check that the lease is still `owner`'s (document-client form). */
 export function leaseCheck(item: Pick<LeaseItem, 'table' | 'key'>, owner: string) {
   return { ConditionCheck: { TableName: item.table, Key: item.key, ConditionExpression: OURS, ExpressionAttributeValues: { ':o': owner } } };
+}
+
+/** A conditional write's answer, or null when its condition did not hold (any other error is thrown). */
+async function unlessConditionFails<T>(write: () => Promise<T>): Promise<T | null> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return null;
+    throw err;
+  }
 }
