@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Integration files each start DynamoDB Local (Java) and s3rver: keep at most two at once on two cores.
     maxWorkers: 2,
+    // One DynamoDB Local per worker for the whole run, which the test stacks share (each file a table of its own).
+    globalSetup: ['test/support/shared-dynamo.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // The handlers log JSON lines; show them only for failing tests.

@@ -419,7 +419,7 @@ export const workerHandlers = {
   ingest: 'ingest',
   /** API Gateway HTTP API Lambda REQUEST authorizer (simple responses). */
   authorizer: 'authorizer',
-  /** Scheduled (EventBridge, daily): deletes the traces older than RETENTION_DAYS. */
+  /** Scheduled (EventBridge, hourly): deletes the traces older than RETENTION_DAYS. */
   retentionSweep: 'retentionSweep',
   /** SQS consumer of the job queue: one step of an export or a delete-by-filter job per message. */
   jobWorker: 'jobWorker',

@@ -5,7 +5,7 @@
  *
  * Context keys (cdk.json "context" or `cdk synth -c key=value`):
  *   stage             deployment stage, lower-case (default "dev"); "dev" is disposable
- *   retentionDays     days to keep traces (the daily retention sweep deletes older ones) and the raw
+ *   retentionDays     days to keep traces (the hourly retention sweep deletes older ones) and the raw
  *                     uploads/ and drop/ files; payloads/ expires 7 days later as a backstop (default 30)
  *   corsOrigins       allowed browser origins: JSON array or comma-separated list (default ["*"])
  *   logRetentionDays  retention of the Lambda and API access log groups and of the S3 server access logs,

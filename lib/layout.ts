@@ -38,7 +38,7 @@ if (!(INGEST_PREFIXES as readonly string[]).includes(DROP_PREFIX)) {
  * The prefixes the lifecycle rules expire after `retentionDays`: the raw files, once ingested.
  * payloads/ is not among them: a trace whose document was offloaded points there, so a payload
  * must outlive its trace. Traces older than `retentionDays` are deleted by the retention sweep
- * (functions/handlers/retentionSweep.ts, daily) through the trace delete path, which removes their
+ * (functions/handlers/retentionSweep.ts, hourly) through the trace delete path, which removes their
  * payloads with them; payloads/ expires only PAYLOADS_BACKSTOP_DAYS later, as a backstop for
  * anything the sweep missed, never before the sweep has deleted the trace.
  */

@@ -37,6 +37,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { MAX_FILE_BYTES } from '../functions/domain/limits.js';
+import { AUTHORIZER_CACHE_TTL_MS, CREATE_INGEST_BUDGET_MS, EXPORT_PART_BYTES, JOB_STALL_MS, JOB_STEP_BUDGET_MS } from '../functions/shared/env-defaults.js';
 import { INGEST_PREFIXES, routes, workerHandlers, type RouteAuth } from '../functions/routes.js';
 import type { AppConfig } from './config.js';
 import { TraceFunction } from './constructs/trace-function.js';
@@ -49,6 +50,8 @@ import { SEARCH_ENGINE_HANDLERS, searchEngineBundling } from './search-engine.js
 import { SEARCH_PREFIX } from '../functions/domain/layout.js';
 
 export { MAX_RECEIVE_COUNT } from './ingest-delivery.js';
+// The functions' defaults this stack passes on (their values and reasons: functions/shared/env-defaults.ts).
+export { AUTHORIZER_CACHE_TTL_MS, CREATE_INGEST_BUDGET_MS, EXPORT_PART_BYTES, JOB_STALL_MS, JOB_STEP_BUDGET_MS };
 
 export interface FunctionSizing {
   readonly memorySize: number;
@@ -59,29 +62,26 @@ export const INGEST_SIZING: FunctionSizing = { memorySize: INGEST_MEMORY_MB, tim
 /** Authorizer and HTTP route handlers. */
 export const API_SIZING: FunctionSizing = { memorySize: API_MEMORY_MB, timeout: Duration.seconds(10) };
 /**
- * Create may ingest a whole 50 MiB file inline (its budget, CREATE_INGEST_BUDGET_MS = 20 s, then a 202):
+ * Create may ingest a whole 50 MiB file inline (for up to CREATE_INGEST_BUDGET_MS, then a 202):
  * the ingest worker's memory, and API Gateway's own 29 s as its timeout.
  */
 export const CREATE_SIZING: FunctionSizing = { memorySize: INGEST_MEMORY_MB, timeout: Duration.seconds(29) };
 
-/** The retention sweep: deletes up to 10,000 expired traces a run, one by one, and stops 30 s before its timeout. */
+/** The retention sweep: deletes expired traces one by one, up to a bound a run, and stops in time (functions/handlers/retentionSweep.ts). */
 export const RETENTION_SWEEP_SIZING: FunctionSizing = { memorySize: API_MEMORY_MB, timeout: Duration.minutes(5) };
 /** How often the retention sweep runs. */
 export const RETENTION_SWEEP_SCHEDULE = Duration.hours(1);
 
-/** The job worker: one export or delete step after another for up to JOB_STEP_BUDGET_MS, an 8 MiB export part in memory. */
+/** The job worker: one export or delete step after another for up to JOB_STEP_BUDGET_MS, an EXPORT_PART_BYTES part in memory. */
 export const JOB_WORKER_SIZING: FunctionSizing = { memorySize: 1024, timeout: Duration.minutes(5) };
-/** How long a job worker invocation runs steps before it sends the next step's message (well inside its timeout). */
-export const JOB_STEP_BUDGET_MS = 120_000;
 /** AWS guidance for SQS → Lambda: visibility ≥ 6 × function timeout; a crashed step is delivered again after it. */
 export const JOB_VISIBILITY_TIMEOUT = Duration.seconds(6 * JOB_WORKER_SIZING.timeout.toSeconds());
-/** A redelivered message finds its job unmoved for this long (under the visibility timeout): the next step's message was lost, sent again. */
-export const JOB_STALL_MS = JOB_VISIBILITY_TIMEOUT.toMilliseconds() - 5 * 60_000;
-/** An export part (S3's minimum is 5 MiB, but for the last). */
-export const EXPORT_PART_BYTES = 8 * 1024 * 1024;
+if (JOB_STEP_BUDGET_MS * 2 > JOB_WORKER_SIZING.timeout.toMilliseconds() || JOB_STALL_MS <= JOB_WORKER_SIZING.timeout.toMilliseconds() || JOB_STALL_MS >= JOB_VISIBILITY_TIMEOUT.toMilliseconds()) {
+  throw new Error(`JOB_STEP_BUDGET_MS ${JOB_STEP_BUDGET_MS} and JOB_STALL_MS ${JOB_STALL_MS} no longer fit the job worker's ${JOB_WORKER_SIZING.timeout.toSeconds()} s timeout and its queue's visibility timeout`);
+}
 /**
  * The search indexer: a round reads an upload's traces and builds its entries in memory, and a seal
- * builds a segment's word index (100,000 traces); a run stops a minute before its timeout.
+ * builds a segment's word index (100,000 traces); a run stops before its timeout (functions/handlers/searchIndexer.ts).
  */
 export const SEARCH_INDEXER_SIZING: FunctionSizing = { memorySize: 2048, timeout: Duration.minutes(15) };
 /** The indexer's safety net: work the stream did not deliver (or whose retries ran out) is done by this schedule. */
@@ -139,12 +139,7 @@ export function handlerNames(): string[] {
   return [...new Set<string>([...Object.values(workerHandlers), ...routes.map((r) => r.handler)])];
 }
 
-/**
- * How long create may ingest (or wait for the worker) before it answers 202 (functions/shared/config.ts
- * CREATE_INGEST_BUDGET_MS). It must end well before the function's timeout, which is API Gateway's 29 s:
- * the rest is for writing the answer.
- */
-export const CREATE_INGEST_BUDGET_MS = 20_000;
+/** What create keeps, after its ingest budget, for writing the answer within its timeout. */
 const CREATE_ANSWER_MARGIN_MS = 5_000;
 if (CREATE_INGEST_BUDGET_MS + CREATE_ANSWER_MARGIN_MS > CREATE_SIZING.timeout.toMilliseconds()) {
   throw new Error(
@@ -156,14 +151,6 @@ if (CREATE_INGEST_BUDGET_MS + CREATE_ANSWER_MARGIN_MS > CREATE_SIZING.timeout.to
 const ROUTE_ENVIRONMENT: Readonly<Record<string, Record<string, string>>> = {
   createTraces: { CREATE_INGEST_BUDGET_MS: String(CREATE_INGEST_BUDGET_MS) },
 };
-
-/**
- * The caching decision: API Gateway's authorizer cache is OFF (no identity source, TTL 0), because keys
- * come as `x-api-key` OR `Authorization: Bearer` and a gateway cache needs one mandatory identity header.
- * Instead each warm authorizer keeps resolved keys for this long (functions/handlers/authorizer.ts), so a
- * revoked key is refused within a minute.
- */
-export const AUTHORIZER_CACHE_TTL_MS = 60_000;
 
 /** Alarm thresholds (5-minute periods unless said otherwise); every alarm notifies the alarm topic. */
 export const ALARMS = {

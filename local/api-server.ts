@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -6,6 +5,7 @@ import { routes, workerHandlers, type RouteDef } from '../functions/routes.js';
 import type { HttpEvent, HttpResult } from '../functions/shared/http.js';
 import type { ViewerFile } from '../web/build.js';
 import { viewerCsp } from '../web/csp.js';
+import { httpEvent } from './events.js';
 
 type HttpHandlerFn = (event: HttpEvent) => Promise<HttpResult | string | Record<string, unknown>>;
 type AuthorizerFn = (event: { headers: Record<string, string | undefined> }) => Promise<{ isAuthorized: boolean; context?: Record<string, unknown> }>;
@@ -195,30 +195,21 @@ export async function startApiServer(options: { port: number; host?: string }): 
     if (bodyBuf.length > 0 && eventBodyBytes(bodyBuf, isText) + headerBytes > MAX_EVENT_BYTES) {
       return sendError(res, 413, 'payload_too_large', `the request body is over what one Lambda invocation carries (${MAX_EVENT_BYTES} bytes with the event around it)`);
     }
-    const event: HttpEvent = {
-      version: '2.0',
+    const event = httpEvent({
+      method,
+      path: url.pathname,
       routeKey,
-      rawPath: url.pathname,
-      rawQueryString: url.search.slice(1),
       headers,
-      ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
-      ...(route.params.length ? { pathParameters } : {}),
-      requestContext: {
-        accountId: 'local',
-        apiId: 'local',
-        domainName: headers.host ?? 'localhost',
-        domainPrefix: 'localhost',
-        http: { method, path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
-        requestId: randomUUID(),
-        routeKey,
-        stage: '$default',
-        time: new Date(started).toUTCString(),
-        timeEpoch: started,
-        ...(lambdaContext ? { authorizer: { lambda: lambdaContext } } : {}),
-      },
+      rawQueryString: url.search.slice(1),
+      query,
+      pathParameters,
       ...(bodyBuf.length ? { body: isText ? bodyBuf.toString('utf8') : bodyBuf.toString('base64') } : {}),
       isBase64Encoded: !isText,
-    } as HttpEvent;
+      ...(lambdaContext ? { authorizer: lambdaContext } : {}),
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      protocol: `HTTP/${req.httpVersion}`,
+      at: started,
+    });
 
     const out = await (await handlerFor(route.def.handler))(event);
     writeResult(res, out);

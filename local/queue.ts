@@ -1,8 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { sqsRecord } from './events.js';
 
 export interface DeadLetter {
   messageId: string;
@@ -187,19 +188,3 @@ function safeRead(file: string): string {
   }
 }
 
-/** One SQS record as Lambda's event source mapping delivers it (the local queue's, and tests' hand-made deliveries). */
-export function sqsRecord(m: { messageId: string; body: string; receiveCount?: number; sentAt?: number; queueArn?: string }): SQSRecord {
-  const receiveCount = m.receiveCount ?? 1;
-  const sentAt = String(m.sentAt ?? Date.now());
-  return {
-    messageId: m.messageId,
-    receiptHandle: `${m.messageId}#${receiveCount}`,
-    body: m.body,
-    attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: sentAt, SenderId: 'local', ApproximateFirstReceiveTimestamp: sentAt },
-    messageAttributes: {},
-    md5OfBody: createHash('md5').update(m.body).digest('hex'),
-    eventSource: 'aws:sqs',
-    eventSourceARN: m.queueArn ?? 'arn:aws:sqs:us-east-1:000000000000:trace-ingest-local',
-    awsRegion: 'us-east-1',
-  };
-}

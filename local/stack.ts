@@ -13,7 +13,7 @@ import { config } from '../functions/shared/config.js';
 import { sweepExpired } from '../functions/domain/retention.js';
 import { startApiServer } from './api-server.js';
 import { claimDataDir } from './data-dir-lock.js';
-import { ensureTable, startDynamoDbLocal } from './dynamodb.js';
+import { ensureTable, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb.js';
 import { assertPortsFree, isAddressInUse, PortTakenError, type LocalService } from './ports.js';
 import { LocalQueue } from './queue.js';
 import { toS3Notification } from './s3-bridge.js';
@@ -48,6 +48,11 @@ export interface LocalStackOptions {
   region?: string;
   /** Keep DynamoDB's data on disk under dataDir (default) or in memory. */
   persistDynamo?: boolean;
+  /**
+   * A DynamoDB Local already running (the tests share one per worker, each file with a table of its own):
+   * used as it is, neither started nor stopped by this stack; dynamoPort and persistDynamo go unused.
+   */
+  dynamoEndpoint?: string;
   maxReceiveCount?: number;
   retryDelayMs?: (receiveCount: number) => number;
   leaseMs?: number;
@@ -96,9 +101,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   const region = o.region ?? 'us-east-1';
   const log = o.log ?? (() => {});
   mkdirSync(dataDir, { recursive: true });
-  const ports: Record<LocalService, number> = { api: o.apiPort, s3: o.s3Port, dynamodb: o.dynamoPort };
+  const dynamoPort = o.dynamoEndpoint ? Number(new URL(o.dynamoEndpoint).port) : o.dynamoPort;
+  // A DynamoDB Local of someone else's listens on its port already (0: not checked).
+  const ports: Record<LocalService, number> = { api: o.apiPort, s3: o.s3Port, dynamodb: o.dynamoEndpoint ? 0 : o.dynamoPort };
   // First of all, and touching nothing when refused: one stack per data directory, then every port free.
-  const lock = claimDataDir(dataDir, { apiPort: o.apiPort, s3Port: o.s3Port, dynamoPort: o.dynamoPort });
+  const lock = claimDataDir(dataDir, { apiPort: o.apiPort, s3Port: o.s3Port, dynamoPort });
 
   const stops: Array<() => Promise<void>> = [async () => lock.release()];
   const stopAll = async () => {
@@ -110,7 +117,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   };
   try {
     await assertPortsFree(ports);
-    const startDynamo = () => startDynamoDbLocal({ port: o.dynamoPort, dir: o.persistDynamo === false ? null : join(dataDir, 'dynamodb') });
+    const startDynamo = (): Promise<Pick<DynamoDbLocal, 'endpoint' | 'stop'>> =>
+      o.dynamoEndpoint
+        ? Promise.resolve({ endpoint: o.dynamoEndpoint, stop: async () => {} })
+        : startDynamoDbLocal({ port: o.dynamoPort, dir: o.persistDynamo === false ? null : join(dataDir, 'dynamodb') });
     // Both at once; when one fails the other is stopped too (a started Java must never be left running).
     const [dynamoStart, s3Start] = await Promise.allSettled([startDynamo(), startLocalS3({ port: o.s3Port, dir: join(dataDir, 's3'), bucket }).catch(named('s3'))]);
     if (dynamoStart.status === 'rejected') {
@@ -221,7 +231,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
 
     const api = await startApiServer({ port: o.apiPort }).catch(named('api'));
     stops.push(api.stop);
-    lock.update({ apiPort: Number(new URL(api.url).port), s3Port: Number(new URL(s3Local.endpoint).port), dynamoPort: o.dynamoPort });
+    lock.update({ apiPort: Number(new URL(api.url).port), s3Port: Number(new URL(s3Local.endpoint).port), dynamoPort });
 
     // Retention locally as on AWS: with RETENTION_DAYS, items carry their TTL and the sweep runs on a schedule.
     const retentionDays = config().RETENTION_DAYS;
@@ -278,6 +288,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         notifying = on;
       },
       restartDynamo: async () => {
+        if (o.dynamoEndpoint) throw new Error('restartDynamo: this stack uses a DynamoDB Local it did not start');
         await ddb.stop();
         ddb = await startDynamo();
       },

@@ -16,9 +16,9 @@ import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { ingestDepsOn } from '../../functions/shared/services.js';
 import { modeledSeconds, startCapacityModel, type CapacityModel } from '../support/capacity-model.js';
 import { indexEntry, indexEntrySize, itemSize, writeUnits, type TableShape } from '../support/item-size.js';
-import { countProjectTraces, putObject, startTestStack, type TestStack } from '../support/stack.js';
+import { countProjectTraces, putObject, useTestStack } from '../support/stack.js';
 
-let stack: TestStack;
+const stack = useTestStack({ notifications: false });
 let target: string;
 const models: CapacityModel[] = [];
 
@@ -33,14 +33,12 @@ function clientOf(m: CapacityModel): DynamoDBClient {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack({ notifications: false });
   const endpoint = await stack.dynamo.config.endpoint!();
   target = `http://${endpoint.hostname}:${endpoint.port}`;
 }, 60_000);
 
 afterAll(async () => {
   for (const m of models) await m.close();
-  await stack?.cleanup();
 });
 
 const S = (s: string) => ({ S: s });

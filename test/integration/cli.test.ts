@@ -1,4 +1,8 @@
-/** The `trace-ingest` command line, run as a child process (through its bin shim) against the local stack. */
+/**
+ * The `trace-ingest` command line, run as a child process against the local stack: through its bin shim
+ * (tsx) for `--help`, else as built once for this file (test/support/cli-build.ts: the same code without
+ * tsx's transpiling in each of the some sixty processes).
+ */
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +17,7 @@ import { ingestDeps, tenantStore } from '../../functions/shared/services.js';
 import { main, type CliIo } from '../../cli/trace-ingest.js';
 import { putObject, startTestStack, type TestStack } from '../support/stack.js';
 import { fixture } from '../support/fixtures.js';
+import { buildCli, type BuiltCli } from '../support/cli-build.js';
 import { TraceIngestClient } from '../../sdk/index.js';
 
 const BIN = fileURLToPath(new URL('../../cli/trace-ingest.mjs', import.meta.url));
@@ -20,14 +25,16 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 let stack: TestStack;
 let tmp: string;
+let built: BuiltCli | undefined;
 beforeAll(async () => {
-  stack = await startTestStack();
+  [stack, built] = await Promise.all([startTestStack(), buildCli('trace-ingest')]);
   tmp = mkdtempSync(join(tmpdir(), 'cli-it-'));
   for (const name of ['chat-traces.jsonl', 'agent-runs.json', 'single-trace.json', 'experiment-logs.jsonl']) writeFileSync(join(tmp, name), fixture(name));
   writeFileSync(join(tmp, 'some-bad.jsonl'), '{"input":"fine"}\n{oops\n{"input":"also fine"}\n');
 }, 60_000);
 afterAll(async () => {
   await stack?.cleanup();
+  built?.remove();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -37,11 +44,11 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], env: Record<string, string> = {}, cwd = REPO): Promise<Run> {
+function cli(args: string[], env: Record<string, string> = {}, cwd = REPO, script = built!.script): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [BIN, ...args],
+      [script, ...args],
       {
         cwd,
         env: {
@@ -63,7 +70,7 @@ describe('trace-ingest against the local stack', () => {
   let traceIds: string[] = [];
 
   it('--help exits 0 for the program and every command; no command or an unknown one exits 2', async () => {
-    const help = await cli(['--help']);
+    const help = await cli(['--help'], {}, REPO, BIN);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: trace-ingest <command>');
     for (const command of ['upload', 'list', 'get', 'delete', 'sources', 'status', 'tree', 'experiments', 'keys']) {
@@ -137,7 +144,7 @@ describe('trace-ingest against the local stack', () => {
     expect(missing.stderr).toMatch(/^error: .*\(404 not_found\)/);
   });
 
-  it('sources and status', async () => {
+  it('sources prints one source a line; status shows an upload\'s status, traces and file, --json its raw answer', async () => {
     const sources = await cli(['sources']);
     expect(sources.code).toBe(0);
     expect(sources.stdout.split('\n')).toContain('upload');

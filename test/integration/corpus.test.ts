@@ -10,11 +10,11 @@
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect as globalExpect, it } from 'vitest';
+import { describe, expect as globalExpect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { traceId, uploadId as deriveUploadId } from '../../functions/domain/ids.js';
 import { corpus, sameJson, type CorpusFile, type ExpectedRecord } from '../support/corpus.js';
-import { projectCounter, projectTraces, projectUploads, putObject, startTestStack, type TestStack } from '../support/stack.js';
+import { projectCounter, projectTraces, projectUploads, putObject, useTestStack } from '../support/stack.js';
 
 type Expect = typeof globalExpect;
 type Path = 'presigned' | 'drop';
@@ -23,15 +23,9 @@ type Json = Record<string, any>;
 const files = corpus();
 const cases = files.flatMap((file) => (['presigned', 'drop'] as const).map((path) => ({ name: `${path}: ${file.name}`, file, path })));
 
-let stack: TestStack;
-beforeAll(async () => {
-  // A delivery that finds a create call ingesting the same file inline waits its turn: redeliveries here outlast
-  // create's 20 s budget (2 + 4 + 8 + 16 s), so even the 50 MiB files never dead-letter on a busy machine.
-  stack = await startTestStack({ retryDelayMs: (n) => 2000 * 2 ** (n - 1) });
-}, 120_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
+// A delivery that finds a create call ingesting the same file inline waits its turn: redeliveries here outlast
+// create's 20 s budget (2 + 4 + 8 + 16 s), so even the 50 MiB files never dead-letter on a busy machine.
+const stack = useTestStack({ retryDelayMs: (n) => 2000 * 2 ** (n - 1) }, { startTimeoutMs: 120_000 });
 
 const base = () => `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
 const uploadKey = (f: CorpusFile) => `uploads/${stack.info.organizationId}/${stack.info.projectId}/${f.filename}`;

@@ -1,13 +1,13 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { evaluationKeys } from '../../functions/adapters/dynamo/evaluation-store.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
-import { dropAndSettle, getItem, projectCounter, projectTraces, startTestStack, type StoredTraceItem, type TestStack } from '../support/stack.js';
+import { dropAndSettle, getItem, projectCounter, projectTraces, useTestStack, type StoredTraceItem } from '../support/stack.js';
 import { incompressibleText } from '../support/prng.js';
 
-let stack: TestStack;
+const stack = useTestStack();
 let other: { apiKey: string; organizationId: string; projectId: string };
 /** Traces by the `name` field of their record. */
 const byName = new Map<string, StoredTraceItem>();
@@ -34,7 +34,6 @@ interface TraceEvalAttributes {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack();
   const lines = [
     { name: 't1', input: 'one', source: 'solo' },
     { name: 't2', input: 'two', source: 'pair' },
@@ -49,9 +48,6 @@ beforeAll(async () => {
   }
   other = await createApiKey(tenantStore(), { organization: 'other', project: 'p' });
 }, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 const id = (name: string) => byName.get(name)!.id;
 const base = (org = stack.info.organizationId, project = stack.info.projectId) => `${stack.info.apiUrl}/api/v1/organizations/${org}/projects/${project}`;

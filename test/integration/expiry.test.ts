@@ -16,11 +16,11 @@ import { DynamoTraceLogRoots } from '../../functions/adapters/dynamo/trace-log-r
 import { recordTraceLog } from '../../functions/domain/parea/index.js';
 import { EXPIRY_GRACE_DAYS, JOB_KEEP_DAYS, ROOT_SPAN_BACKSTOP_DAYS } from '../../functions/domain/expiry.js';
 import { TraceIngestClient } from '../../sdk/index.js';
-import { getItem, ingestAt, projectCounter, projectTraces, projectUploads, startTestStack, type TestStack } from '../support/stack.js';
+import { getItem, ingestAt, projectCounter, projectTraces, projectUploads, useTestStack } from '../support/stack.js';
 
 process.env.RETENTION_DAYS = '30';
 const DAY = 86_400;
-let stack: TestStack;
+const stack = useTestStack({ notifications: false, retentionSweepMs: 300 });
 let base: string;
 let client: TraceIngestClient;
 const started = Math.floor(Date.now() / 1000);
@@ -58,7 +58,6 @@ const span = (id: string, root: string) => ({
 });
 
 beforeAll(async () => {
-  stack = await startTestStack({ notifications: false, retentionSweepMs: 300 });
   base = `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
   client = new TraceIngestClient({ baseUrl: stack.info.apiUrl, apiKey: stack.info.apiKey, pollIntervalMs: 50 });
   // 41 sources: the upload's counters move in two transactions, the first guarded by a completion marker.
@@ -84,7 +83,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await stack?.cleanup();
   delete process.env.RETENTION_DAYS;
 });
 

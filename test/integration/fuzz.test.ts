@@ -14,7 +14,7 @@ import { tenantStore } from '../../functions/shared/services.js';
 import { fixture } from '../support/fixtures.js';
 import { mulberry32 } from '../support/prng.js';
 import { describeRequest, rawRequest, rawSocketRequest, type RawRequest, type RawResponse } from '../support/raw-http.js';
-import { ingestAt, projectCounter, projectTraces, projectUploads, startTestStack, type TestStack } from '../support/stack.js';
+import { ingestAt, projectCounter, projectTraces, projectUploads, useTestStack } from '../support/stack.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed2024);
 /** Requests aimed at each route (whatever the mutation: its path, its method, its body...); FUZZ_PER_ROUTE for a deeper run. */
@@ -77,7 +77,7 @@ interface World {
   bExperimentUuid: string;
 }
 
-let stack: TestStack;
+const stack = useTestStack({ notifications: false });
 let w: World;
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
@@ -177,7 +177,6 @@ async function snapshot(c: Caller, experiments: string[], spanIds: string[]) {
 let before: { a: Awaited<ReturnType<typeof snapshot>>; b: Awaited<ReturnType<typeof snapshot>> };
 
 beforeAll(async () => {
-  stack = await startTestStack({ notifications: false });
   const a: Caller = stack.info;
   const b = await createApiKey(tenantStore(), { organization: 'fuzz-other-org', project: 'fuzz-other-project' });
   const revoked = await createApiKey(tenantStore(), { organization: 'fuzz-revoked', project: 'p' });
@@ -248,7 +247,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   agent.destroy();
-  await stack?.cleanup();
 });
 
 // ---------------------------------------------------------------------------

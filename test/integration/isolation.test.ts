@@ -11,13 +11,13 @@
  */
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { routes, type RouteDef } from '../../functions/routes.js';
 import { tenantStore } from '../../functions/shared/services.js';
 import { childOf, exporterFor, hexSpanId, hexTraceId, mustExport, recordSpans } from '../support/otlp.js';
 import { rawRequest } from '../support/raw-http.js';
-import { dropAndSettle, projectCounter, projectTraces, projectUploads, putObject, startTestStack, type TestStack } from '../support/stack.js';
+import { dropAndSettle, projectCounter, projectTraces, projectUploads, putObject, useTestStack } from '../support/stack.js';
 
 type Json = any;
 
@@ -47,7 +47,7 @@ const SHARED_FILE = 'shared-name.jsonl';
 const SHARED_EXPERIMENT = 'exp-shared';
 const secretExperiment = (t: Pick<Tenant, 'tag'>) => `exp-${t.tag}-secret`;
 
-let stack: TestStack;
+const stack = useTestStack();
 let a1: Tenant;
 let a2: Tenant;
 let b: Tenant;
@@ -184,28 +184,29 @@ async function snapshot(t: Tenant) {
     return { status: res.status, body: res.body as unknown };
   };
   const p = projectPath(t);
-  const out: Record<string, unknown> = {
-    organization: await get('/api/v1/organizations'),
-    list: await get(`${p}/traces?page_size=500&sort_order=asc`),
-    sources: await get(`${p}/traces/sources`),
-    evaluations: await get(`${p}/trace-evaluations?page_size=500`),
-    experiments: [await get(`/api/parea/v1/experiment/${SHARED_EXPERIMENT}/trace_logs`, 'POST', {}), await get(`/api/parea/v1/experiment/${secretExperiment(t)}/trace_logs`, 'POST', {})],
-    counter: await projectCounter(stack, t.organizationId, t.projectId),
-    pareaExperiments: await get('/api/parea/v1/experiments', 'POST', { experiment_name_filter: 'exp-iso' }),
-    pareaStats: await get(`/api/parea/v1/experiment/${t.experimentUuid}/stats`),
-    items: (await projectTraces(stack, t.organizationId, t.projectId)).map((x) => x.id).sort(),
-    uploadItems: (await projectUploads(stack, t.organizationId, t.projectId)).map((u) => `${String(u.upload_id)} ${String(u.status)} ${String(u.traces)}`).sort(),
-  };
-  for (const id of t.traces) out[`trace ${id}`] = await get(`${p}/traces/${id}`);
-  for (const id of t.evaluations) out[`evaluation ${id}`] = await get(`${p}/trace-evaluations/${id}`);
-  for (const id of t.uploads) out[`upload ${id}`] = await get(`${p}/uploads/${id}`);
-  for (const id of t.spans) out[`span ${id}`] = await get(`/api/parea/v1/trace_log/${id}`);
-  return out;
+  // Every read at once (none writes): the snapshot of a tenant is the same, read in any order.
+  const reads: Array<[string, Promise<unknown>]> = [
+    ['organization', get('/api/v1/organizations')],
+    ['list', get(`${p}/traces?page_size=500&sort_order=asc`)],
+    ['sources', get(`${p}/traces/sources`)],
+    ['evaluations', get(`${p}/trace-evaluations?page_size=500`)],
+    ['experiments', Promise.all([get(`/api/parea/v1/experiment/${SHARED_EXPERIMENT}/trace_logs`, 'POST', {}), get(`/api/parea/v1/experiment/${secretExperiment(t)}/trace_logs`, 'POST', {})])],
+    ['counter', projectCounter(stack, t.organizationId, t.projectId)],
+    ['pareaExperiments', get('/api/parea/v1/experiments', 'POST', { experiment_name_filter: 'exp-iso' })],
+    ['pareaStats', get(`/api/parea/v1/experiment/${t.experimentUuid}/stats`)],
+    ['items', projectTraces(stack, t.organizationId, t.projectId).then((items) => items.map((x) => x.id).sort())],
+    ['uploadItems', projectUploads(stack, t.organizationId, t.projectId).then((uploads) => uploads.map((u) => `${String(u.upload_id)} ${String(u.status)} ${String(u.traces)}`).sort())],
+    ...t.traces.map((id): [string, Promise<unknown>] => [`trace ${id}`, get(`${p}/traces/${id}`)]),
+    ...t.evaluations.map((id): [string, Promise<unknown>] => [`evaluation ${id}`, get(`${p}/trace-evaluations/${id}`)]),
+    ...t.uploads.map((id): [string, Promise<unknown>] => [`upload ${id}`, get(`${p}/uploads/${id}`)]),
+    ...t.spans.map((id): [string, Promise<unknown>] => [`span ${id}`, get(`/api/parea/v1/trace_log/${id}`)]),
+  ];
+  const values = await Promise.all(reads.map(([, value]) => value));
+  return Object.fromEntries(reads.map(([name], i) => [name, values[i]])) as Record<string, unknown>;
 }
 const before = new Map<string, Awaited<ReturnType<typeof snapshot>>>();
 
 beforeAll(async () => {
-  stack = await startTestStack();
   a1 = await makeTenant('a1', 'iso-org-a', 'main');
   a2 = await makeTenant('a2', 'iso-org-a', 'second');
   b = await makeTenant('b', 'iso-org-b', 'main');
@@ -215,10 +216,6 @@ beforeAll(async () => {
   await stack.settled();
   for (const t of tenants) before.set(t.tag, await snapshot(t));
 }, 180_000);
-
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 // ---------------------------------------------------------------------------
 // Helpers for the cases
@@ -834,15 +831,18 @@ describe('the S3 side', () => {
     const before1 = await snapshot(a1);
     const beforeA2 = await snapshot(a2);
     const made: string[] = [];
-    for (const [i, filename] of names.entries()) {
-      const presign = await presignAndPut(b, filename, `{"input":"odd ${i}","owner":"b"}\n`);
-      expect(presign.upload_key).toBe(`uploads/${b.organizationId}/${b.projectId}/${filename}`);
-      const created = await call(b.apiKey, 'POST', `${projectPath(b)}/traces`, { filename });
-      expect(created.status, created.text).toBe(200);
-      made.push(...(created.body.trace_ids as string[]));
-      // The victim has no file of that name.
-      expect((await call(a1.apiKey, 'POST', `${projectPath(a1)}/traces`, { filename })).status).toBe(404);
-    }
+    // Each name on its own, all at once.
+    await Promise.all(
+      names.map(async (filename, i) => {
+        const presign = await presignAndPut(b, filename, `{"input":"odd ${i}","owner":"b"}\n`);
+        expect(presign.upload_key).toBe(`uploads/${b.organizationId}/${b.projectId}/${filename}`);
+        const created = await call(b.apiKey, 'POST', `${projectPath(b)}/traces`, { filename });
+        expect(created.status, created.text).toBe(200);
+        made.push(...(created.body.trace_ids as string[]));
+        // The victim has no file of that name.
+        expect((await call(a1.apiKey, 'POST', `${projectPath(a1)}/traces`, { filename })).status).toBe(404);
+      }),
+    );
     await stack.settled();
     const bItems = (await projectTraces(stack, b.organizationId, b.projectId)).map((t) => t.id);
     for (const id of made) expect(bItems).toContain(id);
@@ -873,7 +873,9 @@ describe('the S3 side', () => {
       { key: `uploads/${a1.organizationId}/${b.projectId}/x.jsonl`, partition: [a1.organizationId, b.projectId] },
     ];
     const body = '{"input":"who gets this?","owner":"nobody"}\n';
-    for (const t of targets) await dropAndSettle(stack, t.key, body);
+    // All dropped, then all settled: the queue deals with them side by side.
+    for (const t of targets) await putObject(stack, t.key, body);
+    await new Promise((r) => setTimeout(r, 50)); // s3rver emits its events after answering the PUTs
     await stack.settled();
     for (const t of targets) {
       const [org, project] = t.partition;

@@ -7,24 +7,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { tenancyKeys } from '../../functions/adapters/dynamo/tenant-store.js';
 import { getItem, startTestStack, type TestStack } from '../support/stack.js';
+import { buildCli, type BuiltCli } from '../support/cli-build.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 let stack: TestStack;
 let dynamoPort: string;
+let built: BuiltCli | undefined;
 beforeAll(async () => {
-  stack = await startTestStack();
+  [stack, built] = await Promise.all([startTestStack(), buildCli('keys')]);
   dynamoPort = new URL(process.env.AWS_ENDPOINT_URL_DYNAMODB!).port;
 }, 60_000);
 afterAll(async () => {
   await stack?.cleanup();
+  built?.remove();
 });
 
-/** `npm run keys -- <args>` against the test stack, as a child process. */
+/**
+ * `npm run keys -- <args>` against the test stack, as a child process: cli/keys.ts as built once for this
+ * file (test/support/cli-build.ts), not transpiled by tsx in each process.
+ */
 function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/keys.ts', ...args], {
+    const child = spawn(process.execPath, [built!.script, ...args], {
       cwd: ROOT,
       env: { ...process.env, DATA_DIR: stack.dataDir, DYNAMODB_PORT: dynamoPort },
       stdio: ['ignore', 'pipe', 'pipe'],

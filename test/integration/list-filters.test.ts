@@ -5,7 +5,7 @@
  * that runs out of time answers what it has with a cursor, and following the cursors gives the
  * whole answer.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { newDocumentClient } from '../../functions/adapters/clients.js';
 import { s3Client } from '../../functions/adapters/s3/s3-sdk.js';
 import { DynamoTraceStore } from '../../functions/adapters/dynamo/trace-store.js';
@@ -14,9 +14,10 @@ import { renderInput } from '../../functions/domain/render-input.js';
 import { searchText } from '../../functions/domain/trace.js';
 import { matchesText } from '../../functions/domain/search/terms.js';
 import type { ListQuery } from '../../functions/domain/traces.js';
-import { ingestAt, startTestStack, type TestStack } from '../support/stack.js';
+import { ingestAt, useTestStack } from '../support/stack.js';
 
-let stack: TestStack;
+// The search indexer runs only when drained: searches are answered by the unindexed tail first, then by the index.
+const stack = useTestStack({ notifications: false, searchIndexerIntervalMs: 0 });
 let base: string;
 const HOUR = 3_600_000;
 
@@ -84,8 +85,6 @@ const EVALS: Array<[number, string, boolean | null]> = [
 ];
 
 beforeAll(async () => {
-  // The search indexer runs only when drained: searches are answered by the unindexed tail first, then by the index.
-  stack = await startTestStack({ notifications: false, searchIndexerIntervalMs: 0 });
   base = `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
   const now = Date.now();
   for (const [i, f] of FILES.entries()) {
@@ -112,10 +111,6 @@ beforeAll(async () => {
     known[i]!.status = mine.includes(null) ? 'pending' : mine.includes(false) ? 'fail' : 'pass';
   }
 }, 120_000);
-
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 function oracle(f: { source?: string; status?: string; judge?: string; hours?: number; search?: string }, order: 'asc' | 'desc'): string[] {
   const since = f.hours ? new Date(Date.now() - f.hours * HOUR).toISOString() : null;

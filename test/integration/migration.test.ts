@@ -7,7 +7,7 @@
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newDocumentClient } from '../../functions/adapters/clients.js';
 import { s3Client } from '../../functions/adapters/s3/s3-sdk.js';
 import { evalCounterTotals } from '../../functions/adapters/dynamo/eval-counters.js';
@@ -29,10 +29,10 @@ import type { ListQuery } from '../../functions/domain/traces.js';
 import { renderInput } from '../../functions/domain/render-input.js';
 import { searchText } from '../../functions/domain/trace.js';
 import { deleteTrace } from '../../functions/domain/trace-maintenance.js';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/stack.js';
 import { main as migrateCommand } from '../../cli/migrate.js';
 
-let stack: TestStack;
+const stack = useTestStack({ notifications: false });
 const org = 'org-legacy';
 const project = 'proj-legacy';
 const tenant = { organizationId: org, projectId: project };
@@ -192,14 +192,6 @@ async function tableShape() {
 }
 
 const query = (over: Partial<ListQuery> = {}): ListQuery => ({ page: 1, pageSize: 100, sortBy: 'created_at', sortOrder: 'desc', ...over });
-
-beforeAll(async () => {
-  stack = await startTestStack({ notifications: false });
-}, 60_000);
-
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 describe('npm run migrate: the first layout to the sharded one, in place', () => {
   const table = 'legacy-one';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../support/prng.js';
 import { childOf, exporterFor, hexTraceId, mustExport, nestedAttributeRequest, recordSpans } from '../support/otlp.js';
 import { rawRequest, type RawResponse } from '../support/raw-http.js';
-import { projectCounter, projectTraces, startTestStack, type TestStack } from '../support/stack.js';
+import { projectCounter, projectTraces, useTestStack } from '../support/stack.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x07e1);
 const CASES = 300;
@@ -22,7 +22,7 @@ const CONCURRENCY = 6;
 type Json = any;
 const v1 = (root as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Record<string, { decode(b: Uint8Array): Json }> } } } } }).opentelemetry.proto.collector.trace.v1;
 
-let stack: TestStack;
+const stack = useTestStack({ notifications: false });
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 let baseline: { ids: string[]; answers: Map<string, string> };
 /** Bodies of real exports the fuzzer starts from. */
@@ -56,7 +56,6 @@ async function getTrace(id: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack({ notifications: false });
   // What is there before: two traces, exported cleanly.
   const kept = await recordSpans({ 'service.name': 'kept' }, (tracer) => {
     for (let t = 0; t < 2; t++) {
@@ -96,7 +95,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   agent.destroy();
-  await stack?.cleanup();
 });
 
 // ---------------------------------------------------------------------------

@@ -14,20 +14,20 @@
  * is not packaged for Debian, so its tracer could not be run).
  */
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
 import { parseTraceLogForest } from '../../functions/domain/wire.js';
 import { rawRequest } from '../support/raw-http.js';
 import { replay as replayOn, sdkFixture, sendRaw, type Recorded } from '../support/sdk-replay.js';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/stack.js';
 
 interface Header {
   recorded: { experiment_uuid: string; project_uuid: string; printed_summary?: Record<string, string> };
 }
 const fixture = (name: string) => sdkFixture<Header>('parea-ts-sdk', name);
 
-let stack: TestStack;
+const stack = useTestStack({ notifications: false });
 type Json = any;
 
 const target = () => ({ apiUrl: stack.info.apiUrl, apiKey: stack.info.apiKey });
@@ -70,13 +70,6 @@ function expectPythonExperiment(e: Json) {
 const run = fixture('experiment-run.jsonl');
 const more = fixture('feedback-listing-langchain.jsonl');
 const uuids = new Map<string, string>();
-
-beforeAll(async () => {
-  stack = await startTestStack({ notifications: false });
-}, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 describe("the TypeScript SDK's experiment runner, replayed", () => {
   let finished: Json;

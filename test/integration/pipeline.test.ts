@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { MAX_FILE_BYTES } from '../../functions/domain/limits.js';
 import { encodeEventKey } from '../../functions/domain/object-key.js';
@@ -13,19 +13,11 @@ import {
   projectCounter,
   projectTraces,
   projectUploads,
-  startTestStack,
-  type TestStack,
+  useTestStack,
 } from '../support/stack.js';
 import { fixture } from '../support/fixtures.js';
 
-
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-}, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
+const stack = useTestStack();
 
 /** Each test drops into its own sub-folder so its traces can be told apart. */
 async function drop(folder: string, filename: string, body: string | Buffer) {

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newDynamoClient } from '../../functions/adapters/clients.js';
+import { QueryCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { newDocumentClient, newDynamoClient } from '../../functions/adapters/clients.js';
+import { acquireLease, leaseCheck, leaseHeldUntil, releaseLease, renewLease, type LeaseItem } from '../../functions/adapters/dynamo/lease.js';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { uploadId as deriveUploadId } from '../../functions/domain/ids.js';
 import type { IngestDeps } from '../../functions/domain/ingest/ingest-object.js';
@@ -11,8 +13,8 @@ import { createTraces } from '../../functions/domain/uploads/create-traces.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { createTracesDeps, ingestDeps, ingestDepsOn, tenantStore } from '../../functions/shared/services.js';
-import { LocalQueue, sqsRecord } from '../../local/queue.js';
-import { toS3Notification } from '../../local/s3-bridge.js';
+import { LocalQueue } from '../../local/queue.js';
+import { sqsRecord } from '../../local/events.js';
 import { startFaultProxy, type FaultProxyOptions } from '../support/fault-proxy.js';
 import { mulberry32 } from '../support/prng.js';
 import {
@@ -24,8 +26,8 @@ import {
   projectTraces,
   projectUploads,
   putObject,
-  startTestStack,
-  type TestStack,
+  notificationFor,
+  useTestStack,
 } from '../support/stack.js';
 
 /**
@@ -39,17 +41,13 @@ interface Project {
   projectId: string;
 }
 
-let stack: TestStack;
 // DynamoDB Local keeps its data in files (SQLite), so it can be restarted mid-ingest; on tmpfs where there is one, so its syncs cost nothing.
 const dataDir = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/trace-ingest-reliability-') : undefined;
-beforeAll(async () => {
-  // Events are delivered by the tests until the last scenario turns the bucket's notifications on.
-  stack = await startTestStack({ notifications: false, persistDynamo: true, ...(dataDir ? { dataDir } : {}) });
-}, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+// Events are delivered by the tests until the last scenario turns the bucket's notifications on.
+const stack = useTestStack(
+  { notifications: false, persistDynamo: true, ...(dataDir ? { dataDir } : {}) },
+  { afterStop: () => void (dataDir && rmSync(dataDir, { recursive: true, force: true })) },
+);
 
 const newProject = (name: string): Promise<Project> => createApiKey(tenantStore(), { organization: 'reliability', project: name });
 const dropKey = (p: Project, name: string) => `drop/${p.organizationId}/${p.projectId}/${name}`;
@@ -62,15 +60,7 @@ function jsonl(n: number, tag: string, from = 0): string {
   return s;
 }
 
-/** What the bucket's notification says for the object stored under `key` right now (its size and ETag), as SQS delivers it. */
-async function notification(key: string, eventTime = new Date().toISOString()): Promise<string> {
-  const body = await toS3Notification(
-    { Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: stack.info.bucket }, object: { key } } }] },
-    stack.s3,
-    stack.info.region,
-  );
-  return body!;
-}
+const notification = (key: string, eventTime?: string) => notificationFor(stack, key, eventTime);
 
 /** A local SQS queue feeding the real SQS ingest handler, with the failure reasons it reported. */
 function queueFor(deps: () => IngestDeps, o: { concurrency?: number; maxReceiveCount?: number; retryDelayMs?: (n: number) => number } = {}) {
@@ -463,4 +453,64 @@ describe('concurrent uploads through the HTTP flow, racing the queue worker', ()
     }
     await expectCountersExact(p, 'upload', all.length);
   }, 60_000);
+});
+
+describe('the lease helper (functions/adapters/dynamo/lease.ts) on DynamoDB Local', () => {
+  const leaseOn = (name: string): LeaseItem => ({ doc: newDocumentClient(stack.dynamo), table: stack.table, key: { pk: `LEASE-TEST#${name}`, sk: 'L' } });
+  const stored = (item: LeaseItem) => getItem(stack, item.key as { pk: string; sk: string });
+  const t0 = 1_800_000_000_000;
+
+  it('acquires a lease no one holds, with the extra attributes set and counters added, and answers what they were before', async () => {
+    const item = leaseOn('acquire');
+    expect(await acquireLease(item, 'a', t0, 1_000, { set: { object_key: 'k', type: 'x' }, add: { starts: 1 } })).toEqual({});
+    expect(await stored(item)).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_000, object_key: 'k', type: 'x', starts: 1 });
+    // Its holder may take it again (a redelivery to the same worker): the counter moves on, the earlier values come back.
+    expect(await acquireLease(item, 'a', t0 + 10, 1_000, { add: { starts: 1 } })).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_000, starts: 1 });
+    expect(await stored(item)).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_010, starts: 2 });
+  });
+
+  it('refuses another owner while it is held, and says until when; leaves it as it was', async () => {
+    const item = leaseOn('refuse');
+    expect(await acquireLease(item, 'a', t0, 1_000)).not.toBeNull();
+    expect(await acquireLease(item, 'b', t0 + 999, 1_000, { add: { starts: 1 } })).toBeNull();
+    expect(await leaseHeldUntil(item, t0 + 999)).toBe(t0 + 1_000);
+    expect(await stored(item)).toEqual({ pk: item.key.pk, sk: 'L', lease_owner: 'a', lease_until: t0 + 1_000 });
+    expect(await leaseHeldUntil(leaseOn('never-taken'), t0)).toBe(t0);
+  });
+
+  it('renews only while it is ours', async () => {
+    const item = leaseOn('renew');
+    await acquireLease(item, 'a', t0, 1_000);
+    expect(await renewLease(item, 'a', t0 + 500, 1_000)).toBe(true);
+    expect((await stored(item))?.lease_until).toBe(t0 + 1_500);
+    expect(await renewLease(item, 'b', t0 + 600, 1_000)).toBe(false);
+    expect(await stored(item)).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_500 });
+    expect(await renewLease(leaseOn('renew-none'), 'a', t0, 1_000)).toBe(false);
+  });
+
+  it('is taken over once it lapsed: the old holder can then neither renew nor release it', async () => {
+    const item = leaseOn('steal');
+    await acquireLease(item, 'a', t0, 1_000);
+    expect(await acquireLease(item, 'b', t0 + 1_000, 1_000)).toBeNull(); // not before it lapsed
+    expect(await acquireLease(item, 'b', t0 + 1_001, 1_000)).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_000 });
+    expect(await renewLease(item, 'a', t0 + 1_002, 1_000)).toBe(false);
+    await releaseLease(item, 'a');
+    expect(await stored(item)).toMatchObject({ lease_owner: 'b', lease_until: t0 + 2_001 });
+  });
+
+  it("is released only by its holder, and can be taken at once after; a transaction's lease check passes only for the holder", async () => {
+    const item = leaseOn('release');
+    await acquireLease(item, 'a', t0, 60_000, { set: { object_key: 'k' } });
+    const markerPut = (owner: string) =>
+      item.doc.send(new TransactWriteCommand({ TransactItems: [leaseCheck(item, owner), { Put: { TableName: stack.table, Item: { pk: `LEASE-TEST#release`, sk: `M#${owner}` } } }] }));
+    await markerPut('a');
+    await expect(markerPut('b')).rejects.toBeInstanceOf(TransactionCanceledException);
+    expect(await getItem(stack, { pk: 'LEASE-TEST#release', sk: 'M#b' })).toBeUndefined();
+    await releaseLease(item, 'b');
+    expect((await stored(item))?.lease_owner).toBe('a');
+    await releaseLease(item, 'a');
+    expect(await stored(item)).toEqual({ pk: item.key.pk, sk: 'L', object_key: 'k' });
+    await expect(markerPut('a')).rejects.toBeInstanceOf(TransactionCanceledException);
+    expect(await acquireLease(item, 'b', t0 + 1, 1_000)).toEqual({});
+  });
 });

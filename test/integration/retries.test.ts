@@ -1,5 +1,5 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { ingestObject, type IngestDeps } from '../../functions/domain/ingest/ingest-object.js';
 import type { TraceWriter, UploadStore } from '../../functions/domain/ports.js';
@@ -7,7 +7,6 @@ import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { ingestDeps } from '../../functions/shared/services.js';
 import { LocalQueue } from '../../local/queue.js';
 import { reconcile } from '../../local/reconcile.js';
-import { toS3Notification } from '../../local/s3-bridge.js';
 import {
   expectedIds,
   getItem,
@@ -16,18 +15,12 @@ import {
   projectTraces,
   projectUploads,
   putObject,
-  startTestStack,
-  type TestStack,
+  notificationFor,
+  useTestStack,
 } from '../support/stack.js';
 
-let stack: TestStack;
-beforeAll(async () => {
-  // Events are delivered by the tests themselves, exactly when and as often as each test wants.
-  stack = await startTestStack({ notifications: false, leaseMs: 1_000 });
-}, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
+// Events are delivered by the tests themselves, exactly when and as often as each test wants.
+const stack = useTestStack({ notifications: false, leaseMs: 1_000 });
 
 /** A JSONL file of n records (about 200 bytes each). */
 function jsonl(n: number, tag: string): string {
@@ -36,14 +29,7 @@ function jsonl(n: number, tag: string): string {
   return s;
 }
 
-async function notification(key: string): Promise<string> {
-  const body = await toS3Notification(
-    { Records: [{ eventName: 'ObjectCreated:Put', eventTime: new Date().toISOString(), s3: { bucket: { name: stack.info.bucket }, object: { key } } }] },
-    stack.s3,
-    stack.info.region,
-  );
-  return body!;
-}
+const notification = (key: string) => notificationFor(stack, key);
 
 function refOf(body: string) {
   const r = (JSON.parse(body) as { Records: Array<{ s3: { object: { key: string; size: number; eTag: string; versionId?: string } } }> }).Records[0]!;

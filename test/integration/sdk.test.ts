@@ -7,19 +7,17 @@ import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFilterExpression, TraceIngestClient, TraceIngestError, type UploadProgress } from '../../sdk/index.js';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/stack.js';
 import { fixture } from '../support/fixtures.js';
 
-let stack: TestStack;
+const stack = useTestStack();
 let client: TraceIngestClient;
 let tmp: string;
 beforeAll(async () => {
-  stack = await startTestStack();
   client = new TraceIngestClient({ baseUrl: stack.info.apiUrl, apiKey: stack.info.apiKey, env: {} });
   tmp = mkdtempSync(join(tmpdir(), 'sdk-it-'));
 }, 60_000);
 afterAll(async () => {
-  await stack?.cleanup();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -108,7 +106,7 @@ describe('the SDK against the local stack', () => {
     await expect(client.traces.list({ status: 'bogus' as 'pass' })).rejects.toMatchObject({ code: 'invalid_request' });
   });
 
-  it('sources', async () => {
+  it('traces.sources() answers the project\'s sources', async () => {
     expect(await client.traces.sources()).toContain('upload');
   });
 

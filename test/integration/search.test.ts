@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { trace } from '@opentelemetry/api';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoSearchWork, searchKeys } from '../../functions/adapters/dynamo/search-work.js';
 import { migrateTable, schemaVersion, SCHEMA_VERSION } from '../../functions/adapters/dynamo/migration.js';
@@ -19,9 +19,10 @@ import { createApiKey } from '../../functions/domain/tenancy.js';
 import { indexerDeps, searchIndex } from '../../functions/shared/search-services.js';
 import { retentionDeps, tenantStore } from '../../functions/shared/services.js';
 import { childOf, exporterFor, mustExport, recordSpans } from '../support/otlp.js';
-import { ingestAt, startTestStack, type TestStack } from '../support/stack.js';
+import { ingestAt, useTestStack } from '../support/stack.js';
 
-let stack: TestStack;
+// The indexer runs when the tests drain it: each state (tail, index) is seen for sure.
+const stack = useTestStack({ notifications: false, searchIndexerIntervalMs: 0 });
 let P: string;
 const DAY = 86_400_000;
 
@@ -47,14 +48,8 @@ function lines(n: number, word: string, from = 0): string {
 }
 
 beforeAll(async () => {
-  // The indexer runs when the tests drain it: each state (tail, index) is seen for sure.
-  stack = await startTestStack({ notifications: false, searchIndexerIntervalMs: 0 });
   P = `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
 }, 60_000);
-
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 describe('an upload, from the tail to the index', () => {
   it('is found at once, with an exact total, then from the index; its work is done once', async () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -11,7 +11,8 @@ import type { LocalStackInfo } from '../../local/stack.js';
 import { fixture } from '../support/fixtures.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
-const dataDir = mkdtempSync(join(tmpdir(), 'trace-ingest-start-'));
+// DynamoDB Local keeps the stack's data in files (SQLite): on tmpfs where there is one, so its syncs cost nothing.
+const dataDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'trace-ingest-start-'));
 const children: ChildProcess[] = [];
 
 afterAll(() => {

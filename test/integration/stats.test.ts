@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { latencyBucket, bucketBounds } from '../../functions/domain/stats.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { ingestDeps, tenantStore } from '../../functions/shared/services.js';
-import { ingestAt, startTestStack, type TestStack } from '../support/stack.js';
+import { ingestAt, useTestStack } from '../support/stack.js';
 import { callApi } from '../support/api.js';
 
-let stack: TestStack;
+const stack = useTestStack({ notifications: false });
 const AT = Date.parse('2026-11-20T10:30:00Z');
 const P = () => `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
 
@@ -22,13 +22,6 @@ const span = (id: string, over: Record<string, unknown> = {}) => ({
 });
 
 const hour10 = (answer: { buckets: Array<{ start: string }> }) => answer.buckets.find((b) => b.start === '2026-11-20T10:00:00.000Z')!;
-
-beforeAll(async () => {
-  stack = await startTestStack({ notifications: false });
-});
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 describe('GET P/stats', () => {
   it('counts traces and bad lines per hour once per upload, and span latency, tokens and cost as spans are stored and change', async () => {

@@ -4,18 +4,12 @@
  * construct, upload (presign, PUT, create), get, get_many with each filter,
  * get_sources, delete. See the Stratix client's traces API (LayerLens/stratix-python).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as wire from '../../functions/domain/wire.js';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/stack.js';
 import { fixture } from '../support/fixtures.js';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-}, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
+const stack = useTestStack();
 
 /** What the client sends on every call, and what it does with the answer. */
 class StratixLikeClient {
@@ -156,7 +150,7 @@ describe('the Stratix client flow, unmodified, against the local stack', () => {
     ]);
   });
 
-  it('get_sources', async () => {
+  it('get_sources: the project\'s sources, as the client parses them', async () => {
     const { status, json } = await client.request('GET', `${client.p}/sources`);
     expect(status).toBe(200);
     wire.Sources.parse(json);

@@ -6,14 +6,14 @@
  * The client itself (unmodified, on Debian's pydantic 1.10 and httpx) was recorded against a local
  * stack: test/fixtures/stratix-py-client/ holds what it sent, replayed here byte for byte.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createEvaluation } from '../../functions/domain/evaluations.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { evaluationDeps, tenantStore } from '../../functions/shared/services.js';
 import { replay, sdkFixture, type Recorded, type ReplayAnswer } from '../support/sdk-replay.js';
-import { dropAndSettle, projectTraces, startTestStack, type TestStack } from '../support/stack.js';
+import { dropAndSettle, projectTraces, useTestStack } from '../support/stack.js';
 
-let stack: TestStack;
+const stack = useTestStack();
 let traces: string[];
 type Json = any;
 
@@ -26,13 +26,9 @@ async function call(method: string, path: string, body?: unknown, apiKey = stack
 const list = (q: string) => call('GET', `/trace-evaluations${q}`);
 
 beforeAll(async () => {
-  stack = await startTestStack();
   await dropAndSettle(stack, `${stack.info.dropPrefix}te/traces.jsonl`, Array.from({ length: 4 }, (_, i) => JSON.stringify({ input: `question ${i}` })).join('\n'));
   traces = (await projectTraces(stack)).map((t) => t.id);
 }, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 /** What the client's TraceEvaluationResult model requires (pydantic: every field typed, none null). */
 function expectResultModel(r: Json) {

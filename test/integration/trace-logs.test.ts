@@ -1,9 +1,9 @@
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
-import { dropAndSettle, startTestStack, type TestStack } from '../support/stack.js';
+import { dropAndSettle, useTestStack } from '../support/stack.js';
 import { parseTraceLogForest } from '../../functions/domain/wire.js';
 import { fixture } from '../support/fixtures.js';
 
@@ -18,7 +18,7 @@ const OPERATORS = ['equals', 'not_equals', 'like', 'greater_than_or_equal', 'les
 
 type Tree = Record<string, unknown> & { trace_id: string; children: string[]; children_logs: Tree[] };
 
-let stack: TestStack;
+const stack = useTestStack();
 let files: { apiKey: string; organizationId: string; projectId: string };
 
 interface Answer {
@@ -87,7 +87,6 @@ function* nodes(trees: Tree[]): Generator<Tree> {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack();
   // Children first: reverse file order (each tree's root is its last line).
   for (const s of [...SPANS].reverse()) {
     const res = await call('POST', '/trace_log', s);
@@ -97,10 +96,6 @@ beforeAll(async () => {
   files = await createApiKey(tenantStore(), { organization: 'parea-files', project: 'from-files' });
   await dropAndSettle(stack, `drop/${files.organizationId}/${files.projectId}/exports/experiment-logs.jsonl`, FIXTURE);
 }, 90_000);
-
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 describe('POST /project', () => {
   it('gets or creates a project by name in the key organization', async () => {

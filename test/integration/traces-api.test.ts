@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
 import { openApiDocument } from '../../functions/shared/openapi.js';
-import { ingestAt as ingestFileAt, startTestStack, type TestStack } from '../support/stack.js';
+import { ingestAt as ingestFileAt, useTestStack } from '../support/stack.js';
 
-let stack: TestStack;
+const stack = useTestStack({ notifications: false });
 let base: string;
 let other: { apiKey: string; organizationId: string; projectId: string };
 const BIG_NUMBER_RECORD = '{"input":"precise","n":123456789012345678901234567890,"x":1.0,"__proto__":{"polluted":true}}';
@@ -57,7 +57,6 @@ async function all(query: string, pageSize: number): Promise<Trace[]> {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack({ notifications: false });
   base = `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
   other = await createApiKey(tenantStore(), { organization: 'other-org', project: 'other-project' });
   const now = Date.now();
@@ -67,9 +66,6 @@ beforeAll(async () => {
   await ingestAt('huge.jsonl', `${JSON.stringify({ input: 'huge', blob: 'y'.repeat(400_000) })}\n`, now - 30_000);
 }, 90_000);
 
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 describe('GET /traces: listing', () => {
   it('lists every trace, newest first, with an exact total from the counters', async () => {

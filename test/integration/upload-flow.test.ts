@@ -1,23 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { traceId } from '../../functions/domain/ids.js';
 import { createTraces } from '../../functions/domain/uploads/create-traces.js';
 import { createApiKey } from '../../functions/domain/tenancy.js';
 import { config } from '../../functions/shared/config.js';
 import { createTracesDeps, tenantStore } from '../../functions/shared/services.js';
-import { toS3Notification } from '../../local/s3-bridge.js';
 import { fixture } from '../support/fixtures.js';
-import { getItem, jsonlRecords, projectCounter, projectTraces, projectUploads, startTestStack, type TestStack } from '../support/stack.js';
+import { getItem, jsonlRecords, notificationFor, projectCounter, projectTraces, projectUploads, useTestStack } from '../support/stack.js';
 
-let stack: TestStack;
+// Nothing but these tests delivers S3 events: a create that finds traces ingested them itself.
+const stack = useTestStack({ notifications: false });
 let other: { apiKey: string; organizationId: string; projectId: string };
 beforeAll(async () => {
-  // Nothing but these tests delivers S3 events: a create that finds traces ingested them itself.
-  stack = await startTestStack({ notifications: false });
   other = await createApiKey(tenantStore(), { organization: 'other', project: 'p' });
-}, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
 });
 
 type Json = Record<string, any>;
@@ -67,12 +62,7 @@ async function storedIds(uploadId: string): Promise<string[]> {
 
 /** What the bucket's notification would put on the queue for this key. */
 async function deliverToQueue(key: string): Promise<void> {
-  const body = await toS3Notification(
-    { Records: [{ eventName: 'ObjectCreated:Put', eventTime: new Date().toISOString(), s3: { bucket: { name: stack.info.bucket }, object: { key } } }] },
-    stack.s3,
-    stack.info.region,
-  );
-  stack.queue.send(body!);
+  stack.queue.send(await notificationFor(stack, key));
 }
 
 function jsonl(n: number, tag: string): string {

@@ -12,7 +12,7 @@
  */
 import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { ingestDeps } from '../../functions/shared/services.js';
-import { sqsRecord } from '../../local/queue.js';
+import { sqsRecord } from '../../local/events.js';
 
 const body = process.argv[2];
 if (!body) {

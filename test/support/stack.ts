@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QueryCommand, GetItemCommand, type AttributeValue, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { DeleteTableCommand, QueryCommand, GetItemCommand, type AttributeValue, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { ingestObject } from '../../functions/domain/ingest/ingest-object.js';
 import { traceId } from '../../functions/domain/ids.js';
 import { ingestDeps } from '../../functions/shared/services.js';
@@ -13,11 +14,19 @@ import { renderInput } from '../../functions/domain/render-input.js';
 import { unpackText } from '../../functions/domain/trace.js';
 import { freePort, isAddressInUse } from '../../local/ports.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
+import { toS3Notification } from '../../local/s3-bridge.js';
+import { sharedDynamoEndpoint } from './shared-dynamo.js';
 
 export type TestStack = LocalStack & { dataDir: string; cleanup(): Promise<void> };
 
-/** A whole local stack on free ports in a temp dir, with fast retries for tests. */
+/**
+ * A whole local stack on free ports in a temp dir, with fast retries for tests. Its DynamoDB Local is
+ * the worker's shared one (test/support/shared-dynamo.ts), with a table of its own, unless the
+ * overrides ask for one of its own (persistDynamo, dynamoPort) or the run has none.
+ */
 export async function startTestStack(overrides: Partial<LocalStackOptions> = {}): Promise<TestStack> {
+  const ownDynamo = overrides.persistDynamo !== undefined || overrides.dynamoPort !== undefined || overrides.dynamoEndpoint !== undefined;
+  const shared = ownDynamo ? undefined : await sharedDynamoEndpoint();
   for (let attempt = 1; ; attempt++) {
     const dataDir = mkdtempSync(join(tmpdir(), 'trace-ingest-test-'));
     try {
@@ -27,6 +36,7 @@ export async function startTestStack(overrides: Partial<LocalStackOptions> = {})
         s3Port: await freePort(),
         dynamoPort: await freePort(),
         persistDynamo: false,
+        ...(shared ? { dynamoEndpoint: shared, table: `trace-ingest-test-${randomUUID().slice(0, 8)}` } : {}),
         // Fast but growing (0.1, 0.2, 0.4, 0.8 s): a duplicate that finds the lease held outlasts a slow first worker.
         retryDelayMs: (n) => 100 * 2 ** (n - 1),
         leaseMs: 3_000,
@@ -37,6 +47,8 @@ export async function startTestStack(overrides: Partial<LocalStackOptions> = {})
         dataDir,
         cleanup: async () => {
           await stack.stop();
+          // The shared DynamoDB Local outlives this file: its table goes.
+          if (shared) await stack.dynamo.send(new DeleteTableCommand({ TableName: stack.table })).catch(() => {});
           rmSync(dataDir, { recursive: true, force: true });
         },
       };
@@ -46,6 +58,39 @@ export async function startTestStack(overrides: Partial<LocalStackOptions> = {})
       if (attempt >= 3 || !isAddressInUse(err) || overrides.apiPort || overrides.s3Port || overrides.dynamoPort) throw err;
     }
   }
+}
+
+/**
+ * The setup of an integration file: one stack for all its tests, started before the first (within
+ * `startTimeoutMs`) and stopped, its data directory removed, after the last; then `afterStop`. Call it
+ * at the file's top level; what it answers stands for the started stack, so use it only in tests and
+ * in hooks registered after this call (they run after the start).
+ */
+export function useTestStack(overrides: Partial<LocalStackOptions> = {}, o: { startTimeoutMs?: number; afterStop?: () => void | Promise<void> } = {}): TestStack {
+  let started: TestStack | undefined;
+  beforeAll(async () => {
+    started = await startTestStack(overrides);
+  }, o.startTimeoutMs ?? 60_000);
+  afterAll(async () => {
+    await started?.cleanup();
+    await o.afterStop?.();
+  });
+  const current = (): TestStack => {
+    if (!started) throw new Error('the test stack is used before its beforeAll started it (use it inside tests and hooks)');
+    return started;
+  };
+  return new Proxy({} as TestStack, {
+    get: (_, name) => Reflect.get(current(), name),
+    has: (_, name) => Reflect.has(current(), name),
+    ownKeys: () => Reflect.ownKeys(current()),
+    getOwnPropertyDescriptor: (_, name) => Reflect.getOwnPropertyDescriptor(current(), name),
+  });
+}
+
+/** What the bucket's notification to SQS says for the object stored under `key` right now (its size, ETag and version). */
+export async function notificationFor(stack: LocalStack, key: string, eventTime = new Date().toISOString()): Promise<string> {
+  const body = await toS3Notification({ Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: stack.info.bucket }, object: { key } } }] }, stack.s3, stack.info.region);
+  return body!;
 }
 
 export async function putObject(stack: LocalStack, key: string, body: string | Buffer): Promise<void> {

@@ -16,6 +16,7 @@ import { handler as createHandler } from '../../functions/handlers/createEvaluat
 import { handler as listHandler } from '../../functions/handlers/listEvaluations.js';
 import { ListEvaluationsQuery } from '../../functions/shared/requests.js';
 import type { HttpEvent } from '../../functions/shared/http.js';
+import { httpEvent } from '../../local/events.js';
 
 const tenant = { organizationId: 'org-1', projectId: 'proj-1' };
 
@@ -165,34 +166,22 @@ describe('createEvaluation', () => {
   });
 });
 
-function httpEvent(over: Partial<HttpEvent>): HttpEvent {
-  return {
-    version: '2.0',
+/** A request of the tenant to the evaluation routes, `over` replacing parts of it. */
+function evaluationEvent(over: Partial<HttpEvent>): HttpEvent {
+  const base = httpEvent({
+    method: 'POST',
+    path: '/',
     routeKey: 'POST /trace-evaluations',
-    rawPath: '/',
-    rawQueryString: '',
     headers: { 'content-type': 'application/json' },
-    isBase64Encoded: false,
     pathParameters: { organizationId: tenant.organizationId, projectId: tenant.projectId },
-    requestContext: {
-      accountId: 'local',
-      apiId: 'local',
-      domainName: 'localhost',
-      domainPrefix: 'localhost',
-      http: { method: 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-      requestId: 'r',
-      routeKey: 'POST /trace-evaluations',
-      stage: '$default',
-      time: '',
-      timeEpoch: 0,
-      authorizer: { lambda: { ...tenant } },
-    },
-    ...over,
-  } as HttpEvent;
+    authorizer: { ...tenant },
+    requestId: 'r',
+  });
+  return { ...base, ...over };
 }
 
 async function post(body: unknown) {
-  const out = await createHandler(httpEvent({ body: JSON.stringify(body) }));
+  const out = await createHandler(evaluationEvent({ body: JSON.stringify(body) }));
   return { status: out.statusCode, body: JSON.parse(String(out.body)) as { error: { code: string; message: string } } };
 }
 
@@ -226,13 +215,13 @@ describe('create input validation: each bad field is a 400 naming it', () => {
 
   it('refuses a body that is not an object, and bad JSON', async () => {
     expect((await post([ok])).status).toBe(400);
-    const bad = await createHandler(httpEvent({ body: '{"trace_id":' }));
+    const bad = await createHandler(evaluationEvent({ body: '{"trace_id":' }));
     expect(bad.statusCode).toBe(400);
     expect(JSON.parse(String(bad.body)).error.code).toBe('invalid_json');
   });
 
   it('answers 404 for another tenant\'s path before looking at the body', async () => {
-    const out = await createHandler(httpEvent({ pathParameters: { organizationId: 'other', projectId: 'proj-1' }, body: '{}' }));
+    const out = await createHandler(evaluationEvent({ pathParameters: { organizationId: 'other', projectId: 'proj-1' }, body: '{}' }));
     expect(out.statusCode).toBe(404);
   });
 });
@@ -253,7 +242,7 @@ describe('list query validation', () => {
     ['page_size', { page_size: '501' }],
     ['page_size', { pageSize: '1000' }],
   ])('%s: %j is a 400 naming it', async (field, query) => {
-    const out = await listHandler(httpEvent({ queryStringParameters: query }));
+    const out = await listHandler(evaluationEvent({ queryStringParameters: query }));
     expect(out.statusCode).toBe(400);
     expect(JSON.parse(String(out.body)).error.message).toMatch(new RegExp(`^${field}: `));
   });

@@ -1,32 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HttpError, apiKeyOf, httpHandler, tenantOf, type HttpEvent, type HttpResult } from '../../functions/shared/http.js';
+import { httpEvent } from '../../local/events.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
 function event(authorizer?: { lambda?: Record<string, unknown> }): HttpEvent {
-  return {
-    version: '2.0',
-    routeKey: 'GET /traces',
-    rawPath: '/traces',
-    rawQueryString: '',
-    headers: {},
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'example.com',
-      domainPrefix: 'example',
-      http: { method: 'GET', path: '/traces', protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
-      requestId: 'req-1',
-      routeKey: 'GET /traces',
-      stage: '$default',
-      time: '01/May/2024:12:00:00 +0000',
-      timeEpoch: 0,
-      ...(authorizer ? { authorizer } : {}),
-    },
-  } as HttpEvent;
+  const e = httpEvent({ method: 'GET', path: '/traces', requestId: 'req-1' });
+  return authorizer ? { ...e, requestContext: { ...e.requestContext, authorizer } } : e;
 }
 
 describe('apiKeyOf', () => {

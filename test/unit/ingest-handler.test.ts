@@ -1,9 +1,8 @@
 import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import { encodeEventKey } from '../../functions/domain/object-key.js';
 import { makeSqsIngestHandler } from '../../functions/handlers/ingest.js';
 import { setupIngest, type FakeStorage } from '../support/ingest-fakes.js';
-import { sqsRecord } from '../../local/queue.js';
+import { s3Notification, sqsRecord } from '../../local/events.js';
 
 function setup(maxReceiveCount = 3) {
   const { storage, uploads, traces, deps } = setupIngest();
@@ -20,15 +19,7 @@ function setup(maxReceiveCount = 3) {
 }
 
 function notification(key: string, size: number): string {
-  return JSON.stringify({
-    Records: [
-      {
-        eventName: 'ObjectCreated:Put',
-        eventTime: '2024-05-01T12:00:00.000Z',
-        s3: { bucket: { name: 'bucket' }, object: { key: encodeEventKey(key), size, eTag: `etag-${size}` } },
-      },
-    ],
-  });
+  return s3Notification({ bucket: 'bucket', key, size, eTag: `etag-${size}`, eventTime: '2024-05-01T12:00:00.000Z' });
 }
 
 /** Stores an object with the ETag `notification` gives it; answers its size. */

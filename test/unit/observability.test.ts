@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { httpHandler, HttpError, type HttpEvent } from '../../functions/shared/http.js';
+import { httpEvent } from '../../local/events.js';
 import { log, withLogKeys } from '../../functions/shared/observability.js';
 import { takeThrottles } from '../../functions/shared/throttles.js';
 
@@ -16,15 +17,13 @@ process.env.TABLE_NAME ??= 'observability-test';
 process.env.BUCKET_NAME ??= 'observability-test';
 
 function event(org: string, requestId: string): HttpEvent {
-  return {
-    version: '2.0',
+  return httpEvent({
+    method: 'GET',
+    path: '/x',
     routeKey: 'GET /api/v1/organizations/{organizationId}/projects/{projectId}/traces',
-    rawPath: '/x',
-    rawQueryString: '',
-    headers: {},
-    isBase64Encoded: false,
-    requestContext: { requestId, authorizer: { lambda: { organizationId: org, projectId: `${org}-p` } } },
-  } as unknown as HttpEvent;
+    requestId,
+    authorizer: { organizationId: org, projectId: `${org}-p` },
+  });
 }
 
 /**

@@ -231,7 +231,7 @@ describe('parseJsonl', () => {
     expect(await parseAll(parseJsonl, '[1]\n')).toEqual([err(1, 'expected a JSON object, got array')]);
   });
 
-  it('parses the fixtures', async () => {
+  it('parses every line of the JSONL fixtures into a record at its line number', async () => {
     for (const [name, count] of [
       ['chat-traces.jsonl', 20],
       ['experiment-logs.jsonl', 12],
@@ -444,7 +444,7 @@ describe('parseJson', () => {
     expect(await parseAll(parseJson, big, sizes)).toEqual([rec(1, big)]);
   });
 
-  it('parses the fixtures', async () => {
+  it('parses every element of the agent-runs.json fixture into a record with its exact source text', async () => {
     const runs = fixture('agent-runs.json');
     const text = runs.toString('utf8');
     const expected = JSON.parse(text) as Record<string, unknown>[];

@@ -6,6 +6,7 @@ import { MAX_FILE_BYTES } from '../../functions/domain/limits.js';
 import { presignUpload, UPLOAD_URL_TTL_SECONDS } from '../../functions/domain/uploads/presign-upload.js';
 import { filenameProblem, uploadTypeProblem } from '../../functions/domain/uploads/upload-request.js';
 import type { HttpEvent, HttpResult } from '../../functions/shared/http.js';
+import { httpEvent } from '../../local/events.js';
 
 const ACCESS_KEY = 'AKIDEXAMPLE';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
@@ -82,30 +83,16 @@ describe('the presigned upload URL', () => {
 });
 
 function event(body: unknown, opts: { org?: string; project?: string; contentType?: string; raw?: string } = {}): HttpEvent {
-  const path = `/api/v1/organizations/${opts.org ?? ORG}/projects/${opts.project ?? PROJECT}/traces/upload`;
-  return {
-    version: '2.0',
+  return httpEvent({
+    method: 'POST',
+    path: `/api/v1/organizations/${opts.org ?? ORG}/projects/${opts.project ?? PROJECT}/traces/upload`,
     routeKey: 'POST /api/v1/organizations/{organizationId}/projects/{projectId}/traces/upload',
-    rawPath: path,
-    rawQueryString: '',
     headers: { 'content-type': opts.contentType ?? 'application/json', 'x-api-key': 'tik_x' },
     pathParameters: { organizationId: opts.org ?? ORG, projectId: opts.project ?? PROJECT },
     body: opts.raw ?? JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'example.com',
-      domainPrefix: 'example',
-      http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
-      requestId: 'req-1',
-      routeKey: 'POST /traces/upload',
-      stage: '$default',
-      time: '01/May/2024:12:00:00 +0000',
-      timeEpoch: 0,
-      authorizer: { lambda: { organizationId: ORG, projectId: PROJECT } },
-    },
-  } as HttpEvent;
+    requestId: 'req-1',
+    authorizer: { organizationId: ORG, projectId: PROJECT },
+  });
 }
 
 /** The handler with a fresh config and S3 client, under the given environment. */

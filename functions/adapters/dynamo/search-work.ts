@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SearchDocument, SearchSource, SearchWork, SearchWorkItem } from '../../domain/search/search-index.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { renderInput } from '../../domain/render-input.js';
@@ -24,6 +24,7 @@ import { searchText, unpackText } from '../../domain/trace.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
 import { createdAtOf, keys, shardOf } from './keys.js';
 import { queryPages } from './query.js';
+import { acquireLease, releaseLease, renewLease, type LeaseItem } from './lease.js';
 import { readIdChunks } from './upload-ids.js';
 import { packedDocument, storedInput } from './trace-writer.js';
 
@@ -152,46 +153,20 @@ export class DynamoSearchWork implements SearchWork {
   }
 
   async acquire(tenant: Tenant, owner: string, nowMs: number, leaseMs: number): Promise<boolean> {
-    return this.lease(tenant, 'attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :o', owner, nowMs, leaseMs);
+    return (await acquireLease(this.projectLease(tenant), owner, nowMs, leaseMs, { set: { type: 'search-lease' } })) !== null;
   }
 
   async renew(tenant: Tenant, owner: string, nowMs: number, leaseMs: number): Promise<boolean> {
-    return this.lease(tenant, 'lease_owner = :o', owner, nowMs, leaseMs);
+    return renewLease(this.projectLease(tenant), owner, nowMs, leaseMs);
   }
 
   async release(tenant: Tenant, owner: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: searchKeys.lease(tenant.organizationId, tenant.projectId),
-          UpdateExpression: 'REMOVE lease_owner, lease_until',
-          ConditionExpression: 'lease_owner = :o',
-          ExpressionAttributeValues: { ':o': owner },
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
+    await releaseLease(this.projectLease(tenant), owner);
   }
 
-  private async lease(tenant: Tenant, condition: string, owner: string, nowMs: number, leaseMs: number): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: searchKeys.lease(tenant.organizationId, tenant.projectId),
-          UpdateExpression: 'SET lease_owner = :o, lease_until = :until, #type = :type',
-          ConditionExpression: condition,
-          ExpressionAttributeNames: { '#type': 'type' },
-          ExpressionAttributeValues: { ':o': owner, ':until': nowMs + leaseMs, ':type': 'search-lease', ...(condition.includes(':now') ? { ':now': nowMs } : {}) },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
-    }
+  /** One indexer per project: the project's search lease item. */
+  private projectLease(tenant: Tenant): LeaseItem {
+    return { doc: this.doc, table: this.table, key: searchKeys.lease(tenant.organizationId, tenant.projectId) };
   }
 }
 

@@ -19,6 +19,7 @@ import { filenameSortKey, keys, shardOf, TRACE_SHARDS, traceIndex } from './keys
 import { putIdChunk, readIdChunks } from './upload-ids.js';
 import { EXPIRY_GRACE_DAYS, expiresAt, isExpired } from '../../domain/expiry.js';
 import { uploadWorkItem } from './search-work.js';
+import { acquireLease, leaseCheck, leaseHeldUntil, releaseLease, renewLease, type LeaseItem } from './lease.js';
 
 /** Distinct sources counted per transaction (keeps each update expression small). */
 const SOURCES_PER_TRANSACTION = 40;
@@ -131,60 +132,26 @@ export class DynamoUploadStore implements UploadStore {
   async acquireLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number): Promise<LeaseResult> {
     // The lease item outlives every trace of the key by the grace (its `starts` tells a fresh key from one ingested before).
     const expiry = this.expiry(new Date(nowMs).toISOString()).expires_at;
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.object(u.organizationId, u.projectId, u.objectKey),
-          UpdateExpression: `SET lease_owner = :o, lease_until = :until, object_key = :k${expiry !== undefined ? ', expires_at = :exp' : ''} ADD starts :one`,
-          ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :o',
-          ExpressionAttributeValues: { ':o': owner, ':until': nowMs + leaseMs, ':now': nowMs, ':k': u.objectKey, ':one': 1, ...(expiry !== undefined ? { ':exp': expiry } : {}) },
-          ReturnValues: 'UPDATED_OLD',
-        }),
-      );
-      const previousStarts = Number(out.Attributes?.starts ?? 0);
-      return { acquired: true, fresh: previousStarts === 0 };
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const current = await this.doc.send(
-        new GetCommand({ TableName: this.table, Key: keys.object(u.organizationId, u.projectId, u.objectKey), ConsistentRead: true }),
-      );
-      return { acquired: false, heldUntil: Number(current.Item?.lease_until ?? nowMs) };
-    }
+    const item = this.objectLease(u);
+    const before = await acquireLease(item, owner, nowMs, leaseMs, {
+      set: { object_key: u.objectKey, ...(expiry !== undefined ? { expires_at: expiry } : {}) },
+      add: { starts: 1 },
+    });
+    if (before) return { acquired: true, fresh: Number(before.starts ?? 0) === 0 };
+    return { acquired: false, heldUntil: await leaseHeldUntil(item, nowMs) };
   }
 
   async renewLease(u: UploadRecord, owner: string, nowMs: number, leaseMs: number): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.object(u.organizationId, u.projectId, u.objectKey),
-          UpdateExpression: 'SET lease_until = :until',
-          ConditionExpression: 'lease_owner = :o',
-          ExpressionAttributeValues: { ':o': owner, ':until': nowMs + leaseMs },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
-    }
+    return renewLease(this.objectLease(u), owner, nowMs, leaseMs);
   }
 
   async releaseLease(u: UploadRecord, owner: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.object(u.organizationId, u.projectId, u.objectKey),
-          UpdateExpression: 'REMOVE lease_owner, lease_until',
-          ConditionExpression: 'lease_owner = :o',
-          ExpressionAttributeValues: { ':o': owner },
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
+    await releaseLease(this.objectLease(u), owner);
+  }
+
+  /** An object's ingest lease: on the object's item. */
+  private objectLease(u: UploadRecord): LeaseItem {
+    return { doc: this.doc, table: this.table, key: keys.object(u.organizationId, u.projectId, u.objectKey) };
   }
 
   async recordProgress(u: UploadRecord, p: IngestProgress): Promise<void> {
@@ -218,14 +185,7 @@ export class DynamoUploadStore implements UploadStore {
     const counterKey = keys.counter(u.organizationId, u.projectId);
     // Every trace of an upload shares its creation time, so one hour bucket takes all of them.
     const hourKey = keys.hourCounter(u.organizationId, u.projectId, u.createdAt);
-    const leaseCheck = {
-      ConditionCheck: {
-        TableName: this.table,
-        Key: keys.object(u.organizationId, u.projectId, u.objectKey),
-        ConditionExpression: 'lease_owner = :o',
-        ExpressionAttributeValues: { ':o': owner },
-      },
-    };
+    const leaseHeld = leaseCheck(this.objectLease(u), owner);
     // The counter items and their maps exist before any nested path is set.
     for (const Key of [counterKey, hourKey]) {
       await this.doc.send(
@@ -248,7 +208,7 @@ export class DynamoUploadStore implements UploadStore {
         await this.doc.send(
           new TransactWriteCommand({
             TransactItems: [
-              leaseCheck,
+              leaseHeld,
               {
                 Put: {
                   TableName: this.table,
@@ -272,7 +232,7 @@ export class DynamoUploadStore implements UploadStore {
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            leaseCheck,
+            leaseHeld,
             {
               Update: {
                 TableName: this.table,
