@@ -39,7 +39,9 @@ function summary(model: CapacityModel, r: CapacityReport, units: number, concurr
     roundTripSeconds: m.roundTripSeconds,
     perSecond: units / m.seconds,
     wcuPer: r.wcu / units,
-    hottest: r.hottestWrite ? `${r.hottestWrite.where} ${r.hottestWrite.key.replace(/#[0-9a-f-]{36}/g, '#…')} (${round(r.hottestWrite.wcu, 0)} WCU)` : '-',
+    hottest: r.hottestWrite
+      ? `${r.hottestWrite.where} ${r.hottestWrite.key.replace(/#[0-9a-f-]{36}/g, '#…')} (${round(r.hottestWrite.wcu, 0)} WCU)`
+      : '-',
     throttled: r.throttledRequests + r.throttledItems,
   };
 }
@@ -57,10 +59,22 @@ function storedBytesPerTrace(): { item: number; indexes: number } {
   for (let i = 0; i < n; i++) {
     const raw = record(i);
     const t = buildTrace(
-      { organizationId: '00000000-0000-4000-8000-000000000001', projectId: '00000000-0000-4000-8000-000000000002', objectKey: 'drop/o/p/bench.jsonl', filename: 'bench.jsonl', defaultSource: 's3', createdAt: new Date().toISOString(), uploadId: '00000000-0000-8000-8000-000000000003' },
+      {
+        organizationId: '00000000-0000-4000-8000-000000000001',
+        projectId: '00000000-0000-4000-8000-000000000002',
+        objectKey: 'drop/o/p/bench.jsonl',
+        filename: 'bench.jsonl',
+        defaultSource: 's3',
+        createdAt: new Date().toISOString(),
+        uploadId: '00000000-0000-8000-8000-000000000003',
+      },
       { kind: 'record', position: i + 1, raw, value: JSON.parse(raw) as Record<string, unknown> },
     );
-    const wire = JSON.parse(JSON.stringify(traceItem(storedTrace(t).stored), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v))) as WireItem;
+    const wire = JSON.parse(
+      JSON.stringify(traceItem(storedTrace(t).stored), (_k, v: unknown) =>
+        v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v,
+      ),
+    ) as WireItem;
     item += itemSize(wire);
     for (const index of shape.indexes) {
       const e = indexEntry(shape, index, wire);
@@ -84,10 +98,14 @@ export async function awsBench(stack: LocalStack, workDir: string, log: (s: stri
   // One file into one project, round trips waited out.
   const model = await startCapacityModel({ target, tableName: stack.table });
   try {
-    const one = await runWorker(worker, [await putFile(stack, `${stack.info.dropPrefix}bench-aws/one/big.jsonl`, file)], { AWS_ENDPOINT_URL_DYNAMODB: model.endpoint });
+    const one = await runWorker(worker, [await putFile(stack, `${stack.info.dropPrefix}bench-aws/one/big.jsonl`, file)], {
+      AWS_ENDPOINT_URL_DYNAMODB: model.endpoint,
+    });
     const r = model.report();
     const s = summary(model, r, info.records, concurrency);
-    log(`one ${round(info.bytes / MiB)} MiB file (${info.records} traces) under the model: ${round(one.ms / 1000, 1)} s wall clock, ${round(s.seconds, 2)} s modeled (partitions ${round(s.partitionSeconds, 2)} s, round trips ${round(s.roundTripSeconds, 2)} s), ${r.totalCalls} calls, hottest ${s.hottest}, ${s.throttled} throttled`);
+    log(
+      `one ${round(info.bytes / MiB)} MiB file (${info.records} traces) under the model: ${round(one.ms / 1000, 1)} s wall clock, ${round(s.seconds, 2)} s modeled (partitions ${round(s.partitionSeconds, 2)} s, round trips ${round(s.roundTripSeconds, 2)} s), ${r.totalCalls} calls, hottest ${s.hottest}, ${s.throttled} throttled`,
+    );
     Object.assign(figures, {
       aws_ingest_traces_per_s: round(s.perSecond, 0),
       aws_ingest_modeled_s: round(s.seconds, 2),
@@ -106,13 +124,17 @@ export async function awsBench(stack: LocalStack, workDir: string, log: (s: stri
 
     // Five such files at once into the same project.
     model.reset();
-    const keys = await Promise.all(Array.from({ length: 5 }, (_, i) => putFile(stack, `${stack.info.dropPrefix}bench-aws/five-${i}/big.jsonl`, file)));
+    const keys = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => putFile(stack, `${stack.info.dropPrefix}bench-aws/five-${i}/big.jsonl`, file)),
+    );
     const started = performance.now();
     await Promise.all(keys.map((k) => runWorker(worker, [k], { AWS_ENDPOINT_URL_DYNAMODB: model.endpoint })));
     const wall5 = performance.now() - started;
     const r5 = model.report();
     const s5 = summary(model, r5, info.records * 5, concurrency * 5);
-    log(`five files at once into one project: ${round(wall5 / 1000, 1)} s wall clock, ${round(s5.seconds, 2)} s modeled (partitions ${round(s5.partitionSeconds, 2)} s, round trips ${round(s5.roundTripSeconds, 2)} s), hottest ${s5.hottest}, ${s5.throttled} throttled`);
+    log(
+      `five files at once into one project: ${round(wall5 / 1000, 1)} s wall clock, ${round(s5.seconds, 2)} s modeled (partitions ${round(s5.partitionSeconds, 2)} s, round trips ${round(s5.roundTripSeconds, 2)} s), hottest ${s5.hottest}, ${s5.throttled} throttled`,
+    );
     Object.assign(figures, {
       aws_ingest_5_files_traces_per_s: round(s5.perSecond, 0),
       aws_ingest_5_files_modeled_s: round(s5.seconds, 2),
@@ -127,10 +149,14 @@ export async function awsBench(stack: LocalStack, workDir: string, log: (s: stri
   // out (about 53,000 of them in sequence would take minutes more here).
   const naiveModel = await startCapacityModel({ target, tableName: stack.table, injectRoundTrip: false });
   try {
-    const nv = await runWorker(naiveWorker, [stack.info.bucket, `${stack.info.dropPrefix}bench-aws/one/big.jsonl`, 'bench-naive-aws'], { AWS_ENDPOINT_URL_DYNAMODB: naiveModel.endpoint });
+    const nv = await runWorker(naiveWorker, [stack.info.bucket, `${stack.info.dropPrefix}bench-aws/one/big.jsonl`, 'bench-naive-aws'], {
+      AWS_ENDPOINT_URL_DYNAMODB: naiveModel.endpoint,
+    });
     const r = naiveModel.report();
     const s = summary(naiveModel, r, info.records, 1);
-    log(`naive loop under the model: ${round(nv.ms / 1000, 1)} s wall clock (round trips not waited), ${round(s.seconds, 1)} s modeled (${r.totalCalls} calls in sequence)`);
+    log(
+      `naive loop under the model: ${round(nv.ms / 1000, 1)} s wall clock (round trips not waited), ${round(s.seconds, 1)} s modeled (${r.totalCalls} calls in sequence)`,
+    );
     Object.assign(figures, {
       naive_aws_modeled_s: round(s.seconds, 1),
       naive_aws_calls: r.totalCalls,
@@ -161,7 +187,9 @@ export async function awsBench(stack: LocalStack, workDir: string, log: (s: stri
     client.destroy();
     const r = spanModel.report();
     const s = summary(spanModel, r, spans, posters);
-    log(`${spans} spans of one experiment posted under the model: ${round(wall / 1000, 1)} s wall clock, ${round(s.seconds, 2)} s modeled (partitions ${round(s.partitionSeconds, 2)} s, round trips ${round(s.roundTripSeconds, 2)} s), hottest ${s.hottest}, ${round(s.wcuPer, 2)} WCU per span`);
+    log(
+      `${spans} spans of one experiment posted under the model: ${round(wall / 1000, 1)} s wall clock, ${round(s.seconds, 2)} s modeled (partitions ${round(s.partitionSeconds, 2)} s, round trips ${round(s.roundTripSeconds, 2)} s), hottest ${s.hottest}, ${round(s.wcuPer, 2)} WCU per span`,
+    );
     Object.assign(figures, {
       aws_spans_posted: spans,
       aws_spans_per_s: round(s.perSecond, 0),

@@ -16,12 +16,22 @@ export function record(i: number): string {
   const q = QUESTIONS[i % QUESTIONS.length]!;
   const chat = i % 2 === 1;
   return JSON.stringify({
-    input: chat ? [{ role: 'system', content: 'You are a terse, careful assistant.' }, { role: 'user', content: q }] : q,
+    input: chat
+      ? [
+          { role: 'system', content: 'You are a terse, careful assistant.' },
+          { role: 'user', content: q },
+        ]
+      : q,
     output: `Answer ${i}: ${'the model explains its reasoning at some length here. '.repeat(13)}`,
     model: MODELS[i % MODELS.length],
     latency_ms: 100 + ((i * 7919) % 3000),
     tokens: 20 + ((i * 104729) % 900),
-    metadata: { customer: `c${i % 97}`, env: i % 3 === 0 ? 'staging' : 'prod', run: String(i % 10), request_id: `req-${i.toString(16).padStart(8, '0')}` },
+    metadata: {
+      customer: `c${i % 97}`,
+      env: i % 3 === 0 ? 'staging' : 'prod',
+      run: String(i % 10),
+      request_id: `req-${i.toString(16).padStart(8, '0')}`,
+    },
     tags: ['bench', `batch-${i % 13}`],
   });
 }

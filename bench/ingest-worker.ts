@@ -13,7 +13,12 @@ const event: SQSEvent = {
       messageId: 'bench',
       receiptHandle: 'bench',
       body,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'bench', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: String(Date.now()),
+        SenderId: 'bench',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
       messageAttributes: {},
       md5OfBody: '',
       eventSource: 'aws:sqs',
@@ -26,4 +31,6 @@ const started = performance.now();
 const cpu0 = process.cpuUsage();
 const out = await handler(event);
 const ms = performance.now() - started;
-process.stdout.write(`${JSON.stringify({ ms, failures: out.batchItemFailures.length, maxRssMB: peakRssMB(), cpuMs: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ ms, failures: out.batchItemFailures.length, maxRssMB: peakRssMB(), cpuMs: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000 })}\n`,
+);

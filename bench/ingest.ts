@@ -80,7 +80,12 @@ export interface WorkerResult {
 export async function runWorker(worker: string, args: string[], extraEnv: Record<string, string> = {}): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
     // The worker runs with the ingest function's own Node flags (its heap limit follows its memory).
-    const env = { ...process.env, NODE_OPTIONS: nodeOptionsFor(INGEST_MEMORY_MB), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extraEnv };
+    const env = {
+      ...process.env,
+      NODE_OPTIONS: nodeOptionsFor(INGEST_MEMORY_MB),
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...extraEnv,
+    };
     const child = spawn(process.execPath, [worker, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -103,7 +108,15 @@ export async function putFile(stack: LocalStack, key: string, file: string): Pro
     new PutObjectCommand({ Bucket: stack.info.bucket, Key: key, Body: createReadStream(file), ContentLength: statSync(file).size }),
   );
   const body = await toS3Notification(
-    { Records: [{ eventName: 'ObjectCreated:Put', eventTime: new Date().toISOString(), s3: { bucket: { name: stack.info.bucket }, object: { key } } }] },
+    {
+      Records: [
+        {
+          eventName: 'ObjectCreated:Put',
+          eventTime: new Date().toISOString(),
+          s3: { bucket: { name: stack.info.bucket }, object: { key } },
+        },
+      ],
+    },
     stack.s3,
     stack.info.region,
   );
@@ -157,14 +170,18 @@ async function parseFigures(file: string, runs: number) {
   const buf = readFileSync(file);
   const chunks: Buffer[] = [];
   for (let i = 0; i < buf.length; i += 64 * 1024) chunks.push(buf.subarray(i, i + 64 * 1024));
-  const lines = buf.toString('utf8').split('\n').filter((l) => l.length > 0);
+  const lines = buf
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
   async function* source() {
     for (const c of chunks) yield c;
   }
   const ours: number[] = [];
   const bare: number[] = [];
   let sink = 0;
-  for (let r = -1; r < runs; r++) { // run -1 warms both sides up (JIT) and is not counted
+  for (let r = -1; r < runs; r++) {
+    // run -1 warms both sides up (JIT) and is not counted
     let t = performance.now();
     for await (const group of parseJsonl(source())) sink += group.length;
     if (r >= 0) ours.push(performance.now() - t);
@@ -189,7 +206,13 @@ export function naiveRunPositions(runs: number, naiveRuns: number): Set<number> 
   return new Set(Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * runs) / k)));
 }
 
-export async function ingestBench(stack: LocalStack, workDir: string, runs: number, log: (s: string) => void, naiveRuns: number): Promise<IngestFigures> {
+export async function ingestBench(
+  stack: LocalStack,
+  workDir: string,
+  runs: number,
+  log: (s: string) => void,
+  naiveRuns: number,
+): Promise<IngestFigures> {
   // BENCH_FILE_MB shrinks the files for quick iterations (default 50; the small file is a tenth of it).
   const fileMb = Number(process.env.BENCH_FILE_MB ?? 50);
   const big = join(workDir, 'bench-big.jsonl');
@@ -226,13 +249,18 @@ export async function ingestBench(stack: LocalStack, workDir: string, runs: numb
     baseMs.push(await storeLimitMs(big, run));
     const s = await runWorker(worker, [await putFile(stack, `${stack.info.dropPrefix}bench/run-${run}/small.jsonl`, small)]);
     rss5.push(s.maxRssMB);
-    log(`run ${run + 1}/${runs}: ingest ${round(r.ms)} ms (worker CPU ${round(r.cpuMs)} ms, peak RSS ${round(r.maxRssMB)} MB), plain BatchWriteItem ${round(baseMs[run]!)} ms, small file peak RSS ${round(s.maxRssMB)} MB`);
+    log(
+      `run ${run + 1}/${runs}: ingest ${round(r.ms)} ms (worker CPU ${round(r.cpuMs)} ms, peak RSS ${round(r.maxRssMB)} MB), plain BatchWriteItem ${round(baseMs[run]!)} ms, small file peak RSS ${round(s.maxRssMB)} MB`,
+    );
     if (naiveAt.has(run) && !(naive.length > 0 && naive[naive.length - 1]!.ms > NAIVE_REPEAT_MAX_MS)) {
       // The same object the ingest just read, read again by the naive code; its items go to an organization of its own.
       const nv = await runWorker(naiveWorker, [stack.info.bucket, bigKey, `bench-naive-${run}`]);
-      if (nv.records !== bigInfo.records || nv.badLines !== 0) throw new Error(`naive ingest wrote ${nv.records} of ${bigInfo.records} records (${nv.badLines} bad lines)`);
+      if (nv.records !== bigInfo.records || nv.badLines !== 0)
+        throw new Error(`naive ingest wrote ${nv.records} of ${bigInfo.records} records (${nv.badLines} bad lines)`);
       naive.push(nv);
-      log(`run ${run + 1}/${runs}: naive ingest ${round(nv.ms)} ms (CPU ${round(nv.cpuMs)} ms, peak RSS ${round(nv.maxRssMB)} MB), ${round(nv.ms / r.ms)}x this run's ingest`);
+      log(
+        `run ${run + 1}/${runs}: naive ingest ${round(nv.ms)} ms (CPU ${round(nv.cpuMs)} ms, peak RSS ${round(nv.maxRssMB)} MB), ${round(nv.ms / r.ms)}x this run's ingest`,
+      );
       if (nv.ms > NAIVE_REPEAT_MAX_MS && naive.length < naiveAt.size) log(`naive run over ${NAIVE_REPEAT_MAX_MS / 1000} s: not repeated`);
     }
   }

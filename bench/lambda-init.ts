@@ -104,7 +104,10 @@ async function importOnce(runner: string, bundle: string, nodeOptions: string): 
   return JSON.parse(stdout.trim().split('\n').pop()!) as Sample;
 }
 
-export async function lambdaInitBench(log: (s: string) => void, runs = Number(process.env.BENCH_INIT_RUNS ?? 5)): Promise<LambdaInitFigures> {
+export async function lambdaInitBench(
+  log: (s: string) => void,
+  runs = Number(process.env.BENCH_INIT_RUNS ?? 5),
+): Promise<LambdaInitFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'trace-ingest-lambda-init-'));
   try {
     const names = handlerNames();
@@ -116,7 +119,9 @@ export async function lambdaInitBench(log: (s: string) => void, runs = Number(pr
     for (const name of names) {
       const outfile = join(dir, name, 'index.mjs');
       mkdirSync(join(dir, name));
-      await build(esbuildOptionsFor(handlerEntry(name), outfile, SEARCH_ENGINE_HANDLERS.includes(name) ? searchEngineBundling().externalModules : []));
+      await build(
+        esbuildOptionsFor(handlerEntry(name), outfile, SEARCH_ENGINE_HANDLERS.includes(name) ? searchEngineBundling().externalModules : []),
+      );
       bundles.set(name, outfile);
     }
 
@@ -132,7 +137,11 @@ export async function lambdaInitBench(log: (s: string) => void, runs = Number(pr
         if (sample.io.length > 0) problems.push(`${name}: network I/O at import (${[...new Set(sample.io)].join(', ')})`);
         samples.push(sample.ms);
       }
-      perFunction[name] = { bundle_kb: round(statSync(bundle).size / 1024, 1), init_ms: round(median(samples), 1), init_ms_runs: samples.map((ms) => round(ms, 1)) };
+      perFunction[name] = {
+        bundle_kb: round(statSync(bundle).size / 1024, 1),
+        init_ms: round(median(samples), 1),
+        init_ms_runs: samples.map((ms) => round(ms, 1)),
+      };
     }
     for (const problem of new Set(problems)) log(`PROBLEM ${problem}`);
 
@@ -147,7 +156,9 @@ export async function lambdaInitBench(log: (s: string) => void, runs = Number(pr
       lambda_bundle_kb_max: Math.max(...Object.values(perFunction).map((f) => f.bundle_kb)),
       per_function: perFunction,
     };
-    log(`lambda_init_ms_max ${figures.lambda_init_ms_max} (target <= ${LAMBDA_INIT_TARGET_MS}), lambda_bundle_kb_max ${figures.lambda_bundle_kb_max}`);
+    log(
+      `lambda_init_ms_max ${figures.lambda_init_ms_max} (target <= ${LAMBDA_INIT_TARGET_MS}), lambda_bundle_kb_max ${figures.lambda_bundle_kb_max}`,
+    );
     if (problems.length > 0) throw new Error(`lambda init bench: ${[...new Set(problems)].join('; ')}`);
     return figures;
   } finally {

@@ -31,10 +31,18 @@ async function seedProject(n: number, name: string) {
   const make = (i: number) => {
     const source = SOURCES[i % SOURCES.length]!;
     bySource[source] = (bySource[source] ?? 0) + 1;
-    const createdAt = new Date(now - Math.floor(((i * 7919) % n) / n * 30 * DAY)).toISOString();
+    const createdAt = new Date(now - Math.floor((((i * 7919) % n) / n) * 30 * DAY)).toISOString();
     const raw = JSON.stringify({ ...JSON.parse(record(i)), source });
     const draft = buildTrace(
-      { organizationId: tenant.organizationId, projectId: tenant.projectId, objectKey: `drop/x/y/file-${i % 50}.jsonl`, filename: `file-${i % 50}.jsonl`, defaultSource: 's3', createdAt, uploadId: `u${i % 50}` },
+      {
+        organizationId: tenant.organizationId,
+        projectId: tenant.projectId,
+        objectKey: `drop/x/y/file-${i % 50}.jsonl`,
+        filename: `file-${i % 50}.jsonl`,
+        defaultSource: 's3',
+        createdAt,
+        uploadId: `u${i % 50}`,
+      },
       { kind: 'record', position: i + 1, raw, value: JSON.parse(raw) as Record<string, unknown> },
     );
     ids[i] = draft.id;
@@ -57,7 +65,13 @@ async function seedProject(n: number, name: string) {
   await dynamoClient().send(
     new PutItemCommand({
       TableName: config().TABLE_NAME,
-      Item: marshall({ ...keys.counter(tenant.organizationId, tenant.projectId), type: 'counter', traces: n, by_source: bySource, sources: new Set(SOURCES) }),
+      Item: marshall({
+        ...keys.counter(tenant.organizationId, tenant.projectId),
+        type: 'counter',
+        traces: n,
+        by_source: bySource,
+        sources: new Set(SOURCES),
+      }),
     }),
   );
   // The search index as the indexer leaves it once it has caught up (the bench writes no uploads for it to index).
@@ -69,7 +83,11 @@ async function seedProject(n: number, name: string) {
   // The same number of evaluated traces in every project (spread over it): a status or judge
   // filter then matches as many traces at 1k as at 100k, and only the project's size differs.
   for (let k = 0; k < EVALUATED; k++) {
-    await createEvaluation(evaluationDeps(), tenant, { traceId: ids[Math.floor((k * n) / EVALUATED)]!, judgeId: 'bench-judge', passed: true });
+    await createEvaluation(evaluationDeps(), tenant, {
+      traceId: ids[Math.floor((k * n) / EVALUATED)]!,
+      judgeId: 'bench-judge',
+      passed: true,
+    });
   }
   return { ...tenant, rareWord: JSON.parse(record(Math.floor(n / 2))).metadata.request_id as string };
 }
@@ -110,7 +128,9 @@ export async function listBench(stack: LocalStack, runs: number, log: (s: string
     let seen = 0;
     const step = n >= 10_000 ? 500 : 100;
     while (seen < n * 0.9) {
-      const res = await fetch(`${base}?page_size=${step}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { 'x-api-key': apiKey } });
+      const res = await fetch(`${base}?page_size=${step}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, {
+        headers: { 'x-api-key': apiKey },
+      });
       const body = (await res.json()) as { count: number; next_cursor: string | null };
       seen += body.count;
       cursor = body.next_cursor;
@@ -119,19 +139,28 @@ export async function listBench(stack: LocalStack, runs: number, log: (s: string
     figures[`list_first_page_${tag}_ms`] = round(await timeGet(`${base}?page_size=100`, apiKey, runs));
     figures[`list_filtered_page_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&source=s3&time_range=7d`, apiKey, runs));
     figures[`list_page_50_${tag}_ms`] = round(await timeGet(`${base}?page=50&page_size=100`, apiKey, Math.max(3, Math.floor(runs / 3))));
-    figures[`list_cursor_deep_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&cursor=${encodeURIComponent(cursor!)}`, apiKey, runs));
+    figures[`list_cursor_deep_${tag}_ms`] = round(
+      await timeGet(`${base}?page_size=100&cursor=${encodeURIComponent(cursor!)}`, apiKey, runs),
+    );
     figures[`status_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&status=pass`, apiKey, runs));
     figures[`judge_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&judge_id=bench-judge`, apiKey, runs));
     // A common word (a sixth of the records hold it), a word one record holds, and none.
     figures[`search_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&search=capital`, apiKey, runs));
-    figures[`search_rare_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&search=${tenants[n]!.rareWord}`, apiKey, Math.max(3, Math.floor(runs / 4))));
-    figures[`search_absent_${tag}_ms`] = round(await timeGet(`${base}?page_size=100&search=zzqx-absent`, apiKey, Math.max(3, Math.floor(runs / 4))));
-    log(`${tag}: first ${figures[`list_first_page_${tag}_ms`]} ms, filtered ${figures[`list_filtered_page_${tag}_ms`]} ms, page 50 ${figures[`list_page_50_${tag}_ms`]} ms, deep cursor ${figures[`list_cursor_deep_${tag}_ms`]} ms, status ${figures[`status_${tag}_ms`]} ms, judge ${figures[`judge_${tag}_ms`]} ms, search ${figures[`search_${tag}_ms`]} / rare ${figures[`search_rare_${tag}_ms`]} / absent ${figures[`search_absent_${tag}_ms`]} ms`);
+    figures[`search_rare_${tag}_ms`] = round(
+      await timeGet(`${base}?page_size=100&search=${tenants[n]!.rareWord}`, apiKey, Math.max(3, Math.floor(runs / 4))),
+    );
+    figures[`search_absent_${tag}_ms`] = round(
+      await timeGet(`${base}?page_size=100&search=zzqx-absent`, apiKey, Math.max(3, Math.floor(runs / 4))),
+    );
+    log(
+      `${tag}: first ${figures[`list_first_page_${tag}_ms`]} ms, filtered ${figures[`list_filtered_page_${tag}_ms`]} ms, page 50 ${figures[`list_page_50_${tag}_ms`]} ms, deep cursor ${figures[`list_cursor_deep_${tag}_ms`]} ms, status ${figures[`status_${tag}_ms`]} ms, judge ${figures[`judge_${tag}_ms`]} ms, search ${figures[`search_${tag}_ms`]} / rare ${figures[`search_rare_${tag}_ms`]} / absent ${figures[`search_absent_${tag}_ms`]} ms`,
+    );
   }
   figures.list_first_page_100k_vs_1k = round(figures.list_first_page_100k_ms! / figures.list_first_page_1k_ms!, 3);
   figures.list_filtered_page_100k_vs_1k = round(figures.list_filtered_page_100k_ms! / figures.list_filtered_page_1k_ms!, 3);
   figures.list_page_50_100k_vs_1k = round(figures.list_page_50_100k_ms! / figures.list_page_50_1k_ms!, 3);
   figures.list_cursor_deep_100k_vs_1k = round(figures.list_cursor_deep_100k_ms! / figures.list_cursor_deep_1k_ms!, 3);
-  for (const f of ['status', 'judge', 'search', 'search_rare', 'search_absent']) figures[`${f}_100k_vs_1k`] = round(figures[`${f}_100k_ms`]! / figures[`${f}_1k_ms`]!, 3);
+  for (const f of ['status', 'judge', 'search', 'search_rare', 'search_absent'])
+    figures[`${f}_100k_vs_1k`] = round(figures[`${f}_100k_ms`]! / figures[`${f}_1k_ms`]!, 3);
   return figures;
 }

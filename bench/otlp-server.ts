@@ -15,7 +15,10 @@ import { SERVER_LINE } from './otlp-server-line.js';
 import { peakRssMB } from './peak-rss.js';
 
 const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
-await ensureTable(new DynamoDBClient({ region: process.env.AWS_REGION ?? 'us-east-1', ...(endpoint ? { endpoint } : {}) }), process.env.TABLE_NAME!);
+await ensureTable(
+  new DynamoDBClient({ region: process.env.AWS_REGION ?? 'us-east-1', ...(endpoint ? { endpoint } : {}) }),
+  process.env.TABLE_NAME!,
+);
 const tenant = await createApiKey(tenantStore(), { organization: `bench-otlp-${Date.now()}`, project: 'p' });
 const api = await startApiServer({ port: 0 });
 // This process's own lines start with SERVER_LINE (the handlers log to stdout too).

@@ -70,7 +70,10 @@ async function makeSpans(n: number): Promise<ReadableSpan[]> {
     for (let made = 0, t = 0; made < n; t++) {
       const size = Math.min(SPANS_PER_TRACE, n - made);
       const t0 = Date.now();
-      const root = tracer.startSpan(`agent run ${t}`, { startTime: t0, attributes: { 'openinference.span.kind': 'AGENT', 'input.value': `question ${t}: ${'context '.repeat(20)}` } });
+      const root = tracer.startSpan(`agent run ${t}`, {
+        startTime: t0,
+        attributes: { 'openinference.span.kind': 'AGENT', 'input.value': `question ${t}: ${'context '.repeat(20)}` },
+      });
       for (let i = 1; i < size; i++) {
         const chat = i % 3 !== 0;
         const span = childOf(
@@ -85,8 +88,12 @@ async function makeSpans(n: number): Promise<ReadableSpan[]> {
                 'gen_ai.request.temperature': 0.2,
                 'gen_ai.usage.input_tokens': 300,
                 'gen_ai.usage.output_tokens': 40,
-                'gen_ai.input.messages': JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: `step ${i} ${'of the plan, '.repeat(40)}` }] }]),
-                'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: `answer ${i} ${'words '.repeat(30)}` }] }]),
+                'gen_ai.input.messages': JSON.stringify([
+                  { role: 'user', parts: [{ type: 'text', content: `step ${i} ${'of the plan, '.repeat(40)}` }] },
+                ]),
+                'gen_ai.output.messages': JSON.stringify([
+                  { role: 'assistant', parts: [{ type: 'text', content: `answer ${i} ${'words '.repeat(30)}` }] },
+                ]),
               }
             : { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search', 'input.value': `query ${i}` },
           t0 + i,
@@ -141,7 +148,10 @@ async function startServer(dynamoEndpoint: string): Promise<Server> {
 /** Exports the batches, `concurrency` at a time; answers the wall time and each export's latency. */
 async function exportAll(server: Server, batches: ReadableSpan[][], concurrency: number): Promise<{ ms: number; latencies: number[] }> {
   // One exporter per sender, as each instance of an instrumented app has its own.
-  const exporters = Array.from({ length: concurrency }, () => new OTLPTraceExporter({ url: `${server.url}/otel/v1/traces`, headers: { 'x-api-key': server.apiKey }, timeoutMillis: 60_000 }));
+  const exporters = Array.from(
+    { length: concurrency },
+    () => new OTLPTraceExporter({ url: `${server.url}/otel/v1/traces`, headers: { 'x-api-key': server.apiKey }, timeoutMillis: 60_000 }),
+  );
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -162,7 +172,10 @@ async function exportAll(server: Server, batches: ReadableSpan[][], concurrency:
 }
 
 async function countOtlpTraces(server: Server): Promise<number> {
-  const res = await fetch(`${server.url}/api/v1/organizations/${server.organizationId}/projects/${server.projectId}/traces?source=otlp&page_size=1`, { headers: { 'x-api-key': server.apiKey } });
+  const res = await fetch(
+    `${server.url}/api/v1/organizations/${server.organizationId}/projects/${server.projectId}/traces?source=otlp&page_size=1`,
+    { headers: { 'x-api-key': server.apiKey } },
+  );
   return ((await res.json()) as { total_count: number }).total_count;
 }
 
@@ -180,7 +193,9 @@ export async function otlpBench(log: (s: string) => void, options: OtlpBenchOpti
   for (let i = 0; i < spans.length; i += options.batch) batches.push(spans.slice(i, i + options.batch));
   const batchBytes = median(batches.map((b) => ProtobufTraceSerializer.serializeRequest(b as never)!.length));
   const traces = Math.ceil(options.spans / SPANS_PER_TRACE);
-  log(`otlp: ${spans.length} spans in ${traces} traces, ${batches.length} exports of up to ${options.batch} spans (${round(batchBytes / 1024)} KB of protobuf), ${options.concurrency} in flight, DynamoDB at ${options.dynamoEndpoint}`);
+  log(
+    `otlp: ${spans.length} spans in ${traces} traces, ${batches.length} exports of up to ${options.batch} spans (${round(batchBytes / 1024)} KB of protobuf), ${options.concurrency} in flight, DynamoDB at ${options.dynamoEndpoint}`,
+  );
 
   const server = await startServer(options.dynamoEndpoint);
   let first: { ms: number; latencies: number[] };
@@ -199,7 +214,9 @@ export async function otlpBench(log: (s: string) => void, options: OtlpBenchOpti
     await server.stop();
   }
   const spansPerS = (spans.length * 1000) / first.ms;
-  log(`otlp: new spans ${round(spansPerS)} spans/s (${round(first.ms)} ms), retried ${round((spans.length * 1000) / again.ms)} spans/s; server CPU ${round(stats.cpuMs)} ms, peak RSS ${round(stats.maxRssMB)} MB`);
+  log(
+    `otlp: new spans ${round(spansPerS)} spans/s (${round(first.ms)} ms), retried ${round((spans.length * 1000) / again.ms)} spans/s; server CPU ${round(stats.cpuMs)} ms, peak RSS ${round(stats.maxRssMB)} MB`,
+  );
 
   // DynamoDB calls, units and the time AWS would need, on a smaller run through the AWS capacity
   // model (round trips counted, not waited out): new spans, then the same exports again.
@@ -223,7 +240,9 @@ export async function otlpBench(log: (s: string) => void, options: OtlpBenchOpti
       spansPerS: sample.length / m.seconds,
       partitionBound: sample.length / Math.max(m.partitionSeconds, 1e-9),
       wcuPerSpan: r.wcu / sample.length,
-      hottest: r.hottestWrite ? `${r.hottestWrite.where} ${r.hottestWrite.key.replace(/#[0-9a-f-]{36}/g, '#…')} ${round(r.hottestWrite.wcu, 0)} WCU` : '-',
+      hottest: r.hottestWrite
+        ? `${r.hottestWrite.where} ${r.hottestWrite.key.replace(/#[0-9a-f-]{36}/g, '#…')} ${round(r.hottestWrite.wcu, 0)} WCU`
+        : '-',
     };
     model.reset();
     await exportAll(counting, sampleBatches, options.concurrency);
@@ -232,8 +251,12 @@ export async function otlpBench(log: (s: string) => void, options: OtlpBenchOpti
     await counting.stop();
     await model.close();
   }
-  log(`otlp: DynamoDB calls per 1,000 new spans ${JSON.stringify(perThousand(newCalls, sample.length))}, retried ${JSON.stringify(perThousand(retryCalls, sample.length))}`);
-  log(`otlp under the AWS capacity model: ${round(modeled.spansPerS, 0)} spans/s at ${options.concurrency} exports in flight (partitions alone would allow ${round(modeled.partitionBound, 0)}), ${round(modeled.wcuPerSpan, 2)} WCU per span, hottest ${modeled.hottest}`);
+  log(
+    `otlp: DynamoDB calls per 1,000 new spans ${JSON.stringify(perThousand(newCalls, sample.length))}, retried ${JSON.stringify(perThousand(retryCalls, sample.length))}`,
+  );
+  log(
+    `otlp under the AWS capacity model: ${round(modeled.spansPerS, 0)} spans/s at ${options.concurrency} exports in flight (partitions alone would allow ${round(modeled.partitionBound, 0)}), ${round(modeled.wcuPerSpan, 2)} WCU per span, hottest ${modeled.hottest}`,
+  );
 
   return {
     otlp_spans: spans.length,

@@ -22,7 +22,6 @@ export interface PareaFigures {
   tree_e2e_10k_json_bytes: number;
 }
 
-
 const hex = (rand: () => number, n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
 const uuid = (rand: () => number) => `${hex(rand, 8)}-${hex(rand, 4)}-4${hex(rand, 3)}-a${hex(rand, 3)}-${hex(rand, 12)}`;
 
@@ -81,7 +80,11 @@ export function randomForest(n: number, seed: number, experimentUuid = 'exp-benc
   return spans;
 }
 
-function post(url: string, apiKey: string, body: string): Promise<{ status: number; bytes: Buffer; encoding?: string; nextCursor?: string }> {
+function post(
+  url: string,
+  apiKey: string,
+  body: string,
+): Promise<{ status: number; bytes: Buffer; encoding?: string; nextCursor?: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -125,7 +128,11 @@ export function treeBuildFigures(runs: number): { build10k: number; build100k: n
   return { build10k, build100k };
 }
 
-export async function pareaBench(stack: LocalStack, log: (s: string) => void, runs = Number(process.env.BENCH_RUNS ?? 5)): Promise<PareaFigures> {
+export async function pareaBench(
+  stack: LocalStack,
+  log: (s: string) => void,
+  runs = Number(process.env.BENCH_RUNS ?? 5),
+): Promise<PareaFigures> {
   const { build10k, build100k } = treeBuildFigures(runs);
   log(`buildForest: 10k spans ${round(build10k)} ms, 100k spans ${round(build100k)} ms`);
 
@@ -157,7 +164,9 @@ export async function pareaBench(stack: LocalStack, log: (s: string) => void, ru
       if (res.nextCursor) log(`note: the warm-up answer was cut at ${trees.length} trees after ${round(elapsed)} ms (X-Next-Cursor set)`);
       gzipBytes = res.bytes.length;
       jsonBytes = Buffer.byteLength(text);
-      log(`e2e answer: ${trees.length} root trees, ${jsonBytes} bytes of JSON, ${gzipBytes} bytes on the wire (${res.encoding ?? 'identity'})`);
+      log(
+        `e2e answer: ${trees.length} root trees, ${jsonBytes} bytes of JSON, ${gzipBytes} bytes on the wire (${res.encoding ?? 'identity'})`,
+      );
       continue;
     }
     times.push(elapsed);

@@ -158,12 +158,17 @@ async function shareBench(stack: LocalStack, workDir: string, log: (s: string) =
     };
     const c0 = cpuMs();
     const t0 = performance.now();
-    const run = await indexProject({ index, work, source: timedSource }, { organizationId: tenant.organizationId, projectId: tenant.projectId });
+    const run = await indexProject(
+      { index, work, source: timedSource },
+      { organizationId: tenant.organizationId, projectId: tenant.projectId },
+    );
     const indexerCpu = cpuMs() - c0;
     const indexerWall = performance.now() - t0;
     if (run.traces !== info.records) throw new Error(`the indexer indexed ${run.traces} of ${info.records} traces`);
     const status = await index.status(tenant);
-    log(`search: ${info.records} traces ingested (worker CPU ${round(ingest.cpuMs)} ms), indexed in ${round(indexerWall / 1000, 1)} s (CPU ${round(indexerCpu)} ms; ${status.segments.sealed} sealed segment)`);
+    log(
+      `search: ${info.records} traces ingested (worker CPU ${round(ingest.cpuMs)} ms), indexed in ${round(indexerWall / 1000, 1)} s (CPU ${round(indexerCpu)} ms; ${status.segments.sealed} sealed segment)`,
+    );
 
     // The same search under the capacity model: what a search costs on AWS in DynamoDB units.
     const model = await startCapacityModel({ target: process.env.AWS_ENDPOINT_URL_DYNAMODB!, tableName: config().TABLE_NAME });
@@ -173,7 +178,8 @@ async function shareBench(stack: LocalStack, workDir: string, log: (s: string) =
         search: new IndexedSearch(modeled, config().TABLE_NAME, index, new DynamoSearchWork(modeled, config().TABLE_NAME)),
       });
       const runs = 5;
-      for (let r = 0; r < runs; r++) await store.list(tenant, { page: 1, pageSize: 100, sortBy: 'created_at', sortOrder: 'desc', search: 'reasoning' });
+      for (let r = 0; r < runs; r++)
+        await store.list(tenant, { page: 1, pageSize: 100, sortBy: 'created_at', sortOrder: 'desc', search: 'reasoning' });
       const report = model.report();
       const ingestPerTrace = (ingest.cpuMs * 1000) / info.records;
       const indexerPerTrace = (indexerCpu * 1000) / info.records;
@@ -221,8 +227,14 @@ async function queryBench(log: (s: string) => void) {
       if ((from / commit) % 10 === 9) log(`search: ${from + commit} entries (${round(buildWall / 1000, 0)} s so far)`);
     }
     const status = await index.status(tenant);
-    log(`search: built in ${round(buildWall / 1000, 1)} s, CPU ${round(buildCpu / 1000, 1)} s (${status.documents} entries, ${status.segments.sealed} sealed segments, ${status.segments.open} open)`);
-    const bytes = Number(execSync(`du -sb ${JSON.stringify(dir)}`).toString().split('\t')[0]);
+    log(
+      `search: built in ${round(buildWall / 1000, 1)} s, CPU ${round(buildCpu / 1000, 1)} s (${status.documents} entries, ${status.segments.sealed} sealed segments, ${status.segments.open} open)`,
+    );
+    const bytes = Number(
+      execSync(`du -sb ${JSON.stringify(dir)}`)
+        .toString()
+        .split('\t')[0],
+    );
 
     const totals: Record<string, number> = {};
     const p50 = async (text: string, source?: string) => {

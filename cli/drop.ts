@@ -50,10 +50,18 @@ function target(o: DropOptions): Target {
   if (o.bucket) return { s3: new S3Client({}), bucket: o.bucket };
   const file = findLocalStackFile(o.env);
   if (file === null) {
-    const where = o.env.DATA_DIR?.trim() ? `${o.env.DATA_DIR.trim()}/local-stack.json` : '.data/local-stack.json (here or in a folder above)';
+    const where = o.env.DATA_DIR?.trim()
+      ? `${o.env.DATA_DIR.trim()}/local-stack.json`
+      : '.data/local-stack.json (here or in a folder above)';
     throw new TraceIngestError(0, 'not_configured', `no --bucket and no ${where}: start the local stack (npm start) or name the bucket`);
   }
-  const info = JSON.parse(readFileSync(file, 'utf8')) as { s3Endpoint: string; bucket: string; region: string; s3AccessKeyId: string; s3SecretAccessKey: string };
+  const info = JSON.parse(readFileSync(file, 'utf8')) as {
+    s3Endpoint: string;
+    bucket: string;
+    region: string;
+    s3AccessKeyId: string;
+    s3SecretAccessKey: string;
+  };
   return {
     bucket: info.bucket,
     s3: new S3Client({
@@ -87,22 +95,44 @@ function refusalOf(file: string): { size: number } | string {
  * Drops each file and waits for its upload record to complete or fail (or the timeout). A file the
  * pipeline would refuse (missing, another type, over 50 MiB) is reported as refused and never sent.
  */
-export async function dropFiles(client: TraceIngestClient, files: string[], o: DropOptions, onResult: (r: DropResult) => void, onProgress: DropProgress = () => {}): Promise<void> {
+export async function dropFiles(
+  client: TraceIngestClient,
+  files: string[],
+  o: DropOptions,
+  onResult: (r: DropResult) => void,
+  onProgress: DropProgress = () => {},
+): Promise<void> {
   const { s3, bucket } = target(o);
   const tenant = await client.tenant();
   const prefix = o.prefix ?? `drop/${tenant.organizationId}/${tenant.projectId}/`;
   if (!prefix.startsWith(`drop/${tenant.organizationId}/${tenant.projectId}/`)) {
-    throw new TraceIngestError(0, 'invalid_request', `--prefix must be under drop/${tenant.organizationId}/${tenant.projectId}/ (the key's project)`);
+    throw new TraceIngestError(
+      0,
+      'invalid_request',
+      `--prefix must be under drop/${tenant.organizationId}/${tenant.projectId}/ (the key's project)`,
+    );
   }
   try {
     for (const file of files) {
       const checked = refusalOf(file);
       if (typeof checked === 'string') {
-        onResult({ file, key: null, uploadId: null, status: 'refused', traces: 0, newTraces: null, errorCount: 0, errors: [], reason: checked });
+        onResult({
+          file,
+          key: null,
+          uploadId: null,
+          status: 'refused',
+          traces: 0,
+          newTraces: null,
+          errorCount: 0,
+          errors: [],
+          reason: checked,
+        });
         continue;
       }
       const key = `${prefix}${basename(file)}`;
-      const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(file), ContentLength: checked.size }));
+      const put = await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(file), ContentLength: checked.size }),
+      );
       // The same id the worker gives this object version (see ingestObject).
       const version = put.VersionId && put.VersionId !== 'null' ? put.VersionId : (put.ETag ?? '').replace(/"/g, '');
       const id = deriveUploadId({ organizationId: tenant.organizationId, projectId: tenant.projectId, objectKey: key, version });
@@ -113,7 +143,14 @@ export async function dropFiles(client: TraceIngestClient, files: string[], o: D
   }
 }
 
-async function waitFor(client: TraceIngestClient, file: string, key: string, uploadId: string, o: DropOptions, onProgress: DropProgress): Promise<DropResult> {
+async function waitFor(
+  client: TraceIngestClient,
+  file: string,
+  key: string,
+  uploadId: string,
+  o: DropOptions,
+  onProgress: DropProgress,
+): Promise<DropResult> {
   const deadline = Date.now() + o.timeoutMs;
   const seconds = Math.round(o.timeoutMs / 1000);
   const follow = `the ingest goes on: follow it with "trace-ingest status ${uploadId}"`;

@@ -90,7 +90,10 @@ export type Command =
   | { command: 'revoke'; key: string; target: TargetOptions };
 
 /** What the command line asks for: help (exit 0), a usage error (exit 2) or a command to run. */
-export type Parsed = { kind: 'help'; text: string } | { kind: 'usage-error'; message: string; usage: string } | { kind: 'run'; run: Command };
+export type Parsed =
+  | { kind: 'help'; text: string }
+  | { kind: 'usage-error'; message: string; usage: string }
+  | { kind: 'run'; run: Command };
 
 const Name = z
   .string()
@@ -166,7 +169,8 @@ function parse(argv: readonly string[]): Parsed {
   if (name === '--help' || name === '-h') return { kind: 'help', text: USAGE };
   if (name === 'help') {
     const topic = rest[0];
-    if (rest.length > 1 || (topic !== undefined && !isCommand(topic))) return { kind: 'usage-error', message: `unknown command: ${topic ?? ''}`, usage: USAGE };
+    if (rest.length > 1 || (topic !== undefined && !isCommand(topic)))
+      return { kind: 'usage-error', message: `unknown command: ${topic ?? ''}`, usage: USAGE };
     return { kind: 'help', text: topic ? COMMAND_USAGE[topic] : USAGE };
   }
   if (!isCommand(name)) {
@@ -206,11 +210,16 @@ function parse(argv: readonly string[]): Parsed {
         const organization = single(v, 'organization');
         return {
           kind: 'run',
-          run: { command: 'list', organization: organization === undefined ? undefined : validate(Name, organization, () => '--organization'), target },
+          run: {
+            command: 'list',
+            organization: organization === undefined ? undefined : validate(Name, organization, () => '--organization'),
+            target,
+          },
         };
       }
       case 'revoke': {
-        if (positionals.length !== 1) throw new UsageError(positionals.length ? 'revoke takes one key or keyId' : 'a keyId or an API key is required');
+        if (positionals.length !== 1)
+          throw new UsageError(positionals.length ? 'revoke takes one key or keyId' : 'a keyId or an API key is required');
         return { kind: 'run', run: { command: 'revoke', key: validate(KeyArgument, positionals[0], () => 'the key'), target } };
       }
     }
@@ -233,7 +242,11 @@ export type ResolvedTarget =
 const LocalEnv = z.object({
   DYNAMODB_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(1).max(65535).optional(),
 });
-const LocalStackFile = z.object({ region: z.string().min(1), dynamodbEndpoint: z.string().min(1).optional(), table: z.string().min(1).optional() });
+const LocalStackFile = z.object({
+  region: z.string().min(1),
+  dynamodbEndpoint: z.string().min(1).optional(),
+  table: z.string().min(1).optional(),
+});
 
 /**
  * The target from the options and the environment: a deployed table, or the local stack the other
@@ -251,23 +264,24 @@ export function resolveTarget(options: TargetOptions, env: Record<string, string
   } catch {
     // unreadable: the defaults below
   }
-  const endpoint = e.DYNAMODB_PORT !== undefined ? `http://127.0.0.1:${e.DYNAMODB_PORT}` : (info?.dynamodbEndpoint ?? 'http://127.0.0.1:8000');
+  const endpoint =
+    e.DYNAMODB_PORT !== undefined ? `http://127.0.0.1:${e.DYNAMODB_PORT}` : (info?.dynamodbEndpoint ?? 'http://127.0.0.1:8000');
   return { kind: 'local', table: info?.table ?? LOCAL_TABLE, endpoint, region: info?.region ?? DEFAULT_REGION };
 }
 
 /** A DynamoDB client for the target: DynamoDB Local's, or the default AWS credential chain's. */
 export function targetClient(target: ResolvedTarget): DynamoDBClient {
   return target.kind === 'local'
-      ? new DynamoDBClient({
-          region: target.region,
-          endpoint: target.endpoint,
-          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-          maxAttempts: 2,
-        })
-      : new DynamoDBClient({
-          ...(target.region ? { region: target.region } : {}),
-          ...(target.endpoint ? { endpoint: target.endpoint } : {}),
-        });
+    ? new DynamoDBClient({
+        region: target.region,
+        endpoint: target.endpoint,
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        maxAttempts: 2,
+      })
+    : new DynamoDBClient({
+        ...(target.region ? { region: target.region } : {}),
+        ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+      });
 }
 
 function openStore(target: ResolvedTarget): { store: TenantStore; close(): void } {
@@ -369,6 +383,5 @@ export async function main(argv: readonly string[], io: Io = processIo, program?
     close();
   }
 }
-
 
 runIfEntryPoint(import.meta.url, (argv) => main(argv));

@@ -30,7 +30,9 @@ again: it skips what is done and resumes from its checkpoints.
 
 Exit status: 0 done, 1 failed, 2 usage error.`;
 
-const Options = z.object({ segments: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1).max(64).default(4) });
+const Options = z.object({
+  segments: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1).max(64).default(4),
+});
 
 const processIo: Io = {
   stdout: (line) => process.stdout.write(`${line}\n`),
@@ -43,7 +45,13 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: { table: { type: 'string' }, region: { type: 'string' }, 'endpoint-url': { type: 'string' }, segments: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        table: { type: 'string' },
+        region: { type: 'string' },
+        'endpoint-url': { type: 'string' },
+        segments: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: false,
       strict: true,
     }));
@@ -62,10 +70,16 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     io.stderr(`error: ${issue.path.length ? `--${issue.path.join('.')}: ` : ''}${issue.message}\n\n${USAGE}`);
     return 2;
   }
-  const resolved = resolveTarget({ table: target.data.table, region: target.data.region, endpointUrl: target.data['endpoint-url'] }, io.env);
+  const resolved = resolveTarget(
+    { table: target.data.table, region: target.data.region, endpointUrl: target.data['endpoint-url'] },
+    io.env,
+  );
   const client = targetClient(resolved);
   try {
-    const report = await migrateTable(client, newDocumentClient(client), resolved.table, { segments: options.data.segments, log: (line) => io.stderr(line) });
+    const report = await migrateTable(client, newDocumentClient(client), resolved.table, {
+      segments: options.data.segments,
+      log: (line) => io.stderr(line),
+    });
     io.stdout(JSON.stringify({ table: resolved.table, ...report }));
     return 0;
   } catch (err) {

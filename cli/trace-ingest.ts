@@ -8,7 +8,18 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createWriteStream } from 'node:fs';
 import type { DropResult } from './drop.js';
-import { TraceIngestClient, TraceIngestError, listQuery, parseFilterExpression, type JobProgress, type JobTarget, type TraceFilters, type TraceLogTree, type UploadProgress, type UploadStatus } from '../sdk/index.js';
+import {
+  TraceIngestClient,
+  TraceIngestError,
+  listQuery,
+  parseFilterExpression,
+  type JobProgress,
+  type JobTarget,
+  type TraceFilters,
+  type TraceLogTree,
+  type UploadProgress,
+  type UploadStatus,
+} from '../sdk/index.js';
 import { isEntryPoint } from './entry.js';
 import { UsageError } from './usage.js';
 
@@ -258,7 +269,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     const [min, max, what] = POSITIONALS[command];
     if (positionals.length < min || positionals.length > max) throw new UsageError(`${command} takes ${what}`);
   } catch (e) {
-    const message = e instanceof UsageError ? e.message : e instanceof Error ? e.message.replace(/\. To specify a positional.*$/s, '') : String(e);
+    const message =
+      e instanceof UsageError ? e.message : e instanceof Error ? e.message.replace(/\. To specify a positional.*$/s, '') : String(e);
     err(`error: ${message}\n\n${HELP[command]}`);
     return 2;
   }
@@ -327,7 +339,8 @@ function describe(e: unknown): string {
   if (e instanceof TraceIngestError) {
     if (e.code === 'network_error') return `${e.message} (is the API running? npm start, or set TRACE_INGEST_URL)`;
     if (e.code === 'api_key_revoked') return `${e.message}, and set TRACE_INGEST_API_KEY to it`;
-    if (e.status === 403) return "the API key was refused (403 Forbidden): it is no key of this API; set TRACE_INGEST_API_KEY (the local stack's key is in .data/local-stack.json)";
+    if (e.status === 403)
+      return "the API key was refused (403 Forbidden): it is no key of this API; set TRACE_INGEST_API_KEY (the local stack's key is in .data/local-stack.json)";
     if (e.status === 401) return `the API key was refused (${e.message}); set TRACE_INGEST_API_KEY`;
     if (e.code === 'invalid_request' && e.status === 0) return e.message;
     return e.status > 0 ? `${e.message} (${e.status} ${e.code})` : e.message;
@@ -393,7 +406,13 @@ async function upload(client: TraceIngestClient, files: string[], json: boolean,
   return failed > 0 ? 1 : 0;
 }
 
-async function drop(client: TraceIngestClient, files: string[], v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
+async function drop(
+  client: TraceIngestClient,
+  files: string[],
+  v: Record<string, string | boolean | undefined>,
+  io: CliIo,
+  s: Style,
+): Promise<number> {
   const timeout = int(v.timeout, 'timeout') ?? 300;
   const tty = io.isTTY && !v.json;
   let failed = 0;
@@ -421,12 +440,21 @@ async function drop(client: TraceIngestClient, files: string[], v: Record<string
   };
   const onProgress = (file: string, u: UploadStatus | null) => {
     if (!tty) return;
-    const what = u === null || u.status === 'pending' ? 'in the drop folder, waiting for the worker…' : `ingesting: ${ingested(u.records ?? 0, u.error_count ?? 0)}…`;
+    const what =
+      u === null || u.status === 'pending'
+        ? 'in the drop folder, waiting for the worker…'
+        : `ingesting: ${ingested(u.records ?? 0, u.error_count ?? 0)}…`;
     io.stdout(`\r\x1b[2K${file}  ${what}`);
   };
   // Loaded only here: it brings the S3 client.
   const { dropFiles } = await import('./drop.js');
-  await dropFiles(client, files, { bucket: str(v.bucket), prefix: str(v.prefix), timeoutMs: timeout * 1000, env: io.env }, onResult, onProgress);
+  await dropFiles(
+    client,
+    files,
+    { bucket: str(v.bucket), prefix: str(v.prefix), timeoutMs: timeout * 1000, env: io.env },
+    onResult,
+    onProgress,
+  );
   return failed > 0 ? 1 : 0;
 }
 
@@ -491,9 +519,20 @@ async function list(client: TraceIngestClient, v: Record<string, string | boolea
   try {
     listQuery(filters); // the server's own rules: a bad flag is a usage error, not a failed call
   } catch (e) {
-    throw new UsageError(describe(e).replace(/^list traces: /, '').replace(/^(\w+)/, (f) => `--${f.replace(/_/g, '-')}`));
+    throw new UsageError(
+      describe(e)
+        .replace(/^list traces: /, '')
+        .replace(/^(\w+)/, (f) => `--${f.replace(/_/g, '-')}`),
+    );
   }
-  const row = (t: { id: string; created_at: string; source: string; filename: string; evaluations_count: number; input: string | null }) => [
+  const row = (t: {
+    id: string;
+    created_at: string;
+    source: string;
+    filename: string;
+    evaluations_count: number;
+    input: string | null;
+  }) => [
     t.id,
     t.created_at.replace(/\.\d+Z$/, 'Z'),
     t.source,
@@ -509,7 +548,10 @@ async function list(client: TraceIngestClient, v: Record<string, string | boolea
       if (v.json) io.stdout(`${JSON.stringify(t)}\n`);
       else rows.push(row(t));
     }
-    if (!v.json) io.stdout(`${rows.length === 0 ? 'no traces' : table(rows, header, s)}\n${s.dim(`${rows.length} trace${rows.length === 1 ? '' : 's'}`)}\n`);
+    if (!v.json)
+      io.stdout(
+        `${rows.length === 0 ? 'no traces' : table(rows, header, s)}\n${s.dim(`${rows.length} trace${rows.length === 1 ? '' : 's'}`)}\n`,
+      );
     return 0;
   }
   const page = await client.traces.list(filters);
@@ -543,7 +585,9 @@ async function status(client: TraceIngestClient, uploadId: string, json: boolean
     ...(u.filename ? [`file      ${u.filename}${u.size != null ? ` (${bytes(u.size)})` : ''}`] : []),
     ...(u.source ? [`source    ${u.source}`] : []),
     ...(u.records != null ? [`records   ${u.records}${soFar}`] : []),
-    ...(u.traces != null ? [`traces    ${u.traces}${soFar}${u.new_traces != null && u.new_traces !== u.traces && !processing ? ` (${u.new_traces} new)` : ''}`] : []),
+    ...(u.traces != null
+      ? [`traces    ${u.traces}${soFar}${u.new_traces != null && u.new_traces !== u.traces && !processing ? ` (${u.new_traces} new)` : ''}`]
+      : []),
     ...(u.error_count != null ? [`bad lines ${u.error_count}${soFar}`] : []),
     ...(u.reason ? [`reason    ${u.reason}`] : []),
     ...(u.last_error ? [`last error ${u.last_error}`] : []),
@@ -573,15 +617,24 @@ export function renderForest(trees: readonly TraceLogTree[], s: Style = style(fa
     const scores = (node.scores ?? []).map((sc) => `${sc.name}=${sc.score ?? 'null'}`).join(' ');
     const flags = node.tree_flags?.orphan ? s.yellow(' (orphan)') : node.tree_flags?.cycle_broken ? s.yellow(' (cycle broken)') : '';
     const branch = root ? '' : last ? '└─ ' : '├─ ';
-    lines.push(`${prefix}${branch}${s.bold(name)}  ${statusText}  ${latency(node)}${scores ? `  ${scores}` : ''}${root ? s.dim(`  ${node.trace_id}`) : ''}${flags}`);
+    lines.push(
+      `${prefix}${branch}${s.bold(name)}  ${statusText}  ${latency(node)}${scores ? `  ${scores}` : ''}${root ? s.dim(`  ${node.trace_id}`) : ''}${flags}`,
+    );
     const childPrefix = root ? '' : `${prefix}${last ? '   ' : '│  '}`;
     const kids = node.children_logs;
-    for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i]!, prefix: childPrefix, last: i === kids.length - 1, root: false });
+    for (let i = kids.length - 1; i >= 0; i--)
+      stack.push({ node: kids[i]!, prefix: childPrefix, last: i === kids.length - 1, root: false });
   }
   return lines;
 }
 
-async function tree(client: TraceIngestClient, experiment: string, v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
+async function tree(
+  client: TraceIngestClient,
+  experiment: string,
+  v: Record<string, string | boolean | undefined>,
+  io: CliIo,
+  s: Style,
+): Promise<number> {
   const key = str(v.key);
   const expression = str(v.filter);
   if (key !== undefined && expression === undefined) throw new UsageError('--key goes with --filter');
@@ -609,8 +662,12 @@ async function tree(client: TraceIngestClient, experiment: string, v: Record<str
   if (trees.length === 0 && filter && fieldSeen === false) {
     // Not "nothing matched": no span has that field at all (the API tells the two apart).
     const field = filter.filter_field ?? '';
-    const hint = /^(score|annotation):/.test(field) ? '' : `; a score is filtered as score:NAME, e.g. --filter ${JSON.stringify(expression!.replace(field, `score:${field}`))}`;
-    io.stderr(`${s.red('error')}: no span of experiment ${experiment} has ${key !== undefined ? `the key ${JSON.stringify(key)} in ` : ''}the field ${JSON.stringify(field)}${hint}\n`);
+    const hint = /^(score|annotation):/.test(field)
+      ? ''
+      : `; a score is filtered as score:NAME, e.g. --filter ${JSON.stringify(expression!.replace(field, `score:${field}`))}`;
+    io.stderr(
+      `${s.red('error')}: no span of experiment ${experiment} has ${key !== undefined ? `the key ${JSON.stringify(key)} in ` : ''}the field ${JSON.stringify(field)}${hint}\n`,
+    );
     return 1;
   }
   if (trees.length === 0) {
@@ -650,12 +707,20 @@ function progressLine(io: CliIo, what: string, p: JobProgress): void {
   io.stderr(`\r\x1b[2K${p.total ? `${bar(p.done, Math.max(p.total, p.done))} ` : ''}${p.done} / ${total} ${what} (${p.status})`);
 }
 
-async function exportCommand(client: TraceIngestClient, v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
+async function exportCommand(
+  client: TraceIngestClient,
+  v: Record<string, string | boolean | undefined>,
+  io: CliIo,
+  s: Style,
+): Promise<number> {
   const target = targetOf(v, false) ?? {};
   const output = str(v.output);
   const what = 'experimentUuid' in target && target.experimentUuid !== undefined ? 'spans' : 'traces';
   if (v.direct) {
-    const lines = 'experimentUuid' in target && target.experimentUuid !== undefined ? client.experiments.exportLines(target.experimentUuid) : client.traces.exportLines(target);
+    const lines =
+      'experimentUuid' in target && target.experimentUuid !== undefined
+        ? client.experiments.exportLines(target.experimentUuid)
+        : client.traces.exportLines(target);
     const file = output ? createWriteStream(output) : null;
     let n = 0;
     for await (const line of lines) {
@@ -675,11 +740,18 @@ async function exportCommand(client: TraceIngestClient, v: Record<string, string
   if (io.isTTY) io.stderr('\r\x1b[2K');
   if (output) await client.exports.download(job, output);
   else io.stdout((await client.exports.download(job))!.toString('utf8'));
-  io.stderr(`${s.green(`${job.exported ?? 0} ${what} exported`)} (${bytes(job.bytes ?? 0)})${output ? ` to ${output}` : ''}${s.dim(` (export ${job.id})`)}\n`);
+  io.stderr(
+    `${s.green(`${job.exported ?? 0} ${what} exported`)} (${bytes(job.bytes ?? 0)})${output ? ` to ${output}` : ''}${s.dim(` (export ${job.id})`)}\n`,
+  );
   return 0;
 }
 
-async function deleteByFilter(client: TraceIngestClient, v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
+async function deleteByFilter(
+  client: TraceIngestClient,
+  v: Record<string, string | boolean | undefined>,
+  io: CliIo,
+  s: Style,
+): Promise<number> {
   const target = targetOf(v, true);
   if (target === null) throw new UsageError('delete takes trace ids, or filters (--source, --search, ...), --experiment or --all');
   const what = 'experimentUuid' in target && target.experimentUuid !== undefined ? 'spans' : 'traces';
@@ -713,10 +785,17 @@ async function askOnStdin(question: string): Promise<boolean> {
   }
 }
 
-
 /** The project's experiments, one block each: its name and run, status, samples, then its pinned means. */
-async function experiments(client: TraceIngestClient, v: Record<string, string | boolean | undefined>, io: CliIo, s: Style): Promise<number> {
-  const list = await client.experiments.list({ ...(str(v.name) !== undefined ? { name: str(v.name) } : {}), ...(str(v.run) !== undefined ? { runName: str(v.run) } : {}) });
+async function experiments(
+  client: TraceIngestClient,
+  v: Record<string, string | boolean | undefined>,
+  io: CliIo,
+  s: Style,
+): Promise<number> {
+  const list = await client.experiments.list({
+    ...(str(v.name) !== undefined ? { name: str(v.name) } : {}),
+    ...(str(v.run) !== undefined ? { runName: str(v.run) } : {}),
+  });
   if (v.json) {
     io.stdout(`${JSON.stringify(list, null, 2)}\n`);
     return 0;
@@ -728,7 +807,9 @@ async function experiments(client: TraceIngestClient, v: Record<string, string |
   const lines: string[] = [];
   for (const e of list) {
     const status = e.status === 'completed' ? s.green(e.status) : e.status === 'failed' ? s.red(e.status) : s.yellow(e.status);
-    lines.push(`${s.bold(e.name)} ${s.dim('run')} ${e.run_name}  ${status}  ${s.dim(e.created_at)}  ${e.num_samples === null ? s.dim('not finished') : `${e.num_samples} sample${e.num_samples === 1 ? '' : 's'}`}  ${s.dim(e.uuid)}`);
+    lines.push(
+      `${s.bold(e.name)} ${s.dim('run')} ${e.run_name}  ${status}  ${s.dim(e.created_at)}  ${e.num_samples === null ? s.dim('not finished') : `${e.num_samples} sample${e.num_samples === 1 ? '' : 's'}`}  ${s.dim(e.uuid)}`,
+    );
     for (const p of e.pinned_stats) {
       const digits = p.var1 === 'cost' ? 5 : 2;
       lines.push(`  ${p.operation === 'custom' ? p.var1 : `${p.operation} ${p.var1}`}: ${p.value.toFixed(digits)}`);
@@ -749,6 +830,5 @@ export async function run(): Promise<void> {
     process.exitCode = 1;
   }
 }
-
 
 if (isEntryPoint(import.meta.url)) await run();

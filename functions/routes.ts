@@ -15,7 +15,17 @@ import { SpanInput } from './domain/parea/span.js';
 import { TraceLogUpdate } from './domain/parea/index.js';
 import { CreateTracesRequest, PresignRequest } from './domain/uploads/upload-request.js';
 import * as wire from './domain/wire.js';
-import { CreateEvaluationBody, EvaluationResultBody, ExperimentLogsQuery, ExportSpansQuery, ExportTracesQuery, JobBody, ListEvaluationsQuery, ListExperimentsQuery, PareaProjectBody } from './shared/requests.js';
+import {
+  CreateEvaluationBody,
+  EvaluationResultBody,
+  ExperimentLogsQuery,
+  ExportSpansQuery,
+  ExportTracesQuery,
+  JobBody,
+  ListEvaluationsQuery,
+  ListExperimentsQuery,
+  PareaProjectBody,
+} from './shared/requests.js';
 import { StatsQuerySchema } from './domain/stats.js';
 import { CreateExperimentBody, FinishExperimentBody, ListExperimentsBody } from './domain/parea/experiments.js';
 import { QueryParamsBody } from './domain/parea/index.js';
@@ -74,7 +84,14 @@ function catalogue(entries: ReadonlyArray<[HttpMethod, string, string, string]>)
 }
 
 export const routes: readonly RouteDef[] = [
-  { method: 'GET', path: '/health', handler: 'health', auth: 'none', summary: 'Whether the API answers (no key needed)', answers: [{ status: 200, schema: wire.HealthAnswer, description: 'up' }] },
+  {
+    method: 'GET',
+    path: '/health',
+    handler: 'health',
+    auth: 'none',
+    summary: 'Whether the API answers (no key needed)',
+    answers: [{ status: 200, schema: wire.HealthAnswer, description: 'up' }],
+  },
   {
     method: 'GET',
     path: '/api/v1/openapi.json',
@@ -136,9 +153,16 @@ export const routes: readonly RouteDef[] = [
     path: `${PROJECT}/traces/export`,
     handler: 'exportTraces',
     auth: 'apiKey',
-    summary: "Every trace matching the list's filters as JSON Lines (application/x-ndjson), oldest first, as much as one answer holds; X-Next-Cursor goes on with the same anchored range",
+    summary:
+      "Every trace matching the list's filters as JSON Lines (application/x-ndjson), oldest first, as much as one answer holds; X-Next-Cursor goes on with the same anchored range",
     query: ExportTracesQuery,
-    answers: [{ status: 200, description: 'JSON Lines: one trace (as GET .../traces/{traceId} answers it) per line; X-Export-Lines, and X-Next-Cursor while more follow' }],
+    answers: [
+      {
+        status: 200,
+        description:
+          'JSON Lines: one trace (as GET .../traces/{traceId} answers it) per line; X-Export-Lines, and X-Next-Cursor while more follow',
+      },
+    ],
   },
   {
     method: 'GET',
@@ -242,7 +266,8 @@ export const routes: readonly RouteDef[] = [
     handler: 'createJob',
     operationId: 'createExport',
     auth: 'apiKey',
-    summary: "Starts an export job: the traces matching the list's filters (or an experiment's spans) as JSON Lines in S3; dry_run only counts",
+    summary:
+      "Starts an export job: the traces matching the list's filters (or an experiment's spans) as JSON Lines in S3; dry_run only counts",
     body: JobBody,
     answers: [
       { status: 202, schema: wire.JobAnswer, description: 'the job: follow `poll` (Location)' },
@@ -264,7 +289,8 @@ export const routes: readonly RouteDef[] = [
     handler: 'createJob',
     operationId: 'createDeletion',
     auth: 'apiKey',
-    summary: "Starts a deletion job: every trace matching the list's filters (or an experiment's spans), each as a single delete would; a filter, an experiment_uuid or all: true is required; dry_run only counts",
+    summary:
+      "Starts a deletion job: every trace matching the list's filters (or an experiment's spans), each as a single delete would; a filter, an experiment_uuid or all: true is required; dry_run only counts",
     body: JobBody,
     answers: [
       { status: 202, schema: wire.JobAnswer, description: 'the job: follow `poll` (Location)' },
@@ -342,7 +368,7 @@ export const routes: readonly RouteDef[] = [
     path: `${PAREA}/experiment`,
     handler: 'createExperiment',
     auth: 'apiKey',
-    summary: 'Creates an experiment (running) in the key\'s project; a retried create of the same running one answers it again',
+    summary: "Creates an experiment (running) in the key's project; a retried create of the same running one answers it again",
     body: CreateExperimentBody,
     answers: [{ status: 200, schema: wire.Experiment, description: 'the experiment, with its uuid' }],
   },
@@ -378,7 +404,7 @@ export const routes: readonly RouteDef[] = [
     path: `${PAREA}/feedback`,
     handler: 'recordFeedback',
     auth: 'apiKey',
-    summary: "A score on a span: its feedback_score (filterable); name and comment kept in its metadata",
+    summary: 'A score on a span: its feedback_score (filterable); name and comment kept in its metadata',
     body: FeedbackBody,
     answers: [{ status: 200, schema: wire.EmptyObject, description: 'recorded' }],
   },
@@ -387,7 +413,8 @@ export const routes: readonly RouteDef[] = [
     path: `${PAREA}/get_trace_logs`,
     handler: 'getTraceLogs',
     auth: 'apiKey',
-    summary: "One page of the project's root trees (the SDKs' QueryParams: filter, time range, status, page, sort), from the root index (gzip when accepted)",
+    summary:
+      "One page of the project's root trees (the SDKs' QueryParams: filter, time range, status, page, sort), from the root index (gzip when accepted)",
     body: QueryParamsBody,
     answers: [{ status: 200, schema: wire.TraceLogPage, description: 'a page of trees' }],
   },
@@ -397,7 +424,7 @@ export const routes: readonly RouteDef[] = [
     path: `${PAREA}/trace_log/langchain`,
     handler: 'recordLangchainRun',
     auth: 'apiKey',
-    summary: 'A LangChain run tree (the SDKs\' LangChain tracer): each run stored as a span, under the same tree rules',
+    summary: "A LangChain run tree (the SDKs' LangChain tracer): each run stored as a span, under the same tree rules",
     body: LangchainRunBody,
     answers: [{ status: 200, schema: wire.EmptyObject, description: 'recorded' }],
   },
@@ -408,7 +435,8 @@ export const routes: readonly RouteDef[] = [
     path: '/otel/v1/traces',
     handler: 'otlpTraces',
     auth: 'apiKeyInRoute',
-    summary: 'OTLP/HTTP trace export (application/x-protobuf or application/json, gzip allowed): an ExportTraceServiceResponse in the request\'s encoding',
+    summary:
+      "OTLP/HTTP trace export (application/x-protobuf or application/json, gzip allowed): an ExportTraceServiceResponse in the request's encoding",
     answers: [{ status: 200, description: 'ExportTraceServiceResponse (partial_success when spans were refused)' }],
   },
 ];

@@ -103,7 +103,10 @@ function isUnset(value: unknown): boolean {
 function parseStage(value: unknown): string {
   if (isUnset(value)) return DEFAULTS.stage;
   if (typeof value !== 'string' || !/^[a-z][a-z0-9-]{0,31}$/.test(value)) {
-    throw new ConfigError(CONTEXT_KEYS.stage, `expected a lower-case name like "dev" or "prod" (a-z, 0-9, -), got ${JSON.stringify(value)}`);
+    throw new ConfigError(
+      CONTEXT_KEYS.stage,
+      `expected a lower-case name like "dev" or "prod" (a-z, 0-9, -), got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -144,7 +147,10 @@ function parseOrigins(value: unknown): readonly string[] {
         throw new ConfigError(CONTEXT_KEYS.corsOrigins, `not valid JSON: ${text}`);
       }
     } else {
-      list = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      list = text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
     }
   }
   if (!Array.isArray(list) || list.length === 0 || !list.every((o): o is string => typeof o === 'string')) {
@@ -152,7 +158,10 @@ function parseOrigins(value: unknown): readonly string[] {
   }
   for (const origin of list) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new ConfigError(CONTEXT_KEYS.corsOrigins, `"${origin}" is not "*" or an origin like https://app.example.com (no path, no trailing slash)`);
+      throw new ConfigError(
+        CONTEXT_KEYS.corsOrigins,
+        `"${origin}" is not "*" or an origin like https://app.example.com (no path, no trailing slash)`,
+      );
     }
   }
   return [...new Set(list)];

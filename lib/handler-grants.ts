@@ -83,7 +83,14 @@ export const HANDLER_GRANTS: Readonly<Record<string, readonly HandlerGrant[]>> =
   // Jobs (functions/domain/jobs.ts): a step reads and deletes traces as the delete route does, writes export parts
   // (multipart: s3:PutObject) and carry objects under exports/, reads offloaded documents, and sends the next step.
   // A search filter reads the index, as the list's does.
-  [workerHandlers.jobWorker]: [tableReadWrite, objectsReadWrite(EXPORTS_PREFIX), objectsRead(PAYLOADS_PREFIX), objectsDelete(PAYLOADS_PREFIX), jobQueueSend, searchIndexRead],
+  [workerHandlers.jobWorker]: [
+    tableReadWrite,
+    objectsReadWrite(EXPORTS_PREFIX),
+    objectsRead(PAYLOADS_PREFIX),
+    objectsDelete(PAYLOADS_PREFIX),
+    jobQueueSend,
+    searchIndexRead,
+  ],
   // Puts the job item and its first step's message; a dry run counts with Query.
   createJob: [tableReadWrite, jobQueueSend, searchIndexRead],
   // Reads the job item; a completed export's download URL is signed with this role (s3:GetObject under exports/).
@@ -187,7 +194,9 @@ export function applyGrants(grantee: IGrantable, grants: readonly HandlerGrant[]
           throw new Error(`Object grant prefix "${grant.prefix}" must end with "/" and contain no wildcard`);
         }
         const objects = targets.bucket.arnForObjects(`${grant.prefix}*`);
-        grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: [...OBJECT_ACTIONS[grant.access]], resources: [objects] }));
+        grantee.grantPrincipal.addToPrincipalPolicy(
+          new PolicyStatement({ actions: [...OBJECT_ACTIONS[grant.access]], resources: [objects] }),
+        );
         acknowledgeObjectPrefix(grantee, objects, grant.prefix);
         break;
       }
@@ -199,7 +208,9 @@ export function applyGrants(grantee: IGrantable, grants: readonly HandlerGrant[]
         if (!targets.searchCommitTable) throw new Error('a searchIndex grant needs the search commit table');
         const objects = targets.bucket.arnForObjects(`${SEARCH_PREFIX}*`);
         const principal = grantee.grantPrincipal;
-        principal.addToPrincipalPolicy(new PolicyStatement({ actions: [...SEARCH_INDEX_ACTIONS.objects[grant.access]], resources: [objects] }));
+        principal.addToPrincipalPolicy(
+          new PolicyStatement({ actions: [...SEARCH_INDEX_ACTIONS.objects[grant.access]], resources: [objects] }),
+        );
         principal.addToPrincipalPolicy(
           new PolicyStatement({
             actions: ['s3:ListBucket'],
@@ -207,7 +218,12 @@ export function applyGrants(grantee: IGrantable, grants: readonly HandlerGrant[]
             conditions: { StringLike: { 's3:prefix': [`${SEARCH_PREFIX}*`] } },
           }),
         );
-        principal.addToPrincipalPolicy(new PolicyStatement({ actions: [...SEARCH_INDEX_ACTIONS.commitTable[grant.access]], resources: [targets.searchCommitTable.tableArn] }));
+        principal.addToPrincipalPolicy(
+          new PolicyStatement({
+            actions: [...SEARCH_INDEX_ACTIONS.commitTable[grant.access]],
+            resources: [targets.searchCommitTable.tableArn],
+          }),
+        );
         acknowledgeObjectPrefix(grantee, objects, SEARCH_PREFIX);
         break;
       }

@@ -18,7 +18,9 @@ export const MIN_ACKNOWLEDGEMENT_REASON = 20;
 
 export function acknowledge(scope: IConstruct, id: string, reason: string): void {
   if (!/^AwsSolutions-[A-Z]+\d+(\[.+\])?$/.test(id)) {
-    throw new Error(`cdk-nag acknowledgement "${id}" is not an AwsSolutions rule id like AwsSolutions-S1 or AwsSolutions-IAM5[Resource::…]`);
+    throw new Error(
+      `cdk-nag acknowledgement "${id}" is not an AwsSolutions rule id like AwsSolutions-S1 or AwsSolutions-IAM5[Resource::…]`,
+    );
   }
   checkReason(scope, id, reason);
   Validations.of(scope).acknowledge({ id, reason });
@@ -26,7 +28,9 @@ export function acknowledge(scope: IConstruct, id: string, reason: string): void
 
 function checkReason(scope: IConstruct, id: string, reason: string): void {
   if (reason.trim().length < MIN_ACKNOWLEDGEMENT_REASON) {
-    throw new Error(`cdk-nag acknowledgement ${id} on ${scope.node.path} needs a written reason of at least ${MIN_ACKNOWLEDGEMENT_REASON} characters`);
+    throw new Error(
+      `cdk-nag acknowledgement ${id} on ${scope.node.path} needs a written reason of at least ${MIN_ACKNOWLEDGEMENT_REASON} characters`,
+    );
   }
 }
 

@@ -70,12 +70,17 @@ export function installSearchEngineModules(outputDir, platform = 'linux-arm64-gn
     if (!version || !integrity) throw new Error(`package-lock.json gives no version and integrity for ${native}`);
     const work = mkdtempSync(join(tmpdir(), 'search-engine-'));
     try {
-      execFileSync('npm', ['pack', `${native}@${version}`, '--pack-destination', work, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      execFileSync('npm', ['pack', `${native}@${version}`, '--pack-destination', work, '--silent'], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
       const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
       if (!tarball) throw new Error(`npm pack ${native}@${version} wrote no tarball`);
       const [algorithm, expected] = integrity.split('-');
-      const actual = createHash(/** @type {string} */ (algorithm)).update(readFileSync(join(work, tarball))).digest('base64');
-      if (actual !== expected) throw new Error(`${native}@${version}: the tarball's ${algorithm} is ${actual}, package-lock.json says ${expected}`);
+      const actual = createHash(/** @type {string} */ (algorithm))
+        .update(readFileSync(join(work, tarball)))
+        .digest('base64');
+      if (actual !== expected)
+        throw new Error(`${native}@${version}: the tarball's ${algorithm} is ${actual}, package-lock.json says ${expected}`);
       mkdirSync(target, { recursive: true });
       execFileSync('tar', ['-xzf', join(work, tarball), '-C', target, '--strip-components=1']);
     } finally {
@@ -89,5 +94,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const [outputDir, platform] = process.argv.slice(2);
   if (!outputDir) throw new Error('usage: node lib/search-engine-modules.mjs <outputDir> [platform]');
   const { packages } = installSearchEngineModules(outputDir, platform);
-  process.stdout.write(`search engine modules: ${packages.length} packages into ${join(outputDir, 'node_modules')} (${dirname(packages.at(-1) ?? '')})\n`);
+  process.stdout.write(
+    `search engine modules: ${packages.length} packages into ${join(outputDir, 'node_modules')} (${dirname(packages.at(-1) ?? '')})\n`,
+  );
 }

@@ -17,7 +17,13 @@ export const SEARCH_ENGINE_MODULES = ['@lancedb/lancedb', 'apache-arrow'] as con
  * The functions that search (the traces list; an export, a deletion and its count, which take the list's
  * matches of a `search`) or index: the only ones that carry the engine.
  */
-export const SEARCH_ENGINE_HANDLERS: readonly string[] = ['listTraces', 'exportTraces', 'createJob', workerHandlers.jobWorker, workerHandlers.searchIndexer];
+export const SEARCH_ENGINE_HANDLERS: readonly string[] = [
+  'listTraces',
+  'exportTraces',
+  'createJob',
+  workerHandlers.jobWorker,
+  workerHandlers.searchIndexer,
+];
 
 /** LanceDB's build for the functions' architecture (lib/constructs/trace-function.ts: ARM_64). */
 export const SEARCH_ENGINE_PLATFORM = 'linux-arm64-gnu';

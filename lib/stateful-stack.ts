@@ -47,7 +47,13 @@ export class StatefulStack extends Stack {
       lifecycleRules:
         config.logRetention === RetentionDays.INFINITE
           ? []
-          : [{ id: 'expire-access-logs', expiration: Duration.days(config.logRetention), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+          : [
+              {
+                id: 'expire-access-logs',
+                expiration: Duration.days(config.logRetention),
+                abortIncompleteMultipartUploadAfter: Duration.days(1),
+              },
+            ],
     });
     // cdk-nag's S1 does not flag a bucket that is itself a server access log destination: nothing to acknowledge.
 
@@ -124,6 +130,11 @@ function lifecycleRules(retentionDays: number): LifecycleRule[] {
     // Export files: their download outlives the job's own record by nothing (functions/domain/expiry.ts JOB_KEEP_DAYS).
     expire(EXPORTS_PREFIX, JOB_KEEP_DAYS),
     // The search index's files the engine removed (old versions, compacted fragments): the bucket is versioned.
-    { id: 'expire-removed-search-files', prefix: SEARCH_PREFIX, noncurrentVersionExpiration: Duration.days(1), expiredObjectDeleteMarker: true },
+    {
+      id: 'expire-removed-search-files',
+      prefix: SEARCH_PREFIX,
+      noncurrentVersionExpiration: Duration.days(1),
+      expiredObjectDeleteMarker: true,
+    },
   ];
 }

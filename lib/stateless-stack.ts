@@ -37,7 +37,13 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { MAX_FILE_BYTES } from '../functions/domain/limits.js';
-import { AUTHORIZER_CACHE_TTL_MS, CREATE_INGEST_BUDGET_MS, EXPORT_PART_BYTES, JOB_STALL_MS, JOB_STEP_BUDGET_MS } from '../functions/shared/env-defaults.js';
+import {
+  AUTHORIZER_CACHE_TTL_MS,
+  CREATE_INGEST_BUDGET_MS,
+  EXPORT_PART_BYTES,
+  JOB_STALL_MS,
+  JOB_STEP_BUDGET_MS,
+} from '../functions/shared/env-defaults.js';
 import { INGEST_PREFIXES, routes, workerHandlers, type RouteAuth } from '../functions/routes.js';
 import type { AppConfig } from './config.js';
 import { TraceFunction } from './constructs/trace-function.js';
@@ -76,8 +82,14 @@ export const RETENTION_SWEEP_SCHEDULE = Duration.hours(1);
 export const JOB_WORKER_SIZING: FunctionSizing = { memorySize: 1024, timeout: Duration.minutes(5) };
 /** AWS guidance for SQS → Lambda: visibility ≥ 6 × function timeout; a crashed step is delivered again after it. */
 export const JOB_VISIBILITY_TIMEOUT = Duration.seconds(6 * JOB_WORKER_SIZING.timeout.toSeconds());
-if (JOB_STEP_BUDGET_MS * 2 > JOB_WORKER_SIZING.timeout.toMilliseconds() || JOB_STALL_MS <= JOB_WORKER_SIZING.timeout.toMilliseconds() || JOB_STALL_MS >= JOB_VISIBILITY_TIMEOUT.toMilliseconds()) {
-  throw new Error(`JOB_STEP_BUDGET_MS ${JOB_STEP_BUDGET_MS} and JOB_STALL_MS ${JOB_STALL_MS} no longer fit the job worker's ${JOB_WORKER_SIZING.timeout.toSeconds()} s timeout and its queue's visibility timeout`);
+if (
+  JOB_STEP_BUDGET_MS * 2 > JOB_WORKER_SIZING.timeout.toMilliseconds() ||
+  JOB_STALL_MS <= JOB_WORKER_SIZING.timeout.toMilliseconds() ||
+  JOB_STALL_MS >= JOB_VISIBILITY_TIMEOUT.toMilliseconds()
+) {
+  throw new Error(
+    `JOB_STEP_BUDGET_MS ${JOB_STEP_BUDGET_MS} and JOB_STALL_MS ${JOB_STALL_MS} no longer fit the job worker's ${JOB_WORKER_SIZING.timeout.toSeconds()} s timeout and its queue's visibility timeout`,
+  );
 }
 /**
  * The search indexer: a round reads an upload's traces and builds its entries in memory, and a seal
@@ -303,7 +315,11 @@ export class StatelessStack extends Stack {
     }
     acknowledgeNotificationsHandler(this);
 
-    this.jobDeadLetterQueue = new Queue(this, 'JobDeadLetterQueue', { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    this.jobDeadLetterQueue = new Queue(this, 'JobDeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
     this.jobQueue = new Queue(this, 'JobQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -342,7 +358,9 @@ export class StatelessStack extends Stack {
       return fn;
     };
 
-    this.ingestFunction = addFunction(workerHandlers.ingest, sizingFor(workerHandlers.ingest), { MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT) });
+    this.ingestFunction = addFunction(workerHandlers.ingest, sizingFor(workerHandlers.ingest), {
+      MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
+    });
     this.ingestFunction.function.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: INGEST_EVENT_SOURCE.batchSize,
@@ -351,7 +369,9 @@ export class StatelessStack extends Stack {
         reportBatchItemFailures: true,
       }),
     );
-    this.authorizerFunction = addFunction(workerHandlers.authorizer, sizingFor(workerHandlers.authorizer), { AUTHORIZER_CACHE_TTL_MS: String(AUTHORIZER_CACHE_TTL_MS) });
+    this.authorizerFunction = addFunction(workerHandlers.authorizer, sizingFor(workerHandlers.authorizer), {
+      AUTHORIZER_CACHE_TTL_MS: String(AUTHORIZER_CACHE_TTL_MS),
+    });
 
     // ---- jobs: export and delete by filter, one queue message per step (functions/domain/jobs.ts) ----
     this.jobWorkerFunction = addFunction(workerHandlers.jobWorker, sizingFor(workerHandlers.jobWorker), {
@@ -457,7 +477,11 @@ export class StatelessStack extends Stack {
       }
       let integration = integrations.get(route.handler);
       if (!integration) {
-        const fn = addFunction(route.handler, sizingFor(route.handler), Object.hasOwn(ROUTE_ENVIRONMENT, route.handler) ? ROUTE_ENVIRONMENT[route.handler] : {});
+        const fn = addFunction(
+          route.handler,
+          sizingFor(route.handler),
+          Object.hasOwn(ROUTE_ENVIRONMENT, route.handler) ? ROUTE_ENVIRONMENT[route.handler] : {},
+        );
         integration = new HttpLambdaIntegration(`${pascalCase(route.handler)}Integration`, fn.function);
         integrations.set(route.handler, integration);
       }
@@ -498,7 +522,12 @@ export class StatelessStack extends Stack {
       this.alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
     }
     const notify = new SnsAction(this.alarmTopic);
-    const alarm = (name: keyof typeof ALARMS, metric: Metric | MathExpression, description: string, operator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD): Alarm => {
+    const alarm = (
+      name: keyof typeof ALARMS,
+      metric: Metric | MathExpression,
+      description: string,
+      operator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    ): Alarm => {
       const spec = ALARMS[name];
       const a = new Alarm(this, `${pascalCase(name)}Alarm`, {
         alarmDescription: `trace-ingest ${config.stage}: ${description}`,
@@ -519,17 +548,43 @@ export class StatelessStack extends Stack {
         this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),
         'ingest dead-letter queue has messages (uploads that failed 5 deliveries)',
       ),
-      ingestErrors: alarm('ingestErrors', this.ingestFunction.function.metricErrors({ statistic: 'Sum' }), 'ingest worker invocation errors'),
-      ingestThrottles: alarm('ingestThrottles', this.ingestFunction.function.metricThrottles({ statistic: 'Sum' }), 'ingest worker throttled'),
+      ingestErrors: alarm(
+        'ingestErrors',
+        this.ingestFunction.function.metricErrors({ statistic: 'Sum' }),
+        'ingest worker invocation errors',
+      ),
+      ingestThrottles: alarm(
+        'ingestThrottles',
+        this.ingestFunction.function.metricThrottles({ statistic: 'Sum' }),
+        'ingest worker throttled',
+      ),
       retentionSweepErrors: alarm(
         'retentionSweepErrors',
         this.retentionSweepFunction.function.metricErrors({ statistic: 'Sum' }),
         'retention sweep invocation errors',
       ),
-      ingestLagP95Ms: alarm('ingestLagP95Ms', ingestMetrics.lag('p95'), `ingest lag (object creation to completion) p95 above ${ALARMS.ingestLagP95Ms.threshold / 60_000} minutes for 15 minutes`, ComparisonOperator.GREATER_THAN_THRESHOLD),
-      badLineRatePercent: alarm('badLineRatePercent', ingestMetrics.badLineRate(ALARMS.badLineRatePercent.period), `more than ${ALARMS.badLineRatePercent.threshold}% of ingested lines were bad in 15 minutes`, ComparisonOperator.GREATER_THAN_THRESHOLD),
-      jobDeadLetters: alarm('jobDeadLetters', this.jobDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }), 'job dead-letter queue has messages (job steps that failed 5 deliveries)'),
-      jobWorkerErrors: alarm('jobWorkerErrors', this.jobWorkerFunction.function.metricErrors({ statistic: 'Sum' }), 'job worker invocation errors'),
+      ingestLagP95Ms: alarm(
+        'ingestLagP95Ms',
+        ingestMetrics.lag('p95'),
+        `ingest lag (object creation to completion) p95 above ${ALARMS.ingestLagP95Ms.threshold / 60_000} minutes for 15 minutes`,
+        ComparisonOperator.GREATER_THAN_THRESHOLD,
+      ),
+      badLineRatePercent: alarm(
+        'badLineRatePercent',
+        ingestMetrics.badLineRate(ALARMS.badLineRatePercent.period),
+        `more than ${ALARMS.badLineRatePercent.threshold}% of ingested lines were bad in 15 minutes`,
+        ComparisonOperator.GREATER_THAN_THRESHOLD,
+      ),
+      jobDeadLetters: alarm(
+        'jobDeadLetters',
+        this.jobDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),
+        'job dead-letter queue has messages (job steps that failed 5 deliveries)',
+      ),
+      jobWorkerErrors: alarm(
+        'jobWorkerErrors',
+        this.jobWorkerFunction.function.metricErrors({ statistic: 'Sum' }),
+        'job worker invocation errors',
+      ),
       searchIndexerErrors: alarm(
         'searchIndexerErrors',
         this.searchIndexerFunction.function.metricErrors({ statistic: 'Sum' }),
@@ -565,7 +620,10 @@ export class StatelessStack extends Stack {
     });
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl, description: 'Ingest queue' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'Ingest dead-letter queue' });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Alarm notifications (subscribe more endpoints here)' });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarmTopic.topicArn,
+      description: 'Alarm notifications (subscribe more endpoints here)',
+    });
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName, description: 'CloudWatch dashboard' });
     new CfnOutput(this, 'ApiAccessLogGroup', { value: this.accessLogGroup.logGroupName, description: 'HTTP API access logs' });
   }

@@ -8,7 +8,9 @@ import { viewerCsp } from '../web/csp.js';
 import { httpEvent } from './events.js';
 
 type HttpHandlerFn = (event: HttpEvent) => Promise<HttpResult | string | Record<string, unknown>>;
-type AuthorizerFn = (event: { headers: Record<string, string | undefined> }) => Promise<{ isAuthorized: boolean; context?: Record<string, unknown> }>;
+type AuthorizerFn = (event: {
+  headers: Record<string, string | undefined>;
+}) => Promise<{ isAuthorized: boolean; context?: Record<string, unknown> }>;
 
 /**
  * A synchronous Lambda invocation carries at most 6 MB (6,291,456 bytes): the whole event, its body
@@ -83,7 +85,10 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
  * API-key authorizer, then the route's Lambda handler with an API Gateway
  * HTTP API (payload v2) event, and writes its answer.
  */
-export async function startApiServer(options: { port: number; host?: string }): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
+export async function startApiServer(options: {
+  port: number;
+  host?: string;
+}): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
   // Most specific first: a static segment wins over a parameter, as on API Gateway.
   const compiled = routes.map(compile).sort((a, b) => a.params.length - b.params.length);
   const authorizer = await loadHandler<AuthorizerFn>(workerHandlers.authorizer);
@@ -115,7 +120,17 @@ export async function startApiServer(options: { port: number; host?: string }): 
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? [408, 'request_timeout']
           : [400, 'bad_request'];
-    const body = JSON.stringify({ error: { code, message: status === 431 ? 'the request headers are too large' : status === 408 ? 'the request took too long to arrive' : 'the request is not valid HTTP' } });
+    const body = JSON.stringify({
+      error: {
+        code,
+        message:
+          status === 431
+            ? 'the request headers are too large'
+            : status === 408
+              ? 'the request took too long to arrive'
+              : 'the request is not valid HTTP',
+      },
+    });
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
@@ -193,7 +208,12 @@ export async function startApiServer(options: { port: number; host?: string }): 
     // The event beyond its body (headers, context) takes a few KB: the body gets the rest of Lambda's 6 MB.
     const headerBytes = 4096 + Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 8, 0) + url.search.length * 2;
     if (bodyBuf.length > 0 && eventBodyBytes(bodyBuf, isText) + headerBytes > MAX_EVENT_BYTES) {
-      return sendError(res, 413, 'payload_too_large', `the request body is over what one Lambda invocation carries (${MAX_EVENT_BYTES} bytes with the event around it)`);
+      return sendError(
+        res,
+        413,
+        'payload_too_large',
+        `the request body is over what one Lambda invocation carries (${MAX_EVENT_BYTES} bytes with the event around it)`,
+      );
     }
     const event = httpEvent({
       method,
@@ -264,7 +284,12 @@ function viewerFiles(): Promise<Map<string, ViewerFile>> {
   viewer ??= import('../web/build.js').then(async ({ buildViewer }) => {
     const files = new Map((await buildViewer()).map((f) => [f.path, f]));
     // The API is this same origin (on AWS the CDK app writes the API's URL here).
-    files.set('/config.json', { path: '/config.json', contents: new TextEncoder().encode('{"apiUrl":""}\n'), contentType: 'application/json; charset=utf-8', immutable: false });
+    files.set('/config.json', {
+      path: '/config.json',
+      contents: new TextEncoder().encode('{"apiUrl":""}\n'),
+      contentType: 'application/json; charset=utf-8',
+      immutable: false,
+    });
     return files;
   });
   viewer.catch(() => (viewer = undefined));

@@ -3,12 +3,23 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { INDEXES, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/dynamo/schema.js';
 import { markCurrent, migrateTable, schemaVersion, SCHEMA_VERSION } from '../functions/adapters/dynamo/migration.js';
 import { newDocumentClient } from '../functions/adapters/clients.js';
 
-type SpawnFn = (command: string, args: string[], options: { cwd: string; detached: boolean; stdio: 'pipe' | 'ignore' | 'inherit' }) => ChildProcess;
+type SpawnFn = (
+  command: string,
+  args: string[],
+  options: { cwd: string; detached: boolean; stdio: 'pipe' | 'ignore' | 'inherit' },
+) => ChildProcess;
 interface DynamoDbLocalSpawnOptions {
   path?: string | null;
   port?: number;
@@ -87,7 +98,12 @@ export async function startDynamoDbLocal(options: { port: number; dir: string | 
   };
 
   const endpoint = `http://127.0.0.1:${options.port}`;
-  const probe = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  const probe = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited !== null) throw new Error(`DynamoDB Local exited (${exited}) while starting. Is Java 17+ installed?\n${output}`);
@@ -180,7 +196,8 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, log
             { AttributeName: i.partitionKey, KeyType: 'HASH' },
             { AttributeName: i.sortKey, KeyType: 'RANGE' },
           ],
-          Projection: i.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...i.projection] },
+          Projection:
+            i.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...i.projection] },
         })),
       }),
     );
@@ -188,5 +205,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, log
     if (!(err instanceof ResourceInUseException)) throw err;
   }
   await markCurrent(doc, tableName);
-  await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } })).catch(() => {});
+  await client
+    .send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }))
+    .catch(() => {});
 }

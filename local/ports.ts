@@ -61,5 +61,7 @@ export async function assertPortsFree(ports: Record<LocalService, number>): Prom
 /** Whether starting a server failed because its port was taken meanwhile. */
 export function isAddressInUse(err: unknown): boolean {
   if (err instanceof PortTakenError) return true;
-  return /EADDRINUSE|address already in use/i.test(err instanceof Error ? `${err.message} ${(err as NodeJS.ErrnoException).code ?? ''}` : String(err));
+  return /EADDRINUSE|address already in use/i.test(
+    err instanceof Error ? `${err.message} ${(err as NodeJS.ErrnoException).code ?? ''}` : String(err),
+  );
 }

@@ -143,10 +143,18 @@ export class LocalQueue {
     if (this.stopped) return; // stays journaled; delivered again on the next start
     const reason = thrown ?? this.options.reasonFor?.(message.messageId) ?? 'the consumer reported the message as failed';
     if (message.receiveCount >= this.maxReceiveCount) {
-      const dead: DeadLetter = { messageId: message.messageId, body: message.body, receiveCount: message.receiveCount, reason, failedAt: new Date().toISOString() };
+      const dead: DeadLetter = {
+        messageId: message.messageId,
+        body: message.body,
+        receiveCount: message.receiveCount,
+        reason,
+        failedAt: new Date().toISOString(),
+      };
       this.deadLetters.push(dead);
       if (this.options.dir) appendFileSync(join(this.options.dir, 'dead-letters.jsonl'), `${JSON.stringify(dead)}\n`);
-      console.error(`[queue] message ${message.messageId} moved to the dead-letter record after ${message.receiveCount} deliveries: ${reason}`);
+      console.error(
+        `[queue] message ${message.messageId} moved to the dead-letter record after ${message.receiveCount} deliveries: ${reason}`,
+      );
       return this.forget(message);
     }
     const delay = (this.options.retryDelayMs ?? defaultDelay)(message.receiveCount);
@@ -159,7 +167,13 @@ export class LocalQueue {
   }
 
   private record(m: Message): SQSRecord {
-    return sqsRecord({ messageId: m.messageId, body: m.body, receiveCount: m.receiveCount, sentAt: m.sentAt, ...(this.options.queueArn ? { queueArn: this.options.queueArn } : {}) });
+    return sqsRecord({
+      messageId: m.messageId,
+      body: m.body,
+      receiveCount: m.receiveCount,
+      sentAt: m.sentAt,
+      ...(this.options.queueArn ? { queueArn: this.options.queueArn } : {}),
+    });
   }
 
   private persist(m: Message): void {
@@ -187,4 +201,3 @@ function safeRead(file: string): string {
     return '';
   }
 }
-

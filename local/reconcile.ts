@@ -25,7 +25,12 @@ export async function reconcile(options: {
       const page = await options.s3.send(new ListObjectsV2Command({ Bucket: options.bucket, Prefix: prefix, ContinuationToken: token }));
       for (const obj of page.Contents ?? []) {
         if (!obj.Key || !obj.ETag) continue;
-        if (options.retentionDays !== undefined && obj.LastModified && obj.LastModified.getTime() < Date.now() - options.retentionDays * 86_400_000) continue;
+        if (
+          options.retentionDays !== undefined &&
+          obj.LastModified &&
+          obj.LastModified.getTime() < Date.now() - options.retentionDays * 86_400_000
+        )
+          continue;
         const where = locateObject(obj.Key);
         if (where.kind !== 'trace-file') continue;
         // The version the worker will name the upload by: the stored object's version id (local/s3.ts), else its ETag.

@@ -95,15 +95,22 @@ function guardLongKeys(server: S3rver): void {
   const resourcePath = store.getResourcePath.bind(store);
   store.getResourcePath = (bucket, key, resource) => {
     if (key !== undefined && !fitsLocalStore(key)) {
-      throw new S3Error('KeyTooLongError', `the local S3 stand-in (s3rver) keeps each key segment as a file name of at most ${NAME_MAX_BYTES} bytes, with a ${LONGEST_SUFFIX_BYTES}-byte suffix on the last one; this key does not fit (S3 itself takes it)`);
+      throw new S3Error(
+        'KeyTooLongError',
+        `the local S3 stand-in (s3rver) keeps each key segment as a file name of at most ${NAME_MAX_BYTES} bytes, with a ${LONGEST_SUFFIX_BYTES}-byte suffix on the last one; this key does not fit (S3 itself takes it)`,
+      );
     }
     if (key !== undefined && !keepsItsName(key)) {
-      throw new S3Error('InvalidArgument', 'the local S3 stand-in (s3rver) keeps keys as file paths: a key with an empty, "." or ".." segment would be stored under another key (S3 itself takes it as it is)');
+      throw new S3Error(
+        'InvalidArgument',
+        'the local S3 stand-in (s3rver) keeps keys as file paths: a key with an empty, "." or ".." segment would be stored under another key (S3 itself takes it as it is)',
+      );
     }
     return resourcePath(bucket, key, resource);
   };
   const getObject = store.getObject.bind(store);
-  store.getObject = (bucket, key, options) => (fitsLocalStore(key) && keepsItsName(key) ? getObject(bucket, key, options) : Promise.resolve(null));
+  store.getObject = (bucket, key, options) =>
+    fitsLocalStore(key) && keepsItsName(key) ? getObject(bucket, key, options) : Promise.resolve(null);
   const existsObject = store.existsObject.bind(store);
   store.existsObject = (bucket, key) => (fitsLocalStore(key) && keepsItsName(key) ? existsObject(bucket, key) : Promise.resolve(false));
 }
@@ -146,7 +153,8 @@ function emulateVersioning(server: S3rver): () => string | undefined {
     const [, bucket, ...rest] = ctx.path.split('/');
     if (!bucket || rest.length === 0 || rest.join('') === '') return next();
     const q = ctx.query;
-    const makesVersion = (ctx.method === 'PUT' && !('partNumber' in q) && !('tagging' in q) && !('acl' in q)) || (ctx.method === 'POST' && 'uploads' in q);
+    const makesVersion =
+      (ctx.method === 'PUT' && !('partNumber' in q) && !('tagging' in q) && !('acl' in q)) || (ctx.method === 'POST' && 'uploads' in q);
     if (makesVersion) {
       const versionId = randomBytes(24).toString('base64url');
       ctx.req.headers[VERSION_HEADER] = versionId; // s3rver keeps it with the object's metadata
@@ -168,7 +176,8 @@ function emulateVersioning(server: S3rver): () => string | undefined {
       }
       const stored = await store.getMetadata(decodeURIComponent(bucket), key).catch(() => null);
       if (stored && stored[VERSION_HEADER] !== wanted && wanted !== 'null') {
-        if (etags.get(wanted) !== stored.etag) throw new S3Error('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: wanted });
+        if (etags.get(wanted) !== stored.etag)
+          throw new S3Error('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: wanted });
         await next(); // the same bytes as the version asked for
         if (ctx.status === 200) ctx.set(VERSION_HEADER, wanted);
         return;

@@ -122,7 +122,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         ? Promise.resolve({ endpoint: o.dynamoEndpoint, stop: async () => {} })
         : startDynamoDbLocal({ port: o.dynamoPort, dir: o.persistDynamo === false ? null : join(dataDir, 'dynamodb') });
     // Both at once; when one fails the other is stopped too (a started Java must never be left running).
-    const [dynamoStart, s3Start] = await Promise.allSettled([startDynamo(), startLocalS3({ port: o.s3Port, dir: join(dataDir, 's3'), bucket }).catch(named('s3'))]);
+    const [dynamoStart, s3Start] = await Promise.allSettled([
+      startDynamo(),
+      startLocalS3({ port: o.s3Port, dir: join(dataDir, 's3'), bucket }).catch(named('s3')),
+    ]);
     if (dynamoStart.status === 'rejected') {
       if (s3Start.status === 'fulfilled') await s3Start.value.stop();
       throw dynamoStart.reason;
@@ -215,7 +218,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     }
 
     // Export and delete-by-filter jobs: the same worker handler on a queue of their own, as on AWS.
-    const jobWorker = makeJobWorker({ deps: () => ({ ...searchJobDeps(), ...(o.jobs ?? {}) }), maxReceiveCount: () => o.maxReceiveCount ?? MAX_RECEIVE_COUNT });
+    const jobWorker = makeJobWorker({
+      deps: () => ({ ...searchJobDeps(), ...(o.jobs ?? {}) }),
+      maxReceiveCount: () => o.maxReceiveCount ?? MAX_RECEIVE_COUNT,
+    });
     const jobQueue = new LocalQueue({
       dir: join(dataDir, 'job-queue'),
       consumer: jobWorker,
@@ -226,7 +232,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     stops.push(() => jobQueue.stop());
 
     // The search indexer: on AWS its own function started by the table's stream; here a job in this process.
-    const indexer = startLocalIndexer({ intervalMs: o.searchIndexerIntervalMs === 0 ? 2 ** 31 - 1 : (o.searchIndexerIntervalMs ?? 1_000), log });
+    const indexer = startLocalIndexer({
+      intervalMs: o.searchIndexerIntervalMs === 0 ? 2 ** 31 - 1 : (o.searchIndexerIntervalMs ?? 1_000),
+      log,
+    });
     stops.push(indexer.stop);
 
     const api = await startApiServer({ port: o.apiPort }).catch(named('api'));

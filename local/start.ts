@@ -36,7 +36,8 @@ const stack = await startLocalStack({
 /** The variable that moves each server to another port. */
 function explain(err: unknown): string {
   const variable: Record<LocalService, string> = { api: 'PORT', s3: 'S3_PORT', dynamodb: 'DYNAMODB_PORT' };
-  if (err instanceof PortTakenError) return `${err.message}. Set ${variable[err.service]} to another port (e.g. ${variable[err.service]}=${err.port + 1} npm start).`;
+  if (err instanceof PortTakenError)
+    return `${err.message}. Set ${variable[err.service]} to another port (e.g. ${variable[err.service]}=${err.port + 1} npm start).`;
   if (err instanceof DataDirInUseError) return err.message;
   return err instanceof Error ? err.message : String(err);
 }

@@ -9,7 +9,18 @@ import * as z from 'zod';
 import { uploadId as deriveUploadId } from '../functions/domain/ids.js';
 import { resolveConfig } from './config.js';
 import { errorFromAnswer, TraceIngestError } from './errors.js';
-import { backoffMs, DEFAULT_RETRY, parseJson, readJson, redact, retryAfterMs, send, type Call, type FetchLike, type RetryPolicy } from './http.js';
+import {
+  backoffMs,
+  DEFAULT_RETRY,
+  parseJson,
+  readJson,
+  redact,
+  retryAfterMs,
+  send,
+  type Call,
+  type FetchLike,
+  type RetryPolicy,
+} from './http.js';
 import { putStream } from './put.js';
 import {
   CreateTracesAnswer,
@@ -193,7 +204,8 @@ export class TraceIngestClient {
 
   readonly traces = {
     upload: (source: string | Buffer | Uint8Array | Readable, options: UploadOptions = {}) => this.#upload(source, options),
-    get: async (id: string): Promise<Trace> => readJson(await this.#call('GET', await this.#project(`/traces/${enc(id)}`)), Trace, 'get trace'),
+    get: async (id: string): Promise<Trace> =>
+      readJson(await this.#call('GET', await this.#project(`/traces/${enc(id)}`)), Trace, 'get trace'),
     list: async (filters: TraceFilters = {}): Promise<TraceList> =>
       readJson(await this.#call('GET', await this.#project(`/traces${listQuery(filters)}`)), TraceList, 'list traces'),
     iterate: (filters: Omit<TraceFilters, 'page' | 'cursor'> = {}) => this.#iterate(filters),
@@ -210,15 +222,20 @@ export class TraceIngestClient {
 
   /** Export jobs: the matching traces (or an experiment's spans) as one JSON Lines file in S3, with a download URL. */
   readonly exports = {
-    start: async (target: JobTarget = {}): Promise<JobAnswer> => readJson(await this.#call('POST', await this.#project('/exports'), jobBody(target)), JobAnswer, 'start export'),
-    get: async (id: string): Promise<JobAnswer> => readJson(await this.#call('GET', await this.#project(`/exports/${enc(id)}`)), JobAnswer, 'get export'),
+    start: async (target: JobTarget = {}): Promise<JobAnswer> =>
+      readJson(await this.#call('POST', await this.#project('/exports'), jobBody(target)), JobAnswer, 'start export'),
+    get: async (id: string): Promise<JobAnswer> =>
+      readJson(await this.#call('GET', await this.#project(`/exports/${enc(id)}`)), JobAnswer, 'get export'),
     /** Polls until the job ends; a failed job throws. */
-    wait: (id: string, options: { onProgress?: (p: JobProgress) => void; intervalMs?: number } = {}) => this.#wait((x) => this.exports.get(x), id, options),
+    wait: (id: string, options: { onProgress?: (p: JobProgress) => void; intervalMs?: number } = {}) =>
+      this.#wait((x) => this.exports.get(x), id, options),
     /** Streams a completed export's file to `path` (or answers its bytes when no path is given). */
     download: async (job: JobAnswer, path?: string): Promise<Buffer | void> => {
-      if (!job.download_url) throw new TraceIngestError(0, 'invalid_request', `export ${job.id} has no download URL yet (status ${job.status})`);
+      if (!job.download_url)
+        throw new TraceIngestError(0, 'invalid_request', `export ${job.id} has no download URL yet (status ${job.status})`);
       const res = await send(this.#fetch, { method: 'GET', url: job.download_url }, this.#retry);
-      if (!res.ok || !res.body) throw new TraceIngestError(res.status, 's3_get_failed', `GET ${redact(job.download_url)} answered ${res.status}`);
+      if (!res.ok || !res.body)
+        throw new TraceIngestError(res.status, 's3_get_failed', `GET ${redact(job.download_url)} answered ${res.status}`);
       if (path === undefined) return Buffer.from(await res.arrayBuffer());
       await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(path));
     },
@@ -228,10 +245,17 @@ export class TraceIngestClient {
   readonly deletions = {
     /** How many traces (or spans) match now, without deleting anything. */
     count: async (target: JobTarget): Promise<{ matching: number; exact: boolean }> =>
-      readJson(await this.#call('POST', await this.#project('/deletions'), { ...jobBody(target), dry_run: true }), MatchCount, 'count matches'),
-    start: async (target: JobTarget): Promise<JobAnswer> => readJson(await this.#call('POST', await this.#project('/deletions'), jobBody(target)), JobAnswer, 'start deletion'),
-    get: async (id: string): Promise<JobAnswer> => readJson(await this.#call('GET', await this.#project(`/deletions/${enc(id)}`)), JobAnswer, 'get deletion'),
-    wait: (id: string, options: { onProgress?: (p: JobProgress) => void; intervalMs?: number } = {}) => this.#wait((x) => this.deletions.get(x), id, options),
+      readJson(
+        await this.#call('POST', await this.#project('/deletions'), { ...jobBody(target), dry_run: true }),
+        MatchCount,
+        'count matches',
+      ),
+    start: async (target: JobTarget): Promise<JobAnswer> =>
+      readJson(await this.#call('POST', await this.#project('/deletions'), jobBody(target)), JobAnswer, 'start deletion'),
+    get: async (id: string): Promise<JobAnswer> =>
+      readJson(await this.#call('GET', await this.#project(`/deletions/${enc(id)}`)), JobAnswer, 'get deletion'),
+    wait: (id: string, options: { onProgress?: (p: JobProgress) => void; intervalMs?: number } = {}) =>
+      this.#wait((x) => this.deletions.get(x), id, options),
   };
 
   readonly uploads = {
@@ -295,7 +319,11 @@ export class TraceIngestClient {
         ...(result.completionTokens !== undefined ? { completion_tokens: result.completionTokens } : {}),
         ...(result.totalCost !== undefined ? { total_cost: result.totalCost } : {}),
       };
-      return readJson(await this.#call('POST', await this.#project(`/trace-evaluations/${enc(id)}/results`), body, false), EvaluationResult, 'post evaluation result');
+      return readJson(
+        await this.#call('POST', await this.#project(`/trace-evaluations/${enc(id)}/results`), body, false),
+        EvaluationResult,
+        'post evaluation result',
+      );
     },
     /** Polls until the evaluation has its result (as the Stratix client's wait_for_completion), then answers it. */
     waitForResult: async (id: string, opts: { intervalMs?: number; timeoutMs?: number } = {}): Promise<EvaluationResult> => {
@@ -303,7 +331,8 @@ export class TraceIngestClient {
       for (;;) {
         const result = await this.evaluations.result(id);
         if (result) return result;
-        if (Date.now() - started > (opts.timeoutMs ?? 300_000)) throw new TraceIngestError(0, 'timeout', `evaluation ${id} has no result after ${opts.timeoutMs ?? 300_000} ms`);
+        if (Date.now() - started > (opts.timeoutMs ?? 300_000))
+          throw new TraceIngestError(0, 'timeout', `evaluation ${id} has no result after ${opts.timeoutMs ?? 300_000} ms`);
         await sleep(opts.intervalMs ?? 3_000);
       }
     },
@@ -311,25 +340,42 @@ export class TraceIngestClient {
 
   readonly experiments = {
     /** Every span of the experiment (materialized trace logs) as a JSON line, following `X-Next-Cursor`. */
-    exportLines: (experimentUuid: string) => this.#lines(async (cursor) => this.#project(`/experiments/${enc(experimentUuid)}/export${query({ cursor })}`)),
+    exportLines: (experimentUuid: string) =>
+      this.#lines(async (cursor) => this.#project(`/experiments/${enc(experimentUuid)}/export${query({ cursor })}`)),
     /** Creates a Parea experiment (running); its spans carry its `uuid` as experiment_uuid. */
     create: async (input: { name: string; runName: string; metadata?: Record<string, string> }): Promise<Experiment> =>
       readJson(
-        await this.#call('POST', `${this.baseUrl}/api/parea/v1/experiment`, { name: input.name, run_name: input.runName, ...(input.metadata ? { metadata: input.metadata } : {}) }, false),
+        await this.#call(
+          'POST',
+          `${this.baseUrl}/api/parea/v1/experiment`,
+          { name: input.name, run_name: input.runName, ...(input.metadata ? { metadata: input.metadata } : {}) },
+          false,
+        ),
         Experiment,
         'create experiment',
       ),
     /** Marks it finished: its stats are computed from its trees, pinned, and answered. */
-    finish: async (uuid: string, input: { status?: 'completed' | 'failed'; datasetLevelStats?: { name: string; score: number }[] } = {}): Promise<ExperimentStats> =>
+    finish: async (
+      uuid: string,
+      input: { status?: 'completed' | 'failed'; datasetLevelStats?: { name: string; score: number }[] } = {},
+    ): Promise<ExperimentStats> =>
       readJson(
-        await this.#call('POST', `${this.baseUrl}/api/parea/v1/experiment/${enc(uuid)}/finished`, { status: input.status ?? 'completed', dataset_level_stats: input.datasetLevelStats ?? [] }, false),
+        await this.#call(
+          'POST',
+          `${this.baseUrl}/api/parea/v1/experiment/${enc(uuid)}/finished`,
+          { status: input.status ?? 'completed', dataset_level_stats: input.datasetLevelStats ?? [] },
+          false,
+        ),
         ExperimentStats,
         'finish experiment',
       ),
     /** Its stats: per root tree, and the dataset-level scores. */
-    stats: async (uuid: string): Promise<ExperimentStats> => readJson(await this.#call('GET', `${this.baseUrl}/api/parea/v1/experiment/${enc(uuid)}/stats`), ExperimentStats, 'experiment stats'),
+    stats: async (uuid: string): Promise<ExperimentStats> =>
+      readJson(await this.#call('GET', `${this.baseUrl}/api/parea/v1/experiment/${enc(uuid)}/stats`), ExperimentStats, 'experiment stats'),
     /** The project's experiments, newest first, with their pinned stats (follows X-Next-Cursor). */
-    list: async (filters: { name?: string; runName?: string; metadata?: Record<string, string>; uuids?: string[] } = {}): Promise<Experiment[]> => {
+    list: async (
+      filters: { name?: string; runName?: string; metadata?: Record<string, string>; uuids?: string[] } = {},
+    ): Promise<Experiment[]> => {
       const body = {
         ...(filters.name !== undefined ? { experiment_name_filter: filters.name } : {}),
         ...(filters.runName !== undefined ? { run_name_filter: filters.runName } : {}),
@@ -363,16 +409,30 @@ export class TraceIngestClient {
       page: { limit?: number; cursor?: string } = {},
     ): Promise<{ trees: TraceLogTree[]; nextCursor: string | null; fieldSeen: boolean | null }> => {
       const body = filter ? checkFilter(filter) : {};
-      const res = await this.#call('POST', `${this.baseUrl}/api/parea/v1/experiment/${enc(experimentUuid)}/trace_logs${query({ limit: page.limit, cursor: page.cursor })}`, body);
+      const res = await this.#call(
+        'POST',
+        `${this.baseUrl}/api/parea/v1/experiment/${enc(experimentUuid)}/trace_logs${query({ limit: page.limit, cursor: page.cursor })}`,
+        body,
+      );
       const text = await res.text();
       if (!res.ok) throw errorOf(res, text);
       const trees = parseJson(res.status, text, z.unknown(), 'experiment trace logs');
       try {
         const seen = res.headers.get('x-filter-field-seen');
         // With a filter: whether any span the page looked at has the filter's field at all (a misspelt field finds none).
-        return { trees: parseTraceLogForest(trees), nextCursor: res.headers.get('x-next-cursor'), fieldSeen: seen === null ? null : seen === 'true' };
+        return {
+          trees: parseTraceLogForest(trees),
+          nextCursor: res.headers.get('x-next-cursor'),
+          fieldSeen: seen === null ? null : seen === 'true',
+        };
       } catch (err) {
-        throw new TraceIngestError(res.status, 'invalid_response', `experiment trace logs: unexpected answer (${err instanceof z.ZodError ? `${err.issues[0]?.path.join('.')}: ${err.issues[0]?.message}` : String(err)})`, trees, { cause: err });
+        throw new TraceIngestError(
+          res.status,
+          'invalid_response',
+          `experiment trace logs: unexpected answer (${err instanceof z.ZodError ? `${err.issues[0]?.path.join('.')}: ${err.issues[0]?.message}` : String(err)})`,
+          trees,
+          { cause: err },
+        );
       }
     },
   };
@@ -388,12 +448,25 @@ export class TraceIngestClient {
     },
     /** Feedback on a span: its feedback_score (0 to 1), and optionally a name, target and comment. */
     feedback: async (input: { traceId: string; score: number; name?: string; target?: string; comment?: string }): Promise<void> => {
-      const body = { trace_id: input.traceId, score: input.score, ...(input.name ? { name: input.name } : {}), ...(input.target ? { target: input.target } : {}), ...(input.comment ? { comment: input.comment } : {}) };
+      const body = {
+        trace_id: input.traceId,
+        score: input.score,
+        ...(input.name ? { name: input.name } : {}),
+        ...(input.target ? { target: input.target } : {}),
+        ...(input.comment ? { comment: input.comment } : {}),
+      };
       await readJson(await this.#call('POST', `${this.baseUrl}/api/parea/v1/feedback`, body), EmptyObject, 'feedback');
     },
     /** One page of the project's root trees (get_trace_logs), newest first. */
     list: async (
-      q: { page?: number; pageSize?: number; timeRange?: string; status?: string; sortOrder?: 'asc' | 'desc'; filter?: TraceLogFilterInput } = {},
+      q: {
+        page?: number;
+        pageSize?: number;
+        timeRange?: string;
+        status?: string;
+        sortOrder?: 'asc' | 'desc';
+        filter?: TraceLogFilterInput;
+      } = {},
     ): Promise<{ total: number; page: number; totalPages: number; pageSize: number; totalExact: boolean; results: TraceLogTree[] }> => {
       const body = {
         ...(q.filter ? checkFilter(q.filter) : {}),
@@ -403,12 +476,27 @@ export class TraceIngestClient {
         ...(q.status !== undefined ? { status: q.status } : {}),
         ...(q.sortOrder !== undefined ? { sort_order: q.sortOrder } : {}),
       };
-      const page = await readJson(await this.#call('POST', `${this.baseUrl}/api/parea/v1/get_trace_logs`, body), TraceLogPage, 'get trace logs');
-      return { total: page.total, page: page.page, totalPages: page.total_pages, pageSize: page.page_size, totalExact: page.total_exact, results: parseTraceLogForest(page.results) };
+      const page = await readJson(
+        await this.#call('POST', `${this.baseUrl}/api/parea/v1/get_trace_logs`, body),
+        TraceLogPage,
+        'get trace logs',
+      );
+      return {
+        total: page.total,
+        page: page.page,
+        totalPages: page.total_pages,
+        pageSize: page.page_size,
+        totalExact: page.total_exact,
+        results: parseTraceLogForest(page.results),
+      };
     },
     /** A LangChain run tree (a run with its child_runs), stored as spans. */
     recordLangchainRun: async (run: Record<string, unknown> & { id: string }): Promise<void> => {
-      await readJson(await this.#call('POST', `${this.baseUrl}/api/parea/v1/trace_log/langchain`, run), EmptyObject, 'record LangChain run');
+      await readJson(
+        await this.#call('POST', `${this.baseUrl}/api/parea/v1/trace_log/langchain`, run),
+        EmptyObject,
+        'record LangChain run',
+      );
     },
     /** A span's TraceLogTree, descendants nested. */
     get: async (traceId: string): Promise<TraceLogTree> => {
@@ -484,14 +572,24 @@ export class TraceIngestClient {
     } while (cursor !== undefined);
   }
 
-  async #wait(get: (id: string) => Promise<JobAnswer>, id: string, options: { onProgress?: (p: JobProgress) => void; intervalMs?: number }): Promise<JobAnswer> {
+  async #wait(
+    get: (id: string) => Promise<JobAnswer>,
+    id: string,
+    options: { onProgress?: (p: JobProgress) => void; intervalMs?: number },
+  ): Promise<JobAnswer> {
     const deadline = Date.now() + this.#pollTimeoutMs;
     for (;;) {
       const job = await get(id);
       options.onProgress?.({ status: job.status, done: job.exported ?? job.deleted ?? 0, total: job.total, totalExact: job.total_exact });
       if (job.status === 'completed') return job;
-      if (job.status === 'failed') throw new TraceIngestError(0, 'job_failed', `${job.type} ${job.id} failed: ${job.error ?? 'no reason given'}`, job);
-      if (Date.now() > deadline) throw new TraceIngestError(0, 'timeout', `${job.type} ${job.id} still ${job.status} after ${Math.round(this.#pollTimeoutMs / 1000)} s`);
+      if (job.status === 'failed')
+        throw new TraceIngestError(0, 'job_failed', `${job.type} ${job.id} failed: ${job.error ?? 'no reason given'}`, job);
+      if (Date.now() > deadline)
+        throw new TraceIngestError(
+          0,
+          'timeout',
+          `${job.type} ${job.id} still ${job.status} after ${Math.round(this.#pollTimeoutMs / 1000)} s`,
+        );
       await sleep(options.intervalMs ?? this.#pollIntervalMs ?? 500);
     }
   }
@@ -530,23 +628,46 @@ export class TraceIngestClient {
       const request = PresignRequest.safeParse({ filename, type, size: body.size });
       if (!request.success) {
         const issue = request.error.issues[0];
-        throw new TraceIngestError(0, 'invalid_request', `upload ${JSON.stringify(filename)}: ${issue?.path.join('.') || 'request'} ${issue?.message ?? 'is invalid'}`);
+        throw new TraceIngestError(
+          0,
+          'invalid_request',
+          `upload ${JSON.stringify(filename)}: ${issue?.path.join('.') || 'request'} ${issue?.message ?? 'is invalid'}`,
+        );
       }
       const progress = options.onProgress ?? (() => {});
       progress({ phase: 'presign', bytesSent: 0, totalBytes: body.size });
-      const presign = await readJson(await this.#call('POST', await this.#project('/traces/upload'), request.data), PresignAnswer, 'presign upload');
+      const presign = await readJson(
+        await this.#call('POST', await this.#project('/traces/upload'), request.data),
+        PresignAnswer,
+        'presign upload',
+      );
 
       const headers = { 'content-type': type, ...(presign.headers ?? {}), 'content-length': String(body.size) };
-      const put = await this.#put(presign.url, headers, body, (sent) => progress({ phase: 'upload', bytesSent: sent, totalBytes: body.size }));
+      const put = await this.#put(presign.url, headers, body, (sent) =>
+        progress({ phase: 'upload', bytesSent: sent, totalBytes: body.size }),
+      );
       if (put.status < 200 || put.status >= 300) {
-        throw new TraceIngestError(put.status, 's3_put_failed', `PUT ${redact(presign.url)} answered ${put.status}: ${s3Message(put.text)}`, put.text);
+        throw new TraceIngestError(
+          put.status,
+          's3_put_failed',
+          `PUT ${redact(presign.url)} answered ${put.status}: ${s3Message(put.text)}`,
+          put.text,
+        );
       }
       progress({ phase: 'ingest', bytesSent: body.size, totalBytes: body.size });
       // The upload the PUT made, named as the worker names it (by the object's version, else its ETag): its record shows the ingest's progress.
       const version = put.versionId ?? put.eTag;
       const watched = options.onProgress && version ? uploadIdOf(await this.tenant(), presign.upload_key, version) : null;
       const watching = watched
-        ? this.#watch(watched, (u) => progress({ phase: 'ingest', bytesSent: body.size, totalBytes: body.size, records: u.records ?? 0, errorCount: u.error_count ?? 0 }))
+        ? this.#watch(watched, (u) =>
+            progress({
+              phase: 'ingest',
+              bytesSent: body.size,
+              totalBytes: body.size,
+              records: u.records ?? 0,
+              errorCount: u.error_count ?? 0,
+            }),
+          )
         : null;
       let result: UploadResult;
       try {
@@ -584,13 +705,35 @@ export class TraceIngestClient {
           const opened = body.open();
           const source = opened instanceof Uint8Array ? opened : countChunks(opened, tick);
           if (opened instanceof Uint8Array) tick(opened.byteLength);
-          const res = await this.#fetch(url, { method: 'PUT', headers, body: source as RequestInit['body'], duplex: 'half' } as RequestInit);
-          answer = { status: res.status, text: await res.text(), retryAfter: res.headers.get('retry-after'), versionId: res.headers.get('x-amz-version-id'), eTag: res.headers.get('etag') };
+          const res = await this.#fetch(url, {
+            method: 'PUT',
+            headers,
+            body: source as RequestInit['body'],
+            duplex: 'half',
+          } as RequestInit);
+          answer = {
+            status: res.status,
+            text: await res.text(),
+            retryAfter: res.headers.get('retry-after'),
+            versionId: res.headers.get('x-amz-version-id'),
+            eTag: res.headers.get('etag'),
+          };
         } else {
           const opened = body.open();
-          const res = await putStream(url, headers, opened instanceof Uint8Array || opened instanceof Readable ? opened : Readable.from(opened), tick);
+          const res = await putStream(
+            url,
+            headers,
+            opened instanceof Uint8Array || opened instanceof Readable ? opened : Readable.from(opened),
+            tick,
+          );
           const one = (name: string) => (typeof res.headers[name] === 'string' ? (res.headers[name] as string) : null);
-          answer = { status: res.status, text: res.text, retryAfter: one('retry-after'), versionId: one('x-amz-version-id'), eTag: one('etag') };
+          answer = {
+            status: res.status,
+            text: res.text,
+            retryAfter: one('retry-after'),
+            versionId: one('x-amz-version-id'),
+            eTag: one('etag'),
+          };
         }
       } catch (err) {
         if (err instanceof TraceIngestError) throw err;
@@ -598,7 +741,13 @@ export class TraceIngestClient {
           await sleep(backoffMs(attempt, this.#retry));
           continue;
         }
-        throw new TraceIngestError(0, 'network_error', `PUT ${redact(url)} failed: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });
+        throw new TraceIngestError(
+          0,
+          'network_error',
+          `PUT ${redact(url)} failed: ${err instanceof Error ? err.message : String(err)}`,
+          undefined,
+          { cause: err },
+        );
       }
       if ((answer.status === 429 || answer.status >= 500) && attempt < retries) {
         await sleep(Math.min(this.#retry.maxDelayMs, retryAfterMs(answer.retryAfter) ?? backoffMs(attempt, this.#retry)));
@@ -686,12 +835,15 @@ export class TraceIngestClient {
         };
       }
       if (Date.now() > deadline) {
-        throw new TraceIngestError(202, 'timeout', `upload ${created.upload_id} still ${u.status} after ${Math.round(this.#pollTimeoutMs / 1000)} s`);
+        throw new TraceIngestError(
+          202,
+          'timeout',
+          `upload ${created.upload_id} still ${u.status} after ${Math.round(this.#pollTimeoutMs / 1000)} s`,
+        );
       }
     }
   }
 }
-
 
 /** The id the server gives the upload of an object version (functions/domain/ids.ts, as the worker derives it). */
 function uploadIdOf(tenant: Tenant, objectKey: string, version: string): string {
@@ -720,7 +872,14 @@ function query(params: Record<string, string | number | undefined>): string {
 function jobBody(t: JobTarget): Record<string, string | boolean | undefined> {
   if (t.experimentUuid !== undefined) return { experiment_uuid: t.experimentUuid };
   const f = t as Exclude<JobTarget, { experimentUuid: string }>;
-  return { source: f.source, judge_id: f.judgeId, status: f.status, time_range: f.timeRange, search: f.search, ...(f.all ? { all: true } : {}) };
+  return {
+    source: f.source,
+    judge_id: f.judgeId,
+    status: f.status,
+    time_range: f.timeRange,
+    search: f.search,
+    ...(f.all ? { all: true } : {}),
+  };
 }
 
 /** Typed filters → the snake_case query, checked with the server's own schema first. */
@@ -785,7 +944,12 @@ export function parseFilterExpression(expression: string, key?: string): TraceLo
     '<': 'less_than',
   };
   const m = /^\s*(\S+)\s+(==|!=|>=|<=|=|>|<|[a-z_]+)(?:\s+(.*?))?\s*$/i.exec(expression);
-  if (!m) throw new TraceIngestError(0, 'invalid_request', `filter ${JSON.stringify(expression)}: expected FIELD OP VALUE, like 'score:accuracy >= 0.5'`);
+  if (!m)
+    throw new TraceIngestError(
+      0,
+      'invalid_request',
+      `filter ${JSON.stringify(expression)}: expected FIELD OP VALUE, like 'score:accuracy >= 0.5'`,
+    );
   const op = SYMBOLS[m[2]!] ?? m[2]!.toLowerCase();
   return { filter_field: m[1]!, filter_key: key ?? null, filter_operator: op, filter_value: m[3] ?? null };
 }

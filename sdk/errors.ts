@@ -26,6 +26,9 @@ export function errorFromAnswer(status: number, statusText: string, text: string
   }
   const err = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   const code = typeof err?.code === 'string' ? err.code : `http_${status}`;
-  const message = typeof err?.message === 'string' ? err.message : `${status} ${statusText}`.trim() + (typeof body === 'string' && body ? `: ${body.slice(0, 200)}` : '');
+  const message =
+    typeof err?.message === 'string'
+      ? err.message
+      : `${status} ${statusText}`.trim() + (typeof body === 'string' && body ? `: ${body.slice(0, 200)}` : '');
   return new TraceIngestError(status, code, message, body);
 }

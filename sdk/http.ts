@@ -74,7 +74,13 @@ export async function send(fetchFn: FetchLike, call: Call, policy: RetryPolicy):
         continue;
       }
       const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-      throw new TraceIngestError(0, 'network_error', `${call.method} ${redact(call.url)} failed: ${err instanceof Error ? err.message : String(err)}${cause}`, undefined, { cause: err });
+      throw new TraceIngestError(
+        0,
+        'network_error',
+        `${call.method} ${redact(call.url)} failed: ${err instanceof Error ? err.message : String(err)}${cause}`,
+        undefined,
+        { cause: err },
+      );
     }
     if ((res.status === 429 || (res.status >= 500 && idempotent(call))) && attempt < retries) {
       const ra = retryAfterMs(res.headers.get('retry-after'));
@@ -104,7 +110,9 @@ export function parseJson<S extends z.ZodType>(status: number, text: string, sch
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'answer';
-    throw new TraceIngestError(status, 'invalid_response', `${what}: unexpected answer (${where}: ${issue?.message ?? 'invalid'})`, value, { cause: parsed.error });
+    throw new TraceIngestError(status, 'invalid_response', `${what}: unexpected answer (${where}: ${issue?.message ?? 'invalid'})`, value, {
+      cause: parsed.error,
+    });
   }
   return parsed.data;
 }

@@ -19,4 +19,16 @@ export {
 export { TraceIngestError } from './errors.js';
 export { findLocalStackFile, resolveConfig, normalizeBaseUrl } from './config.js';
 export { DEFAULT_RETRY, type FetchLike, type RetryPolicy } from './http.js';
-export type { JobAnswer, Evaluation, EvaluationList, EvaluationResult, Experiment, ExperimentStats, LineError, Trace, TraceList, TraceLogTree, UploadStatus } from './schemas.js';
+export type {
+  JobAnswer,
+  Evaluation,
+  EvaluationList,
+  EvaluationResult,
+  Experiment,
+  ExperimentStats,
+  LineError,
+  Trace,
+  TraceList,
+  TraceLogTree,
+  UploadStatus,
+} from './schemas.js';

@@ -55,11 +55,15 @@ export function documentClient(): DynamoDBDocumentClient {
 
 /** A new DynamoDB client configured as the functions' own, on their endpoint or another (tests put a fault-injecting proxy there). */
 export function newDynamoClient(endpoint = config().AWS_ENDPOINT_URL_DYNAMODB): DynamoDBClient {
-  return countingThrottles(withoutLogger(new DynamoDBClient({
-    region: config().AWS_REGION,
-    maxAttempts: 3,
-    ...(endpoint ? { endpoint } : {}),
-  })));
+  return countingThrottles(
+    withoutLogger(
+      new DynamoDBClient({
+        region: config().AWS_REGION,
+        maxAttempts: 3,
+        ...(endpoint ? { endpoint } : {}),
+      }),
+    ),
+  );
 }
 
 /** The document client the functions use, over the given client. */

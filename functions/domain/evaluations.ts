@@ -100,14 +100,21 @@ export function deriveEvalStatus(last: readonly Pick<EvaluationSummary, 'passed'
 }
 
 /** Newest first: by creation time, then by id (a stable order for evaluations made in the same millisecond). */
-export function compareNewestFirst(a: Pick<EvaluationSummary, 'createdAt' | 'evaluationId'>, b: Pick<EvaluationSummary, 'createdAt' | 'evaluationId'>): number {
+export function compareNewestFirst(
+  a: Pick<EvaluationSummary, 'createdAt' | 'evaluationId'>,
+  b: Pick<EvaluationSummary, 'createdAt' | 'evaluationId'>,
+): number {
   if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
   if (a.evaluationId === b.evaluationId) return 0;
   return a.evaluationId < b.evaluationId ? 1 : -1;
 }
 
 /** The latest `max` of the current ones plus the added one, newest first (an evaluation already there is not repeated). */
-export function mergeLastEvaluations(current: readonly EvaluationSummary[], added: EvaluationSummary, max = LAST_EVALUATIONS): EvaluationSummary[] {
+export function mergeLastEvaluations(
+  current: readonly EvaluationSummary[],
+  added: EvaluationSummary,
+  max = LAST_EVALUATIONS,
+): EvaluationSummary[] {
   return [...current.filter((e) => e.evaluationId !== added.evaluationId), added].sort(compareNewestFirst).slice(0, max);
 }
 
@@ -266,14 +273,22 @@ export interface NewResult {
  * result again is answered as it is (a retry); another result for a finished evaluation is a
  * conflict.
  */
-export async function postEvaluationResult(deps: EvaluationDeps, tenant: Tenant, evaluationId: string, input: NewResult): Promise<Evaluation> {
+export async function postEvaluationResult(
+  deps: EvaluationDeps,
+  tenant: Tenant,
+  evaluationId: string,
+  input: NewResult,
+): Promise<Evaluation> {
   const maxAttempts = deps.maxAttempts ?? 50;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     if (attempt > 0) await (deps.backoff ?? defaultBackoff)(attempt);
     const current = await deps.store.get(tenant, evaluationId);
     if (current === null) throw new EvaluationStateError('not_found', `no evaluation ${evaluationId} in this project`);
     if (current.status !== 'pending' && current.status !== 'in_progress') {
-      const same = current.passed === input.passed && current.score === (input.score ?? current.score) && current.reasoning === (input.reasoning ?? current.reasoning);
+      const same =
+        current.passed === input.passed &&
+        current.score === (input.score ?? current.score) &&
+        current.reasoning === (input.reasoning ?? current.reasoning);
       if (same) return current;
       throw new EvaluationStateError('conflict', `evaluation ${evaluationId} already has its result (status ${current.status})`);
     }
@@ -297,7 +312,12 @@ export async function postEvaluationResult(deps: EvaluationDeps, tenant: Tenant,
     const trace = await deps.store.readTraceState(tenant, current.traceId);
     if (trace === null) throw new EvaluationStateError('not_found', `the trace of evaluation ${evaluationId} is gone`);
     const last = trace.last.map((e) => (e.evaluationId === done.id ? { ...e, passed: done.passed } : e));
-    const next: NextTraceEvaluationState = { count: trace.count, last, status: deriveEvalStatus(last) ?? 'pending', version: trace.version + 1 };
+    const next: NextTraceEvaluationState = {
+      count: trace.count,
+      last,
+      status: deriveEvalStatus(last) ?? 'pending',
+      version: trace.version + 1,
+    };
     if (!deps.store.complete) throw new Error('this evaluation store cannot store results');
     const out = await deps.store.complete(done, trace, next);
     if (out === 'committed') return done;

@@ -38,7 +38,10 @@ const CursorSchema = z.object({
   b: z.string(),
   p: z.string().max(2048).nullable(),
   u: z.string().refine((s) => !Number.isNaN(Date.parse(s))),
-  s: z.string().refine((s) => !Number.isNaN(Date.parse(s))).optional(),
+  s: z
+    .string()
+    .refine((s) => !Number.isNaN(Date.parse(s)))
+    .optional(),
 });
 type Cursor = z.infer<typeof CursorSchema>;
 
@@ -65,7 +68,8 @@ function decode(b: string, cursor: string): Cursor {
 function fits(state: { lines: string[]; bytes: number }, line: string): boolean {
   const cost = escapedBytes(line) + 1;
   if (state.bytes + cost > MAX_EXPORT_ANSWER_BYTES) {
-    if (state.lines.length === 0) throw new ExportTooLargeError(`one item is over ${MAX_EXPORT_ANSWER_BYTES} bytes, more than an answer holds: use POST .../exports`);
+    if (state.lines.length === 0)
+      throw new ExportTooLargeError(`one item is over ${MAX_EXPORT_ANSWER_BYTES} bytes, more than an answer holds: use POST .../exports`);
     return false;
   }
   state.lines.push(line);
@@ -127,5 +131,9 @@ export async function exportSpansPage(
 }
 
 function answer(state: { lines: string[] }, next: Cursor | null): ExportAnswer {
-  return { body: state.lines.length ? `${state.lines.join('\n')}\n` : '', lines: state.lines.length, nextCursor: next ? encode(next) : null };
+  return {
+    body: state.lines.length ? `${state.lines.join('\n')}\n` : '',
+    lines: state.lines.length,
+    nextCursor: next ? encode(next) : null,
+  };
 }

@@ -15,13 +15,7 @@ export function uuidFromDigest(digest: Buffer): string {
  * its content, so any redelivery, retry or re-upload of the same bytes gives
  * the same id, while identical lines at different positions stay distinct.
  */
-export function traceId(parts: {
-  organizationId: string;
-  projectId: string;
-  objectKey: string;
-  position: number;
-  raw: string;
-}): string {
+export function traceId(parts: { organizationId: string; projectId: string; objectKey: string; position: number; raw: string }): string {
   // One pass: the fixed fields first, NUL-separated (ids, digits and S3 keys hold no NUL), then the record's bytes.
   const h = createHash('sha256');
   h.update(`trace\0${parts.organizationId}\0${parts.projectId}\0${parts.objectKey}\0${parts.position}\0`);
@@ -32,9 +26,7 @@ export function traceId(parts: {
 /** The id of one upload: one object version (or, on an unversioned bucket, one ETag) of one key. */
 export function uploadId(parts: { organizationId: string; projectId: string; objectKey: string; version: string }): string {
   return uuidFromDigest(
-    createHash('sha256')
-      .update(`upload\0${parts.organizationId}\0${parts.projectId}\0${parts.objectKey}\0${parts.version}`)
-      .digest(),
+    createHash('sha256').update(`upload\0${parts.organizationId}\0${parts.projectId}\0${parts.objectKey}\0${parts.version}`).digest(),
   );
 }
 

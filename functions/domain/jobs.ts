@@ -46,7 +46,9 @@ export interface TraceFilters {
   search?: string | undefined;
 }
 
-export type JobTarget = { kind: 'traces'; filters: TraceFilters; timeRange?: string | undefined } | { kind: 'spans'; experimentUuid: string };
+export type JobTarget =
+  | { kind: 'traces'; filters: TraceFilters; timeRange?: string | undefined }
+  | { kind: 'spans'; experimentUuid: string };
 export type JobAction = 'export' | 'delete';
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed';
 
@@ -231,7 +233,12 @@ export function exportKey(job: Pick<Job, 'organizationId' | 'projectId' | 'id'>)
   return `${EXPORTS_PREFIX}${job.organizationId}/${job.projectId}/${job.id}.jsonl`;
 }
 
-export async function startJob(deps: Pick<JobDeps, 'jobs' | 'queue' | 'now'>, tenant: Tenant, action: JobAction, target: JobTarget): Promise<Job> {
+export async function startJob(
+  deps: Pick<JobDeps, 'jobs' | 'queue' | 'now'>,
+  tenant: Tenant,
+  action: JobAction,
+  target: JobTarget,
+): Promise<Job> {
   const now = deps.now?.() ?? Date.now();
   const iso = new Date(now).toISOString();
   const job: Job = {
@@ -398,10 +405,22 @@ async function finish(deps: JobDeps, job: Job, touched: Pick<Job, 'step' | 'upda
 // --- export ----------------------------------------------------------------------------------
 
 /** JSON Lines of the next slice of the range: traces as the API answers them, or materialized spans. */
-async function readLines(deps: JobDeps, job: Job, after: string | null, deadline: number): Promise<{ lines: string[]; position: string | null; done: boolean }> {
+async function readLines(
+  deps: JobDeps,
+  job: Job,
+  after: string | null,
+  deadline: number,
+): Promise<{ lines: string[]; position: string | null; done: boolean }> {
   const t = job.target;
   if (t.kind === 'traces') {
-    const page = await deps.traces.range(job, { filters: t.filters, after, until: job.anchor, limit: EXPORT_READ_ITEMS, deadline, documents: true });
+    const page = await deps.traces.range(job, {
+      filters: t.filters,
+      after,
+      until: job.anchor,
+      limit: EXPORT_READ_ITEMS,
+      deadline,
+      documents: true,
+    });
     return { lines: page.items.map((i) => traceJson(i.view!)), position: page.position ?? after, done: page.done };
   }
   const lines: string[] = [];
@@ -451,7 +470,11 @@ async function exportStep(deps: JobDeps, job: Job, deadline: number, touched: Pi
     const number = job.parts + 1;
     const etag = await deps.storage.uploadPart(key, job.uploadId!, number, body);
     await deps.fault?.('export-part', job);
-    return commit(deps, { ...job, ...touched, position, done, processed: job.processed + count, bytes: job.bytes + bytes, parts: number, carry: null }, { number, etag });
+    return commit(
+      deps,
+      { ...job, ...touched, position, done, processed: job.processed + count, bytes: job.bytes + bytes, parts: number, carry: null },
+      { number, etag },
+    );
   }
   if (done) return commit(deps, { ...job, ...touched, position, done, carry: null });
   if (count === 0) return commit(deps, { ...job, ...touched, position });
@@ -469,7 +492,14 @@ async function deleteStep(deps: JobDeps, job: Job, deadline: number, touched: Pi
     // First the ids this step deletes, recorded, so a run after a crash deletes (and counts) the same ones.
     let pending: NonNullable<Job['pending']>;
     if (t.kind === 'traces') {
-      const page = await deps.traces.range(job, { filters: t.filters, after: job.position, until: job.anchor, limit: DELETE_STEP_ITEMS, deadline, documents: false });
+      const page = await deps.traces.range(job, {
+        filters: t.filters,
+        after: job.position,
+        until: job.anchor,
+        limit: DELETE_STEP_ITEMS,
+        deadline,
+        documents: false,
+      });
       pending = { ids: page.items.map((i) => i.id), next: page.position ?? job.position, done: page.done };
     } else {
       const ids: string[] = [];
@@ -503,5 +533,12 @@ async function deleteStep(deps: JobDeps, job: Job, deadline: number, touched: Pi
     }
   };
   await Promise.all(Array.from({ length: Math.min(deps.deleteConcurrency ?? 4, ids.length) }, worker));
-  return commit(deps, { ...job, ...touched, processed: job.processed + ids.length, position: job.pending.next, done: job.pending.done, pending: null });
+  return commit(deps, {
+    ...job,
+    ...touched,
+    processed: job.processed + ids.length,
+    position: job.pending.next,
+    done: job.pending.done,
+    pending: null,
+  });
 }

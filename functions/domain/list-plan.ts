@@ -37,8 +37,10 @@ export interface ListReadPlan {
 /** Which index reads a list (in creation order), and what is left to test on the traces it reads. */
 export function planListRead(q: ListFilters): ListReadPlan {
   const search = q.search ? q.search : undefined;
-  if (q.judgeId) return { index: { by: 'judge', judgeId: q.judgeId, source: q.source }, unevaluatedOnly: false, residual: { status: q.status, search } };
-  if (q.status && q.status !== 'unevaluated') return { index: { by: 'status', status: q.status, source: q.source }, unevaluatedOnly: false, residual: { search } };
+  if (q.judgeId)
+    return { index: { by: 'judge', judgeId: q.judgeId, source: q.source }, unevaluatedOnly: false, residual: { status: q.status, search } };
+  if (q.status && q.status !== 'unevaluated')
+    return { index: { by: 'status', status: q.status, source: q.source }, unevaluatedOnly: false, residual: { search } };
   const unevaluatedOnly = q.status === 'unevaluated';
   if (q.source) return { index: { by: 'source', source: q.source }, unevaluatedOnly, residual: { search } };
   return { index: { by: 'all' }, unevaluatedOnly, residual: { search } };

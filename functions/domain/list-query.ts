@@ -25,8 +25,18 @@ export const CAMEL_ALIASES: Readonly<Record<string, string>> = {
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 
 export const ListQuerySchema = z.object({
-  page: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(1_000_000).default(1),
-  page_size: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(500, 'must be at most 500').default(100),
+  page: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(1_000_000)
+    .default(1),
+  page_size: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(500, 'must be at most 500')
+    .default(100),
   source: text(MAX_ID_CHARS).optional(),
   judge_id: text(MAX_ID_CHARS).optional(),
   status: z.enum(['pass', 'fail', 'pending', 'unevaluated'], { error: 'must be one of pass, fail, pending, unevaluated' }).optional(),
@@ -48,7 +58,10 @@ export const ListQuerySchema = z.object({
  * Query string parameters → snake_case (camelCase accepted; the snake_case spelling wins when both
  * are sent); empty values count as absent. `aliases`: the camelCase names a route accepts.
  */
-export function normalizeListParams<V>(params: Readonly<Record<string, V | undefined>>, aliases: Readonly<Record<string, string>> = CAMEL_ALIASES): Record<string, V> {
+export function normalizeListParams<V>(
+  params: Readonly<Record<string, V | undefined>>,
+  aliases: Readonly<Record<string, string>> = CAMEL_ALIASES,
+): Record<string, V> {
   const out: Record<string, V> = {};
   for (const [k, v] of Object.entries(params)) {
     if (v === undefined || v === '') continue;
@@ -135,7 +148,10 @@ const CursorSchema = z.object({
   v: z.literal(1),
   b: z.string(),
   // Index sort keys: DynamoDB refuses a key condition value over 1,024 bytes.
-  k: z.record(z.string(), z.string().refine((s) => Buffer.byteLength(s) <= 1024)),
+  k: z.record(
+    z.string(),
+    z.string().refine((s) => Buffer.byteLength(s) <= 1024),
+  ),
   t: z.number().int().nonnegative().optional(),
   m: z.number().int().nonnegative().optional(),
   // The instant a time range was anchored at, as toISOString wrote it.

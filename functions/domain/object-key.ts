@@ -15,11 +15,15 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export function locateObject(key: string): ObjectLocation {
   const parts = key.split('/');
   const [top, organizationId = '', projectId = ''] = parts;
-  if (`${top}/` !== UPLOADS_PREFIX && `${top}/` !== DROP_PREFIX) return { kind: 'ignored', reason: `key ${JSON.stringify(key)} is outside uploads/ and drop/` };
+  if (`${top}/` !== UPLOADS_PREFIX && `${top}/` !== DROP_PREFIX)
+    return { kind: 'ignored', reason: `key ${JSON.stringify(key)} is outside uploads/ and drop/` };
   const filename = parts[parts.length - 1] ?? '';
   const minParts = 4;
   if (parts.length < minParts || filename === '') {
-    return { kind: 'ignored', reason: `key ${JSON.stringify(key)} is not ${top}/<organizationId>/<projectId>/${top === 'drop' ? '[path/]' : ''}<file>` };
+    return {
+      kind: 'ignored',
+      reason: `key ${JSON.stringify(key)} is not ${top}/<organizationId>/<projectId>/${top === 'drop' ? '[path/]' : ''}<file>`,
+    };
   }
   if (`${top}/` === UPLOADS_PREFIX && parts.length !== minParts) {
     return { kind: 'ignored', reason: `key ${JSON.stringify(key)} is not uploads/<organizationId>/<projectId>/<file>` };

@@ -93,7 +93,8 @@ export function retentionCutoff(now: Date, retentionDays: number): string {
 export async function sweepExpired(deps: RetentionDeps, options: SweepOptions): Promise<SweepResult> {
   const result: SweepResult = { projects: 0, deleted: 0, roots: 0, complete: true };
   const { retentionDays } = options;
-  if (retentionDays !== undefined && (!Number.isInteger(retentionDays) || retentionDays < 1)) throw new Error(`retentionDays must be a positive integer, got ${retentionDays}`);
+  if (retentionDays !== undefined && (!Number.isInteger(retentionDays) || retentionDays < 1))
+    throw new Error(`retentionDays must be a positive integer, got ${retentionDays}`);
   const maxDeletes = options.maxDeletes ?? DEFAULT_MAX_DELETES;
   const cutoff = retentionDays === undefined ? null : retentionCutoff(options.now, retentionDays);
   const nowSeconds = Math.floor(options.now.getTime() / 1000);

@@ -231,17 +231,24 @@ const TIME_RANGE = /^(\d{1,4})([hd])$/;
 const instant = z
   .string()
   .trim()
-  .refine((v) => /^\d{4}-\d{2}-\d{2}(?:T\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/.test(v) && !Number.isNaN(parseInstant(v)), 'must be an ISO 8601 date or time, like 2026-12-01 or 2026-12-01T10:00:00Z');
+  .refine(
+    (v) =>
+      /^\d{4}-\d{2}-\d{2}(?:T\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/.test(v) && !Number.isNaN(parseInstant(v)),
+    'must be an ISO 8601 date or time, like 2026-12-01 or 2026-12-01T10:00:00Z',
+  );
 
 export const StatsQuerySchema = z
   .object({
     time_range: z
       .string()
       .trim()
-      .refine((v) => {
-        const m = TIME_RANGE.exec(v);
-        return m !== null && Number(m[1]) >= 1 && Number(m[1]) * (m[2] === 'd' ? 24 : 1) <= MAX_STATS_HOURS;
-      }, `must be <n>h or <n>d, at least 1h and at most ${MAX_STATS_HOURS / 24}d`)
+      .refine(
+        (v) => {
+          const m = TIME_RANGE.exec(v);
+          return m !== null && Number(m[1]) >= 1 && Number(m[1]) * (m[2] === 'd' ? 24 : 1) <= MAX_STATS_HOURS;
+        },
+        `must be <n>h or <n>d, at least 1h and at most ${MAX_STATS_HOURS / 24}d`,
+      )
       .optional(),
     from: instant.optional(),
     to: instant.optional(),
@@ -315,7 +322,10 @@ export async function projectStats(reader: StatsReader, tenant: Tenant, q: Stats
   const unit = q.interval === 'day' ? DAY_MS : HOUR_MS;
   const fromHour = new Date(from).toISOString().slice(0, 13);
   const toHour = new Date(to - HOUR_MS).toISOString().slice(0, 13);
-  const [traceHours, spanHours] = await Promise.all([reader.traceHours(tenant, fromHour, toHour), reader.spanHours(tenant, fromHour, toHour)]);
+  const [traceHours, spanHours] = await Promise.all([
+    reader.traceHours(tenant, fromHour, toHour),
+    reader.spanHours(tenant, fromHour, toHour),
+  ]);
   const slots: Acc[] = [];
   for (let t = from; t < to; t += unit) slots.push({ traces: 0, badLines: 0, counts: emptyCounts() });
   const total: Acc = { traces: 0, badLines: 0, counts: emptyCounts() };

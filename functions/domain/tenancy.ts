@@ -164,7 +164,9 @@ export async function listApiKeys(store: TenantStore, filter: { organization?: s
     organizations.map(async (org) => {
       const records = await store.listApiKeys(org.id);
       return Promise.all(
-        records.map(async (r): Promise<ApiKeyInfo> => ({ ...r, organizationName: org.name, projectName: await projectName(org.id, r.projectId) })),
+        records.map(
+          async (r): Promise<ApiKeyInfo> => ({ ...r, organizationName: org.name, projectName: await projectName(org.id, r.projectId) }),
+        ),
       );
     }),
   );

@@ -75,7 +75,8 @@ export async function deleteTrace(deps: TraceMaintenanceDeps, tenant: Tenant, tr
       await sweep(deps, tenant, traceId, null);
       return 'not-found';
     }
-    if (!result.counted) deps.log?.({ level: 'warn', msg: 'deleted a trace the project counters did not include', traceId, source: trace.source });
+    if (!result.counted)
+      deps.log?.({ level: 'warn', msg: 'deleted a trace the project counters did not include', traceId, source: trace.source });
     await deps.store.pruneSource(tenant, trace.source);
     await sweep(deps, tenant, traceId, trace.payloadKey);
     return 'deleted';
@@ -89,7 +90,8 @@ export async function deleteTrace(deps: TraceMaintenanceDeps, tenant: Tenant, tr
  */
 async function sweep(deps: TraceMaintenanceDeps, tenant: Tenant, traceId: string, key: string | null): Promise<void> {
   await deps.evaluations.deleteForTrace(tenant, traceId);
-  const payload = key ?? (UUID.test(traceId) ? payloadKey({ organizationId: tenant.organizationId, projectId: tenant.projectId, id: traceId }) : null);
+  const payload =
+    key ?? (UUID.test(traceId) ? payloadKey({ organizationId: tenant.organizationId, projectId: tenant.projectId, id: traceId }) : null);
   if (payload !== null) await deps.payloads.deletePayload(payload);
 }
 

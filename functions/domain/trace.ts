@@ -139,9 +139,13 @@ export interface StoredTrace extends TraceDraft {
 }
 
 /** How a draft is stored, and the S3 payload to write first (under `key`) when its document is offloaded. */
-export function storedTrace(draft: TraceDraft, key = payloadKey(draft)): { stored: StoredTrace; payload: { key: string; body: string } | null } {
+export function storedTrace(
+  draft: TraceDraft,
+  key = payloadKey(draft),
+): { stored: StoredTrace; payload: { key: string; body: string } | null } {
   const packed = packText(draft.document);
-  if (packed.length <= ITEM_INLINE_BUDGET_BYTES) return { stored: { ...draft, packed, payloadKey: null, packedSearch: null }, payload: null };
+  if (packed.length <= ITEM_INLINE_BUDGET_BYTES)
+    return { stored: { ...draft, packed, payloadKey: null, packedSearch: null }, payload: null };
   const text = searchText(draft.filename, draft.input, JSON.parse(draft.document));
   return { stored: { ...draft, packed: null, payloadKey: key, packedSearch: packText(text) }, payload: { key, body: payloadBody(draft) } };
 }

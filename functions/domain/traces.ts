@@ -74,4 +74,3 @@ export interface TraceReader {
   /** `timeRange`: the list's `time_range` as asked (`24h`); its cursors are bound to it. */
   list(tenant: Tenant, query: ListQuery, timeRange?: string): Promise<ListPage>;
 }
-

@@ -13,16 +13,30 @@ export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
   const action: JobAction = event.routeKey.endsWith('/exports') ? 'export' : 'delete';
   const body = parseJsonBody(JobBody, event);
-  const filtered = body.source !== undefined || body.judge_id !== undefined || body.status !== undefined || body.time_range !== undefined || (body.search !== undefined && body.search !== '');
-  if (body.experiment_uuid !== undefined && filtered) throw new HttpError(400, 'invalid_body', 'experiment_uuid: takes no trace filters (source, judge_id, status, time_range, search)');
+  const filtered =
+    body.source !== undefined ||
+    body.judge_id !== undefined ||
+    body.status !== undefined ||
+    body.time_range !== undefined ||
+    (body.search !== undefined && body.search !== '');
+  if (body.experiment_uuid !== undefined && filtered)
+    throw new HttpError(400, 'invalid_body', 'experiment_uuid: takes no trace filters (source, judge_id, status, time_range, search)');
   if (action === 'delete' && !filtered && body.experiment_uuid === undefined && body.all !== true) {
-    throw new HttpError(400, 'invalid_body', 'name a filter (source, judge_id, status, time_range, search) or an experiment_uuid, or send "all": true to delete every trace of the project');
+    throw new HttpError(
+      400,
+      'invalid_body',
+      'name a filter (source, judge_id, status, time_range, search) or an experiment_uuid, or send "all": true to delete every trace of the project',
+    );
   }
   let target: JobTarget;
   if (body.experiment_uuid !== undefined) target = { kind: 'spans', experimentUuid: body.experiment_uuid };
   else {
     const q = toListQuery({ ...body, page: 1, page_size: 1, sort_by: 'created_at', sort_order: 'desc' }, Date.now());
-    target = { kind: 'traces', filters: { source: q.source, judgeId: q.judgeId, status: q.status, since: q.since, search: q.search }, timeRange: body.time_range };
+    target = {
+      kind: 'traces',
+      filters: { source: q.source, judgeId: q.judgeId, status: q.status, since: q.since, search: q.search },
+      timeRange: body.time_range,
+    };
   }
   const deps = searchJobDeps();
   if (body.dry_run) {

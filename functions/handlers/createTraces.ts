@@ -63,6 +63,10 @@ export const handler = httpHandler(async (event) => {
         `no upload named ${JSON.stringify(filename)}; PUT the file to the URL from POST ${project}/traces/upload first`,
       );
     case 'replaced':
-      throw new HttpError(409, 'conflict', `${JSON.stringify(filename)} was replaced or deleted while it was being ingested; call create again`);
+      throw new HttpError(
+        409,
+        'conflict',
+        `${JSON.stringify(filename)} was replaced or deleted while it was being ingested; call create again`,
+      );
   }
 });

@@ -17,7 +17,13 @@ export const handler = httpHandler(async (event) => {
   const query = parseQuery(ExperimentLogsQuery, event);
   const filter = parseJsonBody(z.unknown(), event);
   const gzip = acceptsGzip(event);
-  const page = await experimentTraceLogs(traceLogDeps(), tenant, { experimentUuid, filter, limit: query.limit, cursor: query.cursor, size: experimentPageSize(gzip) });
+  const page = await experimentTraceLogs(traceLogDeps(), tenant, {
+    experimentUuid,
+    filter,
+    limit: query.limit,
+    cursor: query.cursor,
+    size: experimentPageSize(gzip),
+  });
   const answer = fitExperimentAnswer(page, gzip);
   const headers: Record<string, string> = { vary: 'accept-encoding' };
   const exposed: string[] = [];

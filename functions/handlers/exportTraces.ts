@@ -13,7 +13,9 @@ import { ndjson } from '../shared/ndjson.js';
  */
 export const handler = httpHandler(async (event) => {
   const tenant = projectScope(event);
-  const params = parseWith(ExportTracesQuery, normalizeListParams(event.queryStringParameters ?? {}), 'invalid_query') as z.infer<typeof ExportTracesQuery>;
+  const params = parseWith(ExportTracesQuery, normalizeListParams(event.queryStringParameters ?? {}), 'invalid_query') as z.infer<
+    typeof ExportTracesQuery
+  >;
   const now = Date.now();
   const q = toListQuery({ ...params, page: 1, page_size: 1, sort_by: 'created_at', sort_order: 'asc' }, now);
   const page = await exportTracesPage(searchAwareTraces(), tenant, {

@@ -9,6 +9,7 @@ export const handler = httpHandler(async (event) => {
   const action = event.routeKey.endsWith('/exports/{jobId}') ? 'export' : 'delete';
   const deps = jobDeps();
   const job = await deps.jobs.get(tenant, jobId);
-  if (job === null || job.action !== action) throw new HttpError(404, 'not_found', `no ${action === 'export' ? 'export' : 'deletion'} ${jobId} in this project`);
+  if (job === null || job.action !== action)
+    throw new HttpError(404, 'not_found', `no ${action === 'export' ? 'export' : 'deletion'} ${jobId} in this project`);
   return json(200, await jobAnswer(deps, job, event.rawPath.replace(/\/(exports|deletions)\/[^/]+$/, '')));
 });

@@ -27,7 +27,9 @@ export interface SqsIngestOptions {
 export function makeSqsIngestHandler(options: SqsIngestOptions) {
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     startInvocation(context);
-    const results = await Promise.allSettled(event.Records.map((record) => withLogKeys({ messageId: record.messageId }, () => processMessage(options, record))));
+    const results = await Promise.allSettled(
+      event.Records.map((record) => withLogKeys({ messageId: record.messageId }, () => processMessage(options, record))),
+    );
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') return;
@@ -37,7 +39,10 @@ export function makeSqsIngestHandler(options: SqsIngestOptions) {
       if (r.reason instanceof LeaseBusyError || r.reason instanceof IngestStoppedError) {
         // Not failures: another worker (a duplicate delivery, or create ingesting inline) has the file and this one waits
         // its turn, or the worker is stopping; either way the message is delivered again.
-        const msg = r.reason instanceof LeaseBusyError ? 'another worker holds the lease on the object; the message will be delivered again' : 'stopped mid-file; the message will be delivered again';
+        const msg =
+          r.reason instanceof LeaseBusyError
+            ? 'another worker holds the lease on the object; the message will be delivered again'
+            : 'stopped mid-file; the message will be delivered again';
         log({ level: 'info', msg, messageId: record.messageId, receiveCount, reason });
       } else {
         log({ level: 'error', msg: 'ingest message failed', messageId: record.messageId, receiveCount, reason });
@@ -59,7 +64,9 @@ function objectKeys(ref: ObjectRef): Record<string, unknown> {
     objectKey: ref.key,
     organizationId: where.organizationId,
     projectId: where.projectId,
-    ...(version ? { uploadId: uploadId({ organizationId: where.organizationId, projectId: where.projectId, objectKey: ref.key, version }) } : {}),
+    ...(version
+      ? { uploadId: uploadId({ organizationId: where.organizationId, projectId: where.projectId, objectKey: ref.key, version }) }
+      : {}),
   };
 }
 

@@ -7,7 +7,12 @@ import { searchJobDeps } from '../shared/search-aware-traces.js';
 
 const metrics = metricsFor();
 
-const Message = z.object({ organizationId: z.string().min(1), projectId: z.string().min(1), jobId: z.string().min(1).max(64), step: z.number().int().min(0) });
+const Message = z.object({
+  organizationId: z.string().min(1),
+  projectId: z.string().min(1),
+  jobId: z.string().min(1).max(64),
+  step: z.number().int().min(0),
+});
 
 /**
  * The job queue's consumer: each message is one step of an export or a delete-by-filter job
@@ -27,9 +32,16 @@ export function makeJobWorker(options: { deps: () => JobDeps; maxReceiveCount: (
       const finalAttempt = Number(record.attributes.ApproximateReceiveCount ?? '1') >= options.maxReceiveCount();
       const m = parsed.data;
       try {
-        await withLogKeys({ jobId: m.jobId, step: m.step, organizationId: m.organizationId, projectId: m.projectId }, () => runJob(options.deps(), m, { finalAttempt }));
+        await withLogKeys({ jobId: m.jobId, step: m.step, organizationId: m.organizationId, projectId: m.projectId }, () =>
+          runJob(options.deps(), m, { finalAttempt }),
+        );
       } catch (err) {
-        log({ level: 'error', msg: 'job step failed; the queue delivers it again', jobId: m.jobId, reason: err instanceof Error ? err.message : String(err) });
+        log({
+          level: 'error',
+          msg: 'job step failed; the queue delivers it again',
+          jobId: m.jobId,
+          reason: err instanceof Error ? err.message : String(err),
+        });
         batchItemFailures.push({ itemIdentifier: record.messageId });
       }
     }

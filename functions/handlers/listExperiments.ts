@@ -14,6 +14,11 @@ export const handler = httpHandler(async (event) => {
   const query = parseQuery(ListExperimentsQuery, event);
   const body = parseJsonBody(ListExperimentsBody, event);
   const { experiments, nextCursor } = await listExperiments(experimentDeps(), tenant, body, query);
-  const headers: Record<string, string> = nextCursor === null ? {} : { 'x-next-cursor': nextCursor, 'access-control-expose-headers': 'x-next-cursor' };
-  return json(200, experiments.map((e) => experimentJson(tenant, e)), headers);
+  const headers: Record<string, string> =
+    nextCursor === null ? {} : { 'x-next-cursor': nextCursor, 'access-control-expose-headers': 'x-next-cursor' };
+  return json(
+    200,
+    experiments.map((e) => experimentJson(tenant, e)),
+    headers,
+  );
 });

@@ -23,7 +23,13 @@ const MAX_RAW_BODY_BYTES = 10 * 1024 * 1024;
  * (as OTLP/HTTP requires); any other a JSON one that is both a JSON Status (`code`, `message`) and
  * our `{"error": {"code", "message"}}`.
  */
-function errorAnswer(encoding: OtlpEncoding | null, status: number, code: string, message: string, headers: Record<string, string> = {}): HttpResult {
+function errorAnswer(
+  encoding: OtlpEncoding | null,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): HttpResult {
   if (encoding === 'protobuf') {
     return {
       statusCode: status,
@@ -56,7 +62,10 @@ export function makeOtlpHandler(deps: () => OtelIngestDeps) {
       // The route authenticates itself (auth 'apiKeyInRoute'): OTLP/HTTP wants a 401 for a missing or bad key.
       const tenant = await tenantOfKey(event.headers);
       if (encoding === null) {
-        throw new OtlpRequestError('unsupported_media_type', `the body must be application/x-protobuf or application/json (OTLP/HTTP), not ${header(event.headers, 'content-type') ?? 'none'}`);
+        throw new OtlpRequestError(
+          'unsupported_media_type',
+          `the body must be application/x-protobuf or application/json (OTLP/HTTP), not ${header(event.headers, 'content-type') ?? 'none'}`,
+        );
       }
       const contentEncoding = header(event.headers, 'content-encoding');
       const raw = bodyOf(event, contentEncoding);
@@ -66,7 +75,12 @@ export function makeOtlpHandler(deps: () => OtelIngestDeps) {
       const result = await exportTraces(deps(), tenant, request);
       const body = encodeResponse(result, encoding);
       if (typeof body === 'string') return { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body };
-      return { statusCode: 200, headers: { 'content-type': 'application/x-protobuf' }, body: body.toString('base64'), isBase64Encoded: true };
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'application/x-protobuf' },
+        body: body.toString('base64'),
+        isBase64Encoded: true,
+      };
     } catch (err) {
       if (err instanceof HttpError) return errorAnswer(encoding, err.statusCode, err.code, err.message);
       if (isDomainError(err)) {
@@ -74,8 +88,11 @@ export function makeOtlpHandler(deps: () => OtelIngestDeps) {
         // OTLP exporters retry a 429 after Retry-After; the export is idempotent.
         return errorAnswer(encoding, status, code, err.message, status === 429 ? { 'retry-after': '1' } : {});
       }
-      if (isThrottle(err)) return errorAnswer(encoding, 429, 'too_many_requests', 'the store is busy; retry after a moment', { 'retry-after': '1' });
-      console.error(JSON.stringify({ level: 'error', msg: 'unhandled error', route: event.routeKey, error: String(err), stack: (err as Error)?.stack }));
+      if (isThrottle(err))
+        return errorAnswer(encoding, 429, 'too_many_requests', 'the store is busy; retry after a moment', { 'retry-after': '1' });
+      console.error(
+        JSON.stringify({ level: 'error', msg: 'unhandled error', route: event.routeKey, error: String(err), stack: (err as Error)?.stack }),
+      );
       return errorAnswer(encoding, 500, 'internal_error', 'the server failed to answer this request');
     }
   };

@@ -22,7 +22,11 @@ export async function handler(_event: unknown, context?: Context): Promise<Sweep
     now: new Date(),
     shouldStop: () => (context ? context.getRemainingTimeInMillis() < STOP_MARGIN_MS : false),
   });
-  log({ msg: retentionDays === undefined ? 'retention sweep: no RETENTION_DAYS, traces are kept' : 'retention sweep', retentionDays: retentionDays ?? null, ...result });
+  log({
+    msg: retentionDays === undefined ? 'retention sweep: no RETENTION_DAYS, traces are kept' : 'retention sweep',
+    retentionDays: retentionDays ?? null,
+    ...result,
+  });
   flushMetrics(metrics);
   return result;
 }

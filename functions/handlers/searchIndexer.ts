@@ -13,7 +13,10 @@ export const STOP_MARGIN_MS = 60_000;
  * (any other event: every project with work). A project another indexer holds is waited for,
  * then the batch fails so the stream delivers it again: work is never dropped.
  */
-export async function handler(event: Partial<DynamoDBStreamEvent> | undefined, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<IndexRun[]> {
+export async function handler(
+  event: Partial<DynamoDBStreamEvent> | undefined,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<IndexRun[]> {
   const deps = indexerDeps();
   const shouldStop = () => (context ? context.getRemainingTimeInMillis() < STOP_MARGIN_MS : false);
   if (!Array.isArray(event?.Records)) {
@@ -33,7 +36,8 @@ export async function handler(event: Partial<DynamoDBStreamEvent> | undefined, c
       await sleep(2_000 * attempt);
       run = await indexProject(deps, tenant, { shouldStop });
     }
-    if (!run.acquired) throw new Error(`the search index of ${tenant.organizationId}/${tenant.projectId} is busy; the stream will deliver this batch again`);
+    if (!run.acquired)
+      throw new Error(`the search index of ${tenant.organizationId}/${tenant.projectId} is busy; the stream will deliver this batch again`);
     runs.push(run);
   }
   console.log(JSON.stringify({ level: 'info', msg: 'search indexer', projects: runs.length, runs }));

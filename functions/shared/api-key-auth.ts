@@ -38,6 +38,7 @@ export async function tenantOfKey(headers: Record<string, string | undefined> | 
   const state = await keyStateOf(headers);
   if (state?.status === 'active') return state.tenant;
   if (state?.status === 'revoked') throw revokedKeyError(state.revokedAt);
-  if (apiKeyOf(headers) === undefined) throw new HttpError(401, 'unauthorized', 'an API key is required: the x-api-key header, or Authorization: Bearer <key>');
+  if (apiKeyOf(headers) === undefined)
+    throw new HttpError(401, 'unauthorized', 'an API key is required: the x-api-key header, or Authorization: Bearer <key>');
   throw new HttpError(401, 'unauthorized', 'this is not an API key of this service');
 }

@@ -25,7 +25,12 @@ const EnvSchema = z.object({
   /** The job queue (export and delete-by-filter steps); the local stack sends to its own in-process queue instead. */
   JOBS_QUEUE_URL: z.string().min(1).optional(),
   JOB_STEP_BUDGET_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT.JOB_STEP_BUDGET_MS),
-  EXPORT_PART_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(DEFAULT.EXPORT_PART_BYTES),
+  EXPORT_PART_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(512 * 1024 * 1024)
+    .default(DEFAULT.EXPORT_PART_BYTES),
   JOB_STALL_MS: z.coerce.number().int().min(0).default(DEFAULT.JOB_STALL_MS),
   /**
    * Where the full-text index lives: a directory (the local stack: DATA_DIR/search) or, on AWS,

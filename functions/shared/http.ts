@@ -34,7 +34,12 @@ export const MAX_ANSWER_WIRE_BYTES = 5 * 1024 * 1024;
 /** A 200 JSON answer: text as it is, or gzip bytes (base64, `content-encoding: gzip`). */
 export function jsonAnswer(body: string | Buffer, headers: Record<string, string> = {}): HttpResult {
   if (typeof body === 'string') return rawJson(200, body, headers);
-  return { statusCode: 200, headers: { ...JSON_HEADERS, 'content-encoding': 'gzip', ...headers }, body: body.toString('base64'), isBase64Encoded: true };
+  return {
+    statusCode: 200,
+    headers: { ...JSON_HEADERS, 'content-encoding': 'gzip', ...headers },
+    body: body.toString('base64'),
+    isBase64Encoded: true,
+  };
 }
 
 /** True when the request's Accept-Encoding allows gzip (`gzip` or `*`, with a non-zero q). */
@@ -118,7 +123,12 @@ export function httpHandler(fn: (event: HttpEvent) => Promise<HttpResult>): (eve
   return async (event, context) => {
     startInvocation(context);
     const tenant = event.requestContext?.authorizer?.lambda ?? {};
-    const keys = { route: event.routeKey, requestId: event.requestContext?.requestId, organizationId: tenant.organizationId, projectId: tenant.projectId };
+    const keys = {
+      route: event.routeKey,
+      requestId: event.requestContext?.requestId,
+      organizationId: tenant.organizationId,
+      projectId: tenant.projectId,
+    };
     const result = await withLogKeys(keys, async () => {
       try {
         return await fn(event);
@@ -183,7 +193,6 @@ export function projectScope(event: HttpEvent): Tenant {
   }
   return tenant;
 }
-
 
 /** Parses a value with a schema; failures are a 400 naming the parameter. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, code = 'invalid_request'): z.infer<S> {

@@ -35,13 +35,21 @@ function queryParameters(query: z.ZodType | undefined): Json[] {
 
 function operation(r: RouteDef): Json {
   const responses: Json = {};
-  for (const a of r.answers) responses[String(a.status)] = { description: a.description, ...(a.schema ? { content: json(a.schema, 'output') } : {}) };
+  for (const a of r.answers)
+    responses[String(a.status)] = { description: a.description, ...(a.schema ? { content: json(a.schema, 'output') } : {}) };
   const error = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
   if (r.auth === 'apiKey') {
     responses['401'] = { description: 'the key was revoked (`api_key_revoked`)', content: error };
-    responses['403'] = { description: "no key, or not a key of this API: API Gateway's own answer", content: { 'application/json': { schema: { $ref: '#/components/schemas/GatewayDeny' } } } };
+    responses['403'] = {
+      description: "no key, or not a key of this API: API Gateway's own answer",
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/GatewayDeny' } } },
+    };
   }
-  if (r.auth === 'apiKeyInRoute') responses['401'] = { description: 'no key, not a key of this API (`unauthorized`), or a revoked one (`api_key_revoked`)', content: error };
+  if (r.auth === 'apiKeyInRoute')
+    responses['401'] = {
+      description: 'no key, not a key of this API (`unauthorized`), or a revoked one (`api_key_revoked`)',
+      content: error,
+    };
   responses['4XX'] = { description: 'a bad request: what is wrong and what is allowed', content: error };
   responses['5XX'] = { description: 'the server failed; nothing about it is told', content: error };
   const parameters = [...pathParameters(r.path), ...queryParameters(r.query)];

@@ -30,7 +30,9 @@ export const CreateEvaluationBody = z.object({
   judge_version: optional(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)),
   passed: optional(z.boolean()),
   score: optional(z.number().refine(storableNumber, `must be 0 or a number of magnitude between 1e-130 and ${Number.MAX_SAFE_INTEGER}`)),
-  reasoning: optional(z.string().refine((s) => Buffer.byteLength(s) <= MAX_REASONING_BYTES, `must be at most ${MAX_REASONING_BYTES} bytes`)),
+  reasoning: optional(
+    z.string().refine((s) => Buffer.byteLength(s) <= MAX_REASONING_BYTES, `must be at most ${MAX_REASONING_BYTES} bytes`),
+  ),
 });
 
 const count = optional(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
@@ -39,11 +41,22 @@ const count = optional(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
 export const EvaluationResultBody = z.object({
   passed: z.boolean({ error: 'must be true or false' }),
   score: optional(z.number().refine(storableNumber, `must be 0 or a number of magnitude between 1e-130 and ${Number.MAX_SAFE_INTEGER}`)),
-  reasoning: optional(z.string().refine((s) => Buffer.byteLength(s) <= MAX_REASONING_BYTES, `must be at most ${MAX_REASONING_BYTES} bytes`)),
+  reasoning: optional(
+    z.string().refine((s) => Buffer.byteLength(s) <= MAX_REASONING_BYTES, `must be at most ${MAX_REASONING_BYTES} bytes`),
+  ),
   model: optional(z.string().max(MAX_ID_CHARS)),
   steps: optional(
     z
-      .array(z.object({ tool: z.string().max(MAX_ID_CHARS), args: z.record(z.string(), z.unknown()).default({}), result: z.string().max(16 * 1024).default('') }))
+      .array(
+        z.object({
+          tool: z.string().max(MAX_ID_CHARS),
+          args: z.record(z.string(), z.unknown()).default({}),
+          result: z
+            .string()
+            .max(16 * 1024)
+            .default(''),
+        }),
+      )
       .max(100)
       .refine((s) => Buffer.byteLength(JSON.stringify(s)) <= 64 * 1024, 'must be at most 64 KB of JSON'),
   ),
@@ -58,7 +71,8 @@ export const EvaluationResultBody = z.object({
 const EVALUATION_ALIASES = { ...CAMEL_ALIASES, traceId: 'trace_id' };
 
 export const ListEvaluationsQuery = z.preprocess(
-  (query) => (query !== null && typeof query === 'object' ? normalizeListParams(query as Record<string, unknown>, EVALUATION_ALIASES) : query),
+  (query) =>
+    query !== null && typeof query === 'object' ? normalizeListParams(query as Record<string, unknown>, EVALUATION_ALIASES) : query,
   z.object({
     trace_id: z.string().max(MAX_ID_CHARS).optional(),
     judge_id: z.string().max(MAX_ID_CHARS).optional(),
@@ -78,27 +92,47 @@ export const PareaProjectBody = z.object({
 });
 
 export const ExperimentLogsQuery = z.object({
-  limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_LIMIT, `must be at most ${MAX_LIMIT}`).optional(),
+  limit: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(MAX_LIMIT, `must be at most ${MAX_LIMIT}`)
+    .optional(),
   cursor: z.string().min(1).max(4096).optional(),
 });
 
-
 export const ListExperimentsQuery = z.object({
-  limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_LIST, `must be at most ${MAX_LIST}`).optional(),
+  limit: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(MAX_LIST, `must be at most ${MAX_LIST}`)
+    .optional(),
   cursor: z.string().min(1).max(4096).optional(),
 });
 
 /** `POST .../exports|deletions`: the list's filters (snake_case), or an experiment; `all` says "everything" when no filter is given; `dry_run` only counts. */
 export const JobBody = ListQuerySchema.pick({ source: true, judge_id: true, status: true, time_range: true, search: true })
   .extend({
-    experiment_uuid: z.string().min(1).refine((s) => Buffer.byteLength(s) <= MAX_SPAN_ID_BYTES, `must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`).optional(),
+    experiment_uuid: z
+      .string()
+      .min(1)
+      .refine((s) => Buffer.byteLength(s) <= MAX_SPAN_ID_BYTES, `must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`)
+      .optional(),
     all: z.boolean().optional(),
     dry_run: z.boolean().optional(),
   })
   .strict();
 
 /** `GET .../traces/export`: the list's filters and the export's cursor (names normalized as the list's are). */
-export const ExportTracesQuery = ListQuerySchema.pick({ source: true, judge_id: true, status: true, time_range: true, search: true, cursor: true }).strict();
+export const ExportTracesQuery = ListQuerySchema.pick({
+  source: true,
+  judge_id: true,
+  status: true,
+  time_range: true,
+  search: true,
+  cursor: true,
+}).strict();
 
 /** `GET .../experiments/{experimentUuid}/export`: the cursor of the next page. */
 export const ExportSpansQuery = z.object({ cursor: z.string().min(1).max(4096).optional() }).strict();

@@ -22,7 +22,8 @@ export function searchIndex(): SearchIndex | null {
   if (index !== undefined) return index;
   const c = config();
   const uri = c.SEARCH_INDEX_URI;
-  index = uri === undefined ? null : new LanceSearchIndex({ uri, ...(uri.startsWith('s3') ? { storageOptions: { region: c.AWS_REGION } } : {}) });
+  index =
+    uri === undefined ? null : new LanceSearchIndex({ uri, ...(uri.startsWith('s3') ? { storageOptions: { region: c.AWS_REGION } } : {}) });
   return index;
 }
 

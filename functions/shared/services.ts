@@ -15,7 +15,18 @@ import { DynamoTraceMaintenance } from '../adapters/dynamo/trace-maintenance.js'
 import type { EvaluationDeps } from '../domain/evaluations.js';
 import type { TraceMaintenanceDeps } from '../domain/trace-maintenance.js';
 import { S3UploadUrlSigner } from '../adapters/s3/presigner.js';
-import type { EvaluationCleaner, EvaluationStore, SpanRangeStore, SpanStatsSink, SpanStore, StatsReader, TenantStore, TraceRangeReader, TraceReader, UploadStore } from '../domain/ports.js';
+import type {
+  EvaluationCleaner,
+  EvaluationStore,
+  SpanRangeStore,
+  SpanStatsSink,
+  SpanStore,
+  StatsReader,
+  TenantStore,
+  TraceRangeReader,
+  TraceReader,
+  UploadStore,
+} from '../domain/ports.js';
 import type { CreateTracesDeps } from '../domain/uploads/create-traces.js';
 import type { UploadUrlSigner } from '../domain/uploads/presign-upload.js';
 import { DynamoSpanStore } from '../adapters/dynamo/span-store.js';
@@ -67,7 +78,9 @@ export function ingestDepsOn(dynamo?: DynamoDBClient): IngestDeps {
     writeConcurrency: c.INGEST_WRITE_CONCURRENCY,
     log,
     // Records with a string trace_id are also experiment trace log spans.
-    spans: spanSink(dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS }) } : traceLogDeps()),
+    spans: spanSink(
+      dynamo ? { ...traceLogDeps(), store: new DynamoSpanStore(doc, c.TABLE_NAME, { retentionDays: c.RETENTION_DAYS }) } : traceLogDeps(),
+    ),
   };
 }
 
@@ -175,7 +188,10 @@ export function retentionDeps(): RetentionDeps {
     ...traceMaintenanceDeps(),
     projects: tenantStore(),
     expired: new DynamoExpiredTraceFinder(documentClient(), config().TABLE_NAME),
-    roots: { retiring: (tenant, nowSeconds) => roots.retiring(tenant, nowSeconds), retireRoot: (tenant, root, nowSeconds) => dynamoSpans().retireRoot(tenant, root, nowSeconds) },
+    roots: {
+      retiring: (tenant, nowSeconds) => roots.retiring(tenant, nowSeconds),
+      retireRoot: (tenant, root, nowSeconds) => dynamoSpans().retireRoot(tenant, root, nowSeconds),
+    },
   };
   return retention;
 }
@@ -189,7 +205,10 @@ export function otlpDeps(): OtelIngestDeps {
   otlp = {
     spans: traceLogDeps().store,
     spanStats: traceLogDeps().stats,
-    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(functionsS3, c.BUCKET_NAME), { retentionDays: c.RETENTION_DAYS, searchWork: searchWork() }),
+    traces: new DynamoOtelTraceStore(dynamoClient(), c.TABLE_NAME, new S3PayloadReader(functionsS3, c.BUCKET_NAME), {
+      retentionDays: c.RETENTION_DAYS,
+      searchWork: searchWork(),
+    }),
     payloads: new S3ObjectStorage(functionsS3, c.BUCKET_NAME),
     log,
   };

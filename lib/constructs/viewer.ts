@@ -114,7 +114,9 @@ export class Viewer extends Construct {
         image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-slim'),
         local: {
           tryBundle(outputDir: string): boolean {
-            execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/tsx/dist/cli.mjs'), join(REPO_ROOT, 'web/build.ts'), outputDir], { stdio: 'inherit' });
+            execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/tsx/dist/cli.mjs'), join(REPO_ROOT, 'web/build.ts'), outputDir], {
+              stdio: 'inherit',
+            });
             return true;
           },
         },
@@ -163,9 +165,11 @@ function acknowledgeDeploymentHandler(stack: Stack, bucket: Bucket): void {
     "CDK's own BucketDeployment handler, a deploy-time custom resource that copies the viewer's build output from the CDK asset bucket " +
     'into the viewer bucket, comes with this role and these grants (CDK writes them, not us); it runs only during deployments, never on a request.';
   acknowledge(handler, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', why);
-  for (const action of ['s3:Abort*', 's3:DeleteObject*', 's3:GetBucket*', 's3:GetObject*', 's3:List*']) acknowledge(handler, `AwsSolutions-IAM5[Action::${action}]`, why);
+  for (const action of ['s3:Abort*', 's3:DeleteObject*', 's3:GetBucket*', 's3:GetObject*', 's3:List*'])
+    acknowledge(handler, `AwsSolutions-IAM5[Action::${action}]`, why);
   // The CDK asset bucket, as the default synthesizer names it (partition, account and region literal when the stack's env says).
-  const qualifier = (stack.node.tryGetContext('@aws-cdk/core:bootstrapQualifier') as string | undefined) ?? DefaultStackSynthesizer.DEFAULT_QUALIFIER;
+  const qualifier =
+    (stack.node.tryGetContext('@aws-cdk/core:bootstrapQualifier') as string | undefined) ?? DefaultStackSynthesizer.DEFAULT_QUALIFIER;
   acknowledgeWildcardResource(handler, `arn:${stack.partition}:s3:::cdk-${qualifier}-assets-${stack.account}-${stack.region}/*`, why);
   acknowledgeWildcardResource(handler, bucket.arnForObjects('*'), why);
   acknowledge(handler, 'AwsSolutions-L1', `${why} Its runtime is the one this CDK version pins for it.`);

@@ -18,7 +18,16 @@ import { callApi } from '../support/api.js';
 declare const document: any, sessionStorage: any, localStorage: any, location: any, DataTransfer: any, File: any;
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SHOTS = new URL('../screenshots/', import.meta.url).pathname;
 
 let stack: TestStack;
@@ -50,7 +59,9 @@ async function shot(name: string): Promise<void> {
 
 /** Waits until a locator's text matches. */
 async function textOf(locator: Locator, pattern: RegExp, timeout = 15_000): Promise<string> {
-  await expect.poll(async () => ((await locator.count()) > 0 ? ((await locator.first().textContent()) ?? '') : '(no such element)'), { timeout }).toMatch(pattern);
+  await expect
+    .poll(async () => ((await locator.count()) > 0 ? ((await locator.first().textContent()) ?? '') : '(no such element)'), { timeout })
+    .toMatch(pattern);
   return (await locator.first().textContent()) ?? '';
 }
 
@@ -94,13 +105,39 @@ function bigTree(): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   const base = { root_trace_id: 'big-root', experiment_uuid: 'exp-10k', status: 'success' };
   const iso = (ms: number) => new Date(ms).toISOString();
-  out.push({ ...base, trace_id: 'big-root', parent_trace_id: 'big-root', trace_name: 'big run', start_timestamp: iso(t0), end_timestamp: iso(t0 + 99 * 1000), execution_order: 0 });
+  out.push({
+    ...base,
+    trace_id: 'big-root',
+    parent_trace_id: 'big-root',
+    trace_name: 'big run',
+    start_timestamp: iso(t0),
+    end_timestamp: iso(t0 + 99 * 1000),
+    execution_order: 0,
+  });
   for (let c = 1; c <= 99; c++) {
     const cs = t0 + (c - 1) * 1000;
-    out.push({ ...base, trace_id: `big-${c}`, parent_trace_id: 'big-root', trace_name: `step-${c}`, start_timestamp: iso(cs), end_timestamp: iso(cs + 1000), execution_order: c });
+    out.push({
+      ...base,
+      trace_id: `big-${c}`,
+      parent_trace_id: 'big-root',
+      trace_name: `step-${c}`,
+      start_timestamp: iso(cs),
+      end_timestamp: iso(cs + 1000),
+      execution_order: c,
+    });
     for (let g = 1; g <= 100; g++) {
       const gs = cs + (g - 1) * 10;
-      out.push({ ...base, trace_id: `big-${c}-${g}`, parent_trace_id: `big-${c}`, trace_name: `step-${c}-${g}`, start_timestamp: iso(gs), end_timestamp: iso(gs + 10), execution_order: g, latency: 0.01, total_tokens: g });
+      out.push({
+        ...base,
+        trace_id: `big-${c}-${g}`,
+        parent_trace_id: `big-${c}`,
+        trace_name: `step-${c}-${g}`,
+        start_timestamp: iso(gs),
+        end_timestamp: iso(gs + 10),
+        execution_order: g,
+        latency: 0.01,
+        total_tokens: g,
+      });
     }
   }
   return out;
@@ -111,12 +148,30 @@ beforeAll(async () => {
   stack = await startTestStack();
   const topics = ['the capital of France', 'photosynthesis', 'a haiku about rain', 'the speed of light', 'sorting algorithms'];
   const chat = Array.from({ length: 60 }, (_, i) =>
-    JSON.stringify({ input: `Question ${i}: tell me about ${topics[i % topics.length]}`, source: i % 2 ? 'sdk' : 'batch', output: `answer ${i}`, model: 'gpt-4o-mini' }),
+    JSON.stringify({
+      input: `Question ${i}: tell me about ${topics[i % topics.length]}`,
+      source: i % 2 ? 'sdk' : 'batch',
+      output: `answer ${i}`,
+      model: 'gpt-4o-mini',
+    }),
   ).join('\n');
   const chatIds = await upload('chat-traces.jsonl', chat);
   ids.evaluated = chatIds[59]!;
-  await api('POST', `${P()}/trace-evaluations`, { trace_id: ids.evaluated, judge_id: 'accuracy', judge_name: 'Accuracy judge', passed: true, score: 0.92, reasoning: 'matches the reference' });
-  await api('POST', `${P()}/trace-evaluations`, { trace_id: chatIds[58]!, judge_id: 'accuracy', judge_name: 'Accuracy judge', passed: false, score: 0.1 });
+  await api('POST', `${P()}/trace-evaluations`, {
+    trace_id: ids.evaluated,
+    judge_id: 'accuracy',
+    judge_name: 'Accuracy judge',
+    passed: true,
+    score: 0.92,
+    reasoning: 'matches the reference',
+  });
+  await api('POST', `${P()}/trace-evaluations`, {
+    trace_id: chatIds[58]!,
+    judge_id: 'accuracy',
+    judge_name: 'Accuracy judge',
+    passed: false,
+    score: 0.1,
+  });
 
   const items = Array.from({ length: 3_000 }, (_, i) => ({ i, text: `item ${i} `.padEnd(1_000, 'lorem ipsum ') }));
   ids.big = (await upload('big-document.jsonl', JSON.stringify({ input: 'a 3 MB document', items })))[0]!;
@@ -138,7 +193,12 @@ beforeAll(async () => {
   await bulkLoadSpans(stack.info, bigTree());
 
   userDataDir = mkdtempSync(join(tmpdir(), 'trace-ingest-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1440, height: 900 } });
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1440, height: 900 },
+  });
   page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(10_000);
   page.on('pageerror', (err) => {
@@ -163,7 +223,12 @@ describe('the web viewer in Chromium', () => {
     await page.getByLabel('API key').fill(stack.info.apiKey);
     await page.keyboard.press('Enter');
     await page.getByRole('table').waitFor();
-    const storage = await page.evaluate(() => ({ session: JSON.stringify(sessionStorage), local: localStorage.length, url: location.href, cookies: document.cookie }));
+    const storage = await page.evaluate(() => ({
+      session: JSON.stringify(sessionStorage),
+      local: localStorage.length,
+      url: location.href,
+      cookies: document.cookie,
+    }));
     expect(storage.session).toContain(stack.info.apiKey);
     expect(storage.local).toBe(0);
     expect(storage.cookies).toBe('');
@@ -173,7 +238,14 @@ describe('the web viewer in Chromium', () => {
   it('lists traces newest first, searches with a shareable URL, filters and pages by cursor', async () => {
     const table = page.getByRole('table');
     expect(await table.locator('thead tr').count()).toBe(1);
-    expect(await table.getByRole('columnheader').allTextContents()).toEqual(['Filename', 'Created', 'Source', 'Input', 'Evaluations', 'Status']);
+    expect(await table.getByRole('columnheader').allTextContents()).toEqual([
+      'Filename',
+      'Created',
+      'Source',
+      'Input',
+      'Evaluations',
+      'Status',
+    ]);
     await textOf(page.getByRole('status'), /^62 traces, showing 1–50$/);
     expect(await table.locator('tbody tr').count()).toBe(50);
     await shot('02-traces');
@@ -250,7 +322,9 @@ describe('the web viewer in Chromium', () => {
     const root = items.first();
     expect(await root.getAttribute('aria-level')).toBe('1');
     expect(await root.getAttribute('aria-expanded')).toBe('true');
-    expect(await root.getAttribute('aria-label')).toMatch(/^answer_question, success, latency 1\.20 s, 25 tokens, cost \$0\.00020, scores accuracy 0\.90, start .+, end .+$/);
+    expect(await root.getAttribute('aria-label')).toMatch(
+      /^answer_question, success, latency 1\.20 s, 25 tokens, cost \$0\.00020, scores accuracy 0\.90, start .+, end .+$/,
+    );
     expect(await tree.locator('.bar').count()).toBe(7);
 
     await items.filter({ hasText: 'llm' }).first().click();
@@ -322,7 +396,15 @@ describe('the web viewer in Chromium', () => {
     await page.goto(`${stack.info.apiUrl}/#/upload`);
     await page.getByLabel('or choose a trace file').waitFor();
     await shot('11-upload');
-    const text = ['{"input":"dropped one"}', '{"input": broken', '{"input":"dropped two"}', '[1, 2]', '', '{"input":"dropped three"}', 'not json at all'].join('\n');
+    const text = [
+      '{"input":"dropped one"}',
+      '{"input": broken',
+      '{"input":"dropped two"}',
+      '[1, 2]',
+      '',
+      '{"input":"dropped three"}',
+      'not json at all',
+    ].join('\n');
     const transfer = await page.evaluateHandle((t) => {
       const dt = new DataTransfer();
       dt.items.add(new File([t], 'dropped.jsonl'));

@@ -43,7 +43,7 @@ afterAll(async () => {
 
 const S = (s: string) => ({ S: s });
 
-describe('item sizes, by DynamoDB\'s rules', () => {
+describe("item sizes, by DynamoDB's rules", () => {
   it('counts names and values, numbers by their digits, maps and lists with their overhead', () => {
     expect(itemSize({ ab: S('héllo') })).toBe(2 + 6);
     expect(itemSize({ n: { N: '12345' } })).toBe(1 + 4); // 5 digits: 3 bytes + 1
@@ -55,7 +55,11 @@ describe('item sizes, by DynamoDB\'s rules', () => {
   });
 
   it('projects only keys and INCLUDE attributes into an index entry, plus 100 bytes', () => {
-    const shape: TableShape = { partitionKey: 'pk', sortKey: 'sk', indexes: [{ name: 'g', partitionKey: 'gpk', sortKey: 'gsk', projection: ['kept'] }] };
+    const shape: TableShape = {
+      partitionKey: 'pk',
+      sortKey: 'sk',
+      indexes: [{ name: 'g', partitionKey: 'gpk', sortKey: 'gsk', projection: ['kept'] }],
+    };
     const item = { pk: S('p'), sk: S('s'), gpk: S('g'), gsk: S('o'), kept: S('yes'), dropped: S('x'.repeat(5000)) };
     const entry = indexEntry(shape, shape.indexes[0]!, item)!;
     expect(Object.keys(entry).sort()).toEqual(['gpk', 'gsk', 'kept', 'pk', 'sk']);
@@ -68,7 +72,14 @@ describe('the capacity model in front of DynamoDB Local', () => {
   it('charges a put to the table and to every index partition the item lands in', async () => {
     const m = await model();
     const client = clientOf(m);
-    const item = { pk: S('T#model#1'), sk: S('T'), gsi4pk: S('TC#model#x#00'), gsi5pk: S('TS#model#x#00#s'), ok: S('2024-01-01T00:00:00.000Z#a#1'), doc_z: { B: new Uint8Array(1500) } };
+    const item = {
+      pk: S('T#model#1'),
+      sk: S('T'),
+      gsi4pk: S('TC#model#x#00'),
+      gsi5pk: S('TS#model#x#00#s'),
+      ok: S('2024-01-01T00:00:00.000Z#a#1'),
+      doc_z: { B: new Uint8Array(1500) },
+    };
     await client.send(new PutItemCommand({ TableName: stack.table, Item: item }));
     const r = m.report();
     expect(r.wcuBy.table).toBe(2); // ~1.6 KB
@@ -85,14 +96,23 @@ describe('the capacity model in front of DynamoDB Local', () => {
   it('refuses writes to a partition over its limit, as AWS does: single, batch (unprocessed items) and transaction', async () => {
     // One unit every five seconds: nothing this test does refills it.
     const m = await model({ writeUnitsPerSecond: 0.2 });
-    const client = new DynamoDBClient({ endpoint: m.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const client = new DynamoDBClient({
+      endpoint: m.endpoint,
+      region: 'us-east-1',
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
     const hot = (i: number) => ({ pk: S(`T#hot#${i}`), sk: S('T'), gsi4pk: S('TC#hot#one#00'), ok: S(`o${i}`) });
     const requests = Array.from({ length: 3 }, (_, i) => ({ PutRequest: { Item: hot(i) } }));
     const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [stack.table]: requests } }));
     // The index partition has room for one write: the other two come back unprocessed.
     expect(out.UnprocessedItems?.[stack.table]?.length).toBe(2);
-    await expect(client.send(new PutItemCommand({ TableName: stack.table, Item: hot(99) }))).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
-    const err = await client.send(new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: stack.table, Item: hot(100) } }] })).catch((e: unknown) => e);
+    await expect(client.send(new PutItemCommand({ TableName: stack.table, Item: hot(99) }))).rejects.toBeInstanceOf(
+      ProvisionedThroughputExceededException,
+    );
+    const err = await client
+      .send(new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: stack.table, Item: hot(100) } }] }))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransactionCanceledException);
     expect((err as TransactionCanceledException).CancellationReasons?.[0]?.Code).toBe('ThrottlingError');
     // A partition of its own is not throttled by its neighbour (the table's keys are all distinct here).
@@ -132,7 +152,12 @@ describe('the capacity model in front of DynamoDB Local', () => {
       Array.from({ length: 16 }, async () => {
         while (next < n) {
           const id = `cap-root-${next++}`;
-          await recordTraceLog(deps, tenant, { trace_id: id, root_trace_id: id, trace_name: 'root', start_timestamp: '2026-11-01T10:00:00Z' });
+          await recordTraceLog(deps, tenant, {
+            trace_id: id,
+            root_trace_id: id,
+            trace_name: 'root',
+            start_timestamp: '2026-11-01T10:00:00Z',
+          });
         }
       }),
     );
@@ -141,7 +166,8 @@ describe('the capacity model in front of DynamoDB Local', () => {
     expect(members).toHaveLength(LOG_ROOT_SHARDS);
     expect(counters).toHaveLength(LOG_ROOT_SHARDS);
     // No shard takes much more than its share: the project's root rate is 16 partitions' worth.
-    for (const use of [members, counters]) expect(Math.max(...use.map((p) => p.wcu))).toBeLessThan((use.reduce((a, p) => a + p.wcu, 0) / LOG_ROOT_SHARDS) * 2);
+    for (const use of [members, counters])
+      expect(Math.max(...use.map((p) => p.wcu))).toBeLessThan((use.reduce((a, p) => a + p.wcu, 0) / LOG_ROOT_SHARDS) * 2);
     // Each root: its span, its member and two counters, in one transaction (twice the units).
     expect(m.report().calls.TransactWriteItems).toBeGreaterThanOrEqual(n);
   }, 120_000);

@@ -29,7 +29,8 @@ let built: BuiltCli | undefined;
 beforeAll(async () => {
   [stack, built] = await Promise.all([startTestStack(), buildCli('trace-ingest')]);
   tmp = mkdtempSync(join(tmpdir(), 'cli-it-'));
-  for (const name of ['chat-traces.jsonl', 'agent-runs.json', 'single-trace.json', 'experiment-logs.jsonl']) writeFileSync(join(tmp, name), fixture(name));
+  for (const name of ['chat-traces.jsonl', 'agent-runs.json', 'single-trace.json', 'experiment-logs.jsonl'])
+    writeFileSync(join(tmp, name), fixture(name));
   writeFileSync(join(tmp, 'some-bad.jsonl'), '{"input":"fine"}\n{oops\n{"input":"also fine"}\n');
 }, 60_000);
 afterAll(async () => {
@@ -144,7 +145,7 @@ describe('trace-ingest against the local stack', () => {
     expect(missing.stderr).toMatch(/^error: .*\(404 not_found\)/);
   });
 
-  it('sources prints one source a line; status shows an upload\'s status, traces and file, --json its raw answer', async () => {
+  it("sources prints one source a line; status shows an upload's status, traces and file, --json its raw answer", async () => {
     const sources = await cli(['sources']);
     expect(sources.code).toBe(0);
     expect(sources.stdout.split('\n')).toContain('upload');
@@ -186,8 +187,19 @@ describe('trace-ingest against the local stack', () => {
     expect((await cli(['experiments'])).stdout).toBe('no experiments\n');
     const client = new TraceIngestClient({ baseUrl: stack.info.apiUrl, apiKey: stack.info.apiKey });
     const e = await client.experiments.create({ name: 'cli-exp', runName: 'first' });
-    for (const [id, score] of [['cli-a', 1], ['cli-b', 0.5]] as const) {
-      await client.traceLogs.record({ trace_id: id, root_trace_id: id, experiment_uuid: e.uuid, start_timestamp: '2026-11-01T10:00:00Z', latency: score * 2, cost: 0.001, scores: [{ name: 'accuracy', score }] });
+    for (const [id, score] of [
+      ['cli-a', 1],
+      ['cli-b', 0.5],
+    ] as const) {
+      await client.traceLogs.record({
+        trace_id: id,
+        root_trace_id: id,
+        experiment_uuid: e.uuid,
+        start_timestamp: '2026-11-01T10:00:00Z',
+        latency: score * 2,
+        cost: 0.001,
+        scores: [{ name: 'accuracy', score }],
+      });
     }
     await client.experiments.finish(e.uuid, { datasetLevelStats: [{ name: 'balanced_acc', score: 0.75 }] });
     await client.experiments.create({ name: 'cli-exp', runName: 'second' });
@@ -227,9 +239,14 @@ describe('trace-ingest against the local stack', () => {
     expect(fromFile.code).toBe(0);
   });
 
-  it('keys list and create delegate to the keys command (the stack\'s DynamoDB Local)', async () => {
+  it("keys list and create delegate to the keys command (the stack's DynamoDB Local)", async () => {
     const endpoint = await stack.dynamo.config.endpoint!();
-    const env = { DYNAMODB_PORT: String(endpoint.port), DATA_DIR: stack.dataDir, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+    const env = {
+      DYNAMODB_PORT: String(endpoint.port),
+      DATA_DIR: stack.dataDir,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    };
     expect((await cli(['keys', 'list', '--help'])).stdout).toContain('list [--organization <name>]');
     const created = await cli(['keys', 'create', '--organization', 'cli-org', '--project', 'cli-project'], env);
     expect(created.stderr).toBe('');
@@ -264,7 +281,12 @@ describe('trace-ingest against the local stack', () => {
 /** The S3 version id of a stored object, as the worker names its upload by it. */
 async function uploadIdOf(key: string): Promise<string> {
   const head = await stack.s3.send(new HeadObjectCommand({ Bucket: stack.info.bucket, Key: key }));
-  return deriveUploadId({ organizationId: stack.info.organizationId, projectId: stack.info.projectId, objectKey: key, version: head.VersionId ?? head.ETag!.replace(/"/g, '') });
+  return deriveUploadId({
+    organizationId: stack.info.organizationId,
+    projectId: stack.info.projectId,
+    objectKey: key,
+    version: head.VersionId ?? head.ETag!.replace(/"/g, ''),
+  });
 }
 
 /**
@@ -280,7 +302,10 @@ function heldIngest(key: string): { release(): void; done: Promise<IngestOutcome
     {
       ...real,
       progressEveryMs: 0,
-      traces: { owners: (...a) => real.traces.owners(...a), writeBatch: async (b) => (++writes > 2 ? gate.then(() => real.traces.writeBatch(b)) : real.traces.writeBatch(b)) },
+      traces: {
+        owners: (...a) => real.traces.owners(...a),
+        writeBatch: async (b) => (++writes > 2 ? gate.then(() => real.traces.writeBatch(b)) : real.traces.writeBatch(b)),
+      },
     },
     { bucket: stack.info.bucket, key },
   );
@@ -317,7 +342,9 @@ describe('trace-ingest as a newcomer finds it', () => {
     const twice = await inProcess(['upload', join(tmp, 'twice.jsonl'), join(tmp, 'twice.jsonl')]);
     expect(twice.code).toBe(0);
     expect(twice.stdout.split('\n')[0]).toMatch(/twice\.jsonl: 2 traces created/);
-    expect(twice.stdout.split('\n')[1]).toMatch(/twice\.jsonl: 0 new traces \(of 2 traces: the others were stored before, from identical content\)/);
+    expect(twice.stdout.split('\n')[1]).toMatch(
+      /twice\.jsonl: 0 new traces \(of 2 traces: the others were stored before, from identical content\)/,
+    );
 
     writeFileSync(join(tmp, 'all-bad.jsonl'), '{oops\nnot json\n');
     const bad = await inProcess(['upload', join(tmp, 'all-bad.jsonl')]);
@@ -336,7 +363,10 @@ describe('trace-ingest as a newcomer finds it', () => {
       await putObject(stack, key, `${lines(600, 'long')}\n{oops\n`);
       const id = await uploadIdOf(key);
       const held = heldIngest(key);
-      const api = () => fetch(`${stack.info.apiUrl}/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}/uploads/${id}`, { headers: { 'x-api-key': stack.info.apiKey } });
+      const api = () =>
+        fetch(`${stack.info.apiUrl}/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}/uploads/${id}`, {
+          headers: { 'x-api-key': stack.info.apiKey },
+        });
       await until('progress on the upload record', async () => (((await (await api()).json()) as { records?: number }).records ?? 0) > 0);
       const answer = (await (await api()).json()) as { status: string; records: number };
       expect(answer.status).toBe('processing');
@@ -428,14 +458,28 @@ describe('trace-ingest as a newcomer finds it', () => {
     writeFileSync(join(tmp, 'watched.jsonl'), lines(600, 'watched'));
     const key = `${stack.info.dropPrefix}watched.jsonl`;
     const out: string[] = [];
-    const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => out.push(t), env: { DATA_DIR: stack.dataDir, TRACE_INGEST_URL: stack.info.apiUrl, TRACE_INGEST_API_KEY: stack.info.apiKey }, isTTY: true };
+    const io: CliIo = {
+      stdout: (t) => out.push(t),
+      stderr: (t) => out.push(t),
+      env: { DATA_DIR: stack.dataDir, TRACE_INGEST_URL: stack.info.apiUrl, TRACE_INGEST_API_KEY: stack.info.apiKey },
+      isTTY: true,
+    };
     stack.setNotifications(false);
     try {
       const running = main(['drop', join(tmp, 'watched.jsonl')], io);
-      await until('the dropped object', () => stack.s3.send(new HeadObjectCommand({ Bucket: stack.info.bucket, Key: key })).then(() => true, () => false));
-      await until('a progress line for the waiting file', () => out.join('').includes('watched.jsonl  in the drop folder, waiting for the worker…'));
+      await until('the dropped object', () =>
+        stack.s3.send(new HeadObjectCommand({ Bucket: stack.info.bucket, Key: key })).then(
+          () => true,
+          () => false,
+        ),
+      );
+      await until('a progress line for the waiting file', () =>
+        out.join('').includes('watched.jsonl  in the drop folder, waiting for the worker…'),
+      );
       const held = heldIngest(key);
-      await until('a progress line with records', () => /watched\.jsonl {2}ingesting: [1-9][\d,]* records, 0 bad lines…/.test(out.join('')));
+      await until('a progress line with records', () =>
+        /watched\.jsonl {2}ingesting: [1-9][\d,]* records, 0 bad lines…/.test(out.join('')),
+      );
       held.release();
       await held.done;
       expect(await running).toBe(0);
@@ -445,7 +489,9 @@ describe('trace-ingest as a newcomer finds it', () => {
       const timedOut = await inProcess(['drop', '--timeout', '1', join(tmp, 'unwatched.jsonl')], { DATA_DIR: stack.dataDir });
       expect(timedOut.code).toBe(1);
       const id = await uploadIdOf(`${stack.info.dropPrefix}unwatched.jsonl`);
-      expect(timedOut.stdout).toContain(`unwatched.jsonl: timed out: the worker has not picked it up after 1 s; the ingest goes on: follow it with "trace-ingest status ${id}"`);
+      expect(timedOut.stdout).toContain(
+        `unwatched.jsonl: timed out: the worker has not picked it up after 1 s; the ingest goes on: follow it with "trace-ingest status ${id}"`,
+      );
     } finally {
       stack.setNotifications(true);
     }

@@ -36,7 +36,11 @@ const keyOf = (f: CorpusFile, path: Path) => (path === 'presigned' ? uploadKey(f
 async function api(expect: Expect, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: Json }> {
   const res = await fetch(`${stack.info.apiUrl}${path}`, {
     method,
-    headers: { 'x-api-key': stack.info.apiKey, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      'x-api-key': stack.info.apiKey,
+      accept: 'application/json',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
@@ -58,7 +62,13 @@ const mediaType = (filename: string) => {
 /** The ids the records must have under this key, in file order. */
 function idsFor(f: CorpusFile, key: string): string[] {
   return f.records.map((r) =>
-    traceId({ organizationId: stack.info.organizationId, projectId: stack.info.projectId, objectKey: key, position: r.position, raw: r.raw }),
+    traceId({
+      organizationId: stack.info.organizationId,
+      projectId: stack.info.projectId,
+      objectKey: key,
+      position: r.position,
+      raw: r.raw,
+    }),
   );
 }
 
@@ -78,7 +88,14 @@ function expectErrors(expect: Expect, f: CorpusFile, errors: Array<{ line: numbe
  * is the record's text exactly (the server splices the stored text in verbatim); parsed, it
  * equals the record parsed.
  */
-async function expectServed(expect: Expect, f: CorpusFile, r: ExpectedRecord, id: string, uploadId: string, defaultSource: string): Promise<void> {
+async function expectServed(
+  expect: Expect,
+  f: CorpusFile,
+  r: ExpectedRecord,
+  id: string,
+  uploadId: string,
+  defaultSource: string,
+): Promise<void> {
   const { status, text, json: t } = await api(expect, 'GET', `${base()}/traces/${id}`);
   expect(status).toBe(200);
   expect(t).toMatchObject({ id, filename: f.filename, upload_id: uploadId, source: r.source ?? defaultSource });
@@ -148,7 +165,11 @@ async function viaPresignedUpload(expect: Expect, f: CorpusFile): Promise<void> 
       return;
     }
     // A client that ignores the refusal: a URL signed for another size, and the real bytes.
-    const again = await api(expect, 'POST', `${base()}/traces/upload`, { filename: f.filename, type, size: f.presignRefusal.putAnywaySize });
+    const again = await api(expect, 'POST', `${base()}/traces/upload`, {
+      filename: f.filename,
+      type,
+      size: f.presignRefusal.putAnywaySize,
+    });
     expect(again.status).toBe(200);
     url = again.json.url as string;
   } else {
@@ -266,7 +287,8 @@ describe('after the whole corpus', () => {
   }, 180_000);
 
   it('kept the flat span of a file as a span, and the 10,000-deep one only as a trace', async () => {
-    const span = (id: string) => fetch(`${stack.info.apiUrl}/api/parea/v1/trace_log/${id}`, { headers: { 'x-api-key': stack.info.apiKey } });
+    const span = (id: string) =>
+      fetch(`${stack.info.apiUrl}/api/parea/v1/trace_log/${id}`, { headers: { 'x-api-key': stack.info.apiKey } });
     const flat = await span('corpus-flat-span');
     globalExpect(flat.status).toBe(200);
     globalExpect(((await flat.json()) as { trace_name: string }).trace_name).toBe('flat');

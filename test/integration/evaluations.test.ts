@@ -28,7 +28,14 @@ interface EvaluationJson {
 }
 interface TraceEvalAttributes {
   evaluations_count?: number;
-  last_evaluations?: Array<{ evaluation_id: string; judge_id: string; judge_name: string; judge_version: number; created_at: string; passed: boolean | null }>;
+  last_evaluations?: Array<{
+    evaluation_id: string;
+    judge_id: string;
+    judge_name: string;
+    judge_version: number;
+    created_at: string;
+    passed: boolean | null;
+  }>;
   eval_status?: string;
   judge_ids?: Set<string>;
 }
@@ -50,7 +57,8 @@ beforeAll(async () => {
 }, 60_000);
 
 const id = (name: string) => byName.get(name)!.id;
-const base = (org = stack.info.organizationId, project = stack.info.projectId) => `${stack.info.apiUrl}/api/v1/organizations/${org}/projects/${project}`;
+const base = (org = stack.info.organizationId, project = stack.info.projectId) =>
+  `${stack.info.apiUrl}/api/v1/organizations/${org}/projects/${project}`;
 
 async function call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, apiKey = stack.info.apiKey, root = base()) {
   const res = await fetch(`${root}${path}`, {
@@ -62,16 +70,20 @@ async function call<T = Record<string, unknown>>(method: string, path: string, b
   return { status: res.status, text, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
-const createEval = (body: Record<string, unknown>, apiKey?: string, root?: string) => call<EvaluationJson>('POST', '/trace-evaluations', body, apiKey, root);
+const createEval = (body: Record<string, unknown>, apiKey?: string, root?: string) =>
+  call<EvaluationJson>('POST', '/trace-evaluations', body, apiKey, root);
 const traceAttrs = async (traceId: string) =>
-  (await getItem(stack, keys.trace(stack.info.organizationId, stack.info.projectId, traceId))) as (TraceEvalAttributes & Record<string, unknown>) | undefined;
+  (await getItem(stack, keys.trace(stack.info.organizationId, stack.info.projectId, traceId))) as
+    | (TraceEvalAttributes & Record<string, unknown>)
+    | undefined;
 const list = (query: string, apiKey?: string, root?: string) =>
   call<{ trace_evaluations: EvaluationJson[]; count: number; total: number }>('GET', `/trace-evaluations${query}`, undefined, apiKey, root);
 const tick = () => new Promise((r) => setTimeout(r, 3));
 
 /** Every evaluation created, newest first (created_at, then id). */
 const created: EvaluationJson[] = [];
-const newestFirst = (a: EvaluationJson, b: EvaluationJson) => (a.created_at !== b.created_at ? (a.created_at < b.created_at ? 1 : -1) : a.id < b.id ? 1 : -1);
+const newestFirst = (a: EvaluationJson, b: EvaluationJson) =>
+  a.created_at !== b.created_at ? (a.created_at < b.created_at ? 1 : -1) : a.id < b.id ? 1 : -1;
 function remember(e: EvaluationJson) {
   created.push(e);
   created.sort(newestFirst);
@@ -107,7 +119,14 @@ describe('trace evaluations', () => {
     await tick();
     const pending = await createEval({ trace_id: t1, judge_id: 'judge-b', judge_name: 'Judge B', judge_version: 3 });
     expect(pending.status).toBe(201);
-    expect(pending.body).toMatchObject({ status: 'pending', passed: null, score: null, reasoning: null, judge_name: 'Judge B', judge_version: 3 });
+    expect(pending.body).toMatchObject({
+      status: 'pending',
+      passed: null,
+      score: null,
+      reasoning: null,
+      judge_name: 'Judge B',
+      judge_version: 3,
+    });
     remember(pending.body);
     expect((await traceAttrs(t1))?.eval_status).toBe('pending');
 
@@ -149,7 +168,10 @@ describe('trace evaluations', () => {
     const attrs = await traceAttrs(t2);
     expect(attrs?.evaluations_count).toBe(10);
     expect(attrs?.judge_ids).toEqual(new Set(['judge-0', 'judge-1', 'judge-2']));
-    const newest = results.map((r) => r.body).sort(newestFirst).slice(0, 5);
+    const newest = results
+      .map((r) => r.body)
+      .sort(newestFirst)
+      .slice(0, 5);
     expect(attrs?.last_evaluations?.map((e) => e.evaluation_id)).toEqual(newest.map((e) => e.id));
     expect(attrs?.eval_status).toBe(newest.some((e) => e.passed === false) ? 'fail' : 'pass');
     expect((await list(`?trace_id=${t2}`)).body.total).toBe(10);
@@ -185,10 +207,18 @@ describe('trace evaluations', () => {
     const ofA = created.filter((e) => e.judge_id === 'judge-a');
     expect((await list('?judge_id=judge-a')).body).toEqual({ trace_evaluations: ofA, count: ofA.length, total: ofA.length });
     const ofJ1 = created.filter((e) => e.judge_id === 'judge-1');
-    expect((await list('?judgeId=judge-1&page_size=2')).body).toEqual({ trace_evaluations: ofJ1.slice(0, 2), count: 2, total: ofJ1.length });
+    expect((await list('?judgeId=judge-1&page_size=2')).body).toEqual({
+      trace_evaluations: ofJ1.slice(0, 2),
+      count: 2,
+      total: ofJ1.length,
+    });
 
     const both = created.filter((e) => e.trace_id === t1 && e.judge_id === 'judge-c');
-    expect((await list(`?trace_id=${t1}&judge_id=judge-c&page=2&page_size=3`)).body).toEqual({ trace_evaluations: both.slice(3), count: 1, total: 4 });
+    expect((await list(`?trace_id=${t1}&judge_id=judge-c&page=2&page_size=3`)).body).toEqual({
+      trace_evaluations: both.slice(3),
+      count: 1,
+      total: 4,
+    });
     expect((await list(`?trace_id=${t1}&judge_id=judge-0`)).body).toEqual({ trace_evaluations: [], count: 0, total: 0 });
 
     expect((await list('?page_size=501')).status).toBe(400);
@@ -204,7 +234,7 @@ describe('trace evaluations', () => {
 });
 
 describe('another tenant', () => {
-  it('cannot create, get or list evaluations, or delete traces, through the first tenant\'s path', async () => {
+  it("cannot create, get or list evaluations, or delete traces, through the first tenant's path", async () => {
     const t1 = id('t1');
     expect((await createEval({ trace_id: t1, judge_id: 'x', passed: true }, other.apiKey)).status).toBe(404);
     expect((await call('GET', `/trace-evaluations/${created[0]!.id}`, undefined, other.apiKey)).status).toBe(404);
@@ -214,7 +244,7 @@ describe('another tenant', () => {
     expect((await traceAttrs(t1))?.evaluations_count).toBe(7);
   });
 
-  it('sees none of the first tenant\'s traces or evaluations through its own path', async () => {
+  it("sees none of the first tenant's traces or evaluations through its own path", async () => {
     const own = base(other.organizationId, other.projectId);
     const t1 = id('t1');
     expect((await createEval({ trace_id: t1, judge_id: 'x' }, other.apiKey, own)).status).toBe(404);
@@ -230,7 +260,7 @@ describe('another tenant', () => {
 describe('deleting traces', () => {
   const sources = async () => (await call<{ sources: string[] }>('GET', '/traces/sources')).body;
 
-  it('lists the project\'s sources, sorted', async () => {
+  it("lists the project's sources, sorted", async () => {
     expect(await sources()).toEqual({ sources: ['big', 'pair', 's3', 'solo'] });
   });
 
@@ -284,7 +314,7 @@ describe('deleting traces', () => {
     expect(await sources()).toEqual({ sources: ['big'] });
   });
 
-  it('removes an offloaded trace\'s document from S3', async () => {
+  it("removes an offloaded trace's document from S3", async () => {
     const big = byName.get('big')!;
     await stack.s3.send(new HeadObjectCommand({ Bucket: stack.info.bucket, Key: big.payload_key! }));
     expect((await call('DELETE', `/traces/${big.id}`)).status).toBe(204);

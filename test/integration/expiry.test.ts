@@ -61,17 +61,35 @@ beforeAll(async () => {
   base = `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
   client = new TraceIngestClient({ baseUrl: stack.info.apiUrl, apiKey: stack.info.apiKey, pollIntervalMs: 50 });
   // 41 sources: the upload's counters move in two transactions, the first guarded by a completion marker.
-  const records = Array.from({ length: 41 }, (_, i) => JSON.stringify({ source: `src-${i}`, input: `q ${i}`, ...(i === 0 ? { trace_id: 'file-span', root_trace_id: 'file-span' } : {}) }));
+  const records = Array.from({ length: 41 }, (_, i) =>
+    JSON.stringify({ source: `src-${i}`, input: `q ${i}`, ...(i === 0 ? { trace_id: 'file-span', root_trace_id: 'file-span' } : {}) }),
+  );
   await ingestAt(stack, `${stack.info.dropPrefix}ttl/many.jsonl`, `${records.join('\n')}\n`, Date.now());
   expect((await call('POST', '/api/parea/v1/trace_log', span('posted-root', 'posted-root'))).status).toBe(200);
-  expect((await call('PUT', '/api/parea/v1/trace_log', { trace_id: 'posted-root', field_name_to_value_map: { output: 'later' } })).status).toBe(200);
+  expect(
+    (await call('PUT', '/api/parea/v1/trace_log', { trace_id: 'posted-root', field_name_to_value_map: { output: 'later' } })).status,
+  ).toBe(200);
   expect((await call('POST', '/api/parea/v1/trace_log', span('posted-child', 'posted-root'))).status).toBe(200);
   const now = BigInt(Date.now()) * 1_000_000n;
   const otlp = {
     resourceSpans: [
       {
         resource: { attributes: [{ key: 'experiment_uuid', value: { stringValue: 'exp-ttl' } }] },
-        scopeSpans: [{ scope: { name: 'ttl' }, spans: [{ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), name: 'otel-root', kind: 1, startTimeUnixNano: String(now - 1_000_000n), endTimeUnixNano: String(now) }] }],
+        scopeSpans: [
+          {
+            scope: { name: 'ttl' },
+            spans: [
+              {
+                traceId: 'ab'.repeat(16),
+                spanId: 'cd'.repeat(8),
+                name: 'otel-root',
+                kind: 1,
+                startTimeUnixNano: String(now - 1_000_000n),
+                endTimeUnixNano: String(now),
+              },
+            ],
+          },
+        ],
       },
     ],
   };
@@ -90,7 +108,10 @@ describe('retention everywhere', () => {
   it('gives every item kind that no counter counts its TTL, and none to what the counters count', async () => {
     const upload = (await projectUploads(stack))[0]!;
     const uploadExpiry = Math.floor(Date.parse(String(upload.created_at)) / 1000) + (30 + EXPIRY_GRACE_DAYS) * DAY;
-    const near = (at: number) => ({ asymmetricMatch: (v: unknown) => typeof v === 'number' && Math.abs(v - at) <= 120, toString: () => `≈${at}` });
+    const near = (at: number) => ({
+      asymmetricMatch: (v: unknown) => typeof v === 'number' && Math.abs(v - at) <= 120,
+      toString: () => `≈${at}`,
+    });
     const seen = new Map<string, number>();
     for (const item of await allItems()) {
       const pk = String(item.pk);
@@ -128,7 +149,9 @@ describe('retention everywhere', () => {
           expect(ttl, `${kind} ${pk}`).toEqual(near(started + (30 + EXPIRY_GRACE_DAYS) * DAY));
           break;
         case 'span-stats':
-          expect(ttl, `${kind} ${pk}`).toEqual(near(Math.floor(Date.parse(`${String(item.sk).slice(2)}:00:00.000Z`) / 1000) + (30 + EXPIRY_GRACE_DAYS) * DAY));
+          expect(ttl, `${kind} ${pk}`).toEqual(
+            near(Math.floor(Date.parse(`${String(item.sk).slice(2)}:00:00.000Z`) / 1000) + (30 + EXPIRY_GRACE_DAYS) * DAY),
+          );
           break;
         case 'job':
           expect(ttl, `${kind} ${pk}`).toEqual(near(started + JOB_KEEP_DAYS * DAY));
@@ -165,10 +188,29 @@ describe('retention everywhere', () => {
           expect(ttl, `${kind} ${pk}`).toBeUndefined();
           break;
         default:
-          throw new Error(`an item kind the retention rules do not name: ${kind} (${pk} / ${String(item.sk)}); add it to functions/domain/expiry.ts and here`);
+          throw new Error(
+            `an item kind the retention rules do not name: ${kind} (${pk} / ${String(item.sk)}); add it to functions/domain/expiry.ts and here`,
+          );
       }
     }
-    for (const kind of ['span', 'root-span', 'child-span', 'log-root', 'evaluation', 'upload', 'upload-ids', 'upload-counted', 'upload-filename', 'object-lease', 'span-stats', 'job', 'job-part', 'trace', 'trace-status', 'counter']) {
+    for (const kind of [
+      'span',
+      'root-span',
+      'child-span',
+      'log-root',
+      'evaluation',
+      'upload',
+      'upload-ids',
+      'upload-counted',
+      'upload-filename',
+      'object-lease',
+      'span-stats',
+      'job',
+      'job-part',
+      'trace',
+      'trace-status',
+      'counter',
+    ]) {
       expect(seen.get(kind) ?? 0, kind).toBeGreaterThan(0);
     }
   });
@@ -176,7 +218,15 @@ describe('retention everywhere', () => {
   it('reads an item past its TTL as gone (before DynamoDB removes it), and a span posted again starts anew', async () => {
     const doc = documentClient();
     const past = Math.floor(Date.now() / 1000) - 10;
-    const expire = (key: { pk: string; sk: string }) => doc.send(new UpdateCommand({ TableName: stack.table, Key: key, UpdateExpression: 'SET expires_at = :t', ExpressionAttributeValues: { ':t': past } }));
+    const expire = (key: { pk: string; sk: string }) =>
+      doc.send(
+        new UpdateCommand({
+          TableName: stack.table,
+          Key: key,
+          UpdateExpression: 'SET expires_at = :t',
+          ExpressionAttributeValues: { ':t': past },
+        }),
+      );
     const tenant = stack.info;
     await expire(spanKeys.span(tenant.organizationId, tenant.projectId, 'posted-root'));
     expect((await call('GET', '/api/parea/v1/trace_log/posted-root')).status).toBe(404);
@@ -196,9 +246,15 @@ describe('retention everywhere', () => {
 
   it('runs the retention sweep locally on its schedule: old traces go through the delete path', async () => {
     const before = (await projectCounter(stack))!.traces;
-    await ingestAt(stack, `${stack.info.dropPrefix}ttl/old.jsonl`, `${JSON.stringify({ source: 'old', input: 'old' })}\n`, Date.now() - 40 * DAY * 1000);
+    await ingestAt(
+      stack,
+      `${stack.info.dropPrefix}ttl/old.jsonl`,
+      `${JSON.stringify({ source: 'old', input: 'old' })}\n`,
+      Date.now() - 40 * DAY * 1000,
+    );
     // (The sweep runs every 300 ms here: the trace may be gone already.)
-    for (let i = 0; i < 100 && (await projectTraces(stack)).some((t) => t.source === 'old'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && (await projectTraces(stack)).some((t) => t.source === 'old'); i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect((await projectTraces(stack)).some((t) => t.source === 'old')).toBe(false);
     const counter = (await projectCounter(stack))!;
     expect(counter.traces).toBe(before);
@@ -215,11 +271,18 @@ describe('retention everywhere', () => {
     const left = (await logs()).results.map((r) => r.trace_id).sort();
     expect(left.length).toBeGreaterThan(0);
     // Stored 31 days ago under this stack's RETENTION_DAYS (30): a day past its horizon.
-    const old = { store: new DynamoSpanStore(documentClient(), stack.table, { retentionDays: 30, clock: () => Date.now() - 31 * DAY * 1000 }) };
+    const old = {
+      store: new DynamoSpanStore(documentClient(), stack.table, { retentionDays: 30, clock: () => Date.now() - 31 * DAY * 1000 }),
+    };
     await recordTraceLog(old, tenant, { ...span('stale-root', 'stale-root'), experiment_uuid: 'exp-stale' });
     await recordTraceLog(old, tenant, { ...span('stale-child', 'stale-root'), experiment_uuid: 'exp-stale' });
     // (The sweep runs every 300 ms here: the root may be gone already.)
-    for (let i = 0; i < 100 && (await getItem(stack, spanKeys.span(tenant.organizationId, tenant.projectId, 'stale-root'))) !== undefined; i++) await new Promise((r) => setTimeout(r, 100));
+    for (
+      let i = 0;
+      i < 100 && (await getItem(stack, spanKeys.span(tenant.organizationId, tenant.projectId, 'stale-root'))) !== undefined;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
     const after = await logs();
     expect(after.results.map((r) => r.trace_id).sort()).toEqual(left);
     expect(after.total).toBe(left.length);

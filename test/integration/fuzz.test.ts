@@ -81,9 +81,16 @@ const stack = useTestStack({ notifications: false });
 let w: World;
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
-const projectPath = (c: Pick<Caller, 'organizationId' | 'projectId'>) => `/api/v1/organizations/${c.organizationId}/projects/${c.projectId}`;
+const projectPath = (c: Pick<Caller, 'organizationId' | 'projectId'>) =>
+  `/api/v1/organizations/${c.organizationId}/projects/${c.projectId}`;
 
-async function call(c: Pick<Caller, 'apiKey'>, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; res: RawResponse }> {
+async function call(
+  c: Pick<Caller, 'apiKey'>,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; res: RawResponse }> {
   const res = await rawRequest(
     stack.info.apiUrl,
     {
@@ -105,7 +112,11 @@ async function call(c: Pick<Caller, 'apiKey'>, method: string, path: string, bod
 
 /** Presign, PUT, create: the Stratix flow. */
 async function upload(c: Caller, filename: string, text: string): Promise<{ trace_ids: string[]; upload_id: string }> {
-  const presign = await call(c, 'POST', `${projectPath(c)}/traces/upload`, { filename, type: 'application/jsonl', size: Buffer.byteLength(text) });
+  const presign = await call(c, 'POST', `${projectPath(c)}/traces/upload`, {
+    filename,
+    type: 'application/jsonl',
+    size: Buffer.byteLength(text),
+  });
   expect(presign.status, presign.res.text).toBe(200);
   const put = await fetch(presign.body.url as string, { method: 'PUT', headers: { 'Content-Type': 'application/jsonl' }, body: text });
   expect(put.status).toBe(200);
@@ -116,7 +127,11 @@ async function upload(c: Caller, filename: string, text: string): Promise<{ trac
 }
 
 async function evaluate(c: Caller, traceId: string, judge: string, passed?: boolean): Promise<string> {
-  const res = await call(c, 'POST', `${projectPath(c)}/trace-evaluations`, { trace_id: traceId, judge_id: judge, ...(passed === undefined ? {} : { passed, score: passed ? 1 : 0 }) });
+  const res = await call(c, 'POST', `${projectPath(c)}/trace-evaluations`, {
+    trace_id: traceId,
+    judge_id: judge,
+    ...(passed === undefined ? {} : { passed, score: passed ? 1 : 0 }),
+  });
   expect(res.status, res.res.text).toBe(201);
   return res.body.id as string;
 }
@@ -170,7 +185,9 @@ async function snapshot(c: Caller, experiments: string[], spanIds: string[]) {
     evaluations: evaluations.body as { trace_evaluations: Array<{ id: string; trace_id: string }>; total: number },
     sources: sources.body,
     trees,
-    uploads: uploads.map((u) => ({ id: u.upload_id as string, status: u.status as string, traces: u.traces as number })).sort((x, y) => (x.id < y.id ? -1 : 1)),
+    uploads: uploads
+      .map((u) => ({ id: u.upload_id as string, status: u.status as string, traces: u.traces as number }))
+      .sort((x, y) => (x.id < y.id ? -1 : 1)),
     counter: await projectCounter(stack, c.organizationId, c.projectId),
   };
 }
@@ -183,10 +200,28 @@ beforeAll(async () => {
   await revokeApiKey(tenantStore(), revoked.apiKey);
 
   const lines = (tag: string, n: number, source?: (i: number) => string | undefined) =>
-    Array.from({ length: n }, (_, i) => `${JSON.stringify({ input: `${tag} question ${i} capital`, output: `answer ${i}`, ...(source?.(i) ? { source: source(i) } : {}) })}\n`).join('');
-  const aUpload = await upload(a, 'fuzz-a.jsonl', lines('upload', 6, (i) => (i % 2 ? 'sdk' : undefined)));
-  await ingestAt(stack, `drop/${a.organizationId}/${a.projectId}/fuzz/drop-a.jsonl`, lines('drop', 8, (i) => (i % 3 === 0 ? 'batch' : undefined)), Date.now() - 2 * 3_600_000);
-  await ingestAt(stack, `drop/${b.organizationId}/${b.projectId}/b.jsonl`, lines('other', 4, () => 'b-source'), Date.now() - 3_600_000);
+    Array.from(
+      { length: n },
+      (_, i) =>
+        `${JSON.stringify({ input: `${tag} question ${i} capital`, output: `answer ${i}`, ...(source?.(i) ? { source: source(i) } : {}) })}\n`,
+    ).join('');
+  const aUpload = await upload(
+    a,
+    'fuzz-a.jsonl',
+    lines('upload', 6, (i) => (i % 2 ? 'sdk' : undefined)),
+  );
+  await ingestAt(
+    stack,
+    `drop/${a.organizationId}/${a.projectId}/fuzz/drop-a.jsonl`,
+    lines('drop', 8, (i) => (i % 3 === 0 ? 'batch' : undefined)),
+    Date.now() - 2 * 3_600_000,
+  );
+  await ingestAt(
+    stack,
+    `drop/${b.organizationId}/${b.projectId}/b.jsonl`,
+    lines('other', 4, () => 'b-source'),
+    Date.now() - 3_600_000,
+  );
   const aAll = await projectTraces(stack);
   const bAll = await projectTraces(stack, b.organizationId, b.projectId);
   const aDeletable = aAll.filter((t) => t.filename === 'drop-a.jsonl').map((t) => t.id);
@@ -226,9 +261,17 @@ beforeAll(async () => {
     aWritableExperiment: 'exp-fuzz-writable',
     bExperiment: 'exp-fuzz-b',
     aCursors: await Promise.all(
-      ['page_size=1', 'page_size=2&sort_by=filename&sort_order=asc', 'page_size=1&sort_order=asc', 'page_size=1&source=sdk', 'page_size=1&time_range=30d', 'page_size=1&search=capital', 'page_size=1&time_range=30d&sort_order=asc', 'page_size=1&status=unevaluated', 'page_size=1&judgeId=judge-1&sortBy=filename'].map(
-        async (query) => ({ query, cursor: await nextCursor(a, query) }),
-      ),
+      [
+        'page_size=1',
+        'page_size=2&sort_by=filename&sort_order=asc',
+        'page_size=1&sort_order=asc',
+        'page_size=1&source=sdk',
+        'page_size=1&time_range=30d',
+        'page_size=1&search=capital',
+        'page_size=1&time_range=30d&sort_order=asc',
+        'page_size=1&status=unevaluated',
+        'page_size=1&judgeId=judge-1&sortBy=filename',
+      ].map(async (query) => ({ query, cursor: await nextCursor(a, query) })),
     ),
     bCursors: [await nextCursor(b, 'page_size=1')],
     aExperimentCursor: await experimentCursor(a, FIXTURE_EXPERIMENT),
@@ -265,7 +308,12 @@ const isProjectRoute = (r: RouteDef) => r.path.startsWith('/api/v1/organizations
 /** The route table read independently of the server: which routes serve a request path. */
 const matchers = routes.map((r) => ({
   r,
-  re: new RegExp(`^${r.path.split('/').map((s) => (/^\{\w+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}$`),
+  re: new RegExp(
+    `^${r.path
+      .split('/')
+      .map((s) => (/^\{\w+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/')}$`,
+  ),
 }));
 function routesOn(path: string): RouteDef[] {
   const pathname = new URL(path, 'http://local').pathname;
@@ -286,22 +334,114 @@ function enc(s: string): string {
   for (const ch of s) {
     const c = ch.charCodeAt(0);
     if (/^[A-Za-z0-9\-_.~]$/.test(ch)) out += ch;
-    else if (ch.length === 1 && c >= 0xd800 && c <= 0xdfff) out += `%${(0xe0 | (c >> 12)).toString(16)}%${(0x80 | ((c >> 6) & 0x3f)).toString(16)}%${(0x80 | (c & 0x3f)).toString(16)}`.toUpperCase();
+    else if (ch.length === 1 && c >= 0xd800 && c <= 0xdfff)
+      out +=
+        `%${(0xe0 | (c >> 12)).toString(16)}%${(0x80 | ((c >> 6) & 0x3f)).toString(16)}%${(0x80 | (c & 0x3f)).toString(16)}`.toUpperCase();
     else out += encodeURIComponent(ch);
   }
   return out;
 }
 
-const UNICODE = ['ünïcødé', '日本語のトレース', '𝓤𝓷𝓲', '🚀🔥', '\u200b\u200d', 'Ω≈ç√', '\ud800', '\udfff', 'e\u0301', '\u202eevil', '\ufeff'];
-const INJECTION = ["' OR '1'='1", '"; DROP TABLE traces; --', '{"$gt":""}', '{"$ne":null}', '$where', 'a#b#c', 'P#x#y', 'T#', '${7*7}', '{{7*7}}', '<script>alert(1)</script>', '../../etc/passwd', '..\\..\\win.ini', '%00', '\u0000', '*', '%', '_', '\\'];
-const NUMBERS = ['0', '1', '2', '3', '-1', '1.5', '1e3', '1e309', '-1e309', 'NaN', 'Infinity', '-Infinity', '0x10', '0b11', ' 5 ', '05', '9'.repeat(400), '1000001', '9007199254740993', '-0', '+1', '1_000', 'abc', '[]', '{}', 'true', 'null', ''];
+const UNICODE = [
+  'ünïcødé',
+  '日本語のトレース',
+  '𝓤𝓷𝓲',
+  '🚀🔥',
+  '\u200b\u200d',
+  'Ω≈ç√',
+  '\ud800',
+  '\udfff',
+  'e\u0301',
+  '\u202eevil',
+  '\ufeff',
+];
+const INJECTION = [
+  "' OR '1'='1",
+  '"; DROP TABLE traces; --',
+  '{"$gt":""}',
+  '{"$ne":null}',
+  '$where',
+  'a#b#c',
+  'P#x#y',
+  'T#',
+  '${7*7}',
+  '{{7*7}}',
+  '<script>alert(1)</script>',
+  '../../etc/passwd',
+  '..\\..\\win.ini',
+  '%00',
+  '\u0000',
+  '*',
+  '%',
+  '_',
+  '\\',
+];
+const NUMBERS = [
+  '0',
+  '1',
+  '2',
+  '3',
+  '-1',
+  '1.5',
+  '1e3',
+  '1e309',
+  '-1e309',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '0x10',
+  '0b11',
+  ' 5 ',
+  '05',
+  '9'.repeat(400),
+  '1000001',
+  '9007199254740993',
+  '-0',
+  '+1',
+  '1_000',
+  'abc',
+  '[]',
+  '{}',
+  'true',
+  'null',
+  '',
+];
 
 /** Raw path segments (already as they go on the wire), by kind: a kind is drawn first, then one of its values. */
 const PATH_FUZZ: readonly (readonly string[])[] = [
   // traversal
-  ['..%2F..%2F..%2Fetc%2Fpasswd', '..', '.', '%2e%2e', '%2E%2E%2F%2E%2E%2Fapi', '..%252F..%252F', '%2e', 'a%2Fb', '%2F', 'a%5Cb', '..%5C..%5Cwin.ini'],
+  [
+    '..%2F..%2F..%2Fetc%2Fpasswd',
+    '..',
+    '.',
+    '%2e%2e',
+    '%2E%2E%2F%2E%2E%2Fapi',
+    '..%252F..%252F',
+    '%2e',
+    'a%2Fb',
+    '%2F',
+    'a%5Cb',
+    '..%5C..%5Cwin.ini',
+  ],
   // NUL, broken and odd percent-encoding, raw Latin-1 bytes
-  ['%00', 'abc%00def', '%ED%A0%80', '%', '%zz', '%C3%A9', '\u00e9', '\u00ff\u00fe', '%FF%FE', '%C0%AF', '%23', '%20', '+', 'a;b=c', '*', '~'],
+  [
+    '%00',
+    'abc%00def',
+    '%ED%A0%80',
+    '%',
+    '%zz',
+    '%C3%A9',
+    '\u00e9',
+    '\u00ff\u00fe',
+    '%FF%FE',
+    '%C0%AF',
+    '%23',
+    '%20',
+    '+',
+    'a;b=c',
+    '*',
+    '~',
+  ],
   // long: over DynamoDB's 2,048-byte partition key once prefixed, and past Node's 16 KB head limit
   ['y'.repeat(2100), 'y'.repeat(3000), 'z'.repeat(9000), enc('𝓤'.repeat(700)), enc('日'.repeat(1000)), 'w'.repeat(17_000)],
   // long but within every store limit
@@ -338,7 +478,11 @@ function pathValue(r: RouteDef, name: string, mode: 'valid' | 'fuzz' | 'other'):
     case 'evaluationId':
       return other ? pick(w.bEvaluations) : pick([...w.aEvaluations, uuidish()]);
     case 'experimentUuid':
-      return enc(other ? pick([w.bPrivateExperiment, w.bExperimentUuid]) : pick([FIXTURE_EXPERIMENT, w.aWritableExperiment, w.bExperiment, 'no-such-experiment', w.aExperimentUuid, w.aExperimentUuid]));
+      return enc(
+        other
+          ? pick([w.bPrivateExperiment, w.bExperimentUuid])
+          : pick([FIXTURE_EXPERIMENT, w.aWritableExperiment, w.bExperiment, 'no-such-experiment', w.aExperimentUuid, w.aExperimentUuid]),
+      );
     case 'jobId':
       // No job of A's or B's exists at the start; ids never issued, and garbage above.
       return pick([uuidish(), 'no-such-job']);
@@ -350,7 +494,11 @@ function pathValue(r: RouteDef, name: string, mode: 'valid' | 'fuzz' | 'other'):
   }
 }
 
-function fillPath(r: RouteDef, mode: 'valid' | 'fuzz' | 'other', fixed: Record<string, string> = {}): { path: string; values: Record<string, string> } {
+function fillPath(
+  r: RouteDef,
+  mode: 'valid' | 'fuzz' | 'other',
+  fixed: Record<string, string> = {},
+): { path: string; values: Record<string, string> } {
   const names = paramsOf(r);
   // Fuzz one parameter (the resource id, the last one, most often), or now and then all of them.
   const fuzzed = mode !== 'fuzz' ? null : chance(0.15) ? 'all' : chance(0.7) ? names[names.length - 1] : pick(names);
@@ -364,15 +512,61 @@ function fillPath(r: RouteDef, mode: 'valid' | 'fuzz' | 'other', fixed: Record<s
 
 /** Query parameters each handler reads (both spellings where it takes both). */
 const QUERY_NAMES: Record<string, string[]> = {
-  listTraces: ['page', 'page_size', 'pageSize', 'source', 'judge_id', 'judgeId', 'status', 'time_range', 'timeRange', 'search', 'sort_by', 'sortBy', 'sort_order', 'sortOrder', 'cursor'],
-  listEvaluations: ['trace_id', 'traceId', 'judge_id', 'judgeId', 'page', 'page_size', 'pageSize', 'outcome', 'time_range', 'timeRange', 'search', 'sort_by', 'sortBy', 'sort_order', 'sortOrder', 'cursor'],
+  listTraces: [
+    'page',
+    'page_size',
+    'pageSize',
+    'source',
+    'judge_id',
+    'judgeId',
+    'status',
+    'time_range',
+    'timeRange',
+    'search',
+    'sort_by',
+    'sortBy',
+    'sort_order',
+    'sortOrder',
+    'cursor',
+  ],
+  listEvaluations: [
+    'trace_id',
+    'traceId',
+    'judge_id',
+    'judgeId',
+    'page',
+    'page_size',
+    'pageSize',
+    'outcome',
+    'time_range',
+    'timeRange',
+    'search',
+    'sort_by',
+    'sortBy',
+    'sort_order',
+    'sortOrder',
+    'cursor',
+  ],
   experimentTraceLogs: ['limit', 'cursor'],
   listExperiments: ['limit', 'cursor'],
   getStats: ['time_range', 'from', 'to', 'interval'],
   exportTraces: ['source', 'judge_id', 'judgeId', 'status', 'time_range', 'timeRange', 'search', 'cursor'],
   exportSpans: ['cursor'],
 };
-const STRAY_NAMES = ['x', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'filter', 'page', 'limit', 'cursor', 'PAGE', 'page_size ', ''];
+const STRAY_NAMES = [
+  'x',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'filter',
+  'page',
+  'limit',
+  'cursor',
+  'PAGE',
+  'page_size ',
+  '',
+];
 
 function b64url(v: unknown): string {
   return Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -391,9 +585,19 @@ function mutatedCursor(cursor: string): string {
     if (m === 4) delete body.r;
     if (m === 5) body.r = pick([1, [], {}, null]);
   } else {
-    if (m === 0) body.k = { s: pick(['', 'z'.repeat(1500), 'ÿ'.repeat(700), '\u0000', '9999', '~', '2000-01-01T00:00:00.000Z', '#', '\ud800']) };
+    if (m === 0)
+      body.k = { s: pick(['', 'z'.repeat(1500), 'ÿ'.repeat(700), '\u0000', '9999', '~', '2000-01-01T00:00:00.000Z', '#', '\ud800']) };
     if (m === 1) body.k = pick([{}, [], null, { s: 5 }, { s: 'x', pk: 'T#evil' }, 'x']);
-    if (m === 2) body.s = pick(['garbage', '', '9999-12-31T23:59:59.999Z', '0000', 'x'.repeat(2000), '2026-13-45T99:99:99Z', '1970-01-01T00:00:00.000Z']);
+    if (m === 2)
+      body.s = pick([
+        'garbage',
+        '',
+        '9999-12-31T23:59:59.999Z',
+        '0000',
+        'x'.repeat(2000),
+        '2026-13-45T99:99:99Z',
+        '1970-01-01T00:00:00.000Z',
+      ]);
     if (m === 3) body.t = pick([-1, 1.5, 1e300, 'x', null, 2 ** 53]);
     if (m === 4) body.v = pick([2, 0, '1']);
     if (m === 5) body.b = pick(['', 'x', 'y'.repeat(22)]);
@@ -428,7 +632,16 @@ function cursorValue(experiment: boolean): string {
     case 5:
       return b64url(pick(['null', '[]', '{}', '{"v":1}', '"x"', '1', '{"v":1,"b":"","k":{}}', '\u0000']));
     default:
-      return pick(['x', '=', '==', '%', 'x'.repeat(5000), 'x'.repeat(4096), '!!!', Buffer.from(Array.from({ length: 60 }, () => int(256))).toString('base64')]);
+      return pick([
+        'x',
+        '=',
+        '==',
+        '%',
+        'x'.repeat(5000),
+        'x'.repeat(4096),
+        '!!!',
+        Buffer.from(Array.from({ length: 60 }, () => int(256))).toString('base64'),
+      ]);
   }
 }
 
@@ -440,7 +653,20 @@ function queryValue(handler: string, name: string): string {
     case 'limit':
       return pick(NUMBERS);
     case 'source':
-      return pick(['sdk', 'upload', 's3', 'batch', 'b-source', 'nope', '', ' ', 'x'.repeat(257), 'x'.repeat(256), ...UNICODE, ...INJECTION]);
+      return pick([
+        'sdk',
+        'upload',
+        's3',
+        'batch',
+        'b-source',
+        'nope',
+        '',
+        ' ',
+        'x'.repeat(257),
+        'x'.repeat(256),
+        ...UNICODE,
+        ...INJECTION,
+      ]);
     case 'judge_id':
     case 'judgeId':
       return pick(['judge-1', 'judge-2', 'judge-b', '', ' ', 'x'.repeat(300), ...UNICODE, ...INJECTION]);
@@ -450,10 +676,40 @@ function queryValue(handler: string, name: string): string {
       return pick(['pass', 'fail', 'pending', 'bogus', 'PASS', '', ...INJECTION]);
     case 'time_range':
     case 'timeRange':
-      return pick(['30m', '24h', '7d', '30d', '0d', '1y', '99999999d', '3650d', '3651d', '-1d', '1.5h', 'h', '', ' 7d ', '7D', '1000000m', ...INJECTION]);
+      return pick([
+        '30m',
+        '24h',
+        '7d',
+        '30d',
+        '0d',
+        '1y',
+        '99999999d',
+        '3650d',
+        '3651d',
+        '-1d',
+        '1.5h',
+        'h',
+        '',
+        ' 7d ',
+        '7D',
+        '1000000m',
+        ...INJECTION,
+      ]);
     case 'from':
     case 'to':
-      return pick(['2026-11-01', '2026-11-01T10', '2026-11-01T10:00:00Z', '2026-11-01T10:00:00+02:00', '2025-01-01', '9999-12-31', '0000-01-01', '2026-13-45', 'now', '', ...INJECTION]);
+      return pick([
+        '2026-11-01',
+        '2026-11-01T10',
+        '2026-11-01T10:00:00Z',
+        '2026-11-01T10:00:00+02:00',
+        '2025-01-01',
+        '9999-12-31',
+        '0000-01-01',
+        '2026-13-45',
+        'now',
+        '',
+        ...INJECTION,
+      ]);
     case 'interval':
       return pick(['hour', 'day', 'week', 'HOUR', '', ...INJECTION]);
     case 'search':
@@ -490,7 +746,28 @@ function queryString(r: RouteDef, mode: 'valid' | 'fuzz'): string {
     if (chance(mode === 'valid' ? 0 : 0.15)) pairs.push([name, queryValue(r.handler, name)]);
   }
   const parts = pairs.map(([k, v]) => `${enc(k)}=${enc(v)}`);
-  if (mode === 'fuzz' && chance(0.25)) parts.push(pick(['', '&', '=', '==', 'page', 'page[]=1', 'page_size[]=2', '%', '%zz', '%ED%A0%80', 'a=b=c', ';', 'page=1;page=2', 'cursor', '+', 'search=%2B%2B', 'source=%00']));
+  if (mode === 'fuzz' && chance(0.25))
+    parts.push(
+      pick([
+        '',
+        '&',
+        '=',
+        '==',
+        'page',
+        'page[]=1',
+        'page_size[]=2',
+        '%',
+        '%zz',
+        '%ED%A0%80',
+        'a=b=c',
+        ';',
+        'page=1;page=2',
+        'cursor',
+        '+',
+        'search=%2B%2B',
+        'source=%00',
+      ]),
+    );
   return parts.length ? `?${parts.join('&')}` : pick(['', '?']);
 }
 
@@ -499,8 +776,25 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
   switch (r.handler) {
     case 'presignUpload':
       return {
-        filename: pick(['a.jsonl', 'b.json', 'fuzz-a.jsonl', `${pick(UNICODE)}.jsonl`, 'x.txt', '../../x.jsonl', '.jsonl', 'a'.repeat(300) + '.json']),
-        type: pick(['application/jsonl', 'application/json', 'text/plain; charset=utf-8', 'application/x-ndjson', 'text/html', 'application/json;;', '']),
+        filename: pick([
+          'a.jsonl',
+          'b.json',
+          'fuzz-a.jsonl',
+          `${pick(UNICODE)}.jsonl`,
+          'x.txt',
+          '../../x.jsonl',
+          '.jsonl',
+          'a'.repeat(300) + '.json',
+        ]),
+        type: pick([
+          'application/jsonl',
+          'application/json',
+          'text/plain; charset=utf-8',
+          'application/x-ndjson',
+          'text/html',
+          'application/json;;',
+          '',
+        ]),
         size: pick([1, 100, 52_428_800, 52_428_801, 0, -1, 1.5, 1e300]),
       };
     case 'createTraces':
@@ -519,11 +813,16 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
       return { name: pick(['fuzz-project', 'default', ' padded ', '', 'x'.repeat(256), 'x'.repeat(257), ...UNICODE]) };
     case 'recordTraceLog': {
       const id = pick([...w.aWritableSpans, ...w.bSpans, `fuzz-${int(50)}`, ...UNICODE, 'x'.repeat(256)]);
-      return span(id, pick([id, 'w-root', 'b-root', `fuzz-${int(50)}`]), pick([w.aWritableExperiment, w.bExperiment, 'exp-fuzz-new', 'x'.repeat(300)]), {
-        ...(chance(0.3) ? { start_timestamp: pick(['2026-11-01T10:00:00Z', 'yesterday', '2026-02-30T00:00:00Z', '']) } : {}),
-        ...(chance(0.3) ? { scores: pick([[{ name: 'accuracy', score: 'x' }], 'none', [null, 1], [{ name: 5, score: '0.5' }]]) } : {}),
-        ...(chance(0.2) ? { inputs: { question: pick(UNICODE), n: 5 } } : {}),
-      });
+      return span(
+        id,
+        pick([id, 'w-root', 'b-root', `fuzz-${int(50)}`]),
+        pick([w.aWritableExperiment, w.bExperiment, 'exp-fuzz-new', 'x'.repeat(300)]),
+        {
+          ...(chance(0.3) ? { start_timestamp: pick(['2026-11-01T10:00:00Z', 'yesterday', '2026-02-30T00:00:00Z', '']) } : {}),
+          ...(chance(0.3) ? { scores: pick([[{ name: 'accuracy', score: 'x' }], 'none', [null, 1], [{ name: 5, score: '0.5' }]]) } : {}),
+          ...(chance(0.2) ? { inputs: { question: pick(UNICODE), n: 5 } } : {}),
+        },
+      );
     }
     case 'updateTraceLog':
       return {
@@ -544,7 +843,22 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
         {
           filter_field: pick(['score:accuracy', 'metadata', 'trace_name', 'status', 'latency', 'annotation:1:2', 'tags', 'bogus', '']),
           filter_key: pick([null, 'run', '', 'x'.repeat(300)]),
-          filter_operator: pick(['equals', 'not_equals', 'like', 'greater_than_or_equal', 'less_than_or_equal', 'greater_than', 'less_than', 'is_null', 'exists', 'in', 'between', 'EQUALS', 'bogus', '']),
+          filter_operator: pick([
+            'equals',
+            'not_equals',
+            'like',
+            'greater_than_or_equal',
+            'less_than_or_equal',
+            'greater_than',
+            'less_than',
+            'is_null',
+            'exists',
+            'in',
+            'between',
+            'EQUALS',
+            'bogus',
+            '',
+          ]),
           filter_value: pick(['0.5', '["a","b"]', 'a,b', '%fuzz%', '[', '[1,2,3]', 5, true, '\\', ...INJECTION]),
         },
       ]);
@@ -554,7 +868,7 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
         { source: pick(['fuzz-no-such-source', ...UNICODE]) },
         { experiment_uuid: pick(['exp-fuzz-none', 'x'.repeat(300), '']) },
         { source: 'fuzz-no-such-source', dry_run: pick([true, 'yes', 1]) },
-        { status: pick(['pass', 'bogus', 5]) , search: 'fuzz-nothing-matches' },
+        { status: pick(['pass', 'bogus', 5]), search: 'fuzz-nothing-matches' },
         { time_range: pick(['x', '0d', '99999999d', '']), source: 'fuzz-no-such-source' },
         { all: pick(['yes', 1, null]) },
       ]);
@@ -566,27 +880,51 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
         ...(chance(0.5) ? { project_uuid: pick([w.a.projectId, w.b.projectId, null, 5]) } : {}),
       };
     case 'finishExperiment':
-      return { status: pick(['completed', 'failed', 'running', 'bogus', null]), dataset_level_stats: pick([[], null, [{ name: 'acc', score: 0.5 }], [{ name: 'x', score: 'y' }], 'x']) };
+      return {
+        status: pick(['completed', 'failed', 'running', 'bogus', null]),
+        dataset_level_stats: pick([[], null, [{ name: 'acc', score: 0.5 }], [{ name: 'x', score: 'y' }], 'x']),
+      };
     case 'listExperiments':
       return pick([
         {},
         { project_name: null, metadata_filter: null, experiment_name_filter: null, run_name_filter: null, experiment_uuids: null },
         { experiment_name_filter: pick(['fuzz-exp', 'greetings', ...UNICODE]), run_name_filter: pick([null, 'run-1']) },
-        { experiment_uuids: pick([[w.aExperimentUuid], [w.bExperimentUuid], ['x'.repeat(300)], Array.from({ length: 101 }, () => 'u'), 'x']) },
+        {
+          experiment_uuids: pick([
+            [w.aExperimentUuid],
+            [w.bExperimentUuid],
+            ['x'.repeat(300)],
+            Array.from({ length: 101 }, () => 'u'),
+            'x',
+          ]),
+        },
         { metadata_filter: pick([{ k: 'v' }, { purpose: 5 }, [], 'x']) },
       ]);
     case 'recordFeedback':
       return {
         trace_id: pick([...w.aWritableSpans, ...w.bSpans, `fuzz-${int(50)}`, '', 'x'.repeat(300), null]),
         score: pick([0, 0.5, 1, 1.5, -1, 'x', null, 1e300]),
-        ...(chance(0.4) ? { name: pick(['thumbs', null, 5]), comment: pick(['ok', null, 'x'.repeat(17_000)]), target: pick([null, 'y', {}]) } : {}),
+        ...(chance(0.4)
+          ? { name: pick(['thumbs', null, 5]), comment: pick(['ok', null, 'x'.repeat(17_000)]), target: pick([null, 'y', {}]) }
+          : {}),
       };
     case 'getTraceLogs':
       return {
         project_name: pick(['default', null, 'x'.repeat(300), 5]),
-        ...(chance(0.5) ? { filter_field: pick(['trace_name', 'score:accuracy', 'feedback_score', 'bogus', null]), filter_operator: pick(['equals', 'like', 'greater_than', 'bogus', null]), filter_value: pick(['span w-root', '%w%', '0.5', null, 5]) } : {}),
+        ...(chance(0.5)
+          ? {
+              filter_field: pick(['trace_name', 'score:accuracy', 'feedback_score', 'bogus', null]),
+              filter_operator: pick(['equals', 'like', 'greater_than', 'bogus', null]),
+              filter_value: pick(['span w-root', '%w%', '0.5', null, 5]),
+            }
+          : {}),
         ...(chance(0.6) ? { page: pick([1, 2, 0, -1, 1.5, 'x', 1e9, null]), page_size: pick([1, 10, 100, 101, 0, null, 'x']) } : {}),
-        ...(chance(0.5) ? { time_range: pick(['na', '1h', '7d', '1m', '1y', '2w', '', null, 5]), status: pick(['success', 'error', null, '', 'x'.repeat(200)]) } : {}),
+        ...(chance(0.5)
+          ? {
+              time_range: pick(['na', '1h', '7d', '1m', '1y', '2w', '', null, 5]),
+              status: pick(['success', 'error', null, '', 'x'.repeat(200)]),
+            }
+          : {}),
         ...(chance(0.3) ? { sort_order: pick(['asc', 'desc', 'up', null]), sort_by: pick(['start_timestamp', 'latency', null]) } : {}),
       };
     case 'recordLangchainRun': {
@@ -600,14 +938,29 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
         inputs: pick([{ q: 'x' }, { messages: [[{ type: 'human', content: 'hi' }]] }, { prompts: ['p'] }, null, 'x']),
         outputs: pick([{ text: 'y' }, { generations: [[{ text: 'g' }]], llm_output: { token_usage: { prompt_tokens: 1 } } }, null, []]),
         child_runs: pick([[], [{ id: `${id}-c`, name: 'c', run_type: 'llm', inputs: {}, child_runs: [] }], [{ name: 'no id' }], 'x', null]),
-        ...(chance(0.4) ? { _parea_root_trace_id: pick(['w-root', null, 'b-root']), _parea_parent_trace_id: pick(['w-root', null]), _tags: pick([['t'], 'x', null]), _metadata: pick([{ k: 1 }, null, 'x']) } : {}),
+        ...(chance(0.4)
+          ? {
+              _parea_root_trace_id: pick(['w-root', null, 'b-root']),
+              _parea_parent_trace_id: pick(['w-root', null]),
+              _tags: pick([['t'], 'x', null]),
+              _metadata: pick([{ k: 1 }, null, 'x']),
+            }
+          : {}),
       };
     }
     case 'postEvaluationResult':
       return {
         passed: pick([true, false, null, 'yes', 1]),
         ...(chance(0.5) ? { score: pick([0, 0.5, 1, 1e-131, 1e127, 'x']), reasoning: pick(['fine', '', 'x'.repeat(66_000)]) } : {}),
-        ...(chance(0.4) ? { model: pick(['gpt-4o', '', 'x'.repeat(300), 5]), steps: pick([[], [{ tool: 't', args: {}, result: 'r' }], [{ tool: 5 }], 'x']), turns: pick([1, -1, 1.5, 2 ** 60]), latency_ms: pick([0, 10, -5]), total_cost: pick([0, 0.1, -1]) } : {}),
+        ...(chance(0.4)
+          ? {
+              model: pick(['gpt-4o', '', 'x'.repeat(300), 5]),
+              steps: pick([[], [{ tool: 't', args: {}, result: 'r' }], [{ tool: 5 }], 'x']),
+              turns: pick([1, -1, 1.5, 2 ** 60]),
+              latency_ms: pick([0, 10, -5]),
+              total_cost: pick([0, 0.1, -1]),
+            }
+          : {}),
       };
     case 'notImplemented':
       return { name: pick(['judge', ...UNICODE]), trace_ids: pick([w.aKept, []]), judge_id: 'judge-1' };
@@ -628,20 +981,48 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
 
 const DEEP_ARRAY = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
 const DEEP_OBJECT = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
-const SEVEN_MB_BODY = Buffer.concat([Buffer.from('{"trace_id":"'), Buffer.alloc(SEVEN_MB, 'x'), Buffer.from('","judge_id":"j","filename":"f.jsonl"}')]);
-const BAD_UTF8 = [Buffer.from([0xff, 0xfe]), Buffer.from([0xc3, 0x28]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf4, 0x90, 0x80, 0x80]), Buffer.from([0x80])];
+const SEVEN_MB_BODY = Buffer.concat([
+  Buffer.from('{"trace_id":"'),
+  Buffer.alloc(SEVEN_MB, 'x'),
+  Buffer.from('","judge_id":"j","filename":"f.jsonl"}'),
+]);
+const BAD_UTF8 = [
+  Buffer.from([0xff, 0xfe]),
+  Buffer.from([0xc3, 0x28]),
+  Buffer.from([0xc0, 0xaf]),
+  Buffer.from([0xed, 0xa0, 0x80]),
+  Buffer.from([0xf4, 0x90, 0x80, 0x80]),
+  Buffer.from([0x80]),
+];
 
 /** A body for the route, mutated one way or another. */
 function mutatedBody(r: RouteDef): { body: string | Buffer; kind: string } {
   const obj = bodyOf(r);
   const text = JSON.stringify(obj);
-  const kind = pick(['valid', 'truncated', 'wrongTypes', 'deep', 'deepField', 'big', 'array', 'scalar', 'proto', 'dupKeys', 'badUtf8', 'empty', 'notJson', 'bigNumbers', 'extraFields']);
+  const kind = pick([
+    'valid',
+    'truncated',
+    'wrongTypes',
+    'deep',
+    'deepField',
+    'big',
+    'array',
+    'scalar',
+    'proto',
+    'dupKeys',
+    'badUtf8',
+    'empty',
+    'notJson',
+    'bigNumbers',
+    'extraFields',
+  ]);
   switch (kind) {
     case 'truncated':
       return { kind, body: text.slice(0, int(text.length)) };
     case 'wrongTypes': {
       const out: Record<string, unknown> = { ...obj };
-      for (const k of Object.keys(out)) if (chance(0.6)) out[k] = pick([0, -1, 1.5, true, false, null, [], {}, 'x', [obj], { nested: obj }, [[[]]]]);
+      for (const k of Object.keys(out))
+        if (chance(0.6)) out[k] = pick([0, -1, 1.5, true, false, null, [], {}, 'x', [obj], { nested: obj }, [[[]]]]);
       return { kind, body: JSON.stringify(out) };
     }
     case 'deep':
@@ -651,7 +1032,9 @@ function mutatedBody(r: RouteDef): { body: string | Buffer; kind: string } {
       const deep = pick([DEEP_ARRAY, DEEP_OBJECT]);
       const holder = 'field_name_to_value_map' in obj && chance(0.7) ? 'field_name_to_value_map' : null;
       const field = pick([...Object.keys(obj), 'inputs', 'output', 'metadata', 'filter_value', 'extra']);
-      const marked = holder ? { ...obj, [holder]: { ...(obj[holder] as object), [pick(['output', 'metadata', 'inputs', 'scores'])]: '\u0001DEEP' } } : { ...obj, [field]: '\u0001DEEP' };
+      const marked = holder
+        ? { ...obj, [holder]: { ...(obj[holder] as object), [pick(['output', 'metadata', 'inputs', 'scores'])]: '\u0001DEEP' } }
+        : { ...obj, [field]: '\u0001DEEP' };
       return { kind, body: JSON.stringify(marked).replace('"\\u0001DEEP"', deep) };
     }
     case 'big':
@@ -661,10 +1044,16 @@ function mutatedBody(r: RouteDef): { body: string | Buffer; kind: string } {
     case 'scalar':
       return { kind, body: pick(['null', 'true', '1', '"x"', '-0', '1e999', '""', '[null]']) };
     case 'proto':
-      return { kind, body: `{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}${text.length > 2 ? ',' : ''}${text.slice(1)}` };
+      return {
+        kind,
+        body: `{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}${text.length > 2 ? ',' : ''}${text.slice(1)}`,
+      };
     case 'dupKeys': {
       const k = Object.keys(obj)[0] ?? 'a';
-      return { kind, body: `{${JSON.stringify(k)}:${pick(['1', 'null', '"other"', '{}'])},${text.slice(1, -1)}${text.length > 2 ? ',' : ''}${JSON.stringify(k)}:"last"}` };
+      return {
+        kind,
+        body: `{${JSON.stringify(k)}:${pick(['1', 'null', '"other"', '{}'])},${text.slice(1, -1)}${text.length > 2 ? ',' : ''}${JSON.stringify(k)}:"last"}`,
+      };
     }
     case 'badUtf8': {
       // Inside a string value when there is one, else anywhere.
@@ -674,11 +1063,43 @@ function mutatedBody(r: RouteDef): { body: string | Buffer; kind: string } {
     case 'empty':
       return { kind, body: pick(['', ' ', '\n\t ', '\u0000']) };
     case 'notJson':
-      return { kind, body: pick(['{', '}', '{"a":}', "{'a':1}", 'NaN', 'undefined', '{"a":1,}', '<xml/>', 'a=b&c=d', '\ufeff{}', '{"a":"\\x"}', '{"a":"\\ud800"}', '/*c*/{}']) };
+      return {
+        kind,
+        body: pick([
+          '{',
+          '}',
+          '{"a":}',
+          "{'a':1}",
+          'NaN',
+          'undefined',
+          '{"a":1,}',
+          '<xml/>',
+          'a=b&c=d',
+          '\ufeff{}',
+          '{"a":"\\x"}',
+          '{"a":"\\ud800"}',
+          '/*c*/{}',
+        ]),
+      };
     case 'bigNumbers':
-      return { kind, body: text.replace(/(?<=:)(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?|true|false|null)(?=[,}])/gi, () => pick(['1e400', '-1e400', '123456789012345678901234567890', '-0', '1e-400', '0.1e1'])) };
+      return {
+        kind,
+        body: text.replace(/(?<=:)(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?|true|false|null)(?=[,}])/gi, () =>
+          pick(['1e400', '-1e400', '123456789012345678901234567890', '-0', '1e-400', '0.1e1']),
+        ),
+      };
     case 'extraFields':
-      return { kind, body: JSON.stringify({ ...obj, organization_id: w.b.organizationId, project_id: w.b.projectId, project_uuid: w.b.projectId, id: 'forced-id', created_at: 'x' }) };
+      return {
+        kind,
+        body: JSON.stringify({
+          ...obj,
+          organization_id: w.b.organizationId,
+          project_id: w.b.projectId,
+          project_uuid: w.b.projectId,
+          id: 'forced-id',
+          created_at: 'x',
+        }),
+      };
     default:
       return { kind: 'valid', body: text };
   }
@@ -702,7 +1123,27 @@ const CONTENT_TYPES = [
   'application/json, text/plain',
 ];
 
-const ACCEPT_ENCODINGS = ['gzip', 'gzip;q=0', 'gzip;q=abc', '*', '*;q=0', '*;q=0, gzip;q=0', 'br', 'identity', 'gzip, deflate, br, zstd', 'GZIP', ' gzip ; q = 0.5', ','.repeat(1000), 'x'.repeat(8000), 'gzip;q=1.5', 'gzip;q=-1', 'deflate;q=1, *;q=0.1', ';;', 'gzip;q=0.000', 'identity;q=0'];
+const ACCEPT_ENCODINGS = [
+  'gzip',
+  'gzip;q=0',
+  'gzip;q=abc',
+  '*',
+  '*;q=0',
+  '*;q=0, gzip;q=0',
+  'br',
+  'identity',
+  'gzip, deflate, br, zstd',
+  'GZIP',
+  ' gzip ; q = 0.5',
+  ','.repeat(1000),
+  'x'.repeat(8000),
+  'gzip;q=1.5',
+  'gzip;q=-1',
+  'deflate;q=1, *;q=0.1',
+  ';;',
+  'gzip;q=0.000',
+  'identity;q=0',
+];
 
 interface AuthVariant {
   headers: Record<string, string | string[]>;
@@ -758,10 +1199,16 @@ const expectStatus =
     res.status !== status || (code !== undefined && body?.error?.code !== code) ? `expected ${status}${code ? ` ${code}` : ''}` : null;
 
 /** API Gateway's own answer when the authorizer denies: the one error that is not `{"error": {...}}`. */
-const isGatewayDeny = (res: RawResponse, body: Json): boolean => res.status === 403 && body !== null && typeof body === 'object' && Object.keys(body).length === 1 && body.message === 'Forbidden';
-const expectGatewayDeny = (res: RawResponse, body: Json): string | null => (isGatewayDeny(res, body) ? null : 'expected the gateway\'s 403 {"message":"Forbidden"}');
+const isGatewayDeny = (res: RawResponse, body: Json): boolean =>
+  res.status === 403 && body !== null && typeof body === 'object' && Object.keys(body).length === 1 && body.message === 'Forbidden';
+const expectGatewayDeny = (res: RawResponse, body: Json): string | null =>
+  isGatewayDeny(res, body) ? null : 'expected the gateway\'s 403 {"message":"Forbidden"}';
 
-function headersFor(auth: Record<string, string | string[]>, body: string | Buffer | undefined, contentType: string | null): Record<string, string | string[]> {
+function headersFor(
+  auth: Record<string, string | string[]>,
+  body: string | Buffer | undefined,
+  contentType: string | null,
+): Record<string, string | string[]> {
   return { ...auth, ...(body !== undefined && contentType !== null ? { 'content-type': contentType } : {}) };
 }
 
@@ -769,7 +1216,25 @@ function headersFor(auth: Record<string, string | string[]>, body: string | Buff
 function caseFor(r: RouteDef, n: number): Case {
   const auth = { 'x-api-key': w.a.apiKey };
   const hasBody = r.method === 'POST' || r.method === 'PUT';
-  const kind = pick(['valid', 'valid', 'query', 'query', 'path', 'path', 'path', 'body', 'body', 'body', 'method', 'auth', 'auth', 'tenant', 'headers', 'unknown', 'raw']);
+  const kind = pick([
+    'valid',
+    'valid',
+    'query',
+    'query',
+    'path',
+    'path',
+    'path',
+    'body',
+    'body',
+    'body',
+    'method',
+    'auth',
+    'auth',
+    'tenant',
+    'headers',
+    'unknown',
+    'raw',
+  ]);
   const base = () => {
     const { path } = fillPath(r, 'valid');
     const body = hasBody ? JSON.stringify(bodyOf(r)) : undefined;
@@ -780,7 +1245,10 @@ function caseFor(r: RouteDef, n: number): Case {
   switch (kind) {
     case 'valid': {
       const { path, body } = base();
-      return done({ kind, req: { method: r.method, path, headers: headersFor(auth, body, 'application/json'), ...(body !== undefined ? { body } : {}) } });
+      return done({
+        kind,
+        req: { method: r.method, path, headers: headersFor(auth, body, 'application/json'), ...(body !== undefined ? { body } : {}) },
+      });
     }
     case 'query': {
       // A cursor this API issued (as is, cut, or changed inside) with the very query it is bound to.
@@ -788,7 +1256,10 @@ function caseFor(r: RouteDef, n: number): Case {
         const c = pick(w.aCursors);
         const cursor = chance(0.2) ? c.cursor : chance(0.15) ? c.cursor.slice(0, int(c.cursor.length)) : mutatedCursor(c.cursor);
         const query = chance(0.3) ? c.query.replace(/page_size=\d+/, `page_size=${enc(pick(NUMBERS))}`) : c.query;
-        return done({ kind: 'query:cursor', req: { method: r.method, path: `${fillPath(r, 'valid').path}?${query}&cursor=${enc(cursor)}`, headers: auth } });
+        return done({
+          kind: 'query:cursor',
+          req: { method: r.method, path: `${fillPath(r, 'valid').path}?${query}&cursor=${enc(cursor)}`, headers: auth },
+        });
       }
       if (r.handler === 'experimentTraceLogs' && chance(0.4)) {
         const cursor = chance(0.2) ? w.aExperimentCursor : mutatedCursor(w.aExperimentCursor);
@@ -796,12 +1267,25 @@ function caseFor(r: RouteDef, n: number): Case {
         const { path } = fillPath(r, 'valid', { experimentUuid: FIXTURE_EXPERIMENT });
         return done({
           kind: 'query:cursor',
-          req: { method: r.method, path: `${path}?limit=${enc(pick(['1', '2', '10000', '10001', '0', ...NUMBERS]))}&cursor=${enc(cursor)}`, headers: headersFor(auth, body, 'application/json'), body },
+          req: {
+            method: r.method,
+            path: `${path}?limit=${enc(pick(['1', '2', '10000', '10001', '0', ...NUMBERS]))}&cursor=${enc(cursor)}`,
+            headers: headersFor(auth, body, 'application/json'),
+            body,
+          },
         });
       }
       const { path } = fillPath(r, 'valid');
       const body = hasBody ? JSON.stringify(bodyOf(r)) : undefined;
-      return done({ kind, req: { method: r.method, path: `${path}${queryString(r, 'fuzz')}`, headers: headersFor(auth, body, 'application/json'), ...(body !== undefined ? { body } : {}) } });
+      return done({
+        kind,
+        req: {
+          method: r.method,
+          path: `${path}${queryString(r, 'fuzz')}`,
+          headers: headersFor(auth, body, 'application/json'),
+          ...(body !== undefined ? { body } : {}),
+        },
+      });
     }
     case 'path': {
       if (paramsOf(r).length === 0) return caseFor(r, n); // nothing to mutate: draw again
@@ -809,7 +1293,12 @@ function caseFor(r: RouteDef, n: number): Case {
       const body = hasBody ? JSON.stringify(bodyOf(r)) : undefined;
       return done({
         kind,
-        req: { method: r.method, path: `${path}${queryString(r, 'valid')}`, headers: headersFor(auth, body, 'application/json'), ...(body !== undefined ? { body } : {}) },
+        req: {
+          method: r.method,
+          path: `${path}${queryString(r, 'valid')}`,
+          headers: headersFor(auth, body, 'application/json'),
+          ...(body !== undefined ? { body } : {}),
+        },
       });
     }
     case 'body': {
@@ -817,7 +1306,10 @@ function caseFor(r: RouteDef, n: number): Case {
       // Bodies go to GET and DELETE routes too: they must be ignored or refused, never crash.
       const { body, kind: bodyKind } = hasBody || chance(0.3) ? mutatedBody(r) : { body: undefined, kind: 'none' };
       const contentType = chance(0.75) ? 'application/json' : chance(0.3) ? null : pick(CONTENT_TYPES);
-      return done({ kind: `body:${bodyKind}`, req: { method: r.method, path, headers: headersFor(auth, body, contentType), ...(body !== undefined ? { body } : {}) } });
+      return done({
+        kind: `body:${bodyKind}`,
+        req: { method: r.method, path, headers: headersFor(auth, body, contentType), ...(body !== undefined ? { body } : {}) },
+      });
     }
     case 'method': {
       const { path } = fillPath(r, 'valid');
@@ -852,7 +1344,17 @@ function caseFor(r: RouteDef, n: number): Case {
         req: { method: r.method, path, headers: headersFor(v.headers, body, 'application/json'), ...(body !== undefined ? { body } : {}) },
         // An open route (auth none) answers whatever the key.
         expect:
-          r.auth === 'none' ? undefined : v.as === 'none' ? (r.auth === 'apiKeyInRoute' ? expectStatus(401, 'unauthorized') : expectGatewayDeny) : v.as === 'revoked' ? expectStatus(401, 'api_key_revoked') : v.as === 'b' && isProjectRoute(r) ? expectStatus(404, 'not_found') : undefined,
+          r.auth === 'none'
+            ? undefined
+            : v.as === 'none'
+              ? r.auth === 'apiKeyInRoute'
+                ? expectStatus(401, 'unauthorized')
+                : expectGatewayDeny
+              : v.as === 'revoked'
+                ? expectStatus(401, 'api_key_revoked')
+                : v.as === 'b' && isProjectRoute(r)
+                  ? expectStatus(404, 'not_found')
+                  : undefined,
       });
     }
     case 'tenant': {
@@ -862,7 +1364,12 @@ function caseFor(r: RouteDef, n: number): Case {
         const body = hasBody ? JSON.stringify(bodyOf(r)) : undefined;
         return done({
           kind: 'tenant:b-key-on-a-path',
-          req: { method: r.method, path, headers: headersFor({ 'x-api-key': w.b.apiKey }, body, 'application/json'), ...(body !== undefined ? { body } : {}) },
+          req: {
+            method: r.method,
+            path,
+            headers: headersFor({ 'x-api-key': w.b.apiKey }, body, 'application/json'),
+            ...(body !== undefined ? { body } : {}),
+          },
           expect: expectStatus(404, 'not_found'),
         });
       }
@@ -870,8 +1377,11 @@ function caseFor(r: RouteDef, n: number): Case {
       const { path } = fillPath(r, 'other', fixed);
       const body = hasBody ? JSON.stringify(bodyOf(r)) : undefined;
       let expectation: Case['expect'];
-      if (['getTrace', 'deleteTrace', 'getEvaluation', 'getUpload', 'getTraceLog'].includes(r.handler)) expectation = expectStatus(404, 'not_found');
-      if (r.handler === 'experimentTraceLogs') expectation = (res) => (res.status === 200 && res.text === '[]') || res.status === 400 ? null : "expected [] for another tenant's experiment";
+      if (['getTrace', 'deleteTrace', 'getEvaluation', 'getUpload', 'getTraceLog'].includes(r.handler))
+        expectation = expectStatus(404, 'not_found');
+      if (r.handler === 'experimentTraceLogs')
+        expectation = (res) =>
+          (res.status === 200 && res.text === '[]') || res.status === 400 ? null : "expected [] for another tenant's experiment";
       let query = '';
       if (r.handler === 'listTraces' && chance(0.5)) {
         query = `?cursor=${enc(pick(w.bCursors))}`;
@@ -880,17 +1390,40 @@ function caseFor(r: RouteDef, n: number): Case {
       if (r.handler === 'experimentTraceLogs' && chance(0.5)) {
         // B's cursor (issued for B's experiment and the empty filter) on B's experiment, from A.
         const { path: own } = fillPath(r, 'valid', { experimentUuid: w.bExperiment });
-        return done({ kind: 'tenant:b-cursor', req: { method: r.method, path: `${own}?cursor=${enc(w.bExperimentCursor)}`, headers: headersFor(auth, '{}', 'application/json'), body: '{}' }, expect: expectStatus(400, 'invalid_cursor') });
+        return done({
+          kind: 'tenant:b-cursor',
+          req: {
+            method: r.method,
+            path: `${own}?cursor=${enc(w.bExperimentCursor)}`,
+            headers: headersFor(auth, '{}', 'application/json'),
+            body: '{}',
+          },
+          expect: expectStatus(400, 'invalid_cursor'),
+        });
       }
       if (r.handler === 'listEvaluations') {
         query = `?trace_id=${enc(pick(w.bTraces))}`;
-        expectation = (_res, b) => (b?.total === 0 && b?.trace_evaluations?.length === 0 ? null : "expected no evaluations for another tenant's trace");
+        expectation = (_res, b) =>
+          b?.total === 0 && b?.trace_evaluations?.length === 0 ? null : "expected no evaluations for another tenant's trace";
       }
       if (r.handler === 'createEvaluation') {
         const ev = JSON.stringify({ trace_id: pick(w.bTraces), judge_id: 'intruder', passed: true });
-        return done({ kind: 'tenant:b-trace-in-body', req: { method: r.method, path, headers: headersFor(auth, ev, 'application/json'), body: ev }, expect: expectStatus(404, 'not_found') });
+        return done({
+          kind: 'tenant:b-trace-in-body',
+          req: { method: r.method, path, headers: headersFor(auth, ev, 'application/json'), body: ev },
+          expect: expectStatus(404, 'not_found'),
+        });
       }
-      return done({ kind: 'tenant:b-ids', req: { method: r.method, path: `${path}${query}`, headers: headersFor(auth, body, 'application/json'), ...(body !== undefined ? { body } : {}) }, ...(expectation ? { expect: expectation } : {}) });
+      return done({
+        kind: 'tenant:b-ids',
+        req: {
+          method: r.method,
+          path: `${path}${query}`,
+          headers: headersFor(auth, body, 'application/json'),
+          ...(body !== undefined ? { body } : {}),
+        },
+        ...(expectation ? { expect: expectation } : {}),
+      });
     }
     case 'headers': {
       const { path, body } = base();
@@ -911,7 +1444,11 @@ function caseFor(r: RouteDef, n: number): Case {
       if (variant === 7) extra['content-type'] = pick(CONTENT_TYPES);
       const headers = { ...headersFor(auth, body, 'application/json'), ...extra };
       if (body === undefined && variant === 7) delete headers['content-type'];
-      return done({ kind: `headers:${variant}`, req: { method: r.method, path, headers, ...(body !== undefined ? { body } : {}) }, ...(expectation ? { expect: expectation } : {}) });
+      return done({
+        kind: `headers:${variant}`,
+        req: { method: r.method, path, headers, ...(body !== undefined ? { body } : {}) },
+        ...(expectation ? { expect: expectation } : {}),
+      });
     }
     case 'unknown':
       return { ...unknownCase(n, r), route: r };
@@ -983,7 +1520,13 @@ function generate(): Case[] {
     for (let i = 0; i < budgetOf(r); i++) cases.push(caseFor(r, n++));
     // One 7 MB body per route, whatever its method: refused with a JSON 413 before anyone parses it.
     const { path } = fillPath(r, 'valid');
-    cases.push({ n: n++, route: r, kind: 'body:7MB', req: { method: r.method, path, headers: { 'x-api-key': w.a.apiKey, 'content-type': 'application/json' }, body: SEVEN_MB_BODY }, expect: expectStatus(413) });
+    cases.push({
+      n: n++,
+      route: r,
+      kind: 'body:7MB',
+      req: { method: r.method, path, headers: { 'x-api-key': w.a.apiKey, 'content-type': 'application/json' }, body: SEVEN_MB_BODY },
+      expect: expectStatus(413),
+    });
   }
   for (let i = 0; i < UNKNOWN_PATHS; i++) cases.push(unknownCase(n++));
   // Mixed order: concurrent requests hit different routes, as real traffic does.
@@ -999,7 +1542,15 @@ function generate(): Case[] {
 // ---------------------------------------------------------------------------
 
 /** The messages the router itself answers with (the request never reached a handler). */
-const ROUTER_MESSAGES = [/^no route for /, / is not allowed on /, /^a valid API key is required \(x-api-key header\)$/, /^the request body is over /, /^the request path is not valid percent-encoding$/, /^the request is not valid HTTP$/, /^cannot meet the expectation /];
+const ROUTER_MESSAGES = [
+  /^no route for /,
+  / is not allowed on /,
+  /^a valid API key is required \(x-api-key header\)$/,
+  /^the request body is over /,
+  /^the request path is not valid percent-encoding$/,
+  /^the request is not valid HTTP$/,
+  /^cannot meet the expectation /,
+];
 
 function problemsOf(c: Case, res: RawResponse): { problems: string[]; body: Json; handled: boolean } {
   const problems: string[] = [];
@@ -1037,7 +1588,8 @@ function problemsOf(c: Case, res: RawResponse): { problems: string[]; body: Json
     let bytes = res.bytes;
     const encoding = res.headers['content-encoding'];
     if (encoding === 'gzip') {
-      const asked = 'raw' in c.req ? '' : String(Object.entries(c.req.headers ?? {}).find(([k]) => k.toLowerCase() === 'accept-encoding')?.[1] ?? '');
+      const asked =
+        'raw' in c.req ? '' : String(Object.entries(c.req.headers ?? {}).find(([k]) => k.toLowerCase() === 'accept-encoding')?.[1] ?? '');
       if (!/gzip|\*/i.test(asked)) problems.push('a gzip body the request did not ask for');
       try {
         bytes = gunzipSync(bytes);
@@ -1055,7 +1607,9 @@ function problemsOf(c: Case, res: RawResponse): { problems: string[]; body: Json
   }
   const p = c.expect?.(res, body);
   if (p) problems.push(p);
-  const routerAnswer = res.status >= 400 && (res.status === 405 || res.status === 431 || ROUTER_MESSAGES.some((m) => m.test(String(body?.error?.message ?? ''))));
+  const routerAnswer =
+    res.status >= 400 &&
+    (res.status === 405 || res.status === 431 || ROUTER_MESSAGES.some((m) => m.test(String(body?.error?.message ?? ''))));
   return { problems, body, handled: c.route !== null && !routerAnswer && res.status !== 0 };
 }
 
@@ -1098,7 +1652,8 @@ describe(`API fuzz (FUZZ_SEED=${SEED})`, () => {
           const c = cases[next++]!;
           let res: RawResponse;
           try {
-            res = 'raw' in c.req ? await rawSocketRequest(stack.info.apiUrl, c.req.raw) : await rawRequest(stack.info.apiUrl, c.req, { agent });
+            res =
+              'raw' in c.req ? await rawSocketRequest(stack.info.apiUrl, c.req.raw) : await rawRequest(stack.info.apiUrl, c.req, { agent });
           } catch (err) {
             failures.push({ c, status: 'no answer', answer: String(err), problems: ['no HTTP answer'] });
             continue;
@@ -1115,19 +1670,27 @@ describe(`API fuzz (FUZZ_SEED=${SEED})`, () => {
           if (c.route?.handler === 'deleteTrace' && res.status === 204 && !('raw' in c.req)) {
             deleted.add(decodeURIComponent(c.req.path.split('?')[0]!.split('/').pop()!));
           }
-          if (c.route?.handler === 'createEvaluation' && res.status === 201) createdEvaluations.push({ id: body.id, trace_id: body.trace_id });
+          if (c.route?.handler === 'createEvaluation' && res.status === 201)
+            createdEvaluations.push({ id: body.id, trace_id: body.trace_id });
           if (c.route?.handler === 'postEvaluationResult' && res.status === 201) completed.add(body.trace_evaluation_id as string);
         }
       }),
     );
-    const table = [...perRoute].map(([k, s]) => `${String(s.sent).padStart(4)} sent ${String(s.handled).padStart(4)} reached the handler  ${k}  ${JSON.stringify(s.statuses)}`);
-    console.log(`fuzz: ${total} requests in ${Date.now() - started} ms (seed ${SEED}); ${deleted.size} traces deleted, ${createdEvaluations.length} evaluations created\n${table.join('\n')}`);
+    const table = [...perRoute].map(
+      ([k, s]) =>
+        `${String(s.sent).padStart(4)} sent ${String(s.handled).padStart(4)} reached the handler  ${k}  ${JSON.stringify(s.statuses)}`,
+    );
+    console.log(
+      `fuzz: ${total} requests in ${Date.now() - started} ms (seed ${SEED}); ${deleted.size} traces deleted, ${createdEvaluations.length} evaluations created\n${table.join('\n')}`,
+    );
     expect(failures.map(report).join('\n\n'), `${failures.length} failing requests`).toBe('');
     expect(total).toBeGreaterThanOrEqual(2000);
     for (const r of routes) {
       const s = perRoute.get(routeKey(r))!;
       expect(s.sent, `requests aimed at ${routeKey(r)}`).toBeGreaterThanOrEqual(budgetOf(r));
-      expect(s.handled, `requests that reached the handler of ${routeKey(r)}`).toBeGreaterThanOrEqual(Math.min(25, Math.floor(budgetOf(r) / 3)));
+      expect(s.handled, `requests that reached the handler of ${routeKey(r)}`).toBeGreaterThanOrEqual(
+        Math.min(25, Math.floor(budgetOf(r) / 3)),
+      );
     }
   }, 240_000);
 
@@ -1152,7 +1715,9 @@ describe(`API fuzz (FUZZ_SEED=${SEED})`, () => {
     expect(Object.fromEntries(Object.entries(now.counter?.by_source ?? {}).filter(([, v]) => v !== 0))).toEqual(bySource);
     expect((now.sources as { sources: string[] }).sources).toEqual(Object.keys(bySource).sort());
     // The evaluations are those made before and by the fuzz, but for the deleted traces (they went with them).
-    const expectedEvaluations = [...before.a.evaluations.trace_evaluations, ...createdEvaluations].filter((e) => !deleted.has(e.trace_id)).map((e) => e.id);
+    const expectedEvaluations = [...before.a.evaluations.trace_evaluations, ...createdEvaluations]
+      .filter((e) => !deleted.has(e.trace_id))
+      .map((e) => e.id);
     expect(now.evaluations.trace_evaluations.map((e) => e.id).sort()).toEqual(expectedEvaluations.sort());
     expect(now.evaluations.total).toBe(expectedEvaluations.length);
     // Every trace's evaluation count is the number of its evaluations.
@@ -1164,7 +1729,8 @@ describe(`API fuzz (FUZZ_SEED=${SEED})`, () => {
     const nowById = new Map(now.evaluations.trace_evaluations.map((e) => [e.id, e]));
     for (const e of before.a.evaluations.trace_evaluations) {
       if (deleted.has(e.trace_id)) expect(nowById.has(e.id)).toBe(false);
-      else if (completed.has(e.id)) expect(nowById.get(e.id)).toMatchObject({ id: e.id, trace_id: e.trace_id, status: 'success', passed: expect.any(Boolean) });
+      else if (completed.has(e.id))
+        expect(nowById.get(e.id)).toMatchObject({ id: e.id, trace_id: e.trace_id, status: 'success', passed: expect.any(Boolean) });
       else expect(nowById.get(e.id)).toEqual(e);
     }
     // Spans no write could name, and the uploads, are exactly as they were.
@@ -1191,16 +1757,27 @@ describe('what the fuzzer found', () => {
   };
 
   it("a request Node's HTTP parser refuses (malformed, or headers over 16 KB) is a JSON error, not a bare status line", async () => {
-    const malformed = await rawSocketRequest(stack.info.apiUrl, 'GET /api/v1/organizations HTTP/1.1\r\nHost: x\r\nthis is not a header\r\nConnection: close\r\n\r\n');
+    const malformed = await rawSocketRequest(
+      stack.info.apiUrl,
+      'GET /api/v1/organizations HTTP/1.1\r\nHost: x\r\nthis is not a header\r\nConnection: close\r\n\r\n',
+    );
     expect(malformed.status).toBe(400);
     expect(errorOf(malformed).code).toBe('bad_request');
-    const big = await rawRequest(stack.info.apiUrl, { method: 'GET', path: '/api/v1/organizations', headers: { 'x-api-key': w.a.apiKey, 'x-fuzz': 'h'.repeat(20_000) } });
+    const big = await rawRequest(stack.info.apiUrl, {
+      method: 'GET',
+      path: '/api/v1/organizations',
+      headers: { 'x-api-key': w.a.apiKey, 'x-fuzz': 'h'.repeat(20_000) },
+    });
     expect(big.status).toBe(431);
     expect(errorOf(big).code).toBe('request_header_fields_too_large');
   });
 
   it('an Expect header other than 100-continue is a JSON 417', async () => {
-    const res = await rawRequest(stack.info.apiUrl, { method: 'GET', path: '/api/v1/organizations', headers: { 'x-api-key': w.a.apiKey, expect: 'bogus' } });
+    const res = await rawRequest(stack.info.apiUrl, {
+      method: 'GET',
+      path: '/api/v1/organizations',
+      headers: { 'x-api-key': w.a.apiKey, expect: 'bogus' },
+    });
     expect(res.status).toBe(417);
     expect(errorOf(res).code).toBe('expectation_failed');
   });

@@ -53,9 +53,16 @@ let a2: Tenant;
 let b: Tenant;
 let tenants: Tenant[];
 
-const projectPath = (c: { organizationId: string; projectId: string }) => `/api/v1/organizations/${c.organizationId}/projects/${c.projectId}`;
+const projectPath = (c: { organizationId: string; projectId: string }) =>
+  `/api/v1/organizations/${c.organizationId}/projects/${c.projectId}`;
 
-async function call(key: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; text: string; headers: Record<string, unknown> }> {
+async function call(
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; text: string; headers: Record<string, unknown> }> {
   const res = await rawRequest(stack.info.apiUrl, {
     method,
     path,
@@ -72,7 +79,11 @@ async function call(key: string, method: string, path: string, body?: unknown, h
 }
 
 async function presignAndPut(t: Tenant, filename: string, text: string) {
-  const presign = await call(t.apiKey, 'POST', `${projectPath(t)}/traces/upload`, { filename, type: 'application/jsonl', size: Buffer.byteLength(text) });
+  const presign = await call(t.apiKey, 'POST', `${projectPath(t)}/traces/upload`, {
+    filename,
+    type: 'application/jsonl',
+    size: Buffer.byteLength(text),
+  });
   expect(presign.status, presign.text).toBe(200);
   const put = await fetch(presign.body.url as string, { method: 'PUT', headers: { 'Content-Type': 'application/jsonl' }, body: text });
   expect(put.status).toBe(200);
@@ -132,10 +143,18 @@ async function makeTenant(tag: string, organization: string, project: string): P
     t.onlyFilename,
     `${JSON.stringify({ input: `${tag} only`, owner: tag })}\n${JSON.stringify(span(`${tag}-file-span`, `${tag}-file-span`, secretExperiment(t), tag))}\n`,
   );
-  await dropAndSettle(stack, `drop/${t.organizationId}/${t.projectId}/d/${tag}.jsonl`, `{"input":"${tag} dropped one","owner":"${tag}"}\n{"input":"${tag} dropped two","owner":"${tag}"}\n`);
+  await dropAndSettle(
+    stack,
+    `drop/${t.organizationId}/${t.projectId}/d/${tag}.jsonl`,
+    `{"input":"${tag} dropped one","owner":"${tag}"}\n{"input":"${tag} dropped two","owner":"${tag}"}\n`,
+  );
   t.traces = (await projectTraces(stack, t.organizationId, t.projectId)).map((x) => x.id).sort();
   expect(t.traces).toHaveLength(7);
-  t.uploads = [shared.upload_id, only.upload_id, ...(await projectUploads(stack, t.organizationId, t.projectId)).map((u) => String(u.upload_id))].filter((v, i, all) => all.indexOf(v) === i);
+  t.uploads = [
+    shared.upload_id,
+    only.upload_id,
+    ...(await projectUploads(stack, t.organizationId, t.projectId)).map((u) => String(u.upload_id)),
+  ].filter((v, i, all) => all.indexOf(v) === i);
   expect(t.uploads).toHaveLength(3);
 
   for (const [trace, judge, passed] of [
@@ -143,7 +162,11 @@ async function makeTenant(tag: string, organization: string, project: string): P
     [shared.trace_ids[0]!, 'judge-shared', undefined],
     [shared.trace_ids[1]!, 'judge-shared', false],
   ] as const) {
-    const res = await call(t.apiKey, 'POST', `${projectPath(t)}/trace-evaluations`, { trace_id: trace, judge_id: judge, ...(passed === undefined ? {} : { passed }) });
+    const res = await call(t.apiKey, 'POST', `${projectPath(t)}/trace-evaluations`, {
+      trace_id: trace,
+      judge_id: judge,
+      ...(passed === undefined ? {} : { passed }),
+    });
     expect(res.status, res.text).toBe(201);
     t.evaluations.push(res.body.id as string);
   }
@@ -159,7 +182,11 @@ async function makeTenant(tag: string, organization: string, project: string): P
     const res = await call(t.apiKey, 'POST', '/api/parea/v1/trace_log', s);
     expect(res.status, res.text).toBe(200);
   }
-  const update = await call(t.apiKey, 'PUT', '/api/parea/v1/trace_log', { trace_id: `${tag}-child`, root_trace_id: `${tag}-root`, field_name_to_value_map: { output: `${tag} output` } });
+  const update = await call(t.apiKey, 'PUT', '/api/parea/v1/trace_log', {
+    trace_id: `${tag}-child`,
+    root_trace_id: `${tag}-root`,
+    field_name_to_value_map: { output: `${tag} output` },
+  });
   expect(update.status, update.text).toBe(200);
   t.spans = [...spans.map((s) => s.trace_id), `${tag}-file-span`];
 
@@ -172,7 +199,10 @@ async function makeTenant(tag: string, organization: string, project: string): P
   const created = await call(t.apiKey, 'POST', '/api/parea/v1/experiment', { name: 'exp-iso', run_name: 'r', metadata: { owner: tag } });
   expect(created.status, created.text).toBe(200);
   t.experimentUuid = created.body.uuid as string;
-  const inExperiment = await call(t.apiKey, 'POST', '/api/parea/v1/trace_log', { ...span(`${tag}-exp-root`, `${tag}-exp-root`, t.experimentUuid, tag), start_timestamp: '2026-11-02T10:00:00Z' });
+  const inExperiment = await call(t.apiKey, 'POST', '/api/parea/v1/trace_log', {
+    ...span(`${tag}-exp-root`, `${tag}-exp-root`, t.experimentUuid, tag),
+    start_timestamp: '2026-11-02T10:00:00Z',
+  });
   expect(inExperiment.status).toBe(200);
   return t;
 }
@@ -190,12 +220,23 @@ async function snapshot(t: Tenant) {
     ['list', get(`${p}/traces?page_size=500&sort_order=asc`)],
     ['sources', get(`${p}/traces/sources`)],
     ['evaluations', get(`${p}/trace-evaluations?page_size=500`)],
-    ['experiments', Promise.all([get(`/api/parea/v1/experiment/${SHARED_EXPERIMENT}/trace_logs`, 'POST', {}), get(`/api/parea/v1/experiment/${secretExperiment(t)}/trace_logs`, 'POST', {})])],
+    [
+      'experiments',
+      Promise.all([
+        get(`/api/parea/v1/experiment/${SHARED_EXPERIMENT}/trace_logs`, 'POST', {}),
+        get(`/api/parea/v1/experiment/${secretExperiment(t)}/trace_logs`, 'POST', {}),
+      ]),
+    ],
     ['counter', projectCounter(stack, t.organizationId, t.projectId)],
     ['pareaExperiments', get('/api/parea/v1/experiments', 'POST', { experiment_name_filter: 'exp-iso' })],
     ['pareaStats', get(`/api/parea/v1/experiment/${t.experimentUuid}/stats`)],
     ['items', projectTraces(stack, t.organizationId, t.projectId).then((items) => items.map((x) => x.id).sort())],
-    ['uploadItems', projectUploads(stack, t.organizationId, t.projectId).then((uploads) => uploads.map((u) => `${String(u.upload_id)} ${String(u.status)} ${String(u.traces)}`).sort())],
+    [
+      'uploadItems',
+      projectUploads(stack, t.organizationId, t.projectId).then((uploads) =>
+        uploads.map((u) => `${String(u.upload_id)} ${String(u.status)} ${String(u.traces)}`).sort(),
+      ),
+    ],
     ...t.traces.map((id): [string, Promise<unknown>] => [`trace ${id}`, get(`${p}/traces/${id}`)]),
     ...t.evaluations.map((id): [string, Promise<unknown>] => [`evaluation ${id}`, get(`${p}/trace-evaluations/${id}`)]),
     ...t.uploads.map((id): [string, Promise<unknown>] => [`upload ${id}`, get(`${p}/uploads/${id}`)]),
@@ -261,7 +302,11 @@ async function expectNotFound(key: string, method: string, path: string, body?: 
 }
 
 /** Every trace of a list answer belongs to the caller, and none is the victim's. */
-function onlyOwn(att: Tenant, vic: Tenant, traces: Array<{ id: string; organization_id: string; project_id: string; data: unknown }>): void {
+function onlyOwn(
+  att: Tenant,
+  vic: Tenant,
+  traces: Array<{ id: string; organization_id: string; project_id: string; data: unknown }>,
+): void {
   for (const t of traces) {
     expect(t.organization_id).toBe(att.organizationId);
     expect(t.project_id).toBe(att.projectId);
@@ -330,20 +375,35 @@ const CASES: Record<string, Case> = {
 
   'GET /api/v1/organizations': async (att) => {
     for (const headers of [{}, { authorization: `Bearer ${att.apiKey}` }] as Array<Record<string, string>>) {
-      const res = await call(att.apiKey, 'GET', `/api/v1/organizations?organizationId=${a1.organizationId}&projectId=${b.projectId}`, undefined, headers);
+      const res = await call(
+        att.apiKey,
+        'GET',
+        `/api/v1/organizations?organizationId=${a1.organizationId}&projectId=${b.projectId}`,
+        undefined,
+        headers,
+      );
       expect(res.status).toBe(200);
       // Its own organization and only its key's project (a sibling project of the same organization is not listed).
-      expect(res.body.data).toEqual({ id: att.organizationId, name: expect.any(String), owner_id: null, projects: [{ id: att.projectId, name: att.projectName }] });
+      expect(res.body.data).toEqual({
+        id: att.organizationId,
+        name: expect.any(String),
+        owner_id: null,
+        projects: [{ id: att.projectId, name: att.projectName }],
+      });
     }
   },
 
   [`GET ${P}/traces/export`]: async (att, vic) => {
-    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/traces/export?source=${encodeURIComponent(vic.source)}`);
+    for (const p of foreignProjects(att, vic))
+      await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/traces/export?source=${encodeURIComponent(vic.source)}`);
     const res = await call(att.apiKey, 'GET', `${projectPath(att)}/traces/export?organization_id=${vic.organizationId}`);
     expect(res.status).toBe(400);
     const own = await call(att.apiKey, 'GET', `${projectPath(att)}/traces/export`);
     expect(own.status, own.text).toBe(200);
-    const ids = own.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; organization_id: string; project_id: string });
+    const ids = own.text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { id: string; organization_id: string; project_id: string });
     expect(ids.map((t) => t.id).sort()).toEqual([...att.traces].sort());
     for (const t of ids) expect([t.organization_id, t.project_id]).toEqual([att.organizationId, att.projectId]);
     // The victim's source is no filter of the caller's: nothing.
@@ -356,7 +416,8 @@ const CASES: Record<string, Case> = {
   },
 
   [`GET ${P}/experiments/{experimentUuid}/export`]: async (att, vic) => {
-    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/experiments/${SHARED_EXPERIMENT}/export`);
+    for (const p of foreignProjects(att, vic))
+      await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/experiments/${SHARED_EXPERIMENT}/export`);
     expect((await call(att.apiKey, 'GET', `${projectPath(att)}/experiments/${secretExperiment(vic)}/export`)).text).toBe('');
     const shared = await call(att.apiKey, 'GET', `${projectPath(att)}/experiments/${SHARED_EXPERIMENT}/export`);
     expect(shared.status).toBe(200);
@@ -369,23 +430,42 @@ const CASES: Record<string, Case> = {
 
   [`POST ${P}/exports`]: async (att, vic) => {
     for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/exports`, {});
-    const job = await waitJob(att, 'exports', (await call(att.apiKey, 'POST', `${projectPath(att)}/exports`, { experiment_uuid: secretExperiment(vic) })).body);
+    const job = await waitJob(
+      att,
+      'exports',
+      (await call(att.apiKey, 'POST', `${projectPath(att)}/exports`, { experiment_uuid: secretExperiment(vic) })).body,
+    );
     expect(job.exported).toBe(0);
     const all = await waitJob(att, 'exports', (await call(att.apiKey, 'POST', `${projectPath(att)}/exports`, {})).body);
     const file = await (await fetch(String(all.download_url))).text();
-    expect(file.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id).sort()).toEqual([...att.traces].sort());
+    expect(
+      file
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { id: string }).id)
+        .sort(),
+    ).toEqual([...att.traces].sort());
   },
 
   [`GET ${P}/exports/{jobId}`]: (att, vic) => foreignJob(att, vic, 'exports', { source: vic.source }),
 
   [`POST ${P}/deletions`]: async (att, vic) => {
-    for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/deletions`, { source: vic.source });
+    for (const p of foreignProjects(att, vic))
+      await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/deletions`, { source: vic.source });
     // The victim's source and experiment match nothing in the caller's project: counted 0, deleted 0, and the victim keeps its data.
     const count = await call(att.apiKey, 'POST', `${projectPath(att)}/deletions`, { source: vic.source, dry_run: true });
     expect(count.body).toEqual({ matching: 0, exact: true });
-    const job = await waitJob(att, 'deletions', (await call(att.apiKey, 'POST', `${projectPath(att)}/deletions`, { source: vic.source })).body);
+    const job = await waitJob(
+      att,
+      'deletions',
+      (await call(att.apiKey, 'POST', `${projectPath(att)}/deletions`, { source: vic.source })).body,
+    );
     expect(job.deleted).toBe(0);
-    const spans = await waitJob(att, 'deletions', (await call(att.apiKey, 'POST', `${projectPath(att)}/deletions`, { experiment_uuid: secretExperiment(vic) })).body);
+    const spans = await waitJob(
+      att,
+      'deletions',
+      (await call(att.apiKey, 'POST', `${projectPath(att)}/deletions`, { experiment_uuid: secretExperiment(vic) })).body,
+    );
     expect(spans.deleted).toBe(0);
   },
 
@@ -395,7 +475,11 @@ const CASES: Record<string, Case> = {
   [`GET ${P}/stats`]: async (att, vic) => {
     for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/stats?time_range=1d`);
     // The victim's ids in the query change nothing; every tenant's traces were made just now, its spans start at 2026-11-01T10.
-    const traces = await call(att.apiKey, 'GET', `${projectPath(att)}/stats?time_range=1d&organization_id=${vic.organizationId}&project_id=${vic.projectId}`);
+    const traces = await call(
+      att.apiKey,
+      'GET',
+      `${projectPath(att)}/stats?time_range=1d&organization_id=${vic.organizationId}&project_id=${vic.projectId}`,
+    );
     expect(traces.status, traces.text).toBe(200);
     expect(traces.body.totals.traces).toBe(att.traces.length);
     // Exactly the caller's own spans (other cases post more into its project), as its experiments list them, and none of the victim's.
@@ -405,7 +489,10 @@ const CASES: Record<string, Case> = {
     let own = 0;
     // Spans that started in the window (an OTLP export adds spans of today to the caller's experiments).
     const inWindow = (n: Json) => String(n.start_timestamp).startsWith('2026-11-01T10');
-    for (const e of experiments) own += [...treeNodes((await call(att.apiKey, 'POST', `/api/parea/v1/experiment/${e}/trace_logs`, {})).body as Json[])].filter(inWindow).length;
+    for (const e of experiments)
+      own += [...treeNodes((await call(att.apiKey, 'POST', `/api/parea/v1/experiment/${e}/trace_logs`, {})).body as Json[])].filter(
+        inWindow,
+      ).length;
     expect(own).toBeGreaterThanOrEqual(att.spans.length);
     expect(spans.body.totals.spans).toBe(own);
   },
@@ -414,9 +501,18 @@ const CASES: Record<string, Case> = {
     const body = { filename: 'intrude.jsonl', type: 'application/jsonl', size: 10 };
     for (const p of foreignProjects(att, vic)) await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/traces/upload`, body);
     // The victim's ids in the body change nothing: the URL is for the caller's own prefix.
-    const res = await call(att.apiKey, 'POST', `${projectPath(att)}/traces/upload`, { ...body, organization_id: vic.organizationId, project_id: vic.projectId, key: `uploads/${vic.organizationId}/${vic.projectId}/x.jsonl` });
+    const res = await call(att.apiKey, 'POST', `${projectPath(att)}/traces/upload`, {
+      ...body,
+      organization_id: vic.organizationId,
+      project_id: vic.projectId,
+      key: `uploads/${vic.organizationId}/${vic.projectId}/x.jsonl`,
+    });
     expect(res.status, res.text).toBe(200);
-    expect(res.body).toMatchObject({ organization_id: att.organizationId, project_id: att.projectId, upload_key: `uploads/${att.organizationId}/${att.projectId}/intrude.jsonl` });
+    expect(res.body).toMatchObject({
+      organization_id: att.organizationId,
+      project_id: att.projectId,
+      upload_key: `uploads/${att.organizationId}/${att.projectId}/intrude.jsonl`,
+    });
     expectUrlUnder(res.body.url as string, res.body.upload_key as string, att);
   },
 
@@ -427,7 +523,11 @@ const CASES: Record<string, Case> = {
     }
     // From its own project, the victim's file does not exist, and the shared name is its own file.
     await expectNotFound(att.apiKey, 'POST', `${projectPath(att)}/traces`, { filename: vic.onlyFilename });
-    const own = await call(att.apiKey, 'POST', `${projectPath(att)}/traces`, { filename: SHARED_FILE, organization_id: vic.organizationId, project_id: vic.projectId });
+    const own = await call(att.apiKey, 'POST', `${projectPath(att)}/traces`, {
+      filename: SHARED_FILE,
+      organization_id: vic.organizationId,
+      project_id: vic.projectId,
+    });
     expect(own.status, own.text).toBe(200);
     expect(own.body.trace_ids).toEqual(att.sharedUploadIds);
     for (const id of own.body.trace_ids as string[]) expect(vic.traces).not.toContain(id);
@@ -435,7 +535,13 @@ const CASES: Record<string, Case> = {
 
   [`GET ${P}/traces`]: async (att, vic) => {
     for (const p of foreignProjects(att, vic)) {
-      for (const q of ['', '?page_size=500', `?cursor=${encodeURIComponent(vic.listCursor)}&page_size=1`, `?source=${vic.source}`, `?search=${vic.tag}`]) {
+      for (const q of [
+        '',
+        '?page_size=500',
+        `?cursor=${encodeURIComponent(vic.listCursor)}&page_size=1`,
+        `?source=${vic.source}`,
+        `?search=${vic.tag}`,
+      ]) {
         await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/traces${q}`);
       }
     }
@@ -448,7 +554,14 @@ const CASES: Record<string, Case> = {
     expect(all.status).toBe(200);
     expect(all.body.total_count).toBe(att.traces.length);
     onlyOwn(att, vic, all.body.traces);
-    for (const q of [`?source=${vic.source}`, `?search=${vic.tag}%20secret`, `?search=${vic.tag}%20dropped`, `?judge_id=${vic.judge}`, `?judgeId=${vic.judge}&status=pass`, `?sort_by=filename&search=only-${vic.tag}`]) {
+    for (const q of [
+      `?source=${vic.source}`,
+      `?search=${vic.tag}%20secret`,
+      `?search=${vic.tag}%20dropped`,
+      `?judge_id=${vic.judge}`,
+      `?judgeId=${vic.judge}&status=pass`,
+      `?sort_by=filename&search=only-${vic.tag}`,
+    ]) {
       const res = await own(q);
       expect(res.status, `${q}: ${res.text}`).toBe(200);
       expect(res.body.traces, q).toEqual([]);
@@ -510,7 +623,9 @@ const CASES: Record<string, Case> = {
     const empty = { trace_evaluations: [], count: 0, total: 0 };
     for (const id of vic.traces) {
       expect((await call(att.apiKey, 'GET', `${projectPath(att)}/trace-evaluations?trace_id=${id}`)).body).toEqual(empty);
-      expect((await call(att.apiKey, 'GET', `${projectPath(att)}/trace-evaluations?traceId=${id}&judgeId=judge-shared`)).body).toEqual(empty);
+      expect((await call(att.apiKey, 'GET', `${projectPath(att)}/trace-evaluations?traceId=${id}&judgeId=judge-shared`)).body).toEqual(
+        empty,
+      );
     }
     expect((await call(att.apiKey, 'GET', `${projectPath(att)}/trace-evaluations?judge_id=${vic.judge}`)).body).toEqual(empty);
     const all = await call(att.apiKey, 'GET', `${projectPath(att)}/trace-evaluations?page_size=500&judge_id=judge-shared`);
@@ -523,7 +638,8 @@ const CASES: Record<string, Case> = {
 
   [`GET ${P}/trace-evaluations/{evaluationId}`]: async (att, vic) => {
     for (const id of vic.evaluations) {
-      for (const p of [...foreignProjects(att, vic), att]) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/trace-evaluations/${id}`);
+      for (const p of [...foreignProjects(att, vic), att])
+        await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/trace-evaluations/${id}`);
     }
   },
 
@@ -544,22 +660,38 @@ const CASES: Record<string, Case> = {
     const fresh = await call(att.apiKey, 'POST', '/api/parea/v1/project', { name: `new-${att.tag}-${randomUUID()}` });
     expect(fresh.body.was_created).toBe(true);
     expect(await tenantStore().getProject(att.organizationId, fresh.body.uuid as string)).not.toBeNull();
-    if (att.organizationId !== vic.organizationId) expect(await tenantStore().getProject(vic.organizationId, fresh.body.uuid as string)).toBeNull();
+    if (att.organizationId !== vic.organizationId)
+      expect(await tenantStore().getProject(vic.organizationId, fresh.body.uuid as string)).toBeNull();
   },
 
   [`POST ${PAREA}/trace_log`]: async (att, vic) => {
     // The victim's span ids, its experiment, even its organization and project in the body: stored in the caller's own project.
     for (const id of [`${vic.tag}-root`, `${vic.tag}-child`, 'shared-span']) {
-      const intruder = { ...span(id, `${vic.tag}-root`, secretExperiment(vic), att.tag), trace_name: 'intruder', organization_id: vic.organizationId, project_uuid: vic.projectId };
+      const intruder = {
+        ...span(id, `${vic.tag}-root`, secretExperiment(vic), att.tag),
+        trace_name: 'intruder',
+        organization_id: vic.organizationId,
+        project_uuid: vic.projectId,
+      };
       const res = await call(att.apiKey, 'POST', '/api/parea/v1/trace_log', intruder);
       expect(res.status, res.text).toBe(200);
       await victimSpanUnchanged(vic, id);
       const own = await call(att.apiKey, 'GET', `/api/parea/v1/trace_log/${id}`);
       expect(own.status).toBe(200);
-      expect(own.body).toMatchObject({ trace_id: id, trace_name: 'intruder', organization_id: att.organizationId, project_uuid: att.projectId });
+      expect(own.body).toMatchObject({
+        trace_id: id,
+        trace_name: 'intruder',
+        organization_id: att.organizationId,
+        project_uuid: att.projectId,
+      });
     }
     // Restore the attacker's own shared-span (other cases compare its data).
-    const restored = await call(att.apiKey, 'POST', '/api/parea/v1/trace_log', span('shared-span', 'shared-span', SHARED_EXPERIMENT, att.tag));
+    const restored = await call(
+      att.apiKey,
+      'POST',
+      '/api/parea/v1/trace_log',
+      span('shared-span', 'shared-span', SHARED_EXPERIMENT, att.tag),
+    );
     expect(restored.status).toBe(200);
     const victimTrees = await call(vic.apiKey, 'POST', `/api/parea/v1/experiment/${secretExperiment(vic)}/trace_logs`, {});
     expect(victimTrees.body).toEqual((before.get(vic.tag)!.experiments as Array<{ body: unknown }>)[1]!.body);
@@ -570,7 +702,12 @@ const CASES: Record<string, Case> = {
       const res = await call(att.apiKey, 'PUT', '/api/parea/v1/trace_log', {
         trace_id: id,
         root_trace_id: `${vic.tag}-root`,
-        field_name_to_value_map: { output: 'hacked', organization_id: vic.organizationId, project_uuid: vic.projectId, scores: [{ name: 'accuracy', score: 0 }] },
+        field_name_to_value_map: {
+          output: 'hacked',
+          organization_id: vic.organizationId,
+          project_uuid: vic.projectId,
+          scores: [{ name: 'accuracy', score: 0 }],
+        },
       });
       expect(res.status, res.text).toBe(200);
       await victimSpanUnchanged(vic, id);
@@ -603,11 +740,14 @@ const CASES: Record<string, Case> = {
   'POST /otel/v1/traces': async (att, vic) => {
     // An export that names the victim everywhere it can (resource, span attributes, its secret experiment).
     const claims = { organization_id: vic.organizationId, project_id: vic.projectId, project_uuid: vic.projectId, owner: vic.tag };
-    const spans = await recordSpans({ 'service.name': `intruder-${att.tag}`, ...claims, experiment_uuid: secretExperiment(vic) }, (tracer) => {
-      const root = tracer.startSpan(`intrude ${vic.tag}`, { attributes: { ...claims, 'input.value': `${vic.tag} secret question 0` } });
-      childOf(tracer, root, 'child', claims).end();
-      root.end();
-    });
+    const spans = await recordSpans(
+      { 'service.name': `intruder-${att.tag}`, ...claims, experiment_uuid: secretExperiment(vic) },
+      (tracer) => {
+        const root = tracer.startSpan(`intrude ${vic.tag}`, { attributes: { ...claims, 'input.value': `${vic.tag} secret question 0` } });
+        childOf(tracer, root, 'child', claims).end();
+        root.end();
+      },
+    );
     const traceId = hexTraceId(spans[0]!);
     for (const encoding of ['protobuf', 'json'] as const) await mustExport(exporterFor(encoding, stack.info.apiUrl, att.apiKey), spans);
     // In the caller's project only, stamped with it.
@@ -628,14 +768,19 @@ const CASES: Record<string, Case> = {
   },
 
   [`POST ${PAREA}/experiment/{experimentUuid}/trace_logs`]: async (att, vic) => {
-    const experiment = (name: string, query = '', body: unknown = {}) => call(att.apiKey, 'POST', `/api/parea/v1/experiment/${encodeURIComponent(name)}/trace_logs${query}`, body);
+    const experiment = (name: string, query = '', body: unknown = {}) =>
+      call(att.apiKey, 'POST', `/api/parea/v1/experiment/${encodeURIComponent(name)}/trace_logs${query}`, body);
     // The victim's private experiment: nothing of the victim's (the attacker may have put spans of its own there).
     const secret = await experiment(secretExperiment(vic));
     expect(secret.status).toBe(200);
     ownTrees(att, vic, secret.body);
     for (const n of treeNodes(secret.body)) expect(n.trace_id).not.toBe(`${vic.tag}-secret-root`);
     // The experiment both have: only the attacker's own trees, with any filter.
-    for (const filter of [{}, { filter_field: 'metadata', filter_key: 'owner', filter_operator: 'equals', filter_value: vic.tag }, { filter_field: 'trace_name', filter_operator: 'like', filter_value: `${vic.tag}%` }]) {
+    for (const filter of [
+      {},
+      { filter_field: 'metadata', filter_key: 'owner', filter_operator: 'equals', filter_value: vic.tag },
+      { filter_field: 'trace_name', filter_operator: 'like', filter_value: `${vic.tag}%` },
+    ]) {
       const shared = await experiment(SHARED_EXPERIMENT, '', filter);
       expect(shared.status, shared.text).toBe(200);
       ownTrees(att, vic, shared.body);
@@ -648,19 +793,31 @@ const CASES: Record<string, Case> = {
 
   [`POST ${PAREA}/experiment`]: async (att, vic) => {
     // The victim's name, run name, metadata and project uuid: the caller's own experiment of that name and run (it has one).
-    const res = await call(att.apiKey, 'POST', '/api/parea/v1/experiment', { name: 'exp-iso', run_name: 'r', metadata: { owner: att.tag }, project_uuid: vic.projectId });
+    const res = await call(att.apiKey, 'POST', '/api/parea/v1/experiment', {
+      name: 'exp-iso',
+      run_name: 'r',
+      metadata: { owner: att.tag },
+      project_uuid: vic.projectId,
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ uuid: att.experimentUuid, project_uuid: att.projectId });
     expect(res.body.uuid).not.toBe(vic.experimentUuid);
     // The victim's metadata on that run name: taken, by the caller's own experiment.
-    const taken = await call(att.apiKey, 'POST', '/api/parea/v1/experiment', { name: 'exp-iso', run_name: 'r', metadata: { owner: vic.tag } });
+    const taken = await call(att.apiKey, 'POST', '/api/parea/v1/experiment', {
+      name: 'exp-iso',
+      run_name: 'r',
+      metadata: { owner: vic.tag },
+    });
     expect(taken.status).toBe(400);
     expect(taken.body.error.message).toContain(att.experimentUuid);
     expect(taken.body.error.message).not.toContain(vic.experimentUuid);
   },
 
   [`POST ${PAREA}/experiment/{experimentUuid}/finished`]: async (att, vic) => {
-    const res = await call(att.apiKey, 'POST', `/api/parea/v1/experiment/${vic.experimentUuid}/finished`, { status: 'failed', dataset_level_stats: [{ name: 'x', score: 0 }] });
+    const res = await call(att.apiKey, 'POST', `/api/parea/v1/experiment/${vic.experimentUuid}/finished`, {
+      status: 'failed',
+      dataset_level_stats: [{ name: 'x', score: 0 }],
+    });
     expect(res.status, res.text).toBe(404);
     expect(res.body.error.code).toBe('not_found');
   },
@@ -675,7 +832,12 @@ const CASES: Record<string, Case> = {
   [`POST ${PAREA}/experiments`]: async (att, vic) => {
     const list = (body: unknown) => call(att.apiKey, 'POST', '/api/parea/v1/experiments', body);
     expect((await list({ experiment_uuids: [vic.experimentUuid] })).body).toEqual([]);
-    for (const body of [{}, { experiment_name_filter: 'exp-iso' }, { metadata_filter: { owner: vic.tag } }, { project_name: vic.projectName }]) {
+    for (const body of [
+      {},
+      { experiment_name_filter: 'exp-iso' },
+      { metadata_filter: { owner: vic.tag } },
+      { project_name: vic.projectName },
+    ]) {
       const res = await list(body);
       expect(res.status).toBe(200);
       for (const e of res.body) {
@@ -688,14 +850,23 @@ const CASES: Record<string, Case> = {
 
   [`POST ${PAREA}/feedback`]: async (att, vic) => {
     for (const id of [`${vic.tag}-root`, `${vic.tag}-secret-root`, `${vic.tag}-file-span`]) {
-      const res = await call(att.apiKey, 'POST', '/api/parea/v1/feedback', { trace_id: id, score: 0, comment: 'hacked', project_uuid: vic.projectId });
+      const res = await call(att.apiKey, 'POST', '/api/parea/v1/feedback', {
+        trace_id: id,
+        score: 0,
+        comment: 'hacked',
+        project_uuid: vic.projectId,
+      });
       expect(res.status, res.text).toBe(200);
       await victimSpanUnchanged(vic, id);
     }
   },
 
   [`POST ${PAREA}/get_trace_logs`]: async (att, vic) => {
-    for (const body of [{ project_name: vic.projectName }, { project_name: vic.projectName, filter_field: 'metadata', filter_key: 'owner', filter_operator: 'equals', filter_value: vic.tag }, { status: 'success', time_range: '1y' }]) {
+    for (const body of [
+      { project_name: vic.projectName },
+      { project_name: vic.projectName, filter_field: 'metadata', filter_key: 'owner', filter_operator: 'equals', filter_value: vic.tag },
+      { status: 'success', time_range: '1y' },
+    ]) {
       const res = await call(att.apiKey, 'POST', '/api/parea/v1/get_trace_logs', { ...body, page_size: 100 });
       expect(res.status, res.text).toBe(200);
       // Stamped with the caller's project, none the victim's (the trace_log case leaves the caller spans of its own under the victim's ids).
@@ -707,8 +878,18 @@ const CASES: Record<string, Case> = {
   [`POST ${PAREA}/trace_log/langchain`]: async (att, vic) => {
     // A run that names the victim's spans as its Parea parent and tree: stored in the caller's project, under its own ids.
     const run = {
-      id: `${att.tag}-lc-${vic.tag}`, name: 'intruder chain', run_type: 'chain', start_time: Date.now(), end_time: Date.now() + 5, inputs: {}, outputs: {}, child_runs: [],
-      _parea_root_trace_id: `${vic.tag}-secret-root`, _parea_parent_trace_id: `${vic.tag}-secret-root`, project_uuid: vic.projectId, experiment_uuid: vic.experimentUuid,
+      id: `${att.tag}-lc-${vic.tag}`,
+      name: 'intruder chain',
+      run_type: 'chain',
+      start_time: Date.now(),
+      end_time: Date.now() + 5,
+      inputs: {},
+      outputs: {},
+      child_runs: [],
+      _parea_root_trace_id: `${vic.tag}-secret-root`,
+      _parea_parent_trace_id: `${vic.tag}-secret-root`,
+      project_uuid: vic.projectId,
+      experiment_uuid: vic.experimentUuid,
     };
     const res = await call(att.apiKey, 'POST', '/api/parea/v1/trace_log/langchain', run);
     expect(res.status, res.text).toBe(200);
@@ -720,13 +901,15 @@ const CASES: Record<string, Case> = {
 
   [`GET ${P}/trace-evaluations/{evaluationId}/results`]: async (att, vic) => {
     for (const id of vic.evaluations) {
-      for (const p of [...foreignProjects(att, vic), att]) await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/trace-evaluations/${id}/results`);
+      for (const p of [...foreignProjects(att, vic), att])
+        await expectNotFound(att.apiKey, 'GET', `${projectPath(p)}/trace-evaluations/${id}/results`);
     }
   },
 
   [`POST ${P}/trace-evaluations/{evaluationId}/results`]: async (att, vic) => {
     // The victim's pending evaluation: not found from anywhere the caller can reach.
-    for (const p of [...foreignProjects(att, vic), att]) await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/trace-evaluations/${vic.evaluations[1]}/results`, { passed: true });
+    for (const p of [...foreignProjects(att, vic), att])
+      await expectNotFound(att.apiKey, 'POST', `${projectPath(p)}/trace-evaluations/${vic.evaluations[1]}/results`, { passed: true });
   },
   [`POST ${P}/trace-evaluations/estimate`]: catalogueCase('POST', '/trace-evaluations/estimate'),
   [`GET ${P}/judges`]: catalogueCase('GET', '/judges'),
@@ -827,7 +1010,12 @@ describe('the S3 side', () => {
   });
 
   it('a file PUT with an odd name lands in the caller’s prefix and project, and in nobody else’s', async () => {
-    const names = ['%2e%2e%2fodd.jsonl', `..%2F..%2F${a1.organizationId}%2F${a1.projectId}%2Fodd.jsonl`, '\u2025\uff0fodd.jsonl', '....jsonl'];
+    const names = [
+      '%2e%2e%2fodd.jsonl',
+      `..%2F..%2F${a1.organizationId}%2F${a1.projectId}%2Fodd.jsonl`,
+      '\u2025\uff0fodd.jsonl',
+      '....jsonl',
+    ];
     const before1 = await snapshot(a1);
     const beforeA2 = await snapshot(a2);
     const made: string[] = [];
@@ -850,7 +1038,12 @@ describe('the S3 side', () => {
     const listed = await stack.s3.send(new ListObjectsV2Command({ Bucket: stack.info.bucket, Prefix: `uploads/${a1.organizationId}/` }));
     const keys = (listed.Contents ?? []).map((o) => o.Key!).sort();
     expect(keys).toEqual(
-      [a1, a2].flatMap((t) => [`uploads/${t.organizationId}/${t.projectId}/${SHARED_FILE}`, `uploads/${t.organizationId}/${t.projectId}/${t.onlyFilename}`]).sort(),
+      [a1, a2]
+        .flatMap((t) => [
+          `uploads/${t.organizationId}/${t.projectId}/${SHARED_FILE}`,
+          `uploads/${t.organizationId}/${t.projectId}/${t.onlyFilename}`,
+        ])
+        .sort(),
     );
     expect(await snapshot(a1)).toEqual(before1);
     expect(await snapshot(a2)).toEqual(beforeA2);
@@ -867,7 +1060,10 @@ describe('the S3 side', () => {
       { key: `drop/${b.organizationId}/${a1.projectId}/x.jsonl`, partition: [b.organizationId, a1.projectId] },
       { key: `drop/${b.organizationId}/${a2.projectId}/deeper/x.json`, partition: [b.organizationId, a2.projectId] },
       // Right ids in the wrong case, an unknown project of a real organization.
-      { key: `drop/${a1.organizationId.toUpperCase()}/${a1.projectId.toUpperCase()}/x.jsonl`, partition: [a1.organizationId.toUpperCase(), a1.projectId.toUpperCase()] },
+      {
+        key: `drop/${a1.organizationId.toUpperCase()}/${a1.projectId.toUpperCase()}/x.jsonl`,
+        partition: [a1.organizationId.toUpperCase(), a1.projectId.toUpperCase()],
+      },
       { key: `drop/${a1.organizationId}/${unknownProject}/x.jsonl`, partition: [a1.organizationId, unknownProject] },
       // The presigned-upload prefix, written directly, with a mismatched pair.
       { key: `uploads/${a1.organizationId}/${b.projectId}/x.jsonl`, partition: [a1.organizationId, b.projectId] },
@@ -881,9 +1077,13 @@ describe('the S3 side', () => {
       const [org, project] = t.partition;
       expect(await projectTraces(stack, org, project), t.key).toEqual([]);
       const uploads = (await projectUploads(stack, org, project)).filter((u) => u.object_key === t.key);
-      expect(uploads.map((u) => [u.status, u.reason]), t.key).toEqual([['failed', `unknown organization or project: ${org}/${project}`]]);
+      expect(
+        uploads.map((u) => [u.status, u.reason]),
+        t.key,
+      ).toEqual([['failed', `unknown organization or project: ${org}/${project}`]]);
       // Its upload record is nobody's to read.
-      for (const reader of tenants) expect((await call(reader.apiKey, 'GET', `${projectPath(reader)}/uploads/${String(uploads[0]!.upload_id)}`)).status).toBe(404);
+      for (const reader of tenants)
+        expect((await call(reader.apiKey, 'GET', `${projectPath(reader)}/uploads/${String(uploads[0]!.upload_id)}`)).status).toBe(404);
     }
     for (const [i, t] of tenants.entries()) expect(await snapshot(t), t.tag).toEqual(snapshots[i]);
   });
@@ -893,7 +1093,12 @@ describe('the S3 side', () => {
     // next start's reconcile then ingested into that project. The stand-in now refuses such keys.
     const snapshots = await Promise.all(tenants.map(snapshot));
     const listFolder = async (t: Tenant) =>
-      ((await stack.s3.send(new ListObjectsV2Command({ Bucket: stack.info.bucket, Prefix: `drop/${t.organizationId}/${t.projectId}/` }))).Contents ?? []).map((o) => o.Key).sort();
+      (
+        (await stack.s3.send(new ListObjectsV2Command({ Bucket: stack.info.bucket, Prefix: `drop/${t.organizationId}/${t.projectId}/` })))
+          .Contents ?? []
+      )
+        .map((o) => o.Key)
+        .sort();
     const folders = await Promise.all(tenants.map(listFolder));
     for (const key of [
       `drop/${randomUUID()}/../${b.organizationId}/${b.projectId}/planted.jsonl`,
@@ -914,7 +1119,11 @@ describe('the S3 side', () => {
 
   it('stray objects outside uploads/ and drop/ are ingested into no one either', async () => {
     const snapshots = await Promise.all(tenants.map(snapshot));
-    for (const key of [`${a1.organizationId}/${a1.projectId}/x.jsonl`, `payloads/${a1.organizationId}/${a1.projectId}/x.jsonl`, `Drop/${a1.organizationId}/${a1.projectId}/x.jsonl`]) {
+    for (const key of [
+      `${a1.organizationId}/${a1.projectId}/x.jsonl`,
+      `payloads/${a1.organizationId}/${a1.projectId}/x.jsonl`,
+      `Drop/${a1.organizationId}/${a1.projectId}/x.jsonl`,
+    ]) {
       await putObject(stack, key, '{"input":"stray"}\n');
     }
     await new Promise((r) => setTimeout(r, 100));

@@ -29,7 +29,11 @@ const HOUR = 3_600_000;
 
 const api = (method: string, path: string, body?: unknown) => callApi(stack, method, `${base}${path}`, body);
 
-const idsOf = (jsonl: string) => jsonl.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
+const idsOf = (jsonl: string) =>
+  jsonl
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { id: string }).id);
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -53,7 +57,12 @@ beforeAll(async () => {
   const now = Date.now();
   // 120 traces of source "alpha" over two hours, 60 of "beta" (some mention "needle"), and one large offloaded document.
   for (let f = 0; f < 3; f++) {
-    await ingestAt(stack, `${stack.info.dropPrefix}jobs/alpha-${f}.jsonl`, lines(Array.from({ length: 40 }, (_, i) => ({ source: 'alpha', input: `alpha ${f}-${i}`, n: f * 40 + i, pad: 'x'.repeat(200) }))), now - (3 - f) * HOUR);
+    await ingestAt(
+      stack,
+      `${stack.info.dropPrefix}jobs/alpha-${f}.jsonl`,
+      lines(Array.from({ length: 40 }, (_, i) => ({ source: 'alpha', input: `alpha ${f}-${i}`, n: f * 40 + i, pad: 'x'.repeat(200) }))),
+      now - (3 - f) * HOUR,
+    );
   }
   await ingestAt(
     stack,
@@ -72,7 +81,10 @@ afterAll(async () => {
 
 describe('export jobs', () => {
   it('exports every match exactly once across parts, through a crash inside a step and one after a commit, while new traces arrive', async () => {
-    const expected = (await projectTraces(stack)).filter((t) => t.source === 'alpha').map((t) => t.id).sort();
+    const expected = (await projectTraces(stack))
+      .filter((t) => t.source === 'alpha')
+      .map((t) => t.id)
+      .sort();
     expect(expected).toHaveLength(120);
     crash = { point: 'export-part', atStep: 3, action: 'export', fired: false };
     const started = await client.exports.start({ source: 'alpha' });
@@ -123,16 +135,31 @@ describe('export jobs', () => {
 
 describe('direct export', () => {
   it('pages by cursor through an anchored range: every trace once, none that arrived after the first page', async () => {
-    const expected = (await projectTraces(stack)).filter((t) => t.source === 'beta').map((t) => t.id).sort();
+    const expected = (await projectTraces(stack))
+      .filter((t) => t.source === 'beta')
+      .map((t) => t.id)
+      .sort();
     const tenant = { organizationId: stack.info.organizationId, projectId: stack.info.projectId };
     const got: string[] = [];
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await exportTracesPage(traceStore(), tenant, { filters: { source: 'beta' }, timeRange: undefined, cursor, now: Date.now(), budgetMs: 0 });
+      const page = await exportTracesPage(traceStore(), tenant, {
+        filters: { source: 'beta' },
+        timeRange: undefined,
+        cursor,
+        now: Date.now(),
+        budgetMs: 0,
+      });
       got.push(...idsOf(page.body));
       cursor = page.nextCursor ?? undefined;
-      if (pages++ === 0) await ingestAt(stack, `${stack.info.dropPrefix}jobs/beta-late-${Date.now()}.jsonl`, lines([{ source: 'beta', input: 'late' }]), Date.now() + 1000);
+      if (pages++ === 0)
+        await ingestAt(
+          stack,
+          `${stack.info.dropPrefix}jobs/beta-late-${Date.now()}.jsonl`,
+          lines([{ source: 'beta', input: 'late' }]),
+          Date.now() + 1000,
+        );
     } while (cursor);
     expect(pages).toBeGreaterThan(1);
     expect(got.sort()).toEqual(expected);
@@ -173,7 +200,8 @@ describe('a search in exports and deletions', () => {
       } while (cursor);
       return ids;
     };
-    const exported = async (filters: { search: string; source?: string }) => idsOf((await client.exports.download(await client.exports.wait((await client.exports.start(filters)).id)))!.toString('utf8'));
+    const exported = async (filters: { search: string; source?: string }) =>
+      idsOf((await client.exports.download(await client.exports.wait((await client.exports.start(filters)).id)))!.toString('utf8'));
     /** The direct export's pages, by X-Next-Cursor. */
     const direct = async (query: string) => {
       const ids: string[] = [];
@@ -199,7 +227,13 @@ describe('a search in exports and deletions', () => {
     const paged: string[] = [];
     let pages = 0;
     for (let cursor: string | undefined; pages === 0 || cursor; pages++) {
-      const page = await exportTracesPage(searchAwareTraces(), tenant, { filters: { search: 'needle' }, timeRange: undefined, cursor, now: Date.now(), budgetMs: 0 });
+      const page = await exportTracesPage(searchAwareTraces(), tenant, {
+        filters: { search: 'needle' },
+        timeRange: undefined,
+        cursor,
+        now: Date.now(),
+        budgetMs: 0,
+      });
       paged.push(...idsOf(page.body));
       cursor = page.nextCursor ?? undefined;
     }
@@ -263,11 +297,19 @@ describe("an experiment's spans", () => {
       status: 'success',
     }));
     for (const span of spans) {
-      const res = await fetch(`${stack.info.apiUrl}/api/parea/v1/trace_log`, { method: 'POST', headers: { 'x-api-key': stack.info.apiKey, 'content-type': 'application/json' }, body: JSON.stringify(span) });
+      const res = await fetch(`${stack.info.apiUrl}/api/parea/v1/trace_log`, {
+        method: 'POST',
+        headers: { 'x-api-key': stack.info.apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify(span),
+      });
       expect(res.status).toBe(200);
     }
     const exported = await client.exports.wait((await client.exports.start({ experimentUuid: experiment })).id);
-    const spanLines = (await client.exports.download(exported))!.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { trace_id: string });
+    const spanLines = (await client.exports.download(exported))!
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { trace_id: string });
     expect(spanLines.map((s) => s.trace_id).sort()).toEqual(spans.map((s) => s.trace_id).sort());
     const direct: string[] = [];
     for await (const line of client.experiments.exportLines(experiment)) direct.push((JSON.parse(line) as { trace_id: string }).trace_id);
@@ -280,7 +322,11 @@ describe("an experiment's spans", () => {
     const statsBefore = await spansInStats();
     // The project's roots in the root index (get_trace_logs: its counters' total, exact).
     const roots = async () => {
-      const r = await fetch(`${stack.info.apiUrl}/api/parea/v1/get_trace_logs`, { method: 'POST', headers: { 'x-api-key': stack.info.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ page_size: 1 }) });
+      const r = await fetch(`${stack.info.apiUrl}/api/parea/v1/get_trace_logs`, {
+        method: 'POST',
+        headers: { 'x-api-key': stack.info.apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ page_size: 1 }),
+      });
       const body = (await r.json()) as { total: number; total_exact: boolean };
       expect(body.total_exact).toBe(true);
       return body.total;

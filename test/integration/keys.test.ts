@@ -99,7 +99,11 @@ describe('npm run keys', { timeout: 60_000 }, () => {
       expect(Object.values(item!)).not.toContain(first.apiKey);
       expect(JSON.stringify(item)).not.toContain(first.apiKey.slice(4));
     }
-    expect(items[0]).toMatchObject({ organization_id: first.organizationId, project_id: first.projectId, prefix: first.apiKey.slice(0, 8) });
+    expect(items[0]).toMatchObject({
+      organization_id: first.organizationId,
+      project_id: first.projectId,
+      prefix: first.apiKey.slice(0, 8),
+    });
   });
 
   it('create with the same names reuses the organization and project with a new key; another organization gets new ids', async () => {
@@ -119,11 +123,23 @@ describe('npm run keys', { timeout: 60_000 }, () => {
       expect(r.stdout).not.toContain(k.apiKey);
       expect(r.stdout).not.toContain(sha256(k.apiKey));
     }
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(2);
     expect(lines.map((l) => l.keyId)).toEqual([first, second].map((k) => sha256(k.apiKey).slice(0, 16)));
     for (const l of lines) {
-      expect(Object.keys(l)).toEqual(['keyId', 'prefix', 'organizationId', 'organizationName', 'projectId', 'projectName', 'createdAt', 'revokedAt']);
+      expect(Object.keys(l)).toEqual([
+        'keyId',
+        'prefix',
+        'organizationId',
+        'organizationName',
+        'projectId',
+        'projectName',
+        'createdAt',
+        'revokedAt',
+      ]);
       expect(l).toMatchObject({
         organizationId: first.organizationId,
         organizationName: 'acme',
@@ -137,7 +153,10 @@ describe('npm run keys', { timeout: 60_000 }, () => {
 
     const ids = all.map((l) => l.keyId);
     for (const k of [first, second, other, stack.info]) expect(ids).toContain(sha256(k.apiKey).slice(0, 16));
-    expect(all.find((l) => l.keyId === sha256(other.apiKey).slice(0, 16))).toMatchObject({ organizationName: 'globex', projectName: 'web' });
+    expect(all.find((l) => l.keyId === sha256(other.apiKey).slice(0, 16))).toMatchObject({
+      organizationName: 'globex',
+      projectName: 'web',
+    });
   });
 
   it('revoke by keyId stops that key at once while the others still work; revoking by the key again answers the same revocation', async () => {
@@ -171,8 +190,21 @@ describe('npm run keys', { timeout: 60_000 }, () => {
     await Promise.all([
       put({ ...keys.organizationName('legacy'), id: org }),
       put({ ...keys.organization(org), type: 'organization', id: org, name: 'legacy', created_at: '2024-01-01T00:00:00.000Z' }),
-      put({ ...keys.project(org, 'p1'), type: 'project', id: 'p1', organization_id: org, name: 'old', created_at: '2024-01-01T00:00:00.000Z' }),
-      put({ ...keys.apiKey(sha256(oldKey)), type: 'api-key', organization_id: org, project_id: 'p1', created_at: '2024-01-01T00:00:00.000Z' }),
+      put({
+        ...keys.project(org, 'p1'),
+        type: 'project',
+        id: 'p1',
+        organization_id: org,
+        name: 'old',
+        created_at: '2024-01-01T00:00:00.000Z',
+      }),
+      put({
+        ...keys.apiKey(sha256(oldKey)),
+        type: 'api-key',
+        organization_id: org,
+        project_id: 'p1',
+        created_at: '2024-01-01T00:00:00.000Z',
+      }),
     ]);
     expect((await organizationsWith(oldKey)).status).toBe(200);
 
@@ -182,7 +214,9 @@ describe('npm run keys', { timeout: 60_000 }, () => {
     expect(created.organizationId).toBe(org);
 
     const listed = (await cliJson('list')).filter((l) => l.organizationId === org);
-    expect(listed).toEqual([expect.objectContaining({ keyId: sha256(created.apiKey).slice(0, 16), organizationName: 'legacy', projectName: 'new' })]);
+    expect(listed).toEqual([
+      expect.objectContaining({ keyId: sha256(created.apiKey).slice(0, 16), organizationName: 'legacy', projectName: 'new' }),
+    ]);
   });
 
   it('exits 1 with a plain message for an unknown key or organization', async () => {

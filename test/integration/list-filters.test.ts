@@ -40,7 +40,10 @@ interface Answer {
 }
 
 async function api(path: string, init: RequestInit = {}) {
-  return fetch(`${stack.info.apiUrl}${path}`, { ...init, headers: { 'x-api-key': stack.info.apiKey, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+  return fetch(`${stack.info.apiUrl}${path}`, {
+    ...init,
+    headers: { 'x-api-key': stack.info.apiKey, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+  });
 }
 
 async function page(query: string): Promise<Answer> {
@@ -64,9 +67,31 @@ async function all(query: string, pageSize: number): Promise<{ ids: string[]; to
 }
 
 const FILES: Array<{ name: string; hoursAgo: number; records: Array<Record<string, unknown>> }> = [
-  { name: 'b-older.jsonl', hoursAgo: 50, records: [{ input: 'alpha one' }, { input: 'beta two', source: 'sdk' }, { input: 'gamma three' }, { input: 'Needle four' }] },
-  { name: 'a-mid.jsonl', hoursAgo: 5, records: [{ input: 'delta five', source: 'sdk' }, { input: 'epsilon six' }, { input: [{ role: 'user', content: 'needle seven' }], source: 'sdk' }] },
-  { name: 'c-new.jsonl', hoursAgo: 0.5, records: [{ input: 'zeta eight' }, { input: 'eta nine', source: 'agent#1' }, { input: 'theta ten', source: 'sdk' }, { input: 'iota NEEDLE eleven' }, { input: 'kappa twelve' }] },
+  {
+    name: 'b-older.jsonl',
+    hoursAgo: 50,
+    records: [{ input: 'alpha one' }, { input: 'beta two', source: 'sdk' }, { input: 'gamma three' }, { input: 'Needle four' }],
+  },
+  {
+    name: 'a-mid.jsonl',
+    hoursAgo: 5,
+    records: [
+      { input: 'delta five', source: 'sdk' },
+      { input: 'epsilon six' },
+      { input: [{ role: 'user', content: 'needle seven' }], source: 'sdk' },
+    ],
+  },
+  {
+    name: 'c-new.jsonl',
+    hoursAgo: 0.5,
+    records: [
+      { input: 'zeta eight' },
+      { input: 'eta nine', source: 'agent#1' },
+      { input: 'theta ten', source: 'sdk' },
+      { input: 'iota NEEDLE eleven' },
+      { input: 'kappa twelve' },
+    ],
+  },
   { name: 'a-mid.jsonl', hoursAgo: 2, records: [{ input: 'lambda thirteen' }, { input: 'mu fourteen', source: 'agent#1' }] },
 ];
 
@@ -96,12 +121,23 @@ beforeAll(async () => {
   for (const id of every.ids) {
     const res = await api(`${base}/traces/${id}`);
     const t = (await res.json()) as { created_at: string; filename: string; source: string; data: Record<string, unknown> };
-    known.push({ id, createdAt: t.created_at, filename: t.filename, source: t.source, text: searchText(t.filename, renderInput(t.data), t.data), status: null, judges: new Set() });
+    known.push({
+      id,
+      createdAt: t.created_at,
+      filename: t.filename,
+      source: t.source,
+      text: searchText(t.filename, renderInput(t.data), t.data),
+      status: null,
+      judges: new Set(),
+    });
   }
   expect(known).toHaveLength(14);
   for (const [i, judge, passed] of EVALS) {
     const t = known[i]!;
-    const res = await api(`${base}/trace-evaluations`, { method: 'POST', body: JSON.stringify({ trace_id: t.id, judge_id: judge, ...(passed === null ? {} : { passed }) }) });
+    const res = await api(`${base}/trace-evaluations`, {
+      method: 'POST',
+      body: JSON.stringify({ trace_id: t.id, judge_id: judge, ...(passed === null ? {} : { passed }) }),
+    });
     expect(res.status).toBe(201);
     t.judges.add(judge);
   }
@@ -183,17 +219,40 @@ describe('every filter combination, paged by cursor, against an oracle', () => {
         }
       }
       // By filename (then creation, then file order), both ways.
-      const byName = [...known].sort((a, b) => (a.filename !== b.filename ? (a.filename < b.filename ? -1 : 1) : a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : known.indexOf(a) - known.indexOf(b)));
+      const byName = [...known].sort((a, b) =>
+        a.filename !== b.filename
+          ? a.filename < b.filename
+            ? -1
+            : 1
+          : a.createdAt < b.createdAt
+            ? -1
+            : a.createdAt > b.createdAt
+              ? 1
+              : known.indexOf(a) - known.indexOf(b),
+      );
       const matching = byName.filter((t) => matchesText(t.text, 'e')).map((t) => t.id);
       expect((await all('search=e&sort_by=filename&sort_order=asc', 4)).ids, state).toEqual(matching);
       expect((await all('search=e&sort_by=filename&sort_order=desc', 3)).ids, state).toEqual([...matching].reverse());
       const p2 = await page('search=e&page=2&page_size=3');
-      expect(p2.traces.map((t) => t.id), state).toEqual(oracle({ search: 'e' }, 'desc').slice(3, 6));
+      expect(
+        p2.traces.map((t) => t.id),
+        state,
+      ).toEqual(oracle({ search: 'e' }, 'desc').slice(3, 6));
     }
   }, 120_000);
 
   it('sorts by filename (then creation, then file order), with filters, both ways', async () => {
-    const byName = [...known].sort((a, b) => (a.filename !== b.filename ? (a.filename < b.filename ? -1 : 1) : a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : known.indexOf(a) - known.indexOf(b)));
+    const byName = [...known].sort((a, b) =>
+      a.filename !== b.filename
+        ? a.filename < b.filename
+          ? -1
+          : 1
+        : a.createdAt < b.createdAt
+          ? -1
+          : a.createdAt > b.createdAt
+            ? 1
+            : known.indexOf(a) - known.indexOf(b),
+    );
     for (const [q, keep] of [
       ['sort_by=filename&sort_order=asc', () => true],
       ['sort_by=filename&sort_order=desc', () => true],
@@ -218,7 +277,9 @@ describe('every filter combination, paged by cursor, against an oracle', () => {
 describe('a read that runs out of time', () => {
   it('answers what it found with a cursor; following the cursors finds every match, and the total turns exact at the end', async () => {
     // A budget so small every request stops after its first read.
-    const store = new DynamoTraceStore(newDocumentClient(stack.dynamo), stack.table, new S3PayloadReader(s3Client(), stack.info.bucket), { budgetMs: 0 });
+    const store = new DynamoTraceStore(newDocumentClient(stack.dynamo), stack.table, new S3PayloadReader(s3Client(), stack.info.bucket), {
+      budgetMs: 0,
+    });
     const tenant = { organizationId: stack.info.organizationId, projectId: stack.info.projectId };
     const q: ListQuery = { page: 1, pageSize: 100, sortBy: 'created_at', sortOrder: 'desc', search: 'e' };
     const want = oracle({ search: 'e' }, 'desc');

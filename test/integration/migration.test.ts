@@ -52,7 +52,10 @@ async function legacyTable(name: string): Promise<void> {
     new CreateTableCommand({
       TableName: name,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk'].map((a) => ({ AttributeName: a, AttributeType: 'S' })),
+      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk'].map((a) => ({
+        AttributeName: a,
+        AttributeType: 'S',
+      })),
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
@@ -104,13 +107,31 @@ function legacyTraceItem(t: LegacyTrace): Record<string, unknown> {
 
 const at = (hoursAgo: number) => new Date(Date.now() - hoursAgo * HOUR).toISOString();
 const traces: LegacyTrace[] = [
-  ...Array.from({ length: 6 }, (_, i) => ({ id: `00000000-0000-8000-8000-00000000000${i}`, createdAt: at(30), uploadId: 'up-old', position: i + 1, filename: 'b-old.jsonl', source: 's3', raw: JSON.stringify({ input: `old question ${i}`, output: i === 2 ? 'Needle here' : 'x' }) })),
-  ...Array.from({ length: 4 }, (_, i) => ({ id: `00000000-0000-8000-8000-00000000001${i}`, createdAt: at(1), uploadId: 'up-new', position: i + 1, filename: 'a-new.jsonl', source: i % 2 ? 'sdk' : 'upload', raw: JSON.stringify({ input: `new question ${i}` }) })),
+  ...Array.from({ length: 6 }, (_, i) => ({
+    id: `00000000-0000-8000-8000-00000000000${i}`,
+    createdAt: at(30),
+    uploadId: 'up-old',
+    position: i + 1,
+    filename: 'b-old.jsonl',
+    source: 's3',
+    raw: JSON.stringify({ input: `old question ${i}`, output: i === 2 ? 'Needle here' : 'x' }),
+  })),
+  ...Array.from({ length: 4 }, (_, i) => ({
+    id: `00000000-0000-8000-8000-00000000001${i}`,
+    createdAt: at(1),
+    uploadId: 'up-new',
+    position: i + 1,
+    filename: 'a-new.jsonl',
+    source: i % 2 ? 'sdk' : 'upload',
+    raw: JSON.stringify({ input: `new question ${i}` }),
+  })),
 ];
 traces[9] = { ...traces[9]!, offloaded: true };
 const EVALUATED = traces[4]!.id;
 const ids = (list: { id: string }[]) => list.map((t) => t.id);
-const newestFirst = [...traces].sort((a, b) => (a.createdAt === b.createdAt ? b.position - a.position : a.createdAt < b.createdAt ? 1 : -1)).map((t) => t.id);
+const newestFirst = [...traces]
+  .sort((a, b) => (a.createdAt === b.createdAt ? b.position - a.position : a.createdAt < b.createdAt ? 1 : -1))
+  .map((t) => t.id);
 
 async function writeLegacy(table: string): Promise<void> {
   const doc = newDocumentClient(stack.dynamo);
@@ -133,15 +154,52 @@ async function writeLegacy(table: string): Promise<void> {
   };
   items.push({ pk: `P#${org}#${project}`, sk: 'COUNTER', type: 'counter', ...counts(traces), sources: new Set(['s3', 'sdk', 'upload']) });
   for (const hour of new Set(traces.map((t) => t.createdAt.slice(0, 13)))) {
-    items.push({ pk: `P#${org}#${project}`, sk: `COUNTER#H#${hour}`, type: 'counter', ...counts(traces.filter((t) => t.createdAt.startsWith(hour))) });
+    items.push({
+      pk: `P#${org}#${project}`,
+      sk: `COUNTER#H#${hour}`,
+      type: 'counter',
+      ...counts(traces.filter((t) => t.createdAt.startsWith(hour))),
+    });
   }
-  for (const [uploadId, filename, list] of [['up-old', 'b-old.jsonl', traces.slice(0, 6)], ['up-new', 'a-new.jsonl', traces.slice(6)]] as const) {
-    items.push({ pk: `P#${org}#${project}`, sk: `UPLOAD#${uploadId}`, type: 'upload', upload_id: uploadId, organization_id: org, project_id: project, filename, status: 'completed', created_at: list[0]!.createdAt, traces: list.length, id_chunks: 1 });
-    items.push({ pk: `P#${org}#${project}`, sk: `UPLOAD#${uploadId}#IDS#000000`, type: 'upload-ids', ids: list.map((t) => t.id).join(',') });
+  for (const [uploadId, filename, list] of [
+    ['up-old', 'b-old.jsonl', traces.slice(0, 6)],
+    ['up-new', 'a-new.jsonl', traces.slice(6)],
+  ] as const) {
+    items.push({
+      pk: `P#${org}#${project}`,
+      sk: `UPLOAD#${uploadId}`,
+      type: 'upload',
+      upload_id: uploadId,
+      organization_id: org,
+      project_id: project,
+      filename,
+      status: 'completed',
+      created_at: list[0]!.createdAt,
+      traces: list.length,
+      id_chunks: 1,
+    });
+    items.push({
+      pk: `P#${org}#${project}`,
+      sk: `UPLOAD#${uploadId}#IDS#000000`,
+      type: 'upload-ids',
+      ids: list.map((t) => t.id).join(','),
+    });
   }
   // Spans of one experiment: a root and two children, in the first layout's indexes.
-  for (const [traceId, parent] of [['root-1', null], ['child-1', 'root-1'], ['child-2', 'root-1']] as const) {
-    const span = { trace_id: traceId, root_trace_id: 'root-1', parent_trace_id: parent, experiment_uuid: 'exp-1', trace_name: traceId, start_timestamp: at(1), status: 'success' };
+  for (const [traceId, parent] of [
+    ['root-1', null],
+    ['child-1', 'root-1'],
+    ['child-2', 'root-1'],
+  ] as const) {
+    const span = {
+      trace_id: traceId,
+      root_trace_id: 'root-1',
+      parent_trace_id: parent,
+      experiment_uuid: 'exp-1',
+      trace_name: traceId,
+      start_timestamp: at(1),
+      status: 'success',
+    };
     const d = JSON.stringify({ ...span, organization_id: org, project_uuid: project });
     items.push({
       pk: `SPAN#${org}#${project}#${traceId}`,
@@ -166,7 +224,11 @@ async function writeLegacy(table: string): Promise<void> {
   }
   const offloaded = traces[9]!;
   await s3Client().send(
-    new PutObjectCommand({ Bucket: stack.info.bucket, Key: `payloads/${org}/${project}/${offloaded.id}.json`, Body: `{"input":${JSON.stringify(renderInput(JSON.parse(offloaded.raw) as Record<string, unknown>))},"data":${offloaded.raw}}` }),
+    new PutObjectCommand({
+      Bucket: stack.info.bucket,
+      Key: `payloads/${org}/${project}/${offloaded.id}.json`,
+      Body: `{"input":${JSON.stringify(renderInput(JSON.parse(offloaded.raw) as Record<string, unknown>))},"data":${offloaded.raw}}`,
+    }),
   );
 }
 
@@ -186,7 +248,10 @@ async function tableShape() {
         { AttributeName: i.partitionKey, KeyType: 'HASH' as const },
         { AttributeName: i.sortKey, KeyType: 'RANGE' as const },
       ],
-      Projection: i.projection === 'ALL' ? { ProjectionType: 'ALL' as const } : { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...i.projection] },
+      Projection:
+        i.projection === 'ALL'
+          ? { ProjectionType: 'ALL' as const }
+          : { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...i.projection] },
     })),
   };
 }
@@ -207,7 +272,9 @@ describe('npm run migrate: the first layout to the sharded one, in place', () =>
     const resumed = await migrateTable(stack.dynamo, doc(), table);
     expect(resumed.indexesCreated).toEqual([]); // made by the first run
     expect(await schemaVersion(doc(), table)).toBe(SCHEMA_VERSION);
-    const indexes = (await stack.dynamo.send(new DescribeTableCommand({ TableName: table }))).Table!.GlobalSecondaryIndexes!.map((g) => g.IndexName).sort();
+    const indexes = (await stack.dynamo.send(new DescribeTableCommand({ TableName: table })))
+      .Table!.GlobalSecondaryIndexes!.map((g) => g.IndexName)
+      .sort();
     expect(indexes).toEqual(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5']);
 
     // Every trace is rewritten once: lean, no text copies, its old index keys gone.
@@ -223,7 +290,15 @@ describe('npm run migrate: the first layout to the sharded one, in place', () =>
     expect(evals.byJudge).toEqual({ 'judge-a': 1, 'judge-b': 1 });
     expect(evals.byStatusSource).toEqual({ [JSON.stringify(['fail', 's3'])]: 1 });
     // The id chunks moved out of the project's partition.
-    const left = await doc().send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :p AND begins_with(sk, :u)', FilterExpression: '#t = :t', ExpressionAttributeNames: { '#t': 'type' }, ExpressionAttributeValues: { ':p': `P#${org}#${project}`, ':u': 'UPLOAD#', ':t': 'upload-ids' } }));
+    const left = await doc().send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :p AND begins_with(sk, :u)',
+        FilterExpression: '#t = :t',
+        ExpressionAttributeNames: { '#t': 'type' },
+        ExpressionAttributeValues: { ':p': `P#${org}#${project}`, ':u': 'UPLOAD#', ':t': 'upload-ids' },
+      }),
+    );
     expect(left.Items).toEqual([]);
   }, 120_000);
 
@@ -281,7 +356,11 @@ describe('npm run migrate: the first layout to the sharded one, in place', () =>
   it('changes nothing when run again, and a migrated evaluated trace deletes with its counts', async () => {
     const again = await migrateTable(stack.dynamo, doc(), table);
     expect(again.alreadyCurrent).toBe(true);
-    const deps = { store: new DynamoTraceMaintenance(doc(), table), evaluations: new DynamoEvaluationStore(doc(), table), payloads: { deletePayload: async () => {} } };
+    const deps = {
+      store: new DynamoTraceMaintenance(doc(), table),
+      evaluations: new DynamoEvaluationStore(doc(), table),
+      payloads: { deletePayload: async () => {} },
+    };
     expect(await deleteTrace(deps, tenant, EVALUATED)).toBe('deleted');
     const evals = await evalCounterTotals(doc(), table, org, project);
     expect(evals.byStatus).toEqual({ fail: 0 });
@@ -297,11 +376,50 @@ describe('schema 3 to 4: roots and evaluations stored before the root index and 
 
   it('indexes the roots and counts the evaluations once, and a result posted afterwards moves the counts right', async () => {
     await stack.dynamo.send(new CreateTableCommand({ ...(await tableShape()), TableName: table }));
-    const old = { trace_id: 'old-root', root_trace_id: 'old-root', parent_trace_id: 'old-root', trace_name: 'old', start_timestamp: '2026-11-01T10:00:00Z', status: 'error' };
-    const record = { traceId: 'old-root', rootTraceId: 'old-root', parentTraceId: 'old-root', experimentUuid: null, base: JSON.stringify(old), patches: [], doc: JSON.stringify(old), version: 1 };
-    const evaluation = { id: 'old-ev', organizationId: org, projectId: project, traceId: 'no-trace', judgeId: 'judge-old', judgeName: 'judge-old', judgeVersion: 1, status: 'pending' as const, passed: null, score: null, reasoning: null, createdAt: '2026-11-01T10:00:00.000Z' };
+    const old = {
+      trace_id: 'old-root',
+      root_trace_id: 'old-root',
+      parent_trace_id: 'old-root',
+      trace_name: 'old',
+      start_timestamp: '2026-11-01T10:00:00Z',
+      status: 'error',
+    };
+    const record = {
+      traceId: 'old-root',
+      rootTraceId: 'old-root',
+      parentTraceId: 'old-root',
+      experimentUuid: null,
+      base: JSON.stringify(old),
+      patches: [],
+      doc: JSON.stringify(old),
+      version: 1,
+    };
+    const evaluation = {
+      id: 'old-ev',
+      organizationId: org,
+      projectId: project,
+      traceId: 'no-trace',
+      judgeId: 'judge-old',
+      judgeName: 'judge-old',
+      judgeVersion: 1,
+      status: 'pending' as const,
+      passed: null,
+      score: null,
+      reasoning: null,
+      createdAt: '2026-11-01T10:00:00.000Z',
+    };
     const { counted: _, ...uncounted } = evaluationItem(evaluation);
-    await doc().send(new BatchWriteCommand({ RequestItems: { [table]: [{ PutRequest: { Item: spanItem(tenant, record) } }, { PutRequest: { Item: uncounted } }, { PutRequest: { Item: { pk: 'META', sk: 'SCHEMA', type: 'meta', version: 3 } } }] } }));
+    await doc().send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [table]: [
+            { PutRequest: { Item: spanItem(tenant, record) } },
+            { PutRequest: { Item: uncounted } },
+            { PutRequest: { Item: { pk: 'META', sk: 'SCHEMA', type: 'meta', version: 3 } } },
+          ],
+        },
+      }),
+    );
     const evaluations = new DynamoEvaluationStore(doc(), table);
     const roots = new DynamoTraceLogRoots(doc(), table);
     expect(await roots.count(tenant, {})).toBe(0);
@@ -313,7 +431,11 @@ describe('schema 3 to 4: roots and evaluations stored before the root index and 
     expect((await evaluations.list(tenant, { outcome: 'pending' }, { offset: 0, limit: 10 })).total).toBe(1);
     // A write of the root after the migration moves it (error → success) without counting it again.
     await recordTraceLog({ store: new DynamoSpanStore(doc(), table) }, tenant, { ...old, status: 'success' });
-    expect([await roots.count(tenant, {}), await roots.count(tenant, { status: 'success' }), await roots.count(tenant, { status: 'error' })]).toEqual([1, 1, 0]);
+    expect([
+      await roots.count(tenant, {}),
+      await roots.count(tenant, { status: 'success' }),
+      await roots.count(tenant, { status: 'error' }),
+    ]).toEqual([1, 1, 0]);
     expect((await migrateTable(stack.dynamo, doc(), table)).alreadyCurrent).toBe(true);
     expect(await roots.count(tenant, {})).toBe(1);
   }, 120_000);
@@ -325,15 +447,36 @@ describe("schema 4 to 5: root-index members that carried their span's TTL", () =
 
   it("moves them to the retention sweep's order (no TTL), their spans' TTL to the backstop, and the sweep then retires them with their counts", async () => {
     await stack.dynamo.send(new CreateTableCommand({ ...(await tableShape()), TableName: table }));
-    const span = { trace_id: 'ttl-root', root_trace_id: 'ttl-root', parent_trace_id: 'ttl-root', trace_name: 'ttl', start_timestamp: '2026-11-01T10:00:00Z', status: 'success' };
+    const span = {
+      trace_id: 'ttl-root',
+      root_trace_id: 'ttl-root',
+      parent_trace_id: 'ttl-root',
+      trace_name: 'ttl',
+      start_timestamp: '2026-11-01T10:00:00Z',
+      status: 'success',
+    };
     const stored = Date.parse('2026-11-01T10:00:00Z');
     await recordTraceLog({ store: new DynamoSpanStore(doc(), table, { retentionDays: 30, clock: () => stored }) }, tenant, span);
     const horizon = Math.floor(stored / 1000) + 30 * 86_400;
     // As schema 4 wrote them: the member with its span's TTL, the span's TTL at its horizon.
     const spanKey = spanKeys.span(org, project, 'ttl-root');
     const memberKey = logRootIndex.member(org, project, 'ttl-root');
-    await doc().send(new UpdateCommand({ TableName: table, Key: spanKey, UpdateExpression: 'REMOVE retire_at SET expires_at = :h', ExpressionAttributeValues: { ':h': horizon } }));
-    await doc().send(new UpdateCommand({ TableName: table, Key: memberKey, UpdateExpression: 'REMOVE gsi3pk, gsi3sk SET expires_at = :h', ExpressionAttributeValues: { ':h': horizon } }));
+    await doc().send(
+      new UpdateCommand({
+        TableName: table,
+        Key: spanKey,
+        UpdateExpression: 'REMOVE retire_at SET expires_at = :h',
+        ExpressionAttributeValues: { ':h': horizon },
+      }),
+    );
+    await doc().send(
+      new UpdateCommand({
+        TableName: table,
+        Key: memberKey,
+        UpdateExpression: 'REMOVE gsi3pk, gsi3sk SET expires_at = :h',
+        ExpressionAttributeValues: { ':h': horizon },
+      }),
+    );
     await doc().send(new PutCommand({ TableName: table, Item: { pk: 'META', sk: 'SCHEMA', type: 'meta', version: 4 } }));
     const roots = new DynamoTraceLogRoots(doc(), table);
     const due = async () => {
@@ -347,7 +490,10 @@ describe("schema 4 to 5: root-index members that carried their span's TTL", () =
     const member = (await doc().send(new GetCommand({ TableName: table, Key: memberKey }))).Item!;
     expect(member.expires_at).toBeUndefined();
     expect(member.gsi3sk).toBe(retirementKey(horizon, 'ttl-root'));
-    expect((await doc().send(new GetCommand({ TableName: table, Key: spanKey }))).Item).toMatchObject({ retire_at: horizon, expires_at: horizon + ROOT_SPAN_BACKSTOP_DAYS * 86_400 });
+    expect((await doc().send(new GetCommand({ TableName: table, Key: spanKey }))).Item).toMatchObject({
+      retire_at: horizon,
+      expires_at: horizon + ROOT_SPAN_BACKSTOP_DAYS * 86_400,
+    });
     expect((await migrateTable(stack.dynamo, doc(), table)).alreadyCurrent).toBe(true);
 
     // Not due a second before its horizon; at it, retired with its count.
@@ -375,7 +521,8 @@ describe('a request meets a trace the migration has not reached yet', () => {
     const s = new DynamoTraceStore(doc(), 'legacy-four', new S3PayloadReader(s3Client(), stack.info.bucket));
     const t = traces[3]!;
     expect((await s.get(tenant, t.id))?.document).toBe(t.raw);
-    const item = (await doc().send(new GetCommand({ TableName: 'legacy-four', Key: { pk: `T#${org}#${project}#${t.id}`, sk: 'T' } }))).Item!;
+    const item = (await doc().send(new GetCommand({ TableName: 'legacy-four', Key: { pk: `T#${org}#${project}#${t.id}`, sk: 'T' } })))
+      .Item!;
     expect(item.gsi1pk).toBeUndefined();
   }, 120_000);
 
@@ -383,7 +530,11 @@ describe('a request meets a trace the migration has not reached yet', () => {
     await legacyTable(table);
     await writeLegacy(table);
     const target = traces[0]!.id;
-    await createEvaluation({ store: new DynamoEvaluationStore(doc(), table) }, tenant, { traceId: target, judgeId: 'judge-c', passed: true });
+    await createEvaluation({ store: new DynamoEvaluationStore(doc(), table) }, tenant, {
+      traceId: target,
+      judgeId: 'judge-c',
+      passed: true,
+    });
     await migrateTable(stack.dynamo, doc(), table);
     const evals = await evalCounterTotals(doc(), table, org, project);
     expect(evals.byStatus).toEqual({ fail: 1, pass: 1 });
@@ -404,7 +555,14 @@ describe('the migrate command', () => {
     const io = { stdout: (l: string) => void out.push(l), stderr: (t: string) => void err.push(t), env: process.env };
     const args = ['--table', 'legacy-three', '--endpoint-url', `http://${endpoint.hostname}:${endpoint.port}`, '--region', 'us-east-1'];
     expect(await migrateCommand(args, io), err.join('\n')).toBe(0);
-    expect(JSON.parse(out.at(-1)!)).toMatchObject({ table: 'legacy-three', traces: 10, spans: 3, idChunks: 2, uploads: 2, alreadyCurrent: false });
+    expect(JSON.parse(out.at(-1)!)).toMatchObject({
+      table: 'legacy-three',
+      traces: 10,
+      spans: 3,
+      idChunks: 2,
+      uploads: 2,
+      alreadyCurrent: false,
+    });
     expect(await migrateCommand(args, io)).toBe(0);
     expect(JSON.parse(out.at(-1)!)).toMatchObject({ alreadyCurrent: true });
     expect(await migrateCommand(['--segments', '0'], io)).toBe(2);

@@ -20,7 +20,9 @@ const CASES = 300;
 const CONCURRENCY = 6;
 
 type Json = any;
-const v1 = (root as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Record<string, { decode(b: Uint8Array): Json }> } } } } }).opentelemetry.proto.collector.trace.v1;
+const v1 = (
+  root as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Record<string, { decode(b: Uint8Array): Json }> } } } } }
+).opentelemetry.proto.collector.trace.v1;
 
 const stack = useTestStack({ notifications: false });
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -51,7 +53,10 @@ const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
 const chance = (p: number) => rnd() < p;
 
 async function getTrace(id: string): Promise<string> {
-  const res = await fetch(`${stack.info.apiUrl}/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}/traces/${id}`, { headers: { 'x-api-key': stack.info.apiKey } });
+  const res = await fetch(
+    `${stack.info.apiUrl}/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}/traces/${id}`,
+    { headers: { 'x-api-key': stack.info.apiKey } },
+  );
   return `${res.status} ${await res.text()}`;
 }
 
@@ -69,26 +74,33 @@ beforeAll(async () => {
   baseline = { ids, answers: new Map(await Promise.all(ids.map(async (id) => [id, await getTrace(id)] as [string, string]))) };
 
   // Seeds: other spans (their traces are the fuzzer's to create and change), of every attribute type.
-  const spans = await recordSpans({ 'service.name': 'fuzz', experiment_uuid: 'exp-fuzz', 'int.attr': 7, 'list.attr': ['a', 'b'] }, (tracer) => {
-    for (let t = 0; t < 3; t++) {
-      const r = tracer.startSpan(`fuzz ${t}`, { attributes: { 'input.value': 'q', 'output.value': 'a', flag: true, ratio: 0.5, big: 2 ** 40 } });
-      const c = childOf(tracer, r, 'llm', {
-        'gen_ai.request.model': 'm',
-        'gen_ai.input.messages': JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: 'hi' }] }]),
-        'llm.input_messages.0.message.role': 'user',
-        'llm.input_messages.0.message.content': 'hi',
-        'gen_ai.usage.output_tokens': 2,
-        nums: [1, 2, 3],
-      });
-      c.addEvent('exception', { 'exception.type': 'E', 'exception.message': 'm' });
-      c.setStatus({ code: 2, message: 'x' });
-      c.end();
-      r.end();
-    }
-  });
+  const spans = await recordSpans(
+    { 'service.name': 'fuzz', experiment_uuid: 'exp-fuzz', 'int.attr': 7, 'list.attr': ['a', 'b'] },
+    (tracer) => {
+      for (let t = 0; t < 3; t++) {
+        const r = tracer.startSpan(`fuzz ${t}`, {
+          attributes: { 'input.value': 'q', 'output.value': 'a', flag: true, ratio: 0.5, big: 2 ** 40 },
+        });
+        const c = childOf(tracer, r, 'llm', {
+          'gen_ai.request.model': 'm',
+          'gen_ai.input.messages': JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: 'hi' }] }]),
+          'llm.input_messages.0.message.role': 'user',
+          'llm.input_messages.0.message.content': 'hi',
+          'gen_ai.usage.output_tokens': 2,
+          nums: [1, 2, 3],
+        });
+        c.addEvent('exception', { 'exception.type': 'E', 'exception.message': 'm' });
+        c.setStatus({ code: 2, message: 'x' });
+        c.end();
+        r.end();
+      }
+    },
+  );
   seeds = {
     protobuf: [spans, spans.slice(0, 2), spans.slice(3)].map((s) => Buffer.from(ProtobufTraceSerializer.serializeRequest(s as never)!)),
-    json: [spans, spans.slice(1, 4)].map((s) => JSON.parse(Buffer.from(JsonTraceSerializer.serializeRequest(s as never)!).toString('utf8'))),
+    json: [spans, spans.slice(1, 4)].map((s) =>
+      JSON.parse(Buffer.from(JsonTraceSerializer.serializeRequest(s as never)!).toString('utf8')),
+    ),
     traceIds: [...new Set(spans.map(hexTraceId))],
   };
 }, 120_000);
@@ -117,7 +129,10 @@ function mutateBytes(body: Buffer): { body: Buffer; kind: string } {
       return { kind, body: b.subarray(0, int(b.length)) };
     case 'insert': {
       const at = int(b.length);
-      return { kind, body: Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + int(12) }, () => int(256))), b.subarray(at)]) };
+      return {
+        kind,
+        body: Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + int(12) }, () => int(256))), b.subarray(at)]),
+      };
     }
     case 'random':
       return { kind, body: Buffer.from(Array.from({ length: int(2000) }, () => int(256))) };
@@ -138,7 +153,38 @@ function mutateBytes(body: Buffer): { body: Buffer; kind: string } {
   }
 }
 
-const JUNK: unknown[] = [null, true, false, 0, -1, 1.5, 1e308, -0, '', 'x', 'zz', '00', 'ffffffffffffffffffffffffffffffff', '1e400', '-5', '18446744073709551616', '99999999999999999999999999', [], {}, [null], [[[]]], { stringValue: 5 }, { intValue: 'NaN' }, { arrayValue: { values: 'x' } }, { kvlistValue: { values: [{ key: 5 }] } }, { bytesValue: '!!' }, 'SPAN_KIND_BOGUS', '\ud800', '\u0000', 'x'.repeat(300_000)];
+const JUNK: unknown[] = [
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1.5,
+  1e308,
+  -0,
+  '',
+  'x',
+  'zz',
+  '00',
+  'ffffffffffffffffffffffffffffffff',
+  '1e400',
+  '-5',
+  '18446744073709551616',
+  '99999999999999999999999999',
+  [],
+  {},
+  [null],
+  [[[]]],
+  { stringValue: 5 },
+  { intValue: 'NaN' },
+  { arrayValue: { values: 'x' } },
+  { kvlistValue: { values: [{ key: 5 }] } },
+  { bytesValue: '!!' },
+  'SPAN_KIND_BOGUS',
+  '\ud800',
+  '\u0000',
+  'x'.repeat(300_000),
+];
 
 /** Every path to a value inside `v` (iteratively). */
 function paths(v: Json): (string | number)[][] {
@@ -155,7 +201,20 @@ function paths(v: Json): (string | number)[][] {
 
 function mutateJson(seed: Json): { body: string | Buffer; kind: string } {
   const doc = structuredClone(seed);
-  const kind = pick(['replace', 'replace', 'replaces', 'delete', 'deep', 'ids', 'numbers', 'proto', 'text', 'badUtf8', 'wrongTop', 'duplicate']);
+  const kind = pick([
+    'replace',
+    'replace',
+    'replaces',
+    'delete',
+    'deep',
+    'ids',
+    'numbers',
+    'proto',
+    'text',
+    'badUtf8',
+    'wrongTop',
+    'duplicate',
+  ]);
   const all = paths(doc).filter((p) => p.length > 0);
   const setAt = (p: (string | number)[], value: unknown) => {
     let x = doc;
@@ -182,7 +241,10 @@ function mutateJson(seed: Json): { body: string | Buffer; kind: string } {
     }
     case 'deep': {
       const levels = pick([65, 500, 5_000, 50_000]);
-      const text = JSON.stringify(doc).replace('{"stringValue":"q"}', `${'{"arrayValue":{"values":['.repeat(levels)}{"stringValue":"deep"}${']}}'.repeat(levels)}`);
+      const text = JSON.stringify(doc).replace(
+        '{"stringValue":"q"}',
+        `${'{"arrayValue":{"values":['.repeat(levels)}{"stringValue":"deep"}${']}}'.repeat(levels)}`,
+      );
       return { kind: `deep:${levels}`, body: text };
     }
     case 'ids': {
@@ -196,22 +258,48 @@ function mutateJson(seed: Json): { body: string | Buffer; kind: string } {
       break;
     }
     case 'proto':
-      return { kind, body: JSON.stringify(doc).replace('{"resourceSpans"', '{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"resourceSpans"') };
+      return {
+        kind,
+        body: JSON.stringify(doc).replace(
+          '{"resourceSpans"',
+          '{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"resourceSpans"',
+        ),
+      };
     case 'text':
-      return { kind, body: pick(['', ' ', '{', '{"resourceSpans":[', 'null', '[]', '"x"', '1', '{"resourceSpans":[{}]}', '{"resourceSpans":[{"scopeSpans":[{"spans":[{}]}]}]}', '\ufeff{}', 'NaN']) };
+      return {
+        kind,
+        body: pick([
+          '',
+          ' ',
+          '{',
+          '{"resourceSpans":[',
+          'null',
+          '[]',
+          '"x"',
+          '1',
+          '{"resourceSpans":[{}]}',
+          '{"resourceSpans":[{"scopeSpans":[{"spans":[{}]}]}]}',
+          '\ufeff{}',
+          'NaN',
+        ]),
+      };
     case 'badUtf8': {
       const text = Buffer.from(JSON.stringify(doc));
       const at = text.indexOf('"q"') + 1;
       return { kind, body: Buffer.concat([text.subarray(0, at), Buffer.from([pick([0xff, 0xc3, 0xed, 0x80])]), text.subarray(at)]) };
     }
     case 'wrongTop':
-      return { kind, body: JSON.stringify(pick([[doc], doc.resourceSpans, { resourceSpans: doc }, { resource_spans: doc.resourceSpans }])) };
+      return {
+        kind,
+        body: JSON.stringify(pick([[doc], doc.resourceSpans, { resourceSpans: doc }, { resource_spans: doc.resourceSpans }])),
+      };
     default: {
       // Every span twice (the later copy wins), attributes with a key given twice.
       const spans = doc.resourceSpans?.[0]?.scopeSpans?.[0]?.spans;
       if (Array.isArray(spans)) {
         spans.push(...structuredClone(spans));
-        for (const s of spans) if (Array.isArray(s.attributes) && s.attributes[0]) s.attributes.push({ ...s.attributes[0], value: { stringValue: 'again' } });
+        for (const s of spans)
+          if (Array.isArray(s.attributes) && s.attributes[0]) s.attributes.push({ ...s.attributes[0], value: { stringValue: 'again' } });
       }
     }
   }
@@ -252,7 +340,10 @@ function generate(): Case[] {
     // Now and then the other encoding's content type for the body: it must fail cleanly too.
     const swapped = chance(0.08);
     const encoding: 'protobuf' | 'json' = proto !== swapped ? 'protobuf' : 'json';
-    const contentType = encoding === 'protobuf' ? pick(['application/x-protobuf', 'application/protobuf']) : pick(['application/json', 'application/json; charset=utf-8']);
+    const contentType =
+      encoding === 'protobuf'
+        ? pick(['application/x-protobuf', 'application/protobuf'])
+        : pick(['application/json', 'application/json; charset=utf-8']);
     cases.push({ n, kind: `${kind}${gzip ? '+gzip' : ''}${swapped ? '+swapped' : ''}`, contentType, encoding, gzip, body });
   }
   return cases;
@@ -297,8 +388,12 @@ function problemsOf(c: Case, res: RawResponse): string[] {
     } catch {
       problems.push('a body that is not JSON');
     }
-    if (res.status === 200 && body && Object.keys(body).some((k) => k !== 'partialSuccess')) problems.push('a 200 that is not an ExportTraceServiceResponse');
-    if (res.status !== 200 && (typeof body?.error?.code !== 'string' || typeof body?.error?.message !== 'string' || typeof body?.message !== 'string')) {
+    if (res.status === 200 && body && Object.keys(body).some((k) => k !== 'partialSuccess'))
+      problems.push('a 200 that is not an ExportTraceServiceResponse');
+    if (
+      res.status !== 200 &&
+      (typeof body?.error?.code !== 'string' || typeof body?.error?.message !== 'string' || typeof body?.message !== 'string')
+    ) {
       problems.push('an error without {"code", "message", "error": {"code", "message"}}');
     }
   }
@@ -327,7 +422,10 @@ describe(`OTLP body fuzz (FUZZ_SEED=${SEED})`, () => {
           );
           statuses[res.status] = (statuses[res.status] ?? 0) + 1;
           const problems = problemsOf(c, res);
-          if (problems.length) failures.push(`#${c.n} [${c.kind}] → ${res.status}: ${problems.join('; ')}\n  answer: ${JSON.stringify(res.text.slice(0, 300))}`);
+          if (problems.length)
+            failures.push(
+              `#${c.n} [${c.kind}] → ${res.status}: ${problems.join('; ')}\n  answer: ${JSON.stringify(res.text.slice(0, 300))}`,
+            );
         }
       }),
     );

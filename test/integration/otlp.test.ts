@@ -29,19 +29,37 @@ import { config } from '../../functions/shared/config.js';
 import type { HttpEvent } from '../../functions/shared/http.js';
 import { tenantStore } from '../../functions/shared/services.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
-import { childOf, exportOnce, exporterFor, hexSpanId, hexTraceId, mustExport, recordSpans, startFlakyProxy, type Encoding } from '../support/otlp.js';
+import {
+  childOf,
+  exportOnce,
+  exporterFor,
+  hexSpanId,
+  hexTraceId,
+  mustExport,
+  recordSpans,
+  startFlakyProxy,
+  type Encoding,
+} from '../support/otlp.js';
 import { rawRequest } from '../support/raw-http.js';
 import { getItem, projectCounter, projectTraces, startTestStack, type TestStack } from '../support/stack.js';
 import { incompressibleText } from '../support/prng.js';
 import { callApi } from '../support/api.js';
 
 type Json = any;
-type Node = Record<string, unknown> & { trace_id: string; parent_trace_id: string; children: string[]; children_logs: Node[]; depth: number };
+type Node = Record<string, unknown> & {
+  trace_id: string;
+  parent_trace_id: string;
+  children: string[];
+  children_logs: Node[];
+  depth: number;
+};
 
 let stack: TestStack;
 let other: { apiKey: string; organizationId: string; projectId: string };
 
-const v1 = (root as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Record<string, { decode(b: Uint8Array): Json }> } } } } }).opentelemetry.proto.collector.trace.v1;
+const v1 = (
+  root as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Record<string, { decode(b: Uint8Array): Json }> } } } } }
+).opentelemetry.proto.collector.trace.v1;
 
 /** google.rpc.Status (code = 1, message = 2), read with protobufjs's Reader. */
 function decodeStatus(bytes: Uint8Array): { code: number; message: string } {
@@ -97,7 +115,9 @@ async function expectCountersMatchItems(): Promise<void> {
   const byHour = new Map<string, number>();
   for (const t of items) byHour.set(t.created_at.slice(0, 13), (byHour.get(t.created_at.slice(0, 13)) ?? 0) + 1);
   for (const [hour, n] of byHour) {
-    const item = (await getItem(stack, keys.hourCounter(stack.info.organizationId, stack.info.projectId, `${hour}:00:00.000Z`))) as { traces: number } | undefined;
+    const item = (await getItem(stack, keys.hourCounter(stack.info.organizationId, stack.info.projectId, `${hour}:00:00.000Z`))) as
+      | { traces: number }
+      | undefined;
     expect(item?.traces, `hour ${hour}`).toBe(n);
   }
 }
@@ -111,31 +131,52 @@ async function agentRun(tag: string, resource: Record<string, string> = {}) {
   const spans = await recordSpans({ 'service.name': `agent-${tag}`, ...resource }, (tracer: Tracer) => {
     // Start times a millisecond apart: siblings are ordered by them.
     const t0 = Date.now();
-    const rootSpan = tracer.startSpan('agent run', { startTime: t0, attributes: { 'openinference.span.kind': 'CHAIN', 'input.value': `What is the capital of France? (${tag})`, 'output.value': 'Paris' } });
-    const chat = childOf(tracer, rootSpan, 'chat gpt-4o', {
-      'gen_ai.operation.name': 'chat',
-      'gen_ai.provider.name': 'openai',
-      'gen_ai.request.model': 'gpt-4o',
-      'gen_ai.request.temperature': 0.2,
-      'gen_ai.request.max_tokens': 200,
-      'gen_ai.usage.input_tokens': 31,
-      'gen_ai.usage.output_tokens': 9,
-      'gen_ai.input.messages': JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: 'What is the capital of France?' }] }]),
-      'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: 'Let me look it up.' }] }]),
-    }, t0 + 1);
+    const rootSpan = tracer.startSpan('agent run', {
+      startTime: t0,
+      attributes: { 'openinference.span.kind': 'CHAIN', 'input.value': `What is the capital of France? (${tag})`, 'output.value': 'Paris' },
+    });
+    const chat = childOf(
+      tracer,
+      rootSpan,
+      'chat gpt-4o',
+      {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.request.temperature': 0.2,
+        'gen_ai.request.max_tokens': 200,
+        'gen_ai.usage.input_tokens': 31,
+        'gen_ai.usage.output_tokens': 9,
+        'gen_ai.input.messages': JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: 'What is the capital of France?' }] }]),
+        'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: 'Let me look it up.' }] }]),
+      },
+      t0 + 1,
+    );
     chat.end();
-    const tool = childOf(tracer, rootSpan, 'tool search', { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' }, t0 + 2);
-    const summarize = childOf(tracer, tool, 'summarize', {
-      'openinference.span.kind': 'LLM',
-      'llm.model_name': 'claude-3-5-haiku',
-      'llm.provider': 'anthropic',
-      'llm.input_messages.0.message.role': 'user',
-      'llm.input_messages.0.message.content': 'Summarize: Paris is the capital.',
-      'output.value': 'Paris.',
-      'llm.token_count.prompt': 12,
-      'llm.token_count.completion': 2,
-      'llm.token_count.total': 14,
-    }, t0 + 3);
+    const tool = childOf(
+      tracer,
+      rootSpan,
+      'tool search',
+      { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' },
+      t0 + 2,
+    );
+    const summarize = childOf(
+      tracer,
+      tool,
+      'summarize',
+      {
+        'openinference.span.kind': 'LLM',
+        'llm.model_name': 'claude-3-5-haiku',
+        'llm.provider': 'anthropic',
+        'llm.input_messages.0.message.role': 'user',
+        'llm.input_messages.0.message.content': 'Summarize: Paris is the capital.',
+        'output.value': 'Paris.',
+        'llm.token_count.prompt': 12,
+        'llm.token_count.completion': 2,
+        'llm.token_count.total': 14,
+      },
+      t0 + 3,
+    );
     summarize.setStatus({ code: SpanStatusCode.ERROR, message: 'overloaded' });
     summarize.recordException(Object.assign(new Error('529 overloaded'), { name: 'OverloadedError' }));
     summarize.end();
@@ -153,7 +194,14 @@ async function agentRun(tag: string, resource: Record<string, string> = {}) {
 /** Checks one agent run as the Parea, Stratix and experiment routes show it. */
 async function expectAgentRun(run: Awaited<ReturnType<typeof agentRun>>, tag: string) {
   const tree = await treeOf(run.ids.root);
-  expect(tree).toMatchObject({ trace_id: run.ids.root, parent_trace_id: run.ids.root, root_trace_id: run.traceId, trace_name: 'agent run', depth: 0, status: 'success' });
+  expect(tree).toMatchObject({
+    trace_id: run.ids.root,
+    parent_trace_id: run.ids.root,
+    root_trace_id: run.traceId,
+    trace_name: 'agent run',
+    depth: 0,
+    status: 'success',
+  });
   expect(tree.inputs).toEqual({ value: `What is the capital of France? (${tag})` });
   expect(tree.output).toBe('Paris');
   expect(tree.children_logs.map((c) => c.trace_id)).toEqual([run.ids.chat, run.ids.tool]);
@@ -162,7 +210,12 @@ async function expectAgentRun(run: Awaited<ReturnType<typeof agentRun>>, tag: st
     trace_name: 'chat gpt-4o',
     depth: 1,
     status: 'success',
-    configuration: { model: 'gpt-4o', provider: 'openai', model_params: { temp: 0.2, max_length: 200 }, messages: [{ role: 'user', content: 'What is the capital of France?' }] },
+    configuration: {
+      model: 'gpt-4o',
+      provider: 'openai',
+      model_params: { temp: 0.2, max_length: 200 },
+      messages: [{ role: 'user', content: 'What is the capital of France?' }],
+    },
     output: 'Let me look it up.',
     input_tokens: 31,
     output_tokens: 9,
@@ -173,12 +226,20 @@ async function expectAgentRun(run: Awaited<ReturnType<typeof agentRun>>, tag: st
     trace_id: run.ids.summarize,
     depth: 2,
     status: 'error',
-    configuration: { model: 'claude-3-5-haiku', provider: 'anthropic', messages: [{ role: 'user', content: 'Summarize: Paris is the capital.' }] },
+    configuration: {
+      model: 'claude-3-5-haiku',
+      provider: 'anthropic',
+      messages: [{ role: 'user', content: 'Summarize: Paris is the capital.' }],
+    },
     output: 'Paris.',
     total_tokens: 14,
   });
   expect(String(tool!.children_logs[0]!.error)).toMatch(/^overloaded\n\nOverloadedError: 529 overloaded\n/);
-  expect((tool as Node & { metadata: Record<string, string> }).metadata).toMatchObject({ 'service.name': `agent-${tag}`, 'gen_ai.tool.name': 'search', 'otel.scope.name': 'trace-ingest-tests' });
+  expect((tool as Node & { metadata: Record<string, string> }).metadata).toMatchObject({
+    'service.name': `agent-${tag}`,
+    'gen_ai.tool.name': 'search',
+    'otel.scope.name': 'trace-ingest-tests',
+  });
   // A subtree: the tool span and its child.
   const sub = await treeOf(run.ids.tool);
   expect(nodes(sub).map((n) => n.trace_id)).toEqual([run.ids.tool, run.ids.summarize]);
@@ -189,8 +250,24 @@ async function expectAgentRun(run: Awaited<ReturnType<typeof agentRun>>, tag: st
   const got = await api('GET', `${P()}/traces/${run.traceId}`);
   expect(got.status, got.text).toBe(200);
   Trace.parse(got.body);
-  expect(got.body).toMatchObject({ id: run.traceId, source: 'otlp', filename: 'agent run', input: `What is the capital of France? (${tag})`, upload_id: run.traceId, evaluations_count: 0 });
-  expect(got.body.data).toMatchObject({ trace_id: run.traceId, root_span_id: run.ids.root, name: 'agent run', span_count: 4, status: 'error', input_tokens: 43, output_tokens: 11, total_tokens: 54 });
+  expect(got.body).toMatchObject({
+    id: run.traceId,
+    source: 'otlp',
+    filename: 'agent run',
+    input: `What is the capital of France? (${tag})`,
+    upload_id: run.traceId,
+    evaluations_count: 0,
+  });
+  expect(got.body.data).toMatchObject({
+    trace_id: run.traceId,
+    root_span_id: run.ids.root,
+    name: 'agent run',
+    span_count: 4,
+    status: 'error',
+    input_tokens: 43,
+    output_tokens: 11,
+    total_tokens: 54,
+  });
   expect(got.body.data.spans.map((s: Json) => s.trace_id).sort()).toEqual(Object.values(run.ids).sort());
   return tree;
 }
@@ -210,31 +287,39 @@ describe('the stock OTLP exporters', () => {
     ['protobuf', true],
     ['json', false],
     ['json', true],
-  ])('%s (gzip: %s): spans exported in batches, in any order, become nested trees, one trace and experiment trees', async (encoding, gzip) => {
-    const tag = `${encoding}-${gzip}`;
-    const experiment = `exp-otel-${tag}`;
-    const run = await agentRun(tag, { experiment_uuid: experiment });
-    const exporter = exporterFor(encoding, stack.info.apiUrl, stack.info.apiKey, { gzip });
-    // Children first, the root last, in three export calls: as a BatchSpanProcessor may cut them.
-    await mustExport(exporter, [run.byId(run.ids.summarize)]);
-    await mustExport(exporter, [run.byId(run.ids.tool), run.byId(run.ids.chat)]);
-    const before = (await otlpTraces()).find((t) => t.id === run.traceId);
-    expect(before).toMatchObject({ filename: `otlp:${run.traceId}`, input: null });
-    expect(before.data).toMatchObject({ root_span_id: null, span_count: 3 });
-    await mustExport(exporter, [run.byId(run.ids.root)]);
-    await exporter.shutdown();
+  ])(
+    '%s (gzip: %s): spans exported in batches, in any order, become nested trees, one trace and experiment trees',
+    async (encoding, gzip) => {
+      const tag = `${encoding}-${gzip}`;
+      const experiment = `exp-otel-${tag}`;
+      const run = await agentRun(tag, { experiment_uuid: experiment });
+      const exporter = exporterFor(encoding, stack.info.apiUrl, stack.info.apiKey, { gzip });
+      // Children first, the root last, in three export calls: as a BatchSpanProcessor may cut them.
+      await mustExport(exporter, [run.byId(run.ids.summarize)]);
+      await mustExport(exporter, [run.byId(run.ids.tool), run.byId(run.ids.chat)]);
+      const before = (await otlpTraces()).find((t) => t.id === run.traceId);
+      expect(before).toMatchObject({ filename: `otlp:${run.traceId}`, input: null });
+      expect(before.data).toMatchObject({ root_span_id: null, span_count: 3 });
+      await mustExport(exporter, [run.byId(run.ids.root)]);
+      await exporter.shutdown();
 
-    await expectAgentRun(run, tag);
-    const trees = await api('POST', `/api/parea/v1/experiment/${experiment}/trace_logs`, {});
-    expect(trees.status, trees.text).toBe(200);
-    parseTraceLogForest(trees.body);
-    expect(trees.body).toHaveLength(1);
-    expect(nodes(trees.body[0]).map((n) => n.trace_id)).toEqual([run.ids.root, run.ids.chat, run.ids.tool, run.ids.summarize]);
-    // Filters see OTel spans like any: a tree with an LLM span on claude.
-    const filtered = await api('POST', `/api/parea/v1/experiment/${experiment}/trace_logs`, { filter_field: 'metadata', filter_key: 'service.name', filter_operator: 'equals', filter_value: `agent-${tag}` });
-    expect(filtered.body).toHaveLength(1);
-    await expectCountersMatchItems();
-  });
+      await expectAgentRun(run, tag);
+      const trees = await api('POST', `/api/parea/v1/experiment/${experiment}/trace_logs`, {});
+      expect(trees.status, trees.text).toBe(200);
+      parseTraceLogForest(trees.body);
+      expect(trees.body).toHaveLength(1);
+      expect(nodes(trees.body[0]).map((n) => n.trace_id)).toEqual([run.ids.root, run.ids.chat, run.ids.tool, run.ids.summarize]);
+      // Filters see OTel spans like any: a tree with an LLM span on claude.
+      const filtered = await api('POST', `/api/parea/v1/experiment/${experiment}/trace_logs`, {
+        filter_field: 'metadata',
+        filter_key: 'service.name',
+        filter_operator: 'equals',
+        filter_value: `agent-${tag}`,
+      });
+      expect(filtered.body).toHaveLength(1);
+      await expectCountersMatchItems();
+    },
+  );
 
   it('OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otel with the key in OTEL_EXPORTER_OTLP_HEADERS is the whole setup (and Bearer works too)', async () => {
     const run = await agentRun('env');
@@ -307,7 +392,9 @@ describe('idempotent, whatever the retries, batches and concurrency', () => {
     const all = [...runs.flatMap((r) => r.spans), ...extra];
     const shuffled = [...all].sort(() => Math.random() - 0.5);
     const counterBefore = (await projectCounter(stack))?.by_source.otlp ?? 0;
-    await Promise.all(shuffled.map((s, i) => mustExport(exporterFor(i % 2 ? 'protobuf' : 'json', stack.info.apiUrl, stack.info.apiKey), [s])));
+    await Promise.all(
+      shuffled.map((s, i) => mustExport(exporterFor(i % 2 ? 'protobuf' : 'json', stack.info.apiUrl, stack.info.apiKey), [s])),
+    );
     for (const [i, run] of runs.entries()) await expectAgentRun(run, `concurrent-c${i + 1}`);
     const wide = await api('GET', `${P()}/traces/${hexTraceId(extra[0]!)}`);
     expect(wide.body.data.span_count).toBe(21);
@@ -371,16 +458,27 @@ describe('traces like any other', () => {
   it('are listed, searched, evaluated and deleted; spans after an evaluation keep it, spans after a delete make the trace again, counted once', async () => {
     const run = await agentRun('lifecycle');
     const exporter = exporterFor('protobuf', stack.info.apiUrl, stack.info.apiKey);
-    await mustExport(exporter, run.spans.filter((s) => hexSpanId(s) !== run.ids.summarize));
+    await mustExport(
+      exporter,
+      run.spans.filter((s) => hexSpanId(s) !== run.ids.summarize),
+    );
     const search = await api('GET', `${P()}/traces?search=${encodeURIComponent('(lifecycle)')}`);
     expect(search.body.traces.map((t: Json) => t.id)).toEqual([run.traceId]);
     expect((await api('GET', `${P()}/traces/sources`)).body.sources).toContain('otlp');
 
-    const evaluation = await api('POST', `${P()}/trace-evaluations`, { trace_id: run.traceId, judge_id: 'judge-otel', passed: true, score: 1 });
+    const evaluation = await api('POST', `${P()}/trace-evaluations`, {
+      trace_id: run.traceId,
+      judge_id: 'judge-otel',
+      passed: true,
+      score: 1,
+    });
     expect(evaluation.status, evaluation.text).toBe(201);
     await mustExport(exporter, [run.byId(run.ids.summarize)]);
     const evaluated = await api('GET', `${P()}/traces/${run.traceId}`);
-    expect(evaluated.body).toMatchObject({ evaluations_count: 1, last_evaluations: [expect.objectContaining({ judge_id: 'judge-otel', passed: true })] });
+    expect(evaluated.body).toMatchObject({
+      evaluations_count: 1,
+      last_evaluations: [expect.objectContaining({ judge_id: 'judge-otel', passed: true })],
+    });
     expect(evaluated.body.data.span_count).toBe(4);
     expect((await api('GET', `${P()}/traces?judge_id=judge-otel&status=pass`)).body.traces.map((t: Json) => t.id)).toEqual([run.traceId]);
 
@@ -418,10 +516,20 @@ describe('traces like any other', () => {
     const got = await api('GET', `${P()}/traces/${traceId}`);
     expect(got.body.data.span_count).toBe(5);
     expect(got.body.data.spans.every((s: Json) => typeof s.output === 'string' && s.output.endsWith(big))).toBe(true);
-    const objects = await stack.s3.send(new ListObjectsV2Command({ Bucket: stack.info.bucket, Prefix: `payloads/${stack.info.organizationId}/${stack.info.projectId}/${traceId}` }));
+    const objects = await stack.s3.send(
+      new ListObjectsV2Command({
+        Bucket: stack.info.bucket,
+        Prefix: `payloads/${stack.info.organizationId}/${stack.info.projectId}/${traceId}`,
+      }),
+    );
     expect((objects.Contents ?? []).map((o) => o.Key)).toEqual([item?.payload_key]);
     expect((await api('DELETE', `${P()}/traces/${traceId}`)).status).toBe(204);
-    const after = await stack.s3.send(new ListObjectsV2Command({ Bucket: stack.info.bucket, Prefix: `payloads/${stack.info.organizationId}/${stack.info.projectId}/${traceId}` }));
+    const after = await stack.s3.send(
+      new ListObjectsV2Command({
+        Bucket: stack.info.bucket,
+        Prefix: `payloads/${stack.info.organizationId}/${stack.info.projectId}/${traceId}`,
+      }),
+    );
     expect(after.Contents ?? []).toEqual([]);
     await expectCountersMatchItems();
   });
@@ -439,7 +547,9 @@ describe('answers per OTLP/HTTP', () => {
       r.end();
     });
     const huge = spans.find((s) => s.name === 'huge')!;
-    const proto = await post(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans as never)!), { 'content-type': 'application/x-protobuf' });
+    const proto = await post(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans as never)!), {
+      'content-type': 'application/x-protobuf',
+    });
     expect(proto.status).toBe(200);
     expect(proto.headers['content-type']).toBe('application/x-protobuf');
     const answer = v1.ExportTraceServiceResponse!.decode(proto.bytes);
@@ -447,13 +557,17 @@ describe('answers per OTLP/HTTP', () => {
     expect(answer.partialSuccess.errorMessage).toMatch(new RegExp(`span ${hexSpanId(huge)}: span ${hexSpanId(huge)} is too large`));
     const json = await post(Buffer.from(JsonTraceSerializer.serializeRequest(spans as never)!), { 'content-type': 'application/json' });
     expect(json.status).toBe(200);
-    expect(JSON.parse(json.text)).toEqual({ partialSuccess: { rejectedSpans: '1', errorMessage: expect.stringContaining(hexSpanId(huge)) } });
+    expect(JSON.parse(json.text)).toEqual({
+      partialSuccess: { rejectedSpans: '1', errorMessage: expect.stringContaining(hexSpanId(huge)) },
+    });
     const doc = (await api('GET', `${P()}/traces/${hexTraceId(huge)}`)).body.data;
     expect(doc.spans.map((s: Json) => s.trace_name).sort()).toEqual(['fine', 'partial root']);
     // The stock exporter takes a partial success as a success (and logs it).
     await mustExport(exporterFor('json', stack.info.apiUrl, stack.info.apiKey), spans);
     // All taken: an empty answer.
-    const ok = await post(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans.filter((s) => s !== huge) as never)!), { 'content-type': 'application/x-protobuf' });
+    const ok = await post(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans.filter((s) => s !== huge) as never)!), {
+      'content-type': 'application/x-protobuf',
+    });
     expect(ok.status).toBe(200);
     expect(ok.bytes.length).toBe(0);
     // Spans without valid ids are refused one by one (OTLP/JSON, hex ids).
@@ -468,10 +582,17 @@ describe('answers per OTLP/HTTP', () => {
     const bad = await post(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]), { 'content-type': 'application/x-protobuf' });
     expect(bad.status).toBe(400);
     expect(bad.headers['content-type']).toBe('application/x-protobuf');
-    expect(decodeStatus(bad.bytes)).toEqual({ code: 3, message: expect.stringMatching(/^the body is not an OTLP ExportTraceServiceRequest in protobuf/) });
+    expect(decodeStatus(bad.bytes)).toEqual({
+      code: 3,
+      message: expect.stringMatching(/^the body is not an OTLP ExportTraceServiceRequest in protobuf/),
+    });
     const badJson = await post('{"resourceSpans": 5}', { 'content-type': 'application/json' });
     expect(badJson.status).toBe(400);
-    expect(JSON.parse(badJson.text)).toEqual({ code: 3, message: expect.any(String), error: { code: 'invalid_body', message: expect.any(String) } });
+    expect(JSON.parse(badJson.text)).toEqual({
+      code: 3,
+      message: expect.any(String),
+      error: { code: 'invalid_body', message: expect.any(String) },
+    });
     const notGzip = await post('plain', { 'content-type': 'application/json', 'content-encoding': 'gzip' });
     expect(notGzip.status).toBe(400);
     expect(JSON.parse(notGzip.text).error.message).toBe('the body is not valid gzip');
@@ -480,7 +601,10 @@ describe('answers per OTLP/HTTP', () => {
     expect(JSON.parse(type.text).error.code).toBe('unsupported_media_type');
     const encoding = await post('{}', { 'content-type': 'application/json', 'content-encoding': 'br' });
     expect(encoding.status).toBe(415);
-    const bomb = await post(gzipSync(Buffer.alloc(40 * 1024 * 1024, 0x20)), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    const bomb = await post(gzipSync(Buffer.alloc(40 * 1024 * 1024, 0x20)), {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+    });
     expect(bomb.status).toBe(413);
     expect(JSON.parse(bomb.text).error.code).toBe('payload_too_large');
     const huge = await post(Buffer.alloc(7 * 1024 * 1024, 1), { 'content-type': 'application/x-protobuf' });

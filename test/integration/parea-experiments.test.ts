@@ -31,22 +31,32 @@ const stack = useTestStack({ notifications: false });
 type Json = any;
 
 const target = () => ({ apiUrl: stack.info.apiUrl, apiKey: stack.info.apiKey });
-const send = (method: string, path: string, body: string | undefined, headers: Record<string, string> = { 'content-type': 'application/json' }) => sendRaw(target(), method, path, body, headers);
-const parea = (method: string, path: string, body?: unknown) => send(method, `/api/parea/v1${path}`, body === undefined ? undefined : JSON.stringify(body));
+const send = (
+  method: string,
+  path: string,
+  body: string | undefined,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+) => sendRaw(target(), method, path, body, headers);
+const parea = (method: string, path: string, body?: unknown) =>
+  send(method, `/api/parea/v1${path}`, body === undefined ? undefined : JSON.stringify(body));
 
 /** Replays recorded requests in order; `map` holds recorded → answered uuids, learned from the answers. */
 const replay = (requests: Recorded[], map: Map<string, string>) => replayOn(target(), requests, map);
 
 /** The TS SDK's calculateAvgStdForExperiment (src/experiment/utils.ts), which prints the summary. */
 function printedSummary(stats: { parent_trace_stats: Json[] }, datasetLevel: Json[]): Record<string, string> {
-  const avg = (values: number[], digits = 2) => (values.length === 0 ? 'N/A' : (values.reduce((a, b) => a + b, 0) / values.length).toFixed(digits));
+  const avg = (values: number[], digits = 2) =>
+    values.length === 0 ? 'N/A' : (values.reduce((a, b) => a + b, 0) / values.length).toFixed(digits);
   const t = stats.parent_trace_stats;
   const out: Record<string, string> = {
     latency: avg(t.map((s) => s.latency || 0)),
     input_tokens: avg(t.map((s) => s.input_tokens || 0)),
     output_tokens: avg(t.map((s) => s.output_tokens || 0)),
     total_tokens: avg(t.map((s) => s.total_tokens || 0)),
-    cost: avg(t.map((s) => s.cost || 0), 5),
+    cost: avg(
+      t.map((s) => s.cost || 0),
+      5,
+    ),
   };
   const byName: Record<string, number[]> = {};
   for (const s of t) for (const sc of s.scores ?? []) (byName[sc.name] ??= []).push(sc.score);
@@ -62,7 +72,20 @@ function expectPythonExperiment(e: Json) {
   expect(typeof e.is_public).toBe('boolean');
   for (const p of e.pinned_stats) {
     expect(typeof p.var1).toBe('string');
-    expect(['mean', 'median', 'variance', 'standard_deviation', 'min', 'max', 'mse', 'mae', 'correlation', 'spearman_correlation', 'accuracy', 'custom']).toContain(p.operation);
+    expect([
+      'mean',
+      'median',
+      'variance',
+      'standard_deviation',
+      'min',
+      'max',
+      'mse',
+      'mae',
+      'correlation',
+      'spearman_correlation',
+      'accuracy',
+      'custom',
+    ]).toContain(p.operation);
     expect(typeof p.value).toBe('number');
   }
 }
@@ -76,9 +99,22 @@ describe("the TypeScript SDK's experiment runner, replayed", () => {
   it('creates the experiment, stores its spans, finishes it: the stats give the summary the SDK printed', async () => {
     const project = await send('POST', run.requests[0]!.path!, run.requests[0]!.body, run.requests[0]!.headers);
     uuids.set(run.header.recorded.project_uuid, project.json.uuid);
-    const [, create] = [project, await replay([run.requests[2]!].map((r) => ({ ...r, body: r.body.split(run.header.recorded.project_uuid).join(project.json.uuid) })), new Map())];
+    const [, create] = [
+      project,
+      await replay(
+        [run.requests[2]!].map((r) => ({ ...r, body: r.body.split(run.header.recorded.project_uuid).join(project.json.uuid) })),
+        new Map(),
+      ),
+    ];
     const created = create[0]!.json;
-    expect(created).toMatchObject({ name: 'greetings', run_name: 'run-1', metadata: { purpose: 'sdk-replay' }, status: 'running', uuid: expect.any(String), created_at: expect.any(String) });
+    expect(created).toMatchObject({
+      name: 'greetings',
+      run_name: 'run-1',
+      metadata: { purpose: 'sdk-replay' },
+      status: 'running',
+      uuid: expect.any(String),
+      created_at: expect.any(String),
+    });
     uuids.set(run.header.recorded.experiment_uuid, created.uuid);
     const answers = await replay(run.requests.slice(3), uuids);
     finished = answers[answers.length - 2]!.json;
@@ -106,7 +142,15 @@ describe("the TypeScript SDK's experiment runner, replayed", () => {
     const byId = new Map(trees.map((t: Json) => [t.trace_id, t]));
     for (const s of finished.parent_trace_stats) {
       const t: Json = byId.get(s.trace_id);
-      expect(s).toEqual({ trace_id: t.trace_id, latency: t.latency, input_tokens: t.children_logs[0].input_tokens, output_tokens: 5, total_tokens: t.children_logs[0].total_tokens, cost: expect.closeTo(t.children_logs[0].cost, 12), scores: t.scores });
+      expect(s).toEqual({
+        trace_id: t.trace_id,
+        latency: t.latency,
+        input_tokens: t.children_logs[0].input_tokens,
+        output_tokens: 5,
+        total_tokens: t.children_logs[0].total_tokens,
+        cost: expect.closeTo(t.children_logs[0].cost, 12),
+        scores: t.scores,
+      });
     }
     const stats = await parea('GET', `/experiment/${uuid}/stats`);
     expect(stats.json).toEqual(finished);
@@ -130,7 +174,14 @@ describe('the TypeScript SDK: feedback, getTraceLogs, the LangChain tracer, repl
     const spanId = JSON.parse(more.requests[4]!.body).trace_id as string;
     const span = (await parea('GET', `/trace_log/${spanId}`)).json;
     expect(span).toMatchObject({ trace_name: 'answer_question', feedback_score: 0.21, status: 'success' });
-    const filtered = (await parea('POST', '/get_trace_logs', { project_name: 'default', filter_field: 'feedback_score', filter_operator: 'greater_than_or_equal', filter_value: '0.2' })).json;
+    const filtered = (
+      await parea('POST', '/get_trace_logs', {
+        project_name: 'default',
+        filter_field: 'feedback_score',
+        filter_operator: 'greater_than_or_equal',
+        filter_value: '0.2',
+      })
+    ).json;
     expect(filtered.results.map((t: Json) => t.trace_id)).toEqual([spanId]);
     expect(filtered).toMatchObject({ total: 1, total_pages: 1, total_exact: true });
   });
@@ -150,7 +201,14 @@ describe('the TypeScript SDK: feedback, getTraceLogs, the LangChain tracer, repl
     const root = JSON.parse(more.requests[8]!.body) as Json;
     const tree = (await parea('GET', `/trace_log/${root.id}`)).json;
     parseTraceLogForest([tree]);
-    expect(tree).toMatchObject({ trace_name: 'RunnableSequence', status: 'success', depth: 0, root_trace_id: root.id, inputs: { country: 'France' }, output: 'Paris is the capital of France.' });
+    expect(tree).toMatchObject({
+      trace_name: 'RunnableSequence',
+      status: 'success',
+      depth: 0,
+      root_trace_id: root.id,
+      inputs: { country: 'France' },
+      output: 'Paris is the capital of France.',
+    });
     expect(tree.children_logs.map((c: Json) => c.trace_name)).toEqual(['ChatPromptTemplate', 'FakeListChatModel', 'StrOutputParser']);
     const llm = tree.children_logs[1];
     expect(llm.configuration.messages).toEqual([
@@ -186,16 +244,18 @@ function pythonPrintedSummary(stats: { parent_trace_stats: Json[]; dataset_level
 
 /** What cattrs needs of a TraceLogTree, on every node: TraceLog's four ids and start are `instance_of(str)`. */
 function expectPythonTree(t: Json) {
-  for (const k of ['trace_id', 'parent_trace_id', 'root_trace_id', 'start_timestamp']) expect(typeof t[k], `${t.trace_name}.${k}`).toBe('string');
+  for (const k of ['trace_id', 'parent_trace_id', 'root_trace_id', 'start_timestamp'])
+    expect(typeof t[k], `${t.trace_name}.${k}`).toBe('string');
   expect(Array.isArray(t.children_logs)).toBe(true);
   t.children_logs.forEach(expectPythonTree);
 }
 
-describe("the Python SDK, replayed (experiment runner, @trace, record_feedback, get_trace_logs)", () => {
+describe('the Python SDK, replayed (experiment runner, @trace, record_feedback, get_trace_logs)', () => {
   // Its own project, so the listing's totals are the recording's.
   let answers: Awaited<ReturnType<typeof replay>>;
   let key: { apiKey: string; projectId: string };
-  const at = (method: string, suffix: string, nth = 0) => answers.filter((_, i) => py.requests[i]!.method === method && py.requests[i]!.path!.endsWith(suffix))[nth]!;
+  const at = (method: string, suffix: string, nth = 0) =>
+    answers.filter((_, i) => py.requests[i]!.method === method && py.requests[i]!.path!.endsWith(suffix))[nth]!;
   const pyMap = new Map<string, string>();
   beforeAll(async () => {
     key = await createApiKey(tenantStore(), { organization: 'parea-py', project: 'default' });
@@ -208,7 +268,12 @@ describe("the Python SDK, replayed (experiment runner, @trace, record_feedback, 
   it('sends what the fixture holds: every request as the SDK made it, python-httpx with its SDK headers', () => {
     expect(py.requests).toHaveLength(24);
     for (const r of py.requests) {
-      expect(r.headers).toMatchObject({ 'user-agent': 'python-httpx/0.23.3', 'x-sdk-language': 'python', 'x-sdk-version': '0.2.219', 'accept-encoding': 'gzip, deflate' });
+      expect(r.headers).toMatchObject({
+        'user-agent': 'python-httpx/0.23.3',
+        'x-sdk-language': 'python',
+        'x-sdk-version': '0.2.219',
+        'accept-encoding': 'gzip, deflate',
+      });
       // httpx's json= (json.dumps, default separators): a content type only with a body.
       expect(r.headers['content-type']).toBe(r.method === 'GET' ? undefined : 'application/json');
     }
@@ -219,7 +284,12 @@ describe("the Python SDK, replayed (experiment runner, @trace, record_feedback, 
     expect(project).toMatchObject({ uuid: key.projectId, created_at: expect.any(String), name: 'default' });
     expect(typeof project.was_created).toBe('boolean');
     const created = at('POST', '/experiment').json;
-    expect(created).toMatchObject({ name: 'greetings', uuid: expect.any(String), created_at: expect.any(String), metadata: { purpose: 'sdk-replay' } });
+    expect(created).toMatchObject({
+      name: 'greetings',
+      uuid: expect.any(String),
+      created_at: expect.any(String),
+      metadata: { purpose: 'sdk-replay' },
+    });
     const finished = at('POST', '/finished').json;
     expect(finished.parent_trace_stats).toHaveLength(3);
     for (const s of finished.parent_trace_stats) {
@@ -236,7 +306,14 @@ describe("the Python SDK, replayed (experiment runner, @trace, record_feedback, 
     const listed = at('POST', '/experiments', 0).json;
     expect(listed).toHaveLength(1);
     expectPythonExperiment(listed[0]);
-    expect(listed[0]).toMatchObject({ uuid, name: 'greetings', run_name: 'run-1', status: 'completed', num_samples: 3, project_uuid: key.projectId });
+    expect(listed[0]).toMatchObject({
+      uuid,
+      name: 'greetings',
+      run_name: 'run-1',
+      status: 'completed',
+      num_samples: 3,
+      project_uuid: key.projectId,
+    });
     expect(listed[0].pinned_stats).toContainEqual({ var1: 'exact_match', operation: 'mean', value: 0.666666667 });
     expect(listed[0].pinned_stats).toContainEqual({ var1: 'n_logs', operation: 'custom', value: 3 });
     expect(at('POST', '/experiments', 1).json).toEqual(listed);
@@ -244,15 +321,23 @@ describe("the Python SDK, replayed (experiment runner, @trace, record_feedback, 
     parseTraceLogForest(trees);
     trees.forEach(expectPythonTree);
     // The eval functions are traced too (the SDK wraps each in trace()): children of the sample's root.
-    expect(trees.map((t: Json) => [t.trace_name, t.status, t.experiment_uuid, t.children_logs.map((c: Json) => c.trace_name).sort()])).toEqual(
-      Array.from({ length: 3 }, () => ['greeting', 'success', uuid, ['call_model', 'exact_match', 'length']]),
-    );
+    expect(
+      trees.map((t: Json) => [t.trace_name, t.status, t.experiment_uuid, t.children_logs.map((c: Json) => c.trace_name).sort()]),
+    ).toEqual(Array.from({ length: 3 }, () => ['greeting', 'success', uuid, ['call_model', 'exact_match', 'length']]));
   });
 
   it("records the feedback on the traced function's span; get_trace_log reads it back", () => {
     const tree = at('GET', `/trace_log/${py.header.recorded.answer_trace_id}`).json;
     expectPythonTree(tree);
-    expect(tree).toMatchObject({ trace_name: 'answer_question', feedback_score: 0.21, status: 'success', tags: ['sdk-replay'], metadata: { source: 'python', feedback_name: 'thumbs', feedback_comment: 'meh' }, inputs: { question: 'What is six times seven?' }, output: '42' });
+    expect(tree).toMatchObject({
+      trace_name: 'answer_question',
+      feedback_score: 0.21,
+      status: 'success',
+      tags: ['sdk-replay'],
+      metadata: { source: 'python', feedback_name: 'thumbs', feedback_comment: 'meh' },
+      inputs: { question: 'What is six times seven?' },
+      output: '42',
+    });
   });
 
   it('answers get_trace_logs (QueryParams) as PaginatedTraceLogsResponse: a like filter in pages, then the last hour by status', () => {
@@ -262,10 +347,16 @@ describe("the Python SDK, replayed (experiment runner, @trace, record_feedback, 
     like.results.forEach(expectPythonTree);
     // time_range "1h" is on the roots' own start, which the recording set: the roots it answers
     // are those that started within the hour before this run (all four right after recording, none later).
-    const roots = py.requests.filter((r) => r.path === '/api/parea/v1/trace_log').map((r) => JSON.parse(r.body) as Json).filter((sp) => sp.trace_id === sp.root_trace_id);
+    const roots = py.requests
+      .filter((r) => r.path === '/api/parea/v1/trace_log')
+      .map((r) => JSON.parse(r.body) as Json)
+      .filter((sp) => sp.trace_id === sp.root_trace_id);
     expect(roots.map((r) => r.trace_name).sort()).toEqual(['answer_question', 'greeting', 'greeting', 'greeting']);
-    const byStart = [...roots].sort((a, b) => Date.parse(b.start_timestamp) - Date.parse(a.start_timestamp)).map((r) => r.trace_id as string);
-    const startedSince = (ms: number) => roots.filter((r) => Date.parse(r.start_timestamp) >= Date.now() - ms).map((r) => r.trace_id as string);
+    const byStart = [...roots]
+      .sort((a, b) => Date.parse(b.start_timestamp) - Date.parse(a.start_timestamp))
+      .map((r) => r.trace_id as string);
+    const startedSince = (ms: number) =>
+      roots.filter((r) => Date.parse(r.start_timestamp) >= Date.now() - ms).map((r) => r.trace_id as string);
     const hour = at('POST', '/get_trace_logs', 1).json;
     const listed = hour.results.map((t: Json) => t.trace_id as string);
     expect(hour).toMatchObject({ page: 1, page_size: 20, total: listed.length });
@@ -276,7 +367,13 @@ describe("the Python SDK, replayed (experiment runner, @trace, record_feedback, 
   });
 
   it('lists every root tree newest first: the traced function came after the experiment', async () => {
-    const all = await sendRaw({ apiUrl: stack.info.apiUrl, apiKey: key.apiKey }, 'POST', '/api/parea/v1/get_trace_logs', '{"project_name": "default", "status": "success"}', { 'content-type': 'application/json' });
+    const all = await sendRaw(
+      { apiUrl: stack.info.apiUrl, apiKey: key.apiKey },
+      'POST',
+      '/api/parea/v1/get_trace_logs',
+      '{"project_name": "default", "status": "success"}',
+      { 'content-type': 'application/json' },
+    );
     expect(all.json).toMatchObject({ total: 4, page: 1, total_pages: 1, page_size: 20 });
     expect(all.json.results.map((t: Json) => t.trace_name)).toEqual(['answer_question', 'greeting', 'greeting', 'greeting']);
     all.json.results.forEach(expectPythonTree);
@@ -285,11 +382,46 @@ describe("the Python SDK, replayed (experiment runner, @trace, record_feedback, 
 
 describe("the Python SDK's bodies (from its source)", () => {
   const span = (id: string, root: string, extra: Record<string, unknown> = {}) => ({
-    configuration: null, inputs: { q: 'x' }, output: 'y', target: null, latency: 0.5, time_to_first_token: null, input_tokens: 0, output_tokens: 0, total_tokens: 0, cost: null,
-    scores: [], trace_id: id, parent_trace_id: root, root_trace_id: root, start_timestamp: '2026-12-01T10:00:00.000000+00:00', organization_id: null, project_uuid: 'whatever',
-    error: null, status: null, deployment_id: null, cache_hit: false, output_for_eval_metrics: null, evaluation_metric_names: [], apply_eval_frac: 1.0, log_sample_rate: 1.0,
-    feedback_score: null, trace_name: id, children: [], end_timestamp: '2026-12-01T10:00:00.500000+00:00', end_user_identifier: null, session_id: null, metadata: null, tags: [],
-    experiment_uuid: null, images: [], comments: null, annotations: null, depth: 0, execution_order: 0, ...extra,
+    configuration: null,
+    inputs: { q: 'x' },
+    output: 'y',
+    target: null,
+    latency: 0.5,
+    time_to_first_token: null,
+    input_tokens: 0,
+    output_tokens: 0,
+    total_tokens: 0,
+    cost: null,
+    scores: [],
+    trace_id: id,
+    parent_trace_id: root,
+    root_trace_id: root,
+    start_timestamp: '2026-12-01T10:00:00.000000+00:00',
+    organization_id: null,
+    project_uuid: 'whatever',
+    error: null,
+    status: null,
+    deployment_id: null,
+    cache_hit: false,
+    output_for_eval_metrics: null,
+    evaluation_metric_names: [],
+    apply_eval_frac: 1.0,
+    log_sample_rate: 1.0,
+    feedback_score: null,
+    trace_name: id,
+    children: [],
+    end_timestamp: '2026-12-01T10:00:00.500000+00:00',
+    end_user_identifier: null,
+    session_id: null,
+    metadata: null,
+    tags: [],
+    experiment_uuid: null,
+    images: [],
+    comments: null,
+    annotations: null,
+    depth: 0,
+    execution_order: 0,
+    ...extra,
   });
 
   it('runs an experiment: create (retry-safe), spans, finish, list by uuid', async () => {
@@ -300,20 +432,57 @@ describe("the Python SDK's bodies (from its source)", () => {
     const taken = await parea('POST', '/experiment', { ...body, metadata: { other: 'run' } });
     expect(taken.status).toBe(400);
     expect(taken.json.error.code).toBe('run_name_taken');
-    await parea('POST', '/trace_log', span('py-child', 'py-root', { parent_trace_id: 'py-root', depth: 1, execution_order: 1, input_tokens: 10, output_tokens: 4, total_tokens: 14, cost: 0.002, experiment_uuid: created.uuid }));
-    await parea('POST', '/trace_log', span('py-root', 'py-root', { experiment_uuid: created.uuid, scores: [{ name: 'ok', score: 1, reason: 'fine' }] }));
+    await parea(
+      'POST',
+      '/trace_log',
+      span('py-child', 'py-root', {
+        parent_trace_id: 'py-root',
+        depth: 1,
+        execution_order: 1,
+        input_tokens: 10,
+        output_tokens: 4,
+        total_tokens: 14,
+        cost: 0.002,
+        experiment_uuid: created.uuid,
+      }),
+    );
+    await parea(
+      'POST',
+      '/trace_log',
+      span('py-root', 'py-root', { experiment_uuid: created.uuid, scores: [{ name: 'ok', score: 1, reason: 'fine' }] }),
+    );
     const stats = await parea('POST', `/experiment/${created.uuid}/finished`, { status: 'completed', dataset_level_stats: [] });
     expect(stats.json).toEqual({
-      parent_trace_stats: [{ trace_id: 'py-root', latency: 0.5, input_tokens: 10, output_tokens: 4, total_tokens: 14, cost: 0.002, scores: [{ name: 'ok', score: 1, reason: 'fine' }] }],
+      parent_trace_stats: [
+        {
+          trace_id: 'py-root',
+          latency: 0.5,
+          input_tokens: 10,
+          output_tokens: 4,
+          total_tokens: 14,
+          cost: 0.002,
+          scores: [{ name: 'ok', score: 1, reason: 'fine' }],
+        },
+      ],
       dataset_level_stats: [],
     });
-    const listed = (await parea('POST', '/experiments', { project_name: null, metadata_filter: null, experiment_name_filter: null, run_name_filter: null, experiment_uuids: [created.uuid] })).json;
+    const listed = (
+      await parea('POST', '/experiments', {
+        project_name: null,
+        metadata_filter: null,
+        experiment_name_filter: null,
+        run_name_filter: null,
+        experiment_uuids: [created.uuid],
+      })
+    ).json;
     expect(listed).toHaveLength(1);
     expectPythonExperiment(listed[0]);
     expect(listed[0]).toMatchObject({ uuid: created.uuid, metadata: null, num_samples: 1, status: 'completed' });
     // Filters: run name, metadata, experiment name; newest first.
     expect((await parea('POST', '/experiments', { run_name_filter: 'py-run' })).json.map((e: Json) => e.uuid)).toEqual([created.uuid]);
-    expect((await parea('POST', '/experiments', { metadata_filter: { purpose: 'sdk-replay' } })).json.map((e: Json) => e.name)).toEqual(['greetings']);
+    expect((await parea('POST', '/experiments', { metadata_filter: { purpose: 'sdk-replay' } })).json.map((e: Json) => e.name)).toEqual([
+      'greetings',
+    ]);
     expect((await parea('POST', '/experiments', {})).json.map((e: Json) => e.name)).toEqual(['py-exp', 'greetings']);
     const paged = await send('POST', '/api/parea/v1/experiments?limit=1', '{}');
     expect(paged.json.map((e: Json) => e.name)).toEqual(['py-exp']);
@@ -325,9 +494,23 @@ describe("the Python SDK's bodies (from its source)", () => {
   it('takes feedback (asdict of FeedbackRequest) and get_trace_logs (asdict of QueryParams)', async () => {
     const fb = await parea('POST', '/feedback', { score: 0.5, trace_id: 'py-root', name: 'thumbs', target: null, comment: 'good' });
     expect(fb.status, fb.text).toBe(200);
-    expect((await parea('GET', '/trace_log/py-root')).json).toMatchObject({ feedback_score: 0.5, metadata: { feedback_name: 'thumbs', feedback_comment: 'good' } });
-    for (const bad of [{ score: 1.5, trace_id: 'py-root' }, { score: 0.5 }, { score: 'x', trace_id: 'py-root' }]) expect((await parea('POST', '/feedback', bad)).status).toBe(400);
-    const q = { project_name: 'default', filter_field: 'trace_name', filter_key: null, filter_operator: 'equals', filter_value: 'py-root', page: 1, page_size: 20, time_range: 'na', status: null };
+    expect((await parea('GET', '/trace_log/py-root')).json).toMatchObject({
+      feedback_score: 0.5,
+      metadata: { feedback_name: 'thumbs', feedback_comment: 'good' },
+    });
+    for (const bad of [{ score: 1.5, trace_id: 'py-root' }, { score: 0.5 }, { score: 'x', trace_id: 'py-root' }])
+      expect((await parea('POST', '/feedback', bad)).status).toBe(400);
+    const q = {
+      project_name: 'default',
+      filter_field: 'trace_name',
+      filter_key: null,
+      filter_operator: 'equals',
+      filter_value: 'py-root',
+      page: 1,
+      page_size: 20,
+      time_range: 'na',
+      status: null,
+    };
     const page = (await parea('POST', '/get_trace_logs', q)).json;
     expect(page).toMatchObject({ total: 1, page: 1, total_pages: 1, page_size: 20 });
     expect(page.results[0]).toMatchObject({ trace_id: 'py-root', children_logs: [{ trace_id: 'py-child' }] });
@@ -335,21 +518,70 @@ describe("the Python SDK's bodies (from its source)", () => {
 
   it("stores a Python tracer's run (naive UTC times, the _parea fields) in the Parea trace it ran in", async () => {
     const run = {
-      id: 'lc-py-1', name: 'LLMChain', run_type: 'chain', start_time: '2026-12-01T10:00:01.000000', end_time: '2026-12-01T10:00:02.250000', parent_run_id: null,
-      inputs: { question: 'why?' }, outputs: { text: 'because' }, error: null, extra: { metadata: { k: 1 } }, tags: ['t'], execution_order: 1, trace_id: 'lc-py-1',
-      child_runs: [{ id: 'lc-py-2', name: 'ChatOpenAI', run_type: 'llm', start_time: '2026-12-01T10:00:01.100000', end_time: '2026-12-01T10:00:02.000000', parent_run_id: 'lc-py-1',
-        inputs: { prompts: ['Human: why?'] }, outputs: { generations: [[{ text: 'because' }]], llm_output: { token_usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 }, model_name: 'gpt-4o' } },
-        extra: { invocation_params: { model_name: 'gpt-4o', temperature: 0.2 } }, execution_order: 2, child_runs: [] }],
-      _parea_root_trace_id: 'py-root', _parea_parent_trace_id: 'py-root', _session_id: 's1', _tags: ['parea'], _metadata: { user: 'u' }, _end_user_identifier: null, _deployment_id: null, _log_sample_rate: 1.0,
+      id: 'lc-py-1',
+      name: 'LLMChain',
+      run_type: 'chain',
+      start_time: '2026-12-01T10:00:01.000000',
+      end_time: '2026-12-01T10:00:02.250000',
+      parent_run_id: null,
+      inputs: { question: 'why?' },
+      outputs: { text: 'because' },
+      error: null,
+      extra: { metadata: { k: 1 } },
+      tags: ['t'],
+      execution_order: 1,
+      trace_id: 'lc-py-1',
+      child_runs: [
+        {
+          id: 'lc-py-2',
+          name: 'ChatOpenAI',
+          run_type: 'llm',
+          start_time: '2026-12-01T10:00:01.100000',
+          end_time: '2026-12-01T10:00:02.000000',
+          parent_run_id: 'lc-py-1',
+          inputs: { prompts: ['Human: why?'] },
+          outputs: {
+            generations: [[{ text: 'because' }]],
+            llm_output: { token_usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 }, model_name: 'gpt-4o' },
+          },
+          extra: { invocation_params: { model_name: 'gpt-4o', temperature: 0.2 } },
+          execution_order: 2,
+          child_runs: [],
+        },
+      ],
+      _parea_root_trace_id: 'py-root',
+      _parea_parent_trace_id: 'py-root',
+      _session_id: 's1',
+      _tags: ['parea'],
+      _metadata: { user: 'u' },
+      _end_user_identifier: null,
+      _deployment_id: null,
+      _log_sample_rate: 1.0,
       project_uuid: 'whatever',
     };
     expect((await parea('POST', '/trace_log/langchain', run)).status).toBe(200);
     const tree = (await parea('GET', '/trace_log/py-root')).json;
     const chain = tree.children_logs.find((c: Json) => c.trace_id === 'lc-py-1');
-    expect(chain).toMatchObject({ parent_trace_id: 'py-root', root_trace_id: 'py-root', depth: 1, output: 'because', session_id: 's1', latency: 1.25, start_timestamp: '2026-12-01T10:00:01.000000Z', metadata: { user: 'u', k: '1' } });
+    expect(chain).toMatchObject({
+      parent_trace_id: 'py-root',
+      root_trace_id: 'py-root',
+      depth: 1,
+      output: 'because',
+      session_id: 's1',
+      latency: 1.25,
+      start_timestamp: '2026-12-01T10:00:01.000000Z',
+      metadata: { user: 'u', k: '1' },
+    });
     expect(chain.tags).toEqual(['parea', 't']);
-    expect(chain.children_logs[0]).toMatchObject({ trace_name: 'ChatOpenAI', input_tokens: 3, output_tokens: 1, total_tokens: 4, configuration: { model: 'gpt-4o', model_params: { temp: 0.2 }, messages: [{ role: 'user', content: 'Human: why?' }] } });
-    for (const bad of [[], { name: 'no id' }, { id: 'x', child_runs: [{ name: 'no id' }] }]) expect((await parea('POST', '/trace_log/langchain', bad)).status).toBe(400);
+    expect(chain.children_logs[0]).toMatchObject({
+      trace_name: 'ChatOpenAI',
+      input_tokens: 3,
+      output_tokens: 1,
+      total_tokens: 4,
+      configuration: { model: 'gpt-4o', model_params: { temp: 0.2 }, messages: [{ role: 'user', content: 'Human: why?' }] },
+    });
+    for (const bad of [[], { name: 'no id' }, { id: 'x', child_runs: [{ name: 'no id' }] }])
+      expect((await parea('POST', '/trace_log/langchain', bad)).status).toBe(400);
   });
 });
 
@@ -357,14 +589,31 @@ describe('get_trace_logs: filters, ranges, pages, totals', () => {
   const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
   beforeAll(async () => {
     // A separate project, so the totals are this block's own.
-    const post = (s: Record<string, unknown>) => send('POST', '/api/parea/v1/trace_log', JSON.stringify(s), { 'content-type': 'application/json' });
+    const post = (s: Record<string, unknown>) =>
+      send('POST', '/api/parea/v1/trace_log', JSON.stringify(s), { 'content-type': 'application/json' });
     for (let i = 0; i < 12; i++) {
       const id = `gl-${String(i).padStart(2, '0')}`;
-      await post({ trace_id: id, root_trace_id: id, trace_name: i % 3 === 0 ? 'fails' : 'works', start_timestamp: at(i < 6 ? i * 5 : 60 * 24 * (i - 4)), ...(i % 3 === 0 ? { status: 'error' } : {}) });
-      await post({ trace_id: `${id}-c`, root_trace_id: id, parent_trace_id: id, trace_name: 'child', start_timestamp: at(i < 6 ? i * 5 : 60 * 24 * (i - 4)) });
+      await post({
+        trace_id: id,
+        root_trace_id: id,
+        trace_name: i % 3 === 0 ? 'fails' : 'works',
+        start_timestamp: at(i < 6 ? i * 5 : 60 * 24 * (i - 4)),
+        ...(i % 3 === 0 ? { status: 'error' } : {}),
+      });
+      await post({
+        trace_id: `${id}-c`,
+        root_trace_id: id,
+        parent_trace_id: id,
+        trace_name: 'child',
+        start_timestamp: at(i < 6 ? i * 5 : 60 * 24 * (i - 4)),
+      });
     }
   });
-  const list = (q: Record<string, unknown>) => send('POST', '/api/parea/v1/get_trace_logs', JSON.stringify({ project_name: 'default', ...q }), { 'content-type': 'application/json', 'accept-encoding': 'gzip' });
+  const list = (q: Record<string, unknown>) =>
+    send('POST', '/api/parea/v1/get_trace_logs', JSON.stringify({ project_name: 'default', ...q }), {
+      'content-type': 'application/json',
+      'accept-encoding': 'gzip',
+    });
   const ids = (page: Json) => page.results.map((t: Json) => t.trace_id).filter((id: string) => id.startsWith('gl-'));
 
   it('time ranges and statuses come from the index and its counters, exact', async () => {
@@ -385,7 +634,12 @@ describe('get_trace_logs: filters, ranges, pages, totals', () => {
     // Oldest first.
     expect(ids((await list({ sort_order: 'asc', page_size: 3 })).json)[0]).toBe('gl-11');
     // A status change moves the root between the status counters.
-    await send('PUT', '/api/parea/v1/trace_log', JSON.stringify({ trace_id: 'gl-01', root_trace_id: 'gl-01', field_name_to_value_map: { status: 'error' } }), { 'content-type': 'application/json' });
+    await send(
+      'PUT',
+      '/api/parea/v1/trace_log',
+      JSON.stringify({ trace_id: 'gl-01', root_trace_id: 'gl-01', field_name_to_value_map: { status: 'error' } }),
+      { 'content-type': 'application/json' },
+    );
     expect((await list({ status: 'error', time_range: '1h' })).json.total).toBe(3);
     expect((await list({ time_range: '1h' })).json.total).toBe(inHour);
   });
@@ -414,7 +668,12 @@ describe('get_trace_logs: filters, ranges, pages, totals', () => {
   });
 
   it('gzips the page when asked (as both SDKs ask)', async () => {
-    const res = await rawRequest(stack.info.apiUrl, { method: 'POST', path: '/api/parea/v1/get_trace_logs', headers: { 'x-api-key': stack.info.apiKey, 'content-type': 'application/json', 'accept-encoding': 'gzip' }, body: '{"project_name":"default","page_size":100}' });
+    const res = await rawRequest(stack.info.apiUrl, {
+      method: 'POST',
+      path: '/api/parea/v1/get_trace_logs',
+      headers: { 'x-api-key': stack.info.apiKey, 'content-type': 'application/json', 'accept-encoding': 'gzip' },
+      body: '{"project_name":"default","page_size":100}',
+    });
     expect(res.headers['content-encoding']).toBe('gzip');
     expect(JSON.parse(gunzipSync(res.bytes).toString('utf8')).total).toBe(18);
   });

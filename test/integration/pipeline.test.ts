@@ -32,7 +32,20 @@ describe('the drop folder, end to end through the S3 notification, the queue and
   it('writes local-stack.json with exactly the documented keys', () => {
     const info = JSON.parse(readFileSync(`${stack.dataDir}/local-stack.json`, 'utf8')) as Record<string, string>;
     expect(Object.keys(info).sort()).toEqual(
-      ['apiKey', 'apiUrl', 'bucket', 'dropPrefix', 'dynamodbEndpoint', 'organizationId', 'projectId', 'region', 's3AccessKeyId', 's3Endpoint', 's3SecretAccessKey', 'table'].sort(),
+      [
+        'apiKey',
+        'apiUrl',
+        'bucket',
+        'dropPrefix',
+        'dynamodbEndpoint',
+        'organizationId',
+        'projectId',
+        'region',
+        's3AccessKeyId',
+        's3Endpoint',
+        's3SecretAccessKey',
+        'table',
+      ].sort(),
     );
     expect(info.dropPrefix).toBe(`drop/${info.organizationId}/${info.projectId}/`);
   });

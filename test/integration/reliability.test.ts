@@ -5,7 +5,14 @@ import { QueryCommand, TransactionCanceledException } from '@aws-sdk/client-dyna
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { newDocumentClient, newDynamoClient } from '../../functions/adapters/clients.js';
-import { acquireLease, leaseCheck, leaseHeldUntil, releaseLease, renewLease, type LeaseItem } from '../../functions/adapters/dynamo/lease.js';
+import {
+  acquireLease,
+  leaseCheck,
+  leaseHeldUntil,
+  releaseLease,
+  renewLease,
+  type LeaseItem,
+} from '../../functions/adapters/dynamo/lease.js';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { uploadId as deriveUploadId } from '../../functions/domain/ids.js';
 import type { IngestDeps } from '../../functions/domain/ingest/ingest-object.js';
@@ -63,7 +70,10 @@ function jsonl(n: number, tag: string, from = 0): string {
 const notification = (key: string, eventTime?: string) => notificationFor(stack, key, eventTime);
 
 /** A local SQS queue feeding the real SQS ingest handler, with the failure reasons it reported. */
-function queueFor(deps: () => IngestDeps, o: { concurrency?: number; maxReceiveCount?: number; retryDelayMs?: (n: number) => number } = {}) {
+function queueFor(
+  deps: () => IngestDeps,
+  o: { concurrency?: number; maxReceiveCount?: number; retryDelayMs?: (n: number) => number } = {},
+) {
   const reasons: string[] = [];
   const byId = new Map<string, string>();
   const maxReceiveCount = o.maxReceiveCount ?? 5;
@@ -136,7 +146,11 @@ describe('duplicate and reordered S3 events', () => {
 
     // Three deliveries of one message in flight together: one worker gets the lease, the others are told to come back.
     // Redeliveries come back after 500 ms, as SQS's visibility timeout would, until the first worker is done.
-    const { queue, reasons } = queueFor(() => ({ ...ingestDeps(), leaseMs: 2_000 }), { concurrency: 3, maxReceiveCount: 10, retryDelayMs: () => 500 });
+    const { queue, reasons } = queueFor(() => ({ ...ingestDeps(), leaseMs: 2_000 }), {
+      concurrency: 3,
+      maxReceiveCount: 10,
+      retryDelayMs: () => 500,
+    });
     const event = await notification(atOnce);
     for (let i = 0; i < 3; i++) queue.send(event);
     await queue.idle();
@@ -147,7 +161,8 @@ describe('duplicate and reordered S3 events', () => {
     // The same message three times in a row: the second and third find the upload completed.
     const handler = makeSqsIngestHandler({ deps: ingestDeps, maxReceiveCount: () => 5 });
     const again = await notification(inTurn);
-    for (let i = 0; i < 3; i++) expect(await handler({ Records: [sqsRecord({ body: again, messageId: `in-turn-${i}` })] })).toEqual({ batchItemFailures: [] });
+    for (let i = 0; i < 3; i++)
+      expect(await handler({ Records: [sqsRecord({ body: again, messageId: `in-turn-${i}` })] })).toEqual({ batchItemFailures: [] });
 
     expect(await idsIn(p)).toEqual(
       [...expectedIds(stack, atOnce, jsonlRecords(atOnceText), p), ...expectedIds(stack, inTurn, jsonlRecords(inTurnText), p)].sort(),
@@ -162,7 +177,10 @@ describe('duplicate and reordered S3 events', () => {
   it("several objects' events reversed and shuffled with duplicates interleaved: exact ids per object, counted once", async () => {
     const p = await newProject('reordered');
     const random = mulberry32(20240611);
-    const files = Array.from({ length: 6 }, (_, i) => ({ key: dropKey(p, `reordered/file-${i}.jsonl`), text: jsonl(120 + 10 * i, `reordered-${i}`) }));
+    const files = Array.from({ length: 6 }, (_, i) => ({
+      key: dropKey(p, `reordered/file-${i}.jsonl`),
+      text: jsonl(120 + 10 * i, `reordered-${i}`),
+    }));
     const events: string[] = [];
     for (const f of files) {
       await putObject(stack, f.key, f.text);
@@ -182,7 +200,12 @@ describe('duplicate and reordered S3 events', () => {
 
     const traces = await projectTraces(stack, p.organizationId, p.projectId);
     for (const f of files) {
-      expect(traces.filter((t) => t.filename === f.key.split('/').pop()).map((t) => t.id).sort()).toEqual(expectedIds(stack, f.key, jsonlRecords(f.text), p));
+      expect(
+        traces
+          .filter((t) => t.filename === f.key.split('/').pop())
+          .map((t) => t.id)
+          .sort(),
+      ).toEqual(expectedIds(stack, f.key, jsonlRecords(f.text), p));
     }
     const all = files.flatMap((f) => expectedIds(stack, f.key, jsonlRecords(f.text), p)).sort();
     expect(traces.map((t) => t.id).sort()).toEqual(all);
@@ -204,7 +227,8 @@ describe('duplicate and reordered S3 events', () => {
     await putObject(stack, key, v2);
     const v2Event = await notification(key, new Date(t0 + 1_000).toISOString());
     // Each PUT is its own version (the bucket is versioned): the event names it, and the upload is named by it.
-    const versionOf = (e: string) => (JSON.parse(e) as { Records: Array<{ s3: { object: { versionId: string } } }> }).Records[0]!.s3.object.versionId;
+    const versionOf = (e: string) =>
+      (JSON.parse(e) as { Records: Array<{ s3: { object: { versionId: string } } }> }).Records[0]!.s3.object.versionId;
     expect(versionOf(v1Event)).not.toBe(versionOf(v2Event));
 
     const handler = makeSqsIngestHandler({ deps: ingestDeps, maxReceiveCount: () => 5 });
@@ -213,11 +237,17 @@ describe('duplicate and reordered S3 events', () => {
 
     const v2Ids = expectedIds(stack, key, jsonlRecords(v2), p);
     expect(await idsIn(p)).toEqual(v2Ids);
-    const uploadIdOf = (version: string) => deriveUploadId({ organizationId: p.organizationId, projectId: p.projectId, objectKey: key, version });
+    const uploadIdOf = (version: string) =>
+      deriveUploadId({ organizationId: p.organizationId, projectId: p.projectId, objectKey: key, version });
     const uploads = await uploadsOf(p);
     expect(uploads).toHaveLength(2);
     // One upload record per object version: v2's ingested, v1's failed for good with the reason (its bytes are no longer stored).
-    expect(uploads.find((u) => u.upload_id === uploadIdOf(versionOf(v2Event)))).toMatchObject({ status: 'completed', records: 240, traces: 240, new_traces: 240 });
+    expect(uploads.find((u) => u.upload_id === uploadIdOf(versionOf(v2Event)))).toMatchObject({
+      status: 'completed',
+      records: 240,
+      traces: 240,
+      new_traces: 240,
+    });
     expect(uploads.find((u) => u.upload_id === uploadIdOf(versionOf(v1Event)))).toMatchObject({
       status: 'failed',
       reason: 'the object was deleted or replaced before it could be read',
@@ -230,7 +260,11 @@ describe('duplicate and reordered S3 events', () => {
     expect(new Set(traces.map((t) => t.created_at))).toEqual(new Set([new Date(t0 + 1_000).toISOString()]));
 
     // Either event again changes nothing, and create by filename answers v2's ids in file order.
-    expect(await handler({ Records: [sqsRecord({ body: v1Event, messageId: 'v1-again' }), sqsRecord({ body: v2Event, messageId: 'v2-again' })] })).toEqual({ batchItemFailures: [] });
+    expect(
+      await handler({
+        Records: [sqsRecord({ body: v1Event, messageId: 'v1-again' }), sqsRecord({ body: v2Event, messageId: 'v2-again' })],
+      }),
+    ).toEqual({ batchItemFailures: [] });
     const created = await createTraces(createTracesDeps(), p, 'overwritten.jsonl');
     expect(created.status).toBe('completed');
     if (created.status === 'completed') {
@@ -344,7 +378,12 @@ describe('a throttled table', () => {
   }, 60_000);
 
   it('half the batch writes only partly processed (UnprocessedItems), some throttled, some applied with their answer lost: exact ids, counted once', async () => {
-    const stats = await ingestThroughFaults('unprocessed', 1_000, { seed: 11, throttleRate: 0.1, unprocessedRate: 0.5, lostAnswerRate: 0.1 });
+    const stats = await ingestThroughFaults('unprocessed', 1_000, {
+      seed: 11,
+      throttleRate: 0.1,
+      unprocessedRate: 0.5,
+      lostAnswerRate: 0.1,
+    });
     expect(stats.partialBatches).toBeGreaterThan(10);
     expect(stats.unprocessedItems).toBeGreaterThan(stats.partialBatches);
     // Writes the client had to retry without knowing they had happened: batch puts, and the upload's own updates and transaction.
@@ -363,7 +402,10 @@ describe('DynamoDB restarted mid-ingest', () => {
       if (entry.msg === 'lease renewal failed') renewalFailures++;
     };
     // One batch in flight at a time: the file takes long enough that the stop lands inside it, however busy the machine.
-    const { queue, reasons } = queueFor(() => ({ ...ingestDeps(), leaseMs: 2_000, log, writeConcurrency: 1 }), { maxReceiveCount: 15, retryDelayMs: (n) => 300 * n });
+    const { queue, reasons } = queueFor(() => ({ ...ingestDeps(), leaseMs: 2_000, log, writeConcurrency: 1 }), {
+      maxReceiveCount: 15,
+      retryDelayMs: (n) => 300 * n,
+    });
     queue.send(await notification(key));
 
     let before = 0;
@@ -410,7 +452,10 @@ describe('concurrent uploads through the HTTP flow, racing the queue worker', ()
 
   it('20 distinct files and 5 uploads of one same file at once: exact ids per file, the same answer five times, counters exact', async () => {
     const p = await newProject('concurrent');
-    const distinct = Array.from({ length: 20 }, (_, i) => ({ filename: `file-${String(i).padStart(2, '0')}.jsonl`, text: jsonl(60 + i, `concurrent-${i}`) }));
+    const distinct = Array.from({ length: 20 }, (_, i) => ({
+      filename: `file-${String(i).padStart(2, '0')}.jsonl`,
+      text: jsonl(60 + i, `concurrent-${i}`),
+    }));
     const same = { filename: 'same.jsonl', text: jsonl(200, 'same') };
     /** The ids in file order, as create answers them. */
     const inFileOrder = (f: { filename: string; text: string }) =>
@@ -420,7 +465,10 @@ describe('concurrent uploads through the HTTP flow, racing the queue worker', ()
     // Every PUT now also reaches the queue, whose worker races the create calls for each file.
     stack.setNotifications(true);
     try {
-      const answers = await Promise.all([...distinct.map((f) => upload(p, f.filename, f.text)), ...Array.from({ length: 5 }, () => upload(p, same.filename, same.text))]);
+      const answers = await Promise.all([
+        ...distinct.map((f) => upload(p, f.filename, f.text)),
+        ...Array.from({ length: 5 }, () => upload(p, same.filename, same.text)),
+      ]);
       for (const [i, f] of distinct.entries()) {
         expect(answers[i]).toMatchObject({ status: 200, body: { status: 'completed', errors: [] } });
         expect(answers[i]!.body.trace_ids).toEqual(inFileOrder(f));
@@ -440,7 +488,8 @@ describe('concurrent uploads through the HTTP flow, racing the queue worker', ()
     const all = [...distinct, same].flatMap((f) => expectedIds(stack, uploadKey(p, f.filename), jsonlRecords(f.text), p)).sort();
     expect(await idsIn(p)).toEqual(all);
     const uploads = await uploadsOf(p);
-    for (const u of uploads.filter((u) => u.filename !== same.filename)) expect(u).toMatchObject({ status: 'completed', new_traces: u.traces, attempts: 1 });
+    for (const u of uploads.filter((u) => u.filename !== same.filename))
+      expect(u).toMatchObject({ status: 'completed', new_traces: u.traces, attempts: 1 });
     // Each PUT of same.jsonl is a version of its own, as in a versioned bucket: the one that ingested first owns (and
     // counts) its traces; a later version is complete with nothing new, or refused when a newer one replaced its bytes
     // before it was read (the local stand-in keeps only the latest bytes of a key; S3 keeps every version).
@@ -449,14 +498,19 @@ describe('concurrent uploads through the HTTP flow, racing the queue worker', ()
     expect(sameUploads.length).toBeLessThanOrEqual(5);
     expect(sameUploads.filter((u) => u.status === 'completed').reduce((n, u) => n + (u.new_traces as number), 0)).toBe(200);
     for (const u of sameUploads) {
-      if (u.status !== 'completed') expect(u).toMatchObject({ status: 'failed', reason: 'the object was deleted or replaced before it could be read' });
+      if (u.status !== 'completed')
+        expect(u).toMatchObject({ status: 'failed', reason: 'the object was deleted or replaced before it could be read' });
     }
     await expectCountersExact(p, 'upload', all.length);
   }, 60_000);
 });
 
 describe('the lease helper (functions/adapters/dynamo/lease.ts) on DynamoDB Local', () => {
-  const leaseOn = (name: string): LeaseItem => ({ doc: newDocumentClient(stack.dynamo), table: stack.table, key: { pk: `LEASE-TEST#${name}`, sk: 'L' } });
+  const leaseOn = (name: string): LeaseItem => ({
+    doc: newDocumentClient(stack.dynamo),
+    table: stack.table,
+    key: { pk: `LEASE-TEST#${name}`, sk: 'L' },
+  });
   const stored = (item: LeaseItem) => getItem(stack, item.key as { pk: string; sk: string });
   const t0 = 1_800_000_000_000;
 
@@ -465,7 +519,11 @@ describe('the lease helper (functions/adapters/dynamo/lease.ts) on DynamoDB Loca
     expect(await acquireLease(item, 'a', t0, 1_000, { set: { object_key: 'k', type: 'x' }, add: { starts: 1 } })).toEqual({});
     expect(await stored(item)).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_000, object_key: 'k', type: 'x', starts: 1 });
     // Its holder may take it again (a redelivery to the same worker): the counter moves on, the earlier values come back.
-    expect(await acquireLease(item, 'a', t0 + 10, 1_000, { add: { starts: 1 } })).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_000, starts: 1 });
+    expect(await acquireLease(item, 'a', t0 + 10, 1_000, { add: { starts: 1 } })).toMatchObject({
+      lease_owner: 'a',
+      lease_until: t0 + 1_000,
+      starts: 1,
+    });
     expect(await stored(item)).toMatchObject({ lease_owner: 'a', lease_until: t0 + 1_010, starts: 2 });
   });
 
@@ -502,7 +560,14 @@ describe('the lease helper (functions/adapters/dynamo/lease.ts) on DynamoDB Loca
     const item = leaseOn('release');
     await acquireLease(item, 'a', t0, 60_000, { set: { object_key: 'k' } });
     const markerPut = (owner: string) =>
-      item.doc.send(new TransactWriteCommand({ TransactItems: [leaseCheck(item, owner), { Put: { TableName: stack.table, Item: { pk: `LEASE-TEST#release`, sk: `M#${owner}` } } }] }));
+      item.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            leaseCheck(item, owner),
+            { Put: { TableName: stack.table, Item: { pk: `LEASE-TEST#release`, sk: `M#${owner}` } } },
+          ],
+        }),
+      );
     await markerPut('a');
     await expect(markerPut('b')).rejects.toBeInstanceOf(TransactionCanceledException);
     expect(await getItem(stack, { pk: 'LEASE-TEST#release', sk: 'M#b' })).toBeUndefined();

@@ -17,7 +17,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { sweepExpired } from '../../functions/domain/retention.js';
 import { retentionDeps } from '../../functions/shared/services.js';
-import { getItem, ingestAt as ingestFileAt, projectCounter, projectTraces, startTestStack, type StoredTraceItem, type TestStack } from '../support/stack.js';
+import {
+  getItem,
+  ingestAt as ingestFileAt,
+  projectCounter,
+  projectTraces,
+  startTestStack,
+  type StoredTraceItem,
+  type TestStack,
+} from '../support/stack.js';
 import { incompressibleText } from '../support/prng.js';
 import { callApi } from '../support/api.js';
 
@@ -107,7 +115,10 @@ describe('retention sweep', () => {
     expect(remaining.map(nameOf).sort()).toEqual(['recent-one', 'recent-two']);
     const counter = await projectCounter(stack);
     expect(counter?.traces).toBe(2);
-    expect(Object.fromEntries(Object.entries(counter?.by_source ?? {}).filter(([, n]) => n !== 0))).toEqual({ shared: 1, 'recent-only': 1 });
+    expect(Object.fromEntries(Object.entries(counter?.by_source ?? {}).filter(([, n]) => n !== 0))).toEqual({
+      shared: 1,
+      'recent-only': 1,
+    });
     expect([...(counter?.sources ?? [])].sort()).toEqual(['recent-only', 'shared']);
     const sources = (await api('GET', '/traces/sources')).body as { sources: string[] };
     expect(sources.sources).toEqual(['recent-only', 'shared']);
@@ -128,7 +139,9 @@ describe('retention sweep', () => {
   it('retires trace-log roots past their horizon with their root-index counters: get_trace_logs lists and counts what is left', async () => {
     const tenant = { organizationId: stack.info.organizationId, projectId: stack.info.projectId };
     // Spans stored 35 days ago (horizon 5 days ago) and a minute ago, under a 30-day retention.
-    const storedAt = (ms: number) => ({ store: new DynamoSpanStore(documentClient(), stack.table, { retentionDays: 30, clock: () => ms }) });
+    const storedAt = (ms: number) => ({
+      store: new DynamoSpanStore(documentClient(), stack.table, { retentionDays: 30, clock: () => ms }),
+    });
     const old = storedAt(now - 35 * DAY);
     const recent = storedAt(now - 60_000);
     const span = (id: string, root: string, at: number, status = 'success') => ({
@@ -146,13 +159,17 @@ describe('retention sweep', () => {
     await recordTraceLog(recent, tenant, span('new-c', 'new-c', now - 60_000));
     await recordTraceLog(recent, tenant, span('new-c-child', 'new-c', now - 59_000));
     // old-b's span gone already, as its TTL backstop would remove it: its member and counts are left behind.
-    await documentClient().send(new DeleteCommand({ TableName: stack.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, 'old-b') }));
+    await documentClient().send(
+      new DeleteCommand({ TableName: stack.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, 'old-b') }),
+    );
 
     const s = 1000;
     const root = (await getItem(stack, spanKeys.span(tenant.organizationId, tenant.projectId, 'old-a')))!;
     expect(root.retire_at).toBe(Math.floor((now - 5 * DAY) / s));
     expect(root.expires_at).toBe(Math.floor((now - 5 * DAY) / s) + ROOT_SPAN_BACKSTOP_DAYS * 86_400);
-    expect((await getItem(stack, spanKeys.span(tenant.organizationId, tenant.projectId, 'old-a-child')))!.expires_at).toBe(Math.floor((now - 5 * DAY) / s));
+    expect((await getItem(stack, spanKeys.span(tenant.organizationId, tenant.projectId, 'old-a-child')))!.expires_at).toBe(
+      Math.floor((now - 5 * DAY) / s),
+    );
     const member = (await getItem(stack, logRootIndex.member(tenant.organizationId, tenant.projectId, 'old-a')))!;
     expect(member.expires_at).toBeUndefined();
 
@@ -182,7 +199,8 @@ describe('retention sweep', () => {
     expect(await roots.count(tenant, { status: 'error' })).toBe(0);
     expect(await roots.count(tenant, { status: 'success' })).toBe(1);
     expect(await roots.count(tenant, { since: '2000-01-01T00:00:00.000000Z' })).toBe(1);
-    for (const id of ['old-a', 'old-b']) expect(await getItem(stack, logRootIndex.member(tenant.organizationId, tenant.projectId, id)), id).toBeUndefined();
+    for (const id of ['old-a', 'old-b'])
+      expect(await getItem(stack, logRootIndex.member(tenant.organizationId, tenant.projectId, id)), id).toBeUndefined();
     expect(await getItem(stack, spanKeys.span(tenant.organizationId, tenant.projectId, 'old-a'))).toBeUndefined();
     expect((await callApi(stack, 'GET', '/api/parea/v1/trace_log/old-a')).status).toBe(404);
     expect((await callApi(stack, 'GET', '/api/parea/v1/trace_log/new-c')).status).toBe(200);
@@ -196,7 +214,9 @@ describe('retention sweep', () => {
     // A root whose span went without its root-index writes (the TTL backstop), posted again before a sweep:
     // the member it left is retired with its count, the new one counted, so the total stays exact.
     await recordTraceLog(recent, tenant, span('lost', 'lost', now - 20_000));
-    await documentClient().send(new DeleteCommand({ TableName: stack.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, 'lost') }));
+    await documentClient().send(
+      new DeleteCommand({ TableName: stack.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, 'lost') }),
+    );
     expect(await roots.count(tenant, {})).toBe(3);
     expect((await callApi(stack, 'POST', '/api/parea/v1/trace_log', span('lost', 'lost', now - 10_000, 'error'))).status).toBe(200);
     expect(await roots.count(tenant, {})).toBe(3);

@@ -32,9 +32,16 @@ function jsonl(n: number, tag: string): string {
 const notification = (key: string) => notificationFor(stack, key);
 
 function refOf(body: string) {
-  const r = (JSON.parse(body) as { Records: Array<{ s3: { object: { key: string; size: number; eTag: string; versionId?: string } } }> }).Records[0]!;
+  const r = (JSON.parse(body) as { Records: Array<{ s3: { object: { key: string; size: number; eTag: string; versionId?: string } } }> })
+    .Records[0]!;
   const o = r.s3.object;
-  return { bucket: stack.info.bucket, key: decodeURIComponent(o.key.replace(/\+/g, ' ')), size: o.size, eTag: o.eTag, versionId: o.versionId };
+  return {
+    bucket: stack.info.bucket,
+    key: decodeURIComponent(o.key.replace(/\+/g, ' ')),
+    size: o.size,
+    eTag: o.eTag,
+    versionId: o.versionId,
+  };
 }
 
 async function tracesOf(key: string) {
@@ -50,7 +57,10 @@ async function expectCounterMatchesItems() {
     new QueryCommand({
       TableName: stack.table,
       KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)',
-      ExpressionAttributeValues: { ':p': { S: keys.projectPartition(stack.info.organizationId, stack.info.projectId) }, ':h': { S: 'COUNTER#H#' } },
+      ExpressionAttributeValues: {
+        ':p': { S: keys.projectPartition(stack.info.organizationId, stack.info.projectId) },
+        ':h': { S: 'COUNTER#H#' },
+      },
       ConsistentRead: true,
     }),
   );
@@ -120,10 +130,16 @@ describe('retries, duplicates and crashes never lose or duplicate a record', () 
     const ref = refOf(await notification(key));
     const base = ingestDeps();
     // A process that dies never releases its lease.
-    const diesHoldingLease: UploadStore = Object.assign(Object.create(Object.getPrototypeOf(base.uploads) as object) as UploadStore, base.uploads, {
-      releaseLease: async () => {},
-    });
-    await expect(ingestObject({ ...base, uploads: diesHoldingLease, traces: crashingWriter(base.traces, 1), leaseMs: 1_000 }, ref)).rejects.toThrow();
+    const diesHoldingLease: UploadStore = Object.assign(
+      Object.create(Object.getPrototypeOf(base.uploads) as object) as UploadStore,
+      base.uploads,
+      {
+        releaseLease: async () => {},
+      },
+    );
+    await expect(
+      ingestObject({ ...base, uploads: diesHoldingLease, traces: crashingWriter(base.traces, 1), leaseMs: 1_000 }, ref),
+    ).rejects.toThrow();
     await expect(ingestObject({ ...base, leaseMs: 1_000 }, ref)).rejects.toThrow(/being ingested by another worker/);
     await new Promise((r) => setTimeout(r, 1_100));
     const outcome = await ingestObject({ ...base, leaseMs: 1_000 }, ref);

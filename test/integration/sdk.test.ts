@@ -29,7 +29,9 @@ describe('the SDK against the local stack', () => {
   });
 
   it('reads TRACE_INGEST_URL and TRACE_INGEST_API_KEY, and the local-stack.json of DATA_DIR', async () => {
-    const fromEnv = new TraceIngestClient({ env: { TRACE_INGEST_URL: `${stack.info.apiUrl}/api/v1`, TRACE_INGEST_API_KEY: stack.info.apiKey } });
+    const fromEnv = new TraceIngestClient({
+      env: { TRACE_INGEST_URL: `${stack.info.apiUrl}/api/v1`, TRACE_INGEST_API_KEY: stack.info.apiKey },
+    });
     expect((await fromEnv.tenant()).projectId).toBe(stack.info.projectId);
     const fromFile = new TraceIngestClient({ env: { DATA_DIR: stack.dataDir } });
     expect((await fromFile.tenant()).projectId).toBe(stack.info.projectId);
@@ -80,7 +82,10 @@ describe('the SDK against the local stack', () => {
   });
 
   it('refuses a bad file name before sending anything', async () => {
-    await expect(client.traces.upload(Buffer.from('{}'), { filename: 'a.txt' })).rejects.toMatchObject({ code: 'invalid_request', status: 0 });
+    await expect(client.traces.upload(Buffer.from('{}'), { filename: 'a.txt' })).rejects.toMatchObject({
+      code: 'invalid_request',
+      status: 0,
+    });
   });
 
   it('gets a trace; an unknown one is a 404 TraceIngestError', async () => {
@@ -106,7 +111,7 @@ describe('the SDK against the local stack', () => {
     await expect(client.traces.list({ status: 'bogus' as 'pass' })).rejects.toMatchObject({ code: 'invalid_request' });
   });
 
-  it('traces.sources() answers the project\'s sources', async () => {
+  it("traces.sources() answers the project's sources", async () => {
     expect(await client.traces.sources()).toContain('upload');
   });
 
@@ -131,18 +136,49 @@ describe('the SDK against the local stack', () => {
     const page = await client.experiments.traceLogsPage('exp-338f5063', null, { limit: 1 });
     expect(page.trees).toHaveLength(1);
     expect(page.nextCursor === null ? trees.length : 2).toBeGreaterThan(1);
-    const run0 = await client.experiments.traceLogs('exp-338f5063', { filter_field: 'metadata', filter_key: 'run', filter_operator: 'equals', filter_value: '0' });
+    const run0 = await client.experiments.traceLogs('exp-338f5063', {
+      filter_field: 'metadata',
+      filter_key: 'run',
+      filter_operator: 'equals',
+      filter_value: '0',
+    });
     expect(run0.length).toBeGreaterThan(0);
     expect(run0.length).toBeLessThanOrEqual(trees.length);
-    await expect(client.experiments.traceLogs('exp-338f5063', { filter_operator: 'sideways' })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(client.experiments.traceLogs('exp-338f5063', { filter_operator: 'sideways' })).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
 
-    await client.traceLogs.record({ trace_id: 'sdk-root', root_trace_id: 'sdk-root', parent_trace_id: 'sdk-root', experiment_uuid: 'exp-sdk', trace_name: 'root', start_timestamp: '2026-11-01T09:00:00Z', status: 'success' });
-    await client.traceLogs.record({ trace_id: 'sdk-child', root_trace_id: 'sdk-root', parent_trace_id: 'sdk-root', experiment_uuid: 'exp-sdk', trace_name: 'child', start_timestamp: '2026-11-01T09:00:01Z', status: 'success' });
-    await client.traceLogs.update({ trace_id: 'sdk-child', root_trace_id: 'sdk-root', field_name_to_value_map: { scores: [{ name: 'accuracy', score: 0.75 }] } });
+    await client.traceLogs.record({
+      trace_id: 'sdk-root',
+      root_trace_id: 'sdk-root',
+      parent_trace_id: 'sdk-root',
+      experiment_uuid: 'exp-sdk',
+      trace_name: 'root',
+      start_timestamp: '2026-11-01T09:00:00Z',
+      status: 'success',
+    });
+    await client.traceLogs.record({
+      trace_id: 'sdk-child',
+      root_trace_id: 'sdk-root',
+      parent_trace_id: 'sdk-root',
+      experiment_uuid: 'exp-sdk',
+      trace_name: 'child',
+      start_timestamp: '2026-11-01T09:00:01Z',
+      status: 'success',
+    });
+    await client.traceLogs.update({
+      trace_id: 'sdk-child',
+      root_trace_id: 'sdk-root',
+      field_name_to_value_map: { scores: [{ name: 'accuracy', score: 0.75 }] },
+    });
     const tree = await client.traceLogs.get('sdk-root');
     expect(tree.children_logs.map((c) => c.trace_id)).toEqual(['sdk-child']);
     expect(tree.children_logs[0]!.scores).toEqual([expect.objectContaining({ name: 'accuracy', score: 0.75 })]);
-    const byScore = await client.experiments.traceLogs('exp-sdk', { filter_field: 'score:accuracy', filter_operator: 'greater_than_or_equal', filter_value: '0.5' });
+    const byScore = await client.experiments.traceLogs('exp-sdk', {
+      filter_field: 'score:accuracy',
+      filter_operator: 'greater_than_or_equal',
+      filter_value: '0.5',
+    });
     expect(byScore.map((t) => t.trace_id)).toEqual(['sdk-root']);
     await expect(client.traceLogs.get('nope')).rejects.toMatchObject({ status: 404 });
   });
@@ -188,7 +224,9 @@ describe('the SDK against the local stack', () => {
       console.log(JSON.stringify({ before, peak, after, sent, status: result.status, traces: result.traceIds.length }));
     `;
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -196,12 +234,21 @@ describe('the SDK against the local stack', () => {
       child.on('error', reject);
       child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`uploader exited ${code}: ${stderr}`))));
     });
-    const m = JSON.parse(out.trim().split('\n').at(-1)!) as { before: number; peak: number; after: number; sent: number; status: string; traces: number };
+    const m = JSON.parse(out.trim().split('\n').at(-1)!) as {
+      before: number;
+      peak: number;
+      after: number;
+      sent: number;
+      status: string;
+      traces: number;
+    };
     expect(m.status).toBe('completed');
     expect(m.traces).toBeGreaterThan(19_000);
     expect(m.sent).toBe(size);
     const growth = (m.peak - m.before) / 2 ** 20;
-    console.log(`uploader rss before ${(m.before / 2 ** 20).toFixed(1)} MiB, peak +${growth.toFixed(1)} MiB while sending ${(size / 2 ** 20).toFixed(1)} MiB`);
+    console.log(
+      `uploader rss before ${(m.before / 2 ** 20).toFixed(1)} MiB, peak +${growth.toFixed(1)} MiB while sending ${(size / 2 ** 20).toFixed(1)} MiB`,
+    );
     expect(growth).toBeLessThan(40);
   }, 120_000);
 });
@@ -213,20 +260,42 @@ describe('the SDK: evaluation results, trace-log listing, feedback, LangChain ru
     expect(await client.evaluations.result(pending.id)).toBeNull();
     const waiting = client.evaluations.waitForResult(pending.id, { intervalMs: 20, timeoutMs: 10_000 });
     await client.evaluations.postResult(pending.id, { passed: true, score: 0.9, model: 'judge-model', latencyMs: 12 });
-    expect(await waiting).toMatchObject({ trace_evaluation_id: pending.id, passed: true, score: 0.9, model: 'judge-model', latency_ms: 12 });
+    expect(await waiting).toMatchObject({
+      trace_evaluation_id: pending.id,
+      passed: true,
+      score: 0.9,
+      model: 'judge-model',
+      latency_ms: 12,
+    });
     await client.evaluations.create({ traceId: traceId!, judgeId: 'sdk-judge', passed: false });
     const first = await client.evaluations.list({ judgeId: 'sdk-judge', pageSize: 1 });
     expect(first.total).toBe(2);
     const second = await client.evaluations.list({ judgeId: 'sdk-judge', pageSize: 1, cursor: first.nextCursor! });
     expect([...first.trace_evaluations, ...second.trace_evaluations].map((e) => e.passed).sort()).toEqual([false, true]);
     expect(second.nextCursor).toBeNull();
-    expect((await client.evaluations.list({ outcome: 'pass', judgeId: 'sdk-judge' })).trace_evaluations.map((e) => e.id)).toEqual([pending.id]);
+    expect((await client.evaluations.list({ outcome: 'pass', judgeId: 'sdk-judge' })).trace_evaluations.map((e) => e.id)).toEqual([
+      pending.id,
+    ]);
   });
 
   it('lists root trees, takes feedback on a span and stores a LangChain run', async () => {
-    await client.traceLogs.record({ trace_id: 'sdk-root', root_trace_id: 'sdk-root', trace_name: 'sdk root', start_timestamp: new Date().toISOString() });
+    await client.traceLogs.record({
+      trace_id: 'sdk-root',
+      root_trace_id: 'sdk-root',
+      trace_name: 'sdk root',
+      start_timestamp: new Date().toISOString(),
+    });
     await client.traceLogs.feedback({ traceId: 'sdk-root', score: 0.4, comment: 'meh' });
-    await client.traceLogs.recordLangchainRun({ id: 'sdk-lc', name: 'chain', run_type: 'chain', start_time: Date.now(), end_time: Date.now() + 3, inputs: { q: 'x' }, outputs: { output: 'y' }, child_runs: [] });
+    await client.traceLogs.recordLangchainRun({
+      id: 'sdk-lc',
+      name: 'chain',
+      run_type: 'chain',
+      start_time: Date.now(),
+      end_time: Date.now() + 3,
+      inputs: { q: 'x' },
+      outputs: { output: 'y' },
+      child_runs: [],
+    });
     const page = await client.traceLogs.list({ timeRange: '1h', pageSize: 10 });
     expect(page.results.map((t) => t.trace_id)).toEqual(expect.arrayContaining(['sdk-root', 'sdk-lc']));
     expect(page.total).toBe(page.results.length);

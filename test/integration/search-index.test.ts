@@ -25,7 +25,14 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const q = (text: string, over: Partial<SearchQuery> = {}): SearchQuery => ({ tenant: T, text, sortBy: 'created_at', sortOrder: 'desc', limit: 100, ...over });
+const q = (text: string, over: Partial<SearchQuery> = {}): SearchQuery => ({
+  tenant: T,
+  text,
+  sortBy: 'created_at',
+  sortOrder: 'desc',
+  limit: 100,
+  ...over,
+});
 
 async function ids(index: LanceSearchIndex, query: SearchQuery): Promise<string[]> {
   return (await index.query(query)).hits.map((h) => h.id);
@@ -96,7 +103,12 @@ describe('search semantics on the engine, in sealed and open segments', () => {
     it(`${JSON.stringify(text)} finds exactly ${JSON.stringify(want)}, like the semantics without an index`, async () => {
       const expected = want.map((i) => docs[i]!.id).sort();
       // The oracle (terms.ts, without an index) agrees with the case.
-      expect(docs.filter((d) => matchesText(d.text, text)).map((d) => d.id).sort()).toEqual(expected);
+      expect(
+        docs
+          .filter((d) => matchesText(d.text, text))
+          .map((d) => d.id)
+          .sort(),
+      ).toEqual(expected);
       for (const ix of [index, scanning]) {
         const page = await ix.query(q(text));
         expect(page.hits.map((h) => h.id).sort()).toEqual(expected);
@@ -145,7 +157,9 @@ describe('order, cursors and totals across segments', () => {
   });
 
   it('pages by filename (then time), both ways', async () => {
-    const byName = [...docs].sort((a, b) => (a.filename === b.filename ? (a.sortKey < b.sortKey ? -1 : 1) : a.filename < b.filename ? -1 : 1));
+    const byName = [...docs].sort((a, b) =>
+      a.filename === b.filename ? (a.sortKey < b.sortKey ? -1 : 1) : a.filename < b.filename ? -1 : 1,
+    );
     expect((await walk(q('filler', { sortBy: 'filename', sortOrder: 'asc', limit: 7 }))).ids).toEqual(byName.map((d) => d.id));
     expect((await walk(q('filler', { sortBy: 'filename', sortOrder: 'desc', limit: 9 }))).ids).toEqual(byName.map((d) => d.id).reverse());
   });
@@ -196,7 +210,11 @@ describe('the write path: uploads, deletes, crashes', () => {
 
   const child = (mode: string, dir: string, count: number, delayMs: number) =>
     new Promise<string>((resolve, reject) => {
-      const p = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../support/search-child.ts'), mode, dir, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(import.meta.dirname, '../support/search-child.ts'), mode, dir, String(count)],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       let out = '';
       p.stdout.on('data', (b: Buffer) => {
         out += b.toString();
@@ -241,4 +259,3 @@ describe('the write path: uploads, deletes, crashes', () => {
     expect((await index.query(q('lorem number11999'))).total).toBe(1);
   }, 90_000);
 });
-

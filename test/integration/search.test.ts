@@ -34,7 +34,9 @@ interface Answer {
 }
 
 async function search(text: string, extra = '&page_size=500', key = stack.info.apiKey, base = P): Promise<Answer> {
-  const res = await fetch(`${stack.info.apiUrl}${base}/traces?search=${encodeURIComponent(text)}${extra}`, { headers: { 'x-api-key': key } });
+  const res = await fetch(`${stack.info.apiUrl}${base}/traces?search=${encodeURIComponent(text)}${extra}`, {
+    headers: { 'x-api-key': key },
+  });
   expect(res.status, await res.clone().text()).toBe(200);
   return (await res.json()) as Answer;
 }
@@ -44,7 +46,9 @@ const documents = async () => (await searchIndex()!.status(tenant())).documents;
 const work = () => new DynamoSearchWork(newDocumentClient(stack.dynamo), stack.table).pending(tenant());
 
 function lines(n: number, word: string, from = 0): string {
-  return Array.from({ length: n }, (_, i) => JSON.stringify({ input: `${word} record${from + i}`, output: `answer ${from + i}` })).join('\n');
+  return Array.from({ length: n }, (_, i) => JSON.stringify({ input: `${word} record${from + i}`, output: `answer ${from + i}` })).join(
+    '\n',
+  );
 }
 
 beforeAll(async () => {
@@ -110,11 +114,18 @@ describe('deletes', () => {
     const victim = (await search('okapi')).traces[0]!;
     const deps = indexerDeps();
     // The indexer reads the upload's traces, then the delete lands, then the indexer commits them.
-    const racing = { ...deps, source: { ...deps.source, uploadDocuments: async (t: Parameters<typeof deps.source.uploadDocuments>[0], u: string) => {
-      const docs = await deps.source.uploadDocuments(t, u);
-      await del(victim.id);
-      return docs;
-    }, documents: (t: Parameters<typeof deps.source.documents>[0], ids: readonly string[]) => deps.source.documents(t, ids) } };
+    const racing = {
+      ...deps,
+      source: {
+        ...deps.source,
+        uploadDocuments: async (t: Parameters<typeof deps.source.uploadDocuments>[0], u: string) => {
+          const docs = await deps.source.uploadDocuments(t, u);
+          await del(victim.id);
+          return docs;
+        },
+        documents: (t: Parameters<typeof deps.source.documents>[0], ids: readonly string[]) => deps.source.documents(t, ids),
+      },
+    };
     await indexProject(racing, tenant());
     expect((await search('okapi')).total_count).toBe(4);
     expect((await search('okapi')).traces.map((t) => t.id)).not.toContain(victim.id);
@@ -141,10 +152,21 @@ describe('crashes and concurrency', () => {
     const n = 2000;
     await ingestAt(stack, `${stack.info.dropPrefix}s/big.jsonl`, lines(n, 'axolotl'), Date.now() - 30_000);
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../support/search-indexer-child.ts'), stack.info.organizationId, stack.info.projectId, '1500'], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: process.env,
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(import.meta.dirname, '../support/search-indexer-child.ts'),
+          stack.info.organizationId,
+          stack.info.projectId,
+          '1500',
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: process.env,
+        },
+      );
       let text = '';
       child.stdout.on('data', (b: Buffer) => {
         text += b.toString();

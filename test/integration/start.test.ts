@@ -28,7 +28,8 @@ function dynamoPids(): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (/(^|\/)java$/.test(argv[0]!) && argv.some((a) => a.includes('DynamoDBLocal')) && argv.includes(join(dataDir, 'dynamodb'))) pids.push(Number(entry));
+      if (/(^|\/)java$/.test(argv[0]!) && argv.some((a) => a.includes('DynamoDBLocal')) && argv.includes(join(dataDir, 'dynamodb')))
+        pids.push(Number(entry));
     } catch {
       // exited meanwhile
     }
@@ -100,7 +101,11 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 async function traceCount(info: LocalStackInfo, dynamoPort: number): Promise<number> {
-  const ddb = new DynamoDBClient({ endpoint: `http://127.0.0.1:${dynamoPort}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const ddb = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${dynamoPort}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
   let count = 0;
   for (const shard of allShards(TRACE_SHARDS)) {
     let start: Record<string, AttributeValue> | undefined;
@@ -153,7 +158,9 @@ describe('npm start', () => {
     const otherPorts = { api: await freePort(), s3: await freePort(), dynamo: await freePort() };
     const second = spawnStart(otherPorts);
     expect(await exited(second.child)).not.toBe(0);
-    expect(second.output()).toContain(`already running on ${dataDir} (pid ${first.child.pid}; API port ${ports.api}, S3 port ${ports.s3}, DynamoDB port ${ports.dynamo}`);
+    expect(second.output()).toContain(
+      `already running on ${dataDir} (pid ${first.child.pid}; API port ${ports.api}, S3 port ${ports.s3}, DynamoDB port ${ports.dynamo}`,
+    );
 
     const elsewhere = mkdtempSync(join(tmpdir(), 'trace-ingest-start-other-'));
     try {
@@ -198,7 +205,8 @@ describe('npm start', () => {
     await s3.send(new PutObjectCommand({ Bucket: stopped.info.bucket, Key: `${stopped.info.dropPrefix}long.jsonl`, Body: lines }));
     s3.destroy();
     // DynamoDB Local on disk writes some hundreds of traces a second: stop it part way.
-    for (let deadline = Date.now() + 30_000; (await traceCount(stopped.info, ports.dynamo)) < 120 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+    for (let deadline = Date.now() + 30_000; (await traceCount(stopped.info, ports.dynamo)) < 120 && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 50));
     expect(await traceCount(stopped.info, ports.dynamo)).toBeLessThan(1020);
     ctrlC(stopped.child);
     expect(await exited(stopped.child)).toBe(0);
@@ -211,7 +219,8 @@ describe('npm start', () => {
       await exited(restarted.child);
     });
     // The journaled message is delivered at once; had the stop left its lease (60 s), that delivery would find it held.
-    for (let deadline = Date.now() + 90_000; (await traceCount(restarted.info, ports.dynamo)) < 1020 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 200));
+    for (let deadline = Date.now() + 90_000; (await traceCount(restarted.info, ports.dynamo)) < 1020 && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 200));
     expect(await traceCount(restarted.info, ports.dynamo), restarted.output()).toBe(1020);
     expect(restarted.output()).not.toContain('another worker holds the lease');
     expect(restarted.output()).not.toContain('"level":"error"');

@@ -30,19 +30,34 @@ describe('GET P/stats', () => {
     await ingestAt(stack, key, file, AT);
     // The same object delivered again: already completed, nothing counted twice.
     const head = await ingestDeps().storage.head({ bucket: stack.info.bucket, key });
-    await ingestObject(ingestDeps(), { bucket: stack.info.bucket, key, eTag: head!.eTag, size: head!.size, eventTime: new Date(AT).toISOString() });
+    await ingestObject(ingestDeps(), {
+      bucket: stack.info.bucket,
+      key,
+      eTag: head!.eTag,
+      size: head!.size,
+      eventTime: new Date(AT).toISOString(),
+    });
 
-    for (const s of [span('root', { latency: 1.2, input_tokens: 10, output_tokens: 2, cost: 0.001 }), span('child', { latency: 0.05, status: 'error' })]) {
+    for (const s of [
+      span('root', { latency: 1.2, input_tokens: 10, output_tokens: 2, cost: 0.001 }),
+      span('child', { latency: 0.05, status: 'error' }),
+    ]) {
       expect((await api('POST', '/api/parea/v1/trace_log', s)).status).toBe(200);
     }
     // A span posted again unchanged moves nothing; an update that ends it moves its figures.
     expect((await api('POST', '/api/parea/v1/trace_log', span('child', { latency: 0.05, status: 'error' }))).status).toBe(200);
-    const put = await api('PUT', '/api/parea/v1/trace_log', { trace_id: 'child', root_trace_id: 'root', field_name_to_value_map: { latency: 0.3, total_tokens: 40, cost: 0.002 } });
+    const put = await api('PUT', '/api/parea/v1/trace_log', {
+      trace_id: 'child',
+      root_trace_id: 'root',
+      field_name_to_value_map: { latency: 0.3, total_tokens: 40, cost: 0.002 },
+    });
     expect(put.status, put.text).toBe(200);
 
     const res = await api('GET', `${P()}/stats?from=2026-11-20T08:00:00Z&to=2026-11-20T12:00:00Z`);
     expect(res.status, res.text).toBe(200);
-    expect(res.body.buckets.map((b: { start: string }) => b.start)).toEqual(['08', '09', '10', '11'].map((h) => `2026-11-20T${h}:00:00.000Z`));
+    expect(res.body.buckets.map((b: { start: string }) => b.start)).toEqual(
+      ['08', '09', '10', '11'].map((h) => `2026-11-20T${h}:00:00.000Z`),
+    );
     const h = hour10(res.body);
     const mid = (ms: number) => {
       const [lo, hi] = bucketBounds(latencyBucket(ms));
@@ -80,7 +95,12 @@ describe('GET P/stats', () => {
 
   it("answers only the caller's project, and refuses bad windows with a 400 that names the parameter", async () => {
     const other = await createApiKey(tenantStore(), { organization: 'stats-other', project: 'p' });
-    const theirs = await api('GET', `/api/v1/organizations/${other.organizationId}/projects/${other.projectId}/stats?from=2026-11-20T10:00:00Z&to=2026-11-20T11:00:00Z`, undefined, other.apiKey);
+    const theirs = await api(
+      'GET',
+      `/api/v1/organizations/${other.organizationId}/projects/${other.projectId}/stats?from=2026-11-20T10:00:00Z&to=2026-11-20T11:00:00Z`,
+      undefined,
+      other.apiKey,
+    );
     expect(theirs.body.totals).toMatchObject({ traces: 0, bad_lines: 0, spans: 0 });
     expect((await api('GET', `/api/v1/organizations/${other.organizationId}/projects/${other.projectId}/stats`)).status).toBe(404);
     for (const [q, name] of [
@@ -109,7 +129,10 @@ describe('the local API server for browsers', () => {
     expect(await (await fetch(`${stack.info.apiUrl}/config.json`)).json()).toEqual({ apiUrl: '' });
 
     const origin = 'http://viewer.example';
-    const preflight = await fetch(`${stack.info.apiUrl}${P()}/stats`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-api-key' } });
+    const preflight = await fetch(`${stack.info.apiUrl}${P()}/stats`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-api-key' },
+    });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-headers')).toContain('x-api-key');
     const answer = await fetch(`${stack.info.apiUrl}${P()}/stats`, { headers: { origin, 'x-api-key': stack.info.apiKey } });

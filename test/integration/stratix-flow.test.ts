@@ -30,7 +30,9 @@ class StratixLikeClient {
     if (res.status === 204) return { status: res.status, json: null };
     const json = JSON.parse(text) as unknown;
     // The client does dict(**response.json()): an array, null or empty body would crash it.
-    expect(json !== null && typeof json === 'object' && !Array.isArray(json), `${method} ${path} answered ${text.slice(0, 200)}`).toBe(true);
+    expect(json !== null && typeof json === 'object' && !Array.isArray(json), `${method} ${path} answered ${text.slice(0, 200)}`).toBe(
+      true,
+    );
     const obj = json as Record<string, unknown>;
     // It unwraps {"status", "data"} only when both are present.
     return { status: res.status, json: 'status' in obj && 'data' in obj ? (obj.data as Record<string, unknown>) : obj };
@@ -40,7 +42,9 @@ class StratixLikeClient {
     const { status, json } = await this.request('GET', '/organizations');
     expect(status).toBe(200);
     wire.OrganizationsAnswer.parse(json);
-    const data = (json as { data?: { id: string; projects: Array<{ id: string }> } }).data ?? (json as unknown as { id: string; projects: Array<{ id: string }> });
+    const data =
+      (json as { data?: { id: string; projects: Array<{ id: string }> } }).data ??
+      (json as unknown as { id: string; projects: Array<{ id: string }> });
     this.organizationId = data.id;
     this.projectId = data.projects[0]!.id;
   }
@@ -61,12 +65,14 @@ class StratixLikeClient {
     const created = await this.request('POST', this.p, { filename });
     expect(created.status).toBe(200);
     wire.CreateTracesAnswer.parse(created.json);
-    const upload = await this.request('GET', `/organizations/${this.organizationId}/projects/${this.projectId}/uploads/${created.json!.upload_id as string}`);
+    const upload = await this.request(
+      'GET',
+      `/organizations/${this.organizationId}/projects/${this.projectId}/uploads/${created.json!.upload_id as string}`,
+    );
     wire.UploadStatus.parse(upload.json);
     return created.json!.trace_ids as string[];
   }
 }
-
 
 describe('the Stratix client flow, unmodified, against the local stack', () => {
   let client: StratixLikeClient;
@@ -146,11 +152,17 @@ describe('the Stratix client flow, unmodified, against the local stack', () => {
     const [t] = res.json!.traces as Array<Record<string, unknown>>;
     expect(t!.id).toBe(id);
     expect(t!.last_evaluations).toEqual([
-      expect.objectContaining({ judge_id: 'judge-accuracy', judge_name: 'Accuracy', judge_version: 2, passed: true, created_at: expect.any(String) }),
+      expect.objectContaining({
+        judge_id: 'judge-accuracy',
+        judge_name: 'Accuracy',
+        judge_version: 2,
+        passed: true,
+        created_at: expect.any(String),
+      }),
     ]);
   });
 
-  it('get_sources: the project\'s sources, as the client parses them', async () => {
+  it("get_sources: the project's sources, as the client parses them", async () => {
     const { status, json } = await client.request('GET', `${client.p}/sources`);
     expect(status).toBe(200);
     wire.Sources.parse(json);

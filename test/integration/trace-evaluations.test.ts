@@ -19,21 +19,31 @@ type Json = any;
 
 const base = () => `${stack.info.apiUrl}/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
 async function call(method: string, path: string, body?: unknown, apiKey = stack.info.apiKey) {
-  const res = await fetch(`${base()}${path}`, { method, headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const res = await fetch(`${base()}${path}`, {
+    method,
+    headers: { 'x-api-key': apiKey, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, json: text ? (JSON.parse(text) as Json) : undefined };
 }
 const list = (q: string) => call('GET', `/trace-evaluations${q}`);
 
 beforeAll(async () => {
-  await dropAndSettle(stack, `${stack.info.dropPrefix}te/traces.jsonl`, Array.from({ length: 4 }, (_, i) => JSON.stringify({ input: `question ${i}` })).join('\n'));
+  await dropAndSettle(
+    stack,
+    `${stack.info.dropPrefix}te/traces.jsonl`,
+    Array.from({ length: 4 }, (_, i) => JSON.stringify({ input: `question ${i}` })).join('\n'),
+  );
   traces = (await projectTraces(stack)).map((t) => t.id);
 }, 60_000);
 
 /** What the client's TraceEvaluationResult model requires (pydantic: every field typed, none null). */
 function expectResultModel(r: Json) {
-  for (const k of ['id', 'trace_evaluation_id', 'trace_id', 'judge_id', 'reasoning', 'model', 'created_at']) expect(typeof r[k], k).toBe('string');
-  for (const k of ['score', 'total_cost', 'turns', 'latency_ms', 'prompt_tokens', 'completion_tokens']) expect(typeof r[k], k).toBe('number');
+  for (const k of ['id', 'trace_evaluation_id', 'trace_id', 'judge_id', 'reasoning', 'model', 'created_at'])
+    expect(typeof r[k], k).toBe('string');
+  for (const k of ['score', 'total_cost', 'turns', 'latency_ms', 'prompt_tokens', 'completion_tokens'])
+    expect(typeof r[k], k).toBe('number');
   for (const k of ['turns', 'latency_ms', 'prompt_tokens', 'completion_tokens']) expect(Number.isInteger(r[k]), k).toBe(true);
   expect(typeof r.passed).toBe('boolean');
   expect(Array.isArray(r.steps)).toBe(true);
@@ -48,14 +58,36 @@ describe('results', () => {
     expect((await call('GET', `/traces?status=pending`)).json.traces.map((t: Json) => t.id)).toContain(traces[0]);
 
     const posted = await call('POST', `/trace-evaluations/${e.id}/results`, {
-      passed: true, score: 0.8, reasoning: 'cites its source', model: 'gpt-4o', steps: [{ tool: 'read', args: { span: 1 }, result: 'ok' }], turns: 2, latency_ms: 1200, prompt_tokens: 300, completion_tokens: 40, total_cost: 0.0021,
+      passed: true,
+      score: 0.8,
+      reasoning: 'cites its source',
+      model: 'gpt-4o',
+      steps: [{ tool: 'read', args: { span: 1 }, result: 'ok' }],
+      turns: 2,
+      latency_ms: 1200,
+      prompt_tokens: 300,
+      completion_tokens: 40,
+      total_cost: 0.0021,
     });
     expect(posted.status).toBe(201);
     // The client polls get() until a terminal status, then get_results().
     expect((await call('GET', `/trace-evaluations/${e.id}`)).json.status).toBe('success');
     const result = (await call('GET', `/trace-evaluations/${e.id}/results`)).json;
     expectResultModel(result);
-    expect(result).toMatchObject({ trace_evaluation_id: e.id, trace_id: traces[0], judge_id: 'judge-r', score: 0.8, passed: true, reasoning: 'cites its source', model: 'gpt-4o', turns: 2, latency_ms: 1200, prompt_tokens: 300, completion_tokens: 40, total_cost: 0.0021 });
+    expect(result).toMatchObject({
+      trace_evaluation_id: e.id,
+      trace_id: traces[0],
+      judge_id: 'judge-r',
+      score: 0.8,
+      passed: true,
+      reasoning: 'cites its source',
+      model: 'gpt-4o',
+      turns: 2,
+      latency_ms: 1200,
+      prompt_tokens: 300,
+      completion_tokens: 40,
+      total_cost: 0.0021,
+    });
     expect(result.steps).toEqual([{ tool: 'read', args: { span: 1 }, result: 'ok' }]);
     // The trace's status and its filter moved with it.
     const trace = (await call('GET', `/traces?status=pass`)).json;
@@ -63,7 +95,9 @@ describe('results', () => {
     expect(trace.traces.find((t: Json) => t.id === traces[0]).last_evaluations[0]).toMatchObject({ judge_id: 'judge-r', passed: true });
     expect((await call('GET', `/traces?status=pending`)).json.total_count).toBe(0);
     // The same result again (a retry) is fine; another one is a conflict.
-    expect((await call('POST', `/trace-evaluations/${e.id}/results`, { passed: true, score: 0.8, reasoning: 'cites its source' })).status).toBe(201);
+    expect(
+      (await call('POST', `/trace-evaluations/${e.id}/results`, { passed: true, score: 0.8, reasoning: 'cites its source' })).status,
+    ).toBe(201);
     const other = await call('POST', `/trace-evaluations/${e.id}/results`, { passed: false });
     expect(other.status).toBe(409);
     expect(other.json.error.code).toBe('conflict');
@@ -91,7 +125,13 @@ describe('list filters', () => {
     for (let i = 0; i < 8; i++) {
       const passed = i % 3 === 0 ? undefined : i % 3 === 1;
       const when = i < 2 ? new Date(Date.now() - 10 * 86_400_000 + i) : new Date(Date.now() + i);
-      const e = await createEvaluation({ ...evaluationDeps(), now: () => when }, tenant, { traceId: traces[2 + (i % 2)]!, judgeId: i % 2 ? 'judge-odd' : 'judge-even', judgeName: i % 2 ? 'Odd Judge' : 'Even Judge', passed, reasoning: i === 5 ? 'Mentions the CAPITAL' : undefined });
+      const e = await createEvaluation({ ...evaluationDeps(), now: () => when }, tenant, {
+        traceId: traces[2 + (i % 2)]!,
+        judgeId: i % 2 ? 'judge-odd' : 'judge-even',
+        judgeName: i % 2 ? 'Odd Judge' : 'Even Judge',
+        passed,
+        reasoning: i === 5 ? 'Mentions the CAPITAL' : undefined,
+      });
       made.push(e);
     }
   });
@@ -101,7 +141,9 @@ describe('list filters', () => {
     const all = (await list('?page_size=100')).json;
     expect(all.total).toBe(all.trace_evaluations.length);
     for (const outcome of ['pass', 'fail', 'pending'] as const) {
-      const want = all.trace_evaluations.filter((e: Json) => (outcome === 'pass' ? e.passed === true : outcome === 'fail' ? e.passed === false : e.passed === null));
+      const want = all.trace_evaluations.filter((e: Json) =>
+        outcome === 'pass' ? e.passed === true : outcome === 'fail' ? e.passed === false : e.passed === null,
+      );
       const res = await list(`?outcome=${outcome}&page_size=100`);
       expect(idsOf(res), outcome).toEqual(want.map((e: Json) => e.id));
       expect(res.json.total, outcome).toBe(want.length);
@@ -109,7 +151,9 @@ describe('list filters', () => {
     const oddFail = await list('?judge_id=judge-odd&outcome=fail');
     expect(oddFail.json.trace_evaluations.every((e: Json) => e.judge_id === 'judge-odd' && e.passed === false)).toBe(true);
     expect(oddFail.json.total).toBe(made.filter((e) => e.judgeId === 'judge-odd' && e.passed === false).length);
-    expect((await list(`?trace_id=${traces[3]}&outcome=pass`)).json.total).toBe(made.filter((e) => e.traceId === traces[3] && e.passed === true).length);
+    expect((await list(`?trace_id=${traces[3]}&outcome=pass`)).json.total).toBe(
+      made.filter((e) => e.traceId === traces[3] && e.passed === true).length,
+    );
   });
 
   it('time_range, search and sort_order, with cursors through the whole list', async () => {
@@ -172,7 +216,8 @@ const recorded = sdkFixture<StratixHeader>('stratix-py-client', 'trace-evaluatio
 function expectEvaluationModel(e: Json) {
   for (const k of ['id', 'trace_id', 'judge_id']) expect(typeof e[k], k).toBe('string');
   expect(['pending', 'in_progress', 'success', 'failure']).toContain(e.status);
-  for (const k of ['created_at', 'started_at', 'finished_at']) expect(e[k] === undefined || e[k] === null || typeof e[k] === 'string', k).toBe(true);
+  for (const k of ['created_at', 'started_at', 'finished_at'])
+    expect(e[k] === undefined || e[k] === null || typeof e[k] === 'string', k).toBe(true);
 }
 
 describe('the Stratix Python client, replayed (get_results, wait_for_completion, filtered get_many)', () => {
@@ -192,24 +237,44 @@ describe('the Stratix Python client, replayed (get_results, wait_for_completion,
         ids.set(header.recorded.organization_id, a.json.data.id);
         ids.set(header.recorded.project_id, a.json.data.projects[0].id);
       } else if (path.endsWith('/traces/upload')) ids.set(requests[i + 1]!.url!, a.json.url);
-      else if (r.method === 'POST' && path.endsWith('/traces')) header.recorded.trace_ids.forEach((id, n) => ids.set(id, a.json.trace_ids[n]));
-      else if (r.method === 'POST' && path.endsWith('/trace-evaluations')) ids.set(header.recorded.evaluation_ids[evaluations++]!, a.json.id);
+      else if (r.method === 'POST' && path.endsWith('/traces'))
+        header.recorded.trace_ids.forEach((id, n) => ids.set(id, a.json.trace_ids[n]));
+      else if (r.method === 'POST' && path.endsWith('/trace-evaluations'))
+        ids.set(header.recorded.evaluation_ids[evaluations++]!, a.json.id);
     });
   }, 60_000);
 
   it('sends what the fixture holds: the client as it is (python-httpx, JSON in and out), the verdicts marked as the script’s', () => {
     expect(requests).toHaveLength(32);
-    for (const r of requests.filter((r) => r.path && !r.by)) expect(r.headers, r.path).toMatchObject({ 'user-agent': 'python-httpx/0.23.3', accept: 'application/json', 'content-type': 'application/json' });
-    expect(requests.filter((r) => r.by).map((r) => (r.path ?? '').replace(/.*\/trace-evaluations\//, ''))).toEqual(header.recorded.evaluation_ids.slice(0, 2).map((id) => `${id}/results`));
+    for (const r of requests.filter((r) => r.path && !r.by))
+      expect(r.headers, r.path).toMatchObject({
+        'user-agent': 'python-httpx/0.23.3',
+        accept: 'application/json',
+        'content-type': 'application/json',
+      });
+    expect(requests.filter((r) => r.by).map((r) => (r.path ?? '').replace(/.*\/trace-evaluations\//, ''))).toEqual(
+      header.recorded.evaluation_ids.slice(0, 2).map((id) => `${id}/results`),
+    );
     expect(requests.filter((r) => r.url).map((r) => [r.method, r.headers['content-type']])).toEqual([['PUT', 'application/jsonl']]);
   });
 
   it('constructs, uploads and reads the traces as the client reads them', () => {
-    expect(answers[0]!.json.data).toMatchObject({ id: tenant.organizationId, name: 'stratix-py', projects: [{ id: tenant.projectId, name: 'default' }] });
+    expect(answers[0]!.json.data).toMatchObject({
+      id: tenant.organizationId,
+      name: 'stratix-py',
+      projects: [{ id: tenant.projectId, name: 'default' }],
+    });
     const created = answered((r) => r.method === 'POST' && (r.path ?? '').endsWith('/traces'))[0]!.json;
     expect(created.trace_ids).toHaveLength(3);
     const trace = answered((r) => r.method === 'GET' && (r.path ?? '').endsWith(`/traces/${header.recorded.trace_ids[0]}`))[0]!.json;
-    expect(trace).toMatchObject({ id: created.trace_ids[0], organization_id: tenant.organizationId, project_id: tenant.projectId, created_at: expect.any(String), filename: 'stratix-traces.jsonl', input: 'user: What is the capital of France?' });
+    expect(trace).toMatchObject({
+      id: created.trace_ids[0],
+      organization_id: tenant.organizationId,
+      project_id: tenant.projectId,
+      created_at: expect.any(String),
+      filename: 'stratix-traces.jsonl',
+      input: 'user: What is the capital of France?',
+    });
     const many = answered((r) => r.method === 'GET' && (r.path ?? '').includes('/traces?'))[0]!.json;
     expect(many).toMatchObject({ count: 3, total_count: 3 });
   });
@@ -225,7 +290,12 @@ describe('the Stratix Python client, replayed (get_results, wait_for_completion,
     expect(traces.traces.map((t: Json) => t.id)).not.toContain(mapped(header.recorded.trace_ids[2]!));
     const [count, total, evaluationIds, statuses] = after.get_many;
     const list = answered((r) => r.method === 'GET' && (r.path ?? '').includes('/trace-evaluations?')).at(-1)!.json;
-    expect([list.count, list.total, list.trace_evaluations.map((e: Json) => e.id), list.trace_evaluations.map((e: Json) => e.status)]).toEqual([count, total, evaluationIds.map(mapped), statuses]);
+    expect([
+      list.count,
+      list.total,
+      list.trace_evaluations.map((e: Json) => e.id),
+      list.trace_evaluations.map((e: Json) => e.status),
+    ]).toEqual([count, total, evaluationIds.map(mapped), statuses]);
   });
 
   it('get_results: a 404 while pending (the client answers None), then the verdict; wait_for_completion stops on the first poll after it', () => {
@@ -237,14 +307,29 @@ describe('the Stratix Python client, replayed (get_results, wait_for_completion,
     expect(results.map((a) => a.status)).toEqual([404, 200]);
     expect(results[0]!.json.error.code).toBe('not_found');
     // The polls (get) around the verdict: pending before it, success on the next one.
-    const polls = requests.flatMap((r, i) => (r.method === 'GET' && (r.path ?? '').endsWith(`/trace-evaluations/${first}`) ? [answers[i]!.json.status] : r.by && (r.path ?? '').includes(first) ? ['verdict'] : []));
+    const polls = requests.flatMap((r, i) =>
+      r.method === 'GET' && (r.path ?? '').endsWith(`/trace-evaluations/${first}`)
+        ? [answers[i]!.json.status]
+        : r.by && (r.path ?? '').includes(first)
+          ? ['verdict']
+          : [],
+    );
     expect(polls).toEqual(['pending', 'pending', 'verdict', 'success']);
     for (const [got, want] of [
       [results[1]!.json, header.recorded.results.first],
-      [answered((r) => r.method === 'GET' && (r.path ?? '').endsWith(`${header.recorded.evaluation_ids[1]}/results`))[0]!.json, header.recorded.results.second],
+      [
+        answered((r) => r.method === 'GET' && (r.path ?? '').endsWith(`${header.recorded.evaluation_ids[1]}/results`))[0]!.json,
+        header.recorded.results.second,
+      ],
     ]) {
       expectResultModel(got);
-      expect(got).toEqual({ ...want, id: `${mapped(want.trace_evaluation_id)}-result`, trace_evaluation_id: mapped(want.trace_evaluation_id), trace_id: mapped(want.trace_id), created_at: got.created_at });
+      expect(got).toEqual({
+        ...want,
+        id: `${mapped(want.trace_evaluation_id)}-result`,
+        trace_evaluation_id: mapped(want.trace_evaluation_id),
+        trace_id: mapped(want.trace_id),
+        created_at: got.created_at,
+      });
     }
   });
 
@@ -256,7 +341,10 @@ describe('the Stratix Python client, replayed (get_results, wait_for_completion,
     lists.forEach((a, n) => {
       const [count, total, evaluationIds, statuses] = header.recorded.get_many[names[n]!]!;
       a.json.trace_evaluations.forEach(expectEvaluationModel);
-      expect([a.json.count, a.json.total, a.json.trace_evaluations.map((e: Json) => e.id), a.json.trace_evaluations.map((e: Json) => e.status)], names[n]).toEqual([count, total, evaluationIds.map(mapped), statuses]);
+      expect(
+        [a.json.count, a.json.total, a.json.trace_evaluations.map((e: Json) => e.id), a.json.trace_evaluations.map((e: Json) => e.status)],
+        names[n],
+      ).toEqual([count, total, evaluationIds.map(mapped), statuses]);
     });
   });
 });

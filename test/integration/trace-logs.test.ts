@@ -14,7 +14,19 @@ const SPANS = FIXTURE.split('\n')
 const EXPERIMENT = 'exp-338f5063';
 const ROOTS = [...new Set(SPANS.map((s) => s.root_trace_id))];
 const ALL_NULL = { filter_field: null, filter_key: null, filter_operator: null, filter_value: null };
-const OPERATORS = ['equals', 'not_equals', 'like', 'greater_than_or_equal', 'less_than_or_equal', 'greater_than', 'less_than', 'is_null', 'exists', 'in', 'between'];
+const OPERATORS = [
+  'equals',
+  'not_equals',
+  'like',
+  'greater_than_or_equal',
+  'less_than_or_equal',
+  'greater_than',
+  'less_than',
+  'is_null',
+  'exists',
+  'in',
+  'between',
+];
 
 type Tree = Record<string, unknown> & { trace_id: string; children: string[]; children_logs: Tree[] };
 
@@ -30,7 +42,12 @@ interface Answer {
 }
 
 /** Raw HTTP (no automatic decompression), so the tests see exactly what was sent. */
-function call(method: string, path: string, body?: unknown, opts: { key?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { key?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const url = new URL(`${stack.info.apiUrl}/api/parea/v1${path}`);
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const started = Date.now();
@@ -62,8 +79,16 @@ function call(method: string, path: string, body?: unknown, opts: { key?: string
   });
 }
 
-async function experiment(filter: unknown, opts: { key?: string; query?: string; experiment?: string } = {}): Promise<{ trees: Tree[]; next: string | undefined }> {
-  const res = await call('POST', `/experiment/${opts.experiment ?? EXPERIMENT}/trace_logs${opts.query ? `?${opts.query}` : ''}`, filter, opts);
+async function experiment(
+  filter: unknown,
+  opts: { key?: string; query?: string; experiment?: string } = {},
+): Promise<{ trees: Tree[]; next: string | undefined }> {
+  const res = await call(
+    'POST',
+    `/experiment/${opts.experiment ?? EXPERIMENT}/trace_logs${opts.query ? `?${opts.query}` : ''}`,
+    filter,
+    opts,
+  );
   expect(res.status, res.text).toBe(200);
   const trees = JSON.parse(res.text) as Tree[];
   expect(Array.isArray(trees)).toBe(true);
@@ -168,7 +193,11 @@ describe('experiment trace logs', () => {
   });
 
   it('refuses a bad operator with a 400 listing the eleven, at once', async () => {
-    const res = await call('POST', `/experiment/${EXPERIMENT}/trace_logs`, { filter_field: 'status', filter_operator: 'bigger_than', filter_value: '1' });
+    const res = await call('POST', `/experiment/${EXPERIMENT}/trace_logs`, {
+      filter_field: 'status',
+      filter_operator: 'bigger_than',
+      filter_value: '1',
+    });
     expect(res.status).toBe(400);
     expect(res.ms).toBeLessThan(2_000);
     const { error } = JSON.parse(res.text) as { error: { code: string; message: string } };
@@ -177,7 +206,13 @@ describe('experiment trace logs', () => {
   });
 
   it('unknown experiment and another tenant experiment answer []', async () => {
-    const res = await call('POST', '/trace_log', { ...SPANS[3], trace_id: 'private-root', parent_trace_id: 'private-root', root_trace_id: 'private-root', experiment_uuid: 'exp-private' });
+    const res = await call('POST', '/trace_log', {
+      ...SPANS[3],
+      trace_id: 'private-root',
+      parent_trace_id: 'private-root',
+      root_trace_id: 'private-root',
+      experiment_uuid: 'exp-private',
+    });
     expect(res.status).toBe(200);
     expect((await experiment({}, { experiment: 'exp-private' })).trees.map((t) => t.trace_id)).toEqual(['private-root']);
     expect((await experiment({}, { experiment: 'exp-private', key: files.apiKey })).trees).toEqual([]);
@@ -251,10 +286,20 @@ describe('experiment trace logs', () => {
     expect(node.scores).toEqual([{ name: 'accuracy', score: 0.75, reason: 'second look' }]);
 
     // An update before its span: kept, merged when the span comes.
-    const early = await call('PUT', '/trace_log', { trace_id: 'late-span', root_trace_id: judge.root_trace_id, field_name_to_value_map: { output: 'from the PUT' } });
+    const early = await call('PUT', '/trace_log', {
+      trace_id: 'late-span',
+      root_trace_id: judge.root_trace_id,
+      field_name_to_value_map: { output: 'from the PUT' },
+    });
     expect(early.status).toBe(200);
     expect((await call('GET', '/trace_log/late-span')).status).toBe(404);
-    await call('POST', '/trace_log', { ...judge, trace_id: 'late-span', parent_trace_id: judge.trace_id, output: 'from the POST', children: [] });
+    await call('POST', '/trace_log', {
+      ...judge,
+      trace_id: 'late-span',
+      parent_trace_id: judge.trace_id,
+      output: 'from the POST',
+      children: [],
+    });
     const late = JSON.parse((await call('GET', `/trace_log/${judge.trace_id}`)).text) as Tree;
     expect(late.children_logs.map((c) => [c.trace_id, c.output])).toEqual([['late-span', 'from the PUT']]);
   });

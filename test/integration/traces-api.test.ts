@@ -60,12 +60,15 @@ beforeAll(async () => {
   base = `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}`;
   other = await createApiKey(tenantStore(), { organization: 'other-org', project: 'other-project' });
   const now = Date.now();
-  await ingestAt('old.jsonl', '{"input":"What is the capital of France?"}\n{"input":"old two"}\n{"input":"old three"}\n', now - 10 * 24 * HOUR);
+  await ingestAt(
+    'old.jsonl',
+    '{"input":"What is the capital of France?"}\n{"input":"old two"}\n{"input":"old three"}\n',
+    now - 10 * 24 * HOUR,
+  );
   await ingestAt('recent.jsonl', RECENT, now - HOUR);
   await ingestAt('b-file.json', `[{"input":"array one"}, ${BIG_NUMBER_RECORD}]`, now - 60_000);
   await ingestAt('huge.jsonl', `${JSON.stringify({ input: 'huge', blob: 'y'.repeat(400_000) })}\n`, now - 30_000);
 }, 90_000);
-
 
 describe('GET /traces: listing', () => {
   it('lists every trace, newest first, with an exact total from the counters', async () => {
@@ -130,7 +133,6 @@ describe('GET /traces: listing', () => {
     }
   });
 
-
   it('searches case-insensitively over filename, input and the document text', async () => {
     const capital = await list('search=CAPITAL');
     expect(capital.traces.map((t) => t.input).sort()).toEqual(['What is the capital of France?', 'user: Capital of Peru?']);
@@ -143,7 +145,11 @@ describe('GET /traces: listing', () => {
   it('filters by judge and by evaluation status (from the trace evaluations)', async () => {
     const [a, b] = (await list('page_size=2')).traces;
     const evaluate = async (id: string, judge: string, passed: boolean) => {
-      const res = await api(`${base}/trace-evaluations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ trace_id: id, judge_id: judge, passed }) });
+      const res = await api(`${base}/trace-evaluations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ trace_id: id, judge_id: judge, passed }),
+      });
       expect(res.status, await res.clone().text()).toBe(201);
     };
     await evaluate(a!.id, 'judge-1', true);
@@ -215,7 +221,13 @@ describe('GET /traces/{id}', () => {
     const text = await res.text();
     expect(text).toContain(`"data":${BIG_NUMBER_RECORD}`);
     const body = JSON.parse(text) as Trace;
-    expect(body).toMatchObject({ id: t.id, organization_id: stack.info.organizationId, project_id: stack.info.projectId, filename: 'b-file.json', input: 'precise' });
+    expect(body).toMatchObject({
+      id: t.id,
+      organization_id: stack.info.organizationId,
+      project_id: stack.info.projectId,
+      filename: 'b-file.json',
+      input: 'precise',
+    });
   });
 
   it('puts an offloaded document back whole', async () => {
@@ -250,7 +262,7 @@ describe('the open routes', () => {
 });
 
 describe('errors of the HTTP layer', () => {
-  it("without a key or with an unknown one, API Gateway's deny: 403 {\"message\":\"Forbidden\"} (x-api-key or Bearer alike); Bearer works too", async () => {
+  it('without a key or with an unknown one, API Gateway\'s deny: 403 {"message":"Forbidden"} (x-api-key or Bearer alike); Bearer works too', async () => {
     for (const key of [null, 'tik_unknown']) {
       const res = await api(`${base}/traces`, { key });
       expect(res.status).toBe(403);
@@ -260,7 +272,9 @@ describe('errors of the HTTP layer', () => {
     const unknownBearer = await fetch(`${stack.info.apiUrl}${base}/traces`, { headers: { authorization: 'Bearer tik_unknown' } });
     expect(unknownBearer.status).toBe(403);
     expect(await unknownBearer.text()).not.toContain('x-api-key');
-    const bearer = await fetch(`${stack.info.apiUrl}${base}/traces?page_size=1`, { headers: { authorization: `Bearer ${stack.info.apiKey}` } });
+    const bearer = await fetch(`${stack.info.apiUrl}${base}/traces?page_size=1`, {
+      headers: { authorization: `Bearer ${stack.info.apiKey}` },
+    });
     expect(bearer.status).toBe(200);
   });
 

@@ -26,7 +26,12 @@ const me = (): Caller => stack.info;
 const tracesPath = (c: Caller) => `/api/v1/organizations/${c.organizationId}/projects/${c.projectId}/traces`;
 
 /** A request as the Stratix client sends it: x-api-key, Accept and Content-Type JSON. */
-async function call(c: Pick<Caller, 'apiKey'>, method: string, path: string, body?: unknown): Promise<{ status: number; body: Json; headers: Headers }> {
+async function call(
+  c: Pick<Caller, 'apiKey'>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Json; headers: Headers }> {
   const res = await fetch(`${stack.info.apiUrl}${path}`, {
     method,
     headers: { 'x-api-key': c.apiKey, Accept: 'application/json', 'Content-Type': 'application/json' },
@@ -39,7 +44,12 @@ async function call(c: Pick<Caller, 'apiKey'>, method: string, path: string, bod
 }
 
 /** Steps 1 and 2 of the client: presign, then PUT the bytes with only Content-Type (fetch adds Content-Length). */
-async function presignAndPut(filename: string, body: Buffer | string, type = filename.endsWith('.jsonl') ? 'application/jsonl' : 'application/json', c: Caller = me()) {
+async function presignAndPut(
+  filename: string,
+  body: Buffer | string,
+  type = filename.endsWith('.jsonl') ? 'application/jsonl' : 'application/json',
+  c: Caller = me(),
+) {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   const presign = await call(c, 'POST', `${tracesPath(c)}/upload`, { filename, type, size: bytes.length });
   expect(presign.status).toBe(200);
@@ -72,7 +82,15 @@ function jsonl(n: number, tag: string): string {
 }
 
 function idsOf(text: string, key: string): string[] {
-  return jsonlRecords(text).map((r) => traceId({ organizationId: stack.info.organizationId, projectId: stack.info.projectId, objectKey: key, position: r.position, raw: r.raw }));
+  return jsonlRecords(text).map((r) =>
+    traceId({
+      organizationId: stack.info.organizationId,
+      projectId: stack.info.projectId,
+      objectKey: key,
+      position: r.position,
+      raw: r.raw,
+    }),
+  );
 }
 
 describe('the Stratix upload flow: presign, PUT, create by filename', () => {
@@ -106,7 +124,9 @@ describe('the Stratix upload flow: presign, PUT, create by filename', () => {
     expect(first.status).toBe(200);
     expect(second.body.trace_ids).toEqual(first.body.trace_ids);
     expect(third.body.trace_ids).toEqual(first.body.trace_ids);
-    expect(first.body.trace_ids).toEqual(idsOf(text.toString('utf8'), `uploads/${stack.info.organizationId}/${stack.info.projectId}/again.jsonl`));
+    expect(first.body.trace_ids).toEqual(
+      idsOf(text.toString('utf8'), `uploads/${stack.info.organizationId}/${stack.info.projectId}/again.jsonl`),
+    );
     expect((await projectTraces(stack)).filter((t) => t.filename === 'again.jsonl')).toHaveLength(20);
   });
 
@@ -172,7 +192,9 @@ describe('the Stratix upload flow: presign, PUT, create by filename', () => {
     const res = await create('never-uploaded.jsonl');
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('not_found');
-    expect(res.body.error.message).toMatch(/^no upload named "never-uploaded\.jsonl"; PUT the file to the URL from POST \/api\/v1\/.*\/traces\/upload first$/);
+    expect(res.body.error.message).toMatch(
+      /^no upload named "never-uploaded\.jsonl"; PUT the file to the URL from POST \/api\/v1\/.*\/traces\/upload first$/,
+    );
   });
 
   it('refuses bad filenames (400) on presign and on create', async () => {
@@ -182,7 +204,11 @@ describe('the Stratix upload flow: presign, PUT, create by filename', () => {
       expect(presign.body.error.message).toMatch(/^filename: /);
       expect((await create(filename)).status).toBe(400);
     }
-    const tooBig = await call(me(), 'POST', `${tracesPath(me())}/upload`, { filename: 'x.jsonl', type: 'application/jsonl', size: 50 * 1024 * 1024 + 1 });
+    const tooBig = await call(me(), 'POST', `${tracesPath(me())}/upload`, {
+      filename: 'x.jsonl',
+      type: 'application/jsonl',
+      size: 50 * 1024 * 1024 + 1,
+    });
     expect(tooBig.status).toBe(400);
     expect(tooBig.body.error.message).toMatch(/^size: /);
   });
@@ -190,7 +216,11 @@ describe('the Stratix upload flow: presign, PUT, create by filename', () => {
   it('shows the upload through GET .../uploads/{id}', async () => {
     await presignAndPut('status.jsonl', '{"input":"a"}\nbad\n');
     const created = await create('status.jsonl');
-    const res = await call(me(), 'GET', `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}/uploads/${created.body.upload_id}`);
+    const res = await call(
+      me(),
+      'GET',
+      `/api/v1/organizations/${stack.info.organizationId}/projects/${stack.info.projectId}/uploads/${created.body.upload_id}`,
+    );
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       upload_id: created.body.upload_id,
@@ -280,7 +310,11 @@ describe('tenancy', () => {
     const mine = await create('private.jsonl');
     expect(mine.status).toBe(200);
     const intruder = { ...me(), apiKey: other.apiKey };
-    const presign = await call(intruder, 'POST', `${tracesPath(me())}/upload`, { filename: 'x.jsonl', type: 'application/jsonl', size: 10 });
+    const presign = await call(intruder, 'POST', `${tracesPath(me())}/upload`, {
+      filename: 'x.jsonl',
+      type: 'application/jsonl',
+      size: 10,
+    });
     expect(presign.status).toBe(404);
     expect((await call(intruder, 'POST', tracesPath(me()), { filename: 'private.jsonl' })).status).toBe(404);
     const uploadPath = (c: Caller) => `/api/v1/organizations/${c.organizationId}/projects/${c.projectId}/uploads/${mine.body.upload_id}`;

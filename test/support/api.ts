@@ -9,7 +9,13 @@ export interface ApiAnswer {
 }
 
 /** One call to the stack's API with its key (or `key`), `body` sent as JSON if given. */
-export async function callApi(stack: Pick<LocalStack, 'info'>, method: string, path: string, body?: unknown, key = stack.info.apiKey): Promise<ApiAnswer> {
+export async function callApi(
+  stack: Pick<LocalStack, 'info'>,
+  method: string,
+  path: string,
+  body?: unknown,
+  key = stack.info.apiKey,
+): Promise<ApiAnswer> {
   const res = await fetch(`${stack.info.apiUrl}${path}`, {
     method,
     headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

@@ -22,7 +22,18 @@
  */
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { forwardTo, startProxyServer, writeAnswer } from './dynamo-proxy.js';
-import { indexEntry, indexEntrySize, itemSize, keyValue, readUnits, sameValue, writeUnits, type TableShape, type WireItem, type WireValue } from './item-size.js';
+import {
+  indexEntry,
+  indexEntrySize,
+  itemSize,
+  keyValue,
+  readUnits,
+  sameValue,
+  writeUnits,
+  type TableShape,
+  type WireItem,
+  type WireValue,
+} from './item-size.js';
 
 export interface CapacityModelOptions {
   /** DynamoDB (Local)'s endpoint, e.g. http://127.0.0.1:8000. */
@@ -85,8 +96,15 @@ export interface CapacityModel {
  * over its per-second limit and the callers' round trips at their concurrency (`calls` round trips
  * of `roundTripMs`, `concurrency` at a time).
  */
-export function modeledSeconds(model: Pick<CapacityModel, 'writeUnitsPerSecond' | 'readUnitsPerSecond' | 'roundTripMs'>, r: CapacityReport, concurrency: number): { seconds: number; partitionSeconds: number; roundTripSeconds: number } {
-  const partitionSeconds = Math.max((r.hottestWrite?.wcu ?? 0) / model.writeUnitsPerSecond, (r.hottestRead?.rcu ?? 0) / model.readUnitsPerSecond);
+export function modeledSeconds(
+  model: Pick<CapacityModel, 'writeUnitsPerSecond' | 'readUnitsPerSecond' | 'roundTripMs'>,
+  r: CapacityReport,
+  concurrency: number,
+): { seconds: number; partitionSeconds: number; roundTripSeconds: number } {
+  const partitionSeconds = Math.max(
+    (r.hottestWrite?.wcu ?? 0) / model.writeUnitsPerSecond,
+    (r.hottestRead?.rcu ?? 0) / model.readUnitsPerSecond,
+  );
   const roundTripSeconds = (r.totalCalls * model.roundTripMs) / 1000 / Math.max(1, concurrency);
   return { seconds: Math.max(partitionSeconds, roundTripSeconds), partitionSeconds, roundTripSeconds };
 }
@@ -100,7 +118,8 @@ interface Charge {
 
 const THROUGHPUT = {
   __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
-  message: 'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
+  message:
+    'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
 };
 
 export async function startCapacityModel(options: CapacityModelOptions): Promise<CapacityModel> {
@@ -132,7 +151,11 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
   const described = await call<{
     Table: {
       KeySchema: { AttributeName: string; KeyType: string }[];
-      GlobalSecondaryIndexes?: { IndexName: string; KeySchema: { AttributeName: string; KeyType: string }[]; Projection: { ProjectionType: string; NonKeyAttributes?: string[] } }[];
+      GlobalSecondaryIndexes?: {
+        IndexName: string;
+        KeySchema: { AttributeName: string; KeyType: string }[];
+        Projection: { ProjectionType: string; NonKeyAttributes?: string[] };
+      }[];
     };
   }>('DescribeTable', { TableName: tableName });
   const hash = (ks: { AttributeName: string; KeyType: string }[]) => ks.find((k) => k.KeyType === 'HASH')!.AttributeName;
@@ -144,7 +167,10 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
       name: g.IndexName,
       partitionKey: hash(g.KeySchema),
       sortKey: range(g.KeySchema),
-      projection: g.Projection.ProjectionType === 'INCLUDE' ? (g.Projection.NonKeyAttributes ?? []) : (g.Projection.ProjectionType as 'ALL' | 'KEYS_ONLY'),
+      projection:
+        g.Projection.ProjectionType === 'INCLUDE'
+          ? (g.Projection.NonKeyAttributes ?? [])
+          : (g.Projection.ProjectionType as 'ALL' | 'KEYS_ONLY'),
     })),
   };
   const keyOf = (item: WireItem): Key => {
@@ -199,7 +225,13 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
   const writeCharges = (before: WireItem | null, after: WireItem | null, factor: number, indexesToo = true): Charge[] => {
     const base = before ?? after;
     if (!base) return [];
-    const charges: Charge[] = [{ where: 'table', key: keyValue(base[shape.partitionKey])!, units: factor * writeUnits(Math.max(before ? itemSize(before) : 0, after ? itemSize(after) : 0)) }];
+    const charges: Charge[] = [
+      {
+        where: 'table',
+        key: keyValue(base[shape.partitionKey])!,
+        units: factor * writeUnits(Math.max(before ? itemSize(before) : 0, after ? itemSize(after) : 0)),
+      },
+    ];
     if (!indexesToo) return charges;
     for (const index of shape.indexes) {
       const old = before ? indexEntry(shape, index, before) : null;
@@ -208,7 +240,8 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
       const newKey = next ? keyValue(next[index.partitionKey]) : null;
       const sameKeys = old && next && oldKey === newKey && (!index.sortKey || sameValue(old[index.sortKey], next[index.sortKey]));
       if (sameKeys) {
-        if (!sameEntry(old, next)) charges.push({ where: index.name, key: newKey!, units: writeUnits(Math.max(indexEntrySize(old), indexEntrySize(next))) });
+        if (!sameEntry(old, next))
+          charges.push({ where: index.name, key: newKey!, units: writeUnits(Math.max(indexEntrySize(old), indexEntrySize(next))) });
         continue;
       }
       if (old) charges.push({ where: index.name, key: oldKey!, units: writeUnits(indexEntrySize(old)) });
@@ -223,9 +256,12 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
     for (let i = 0; i < unique.length; i += 100) {
       let pending = unique.slice(i, i + 100);
       while (pending.length > 0) {
-        const out = await call<{ Responses?: Record<string, WireItem[]>; UnprocessedKeys?: Record<string, { Keys: Key[] }> }>('BatchGetItem', {
-          RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } },
-        });
+        const out = await call<{ Responses?: Record<string, WireItem[]>; UnprocessedKeys?: Record<string, { Keys: Key[] }> }>(
+          'BatchGetItem',
+          {
+            RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } },
+          },
+        );
         for (const item of out.Responses?.[tableName] ?? []) found.set(keyString(keyOf(item)), item);
         pending = out.UnprocessedKeys?.[tableName]?.Keys ?? [];
       }
@@ -235,7 +271,12 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
 
   // --- the proxy ----------------------------------------------------------------------------
   const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[] | undefined> = {}) =>
-    writeAnswer(res, status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'CAPACITY-MODEL', ...headers }, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
+    writeAnswer(
+      res,
+      status,
+      { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'CAPACITY-MODEL', ...headers },
+      Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+    );
   const throttle = (res: ServerResponse) => {
     throttledRequests++;
     reply(res, 400, THROUGHPUT);
@@ -251,25 +292,36 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
     if (!asked || asked === 'NONE') delete json.ConsumedCapacity;
     return json;
   };
-  const failedCondition = (json: Record<string, unknown>) => typeof json.__type === 'string' && /ConditionalCheckFailed|TransactionCanceled/.test(json.__type);
+  const failedCondition = (json: Record<string, unknown>) =>
+    typeof json.__type === 'string' && /ConditionalCheckFailed|TransactionCanceled/.test(json.__type);
 
   async function singleWrite(op: 'PutItem' | 'UpdateItem' | 'DeleteItem', req: IncomingMessage, res: ServerResponse, input: Input) {
     const key = op === 'PutItem' ? keyOf(input.Item as WireItem) : (input.Key as Key);
     const before = (await getMany([key])).get(keyString(key)) ?? null;
-    const predicted = op === 'PutItem' ? writeCharges(before, input.Item as WireItem, 1) : op === 'DeleteItem' ? writeCharges(before, null, 1) : writeCharges(before, before ?? key, 1);
+    const predicted =
+      op === 'PutItem'
+        ? writeCharges(before, input.Item as WireItem, 1)
+        : op === 'DeleteItem'
+          ? writeCharges(before, null, 1)
+          : writeCharges(before, before ?? key, 1);
     if (!admits('w', predicted)) return throttle(res);
     const out = await forwardJson(req, input);
     if (out.status !== 200) {
       if (failedCondition(out.json)) take('w', writeCharges(before ?? (input.Item as WireItem) ?? key, null, 1, false));
       return reply(res, out.status, out.json, out.headers);
     }
-    const after = op === 'PutItem' ? (input.Item as WireItem) : op === 'DeleteItem' ? null : ((await getMany([key])).get(keyString(key)) ?? null);
+    const after =
+      op === 'PutItem' ? (input.Item as WireItem) : op === 'DeleteItem' ? null : ((await getMany([key])).get(keyString(key)) ?? null);
     take('w', writeCharges(before, after, 1));
     itemsWritten++;
     reply(res, 200, strip(out.json, input.ReturnConsumedCapacity), out.headers);
   }
 
-  async function batchWrite(req: IncomingMessage, res: ServerResponse, input: Input & { RequestItems: Record<string, { PutRequest?: { Item: WireItem }; DeleteRequest?: { Key: Key } }[]> }) {
+  async function batchWrite(
+    req: IncomingMessage,
+    res: ServerResponse,
+    input: Input & { RequestItems: Record<string, { PutRequest?: { Item: WireItem }; DeleteRequest?: { Key: Key } }[]> },
+  ) {
     const requests = input.RequestItems[tableName] ?? [];
     const keysOf = requests.map((r) => (r.PutRequest ? keyOf(r.PutRequest.Item) : r.DeleteRequest!.Key));
     const before = await getMany(keysOf);
@@ -292,7 +344,11 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
     const out = await forwardJson(req, { ...input, RequestItems: { ...input.RequestItems, [tableName]: admitted } });
     if (out.status !== 200) {
       // Refused whole (validation): give the units back, as nothing was written.
-      for (const c of charges) take('w', c.map((x) => ({ ...x, units: -x.units })));
+      for (const c of charges)
+        take(
+          'w',
+          c.map((x) => ({ ...x, units: -x.units })),
+        );
       return reply(res, out.status, out.json, out.headers);
     }
     itemsWritten += admitted.length;
@@ -302,32 +358,57 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
     reply(res, 200, strip({ ...out.json, UnprocessedItems: unprocessed }, input.ReturnConsumedCapacity), out.headers);
   }
 
-  type TransactItem = { Put?: Input & { Item: WireItem }; Update?: Input & { Key: Key }; Delete?: Input & { Key: Key }; ConditionCheck?: Input & { Key: Key } };
+  type TransactItem = {
+    Put?: Input & { Item: WireItem };
+    Update?: Input & { Key: Key };
+    Delete?: Input & { Key: Key };
+    ConditionCheck?: Input & { Key: Key };
+  };
   async function transactWrite(req: IncomingMessage, res: ServerResponse, input: Input & { TransactItems: TransactItem[] }) {
     const keyFor = (t: TransactItem): Key => (t.Put ? keyOf(t.Put.Item) : (t.Update ?? t.Delete ?? t.ConditionCheck)!.Key);
     const before = await getMany(input.TransactItems.map(keyFor));
     const old = (t: TransactItem) => before.get(keyString(keyFor(t))) ?? null;
     const predicted = input.TransactItems.flatMap((t) =>
-      t.Put ? writeCharges(old(t), t.Put.Item, 2) : t.Delete ? writeCharges(old(t), null, 2) : t.Update ? writeCharges(old(t), old(t) ?? keyFor(t), 2) : writeCharges(old(t) ?? keyFor(t), null, 2, false),
+      t.Put
+        ? writeCharges(old(t), t.Put.Item, 2)
+        : t.Delete
+          ? writeCharges(old(t), null, 2)
+          : t.Update
+            ? writeCharges(old(t), old(t) ?? keyFor(t), 2)
+            : writeCharges(old(t) ?? keyFor(t), null, 2, false),
     );
     if (!admits('w', predicted)) {
       throttledRequests++;
       return reply(res, 400, {
         __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
         message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${input.TransactItems.map(() => 'ThrottlingError').join(', ')}]`,
-        CancellationReasons: input.TransactItems.map(() => ({ Code: 'ThrottlingError', Message: 'Throughput exceeds the current capacity for one or more global secondary indexes. DynamoDB is automatically scaling your index so please try again shortly.' })),
+        CancellationReasons: input.TransactItems.map(() => ({
+          Code: 'ThrottlingError',
+          Message:
+            'Throughput exceeds the current capacity for one or more global secondary indexes. DynamoDB is automatically scaling your index so please try again shortly.',
+        })),
       });
     }
     const out = await forwardJson(req, input);
     if (out.status !== 200) {
-      if (failedCondition(out.json)) take('w', input.TransactItems.flatMap((t) => writeCharges(old(t) ?? (t.Put?.Item ?? keyFor(t)), null, 2, false)));
+      if (failedCondition(out.json))
+        take(
+          'w',
+          input.TransactItems.flatMap((t) => writeCharges(old(t) ?? t.Put?.Item ?? keyFor(t), null, 2, false)),
+        );
       return reply(res, out.status, out.json, out.headers);
     }
     const updated = await getMany(input.TransactItems.filter((t) => t.Update).map(keyFor));
     take(
       'w',
       input.TransactItems.flatMap((t) =>
-        t.Put ? writeCharges(old(t), t.Put.Item, 2) : t.Delete ? writeCharges(old(t), null, 2) : t.Update ? writeCharges(old(t), updated.get(keyString(keyFor(t))) ?? null, 2) : writeCharges(old(t) ?? keyFor(t), null, 2, false),
+        t.Put
+          ? writeCharges(old(t), t.Put.Item, 2)
+          : t.Delete
+            ? writeCharges(old(t), null, 2)
+            : t.Update
+              ? writeCharges(old(t), updated.get(keyString(keyFor(t))) ?? null, 2)
+              : writeCharges(old(t) ?? keyFor(t), null, 2, false),
       ),
     );
     itemsWritten += input.TransactItems.filter((t) => !t.ConditionCheck).length;
@@ -353,8 +434,17 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
     if (!admits('r', [{ ...p, units: 0 }])) return throttle(res);
     const out = await forwardJson(req, { ...input, ReturnConsumedCapacity: 'INDEXES' });
     if (out.status === 200) {
-      const cc = out.json.ConsumedCapacity as { CapacityUnits?: number; Table?: { CapacityUnits?: number }; GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }> } | undefined;
-      const units = p.where === 'table' ? (cc?.Table?.CapacityUnits ?? cc?.CapacityUnits ?? 0) : (cc?.GlobalSecondaryIndexes?.[p.where]?.CapacityUnits ?? cc?.CapacityUnits ?? 0);
+      const cc = out.json.ConsumedCapacity as
+        | {
+            CapacityUnits?: number;
+            Table?: { CapacityUnits?: number };
+            GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
+          }
+        | undefined;
+      const units =
+        p.where === 'table'
+          ? (cc?.Table?.CapacityUnits ?? cc?.CapacityUnits ?? 0)
+          : (cc?.GlobalSecondaryIndexes?.[p.where]?.CapacityUnits ?? cc?.CapacityUnits ?? 0);
       take('r', [{ ...p, units }]);
     }
     reply(res, out.status, out.status === 200 ? strip(out.json, input.ReturnConsumedCapacity) : out.json, out.headers);
@@ -371,7 +461,11 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
     reply(res, out.status, out.json, out.headers);
   }
 
-  async function batchGet(req: IncomingMessage, res: ServerResponse, input: Input & { RequestItems: Record<string, { Keys: Key[]; ConsistentRead?: boolean }> }) {
+  async function batchGet(
+    req: IncomingMessage,
+    res: ServerResponse,
+    input: Input & { RequestItems: Record<string, { Keys: Key[]; ConsistentRead?: boolean }> },
+  ) {
     const want = input.RequestItems[tableName];
     if (!want) return reply(res, 200, (await forwardJson(req, input)).json);
     const admitted = want.Keys.filter((k) => admits('r', [{ where: 'table', key: keyValue(k[shape.partitionKey]) ?? '', units: 0 }]));
@@ -383,7 +477,14 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
     const out = await forwardJson(req, { ...input, RequestItems: { ...input.RequestItems, [tableName]: { ...want, Keys: admitted } } });
     if (out.status === 200) {
       const full = await getMany(admitted);
-      take('r', admitted.map((k) => ({ where: 'table', key: keyValue(k[shape.partitionKey]) ?? '', units: readUnits(itemSizeOr0(full.get(keyString(k))), want.ConsistentRead === true) })));
+      take(
+        'r',
+        admitted.map((k) => ({
+          where: 'table',
+          key: keyValue(k[shape.partitionKey]) ?? '',
+          units: readUnits(itemSizeOr0(full.get(keyString(k))), want.ConsistentRead === true),
+        })),
+      );
       if (held.length > 0) {
         throttledItems += held.length;
         const unprocessed = { ...((out.json.UnprocessedKeys as Record<string, { Keys: Key[] }>) ?? {}) };
@@ -421,13 +522,21 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
       default: {
         // Scan, DescribeTable, TransactGetItems, ...: forwarded; a Scan's units go to no single partition.
         const out = await forwardJson(req, op === 'Scan' ? { ...input, ReturnConsumedCapacity: 'TOTAL' } : input);
-        if (op === 'Scan' && out.status === 200) take('r', [{ where: 'table', key: '(scan)', units: Number((out.json.ConsumedCapacity as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0) }]);
+        if (op === 'Scan' && out.status === 200)
+          take('r', [
+            {
+              where: 'table',
+              key: '(scan)',
+              units: Number((out.json.ConsumedCapacity as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0),
+            },
+          ]);
         return reply(res, out.status, op === 'Scan' ? strip(out.json, input.ReturnConsumedCapacity) : out.json, out.headers);
       }
     }
   });
 
-  const sorted = (by: 'wcu' | 'rcu') => [...uses.values()].filter((u) => u.where !== 'table' || u.key !== '(scan)' || by === 'rcu').sort((a, b) => b[by] - a[by]);
+  const sorted = (by: 'wcu' | 'rcu') =>
+    [...uses.values()].filter((u) => u.where !== 'table' || u.key !== '(scan)' || by === 'rcu').sort((a, b) => b[by] - a[by]);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     writeUnitsPerSecond: wps,

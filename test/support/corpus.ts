@@ -89,7 +89,8 @@ export const UNEXPECTED_EOF = /^unexpected end of file$/;
 export const TRAILING_DATA = /^unexpected data after the end of the JSON document$/;
 export const EMPTY_ELEMENT = /^invalid JSON: empty array element$/;
 export const NOT_A_DOCUMENT = /^expected a JSON object or an array of objects$/;
-export const notAnObject = (type: 'number' | 'string' | 'array' | 'null' | 'boolean') => new RegExp(`^expected a JSON object, got ${type}$`);
+export const notAnObject = (type: 'number' | 'string' | 'array' | 'null' | 'boolean') =>
+  new RegExp(`^expected a JSON object, got ${type}$`);
 /** Any per-record error at all (for bytes that are not text, such as gzip). */
 export const ANY_RECORD_ERROR = /^(invalid UTF-8|invalid JSON: .+|expected a JSON object, got \w+)$/;
 
@@ -151,7 +152,11 @@ const noRecords = (bytes: string | Buffer) => file(bytes, [], [{ line: 1, messag
 
 /** Two good lines and a bad one: the body of the odd-filename files (the name is what they test). */
 const plainBody = (tag: string) =>
-  jsonl([{ good: `{"input":"${tag} 1"}`, input: `${tag} 1` }, { bad: 'not json', message: INVALID_JSON }, { good: `{"input":"${tag} 2"}`, input: `${tag} 2` }]);
+  jsonl([
+    { good: `{"input":"${tag} 1"}`, input: `${tag} 1` },
+    { bad: 'not json', message: INVALID_JSON },
+    { good: `{"input":"${tag} 2"}`, input: `${tag} 2` },
+  ]);
 
 const deepArrays = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
@@ -186,7 +191,10 @@ function everyLineAnError(bytes: Buffer): ExpectedError[] {
     const nl = bytes.indexOf(0x0a, start);
     const end = nl === -1 ? bytes.length : nl;
     line++;
-    const text = bytes.subarray(start, end).toString('latin1').replace(/^[ \t\r]+|[ \t\r]+$/g, '');
+    const text = bytes
+      .subarray(start, end)
+      .toString('latin1')
+      .replace(/^[ \t\r]+|[ \t\r]+$/g, '');
     if (text !== '') {
       // Make sure no line of it happens to be a JSON object (it would be a record, not an error).
       let isObject = false;
@@ -267,7 +275,13 @@ function buildCorpus(): CorpusFile[] {
     kind: 'truncated',
     filename: 'truncated-mid-utf8.jsonl',
     note: 'a last line cut inside a multi-byte character is invalid UTF-8',
-    ...jsonl([{ good: '{"input":"日本"}', input: '日本' }, { bad: cat('{"input":"', Buffer.from('日').subarray(0, 1)), message: INVALID_UTF8 }], { finalEol: false }),
+    ...jsonl(
+      [
+        { good: '{"input":"日本"}', input: '日本' },
+        { bad: cat('{"input":"', Buffer.from('日').subarray(0, 1)), message: INVALID_UTF8 },
+      ],
+      { finalEol: false },
+    ),
   });
   add({
     name: 'truncated-array',
@@ -366,10 +380,14 @@ function buildCorpus(): CorpusFile[] {
     kind: 'BOM',
     filename: 'bom.json',
     note: 'a leading UTF-8 BOM is skipped in .json too',
-    ...file(cat(B(0xef, 0xbb, 0xbf), '[{"input":"a"},{"input":"b"}]'), [
-      { position: 1, raw: '{"input":"a"}', input: 'a' },
-      { position: 2, raw: '{"input":"b"}', input: 'b' },
-    ], []),
+    ...file(
+      cat(B(0xef, 0xbb, 0xbf), '[{"input":"a"},{"input":"b"}]'),
+      [
+        { position: 1, raw: '{"input":"a"}', input: 'a' },
+        { position: 2, raw: '{"input":"b"}', input: 'b' },
+      ],
+      [],
+    ),
   });
   add({
     name: 'bom-mid-file',
@@ -383,7 +401,9 @@ function buildCorpus(): CorpusFile[] {
     kind: 'line ends',
     filename: 'crlf.jsonl',
     note: 'CRLF line ends: the CR is not part of the record',
-    ...jsonl([{ good: '{"input":"one"}', input: 'one' }, { good: '{"input":"two"}' }, { blank: '' }, { good: '{"input":"four"}' }], { eol: '\r\n' }),
+    ...jsonl([{ good: '{"input":"one"}', input: 'one' }, { good: '{"input":"two"}' }, { blank: '' }, { good: '{"input":"four"}' }], {
+      eol: '\r\n',
+    }),
   });
   add({
     name: 'mixed-eol',
@@ -462,7 +482,12 @@ function buildCorpus(): CorpusFile[] {
     note: 'escaped lone surrogates ("\\ud800") are valid JSON: stored verbatim; input, source and integration_id show U+FFFD instead',
     ...jsonl([
       { good: '{"input":"\\ud800"}', input: '\uFFFD' },
-      { good: '{"input":"tail \\udc00","source":"\\ud800src","integration_id":"\\udfff"}', input: 'tail \uFFFD', source: '\uFFFDsrc', integrationId: '\uFFFD' },
+      {
+        good: '{"input":"tail \\udc00","source":"\\ud800src","integration_id":"\\udfff"}',
+        input: 'tail \uFFFD',
+        source: '\uFFFDsrc',
+        integrationId: '\uFFFD',
+      },
       { good: '{"pair":"\\ud83d\\ude00","reversed":"\\ude00\\ud83d"}', input: null },
       { good: '{"\\ud800":"a lone surrogate key"}', input: null },
       { good: '{"trace_id":"corpus-surrogate-\\ud800","trace_name":"a span with a lone surrogate"}', input: null },
@@ -501,9 +526,27 @@ function buildCorpus(): CorpusFile[] {
     ...noRecords(''),
     presignRefusal: { message: /^size: must be at least 1 byte/, putAnywaySize: 1 },
   });
-  add({ name: 'whitespace-only-jsonl', kind: 'blank', filename: 'whitespace-only.jsonl', note: 'only blank lines: no record', ...noRecords('   \n\t\t\n\r\n\n  \r\n') });
-  add({ name: 'whitespace-only-json', kind: 'blank', filename: 'whitespace-only.json', note: 'only whitespace: no record', ...noRecords(' \n\t\r\n ') });
-  add({ name: 'bom-only', kind: 'blank', filename: 'bom-only.jsonl', note: 'a BOM and nothing else: no record', ...noRecords(B(0xef, 0xbb, 0xbf)) });
+  add({
+    name: 'whitespace-only-jsonl',
+    kind: 'blank',
+    filename: 'whitespace-only.jsonl',
+    note: 'only blank lines: no record',
+    ...noRecords('   \n\t\t\n\r\n\n  \r\n'),
+  });
+  add({
+    name: 'whitespace-only-json',
+    kind: 'blank',
+    filename: 'whitespace-only.json',
+    note: 'only whitespace: no record',
+    ...noRecords(' \n\t\r\n '),
+  });
+  add({
+    name: 'bom-only',
+    kind: 'blank',
+    filename: 'bom-only.jsonl',
+    note: 'a BOM and nothing else: no record',
+    ...noRecords(B(0xef, 0xbb, 0xbf)),
+  });
   add({ name: 'empty-array', kind: 'blank', filename: 'empty-array.json', note: '`[ ]`: no record', ...noRecords('[ ]') });
   add({
     name: 'blank-and-spaced-lines',
@@ -554,15 +597,23 @@ function buildCorpus(): CorpusFile[] {
     errorCount: gzErrors.length,
     outcome: 'no-valid-records',
   });
-  add({ name: 'gzip-json', kind: 'wrong format', filename: 'compressed.json', note: 'gzip bytes under a .json name: not a document', ...file(gz, [], [{ line: 1, message: NOT_A_DOCUMENT }]) });
+  add({
+    name: 'gzip-json',
+    kind: 'wrong format',
+    filename: 'compressed.json',
+    note: 'gzip bytes under a .json name: not a document',
+    ...file(gz, [], [{ line: 1, message: NOT_A_DOCUMENT }]),
+  });
   add({
     name: 'json-holding-jsonl',
     kind: 'wrong format',
     filename: 'jsonl-inside.json',
     note: 'JSONL in a .json file: the first object is the document, the rest is trailing data (one error)',
-    ...file('{"input":"first line"}\n{"input":"second line"}\n{"input":"third"}\n', [{ position: 1, raw: '{"input":"first line"}', input: 'first line' }], [
-      { line: 2, message: TRAILING_DATA },
-    ]),
+    ...file(
+      '{"input":"first line"}\n{"input":"second line"}\n{"input":"third"}\n',
+      [{ position: 1, raw: '{"input":"first line"}', input: 'first line' }],
+      [{ line: 2, message: TRAILING_DATA }],
+    ),
   });
   add({
     name: 'jsonl-holding-pretty-json',
@@ -608,12 +659,16 @@ function buildCorpus(): CorpusFile[] {
     kind: 'big records',
     filename: 'huge-strings.json',
     note: 'records with huge string values, above and just under the 300 KiB item budget (counted in UTF-8 bytes, input included): all whole',
-    ...file(`[\n${el.join(',\n')}\n]`, [
-      { position: 1, raw: el[0]!, input: 'a 400 KB string' },
-      { position: 2, raw: el[1]!, input: '日'.repeat(110_000) },
-      { position: 3, raw: el[2]!, input: 'just under the item budget' },
-      { position: 4, raw: el[3]!, input: 'é'.repeat(100_000) },
-    ], []),
+    ...file(
+      `[\n${el.join(',\n')}\n]`,
+      [
+        { position: 1, raw: el[0]!, input: 'a 400 KB string' },
+        { position: 2, raw: el[1]!, input: '日'.repeat(110_000) },
+        { position: 3, raw: el[2]!, input: 'just under the item budget' },
+        { position: 4, raw: el[3]!, input: 'é'.repeat(100_000) },
+      ],
+      [],
+    ),
   });
   const manyKeys: string[] = [];
   for (let i = 0; i < 60_000; i++) manyKeys.push(`"key_${String(i).padStart(6, '0')}":${i}`);
@@ -643,7 +698,7 @@ function buildCorpus(): CorpusFile[] {
     name: 'attribute-name-70kb',
     kind: 'big records',
     filename: 'attribute-name-70kb.jsonl',
-    note: 'keys of 70 KB (past DynamoDB\'s 64 KB attribute names): the document is text, so they are fine',
+    note: "keys of 70 KB (past DynamoDB's 64 KB attribute names): the document is text, so they are fine",
     ...jsonl([
       { good: JSON.stringify({ input: 'a long key', ['k'.repeat(70_000)]: 'value' }), input: 'a long key' },
       { good: JSON.stringify({ ['日'.repeat(24_000)]: 1 }) },
@@ -653,7 +708,7 @@ function buildCorpus(): CorpusFile[] {
     name: 'nesting-40',
     kind: 'deep nesting',
     filename: 'nesting-40.jsonl',
-    note: '40 levels of objects, of arrays, and of both (past DynamoDB\'s 32): fine',
+    note: "40 levels of objects, of arrays, and of both (past DynamoDB's 32): fine",
     ...jsonl([
       { good: `{"input":"40 levels","nested":${nestedObjects(40)}}`, input: '40 levels' },
       { good: `{"arrays":${'['.repeat(40)}"bottom"${']'.repeat(40)}}` },
@@ -677,11 +732,15 @@ function buildCorpus(): CorpusFile[] {
     kind: 'deep nesting',
     filename: 'deep-100k.json',
     note: 'array elements nested 100,000 levels deep, one of them also offloaded to S3: stored and served verbatim',
-    ...file(`[{"input":"100k deep","deep":${deepArrays(100_000)}},\n{"input":"next"},\n${deepBig}]`, [
-      { position: 1, raw: `{"input":"100k deep","deep":${deepArrays(100_000)}}`, input: '100k deep' },
-      { position: 2, raw: '{"input":"next"}', input: 'next' },
-      { position: 3, raw: deepBig, input: 'deep and big' },
-    ], []),
+    ...file(
+      `[{"input":"100k deep","deep":${deepArrays(100_000)}},\n{"input":"next"},\n${deepBig}]`,
+      [
+        { position: 1, raw: `{"input":"100k deep","deep":${deepArrays(100_000)}}`, input: '100k deep' },
+        { position: 2, raw: '{"input":"next"}', input: 'next' },
+        { position: 3, raw: deepBig, input: 'deep and big' },
+      ],
+      [],
+    ),
   });
   add({
     name: 'deep-span',
@@ -701,8 +760,15 @@ function buildCorpus(): CorpusFile[] {
     filename: 'proto-keys.jsonl',
     note: '`__proto__`, `constructor` and other Object.prototype names are ordinary keys: stored verbatim, nothing polluted',
     ...jsonl([
-      { good: '{"__proto__":{"input":"from proto","integration_id":"evil","polluted":true},"input":"own input"}', input: 'own input', integrationId: null },
-      { good: '{"constructor":{"prototype":{"polluted":true}},"toString":"not a function","hasOwnProperty":1,"valueOf":null}', input: null },
+      {
+        good: '{"__proto__":{"input":"from proto","integration_id":"evil","polluted":true},"input":"own input"}',
+        input: 'own input',
+        integrationId: null,
+      },
+      {
+        good: '{"constructor":{"prototype":{"polluted":true}},"toString":"not a function","hasOwnProperty":1,"valueOf":null}',
+        input: null,
+      },
       { good: '{"__proto__":"string proto","input":{"__proto__":{"x":1}}}', input: '{"__proto__":{"x":1}}' },
       { good: '{"__proto__":null,"source":"proto-null"}', source: 'proto-null' },
     ]),
@@ -762,29 +828,41 @@ function buildCorpus(): CorpusFile[] {
     kind: 'trailing data',
     filename: 'trailing-garbage.json',
     note: 'data after a .json document: the document is a trace, the rest one error',
-    ...file('{"input":"the document"} and then some', [{ position: 1, raw: '{"input":"the document"}', input: 'the document' }], [{ line: 2, message: TRAILING_DATA }]),
+    ...file(
+      '{"input":"the document"} and then some',
+      [{ position: 1, raw: '{"input":"the document"}', input: 'the document' }],
+      [{ line: 2, message: TRAILING_DATA }],
+    ),
   });
   add({
     name: 'trailing-garbage-array',
     kind: 'trailing data',
     filename: 'trailing-garbage-array.json',
     note: 'data after the closing bracket of an array: its elements are traces, the rest one error',
-    ...file('[{"input":"a"},{"input":"b"}]\n]', [
-      { position: 1, raw: '{"input":"a"}' },
-      { position: 2, raw: '{"input":"b"}' },
-    ], [{ line: 3, message: TRAILING_DATA }]),
+    ...file(
+      '[{"input":"a"},{"input":"b"}]\n]',
+      [
+        { position: 1, raw: '{"input":"a"}' },
+        { position: 2, raw: '{"input":"b"}' },
+      ],
+      [{ line: 3, message: TRAILING_DATA }],
+    ),
   });
   const pretty4 = '{\n    "input": "multi-line element",\n    "nested": {"a": [1, 2, 3]}\n  }';
   add({
     name: 'array-of-objects',
     kind: 'JSON documents',
     filename: 'array-of-objects.json',
-    note: 'an array of objects, pretty-printed, with brackets, commas and escapes inside strings: one trace per element, each element\'s text verbatim',
+    note: "an array of objects, pretty-printed, with brackets, commas and escapes inside strings: one trace per element, each element's text verbatim",
     ...file(
       `[\n  {"input": "brackets ] } [ { in a string", "x": [1, {"y": "]"}]},\n  {"input": "escaped \\" quote and backslash \\\\", "z": "\\\\\\""},\n  {"input": "commas, inside, strings", "list": [[], {}, [[]]]},\n  ${pretty4}\n]\n`,
       [
         { position: 1, raw: '{"input": "brackets ] } [ { in a string", "x": [1, {"y": "]"}]}', input: 'brackets ] } [ { in a string' },
-        { position: 2, raw: '{"input": "escaped \\" quote and backslash \\\\", "z": "\\\\\\""}', input: 'escaped " quote and backslash \\' },
+        {
+          position: 2,
+          raw: '{"input": "escaped \\" quote and backslash \\\\", "z": "\\\\\\""}',
+          input: 'escaped " quote and backslash \\',
+        },
         { position: 3, raw: '{"input": "commas, inside, strings", "list": [[], {}, [[]]]}', input: 'commas, inside, strings' },
         { position: 4, raw: pretty4, input: 'multi-line element' },
       ],
@@ -833,7 +911,7 @@ function buildCorpus(): CorpusFile[] {
   // --- File names ----------------------------------------------------------
   const names: Array<[string, string, string]> = [
     ['name-spaces', 'name with  spaces.jsonl', 'spaces (two in a row)'],
-    ['name-plus', 'plus+sign+name.jsonl', '`+` (a space in S3 notifications\' key encoding)'],
+    ['name-plus', 'plus+sign+name.jsonl', "`+` (a space in S3 notifications' key encoding)"],
     ['name-percent', 'percent%20literal%2F%.jsonl', 'literal `%20`, `%2F` and a lone `%`: never decoded twice'],
     ['name-hash-query', 'hash#fragment?query=1&x.jsonl', '`#`, `?`, `&`, `=`'],
     ['name-non-ascii', 'é 日本 😀 naïve.jsonl', 'non-ASCII: accents, CJK, an emoji'],
@@ -841,7 +919,8 @@ function buildCorpus(): CorpusFile[] {
     ['name-dot-only', '.jsonl', 'nothing but the extension'],
     ['name-233-bytes', `${'x'.repeat(227)}.jsonl`, 'a 233-byte name (the longest the local S3 stand-in can keep)'],
   ];
-  for (const [name, filename, what] of names) add({ name, kind: 'file names', filename, note: `${what}: ingested like any other`, ...plainBody(name) });
+  for (const [name, filename, what] of names)
+    add({ name, kind: 'file names', filename, note: `${what}: ingested like any other`, ...plainBody(name) });
   add({
     name: 'name-nfd',
     kind: 'file names',

@@ -65,7 +65,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const random = mulberry32(options.seed);
   const target = new URL(options.target);
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
-  const stats: FaultStats = { calls: {}, writes: 0, provisionedThroughputExceeded: 0, throttlingExceptions: 0, partialBatches: 0, unprocessedItems: 0, lostAnswers: 0 };
+  const stats: FaultStats = {
+    calls: {},
+    writes: 0,
+    provisionedThroughputExceeded: 0,
+    throttlingExceptions: 0,
+    partialBatches: 0,
+    unprocessedItems: 0,
+    lostAnswers: 0,
+  };
   const throttleRate = options.throttleRate ?? 0;
   const throttlingShare = options.throttlingExceptionShare ?? 0.25;
   const unprocessedRate = options.unprocessedRate ?? 0;
@@ -82,9 +90,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       ? { __type: 'com.amazon.coral.availability#ThrottlingException', message: 'Rate of requests exceeds the allowed throughput.' }
       : {
           __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
-          message: 'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
+          message:
+            'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
         };
-    answer(res, 400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'FAULT-PROXY' }, Buffer.from(JSON.stringify(error)));
+    answer(
+      res,
+      400,
+      { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'FAULT-PROXY' },
+      Buffer.from(JSON.stringify(error)),
+    );
   };
 
   /** Forwards a random part of a batch; the rest comes back as UnprocessedItems, merged with any DynamoDB left itself. */

@@ -140,7 +140,9 @@ export class FakeUploadStore implements UploadStore {
   async recordFailure(u: UploadRecord, reason: string, final: boolean): Promise<void> {
     this.update(
       u,
-      final ? { status: 'failed', lastError: reason, reason, completedAt: new Date().toISOString() } : { status: 'pending', lastError: reason },
+      final
+        ? { status: 'failed', lastError: reason, reason, completedAt: new Date().toISOString() }
+        : { status: 'pending', lastError: reason },
     );
   }
 

@@ -19,7 +19,10 @@ export type Encoding = 'protobuf' | 'json';
  */
 export async function recordSpans(resource: Attributes, build: (tracer: Tracer) => void | Promise<void>): Promise<ReadableSpan[]> {
   const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ resource: resourceFromAttributes(resource), spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes(resource),
+    spanProcessors: [new SimpleSpanProcessor(memory)],
+  });
   await build(provider.getTracer('trace-ingest-tests', '1.0.0'));
   await provider.forceFlush();
   const spans = memory.getFinishedSpans();
@@ -33,7 +36,12 @@ export function childOf(tracer: Tracer, parent: Span, name: string, attributes: 
 }
 
 /** The stock exporter of an encoding, aimed at `<apiUrl>/otel/v1/traces` with a key header. */
-export function exporterFor(encoding: Encoding, apiUrl: string, apiKey: string, options: { gzip?: boolean; header?: 'x-api-key' | 'bearer'; url?: string } = {}) {
+export function exporterFor(
+  encoding: Encoding,
+  apiUrl: string,
+  apiKey: string,
+  options: { gzip?: boolean; header?: 'x-api-key' | 'bearer'; url?: string } = {},
+) {
   const headers: Record<string, string> = options.header === 'bearer' ? { authorization: `Bearer ${apiKey}` } : { 'x-api-key': apiKey };
   const config = {
     url: options.url ?? `${apiUrl}/otel/v1/traces`,
@@ -45,7 +53,10 @@ export function exporterFor(encoding: Encoding, apiUrl: string, apiKey: string, 
 }
 
 /** One `export` call of an exporter, as a BatchSpanProcessor makes it. */
-export function exportOnce(exporter: { export(spans: ReadableSpan[], done: (r: ExportResult) => void): void }, spans: ReadableSpan[]): Promise<ExportResult> {
+export function exportOnce(
+  exporter: { export(spans: ReadableSpan[], done: (r: ExportResult) => void): void },
+  spans: ReadableSpan[],
+): Promise<ExportResult> {
   return new Promise((resolve) => exporter.export(spans, resolve));
 }
 
@@ -62,7 +73,11 @@ export const hexTraceId = (s: ReadableSpan) => s.spanContext().traceId;
  * answers `status` (with `Retry-After: 0`) instead of the API's answer: the export happened, the
  * exporter does not know it, and retries.
  */
-export async function startFlakyProxy(target: string, fail: number, status = 503): Promise<{ url: string; requests: number; close(): Promise<void> }> {
+export async function startFlakyProxy(
+  target: string,
+  fail: number,
+  status = 503,
+): Promise<{ url: string; requests: number; close(): Promise<void> }> {
   const state = { url: '', requests: 0, close: async () => {} };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -26,7 +26,10 @@ export function rawRequest(baseUrl: string, req: RawRequest, opts: { agent?: Age
   const url = new URL(baseUrl);
   const headers = { ...(req.headers ?? {}) };
   // node:http sends a GET or DELETE body unframed (no Content-Length, not chunked): frame it, as any real client does.
-  if (req.body !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length' || k.toLowerCase() === 'transfer-encoding')) {
+  if (
+    req.body !== undefined &&
+    !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length' || k.toLowerCase() === 'transfer-encoding')
+  ) {
     headers['content-length'] = String(Buffer.byteLength(req.body));
   }
   return new Promise((resolve, reject) => {
@@ -144,7 +147,9 @@ function parseResponse(buf: Buffer): RawResponse {
 export function describeRequest(req: RawRequest | { raw: string | Buffer }): string {
   const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}… (${s.length} chars)` : s);
   if ('raw' in req) return `raw bytes: ${JSON.stringify(cut(Buffer.from(req.raw).toString('latin1'), 600))}`;
-  const headers = Object.fromEntries(Object.entries(req.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => cut(x, 120)) : cut(v, 120)]));
+  const headers = Object.fromEntries(
+    Object.entries(req.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => cut(x, 120)) : cut(v, 120)]),
+  );
   const body =
     req.body === undefined
       ? '(none)'

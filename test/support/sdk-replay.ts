@@ -28,7 +28,9 @@ export interface ReplayAnswer {
 
 /** A fixture file: its first line a `{"recorded": {...}}` header, then one recorded request a line. */
 export function sdkFixture<H>(dir: string, name: string): { header: H; requests: Recorded[] } {
-  const lines = readFileSync(new URL(`../fixtures/${dir}/${name}`, import.meta.url), 'utf8').split('\n').filter(Boolean);
+  const lines = readFileSync(new URL(`../fixtures/${dir}/${name}`, import.meta.url), 'utf8')
+    .split('\n')
+    .filter(Boolean);
   return { header: JSON.parse(lines[0]!) as H, requests: lines.slice(1).map((l) => JSON.parse(l) as Recorded) };
 }
 
@@ -38,7 +40,13 @@ export interface Target {
 }
 
 /** Sends one request with these headers and the target's key (none to a whole `url`: it is presigned). */
-export async function sendRaw(target: Target, method: string, pathOrUrl: string, body: string | undefined, headers: Record<string, string>): Promise<ReplayAnswer> {
+export async function sendRaw(
+  target: Target,
+  method: string,
+  pathOrUrl: string,
+  body: string | undefined,
+  headers: Record<string, string>,
+): Promise<ReplayAnswer> {
   const absolute = /^https?:\/\//.test(pathOrUrl);
   const res = await fetch(absolute ? pathOrUrl : `${target.apiUrl}${pathOrUrl}`, {
     method,

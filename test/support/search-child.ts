@@ -16,7 +16,8 @@ if (mode === 'append') {
   process.stdout.write('writing\n');
   await index.append(tenant, searchDocs(n, { uploadId: 'big' }, 10));
 } else {
-  for (let from = 0; from < n; from += 1_000) await index.append(tenant, searchDocs(Math.min(1_000, n - from), { uploadId: `u${from}` }, from));
+  for (let from = 0; from < n; from += 1_000)
+    await index.append(tenant, searchDocs(Math.min(1_000, n - from), { uploadId: `u${from}` }, from));
   process.stdout.write('writing\n');
   await index.maintain(tenant);
 }

@@ -18,5 +18,7 @@ export function searchDoc(i: number, text: string, over: Partial<SearchDocument>
 
 /** `n` documents with a shared word, a word of their own and some filler. */
 export function searchDocs(n: number, over: Partial<SearchDocument> = {}, from = 0): SearchDocument[] {
-  return Array.from({ length: n }, (_, k) => searchDoc(from + k, `shared filler text number${from + k} ${'lorem ipsum dolor '.repeat(20)}`, over));
+  return Array.from({ length: n }, (_, k) =>
+    searchDoc(from + k, `shared filler text number${from + k} ${'lorem ipsum dolor '.repeat(20)}`, over),
+  );
 }

@@ -49,7 +49,12 @@ export async function sharedDynamoEndpoint(): Promise<string | undefined> {
   const pool = Number(process.env.VITEST_POOL_ID ?? 1);
   const endpoint = endpoints?.[(pool - 1) % endpoints.length];
   if (!endpoint) return undefined;
-  const probe = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  const probe = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
   try {
     for (const deadline = Date.now() + 60_000; ; ) {
       try {

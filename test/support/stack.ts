@@ -66,7 +66,10 @@ export async function startTestStack(overrides: Partial<LocalStackOptions> = {})
  * at the file's top level; what it answers stands for the started stack, so use it only in tests and
  * in hooks registered after this call (they run after the start).
  */
-export function useTestStack(overrides: Partial<LocalStackOptions> = {}, o: { startTimeoutMs?: number; afterStop?: () => void | Promise<void> } = {}): TestStack {
+export function useTestStack(
+  overrides: Partial<LocalStackOptions> = {},
+  o: { startTimeoutMs?: number; afterStop?: () => void | Promise<void> } = {},
+): TestStack {
   let started: TestStack | undefined;
   beforeAll(async () => {
     started = await startTestStack(overrides);
@@ -89,7 +92,11 @@ export function useTestStack(overrides: Partial<LocalStackOptions> = {}, o: { st
 
 /** What the bucket's notification to SQS says for the object stored under `key` right now (its size, ETag and version). */
 export async function notificationFor(stack: LocalStack, key: string, eventTime = new Date().toISOString()): Promise<string> {
-  const body = await toS3Notification({ Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: stack.info.bucket }, object: { key } } }] }, stack.s3, stack.info.region);
+  const body = await toS3Notification(
+    { Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: stack.info.bucket }, object: { key } } }] },
+    stack.s3,
+    stack.info.region,
+  );
   return body!;
 }
 
@@ -105,7 +112,13 @@ export async function putObject(stack: LocalStack, key: string, body: string | B
 export async function ingestAt(stack: LocalStack, key: string, body: string, at: number): Promise<void> {
   await putObject(stack, key, body);
   const head = await ingestDeps().storage.head({ bucket: stack.info.bucket, key });
-  const out = await ingestObject(ingestDeps(), { bucket: stack.info.bucket, key, eTag: head!.eTag, size: head!.size, eventTime: new Date(at).toISOString() });
+  const out = await ingestObject(ingestDeps(), {
+    bucket: stack.info.bucket,
+    key,
+    eTag: head!.eTag,
+    size: head!.size,
+    eventTime: new Date(at).toISOString(),
+  });
   expect(out.status).toBe('completed');
 }
 
@@ -180,7 +193,11 @@ export function unpackTraceItem(org: string, project: string, item: Record<strin
 }
 
 /** Every trace item of a project, read with Query on each shard of the list index (as the API reads), unpacked. */
-export async function projectTraces(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId): Promise<StoredTraceItem[]> {
+export async function projectTraces(
+  stack: LocalStack,
+  org = stack.info.organizationId,
+  project = stack.info.projectId,
+): Promise<StoredTraceItem[]> {
   const out: StoredTraceItem[] = [];
   for await (const page of projectIndexPages(stack, org, project)) {
     for (const entry of page.Items ?? []) {
@@ -194,19 +211,27 @@ export async function projectTraces(stack: LocalStack, org = stack.info.organiza
 }
 
 /** How many trace items a project has, counted on the list index (Select COUNT). */
-export async function countProjectTraces(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId): Promise<number> {
+export async function countProjectTraces(
+  stack: LocalStack,
+  org = stack.info.organizationId,
+  project = stack.info.projectId,
+): Promise<number> {
   let n = 0;
   for await (const page of projectIndexPages(stack, org, project, { Select: 'COUNT' })) n += page.Count ?? 0;
   return n;
 }
 
 export async function getItem(stack: LocalStack, key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
-  const out = await stack.dynamo.send(new GetItemCommand({ TableName: stack.table, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }));
+  const out = await stack.dynamo.send(
+    new GetItemCommand({ TableName: stack.table, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }),
+  );
   return out.Item ? unmarshall(out.Item) : undefined;
 }
 
 export async function projectCounter(stack: LocalStack, org = stack.info.organizationId, project = stack.info.projectId) {
-  return (await getItem(stack, keys.counter(org, project))) as { traces: number; by_source: Record<string, number>; sources?: Set<string> } | undefined;
+  return (await getItem(stack, keys.counter(org, project))) as
+    | { traces: number; by_source: Record<string, number>; sources?: Set<string> }
+    | undefined;
 }
 
 /** All upload records of a project. */
@@ -232,7 +257,9 @@ export function expectedIds(
   tenant: { organizationId: string; projectId: string } = stack.info,
 ): string[] {
   return records
-    .map((r) => traceId({ organizationId: tenant.organizationId, projectId: tenant.projectId, objectKey, position: r.position, raw: r.raw }))
+    .map((r) =>
+      traceId({ organizationId: tenant.organizationId, projectId: tenant.projectId, objectKey, position: r.position, raw: r.raw }),
+    )
     .sort();
 }
 

@@ -18,13 +18,18 @@ describe('a value nested deeper than JSON.stringify goes (JSON.parse takes any d
 
   it('is rendered as input, plain and inside chat messages, instead of failing the whole file', () => {
     expect(renderInput(JSON.parse(`{"input":${deep(10_000)}}`) as Record<string, unknown>)).toBe(deep(10_000));
-    const chat = JSON.parse(`{"messages":[{"role":"user","content":{"deep":${deep(10_000)}},"tool_calls":${deep(10_000)}}]}`) as Record<string, unknown>;
+    const chat = JSON.parse(`{"messages":[{"role":"user","content":{"deep":${deep(10_000)}},"tool_calls":${deep(10_000)}}]}`) as Record<
+      string,
+      unknown
+    >;
     expect(renderInput(chat)).toBe(`user: {"deep":${deep(10_000)}}\n[tool calls] ${deep(10_000)}`);
   });
 
   it('the iterative writer gives what JSON.stringify gives, whatever the value', () => {
     const values = [
-      JSON.parse('{"__proto__":{"x":1},"constructor":null,"a":[1,-0,1e400,-1e400,1.5e-10,123456789012345678901234567890],"":{},"e":[],"s":"\\ud800 \\" \\\\ \\n \\u2028 日本 😀"}'),
+      JSON.parse(
+        '{"__proto__":{"x":1},"constructor":null,"a":[1,-0,1e400,-1e400,1.5e-10,123456789012345678901234567890],"":{},"e":[],"s":"\\ud800 \\" \\\\ \\n \\u2028 日本 😀"}',
+      ),
       [],
       {},
       [[], [{}], { a: [[{ b: null }]] }],
@@ -73,7 +78,7 @@ describe('an integration_id too long for an identifier', () => {
   };
   const trace = (value: Record<string, unknown>) => buildTrace(ctx, { kind: 'record', position: 1, raw: JSON.stringify(value), value });
 
-  it('is not used (it would have made the item overflow DynamoDB\'s 400 KB, failing the file); up to 256 characters it is', () => {
+  it("is not used (it would have made the item overflow DynamoDB's 400 KB, failing the file); up to 256 characters it is", () => {
     expect(trace({ integration_id: 'i'.repeat(210_000) }).integrationId).toBeNull();
     expect(trace({ integration_id: 'i'.repeat(257) }).integrationId).toBeNull();
     expect(trace({ integration_id: 'i'.repeat(256) }).integrationId).toBe('i'.repeat(256));
@@ -83,7 +88,7 @@ describe('an integration_id too long for an identifier', () => {
 });
 
 describe('keys the local S3 stand-in can keep on disk', () => {
-  it('each segment a file name of at most 255 bytes, the last one with s3rver\'s 22-byte suffix', () => {
+  it("each segment a file name of at most 255 bytes, the last one with s3rver's 22-byte suffix", () => {
     expect(fitsLocalStore(`uploads/o/p/${'x'.repeat(233)}`)).toBe(true);
     expect(fitsLocalStore(`uploads/o/p/${'x'.repeat(234)}`)).toBe(false);
     expect(fitsLocalStore(`uploads/o/p/${'日'.repeat(77)}x`)).toBe(true); // 232 bytes

@@ -22,7 +22,8 @@ import { addNagChecks } from '../../lib/nag-checks.js';
 import { buildTraceIngestApp, type TraceIngestStacks } from '../../lib/trace-ingest-app.js';
 import { routes } from '../../functions/routes.js';
 
-const cdkContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+const cdkContext =
+  (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
 
 interface NaggedApp {
   readonly app: App;
@@ -44,7 +45,13 @@ function synthWithNag(context: Record<string, unknown>): NaggedApp {
 
 const STAGES = {
   dev: synthWithNag({}),
-  prod: synthWithNag({ stage: 'prod', retentionDays: 7, corsOrigins: 'https://app.example.com', logRetentionDays: 90, alarmEmail: 'ops@example.com' }),
+  prod: synthWithNag({
+    stage: 'prod',
+    retentionDays: 7,
+    corsOrigins: 'https://app.example.com',
+    logRetentionDays: 90,
+    alarmEmail: 'ops@example.com',
+  }),
 };
 
 interface Finding {
@@ -57,9 +64,11 @@ interface Finding {
 function rawFindings(app: App): Finding[] {
   const raw = new AwsSolutionsChecks();
   (raw as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
-  return raw.validateScope(app).violations.flatMap((v) =>
-    v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '', severity: v.severity ?? '' })),
-  );
+  return raw
+    .validateScope(app)
+    .violations.flatMap((v) =>
+      v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '', severity: v.severity ?? '' })),
+    );
 }
 
 const covers = (ack: Acknowledgement, finding: Finding) =>
@@ -101,9 +110,16 @@ describe.each(Object.entries(STAGES))('cdk-nag AwsSolutions, %s stage', (_stage,
       expect(ack.reason.trim().length, `${ack.id} on ${ack.path}`).toBeGreaterThanOrEqual(MIN_ACKNOWLEDGEMENT_REASON);
       expect(ack.id).toMatch(/^AwsSolutions-[A-Z]+\d+/);
       // Granular rules are acknowledged per finding, never as a whole; actions only on CDK's own BucketDeployment handler (its grants are CDK's).
-      if (/^AwsSolutions-IAM[45]\b/.test(ack.id)) expect(ack.id, ack.path).toMatch(DEPLOYMENT_HANDLER.test(ack.path) ? /\[(Resource|Policy|Action)::.+\]$/ : /\[(Resource|Policy)::.+\]$/);
+      if (/^AwsSolutions-IAM[45]\b/.test(ack.id))
+        expect(ack.id, ack.path).toMatch(
+          DEPLOYMENT_HANDLER.test(ack.path) ? /\[(Resource|Policy|Action)::.+\]$/ : /\[(Resource|Policy)::.+\]$/,
+        );
       // Nothing is acknowledged for a whole stack or app.
-      expect(stacks().map((s) => s.node.path).concat([''])).not.toContain(ack.path);
+      expect(
+        stacks()
+          .map((s) => s.node.path)
+          .concat(['']),
+      ).not.toContain(ack.path);
     }
     // Exactly these rules are acknowledged (see the reasons in lib/): anything else is a finding to fix or to argue.
     expect([...new Set(acks.map((a) => a.id.replace(/\[.*$/, '')))].sort()).toEqual([
@@ -120,7 +136,8 @@ describe.each(Object.entries(STAGES))('cdk-nag AwsSolutions, %s stage', (_stage,
       // The viewer's bucket of build output.
       'AwsSolutions-S1',
     ]);
-    for (const ack of acks.filter((a) => /^AwsSolutions-(CFR\d|S1)$/.test(a.id))) expect(ack.path).toMatch(/-Stateless\/Viewer\/(Distribution|Bucket)$/);
+    for (const ack of acks.filter((a) => /^AwsSolutions-(CFR\d|S1)$/.test(a.id)))
+      expect(ack.path).toMatch(/-Stateless\/Viewer\/(Distribution|Bucket)$/);
     // APIG4 (no gateway authorizer) only on the routes the route table opens (auth 'none') or that authenticate themselves ('apiKeyInRoute'), each on its own route.
     const open = routes.filter((r) => r.auth !== 'apiKey').map((r) => `${r.method}--${r.path.replace(/^\//, '').replace(/\//g, '--')}`);
     const apig4 = acks.filter((a) => a.id === 'AwsSolutions-APIG4').map((a) => a.path.split('/').at(-2));
@@ -129,7 +146,10 @@ describe.each(Object.entries(STAGES))('cdk-nag AwsSolutions, %s stage', (_stage,
     // actions on each function's role (they take no resource); except on CDK's BucketDeployment handler, whose grants CDK writes:
     // the asset bucket's and the viewer bucket's objects and their S3 actions.
     for (const ack of acks.filter((a) => a.id.startsWith('AwsSolutions-IAM5'))) {
-      if (DEPLOYMENT_HANDLER.test(ack.path)) expect(ack.id).toMatch(/\[(Action::s3:[A-Za-z]+\*|Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-<AWS::AccountId>-<AWS::Region>\/\*|Resource::<ViewerBucket[A-F0-9]+\.Arn>\/\*)\]$/);
+      if (DEPLOYMENT_HANDLER.test(ack.path))
+        expect(ack.id).toMatch(
+          /\[(Action::s3:[A-Za-z]+\*|Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-<AWS::AccountId>-<AWS::Region>\/\*|Resource::<ViewerBucket[A-F0-9]+\.Arn>\/\*)\]$/,
+        );
       // Resource "*" only on a function's own role: X-Ray's actions, and the search indexer's dynamodb:ListStreams (the stream itself is named).
       else if (ack.id === 'AwsSolutions-IAM5[Resource::*]') expect(ack.path).toMatch(/Handler\/ServiceRole$/);
       else expect(ack.id).toMatch(/\/(uploads|drop|payloads|exports|search)\/\*\]$/);
@@ -141,10 +161,16 @@ describe.each(Object.entries(STAGES))('cdk-nag AwsSolutions, %s stage', (_stage,
     const acks = acknowledgementsIn(nagged.app);
     expect(findings.length).toBeGreaterThan(0);
     for (const ack of acks) {
-      expect(findings.some((f) => covers(ack, f)), `unused acknowledgement ${ack.id} on ${ack.path}`).toBe(true);
+      expect(
+        findings.some((f) => covers(ack, f)),
+        `unused acknowledgement ${ack.id} on ${ack.path}`,
+      ).toBe(true);
     }
     for (const finding of findings) {
-      expect(acks.some((a) => covers(a, finding)), `unacknowledged ${finding.rule} on ${finding.path}`).toBe(true);
+      expect(
+        acks.some((a) => covers(a, finding)),
+        `unacknowledged ${finding.rule} on ${finding.path}`,
+      ).toBe(true);
     }
   });
 });

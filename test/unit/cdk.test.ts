@@ -41,7 +41,8 @@ import { METRIC, METRICS_NAMESPACE } from '../../functions/shared/metric-names.j
 import { SEARCH_ENGINE_HANDLERS, searchEngineBundling } from '../../lib/search-engine.js';
 import { buildTraceIngestApp, type TraceIngestStacks } from '../../lib/trace-ingest-app.js';
 
-const cdkContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+const cdkContext =
+  (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
 
 function build(context: Record<string, unknown> = {}): TraceIngestStacks {
   const app = new App({ context: { ...cdkContext, ...context, 'aws:cdk:bundling-stacks': [] } });
@@ -115,7 +116,12 @@ async function validatedConfig(env: Record<string, string>): Promise<unknown> {
 describe('stateful stack: bucket', () => {
   it('blocks public access, encrypts with S3-managed keys and is versioned', () => {
     stateful.hasResourceProperties('AWS::S3::Bucket', {
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       VersioningConfiguration: { Status: 'Enabled' },
     });
@@ -135,7 +141,12 @@ describe('stateful stack: bucket', () => {
     const rulesFor = (days: number) => [
       Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
       ...EXPIRING_PREFIXES.map((prefix) =>
-        Match.objectLike({ Prefix: prefix, ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: days }, Status: 'Enabled' }),
+        Match.objectLike({
+          Prefix: prefix,
+          ExpirationInDays: days,
+          NoncurrentVersionExpiration: { NoncurrentDays: days },
+          Status: 'Enabled',
+        }),
       ),
       Match.objectLike({
         Prefix: PAYLOADS_PREFIX,
@@ -150,7 +161,9 @@ describe('stateful stack: bucket', () => {
     expect([...EXPIRING_PREFIXES].sort()).toEqual([...INGEST_PREFIXES].sort());
     // Every lifecycle rule of the trace bucket: the multipart one, the raw files, payloads/, the search index's removed files (once each), nothing else.
     const traceBucket = stateful.findResources('AWS::S3::Bucket')[logicalId(dev.stateful.bucket)] as Json;
-    const prefixes = (traceBucket.Properties.LifecycleConfiguration.Rules as Array<{ Prefix?: string }>).map((r) => r.Prefix).filter((p) => p !== undefined);
+    const prefixes = (traceBucket.Properties.LifecycleConfiguration.Rules as Array<{ Prefix?: string }>)
+      .map((r) => r.Prefix)
+      .filter((p) => p !== undefined);
     expect(prefixes.sort()).toEqual([...INGEST_PREFIXES, PAYLOADS_PREFIX, EXPORTS_PREFIX, SEARCH_PREFIX].sort());
     // The engine deletes the files it no longer needs; the versioned bucket keeps them a day, never the live ones.
     expect(traceBucket.Properties.LifecycleConfiguration.Rules).toContainEqual({
@@ -160,14 +173,18 @@ describe('stateful stack: bucket', () => {
       ExpiredObjectDeleteMarker: true,
       Status: 'Enabled',
     });
-        // Export files go after JOB_KEEP_DAYS, with their job items.
-    stateful.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: EXPORTS_PREFIX, ExpirationInDays: JOB_KEEP_DAYS })]) } });
+    // Export files go after JOB_KEEP_DAYS, with their job items.
+    stateful.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: EXPORTS_PREFIX, ExpirationInDays: JOB_KEEP_DAYS })]) },
+    });
   });
 
   it('allows browser PUT uploads from the configured origins', () => {
     stateful.hasResourceProperties('AWS::S3::Bucket', {
       CorsConfiguration: {
-        CorsRules: [Match.objectLike({ AllowedMethods: ['PUT'], AllowedOrigins: ['*'], AllowedHeaders: ['Content-Type', 'Content-Length'] })],
+        CorsRules: [
+          Match.objectLike({ AllowedMethods: ['PUT'], AllowedOrigins: ['*'], AllowedHeaders: ['Content-Type', 'Content-Length'] }),
+        ],
       },
     });
     prodStateful.hasResourceProperties('AWS::S3::Bucket', {
@@ -187,7 +204,12 @@ describe('stateful stack: bucket', () => {
       LogFilePrefix: ACCESS_LOGS_PREFIX,
     });
     expect((buckets[logBucketId] as Json).Properties).toMatchObject({
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       // Log delivery writes with SSE-S3 only.
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
@@ -195,7 +217,9 @@ describe('stateful stack: bucket', () => {
     });
     expect((buckets[logBucketId] as Json).Properties.LoggingConfiguration).toBeUndefined();
     // Kept as long as the other logs (logRetentionDays).
-    expect((prodStateful.findResources('AWS::S3::Bucket')[logicalId(prod.stateful.accessLogsBucket)] as Json).Properties.LifecycleConfiguration).toEqual({
+    expect(
+      (prodStateful.findResources('AWS::S3::Bucket')[logicalId(prod.stateful.accessLogsBucket)] as Json).Properties.LifecycleConfiguration,
+    ).toEqual({
       Rules: [expect.objectContaining({ ExpirationInDays: 90 })],
     });
     // Delivery by the S3 logging service, from this bucket in this account only, under the prefix; and TLS only.
@@ -253,7 +277,8 @@ describe('stateful stack: table', () => {
           { AttributeName: index.partitionKey, KeyType: 'HASH' },
           { AttributeName: index.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: index.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
+        Projection:
+          index.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
       });
       expect(table.Properties.AttributeDefinitions).toEqual(
         expect.arrayContaining([
@@ -267,7 +292,10 @@ describe('stateful stack: table', () => {
 
 describe('removal policies by stage', () => {
   it('dev is disposable: DESTROY, no deletion protection, bucket auto-emptied', () => {
-    stateful.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ DeletionProtectionEnabled: false }) });
+    stateful.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
     stateful.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
     // The trace bucket and its access-log bucket.
     stateful.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
@@ -379,7 +407,9 @@ describe('stateless stack: functions', () => {
       expect(props.Architectures).toEqual(['arm64']);
       expect(props.Handler).toBe('index.handler');
       expect(Object.keys(props.Environment.Variables)).toEqual(expect.arrayContaining(['TABLE_NAME', 'BUCKET_NAME']));
-      expect(props.Environment.Variables.NODE_OPTIONS).toBe(`--enable-source-maps --max-old-space-size=${Math.floor(props.MemorySize * 0.75)}`);
+      expect(props.Environment.Variables.NODE_OPTIONS).toBe(
+        `--enable-source-maps --max-old-space-size=${Math.floor(props.MemorySize * 0.75)}`,
+      );
       const logGroupId = Stack.of(fn).getLogicalId(fn.logGroup.node.defaultChild as CfnLogGroup);
       expect(props.LoggingConfig).toEqual({ LogGroup: { Ref: logGroupId } });
       expect((logGroups[logGroupId] as Json).Properties.RetentionInDays).toBe(30);
@@ -406,7 +436,10 @@ describe('stateless stack: functions', () => {
       expect(env.JOBS_QUEUE_URL !== undefined, name).toBe(['createJob', workerHandlers.jobWorker].includes(name));
       // What Lambda would hand the function (tokens as sample values), through the functions' own zod schema.
       const values = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `sample-${k.toLowerCase()}`]));
-      expect(await validatedConfig({ AWS_REGION: 'eu-west-1', ...values }), name).toMatchObject({ TABLE_NAME: expect.any(String), BUCKET_NAME: expect.any(String) });
+      expect(await validatedConfig({ AWS_REGION: 'eu-west-1', ...values }), name).toMatchObject({
+        TABLE_NAME: expect.any(String),
+        BUCKET_NAME: expect.any(String),
+      });
     }
   });
 
@@ -419,7 +452,9 @@ describe('stateless stack: functions', () => {
       expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
         expect.objectContaining({ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }),
       ]);
-      const logStatements = statementsOfRole(stateless, roleId(dev, name)).filter((st) => asList<string>(st.Action).some((a) => a.startsWith('logs:')));
+      const logStatements = statementsOfRole(stateless, roleId(dev, name)).filter((st) =>
+        asList<string>(st.Action).some((a) => a.startsWith('logs:')),
+      );
       const logGroupId = Stack.of(fn).getLogicalId(fn.logGroup.node.defaultChild as CfnLogGroup);
       expect(logStatements, name).toEqual([
         { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
@@ -444,7 +479,11 @@ describe('stateless stack: functions', () => {
     // The job worker runs steps for up to JOB_STEP_BUDGET_MS, an export part in memory.
     const worker = (functions[functionId(dev, workerHandlers.jobWorker)] as Json).Properties;
     expect(worker).toMatchObject({ MemorySize: 1024, Timeout: 300 });
-    expect(worker.Environment.Variables).toMatchObject({ JOB_STEP_BUDGET_MS: String(JOB_STEP_BUDGET_MS), EXPORT_PART_BYTES: String(8 * 1024 * 1024), JOB_STALL_MS: String(JOB_STALL_MS) });
+    expect(worker.Environment.Variables).toMatchObject({
+      JOB_STEP_BUDGET_MS: String(JOB_STEP_BUDGET_MS),
+      EXPORT_PART_BYTES: String(8 * 1024 * 1024),
+      JOB_STALL_MS: String(JOB_STALL_MS),
+    });
     expect(JOB_STEP_BUDGET_MS).toBeLessThan(JOB_WORKER_SIZING.timeout.toMilliseconds() / 2);
     expect(JOB_STALL_MS).toBeLessThan(JOB_VISIBILITY_TIMEOUT.toMilliseconds());
     expect(JOB_STALL_MS).toBeGreaterThan(JOB_WORKER_SIZING.timeout.toMilliseconds());
@@ -452,7 +491,8 @@ describe('stateless stack: functions', () => {
     expect((functions[functionId(dev, workerHandlers.searchIndexer)] as Json).Properties).toMatchObject({ MemorySize: 2048, Timeout: 900 });
     expect((functions[functionId(dev, 'listTraces')] as Json).Properties).toMatchObject({ MemorySize: 1769, Timeout: 10 });
     // An experiment's stats read all its trees; a LangChain run may be 10,000 spans.
-    for (const name of ['finishExperiment', 'experimentStats']) expect((functions[functionId(dev, name)] as Json).Properties, name).toMatchObject({ MemorySize: 2048, Timeout: 29 });
+    for (const name of ['finishExperiment', 'experimentStats'])
+      expect((functions[functionId(dev, name)] as Json).Properties, name).toMatchObject({ MemorySize: 2048, Timeout: 29 });
     expect((functions[functionId(dev, 'recordLangchainRun')] as Json).Properties).toMatchObject({ MemorySize: 1024, Timeout: 29 });
     const special: string[] = [
       workerHandlers.ingest,
@@ -484,7 +524,10 @@ describe('stateless stack: functions', () => {
     });
     expect((stateless.findResources('AWS::SQS::Queue')[logicalId(dev.stateless.jobQueue)] as Json).Properties).toMatchObject({
       VisibilityTimeout: 6 * 300,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(dev.stateless.jobDeadLetterQueue), 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT },
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(dev.stateless.jobDeadLetterQueue), 'Arn'] },
+        maxReceiveCount: MAX_RECEIVE_COUNT,
+      },
     });
     stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [logicalId(dev.stateless.queue), 'Arn'] },
@@ -533,7 +576,9 @@ describe('stateless stack: HTTP API', () => {
   });
 
   it('serves OTLP/HTTP at POST /otel/v1/traces (OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otel), authenticating in its function (a 401, as OTLP wants)', () => {
-    const route = (Object.values(stateless.findResources('AWS::ApiGatewayV2::Route')) as Json[]).find((r) => r.Properties.RouteKey === 'POST /otel/v1/traces');
+    const route = (Object.values(stateless.findResources('AWS::ApiGatewayV2::Route')) as Json[]).find(
+      (r) => r.Properties.RouteKey === 'POST /otel/v1/traces',
+    );
     expect(route?.Properties.AuthorizationType).toBe('NONE');
     expect(routes.find((r) => r.path === '/otel/v1/traces')?.auth).toBe('apiKeyInRoute');
     expect(grantsFor('otlpTraces')).toEqual([
@@ -576,11 +621,17 @@ describe('stateless stack: HTTP API', () => {
     const distribution = logicalId(prod.stateless.viewer.distribution);
     prodStateless.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: Match.objectLike({
-        AllowOrigins: ['https://app.example.com', 'https://admin.example.com', { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution, 'DomainName'] }]] }],
+        AllowOrigins: [
+          'https://app.example.com',
+          'https://admin.example.com',
+          { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution, 'DomainName'] }]] },
+        ],
         ExposeHeaders: ['x-next-cursor', 'x-export-lines'],
       }),
     });
-    stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ AllowOrigins: ['*'], ExposeHeaders: ['x-next-cursor', 'x-export-lines'] }) });
+    stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['*'], ExposeHeaders: ['x-next-cursor', 'x-export-lines'] }),
+    });
   });
 
   it('writes JSON access logs of the stage to a log group with retention', () => {
@@ -598,11 +649,23 @@ describe('stateless stack: HTTP API', () => {
       integrationError: '$context.integrationErrorMessage',
     });
     expect((stateless.findResources('AWS::Logs::LogGroup')[logGroupId] as Json).Properties.RetentionInDays).toBe(30);
-    expect((prodStateless.findResources('AWS::Logs::LogGroup')[logicalId(prod.stateless.accessLogGroup)] as Json).Properties.RetentionInDays).toBe(90);
+    expect(
+      (prodStateless.findResources('AWS::Logs::LogGroup')[logicalId(prod.stateless.accessLogGroup)] as Json).Properties.RetentionInDays,
+    ).toBe(90);
   });
 
   it('outputs what operators need', () => {
-    for (const name of ['ApiUrl', 'ViewerUrl', 'BucketName', 'TableName', 'DropPrefix', 'QueueUrl', 'DeadLetterQueueUrl', 'AlarmTopicArn', 'ApiAccessLogGroup']) {
+    for (const name of [
+      'ApiUrl',
+      'ViewerUrl',
+      'BucketName',
+      'TableName',
+      'DropPrefix',
+      'QueueUrl',
+      'DeadLetterQueueUrl',
+      'AlarmTopicArn',
+      'ApiAccessLogGroup',
+    ]) {
       stateless.hasOutput(name, {});
     }
     stateless.hasOutput('DropPrefix', { Value: 'drop/<organizationId>/<projectId>/' });
@@ -717,7 +780,11 @@ describe('stateless stack: alarms', () => {
       EnableKeyRotation: true,
       KeyPolicy: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          }),
         ]),
       },
     });
@@ -743,7 +810,8 @@ describe('stateless stack: alarms', () => {
 });
 
 // ---- stateless: retention ------------------------------------------------------
-const alarmOf = (name: keyof typeof ALARMS): Json => (stateless.findResources('AWS::CloudWatch::Alarm')[logicalId(dev.stateless.alarms[name])] as Json).Properties;
+const alarmOf = (name: keyof typeof ALARMS): Json =>
+  (stateless.findResources('AWS::CloudWatch::Alarm')[logicalId(dev.stateless.alarms[name])] as Json).Properties;
 
 describe('stateless stack: observability', () => {
   it('traces every function with X-Ray (active tracing)', () => {
@@ -753,7 +821,7 @@ describe('stateless stack: observability', () => {
     for (const f of ours) expect(f.Properties.TracingConfig, String(f.Properties.Description)).toEqual({ Mode: 'Active' });
   });
 
-  it('alarms on ingest lag (p95 over 15 minutes) and on the bad-line rate, from the functions\' own metrics', () => {
+  it("alarms on ingest lag (p95 over 15 minutes) and on the bad-line rate, from the functions' own metrics", () => {
     const lag = alarmOf('ingestLagP95Ms');
     expect(lag).toMatchObject({ Threshold: 300_000, EvaluationPeriods: 3, ComparisonOperator: 'GreaterThanThreshold' });
     expect((lag.Metrics as Json[])[0]!.MetricStat).toEqual({
@@ -765,15 +833,38 @@ describe('stateless stack: observability', () => {
     expect(rate).toMatchObject({ Threshold: 20, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanThreshold' });
     const metrics = rate.Metrics as Json[];
     expect(metrics.find((m) => m.Expression)?.Expression).toBe('IF(bad + good > 0, 100 * bad / (bad + good), 0)');
-    expect(metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric.MetricName).sort()).toEqual([METRIC.badLines, METRIC.tracesIngested].sort());
-    expect(alarmOf('jobDeadLetters')).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(dev.stateless.jobDeadLetterQueue), 'QueueName'] } }] });
-    expect(alarmOf('jobWorkerErrors')).toMatchObject({ MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId(dev, workerHandlers.jobWorker) } }] });
+    expect(
+      metrics
+        .filter((m) => m.MetricStat)
+        .map((m) => m.MetricStat.Metric.MetricName)
+        .sort(),
+    ).toEqual([METRIC.badLines, METRIC.tracesIngested].sort());
+    expect(alarmOf('jobDeadLetters')).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(dev.stateless.jobDeadLetterQueue), 'QueueName'] } }],
+    });
+    expect(alarmOf('jobWorkerErrors')).toMatchObject({
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId(dev, workerHandlers.jobWorker) } }],
+    });
   });
 
   it('has one dashboard: ingest rate and lag, bad-line rate, dead letters, throttles, API latency and errors by route, durations and concurrency', () => {
     stateless.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const body = JSON.stringify((Object.values(stateless.findResources('AWS::CloudWatch::Dashboard'))[0] as Json).Properties.DashboardBody);
-    for (const title of ['Ingest rate', 'Ingest lag', 'Bad-line rate', 'Dead letters', 'Throttles', 'API latency', 'API 4xx by route', 'API 5xx by route', 'Duration p95 by function', 'Concurrent executions by function', 'Alarms']) {
+    for (const title of [
+      'Ingest rate',
+      'Ingest lag',
+      'Bad-line rate',
+      'Dead letters',
+      'Throttles',
+      'API latency',
+      'API 4xx by route',
+      'API 5xx by route',
+      'Duration p95 by function',
+      'Concurrent executions by function',
+      'Alarms',
+    ]) {
       expect(body, title).toContain(title);
     }
     for (const name of Object.values(METRIC)) expect(body, name).toContain(name);
@@ -818,7 +909,8 @@ describe('search index', () => {
       expect(parts[2]).toBe('/search?ddbTableName=');
       expect(JSON.stringify(parts[3])).toContain('SearchCommitTable');
     }
-    for (const name of handlerNames) expect((functions[functionId(dev, name)] as Json).Properties.Environment.Variables.SEARCH_INDEX_URI, name).toBeDefined();
+    for (const name of handlerNames)
+      expect((functions[functionId(dev, name)] as Json).Properties.Environment.Variables.SEARCH_INDEX_URI, name).toBeDefined();
   });
 
   it('starts the indexer from the table stream, for new or re-recorded work items only (never its own writes), retried, and every 10 minutes as a safety net', () => {
@@ -832,7 +924,9 @@ describe('search index', () => {
       BisectBatchOnFunctionError: true,
       FilterCriteria: { Filters: [{ Pattern: JSON.stringify(SEARCH_WORK_STREAM_FILTER) }] },
     });
-    const mapping = (Object.values(stateless.findResources('AWS::Lambda::EventSourceMapping')) as Json[]).find((m) => m.Properties.FunctionName.Ref === indexerId)!;
+    const mapping = (Object.values(stateless.findResources('AWS::Lambda::EventSourceMapping')) as Json[]).find(
+      (m) => m.Properties.FunctionName.Ref === indexerId,
+    )!;
     expect(JSON.stringify(mapping.Properties.EventSourceArn)).toContain('StreamArn');
     // The pattern: keys SQ#… with U#… or R#… sort keys (search-work.ts); the lease (sk LEASE) and removals never match.
     expect(SEARCH_WORK_STREAM_FILTER.dynamodb.Keys.sk.S.map((r) => r.prefix)).toEqual(['U#', 'R#']);
@@ -841,8 +935,15 @@ describe('search index', () => {
       ScheduleExpression: 'rate(10 minutes)',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [indexerId, 'Arn'] } })],
     });
-    const alarm = (stateless.findResources('AWS::CloudWatch::Alarm')[logicalId(dev.stateless.alarms.searchIndexerErrors)] as Json).Properties;
-    expect(alarm).toMatchObject({ MetricName: 'Errors', Threshold: 3, EvaluationPeriods: 3, Period: 300, Dimensions: [{ Name: 'FunctionName', Value: { Ref: indexerId } }] });
+    const alarm = (stateless.findResources('AWS::CloudWatch::Alarm')[logicalId(dev.stateless.alarms.searchIndexerErrors)] as Json)
+      .Properties;
+    expect(alarm).toMatchObject({
+      MetricName: 'Errors',
+      Threshold: 3,
+      EvaluationPeriods: 3,
+      Period: 300,
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: indexerId } }],
+    });
   });
 
   it('grants the indexer the index read-write, and the list, the export and the deletion read-only: search/ objects, ListBucket of search/ only, the commit table', () => {
@@ -856,7 +957,9 @@ describe('search index', () => {
     ] as const) {
       const statements = statementsOfRole(stateless, roleId(dev, name));
       const onCommits = statements.filter((st) => JSON.stringify(st.Resource).includes('SearchCommitTable'));
-      expect(onCommits.flatMap((st) => asList<string>(st.Action)).sort(), name).toEqual([...SEARCH_INDEX_ACTIONS.commitTable[access]].sort());
+      expect(onCommits.flatMap((st) => asList<string>(st.Action)).sort(), name).toEqual(
+        [...SEARCH_INDEX_ACTIONS.commitTable[access]].sort(),
+      );
     }
     // Nobody else touches the index.
     for (const name of handlerNames.filter((n) => !SEARCH_ENGINE_HANDLERS.includes(n))) {
@@ -879,7 +982,8 @@ describe('search index', () => {
 
 describe('stateless stack: retention sweep', () => {
   const envOf = (template: Template, stacks: TraceIngestStacks) =>
-    (template.findResources('AWS::Lambda::Function')[functionId(stacks, workerHandlers.retentionSweep)] as Json).Properties.Environment.Variables as Json;
+    (template.findResources('AWS::Lambda::Function')[functionId(stacks, workerHandlers.retentionSweep)] as Json).Properties.Environment
+      .Variables as Json;
 
   it('runs the sweeper hourly from one EventBridge rule', () => {
     // The sweeper's, and the search indexer's safety net.
@@ -915,7 +1019,9 @@ describe('stateless stack: retention sweep', () => {
     ]);
     const statements = statementsOfRole(stateless, roleId(dev, workerHandlers.retentionSweep));
     const s3 = statements.filter((st) => asList<string>(st.Action).some((a) => a.startsWith('s3:')));
-    expect(s3.map((st) => [asList<string>(st.Action), asList(st.Resource).map(resourceString)])).toEqual([[['s3:DeleteObject'], [`<token>/${PAYLOADS_PREFIX}*`]]]);
+    expect(s3.map((st) => [asList<string>(st.Action), asList(st.Resource).map(resourceString)])).toEqual([
+      [['s3:DeleteObject'], [`<token>/${PAYLOADS_PREFIX}*`]],
+    ]);
     const actions = statements.flatMap((st) => asList<string>(st.Action));
     expect(actions).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem']));
     expect(actions.filter((a) => /Scan/.test(a))).toEqual([]);
@@ -934,53 +1040,60 @@ describe('least privilege', () => {
     expect(() => grantHandler('no-such-handler', fn, { bucket: dev.stateful.bucket, table: dev.stateful.table })).toThrow();
   });
 
-  it.each(handlerNames.filter((n) => n !== workerHandlers.ingest))('%s gets exactly its grant list: table access and S3 actions per prefix', (name) => {
-    const grants = grantsFor(name);
-    const statements = statementsOfRole(stateless, roleId(dev, name));
-    const actions = statements.flatMap((s) => asList<string>(s.Action));
-    if (grants.some((g) => g.target === 'table')) expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
-    else expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]); // health, openapi and notImplemented answer from code alone
-    // A handler granted nothing (health, openapi, notImplemented) may touch no data at all.
-    if (grants.length === 0) expect(actions.filter((a) => /^(dynamodb|s3):/.test(a))).toEqual([]);
-    const writesTable = grants.some((g) => g.target === 'table' && g.access === 'readWrite');
-    expect(actions.some((a) => WRITE_ACTIONS.test(a))).toBe(writesTable);
-    expect(actions).not.toContain('dynamodb:*');
+  it.each(handlerNames.filter((n) => n !== workerHandlers.ingest))(
+    '%s gets exactly its grant list: table access and S3 actions per prefix',
+    (name) => {
+      const grants = grantsFor(name);
+      const statements = statementsOfRole(stateless, roleId(dev, name));
+      const actions = statements.flatMap((s) => asList<string>(s.Action));
+      if (grants.some((g) => g.target === 'table')) expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
+      else expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]); // health, openapi and notImplemented answer from code alone
+      // A handler granted nothing (health, openapi, notImplemented) may touch no data at all.
+      if (grants.length === 0) expect(actions.filter((a) => /^(dynamodb|s3):/.test(a))).toEqual([]);
+      const writesTable = grants.some((g) => g.target === 'table' && g.access === 'readWrite');
+      expect(actions.some((a) => WRITE_ACTIONS.test(a))).toBe(writesTable);
+      expect(actions).not.toContain('dynamodb:*');
 
-    // S3: exactly the object actions of its grants, on exactly their prefixes, nothing bucket-wide.
-    const expected = new Map<string, Set<string>>();
-    for (const g of grants) {
-      if (g.target === 'table' || g.target === 'jobQueue') continue;
-      const prefix = g.target === 'objects' ? g.prefix : SEARCH_PREFIX;
-      const set = expected.get(prefix) ?? new Set<string>();
-      for (const a of g.target === 'objects' ? OBJECT_ACTIONS[g.access] : SEARCH_INDEX_ACTIONS.objects[g.access]) set.add(a);
-      expected.set(prefix, set);
-    }
-    // The search index's one bucket-level action: ListBucket of its own prefix, nothing else.
-    const lists = statements.filter((st) => asList<string>(st.Action).includes('s3:ListBucket'));
-    expect(lists.map((st) => [asList<string>(st.Action), st.Condition])).toEqual(
-      grants.some((g) => g.target === 'searchIndex') ? [[['s3:ListBucket'], { StringLike: { 's3:prefix': [`${SEARCH_PREFIX}*`] } }]] : [],
-    );
-    const actual = new Map<string, Set<string>>();
-    for (const statement of statements.filter((st) => asList<string>(st.Action).some((a) => a.startsWith('s3:')) && !lists.includes(st))) {
-      for (const resource of asList(statement.Resource).map(resourceString)) {
-        const match = /^<token>\/([a-z]+\/)\*$/.exec(resource);
-        expect(match, `S3 resource ${resource} of ${name} is not an object prefix`).not.toBeNull();
-        const set = actual.get(match![1]!) ?? new Set<string>();
-        for (const a of asList<string>(statement.Action)) set.add(a);
-        actual.set(match![1]!, set);
+      // S3: exactly the object actions of its grants, on exactly their prefixes, nothing bucket-wide.
+      const expected = new Map<string, Set<string>>();
+      for (const g of grants) {
+        if (g.target === 'table' || g.target === 'jobQueue') continue;
+        const prefix = g.target === 'objects' ? g.prefix : SEARCH_PREFIX;
+        const set = expected.get(prefix) ?? new Set<string>();
+        for (const a of g.target === 'objects' ? OBJECT_ACTIONS[g.access] : SEARCH_INDEX_ACTIONS.objects[g.access]) set.add(a);
+        expected.set(prefix, set);
       }
-    }
-    expect(Object.fromEntries([...actual].map(([k, v]) => [k, [...v].sort()]))).toEqual(
-      Object.fromEntries([...expected].map(([k, v]) => [k, [...v].sort()])),
-    );
-  });
+      // The search index's one bucket-level action: ListBucket of its own prefix, nothing else.
+      const lists = statements.filter((st) => asList<string>(st.Action).includes('s3:ListBucket'));
+      expect(lists.map((st) => [asList<string>(st.Action), st.Condition])).toEqual(
+        grants.some((g) => g.target === 'searchIndex') ? [[['s3:ListBucket'], { StringLike: { 's3:prefix': [`${SEARCH_PREFIX}*`] } }]] : [],
+      );
+      const actual = new Map<string, Set<string>>();
+      for (const statement of statements.filter(
+        (st) => asList<string>(st.Action).some((a) => a.startsWith('s3:')) && !lists.includes(st),
+      )) {
+        for (const resource of asList(statement.Resource).map(resourceString)) {
+          const match = /^<token>\/([a-z]+\/)\*$/.exec(resource);
+          expect(match, `S3 resource ${resource} of ${name} is not an object prefix`).not.toBeNull();
+          const set = actual.get(match![1]!) ?? new Set<string>();
+          for (const a of asList<string>(statement.Action)) set.add(a);
+          actual.set(match![1]!, set);
+        }
+      }
+      expect(Object.fromEntries([...actual].map(([k, v]) => [k, [...v].sort()]))).toEqual(
+        Object.fromEntries([...expected].map(([k, v]) => [k, [...v].sort()])),
+      );
+    },
+  );
 
   it('grants no DynamoDB or S3 action on Resource "*", and names the table and each index (no index/* wildcard)', () => {
     for (const template of [stateless, prodStateless]) {
       for (const policy of Object.values(template.findResources('AWS::IAM::Policy')) as Json[]) {
         for (const statement of policy.Properties.PolicyDocument.Statement as Json[]) {
           // dynamodb:ListStreams takes no resource but "*" (the search indexer's stream consumption; the stream itself is named).
-          const dataActions = asList<string>(statement.Action).filter((a) => (/^(dynamodb|s3):/.test(a) || a === '*') && a !== 'dynamodb:ListStreams');
+          const dataActions = asList<string>(statement.Action).filter(
+            (a) => (/^(dynamodb|s3):/.test(a) || a === '*') && a !== 'dynamodb:ListStreams',
+          );
           if (dataActions.length === 0) continue;
           const resources = asList(statement.Resource).map(resourceString);
           expect(resources, `${dataActions.join(',')}`).not.toContain('*');
@@ -988,7 +1101,9 @@ describe('least privilege', () => {
         }
       }
     }
-    const tableStatement = statementsOfRole(stateless, roleId(dev, 'listTraces')).find((st) => asList<string>(st.Action).includes('dynamodb:Query'))!;
+    const tableStatement = statementsOfRole(stateless, roleId(dev, 'listTraces')).find((st) =>
+      asList<string>(st.Action).includes('dynamodb:Query'),
+    )!;
     expect(asList(tableStatement.Resource).map(resourceString).sort()).toEqual(
       ['<token>', ...INDEXES.map((i) => `<token>/index/${i.name}`)].sort(),
     );
@@ -999,7 +1114,9 @@ describe('least privilege', () => {
   it('only presignUpload may put under uploads/, and no API handler may list or delete outside payloads/', () => {
     for (const name of handlerNames.filter((n) => n !== workerHandlers.ingest)) {
       const grants = grantsFor(name).filter((g) => g.target === 'objects');
-      const putsUploads = grants.some((g) => g.target === 'objects' && g.prefix === 'uploads/' && OBJECT_ACTIONS[g.access].includes('s3:PutObject'));
+      const putsUploads = grants.some(
+        (g) => g.target === 'objects' && g.prefix === 'uploads/' && OBJECT_ACTIONS[g.access].includes('s3:PutObject'),
+      );
       expect(putsUploads, name).toBe(name === 'presignUpload');
       for (const g of grants) if (g.target === 'objects' && g.access === 'delete') expect(g.prefix, name).toBe(PAYLOADS_PREFIX);
     }
@@ -1028,7 +1145,9 @@ describe('least privilege', () => {
     expect([...access.values()].flatMap((set) => [...set]).filter((a) => /^s3:(List|Delete|\*)/.test(a))).toEqual([]);
 
     const actions = statements.flatMap((s) => asList<string>(s.Action));
-    expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
+    expect(actions).toEqual(
+      expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']),
+    );
   });
 });
 
@@ -1037,7 +1156,14 @@ describe('configuration', () => {
   const configOf = (context: Record<string, unknown>) => loadConfig(new App({ context }).node);
 
   it('defaults to dev, 30 days, any origin', () => {
-    expect(configOf({})).toMatchObject({ stage: 'dev', isDev: true, retentionDays: 30, corsOrigins: ['*'], logRetention: 30, alarmEmail: undefined });
+    expect(configOf({})).toMatchObject({
+      stage: 'dev',
+      isDev: true,
+      retentionDays: 30,
+      corsOrigins: ['*'],
+      logRetention: 30,
+      alarmEmail: undefined,
+    });
   });
 
   it('parses context given on the command line', () => {
@@ -1087,12 +1213,19 @@ describe('stateless stack: web viewer', () => {
   it('keeps its files in a private, encrypted, TLS-only bucket that only the distribution may read (origin access control)', () => {
     const bucket = stateless.findResources('AWS::S3::Bucket')[bucketId] as Json;
     expect(bucket.Properties).toMatchObject({
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
     });
     // Build output only: disposable in every stage (prod too), emptied by its deployments when they are deleted.
     expect((prodStateless.findResources('AWS::S3::Bucket')[logicalId(prod.stateless.viewer.bucket)] as Json).DeletionPolicy).toBe('Delete');
-    const policy = Object.values(stateless.findResources('AWS::S3::BucketPolicy')).find((p: Json) => p.Properties.Bucket.Ref === bucketId) as Json;
+    const policy = Object.values(stateless.findResources('AWS::S3::BucketPolicy')).find(
+      (p: Json) => p.Properties.Bucket.Ref === bucketId,
+    ) as Json;
     const statements = policy.Properties.PolicyDocument.Statement as Json[];
     expect(statements).toEqual(
       expect.arrayContaining([
@@ -1109,7 +1242,11 @@ describe('stateless stack: web viewer', () => {
     stateless.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: Match.objectLike({
         DefaultRootObject: 'index.html',
-        DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: 'redirect-to-https', AllowedMethods: ['GET', 'HEAD'], Compress: true }),
+        DefaultCacheBehavior: Match.objectLike({
+          ViewerProtocolPolicy: 'redirect-to-https',
+          AllowedMethods: ['GET', 'HEAD'],
+          Compress: true,
+        }),
       }),
     });
     const policy = Object.values(stateless.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0] as Json;
@@ -1124,7 +1261,10 @@ describe('stateless stack: web viewer', () => {
   it("deploys the hashed assets for a year and index.html with config.json (the API's URL) revalidated, and outputs the viewer's URL", () => {
     const deployments = Object.values(stateless.findResources('Custom::CDKBucketDeployment')) as Json[];
     expect(deployments).toHaveLength(2);
-    const [assets, pages] = [deployments.find((d) => d.Properties.Prune === false)!, deployments.find((d) => d.Properties.Prune !== false)!];
+    const [assets, pages] = [
+      deployments.find((d) => d.Properties.Prune === false)!,
+      deployments.find((d) => d.Properties.Prune !== false)!,
+    ];
     expect(assets.Properties.Include).toEqual(['assets/*']);
     expect(assets.Properties.SystemMetadata['cache-control']).toBe('public, max-age=31536000, immutable');
     expect(pages.Properties.Exclude).toEqual(['assets/*']);
@@ -1139,7 +1279,9 @@ describe('stateless stack: web viewer', () => {
       [stateless, 30],
       [prodStateless, 90],
     ] as const) {
-      const handler = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('CustomCDKBucketDeployment'))?.[1] as Json | undefined;
+      const handler = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) =>
+        id.startsWith('CustomCDKBucketDeployment'),
+      )?.[1] as Json | undefined;
       expect(handler, 'deployment handler').toBeDefined();
       const groupId = handler!.Properties.LoggingConfig.LogGroup.Ref as string;
       expect((t.findResources('AWS::Logs::LogGroup')[groupId] as Json).Properties.RetentionInDays).toBe(days);

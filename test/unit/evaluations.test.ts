@@ -99,7 +99,9 @@ class MemoryStore implements EvaluationStore {
 
   async readTraceState(_t: typeof tenant, traceId: string) {
     const s = this.traces.get(traceId);
-    return s ? { count: s.count, last: [...s.last], version: s.version, judgeIds: [...s.judgeIds], source: s.source, order: s.order } : null;
+    return s
+      ? { count: s.count, last: [...s.last], version: s.version, judgeIds: [...s.judgeIds], source: s.source, order: s.order }
+      : null;
   }
   async commit(e: Evaluation, current: TraceEvaluationState, next: NextTraceEvaluationState): Promise<CommitResult> {
     const expectedVersion = current.version;
@@ -113,7 +115,14 @@ class MemoryStore implements EvaluationStore {
       return 'conflict';
     }
     if (s.version !== expectedVersion) return 'conflict';
-    this.traces.set(e.traceId, { ...s, count: next.count, last: next.last, version: next.version, status: next.status, judgeIds: [...new Set([...s.judgeIds, e.judgeId])] });
+    this.traces.set(e.traceId, {
+      ...s,
+      count: next.count,
+      last: next.last,
+      version: next.version,
+      status: next.status,
+      judgeIds: [...new Set([...s.judgeIds, e.judgeId])],
+    });
     this.evaluations.set(e.id, e);
     return 'committed';
   }
@@ -132,7 +141,15 @@ describe('createEvaluation', () => {
     const store = new MemoryStore();
     store.traces.set('t1', { count: 0, last: [], version: 0, ...placed });
     const e = await createEvaluation({ store, ...fixed, newId: () => 'e1' }, tenant, { traceId: 't1', judgeId: 'judge-a' });
-    expect(e).toMatchObject({ id: 'e1', judgeName: 'judge-a', judgeVersion: 1, status: 'pending', passed: null, score: null, reasoning: null });
+    expect(e).toMatchObject({
+      id: 'e1',
+      judgeName: 'judge-a',
+      judgeVersion: 1,
+      status: 'pending',
+      passed: null,
+      score: null,
+      reasoning: null,
+    });
     expect(e.createdAt).toBe('2024-05-01T12:00:00.000Z');
     expect(store.traces.get('t1')).toMatchObject({ count: 1, version: 1, status: 'pending' });
   });
@@ -140,7 +157,15 @@ describe('createEvaluation', () => {
   it('is finished (success) with a verdict, whether it passed or not', async () => {
     const store = new MemoryStore();
     store.traces.set('t1', { count: 0, last: [], version: 0, ...placed });
-    const e = await createEvaluation({ store, ...fixed }, tenant, { traceId: 't1', judgeId: 'j', judgeName: 'J', judgeVersion: 0, passed: false, score: 0.25, reasoning: 'no' });
+    const e = await createEvaluation({ store, ...fixed }, tenant, {
+      traceId: 't1',
+      judgeId: 'j',
+      judgeName: 'J',
+      judgeVersion: 0,
+      passed: false,
+      score: 0.25,
+      reasoning: 'no',
+    });
     expect(e).toMatchObject({ status: 'success', passed: false, judgeName: 'J', judgeVersion: 0, score: 0.25, reasoning: 'no' });
     expect(store.traces.get('t1')?.status).toBe('fail');
   });
@@ -155,14 +180,18 @@ describe('createEvaluation', () => {
   });
 
   it('throws TraceNotFoundError for a trace the project does not have', async () => {
-    await expect(createEvaluation({ store: new MemoryStore(), ...fixed }, tenant, { traceId: 'nope', judgeId: 'j' })).rejects.toBeInstanceOf(TraceNotFoundError);
+    await expect(
+      createEvaluation({ store: new MemoryStore(), ...fixed }, tenant, { traceId: 'nope', judgeId: 'j' }),
+    ).rejects.toBeInstanceOf(TraceNotFoundError);
   });
 
   it('gives up after maxAttempts conflicts', async () => {
     const store = new MemoryStore();
     store.traces.set('t1', { count: 0, last: [], version: 0, ...placed });
     store.conflicts = 100;
-    await expect(createEvaluation({ store, ...fixed, maxAttempts: 3 }, tenant, { traceId: 't1', judgeId: 'j' })).rejects.toThrow(/after 3 attempts/);
+    await expect(createEvaluation({ store, ...fixed, maxAttempts: 3 }, tenant, { traceId: 't1', judgeId: 'j' })).rejects.toThrow(
+      /after 3 attempts/,
+    );
   });
 });
 
@@ -220,7 +249,7 @@ describe('create input validation: each bad field is a 400 naming it', () => {
     expect(JSON.parse(String(bad.body)).error.code).toBe('invalid_json');
   });
 
-  it('answers 404 for another tenant\'s path before looking at the body', async () => {
+  it("answers 404 for another tenant's path before looking at the body", async () => {
     const out = await createHandler(evaluationEvent({ pathParameters: { organizationId: 'other', projectId: 'proj-1' }, body: '{}' }));
     expect(out.statusCode).toBe(404);
   });
@@ -229,7 +258,12 @@ describe('create input validation: each bad field is a 400 naming it', () => {
 describe('list query validation', () => {
   it('defaults page 1 and page_size 100, and takes camelCase spellings', () => {
     expect(ListEvaluationsQuery.parse({})).toEqual({ page: 1, page_size: 100 });
-    expect(ListEvaluationsQuery.parse({ traceId: 't', judgeId: 'j', pageSize: '5', page: '2' })).toEqual({ trace_id: 't', judge_id: 'j', page: 2, page_size: 5 });
+    expect(ListEvaluationsQuery.parse({ traceId: 't', judgeId: 'j', pageSize: '5', page: '2' })).toEqual({
+      trace_id: 't',
+      judge_id: 'j',
+      page: 2,
+      page_size: 5,
+    });
     expect(ListEvaluationsQuery.parse({ page_size: '7', pageSize: '9' })).toEqual({ page: 1, page_size: 7 });
     expect(ListEvaluationsQuery.parse({ trace_id: '', page: '' })).toEqual({ page: 1, page_size: 100 });
   });

@@ -42,7 +42,10 @@ describe('apiKeyOf', () => {
 
 describe('tenantOf', () => {
   it('answers the tenant the authorizer resolved', () => {
-    expect(tenantOf(event({ lambda: { organizationId: 'org1', projectId: 'proj1', extra: 1 } }))).toEqual({ organizationId: 'org1', projectId: 'proj1' });
+    expect(tenantOf(event({ lambda: { organizationId: 'org1', projectId: 'proj1', extra: 1 } }))).toEqual({
+      organizationId: 'org1',
+      projectId: 'proj1',
+    });
   });
 
   it.each([
@@ -66,14 +69,20 @@ describe('tenantOf', () => {
 describe('tenantOf for a revoked key', () => {
   it('throws a 401 that says the key was revoked, and when', () => {
     expect(() => tenantOf(event({ lambda: { revokedAt: '2024-05-01T12:00:00.000Z' } }))).toThrow(
-      expect.objectContaining({ statusCode: 401, code: 'api_key_revoked', message: expect.stringContaining('revoked at 2024-05-01T12:00:00.000Z') }),
+      expect.objectContaining({
+        statusCode: 401,
+        code: 'api_key_revoked',
+        message: expect.stringContaining('revoked at 2024-05-01T12:00:00.000Z'),
+      }),
     );
   });
 });
 
 describe('httpHandler', () => {
   it('answers a store that is still throttling after the SDK retries with a 429 and Retry-After', async () => {
-    const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException' });
+    const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
+      name: 'ProvisionedThroughputExceededException',
+    });
     const out = await httpHandler(async () => {
       throw throttled;
     })(event());

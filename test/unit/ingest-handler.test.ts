@@ -37,7 +37,12 @@ describe('makeSqsIngestHandler', () => {
     const { storage, uploads, handler, failures } = setup();
     const goodSize = put(storage, GOOD, '{"input":"a"}\n{"input":"b"}\n');
     const badSize = put(storage, BAD, '{"input":"c"}\n');
-    const event: SQSEvent = { Records: [sqsRecord({ messageId: 'm-good', body: notification(GOOD, goodSize) }), sqsRecord({ messageId: 'm-bad', body: notification(BAD, badSize) })] };
+    const event: SQSEvent = {
+      Records: [
+        sqsRecord({ messageId: 'm-good', body: notification(GOOD, goodSize) }),
+        sqsRecord({ messageId: 'm-bad', body: notification(BAD, badSize) }),
+      ],
+    };
 
     const out = await handler(event);
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-bad' }]);
@@ -70,7 +75,11 @@ describe('makeSqsIngestHandler', () => {
     const { storage, uploads, handler, failures } = setup();
     const size = put(storage, GOOD, '{"input":"a"}\n');
     const out = await handler({
-      Records: [sqsRecord({ messageId: 'm-junk', body: 'this is not json' }), sqsRecord({ messageId: 'm-ok', body: notification(GOOD, size) }), sqsRecord({ messageId: 'm-shape', body: '{"Records":"nope"}' })],
+      Records: [
+        sqsRecord({ messageId: 'm-junk', body: 'this is not json' }),
+        sqsRecord({ messageId: 'm-ok', body: notification(GOOD, size) }),
+        sqsRecord({ messageId: 'm-shape', body: '{"Records":"nope"}' }),
+      ],
     });
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-junk' }, { itemIdentifier: 'm-shape' }]);
     expect(failures.map(([id]) => id)).toEqual(['m-junk', 'm-shape']);
@@ -91,7 +100,11 @@ describe('makeSqsIngestHandler', () => {
       expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
       expect(errors).not.toHaveBeenCalled();
       const lines = logs.flatMap((l) => l.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>));
-      expect(lines.find((l) => l.messageId === 'm1')).toMatchObject({ level: 'INFO', messageId: 'm1', reason: expect.stringContaining('another worker') });
+      expect(lines.find((l) => l.messageId === 'm1')).toMatchObject({
+        level: 'INFO',
+        messageId: 'm1',
+        reason: expect.stringContaining('another worker'),
+      });
     } finally {
       errors.mockRestore();
       for (const l of logs) l.mockRestore();
@@ -102,7 +115,10 @@ describe('makeSqsIngestHandler', () => {
     const { storage, handler, failures, traces } = setup();
     const size = put(storage, GOOD, '{"input":"a"}\n');
     const out = await handler({
-      Records: [sqsRecord({ messageId: 'm1', body: notification(GOOD, size) }), sqsRecord({ messageId: 'm2', body: '{"Service":"Amazon S3","Event":"s3:TestEvent"}' })],
+      Records: [
+        sqsRecord({ messageId: 'm1', body: notification(GOOD, size) }),
+        sqsRecord({ messageId: 'm2', body: '{"Service":"Amazon S3","Event":"s3:TestEvent"}' }),
+      ],
     });
     expect(out).toEqual({ batchItemFailures: [] });
     expect(failures).toEqual([]);

@@ -120,7 +120,9 @@ describe('ingestObject: a good file', () => {
     if (out.status !== 'completed') return;
 
     const { summary, upload } = out;
-    expect(upload.uploadId).toBe(deriveUploadId({ organizationId: 'org1', projectId: 'proj1', objectKey: KEY, version: storage.objects.get(KEY)!.eTag }));
+    expect(upload.uploadId).toBe(
+      deriveUploadId({ organizationId: 'org1', projectId: 'proj1', objectKey: KEY, version: storage.objects.get(KEY)!.eTag }),
+    );
     expect(summary.records).toBe(5); // the blank line is not a record
     expect(summary.traces).toBe(3);
     expect(summary.newTraces).toBe(3);
@@ -142,7 +144,14 @@ describe('ingestObject: a good file', () => {
     expect(uploads.idChunks.get(`${upload.uploadId}#0`)).toEqual(expectedIds);
     expect([...traces.items.keys()].sort()).toEqual([...expectedIds].sort());
     const third = traces.items.get(expectedIds[2]!)!;
-    expect(third).toMatchObject({ input: 'user: third', position: 6, source: 'upload', uploadId: upload.uploadId, payloadKey: null, createdAt: '2024-05-01T12:00:00.000Z' });
+    expect(third).toMatchObject({
+      input: 'user: third',
+      position: 6,
+      source: 'upload',
+      uploadId: upload.uploadId,
+      payloadKey: null,
+      createdAt: '2024-05-01T12:00:00.000Z',
+    });
     // A fresh key: no owner lookups were needed.
     expect(traces.ownerLookups).toBe(0);
   });
@@ -248,7 +257,11 @@ describe('ingestObject: leases, ownership and retries', () => {
     // The shared lines still belong to the first upload, untouched.
     expect(byPosition(1).map((t) => t.uploadId)).toEqual([first.upload.uploadId]);
     expect(byPosition(2).map((t) => t.uploadId)).toEqual([first.upload.uploadId]);
-    expect(byPosition(3).map((t) => t.uploadId).sort()).toEqual([first.upload.uploadId, second.upload.uploadId].sort());
+    expect(
+      byPosition(3)
+        .map((t) => t.uploadId)
+        .sort(),
+    ).toEqual([first.upload.uploadId, second.upload.uploadId].sort());
     expect(byPosition(4).map((t) => t.uploadId)).toEqual([second.upload.uploadId]);
     expect(uploads.counters.get('org1/proj1')!.traces).toBe(5);
     // Both uploads' id lists hold all of their lines.

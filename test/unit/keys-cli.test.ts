@@ -9,31 +9,48 @@ const noTarget = { table: undefined, region: undefined, endpointUrl: undefined }
 
 describe('parseCommand', () => {
   it.each([
-    [['create', '--organization', 'acme', '--project', 'web'], { command: 'create', organization: 'acme', project: 'web', target: noTarget }],
+    [
+      ['create', '--organization', 'acme', '--project', 'web'],
+      { command: 'create', organization: 'acme', project: 'web', target: noTarget },
+    ],
     [['create', '--project=web', '--organization=  acme '], { command: 'create', organization: 'acme', project: 'web', target: noTarget }],
     [['list'], { command: 'list', organization: undefined, target: noTarget }],
     [['list', '--organization', 'acme'], { command: 'list', organization: 'acme', target: noTarget }],
     [['revoke', '0123456789abcdef'], { command: 'revoke', key: '0123456789abcdef', target: noTarget }],
     [
       ['revoke', 'tik_x', '--table', 'traces-prod', '--region', 'eu-west-1', '--endpoint-url', 'https://dynamodb.eu-west-1.amazonaws.com'],
-      { command: 'revoke', key: 'tik_x', target: { table: 'traces-prod', region: 'eu-west-1', endpointUrl: 'https://dynamodb.eu-west-1.amazonaws.com' } },
+      {
+        command: 'revoke',
+        key: 'tik_x',
+        target: { table: 'traces-prod', region: 'eu-west-1', endpointUrl: 'https://dynamodb.eu-west-1.amazonaws.com' },
+      },
     ],
     [['list', '--table', 'traces-prod'], { command: 'list', organization: undefined, target: { ...noTarget, table: 'traces-prod' } }],
   ])('%j', (argv, run) => {
     expect(parseCommand(argv)).toEqual({ kind: 'run', run });
   });
 
-  it.each([[['--help']], [['-h']], [['help']], [['help', 'list']], [['create', '--help']], [['revoke', '-h']], [['list', '--bogus', '--help']]])(
-    '%j asks for help',
-    (argv) => {
-      expect(parseCommand(argv).kind).toBe('help');
-    },
-  );
+  it.each([
+    [['--help']],
+    [['-h']],
+    [['help']],
+    [['help', 'list']],
+    [['create', '--help']],
+    [['revoke', '-h']],
+    [['list', '--bogus', '--help']],
+  ])('%j asks for help', (argv) => {
+    expect(parseCommand(argv).kind).toBe('help');
+  });
 
   it('answers the command\'s own usage for "<command> --help"', () => {
     const parsed = parseCommand(['revoke', '--help']);
     expect(parsed.kind === 'help' && parsed.text).toMatch(/^Usage: npm run keys -- revoke/);
-    expect(parseCommand(['--help'], 'trace-ingest keys')).toMatchObject({ kind: 'help', text: expect.stringMatching(/^Usage: trace-ingest keys <command>[\s\S]*\n {2}create --organization[\s\S]*\n {2}list [\s\S]*\n {2}revoke /) });
+    expect(parseCommand(['--help'], 'trace-ingest keys')).toMatchObject({
+      kind: 'help',
+      text: expect.stringMatching(
+        /^Usage: trace-ingest keys <command>[\s\S]*\n {2}create --organization[\s\S]*\n {2}list [\s\S]*\n {2}revoke /,
+      ),
+    });
     expect(parseCommand(['--help'])).toEqual({ kind: 'help', text: USAGE.replaceAll('PROGRAM', 'npm run keys --') });
   });
 
@@ -83,23 +100,43 @@ describe('resolveTarget', () => {
 
   it("follows DATA_DIR like the other commands: that stack's DynamoDB Local, table and region", () => {
     stackFile(join(root, 'other'), { region: 'eu-central-1', dynamodbEndpoint: 'http://127.0.0.1:32123', table: 'trace-ingest-local' });
-    expect(resolveTarget({}, { DATA_DIR: join(root, 'other') }, nowhere)).toEqual({ kind: 'local', table: LOCAL_TABLE, endpoint: 'http://127.0.0.1:32123', region: 'eu-central-1' });
+    expect(resolveTarget({}, { DATA_DIR: join(root, 'other') }, nowhere)).toEqual({
+      kind: 'local',
+      table: LOCAL_TABLE,
+      endpoint: 'http://127.0.0.1:32123',
+      region: 'eu-central-1',
+    });
     expect(resolveTarget({}, { DATA_DIR: 'other' }, root)).toMatchObject({ endpoint: 'http://127.0.0.1:32123' }); // relative to where it runs
     // DYNAMODB_PORT, when set, names the port.
-    expect(resolveTarget({}, { DATA_DIR: join(root, 'other'), DYNAMODB_PORT: '8123' }, nowhere)).toMatchObject({ endpoint: 'http://127.0.0.1:8123', region: 'eu-central-1' });
+    expect(resolveTarget({}, { DATA_DIR: join(root, 'other'), DYNAMODB_PORT: '8123' }, nowhere)).toMatchObject({
+      endpoint: 'http://127.0.0.1:8123',
+      region: 'eu-central-1',
+    });
   });
 
   it('without DATA_DIR finds .data/local-stack.json in the working directory or a folder above it', () => {
     stackFile(join(root, '.data'), { region: 'us-west-2', dynamodbEndpoint: 'http://127.0.0.1:32124' });
     mkdirSync(join(root, 'a', 'b'), { recursive: true });
-    expect(resolveTarget({}, {}, join(root, 'a', 'b'))).toMatchObject({ kind: 'local', endpoint: 'http://127.0.0.1:32124', region: 'us-west-2' });
+    expect(resolveTarget({}, {}, join(root, 'a', 'b'))).toMatchObject({
+      kind: 'local',
+      endpoint: 'http://127.0.0.1:32124',
+      region: 'us-west-2',
+    });
   });
 
   it('defaults to port 8000 and us-east-1 when there is no local-stack.json', () => {
-    expect(resolveTarget({}, {}, nowhere)).toEqual({ kind: 'local', table: LOCAL_TABLE, endpoint: 'http://127.0.0.1:8000', region: 'us-east-1' });
+    expect(resolveTarget({}, {}, nowhere)).toEqual({
+      kind: 'local',
+      table: LOCAL_TABLE,
+      endpoint: 'http://127.0.0.1:8000',
+      region: 'us-east-1',
+    });
     stackFile(join(nowhere, 'broken'), {});
     writeFileSync(join(nowhere, 'broken', 'local-stack.json'), 'not json');
-    expect(resolveTarget({}, { DATA_DIR: join(nowhere, 'broken') }, nowhere)).toMatchObject({ region: 'us-east-1', endpoint: 'http://127.0.0.1:8000' });
+    expect(resolveTarget({}, { DATA_DIR: join(nowhere, 'broken') }, nowhere)).toMatchObject({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:8000',
+    });
   });
 
   it('refuses a DYNAMODB_PORT that is not a port', () => {

@@ -8,8 +8,16 @@ describe('the trace list plans', () => {
       unevaluatedOnly: false,
       residual: { status: 'pass', search: 'x' },
     });
-    expect(planListRead({ status: 'fail', source: 's' })).toEqual({ index: { by: 'status', status: 'fail', source: 's' }, unevaluatedOnly: false, residual: { search: undefined } });
-    expect(planListRead({ status: 'unevaluated', source: 's' })).toEqual({ index: { by: 'source', source: 's' }, unevaluatedOnly: true, residual: { search: undefined } });
+    expect(planListRead({ status: 'fail', source: 's' })).toEqual({
+      index: { by: 'status', status: 'fail', source: 's' },
+      unevaluatedOnly: false,
+      residual: { search: undefined },
+    });
+    expect(planListRead({ status: 'unevaluated', source: 's' })).toEqual({
+      index: { by: 'source', source: 's' },
+      unevaluatedOnly: true,
+      residual: { search: undefined },
+    });
     expect(planListRead({ status: 'unevaluated' })).toMatchObject({ index: { by: 'all' }, unevaluatedOnly: true });
     expect(planListRead({ search: '' })).toEqual({ index: { by: 'all' }, unevaluatedOnly: false, residual: { search: undefined } });
   });
@@ -19,7 +27,11 @@ describe('the trace list plans', () => {
     expect(planTotal({ judgeId: 'j', status: 'pass' })).toEqual({ by: 'reading' });
     expect(planTotal({ source: 's', since: '2026-01-01T00:00:00.000Z' })).toEqual({ by: 'traces' });
     expect(planTotal({ judgeId: 'j' })).toEqual({ by: 'judge', judgeId: 'j', from: 'evaluation-counters' });
-    expect(planTotal({ status: 'pending', since: '2026-01-01T00:00:00.000Z' })).toEqual({ by: 'status', status: 'pending', from: 'index-range' });
+    expect(planTotal({ status: 'pending', since: '2026-01-01T00:00:00.000Z' })).toEqual({
+      by: 'status',
+      status: 'pending',
+      from: 'index-range',
+    });
     expect(planTotal({ status: 'unevaluated' })).toEqual({ by: 'unevaluated', from: 'evaluation-counters' });
     expect(totalCarriedByCursor({ status: 'pass', since: '2026-01-01T00:00:00.000Z' })).toBe(true);
     expect(totalCarriedByCursor({ status: 'pass' })).toBe(false);

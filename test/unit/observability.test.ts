@@ -32,7 +32,9 @@ function event(org: string, requestId: string): HttpEvent {
  */
 async function stdoutLines(fn: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
   const lines: string[] = [];
-  const spies = (['log', 'info', 'warn', 'error'] as const).map((m) => vi.spyOn(console, m).mockImplementation((text: unknown) => void lines.push(String(text))));
+  const spies = (['log', 'info', 'warn', 'error'] as const).map((m) =>
+    vi.spyOn(console, m).mockImplementation((text: unknown) => void lines.push(String(text))),
+  );
   try {
     await fn();
   } finally {
@@ -50,12 +52,27 @@ describe('logs', () => {
       log({ msg: 'working', step: 1 });
       return { statusCode: 200, body: String(e.requestContext.requestId) };
     });
-    const context = { awsRequestId: 'lambda-req-1', functionName: 'fn', functionVersion: '$LATEST', memoryLimitInMB: '512', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:1:function:fn' };
+    const context = {
+      awsRequestId: 'lambda-req-1',
+      functionName: 'fn',
+      functionVersion: '$LATEST',
+      memoryLimitInMB: '512',
+      invokedFunctionArn: 'arn:aws:lambda:eu-west-1:1:function:fn',
+    };
     const lines = await stdoutLines(() => Promise.all([h(event('org-a', 'req-a'), context as never), h(event('org-b', 'req-b'))]));
     const working = lines.filter((l) => l.message === 'working');
     expect(working).toHaveLength(2);
-    for (const [org, req] of [['org-a', 'req-a'], ['org-b', 'req-b']] as const) {
-      expect(working.find((l) => l.requestId === req)).toMatchObject({ organizationId: org, projectId: `${org}-p`, route: event(org, req).routeKey, step: 1, service: 'trace-ingest' });
+    for (const [org, req] of [
+      ['org-a', 'req-a'],
+      ['org-b', 'req-b'],
+    ] as const) {
+      expect(working.find((l) => l.requestId === req)).toMatchObject({
+        organizationId: org,
+        projectId: `${org}-p`,
+        route: event(org, req).routeKey,
+        step: 1,
+        service: 'trace-ingest',
+      });
     }
     // Powertools' Lambda context keys, from the invocation that had one.
     expect(working.some((l) => l.function_request_id === 'lambda-req-1' && typeof l.cold_start === 'boolean')).toBe(true);
@@ -84,7 +101,11 @@ describe('metrics', () => {
     const emf = lines.filter((l) => '_aws' in l);
     expect(emf).toHaveLength(1);
     expect(emf[0]).toMatchObject({ ClientErrors: 1, route: event('org-a', 'r1').routeKey, service: 'trace-ingest' });
-    expect(emf[0]!._aws).toMatchObject({ CloudWatchMetrics: [{ Namespace: 'TraceIngest', Dimensions: [['service', 'route']], Metrics: [{ Name: 'ClientErrors', Unit: 'Count' }] }] });
+    expect(emf[0]!._aws).toMatchObject({
+      CloudWatchMetrics: [
+        { Namespace: 'TraceIngest', Dimensions: [['service', 'route']], Metrics: [{ Name: 'ClientErrors', Unit: 'Count' }] },
+      ],
+    });
   });
 
   it('counts every throttled DynamoDB attempt, the SDK retries included', async () => {
@@ -92,7 +113,9 @@ describe('metrics', () => {
       req.resume();
       req.on('end', () => {
         res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': 'ProvisionedThroughputExceededException' });
-        res.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'slow down' }));
+        res.end(
+          JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'slow down' }),
+        );
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -101,7 +124,9 @@ describe('metrics', () => {
       const client = newDynamoClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
       client.config.credentials = async () => ({ accessKeyId: 'x', secretAccessKey: 'y' });
       takeThrottles();
-      await expect(client.send(new GetItemCommand({ TableName: 't', Key: { pk: { S: 'a' } } }))).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+      await expect(client.send(new GetItemCommand({ TableName: 't', Key: { pk: { S: 'a' } } }))).rejects.toMatchObject({
+        name: 'ProvisionedThroughputExceededException',
+      });
       // maxAttempts 3: each attempt answered with a throttle is counted.
       expect(takeThrottles()).toBe(3);
     } finally {

@@ -87,15 +87,48 @@ function traceLog(span: JsonSpan, resource?: Record<string, Attr>): Span & Recor
   const req = decodeJson(request([span], resource));
   const rs = req.resourceSpans[0]!;
   const ss = rs.scopeSpans[0]!;
-  return parseSpan(toTraceLog(ss.spans[0]!, { resource: rs.resource, scope: ss.scope }), '2026-01-01T00:00:00Z') as Span & Record<string, unknown>;
+  return parseSpan(toTraceLog(ss.spans[0]!, { resource: rs.resource, scope: ss.scope }), '2026-01-01T00:00:00Z') as Span &
+    Record<string, unknown>;
 }
 
-const ExportRequest = (root as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Record<string, { fromObject(o: unknown): unknown; encode(m: unknown): { finish(): Uint8Array }; decode(b: Uint8Array): Record<string, unknown> }> } } } } })
-  .opentelemetry.proto.collector.trace.v1;
+const ExportRequest = (
+  root as unknown as {
+    opentelemetry: {
+      proto: {
+        collector: {
+          trace: {
+            v1: Record<
+              string,
+              {
+                fromObject(o: unknown): unknown;
+                encode(m: unknown): { finish(): Uint8Array };
+                decode(b: Uint8Array): Record<string, unknown>;
+              }
+            >;
+          };
+        };
+      };
+    };
+  }
+).opentelemetry.proto.collector.trace.v1;
 
 describe('OTLP decoding', () => {
   it('reads protobuf and OTLP/JSON into the same spans (hex ids, nanosecond times, typed attributes)', () => {
-    const json = request([{ parentSpanId: CHILD, attributes: { s: 'x', i: 7, big: { int: '9007199254740993' }, d: 0.5, b: true, arr: ['a', 1], kv: { kv: { k: 'v' } }, raw: { bytes: 'AAE=' } } }]);
+    const json = request([
+      {
+        parentSpanId: CHILD,
+        attributes: {
+          s: 'x',
+          i: 7,
+          big: { int: '9007199254740993' },
+          d: 0.5,
+          b: true,
+          arr: ['a', 1],
+          kv: { kv: { k: 'v' } },
+          raw: { bytes: 'AAE=' },
+        },
+      },
+    ]);
     const fromJson = decodeJson(json);
     // The same request as the protobuf bytes an exporter sends (ids as bytes there).
     const withBytes = structuredClone(json) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<Record<string, unknown>> }> }> };
@@ -106,13 +139,37 @@ describe('OTLP decoding', () => {
     const fromProto = decodeRequest(Buffer.from(bytes), 'protobuf');
     expect(fromProto).toEqual(fromJson);
     const span = fromJson.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
-    expect(span).toMatchObject({ traceId: TRACE, spanId: ROOT, parentSpanId: CHILD, startNs: 1767225600123456789n, endNs: 1767225601623456789n, invalid: null });
-    expect(Object.fromEntries(span.attributes)).toEqual({ s: 'x', i: 7, big: '9007199254740993', d: 0.5, b: true, arr: ['a', 1], kv: { k: 'v' }, raw: 'AAE=' });
+    expect(span).toMatchObject({
+      traceId: TRACE,
+      spanId: ROOT,
+      parentSpanId: CHILD,
+      startNs: 1767225600123456789n,
+      endNs: 1767225601623456789n,
+      invalid: null,
+    });
+    expect(Object.fromEntries(span.attributes)).toEqual({
+      s: 'x',
+      i: 7,
+      big: '9007199254740993',
+      d: 0.5,
+      b: true,
+      arr: ['a', 1],
+      kv: { k: 'v' },
+      raw: 'AAE=',
+    });
     expect(Object.fromEntries(fromJson.resourceSpans[0]!.resource)).toEqual({ 'service.name': 'agent' });
   });
 
   it('marks ids that are not hex, of the wrong length or all zero as missing, so the span is refused', () => {
-    const req = decodeJson(request([{ spanId: 'zz19b7ec3c1b174q' }, { traceId: 'abc' }, { spanId: '0000000000000000' }, { parentSpanId: 'abcd' }, { parentSpanId: '0000000000000000' }]));
+    const req = decodeJson(
+      request([
+        { spanId: 'zz19b7ec3c1b174q' },
+        { traceId: 'abc' },
+        { spanId: '0000000000000000' },
+        { parentSpanId: 'abcd' },
+        { parentSpanId: '0000000000000000' },
+      ]),
+    );
     const spans = req.resourceSpans[0]!.scopeSpans[0]!.spans;
     expect(spans.map((s) => [s.traceId !== '', s.spanId !== '', s.badParent, s.parentSpanId])).toEqual([
       [true, false, false, ''],
@@ -154,13 +211,18 @@ describe('OTLP decoding', () => {
     let deep: Attr = 'leaf';
     for (let i = 0; i <= MAX_ATTRIBUTE_DEPTH; i++) deep = [deep];
     const req = decodeJson(request([{ attributes: { deep } }, { spanId: CHILD }]));
-    expect(req.resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.invalid)).toEqual([expect.stringMatching(/nested more than 64 levels/), null]);
+    expect(req.resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.invalid)).toEqual([
+      expect.stringMatching(/nested more than 64 levels/),
+      null,
+    ]);
     const viaResource = decodeJson(request([{}], { deep }));
     expect(viaResource.resourceSpans[0]!.invalid).toMatch(/nested more than 64/);
     // An attribute of 100,000 nested arrays, in protobuf: deeper than any decoder's stack.
     const inner = nestedAttributeRequest(100_000);
     // (The same shape 100 levels deep decodes, and its span is refused for the depth.)
-    expect(decodeRequest(nestedAttributeRequest(100), 'protobuf').resourceSpans[0]!.scopeSpans[0]!.spans[0]!.invalid).toMatch(/nested more than 64/);
+    expect(decodeRequest(nestedAttributeRequest(100), 'protobuf').resourceSpans[0]!.scopeSpans[0]!.spans[0]!.invalid).toMatch(
+      /nested more than 64/,
+    );
     expect(() => decodeRequest(inner, 'protobuf')).toThrow(OtlpRequestError);
   });
 
@@ -169,7 +231,12 @@ describe('OTLP decoding', () => {
     expect(decompress(gzipSync(body), 'gzip')).toEqual(body);
     expect(decompress(body, undefined)).toEqual(body);
     expect(() => decompress(Buffer.from('not gzip'), 'gzip')).toThrow(expect.objectContaining({ kind: 'invalid_body' }));
-    expect(() => decompress(body, 'br')).toThrow(expect.objectContaining({ kind: 'unsupported_media_type', message: expect.stringMatching(/^Content-Encoding "br" is not supported/) }));
+    expect(() => decompress(body, 'br')).toThrow(
+      expect.objectContaining({
+        kind: 'unsupported_media_type',
+        message: expect.stringMatching(/^Content-Encoding "br" is not supported/),
+      }),
+    );
     const bomb = gzipSync(Buffer.alloc(MAX_DECODED_BODY_BYTES + 1));
     expect(bomb.length).toBeLessThan(100_000);
     expect(() => decompress(bomb, 'gzip')).toThrow(expect.objectContaining({ kind: 'payload_too_large' }));
@@ -185,15 +252,25 @@ describe('OTLP decoding', () => {
   it('answers ExportTraceServiceResponse in either encoding, partial_success only when spans were refused', () => {
     const Response = ExportRequest.ExportTraceServiceResponse!;
     expect(encodeResponse({ rejectedSpans: 0, errorMessage: '' }, 'json')).toBe('{}');
-    expect(JSON.parse(encodeResponse({ rejectedSpans: 2, errorMessage: 'why' }, 'json') as string)).toEqual({ partialSuccess: { rejectedSpans: '2', errorMessage: 'why' } });
+    expect(JSON.parse(encodeResponse({ rejectedSpans: 2, errorMessage: 'why' }, 'json') as string)).toEqual({
+      partialSuccess: { rejectedSpans: '2', errorMessage: 'why' },
+    });
     expect((encodeResponse({ rejectedSpans: 0, errorMessage: '' }, 'protobuf') as Buffer).length).toBe(0);
-    const decoded = Response.decode(encodeResponse({ rejectedSpans: 3, errorMessage: 'why' }, 'protobuf') as Buffer) as { partialSuccess: { rejectedSpans: { toString(): string }; errorMessage: string } };
+    const decoded = Response.decode(encodeResponse({ rejectedSpans: 3, errorMessage: 'why' }, 'protobuf') as Buffer) as {
+      partialSuccess: { rejectedSpans: { toString(): string }; errorMessage: string };
+    };
     expect(decoded.partialSuccess.rejectedSpans.toString()).toBe('3');
     expect(decoded.partialSuccess.errorMessage).toBe('why');
     // google.rpc.Status: code 3, message.
     expect([...encodeStatus(3, 'bad')]).toEqual([0x08, 0x03, 0x12, 0x03, 0x62, 0x61, 0x64]);
     // The same bytes as protobufjs's Writer, for any code and message (a negative int32 is ten bytes, a long message's length two).
-    for (const [code, message] of [[0, ''], [16, 'no key'], [300, 'é'.repeat(100)], [-1, 'x'], [2 ** 31 - 1, '']] as const) {
+    for (const [code, message] of [
+      [0, ''],
+      [16, 'no key'],
+      [300, 'é'.repeat(100)],
+      [-1, 'x'],
+      [2 ** 31 - 1, ''],
+    ] as const) {
       const w = protobuf.Writer.create();
       if (code !== 0) w.uint32(8).int32(code);
       if (message !== '') w.uint32(18).string(message);
@@ -224,14 +301,23 @@ describe('OTel span → trace log', () => {
     const span = traceLog({
       status: { code: 2, message: 'model call failed' },
       events: [
-        { name: 'exception', attributes: { 'exception.type': 'RateLimitError', 'exception.message': 'slow down', 'exception.stacktrace': 'RateLimitError: slow down\n    at call (client.ts:1)' } },
+        {
+          name: 'exception',
+          attributes: {
+            'exception.type': 'RateLimitError',
+            'exception.message': 'slow down',
+            'exception.stacktrace': 'RateLimitError: slow down\n    at call (client.ts:1)',
+          },
+        },
         { name: 'retry', attributes: { attempt: 2 } },
       ],
     });
     expect(span.status).toBe('error');
     expect(span.error).toBe('model call failed\n\nRateLimitError: slow down\n    at call (client.ts:1)');
     // The other event is kept, not the exception (it is in `error`).
-    expect(JSON.parse(span.metadata!['otel.events'] as string)).toEqual([{ name: 'retry', timestamp: '2026-01-01T00:00:00.500000Z', attributes: { attempt: 2 } }]);
+    expect(JSON.parse(span.metadata!['otel.events'] as string)).toEqual([
+      { name: 'retry', timestamp: '2026-01-01T00:00:00.500000Z', attributes: { attempt: 2 } },
+    ]);
     expect(traceLog({ status: { code: 1 } }).status).toBe('success');
   });
 
@@ -251,7 +337,14 @@ describe('OTel span → trace log', () => {
         'gen_ai.system_instructions': JSON.stringify([{ type: 'text', content: 'Be brief.' }]),
         'gen_ai.input.messages': JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: 'Capital of France?' }] }]),
         'gen_ai.output.messages': JSON.stringify([
-          { role: 'assistant', parts: [{ type: 'text', content: 'Paris.' }, { type: 'tool_call', id: 'c1', name: 'lookup', arguments: { q: 'x' } }], finish_reason: 'stop' },
+          {
+            role: 'assistant',
+            parts: [
+              { type: 'text', content: 'Paris.' },
+              { type: 'tool_call', id: 'c1', name: 'lookup', arguments: { q: 'x' } },
+            ],
+            finish_reason: 'stop',
+          },
         ]),
       },
     });
@@ -267,8 +360,14 @@ describe('OTel span → trace log', () => {
     expect(span.output).toBe('Paris.\n{"type":"tool_call","id":"c1","name":"lookup","arguments":{"q":"x"}}');
     expect(span).toMatchObject({ input_tokens: 42, output_tokens: 7, total_tokens: 49 });
     // What no field took stays in metadata, as strings.
-    expect(span.metadata).toMatchObject({ 'gen_ai.operation.name': 'chat', 'gen_ai.response.model': 'gpt-4o-2024-08-06', 'service.name': 'agent' });
-    expect(Object.keys(span.metadata!).filter((k) => k.startsWith('gen_ai.request.') || k.startsWith('gen_ai.usage.') || k.includes('messages'))).toEqual([]);
+    expect(span.metadata).toMatchObject({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.response.model': 'gpt-4o-2024-08-06',
+      'service.name': 'agent',
+    });
+    expect(
+      Object.keys(span.metadata!).filter((k) => k.startsWith('gen_ai.request.') || k.startsWith('gen_ai.usage.') || k.includes('messages')),
+    ).toEqual([]);
   });
 
   it('GenAI older forms: gen_ai.system, gen_ai.prompt / gen_ai.completion as JSON, flattened, or as events', () => {
@@ -283,7 +382,11 @@ describe('OTel span → trace log', () => {
         'gen_ai.usage.completion_tokens': 2,
       },
     });
-    expect(asJson.configuration).toEqual({ model: 'claude-3-5-sonnet', provider: 'anthropic', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(asJson.configuration).toEqual({
+      model: 'claude-3-5-sonnet',
+      provider: 'anthropic',
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
     expect(asJson).toMatchObject({ output: 'Hello!', input_tokens: 3, output_tokens: 2, total_tokens: 5 });
 
     const flattened = traceLog({
@@ -352,8 +455,19 @@ describe('OTel span → trace log', () => {
         { role: 'user', content: 'Capital of France?' },
       ],
     });
-    expect(span).toMatchObject({ input_tokens: 20, output_tokens: 1, total_tokens: 21, session_id: 'sess-1', end_user_identifier: 'user-9', tags: ['a', 'b'] });
-    expect(span.metadata).toMatchObject({ 'openinference.span.kind': 'LLM', 'input.mime_type': 'application/json', 'llm.input_messages.1.message.contents.0.message_content.type': 'text' });
+    expect(span).toMatchObject({
+      input_tokens: 20,
+      output_tokens: 1,
+      total_tokens: 21,
+      session_id: 'sess-1',
+      end_user_identifier: 'user-9',
+      tags: ['a', 'b'],
+    });
+    expect(span.metadata).toMatchObject({
+      'openinference.span.kind': 'LLM',
+      'input.mime_type': 'application/json',
+      'llm.input_messages.1.message.contents.0.message_content.type': 'text',
+    });
     // The output messages were not needed (output.value came first): kept.
     expect(span.metadata).toHaveProperty('llm.output_messages.0.message.content', 'Paris');
   });
@@ -362,7 +476,12 @@ describe('OTel span → trace log', () => {
     expect(traceLog({}, { experiment_uuid: 'exp-1' }).experiment_uuid).toBe('exp-1');
     expect(traceLog({ attributes: { experiment_uuid: 'exp-2' } }, { experiment_uuid: 'exp-1' }).experiment_uuid).toBe('exp-2');
     const span = traceLog(
-      { attributes: { n: 5, f: 1.25, b: false, list: ['x', 2], map: { kv: { a: 'b' } }, shared: 'span', ['__proto__']: 'kept' }, traceState: 'k=v', droppedAttributesCount: 3, links: [{ traceId: TRACE, spanId: CHILD, attributes: kvs({ why: 'x' }) }] },
+      {
+        attributes: { n: 5, f: 1.25, b: false, list: ['x', 2], map: { kv: { a: 'b' } }, shared: 'span', ['__proto__']: 'kept' },
+        traceState: 'k=v',
+        droppedAttributesCount: 3,
+        links: [{ traceId: TRACE, spanId: CHILD, attributes: kvs({ why: 'x' }) }],
+      },
       { 'service.name': 'svc', shared: 'resource', 'deployment.environment': 'prod' },
     );
     expect({ ...span.metadata }).toEqual({
@@ -390,7 +509,19 @@ describe('OTel span → trace log', () => {
 
 describe("an OTel trace's document", () => {
   const spanOf = (id: string, parent: string, start: string, extra: Record<string, unknown> = {}): Span =>
-    parseSpan({ trace_id: id, parent_trace_id: parent, root_trace_id: TRACE, trace_name: `s-${id}`, start_timestamp: start, end_timestamp: start, status: 'success', ...extra }, '2026-01-01T00:00:00Z');
+    parseSpan(
+      {
+        trace_id: id,
+        parent_trace_id: parent,
+        root_trace_id: TRACE,
+        trace_name: `s-${id}`,
+        start_timestamp: start,
+        end_timestamp: start,
+        status: 'success',
+        ...extra,
+      },
+      '2026-01-01T00:00:00Z',
+    );
   const spans = [
     spanOf('a000000000000001', 'a000000000000001', '2026-01-01T00:00:00.000001Z', { input_tokens: 5, output_tokens: 1, total_tokens: 6 }),
     spanOf('a000000000000002', 'a000000000000001', '2026-01-01T00:00:00.000002Z', { status: 'error' }),
@@ -400,7 +531,17 @@ describe("an OTel trace's document", () => {
 
   it('is the same whatever the order and batches its spans came in, and a span again changes nothing', () => {
     const all = mergeDocument(TRACE, null, spans);
-    expect(all).toMatchObject({ trace_id: TRACE, root_span_id: 'a000000000000001', name: 's-a000000000000001', span_count: 4, status: 'error', input_tokens: 6, output_tokens: 1, total_tokens: 7, summarized_spans: 0 });
+    expect(all).toMatchObject({
+      trace_id: TRACE,
+      root_span_id: 'a000000000000001',
+      name: 's-a000000000000001',
+      span_count: 4,
+      status: 'error',
+      input_tokens: 6,
+      output_tokens: 1,
+      total_tokens: 7,
+      summarized_spans: 0,
+    });
     let doc: OtelTraceDocument | null = null;
     for (const batch of [[spans[3]!], [spans[1]!, spans[2]!], [spans[0]!]]) doc = mergeDocument(TRACE, doc, batch);
     expect(JSON.stringify(doc)).toBe(JSON.stringify(all));
@@ -419,7 +560,15 @@ describe("an OTel trace's document", () => {
     expect(doc.summarized_spans).toBeGreaterThan(0);
     expect(JSON.stringify(doc).length).toBeLessThan(MAX_INLINE_SPANS_BYTES + 100_000);
     const summary = doc.spans.find((s) => 'summary' in s)!;
-    expect(Object.keys(summary).sort()).toEqual(['end_timestamp', 'parent_trace_id', 'start_timestamp', 'status', 'summary', 'trace_id', 'trace_name']);
+    expect(Object.keys(summary).sort()).toEqual([
+      'end_timestamp',
+      'parent_trace_id',
+      'start_timestamp',
+      'status',
+      'summary',
+      'trace_id',
+      'trace_name',
+    ]);
     // Idempotent there too.
     expect(JSON.stringify(mergeDocument(TRACE, doc, many))).toBe(JSON.stringify(doc));
   });
@@ -428,8 +577,16 @@ describe("an OTel trace's document", () => {
 describe('the local server passes bodies as API Gateway HTTP API does', () => {
   it('as text only for text/*, JSON, XML and JavaScript, never when compressed', async () => {
     const { isTextBody } = await import('../../local/api-server.js');
-    for (const t of ['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/xml', 'application/javascript']) expect(isTextBody(t, undefined), t).toBe(true);
-    for (const t of [undefined, 'application/x-protobuf', 'application/octet-stream', 'application/x-www-form-urlencoded', 'application/vnd.api+json']) expect(isTextBody(t, undefined), String(t)).toBe(false);
+    for (const t of ['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/xml', 'application/javascript'])
+      expect(isTextBody(t, undefined), t).toBe(true);
+    for (const t of [
+      undefined,
+      'application/x-protobuf',
+      'application/octet-stream',
+      'application/x-www-form-urlencoded',
+      'application/vnd.api+json',
+    ])
+      expect(isTextBody(t, undefined), String(t)).toBe(false);
     expect(isTextBody('application/json', 'gzip')).toBe(false);
     expect(isTextBody('application/json', 'identity')).toBe(true);
   });

@@ -11,7 +11,6 @@ import {
 } from '../../functions/domain/parea/index.js';
 import { fixtureSpans } from '../support/fixtures.js';
 
-
 /** The span the table filters: one field of each kind. */
 const SPAN: Span = {
   trace_id: 't',
@@ -34,8 +33,22 @@ const SPAN: Span = {
   ],
   annotations: {
     '12': {
-      user_1: { trace_id: 't', defined_annotation_id: 12, score: 1, created_at: '2024-08-09T18:40:00Z', user_id: 'user_1', annotation_name: 'helpful' },
-      user_2: { trace_id: 't', defined_annotation_id: 12, score: 0, created_at: '2024-08-09T18:41:00Z', user_id: 'user_2', annotation_name: 'helpful' },
+      user_1: {
+        trace_id: 't',
+        defined_annotation_id: 12,
+        score: 1,
+        created_at: '2024-08-09T18:40:00Z',
+        user_id: 'user_1',
+        annotation_name: 'helpful',
+      },
+      user_2: {
+        trace_id: 't',
+        defined_annotation_id: 12,
+        score: 0,
+        created_at: '2024-08-09T18:41:00Z',
+        user_id: 'user_2',
+        annotation_name: 'helpful',
+      },
     },
     '13': { user_1: { trace_id: 't', defined_annotation_id: 13, score: null, created_at: '2024-08-09T18:40:00Z', user_id: 'user_1' } },
   },
@@ -286,7 +299,11 @@ describe('compileFilter: errors', () => {
     ['a score with a word', { filter_field: 'score:accuracy', filter_operator: 'greater_than', filter_value: 'high' }, /numeric/],
     ['between on a number field with a word', { filter_field: 'cost', filter_operator: 'between', filter_value: '0,lots' }, /numeric/],
     ['a score without a name', { filter_field: 'score:', filter_operator: 'exists', filter_value: null }, /score name/],
-    ['an annotation id that is not digits', { filter_field: 'annotation:helpful:abc', filter_operator: 'exists', filter_value: null }, /annotation id/],
+    [
+      'an annotation id that is not digits',
+      { filter_field: 'annotation:helpful:abc', filter_operator: 'exists', filter_value: null },
+      /annotation id/,
+    ],
     ['a map field without filter_key', { filter_field: 'metadata', filter_operator: 'equals', filter_value: 'x' }, /filter_key/],
     ['a field without an operator', { filter_field: 'status', filter_value: 'x' }, /filter_operator is required/],
     ['an operator without a field', { filter_operator: 'equals', filter_value: 'x' }, /filter_field is required/],
@@ -316,7 +333,12 @@ describe('matchesTree and filterForest', () => {
     expect(filterForest(forest, byChild).map((r) => r.trace_id)).toEqual(['7b606082-9e67-52bb-9e18-c14289d5689b']);
     const byKey = compileFilter({ filter_field: 'metadata', filter_key: 'k', filter_operator: 'equals', filter_value: '4' })!;
     expect(filterForest(forest, byKey)).toHaveLength(3);
-    const byModel = compileFilter({ filter_field: 'configuration', filter_key: 'model', filter_operator: 'like', filter_value: 'claude%' })!;
+    const byModel = compileFilter({
+      filter_field: 'configuration',
+      filter_key: 'model',
+      filter_operator: 'like',
+      filter_value: 'claude%',
+    })!;
     expect(filterForest(forest, byModel).map((r) => r.trace_id)).toEqual(['0db2b2d2-5902-5d93-b420-9e8fcd591b0e']);
     const byAnnotation = compileFilter({ filter_field: 'annotation:helpful:12', filter_operator: 'between', filter_value: '[0.25,1]' })!;
     expect(filterForest(forest, byAnnotation)).toHaveLength(2);

@@ -16,8 +16,6 @@ import {
 import { mulberry32 } from '../support/prng.js';
 import { fixtureSpans } from '../support/fixtures.js';
 
-
-
 const randInt = (rnd: () => number, lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
 
 function shuffled<T>(items: readonly T[], rnd: () => number): T[] {
@@ -71,7 +69,13 @@ function randomForest(rnd: () => number, size: number): Generated {
     Array.from({ length: size }, (_, i) => i),
     rnd,
   );
-  const ids = Array.from({ length: size }, (_, i) => `${Math.floor(rnd() * 0xffffff).toString(16).padStart(6, '0')}-${i}`);
+  const ids = Array.from(
+    { length: size },
+    (_, i) =>
+      `${Math.floor(rnd() * 0xffffff)
+        .toString(16)
+        .padStart(6, '0')}-${i}`,
+  );
   const spans: Span[] = [];
   const truth: Generated['truth'] = new Map();
   const orphans = new Set<string>();
@@ -135,8 +139,19 @@ describe('parseTimestampMicros', () => {
 
 describe('SpanInput', () => {
   it('defaults parent_trace_id and root_trace_id to trace_id and keeps extra fields', () => {
-    const v = SpanInput.parse({ trace_id: 'a', start_timestamp: '2024-08-09T18:39:56.123456+00:00', custom: { x: 1 }, parent_trace_id: null });
-    expect(v).toEqual({ trace_id: 'a', parent_trace_id: 'a', root_trace_id: 'a', start_timestamp: '2024-08-09T18:39:56.123456+00:00', custom: { x: 1 } });
+    const v = SpanInput.parse({
+      trace_id: 'a',
+      start_timestamp: '2024-08-09T18:39:56.123456+00:00',
+      custom: { x: 1 },
+      parent_trace_id: null,
+    });
+    expect(v).toEqual({
+      trace_id: 'a',
+      parent_trace_id: 'a',
+      root_trace_id: 'a',
+      start_timestamp: '2024-08-09T18:39:56.123456+00:00',
+      custom: { x: 1 },
+    });
     const child = SpanInput.parse({ trace_id: 'b', parent_trace_id: 'a', root_trace_id: 'a', start_timestamp: '2024-08-09T18:39:56Z' });
     expect(child.parent_trace_id).toBe('a');
     expect(child.root_trace_id).toBe('a');
@@ -239,12 +254,19 @@ describe('normalizeSpanForWire', () => {
 
   it('keeps only digit-keyed annotation criteria whose users map to objects', () => {
     const a = { trace_id: 't', defined_annotation_id: 12, score: 1, created_at: 'x', user_id: 'u' };
-    const w = normalizeSpanForWire({ trace_id: 't', start_timestamp: 'x', annotations: { '12': { u: a, v: null }, abc: { u: a }, '13': null } });
+    const w = normalizeSpanForWire({
+      trace_id: 't',
+      start_timestamp: 'x',
+      annotations: { '12': { u: a, v: null }, abc: { u: a }, '13': null },
+    });
     expect(w.annotations).toEqual({ '12': { u: a } });
   });
 
   it('keeps an own __proto__ key as data, not as the prototype', () => {
-    const span = JSON.parse('{"trace_id":"t","start_timestamp":"2024-08-09T18:39:56Z","__proto__":{"polluted":true}}') as Record<string, unknown>;
+    const span = JSON.parse('{"trace_id":"t","start_timestamp":"2024-08-09T18:39:56Z","__proto__":{"polluted":true}}') as Record<
+      string,
+      unknown
+    >;
     const w = normalizeSpanForWire(span);
     expect(Object.getPrototypeOf(w)).toBe(Object.prototype);
     expect((w as Record<string, unknown>).polluted).toBeUndefined();
@@ -337,7 +359,14 @@ describe('buildForest: the fixture', () => {
     ]);
     const shape = (n: TreeNode): unknown => [n.trace_name, n.depth, n.children_logs.map(shape)];
     for (const root of forest) {
-      expect(shape(root)).toEqual(['answer_question', 0, [['retrieve', 1, []], ['llm', 1, [['judge', 2, []]]]]]);
+      expect(shape(root)).toEqual([
+        'answer_question',
+        0,
+        [
+          ['retrieve', 1, []],
+          ['llm', 1, [['judge', 2, []]]],
+        ],
+      ]);
     }
     const byId = new Map(spans.map((s) => [s.trace_id, s]));
     for (const node of allNodes(forest)) {
@@ -411,7 +440,8 @@ describe('buildForest: properties', () => {
           const b = key(list[i]!);
           const ea = a.eo ?? Number.POSITIVE_INFINITY;
           const eb = b.eo ?? Number.POSITIVE_INFINITY;
-          const ok = ea < eb || (ea === eb && (a.micros < b.micros || (a.micros === b.micros && list[i - 1]!.trace_id < list[i]!.trace_id)));
+          const ok =
+            ea < eb || (ea === eb && (a.micros < b.micros || (a.micros === b.micros && list[i - 1]!.trace_id < list[i]!.trace_id)));
           if (!ok) return false;
         }
         return true;
@@ -523,7 +553,9 @@ describe('buildForest: properties', () => {
   });
 
   it('drops a stored tree_flags and recomputes it', () => {
-    const forest = buildForest([{ trace_id: 'r', parent_trace_id: 'r', root_trace_id: 'r', start_timestamp: '2024-08-09T10:00:00Z', tree_flags: { orphan: true } }]);
+    const forest = buildForest([
+      { trace_id: 'r', parent_trace_id: 'r', root_trace_id: 'r', start_timestamp: '2024-08-09T10:00:00Z', tree_flags: { orphan: true } },
+    ]);
     expect(forest[0]!.tree_flags).toBeUndefined();
   });
 });
@@ -540,20 +572,27 @@ describe('buildForest: ordering', () => {
 
   it('orders by microseconds, whatever the notation', () => {
     // 'a' would sort first by trace_id; it is one microsecond later.
-    const kids = idsOf(buildForest([parentSpan, span('a', '2024-08-09T18:39:56.123457Z', 1), span('b', '2024-08-09T18:39:56.123456+00:00', 1)])[0]!.children_logs);
+    const kids = idsOf(
+      buildForest([parentSpan, span('a', '2024-08-09T18:39:56.123457Z', 1), span('b', '2024-08-09T18:39:56.123456+00:00', 1)])[0]!
+        .children_logs,
+    );
     expect(kids).toEqual(['b', 'a']);
   });
 
   it('orders by instant across offsets', () => {
     // 10:00+02:00 is 08:00Z, before 09:30Z, though its text sorts after.
-    const kids = idsOf(buildForest([parentSpan, span('a', '2024-08-09T09:30:00Z', 1), span('b', '2024-08-09T10:00:00+02:00', 1)])[0]!.children_logs);
+    const kids = idsOf(
+      buildForest([parentSpan, span('a', '2024-08-09T09:30:00Z', 1), span('b', '2024-08-09T10:00:00+02:00', 1)])[0]!.children_logs,
+    );
     expect(kids).toEqual(['b', 'a']);
     const roots = idsOf(buildForest([span('a', '2024-08-09T09:30:00Z', 0, 'a'), span('b', '2024-08-09T10:00:00+02:00', 0, 'b')]));
     expect(roots).toEqual(['b', 'a']);
   });
 
   it('keeps microsecond order in far years (beyond exact epoch microseconds)', () => {
-    const kids = idsOf(buildForest([parentSpan, span('a', '9999-12-31T23:59:59.000002Z', 1), span('b', '9999-12-31T23:59:59.000001Z', 1)])[0]!.children_logs);
+    const kids = idsOf(
+      buildForest([parentSpan, span('a', '9999-12-31T23:59:59.000002Z', 1), span('b', '9999-12-31T23:59:59.000001Z', 1)])[0]!.children_logs,
+    );
     expect(kids).toEqual(['b', 'a']);
   });
 
@@ -584,7 +623,11 @@ describe('buildForest: null rules on every node', () => {
       execution_order: null,
       children: null,
       children_logs: null,
-      scores: [{ name: 'n', score: null }, { name: 'ok', score: 0.5 }, { name: 's', score: '1' }],
+      scores: [
+        { name: 'n', score: null },
+        { name: 'ok', score: 0.5 },
+        { name: 's', score: '1' },
+      ],
       images: null,
       comments: null,
       annotations: null,

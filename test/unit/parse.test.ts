@@ -182,11 +182,7 @@ describe('parseJsonl', () => {
 
   it('treats raw control characters and NUL inside strings as invalid JSON', async () => {
     const events = await parseAll(parseJsonl, '{"a":"x\u0000y"}\n{"b":"tab\there"}\n{"c":"ok"}\n');
-    expect(summary(events)).toEqual([
-      expect.stringMatching(/^1:invalid JSON: /),
-      expect.stringMatching(/^2:invalid JSON: /),
-      '3:record',
-    ]);
+    expect(summary(events)).toEqual([expect.stringMatching(/^1:invalid JSON: /), expect.stringMatching(/^2:invalid JSON: /), '3:record']);
   });
 
   it('handles 40 levels of nesting', async () => {
@@ -237,7 +233,10 @@ describe('parseJsonl', () => {
       ['experiment-logs.jsonl', 12],
     ] as const) {
       const bytes = fixture(name);
-      const lines = bytes.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+      const lines = bytes
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '');
       const events = await parseAll(parseJsonl, bytes);
       expect(events).toHaveLength(count);
       expect(events).toEqual(lines.map((l, i) => rec(i + 1, l)));
@@ -295,20 +294,13 @@ describe('parseJson', () => {
   });
 
   it('parses an array of objects element by element', async () => {
-    expect(await parseAll(parseJson, '[{"a":1},{"b":2} , {"c":3}]')).toEqual([
-      rec(1, '{"a":1}'),
-      rec(2, '{"b":2}'),
-      rec(3, '{"c":3}'),
-    ]);
+    expect(await parseAll(parseJson, '[{"a":1},{"b":2} , {"c":3}]')).toEqual([rec(1, '{"a":1}'), rec(2, '{"b":2}'), rec(3, '{"c":3}')]);
   });
 
   it('keeps a pretty-printed element text as raw', async () => {
     const input = '[\n  {\n    "a": 1,\n    "b": [\n      1,\n      2\n    ]\n  },\n  {\n    "c": "x"\n  }\n]\n';
     const events = await parseAll(parseJson, input);
-    expect(events).toEqual([
-      rec(1, '{\n    "a": 1,\n    "b": [\n      1,\n      2\n    ]\n  }'),
-      rec(2, '{\n    "c": "x"\n  }'),
-    ]);
+    expect(events).toEqual([rec(1, '{\n    "a": 1,\n    "b": [\n      1,\n      2\n    ]\n  }'), rec(2, '{\n    "c": "x"\n  }')]);
   });
 
   it('skips a BOM and whitespace before the document', async () => {
@@ -437,7 +429,11 @@ describe('parseJson', () => {
   });
 
   it('handles a 3 MB element and a 3 MB single object', async () => {
-    const big = JSON.stringify({ id: 'big', text: 'a "quoted" \\ back\u00e9\u6f22 '.repeat(120_000), list: Array.from({ length: 20_000 }, (_, i) => ({ i })) });
+    const big = JSON.stringify({
+      id: 'big',
+      text: 'a "quoted" \\ back\u00e9\u6f22 '.repeat(120_000),
+      list: Array.from({ length: 20_000 }, (_, i) => ({ i })),
+    });
     expect(Buffer.byteLength(big)).toBeGreaterThan(3_000_000);
     const sizes = [4096, 65536, 1_000_003];
     expect(await parseAll(parseJson, `[{"a":1},\n${big}\n,{"b":2}]`, sizes)).toEqual([rec(1, '{"a":1}'), rec(2, big), rec(3, '{"b":2}')]);

@@ -29,7 +29,9 @@ function signatureFor(url: URL, method: string, headers: Record<string, string>)
   const canonicalRequest = [method, url.pathname, query, canonicalHeaders, signed.join(';'), 'UNSIGNED-PAYLOAD'].join('\n');
   const [, date, region, service] = q.get('X-Amz-Credential')!.split('/');
   const scope = `${date}/${region}/${service}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', q.get('X-Amz-Date'), scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
+  const stringToSign = ['AWS4-HMAC-SHA256', q.get('X-Amz-Date'), scope, createHash('sha256').update(canonicalRequest).digest('hex')].join(
+    '\n',
+  );
   let key: Buffer = createHmac('sha256', `AWS4${SECRET_KEY}`).update(date!).digest();
   for (const part of [region!, service!, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
   return createHmac('sha256', key).update(stringToSign).digest('hex');
@@ -49,7 +51,12 @@ function signer(endpoint = 'http://127.0.0.1:4569') {
 describe('the presigned upload URL', () => {
   it('is a PUT of exactly the key, signed over host, content-type and content-length, for 900 s', async () => {
     const now = Date.parse('2024-05-01T12:00:00.000Z');
-    const out = await presignUpload(signer(), { organizationId: ORG, projectId: PROJECT }, { filename: 'chat traces.jsonl', type: 'application/jsonl', size: 1234 }, () => now);
+    const out = await presignUpload(
+      signer(),
+      { organizationId: ORG, projectId: PROJECT },
+      { filename: 'chat traces.jsonl', type: 'application/jsonl', size: 1234 },
+      () => now,
+    );
     expect(out.key).toBe(`uploads/${ORG}/${PROJECT}/chat traces.jsonl`);
     expect(out.expiresAt).toBe('2024-05-01T12:15:00.000Z');
     expect(out.headers).toEqual({ 'Content-Type': 'application/jsonl' });
@@ -69,7 +76,12 @@ describe('the presigned upload URL', () => {
   });
 
   it('binds the method, the content type and the exact size: any other value breaks the signature', async () => {
-    const raw = await signer().presignPut({ key: `uploads/${ORG}/${PROJECT}/a.json`, contentType: 'application/json', contentLength: 42, expiresInSeconds: 900 });
+    const raw = await signer().presignPut({
+      key: `uploads/${ORG}/${PROJECT}/a.json`,
+      contentType: 'application/json',
+      contentLength: 42,
+      expiresInSeconds: 900,
+    });
     const url = new URL(raw);
     const given = url.searchParams.get('X-Amz-Signature');
     const ok = { 'Content-Type': 'application/json', 'Content-Length': '42' };
@@ -135,7 +147,12 @@ describe('POST .../traces/upload', () => {
     const { status, body } = await handler(event(good));
     expect(status).toBe(200);
     expect(Object.keys(body).sort()).toEqual(['expires_at', 'headers', 'organization_id', 'project_id', 'upload_key', 'url']);
-    expect(body).toMatchObject({ organization_id: ORG, project_id: PROJECT, upload_key: `uploads/${ORG}/${PROJECT}/traces.jsonl`, headers: { 'Content-Type': 'application/jsonl' } });
+    expect(body).toMatchObject({
+      organization_id: ORG,
+      project_id: PROJECT,
+      upload_key: `uploads/${ORG}/${PROJECT}/traces.jsonl`,
+      headers: { 'Content-Type': 'application/jsonl' },
+    });
     const expires = Date.parse(body.expires_at as string);
     expect(expires).toBeGreaterThanOrEqual(before + 899_000);
     expect(expires).toBeLessThanOrEqual(Date.now() + 900_000);
@@ -144,7 +161,9 @@ describe('POST .../traces/upload', () => {
     expect(url.pathname).toBe(`/trace-bucket/uploads/${ORG}/${PROJECT}/traces.jsonl`);
     expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
     expect(url.searchParams.get('X-Amz-SignedHeaders')).toBe('content-length;content-type;host');
-    expect(signatureFor(url, 'PUT', { 'content-type': 'application/jsonl', 'content-length': '1000' })).toBe(url.searchParams.get('X-Amz-Signature'));
+    expect(signatureFor(url, 'PUT', { 'content-type': 'application/jsonl', 'content-length': '1000' })).toBe(
+      url.searchParams.get('X-Amz-Signature'),
+    );
   });
 
   it('points the URL at S3_PUBLIC_ENDPOINT when set', async () => {
@@ -154,7 +173,7 @@ describe('POST .../traces/upload', () => {
     expect(new URL(body.url as string).origin).toBe('https://s3.public.example.com:8443');
   });
 
-  it('uses AWS\'s own endpoint when neither is set (virtual-hosted unless path style is forced)', async () => {
+  it("uses AWS's own endpoint when neither is set (virtual-hosted unless path style is forced)", async () => {
     handler = await loadHandler({ AWS_ENDPOINT_URL_S3: undefined, S3_FORCE_PATH_STYLE: 'false', AWS_REGION: 'eu-west-1' });
     const { body } = await handler(event(good));
     const url = new URL(body.url as string);
@@ -205,7 +224,12 @@ describe('POST .../traces/upload', () => {
     ['an unpaired surrogate', { filename: 'a\ud800.jsonl' }, 'filename', /valid Unicode/],
     ['no type', { type: undefined }, 'type', /is required/],
     ['a type that is not a string', { type: 1 }, 'type', /must be a string/],
-    ['text/html', { type: 'text/html' }, 'type', /must be one of application\/json, application\/jsonl, application\/x-ndjson, application\/x-jsonlines, text\/plain, application\/octet-stream/],
+    [
+      'text/html',
+      { type: 'text/html' },
+      'type',
+      /must be one of application\/json, application\/jsonl, application\/x-ndjson, application\/x-jsonlines, text\/plain, application\/octet-stream/,
+    ],
     ['application/xml', { type: 'application/xml' }, 'type', /must be one of/],
     ['an empty type', { type: '' }, 'type', /must be one of/],
     ['a type with a header injection', { type: 'application/json\r\nx-amz-acl: public-read' }, 'type', /must be one of/],
@@ -259,7 +283,14 @@ describe('filename and type rules', () => {
   it('accept the allowed media types with parameters, nothing else', () => {
     expect(uploadTypeProblem('application/json')).toBeNull();
     expect(uploadTypeProblem('TEXT/PLAIN;charset="utf-8"')).toBeNull();
-    for (const bad of ['application/json;', 'application/json; charset', 'application/json\n', 'image/png', ' application/json', 'x'.repeat(300)]) {
+    for (const bad of [
+      'application/json;',
+      'application/json; charset',
+      'application/json\n',
+      'image/png',
+      ' application/json',
+      'x'.repeat(300),
+    ]) {
       expect(uploadTypeProblem(bad), bad).not.toBeNull();
     }
   });

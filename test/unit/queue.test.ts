@@ -68,7 +68,11 @@ describe('LocalQueue', () => {
           await gate.promise; // the rest pile up meanwhile
         }
         batches.push(e.Records.map((r) => r.body));
-        return { batchItemFailures: e.Records.filter((r) => r.body === 'm3' && r.attributes.ApproximateReceiveCount === '1').map((r) => ({ itemIdentifier: r.messageId })) };
+        return {
+          batchItemFailures: e.Records.filter((r) => r.body === 'm3' && r.attributes.ApproximateReceiveCount === '1').map((r) => ({
+            itemIdentifier: r.messageId,
+          })),
+        };
       },
     });
     for (let i = 0; i < 8; i++) q.send(`m${i}`);
@@ -243,7 +247,13 @@ describe('LocalQueue', () => {
 
     it('journals dead letters and reloads them on a new queue', async () => {
       const dir = tempDir();
-      const q1 = queue({ dir, consumer: async (e) => fail(e.Records[0]!), maxReceiveCount: 2, retryDelayMs: () => 1, reasonFor: () => 'bad file' });
+      const q1 = queue({
+        dir,
+        consumer: async (e) => fail(e.Records[0]!),
+        maxReceiveCount: 2,
+        retryDelayMs: () => 1,
+        reasonFor: () => 'bad file',
+      });
       const id = q1.send('{"poison":true}');
       await q1.idle();
       expect(q1.deadLetters).toHaveLength(1);

@@ -57,7 +57,9 @@ describe('renderInput', () => {
   it('renders arrays that are not chat messages, and objects, as JSON text', () => {
     expect(renderInput({ input: [1, 'two', { three: 3 }] })).toBe('[1,"two",{"three":3}]');
     // One element without a string role makes the whole list non-chat.
-    expect(renderInput({ input: [{ role: 'user', content: 'a' }, { content: 'b' }] })).toBe('[{"role":"user","content":"a"},{"content":"b"}]');
+    expect(renderInput({ input: [{ role: 'user', content: 'a' }, { content: 'b' }] })).toBe(
+      '[{"role":"user","content":"a"},{"content":"b"}]',
+    );
     expect(renderInput({ input: [] })).toBe('[]');
     expect(renderInput({ input: { question: 'q', k: [1, 2] } })).toBe('{"question":"q","k":[1,2]}');
     expect(renderInput({ input: 42 })).toBe('42');
@@ -103,7 +105,7 @@ describe('renderInput', () => {
     expect((Object.prototype as unknown as Record<string, unknown>).polluted).toBeUndefined();
   });
 
-  it('reads only the record\'s own fields, never inherited ones', () => {
+  it("reads only the record's own fields, never inherited ones", () => {
     const inherited = Object.assign(Object.create({ input: 'inherited' }) as Record<string, unknown>, { prompt: 'own' });
     expect(renderInput(inherited)).toBe('own');
     // A "__proto__" key from JSON is an own data property, not a prototype: no input there.

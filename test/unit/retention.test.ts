@@ -63,7 +63,9 @@ function fakes(projects: Record<string, string[]>, traces: FakeTrace[], roots: F
     payloads: { deletePayload: async (key) => void payloads.delete(key) },
     roots: {
       async *retiring(tenant, nowSeconds) {
-        const due = [...liveRoots.values()].filter((r) => same(r.tenant, tenant) && r.horizon <= nowSeconds).sort((a, b) => a.horizon - b.horizon);
+        const due = [...liveRoots.values()]
+          .filter((r) => same(r.tenant, tenant) && r.horizon <= nowSeconds)
+          .sort((a, b) => a.horizon - b.horizon);
         for (const r of due) yield { rootTraceId: r.rootTraceId, traceId: r.rootTraceId, key: String(r.horizon) };
       },
       retireRoot: async (_tenant, root, nowSeconds) => {
@@ -79,7 +81,15 @@ function fakes(projects: Record<string, string[]>, traces: FakeTrace[], roots: F
 
 const tenantA: Tenant = { organizationId: 'o1', projectId: 'a' };
 const tenantB: Tenant = { organizationId: 'o2', projectId: 'b' };
-const trace = (id: string, tenant: Tenant, createdAt: string, payloadKey: string | null = null): FakeTrace => ({ id, tenant, createdAt, source: 'sdk', payloadKey, evalStatus: null, judgeIds: [] });
+const trace = (id: string, tenant: Tenant, createdAt: string, payloadKey: string | null = null): FakeTrace => ({
+  id,
+  tenant,
+  createdAt,
+  source: 'sdk',
+  payloadKey,
+  evalStatus: null,
+  judgeIds: [],
+});
 
 describe('sweepExpired', () => {
   it('deletes only the traces created before now - retentionDays, in every project, with their evaluations and payloads', async () => {
@@ -103,16 +113,31 @@ describe('sweepExpired', () => {
   it('stops after maxDeletes, oldest first; the next run continues', async () => {
     const traces = Array.from({ length: 5 }, (_, i) => trace(`t${i}`, tenantA, ago(50 - i)));
     const { deps, live } = fakes({ o1: ['a'] }, traces);
-    expect(await sweepExpired(deps, { retentionDays: 30, now: NOW, maxDeletes: 3 })).toEqual({ projects: 1, deleted: 3, roots: 0, complete: false });
+    expect(await sweepExpired(deps, { retentionDays: 30, now: NOW, maxDeletes: 3 })).toEqual({
+      projects: 1,
+      deleted: 3,
+      roots: 0,
+      complete: false,
+    });
     expect([...live.keys()]).toEqual(['t3', 't4']);
-    expect(await sweepExpired(deps, { retentionDays: 30, now: NOW, maxDeletes: 3 })).toEqual({ projects: 1, deleted: 2, roots: 0, complete: true });
+    expect(await sweepExpired(deps, { retentionDays: 30, now: NOW, maxDeletes: 3 })).toEqual({
+      projects: 1,
+      deleted: 2,
+      roots: 0,
+      complete: true,
+    });
     expect(live.size).toBe(0);
   });
 
   it('stops when asked to (the function running out of time)', async () => {
     const { deps, live } = fakes({ o1: ['a'] }, [trace('x', tenantA, ago(40)), trace('y', tenantA, ago(39))]);
     let calls = 0;
-    expect(await sweepExpired(deps, { retentionDays: 30, now: NOW, shouldStop: () => ++calls > 2 })).toEqual({ projects: 1, deleted: 1, roots: 0, complete: false });
+    expect(await sweepExpired(deps, { retentionDays: 30, now: NOW, shouldStop: () => ++calls > 2 })).toEqual({
+      projects: 1,
+      deleted: 1,
+      roots: 0,
+      complete: false,
+    });
     expect([...live.keys()]).toEqual(['y']);
   });
 
@@ -128,7 +153,12 @@ describe('sweepExpired', () => {
         { tenant: tenantB, rootTraceId: 'rb-due', horizon: nowS - 10 },
       ],
     );
-    expect(await sweepExpired(deps, { retentionDays: 30, now: NOW, maxDeletes: 3 })).toEqual({ projects: 1, deleted: 1, roots: 2, complete: false });
+    expect(await sweepExpired(deps, { retentionDays: 30, now: NOW, maxDeletes: 3 })).toEqual({
+      projects: 1,
+      deleted: 1,
+      roots: 2,
+      complete: false,
+    });
     expect(live.size).toBe(0);
     expect([...liveRoots.keys()].sort()).toEqual(['ra-kept', 'rb-due']);
     expect(await sweepExpired(deps, { retentionDays: 30, now: NOW })).toEqual({ projects: 2, deleted: 0, roots: 1, complete: true });
@@ -138,7 +168,11 @@ describe('sweepExpired', () => {
   it('deletes no trace without a retention (keep forever), and refuses a retention below one day', async () => {
     const nowS = NOW.getTime() / 1000;
     // Roots stored under a retention keep their horizon: they are retired by it, retention or not now.
-    const { deps, live, queries, liveRoots } = fakes({ o1: ['a'] }, [trace('x', tenantA, ago(4000))], [{ tenant: tenantA, rootTraceId: 'r', horizon: nowS - 1 }]);
+    const { deps, live, queries, liveRoots } = fakes(
+      { o1: ['a'] },
+      [trace('x', tenantA, ago(4000))],
+      [{ tenant: tenantA, rootTraceId: 'r', horizon: nowS - 1 }],
+    );
     expect(await sweepExpired(deps, { retentionDays: undefined, now: NOW })).toEqual({ projects: 1, deleted: 0, roots: 1, complete: true });
     expect(liveRoots.size).toBe(0);
     expect(live.size).toBe(1);

@@ -12,7 +12,10 @@ function notification(records: Array<{ eventName: string; key: string; size?: nu
       eventName: r.eventName,
       userIdentity: { principalId: 'AWS:AIDAEXAMPLE' },
       requestParameters: { sourceIPAddress: '203.0.113.7' },
-      responseElements: { 'x-amz-request-id': 'C3D13FE58DE4C810', 'x-amz-id-2': 'FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD' },
+      responseElements: {
+        'x-amz-request-id': 'C3D13FE58DE4C810',
+        'x-amz-id-2': 'FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD',
+      },
       s3: {
         s3SchemaVersion: '1.0',
         configurationId: 'ingest',
@@ -32,7 +35,13 @@ function notification(records: Array<{ eventName: string; key: string; size?: nu
 describe('objectRefsOf', () => {
   it('turns a real notification into refs with decoded keys', () => {
     const body = notification([
-      { eventName: 'ObjectCreated:Put', key: 'uploads/org1/proj1/my+traces%2B1.jsonl', size: 1024, eTag: 'd41d8cd98f00b204e9800998ecf8427e', versionId: 'v1' },
+      {
+        eventName: 'ObjectCreated:Put',
+        key: 'uploads/org1/proj1/my+traces%2B1.jsonl',
+        size: 1024,
+        eTag: 'd41d8cd98f00b204e9800998ecf8427e',
+        versionId: 'v1',
+      },
       { eventName: 'ObjectCreated:CompleteMultipartUpload', key: 'drop/org1/proj1/%F0%9F%98%80.json', size: 5 },
     ]);
     expect(objectRefsOf(body)).toEqual([

@@ -30,16 +30,30 @@ beforeAll(async () => {
       chunks.push(c);
     });
     req.on('end', () => {
-      if (req.url === '/api/v1/organizations') return send(200, { data: { id: 'o', name: 'o', owner_id: null, projects: [{ id: 'p', name: 'p' }] } });
+      if (req.url === '/api/v1/organizations')
+        return send(200, { data: { id: 'o', name: 'o', owner_id: null, projects: [{ id: 'p', name: 'p' }] } });
       if (req.url === '/o/p/put') {
         res.setHeader('x-amz-version-id', 'version-1'); // as the versioned bucket answers a PUT
         return send(200, {});
       }
-      if (req.url?.endsWith('/traces/upload')) return send(200, { url: `${baseUrl}/o/p/put`, upload_key: 'uploads/o/p/x.jsonl', headers: { 'Content-Type': 'application/jsonl' } });
+      if (req.url?.endsWith('/traces/upload'))
+        return send(200, {
+          url: `${baseUrl}/o/p/put`,
+          upload_key: 'uploads/o/p/x.jsonl',
+          headers: { 'Content-Type': 'application/jsonl' },
+        });
       // The upload that PUT made, while the server ingests it (the create call below takes its time).
-      if (req.url === `/api/v1/organizations/o/projects/p/uploads/${watchedUpload}`) return send(200, { upload_id: watchedUpload, status: 'processing', records: 120, error_count: 1 });
+      if (req.url === `/api/v1/organizations/o/projects/p/uploads/${watchedUpload}`)
+        return send(200, { upload_id: watchedUpload, status: 'processing', records: 120, error_count: 1 });
       if (req.url?.endsWith('/traces')) {
-        const answer = { trace_ids: ['a', 'b'], upload_id: '11111111-1111-1111-1111-111111111111', status: 'completed', errors: [{ line: 3, message: 'not JSON' }], error_count: 1, records: 3 };
+        const answer = {
+          trace_ids: ['a', 'b'],
+          upload_id: '11111111-1111-1111-1111-111111111111',
+          status: 'completed',
+          errors: [{ line: 3, message: 'not JSON' }],
+          error_count: 1,
+          records: 3,
+        };
         return void setTimeout(() => send(200, answer), createDelayMs);
       }
       send(404, { error: { code: 'not_found', message: 'nothing here' } });
@@ -123,8 +137,23 @@ describe('renderForest', () => {
   });
 
   it('indents children with branches, shows latency and scores', () => {
-    const forest = [node('r', 'root', [node('a', 'a', [node('a1', 'a1', [], { scores: [{ name: 'acc', score: 0.5 }] })]), node('b', 'b', [], { status: 'error', latency: 1.5 })], { tree_flags: { orphan: true } })];
-    expect(renderForest(forest)).toEqual(['root  success  250ms  r (orphan)', '├─ a  success  250ms', '│  └─ a1  success  250ms  acc=0.5', '└─ b  error  1.50s']);
+    const forest = [
+      node(
+        'r',
+        'root',
+        [
+          node('a', 'a', [node('a1', 'a1', [], { scores: [{ name: 'acc', score: 0.5 }] })]),
+          node('b', 'b', [], { status: 'error', latency: 1.5 }),
+        ],
+        { tree_flags: { orphan: true } },
+      ),
+    ];
+    expect(renderForest(forest)).toEqual([
+      'root  success  250ms  r (orphan)',
+      '├─ a  success  250ms',
+      '│  └─ a1  success  250ms  acc=0.5',
+      '└─ b  error  1.50s',
+    ]);
   });
 
   it('prints a 10,000-deep chain without recursion', () => {

@@ -15,8 +15,18 @@ const seen: Array<{ method: string; url: string; apiKey: string | undefined }> =
 
 const ORGS = { data: { id: 'org-1', name: 'acme', owner_id: null, projects: [{ id: 'proj-1', name: 'web' }] } };
 const TRACE = {
-  id: 't1', organization_id: 'org-1', project_id: 'proj-1', created_at: '2026-01-01T00:00:00.000Z', filename: 'a.jsonl',
-  data: { x: 1 }, input: null, integration_id: null, source: 'upload', upload_id: 'u1', evaluations_count: 0, last_evaluations: [],
+  id: 't1',
+  organization_id: 'org-1',
+  project_id: 'proj-1',
+  created_at: '2026-01-01T00:00:00.000Z',
+  filename: 'a.jsonl',
+  data: { x: 1 },
+  input: null,
+  integration_id: null,
+  source: 'upload',
+  upload_id: 'u1',
+  evaluations_count: 0,
+  last_evaluations: [],
 };
 
 function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -45,7 +55,8 @@ const traceCalls = () => seen.filter((s) => s.url.includes('/traces/t1'));
 describe('retries', () => {
   it('retries a 429 with Retry-After: 0 once, then succeeds', async () => {
     let n = 0;
-    handler = (_req, res) => (n++ === 0 ? reply(res, 429, { error: { code: 'throttled', message: 'slow down' } }, { 'retry-after': '0' }) : reply(res, 200, TRACE));
+    handler = (_req, res) =>
+      n++ === 0 ? reply(res, 429, { error: { code: 'throttled', message: 'slow down' } }, { 'retry-after': '0' }) : reply(res, 200, TRACE);
     const t = await client().traces.get('t1');
     expect(t.id).toBe('t1');
     expect(traceCalls()).toHaveLength(2);
@@ -55,7 +66,9 @@ describe('retries', () => {
 
   it('gives up after 3 retries of a 500 with a TraceIngestError carrying status 500', async () => {
     handler = (_req, res) => reply(res, 500, { error: { code: 'internal', message: 'boom' } });
-    const err = await client().traces.get('t1').catch((e: unknown) => e);
+    const err = await client()
+      .traces.get('t1')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TraceIngestError);
     expect(err).toMatchObject({ status: 500, code: 'internal', message: 'boom' });
     expect(traceCalls()).toHaveLength(4);
@@ -63,20 +76,38 @@ describe('retries', () => {
 
   it('never repeats creating an evaluation after a 5xx (it may have been created), but does after a 429', async () => {
     handler = (_req, res) => reply(res, 502, { error: { code: 'bad_gateway', message: 'upstream failed' } });
-    const err = (await client().evaluations.create({ traceId: 't1', judgeId: 'j' }).catch((e: unknown) => e)) as TraceIngestError;
+    const err = (await client()
+      .evaluations.create({ traceId: 't1', judgeId: 'j' })
+      .catch((e: unknown) => e)) as TraceIngestError;
     expect(err.status).toBe(502);
     expect(seen.filter((s) => s.url.endsWith('/trace-evaluations'))).toHaveLength(1);
     seen.length = 0;
     let n = 0;
-    const EVAL = { id: 'e1', trace_id: 't1', judge_id: 'j', judge_name: 'j', judge_version: 1, status: 'pending', passed: null, score: null, reasoning: null, created_at: '2026-01-01T00:00:00.000Z', organization_id: 'org-1', project_id: 'proj-1' };
-    handler = (_req, res) => (n++ === 0 ? reply(res, 429, { error: { code: 'throttled', message: 'slow down' } }, { 'retry-after': '0' }) : reply(res, 201, EVAL));
+    const EVAL = {
+      id: 'e1',
+      trace_id: 't1',
+      judge_id: 'j',
+      judge_name: 'j',
+      judge_version: 1,
+      status: 'pending',
+      passed: null,
+      score: null,
+      reasoning: null,
+      created_at: '2026-01-01T00:00:00.000Z',
+      organization_id: 'org-1',
+      project_id: 'proj-1',
+    };
+    handler = (_req, res) =>
+      n++ === 0 ? reply(res, 429, { error: { code: 'throttled', message: 'slow down' } }, { 'retry-after': '0' }) : reply(res, 201, EVAL);
     expect((await client().evaluations.create({ traceId: 't1', judgeId: 'j' })).id).toBe('e1');
     expect(seen.filter((s) => s.url.endsWith('/trace-evaluations'))).toHaveLength(2);
   });
 
   it('honours retries: 0', async () => {
     handler = (_req, res) => reply(res, 503, 'unavailable');
-    const err = (await client({ retries: 0 }).traces.get('t1').catch((e: unknown) => e)) as TraceIngestError;
+    const err = (await client({ retries: 0 })
+      .traces.get('t1')
+      .catch((e: unknown) => e)) as TraceIngestError;
     expect(err.status).toBe(503);
     expect(err.code).toBe('http_503');
     expect(traceCalls()).toHaveLength(1);
@@ -84,7 +115,9 @@ describe('retries', () => {
 
   it('does not retry a 4xx other than 429', async () => {
     handler = (_req, res) => reply(res, 404, { error: { code: 'not_found', message: 'no trace "t1" in this project' } });
-    const err = (await client().traces.get('t1').catch((e: unknown) => e)) as TraceIngestError;
+    const err = (await client()
+      .traces.get('t1')
+      .catch((e: unknown) => e)) as TraceIngestError;
     expect(err).toMatchObject({ status: 404, code: 'not_found', message: 'no trace "t1" in this project' });
     expect(traceCalls()).toHaveLength(1);
   });
@@ -104,7 +137,9 @@ describe('retries', () => {
 describe('answers', () => {
   it('a malformed answer is a TraceIngestError invalid_response', async () => {
     handler = (_req, res) => reply(res, 200, { ...TRACE, evaluations_count: 'many' });
-    const err = (await client().traces.get('t1').catch((e: unknown) => e)) as TraceIngestError;
+    const err = (await client()
+      .traces.get('t1')
+      .catch((e: unknown) => e)) as TraceIngestError;
     expect(err).toBeInstanceOf(TraceIngestError);
     expect(err.code).toBe('invalid_response');
     expect(err.message).toContain('evaluations_count');
@@ -124,7 +159,15 @@ describe('answers', () => {
     handler = (req, res) => {
       const cursor = new URL(req.url!, baseUrl).searchParams.get('cursor');
       const page = cursor === null ? 0 : Number(cursor);
-      reply(res, 200, { traces: [{ ...TRACE, id: `t${page}` }], count: 1, total_count: 3, total_count_exact: true, page: cursor ? null : 1, page_size: 1, next_cursor: page < 2 ? String(page + 1) : null });
+      reply(res, 200, {
+        traces: [{ ...TRACE, id: `t${page}` }],
+        count: 1,
+        total_count: 3,
+        total_count_exact: true,
+        page: cursor ? null : 1,
+        page_size: 1,
+        next_cursor: page < 2 ? String(page + 1) : null,
+      });
     };
     const ids: string[] = [];
     for await (const t of client().traces.iterate({ pageSize: 1, source: 'upload' })) ids.push(t.id);
@@ -145,7 +188,12 @@ describe('upload', () => {
       let n = 0;
       req.on('data', (c: Buffer) => (n += c.length));
       req.on('end', () => {
-        if (url.endsWith('/traces/upload')) return reply(res, 200, { url: `${baseUrl}/s3/put?X-Amz-Signature=secret`, upload_key: 'k', headers: { 'Content-Type': 'application/json' } });
+        if (url.endsWith('/traces/upload'))
+          return reply(res, 200, {
+            url: `${baseUrl}/s3/put?X-Amz-Signature=secret`,
+            upload_key: 'k',
+            headers: { 'Content-Type': 'application/json' },
+          });
         if (url.startsWith('/s3/put')) {
           puts.push({ length: req.headers['content-length'], type: req.headers['content-type'], bytes: n });
           return puts.length === 1 ? reply(res, 503, '<Error><Code>SlowDown</Code></Error>', { 'retry-after': '0' }) : reply(res, 200, '');
@@ -156,14 +204,35 @@ describe('upload', () => {
         }
         if (url.endsWith('/uploads/u-1')) {
           polls++;
-          return reply(res, 200, polls < 2 ? { upload_id: 'u-1', status: 'processing' } : { upload_id: 'u-1', status: 'completed', trace_ids: ['x', 'y'], errors: [{ line: 2, message: 'bad' }], error_count: 1, records: 3 });
+          return reply(
+            res,
+            200,
+            polls < 2
+              ? { upload_id: 'u-1', status: 'processing' }
+              : {
+                  upload_id: 'u-1',
+                  status: 'completed',
+                  trace_ids: ['x', 'y'],
+                  errors: [{ line: 2, message: 'bad' }],
+                  error_count: 1,
+                  records: 3,
+                },
+          );
         }
         reply(res, 404, { error: { code: 'not_found', message: url } });
       });
     };
     const body = Buffer.from('[{"a":1},{"a":2},{"a":3}]');
     const result = await client({ pollIntervalMs: 5 }).traces.upload(body, { filename: 'f.json' });
-    expect(result).toEqual({ traceIds: ['x', 'y'], uploadId: 'u-1', status: 'completed', errors: [{ line: 2, message: 'bad' }], errorCount: 1, records: 3, newTraces: null });
+    expect(result).toEqual({
+      traceIds: ['x', 'y'],
+      uploadId: 'u-1',
+      status: 'completed',
+      errors: [{ line: 2, message: 'bad' }],
+      errorCount: 1,
+      records: 3,
+      newTraces: null,
+    });
     expect(puts).toEqual([
       { length: String(body.length), type: 'application/json', bytes: body.length },
       { length: String(body.length), type: 'application/json', bytes: body.length },
@@ -186,7 +255,12 @@ describe('requests', () => {
   });
 
   it('parses FIELD OP VALUE filters', () => {
-    expect(parseFilterExpression('score:accuracy >= 0.5')).toEqual({ filter_field: 'score:accuracy', filter_key: null, filter_operator: 'greater_than_or_equal', filter_value: '0.5' });
+    expect(parseFilterExpression('score:accuracy >= 0.5')).toEqual({
+      filter_field: 'score:accuracy',
+      filter_key: null,
+      filter_operator: 'greater_than_or_equal',
+      filter_value: '0.5',
+    });
     expect(parseFilterExpression('metadata equals 0', 'run')).toMatchObject({ filter_key: 'run', filter_operator: 'equals' });
     expect(parseFilterExpression('error is_null')).toMatchObject({ filter_operator: 'is_null', filter_value: null });
     expect(() => parseFilterExpression('nonsense')).toThrow(TraceIngestError);
@@ -198,9 +272,20 @@ describe('configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sdk-config-'));
     try {
       writeFileSync(join(dir, 'local-stack.json'), JSON.stringify({ apiUrl: 'http://127.0.0.1:3999', apiKey: 'tik_file' }));
-      expect(resolveConfig({}, { DATA_DIR: dir })).toMatchObject({ baseUrl: 'http://127.0.0.1:3999', apiKey: 'tik_file', from: 'local-stack' });
-      expect(resolveConfig({}, { DATA_DIR: dir, TRACE_INGEST_URL: 'http://x/api/v1/', TRACE_INGEST_API_KEY: 'tik_env' })).toMatchObject({ baseUrl: 'http://x', apiKey: 'tik_env', from: 'env' });
-      expect(resolveConfig({ baseUrl: 'http://o', apiKey: 'tik_o' }, { DATA_DIR: dir })).toMatchObject({ baseUrl: 'http://o', apiKey: 'tik_o' });
+      expect(resolveConfig({}, { DATA_DIR: dir })).toMatchObject({
+        baseUrl: 'http://127.0.0.1:3999',
+        apiKey: 'tik_file',
+        from: 'local-stack',
+      });
+      expect(resolveConfig({}, { DATA_DIR: dir, TRACE_INGEST_URL: 'http://x/api/v1/', TRACE_INGEST_API_KEY: 'tik_env' })).toMatchObject({
+        baseUrl: 'http://x',
+        apiKey: 'tik_env',
+        from: 'env',
+      });
+      expect(resolveConfig({ baseUrl: 'http://o', apiKey: 'tik_o' }, { DATA_DIR: dir })).toMatchObject({
+        baseUrl: 'http://o',
+        apiKey: 'tik_o',
+      });
       expect(() => resolveConfig({}, { DATA_DIR: join(dir, 'none') })).toThrow(/TRACE_INGEST_URL/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -20,7 +20,9 @@ describe('the search engine bundled for a function', () => {
   it('is LanceDB, Arrow and their runtime dependencies, enough to run from the bundle directory alone', () => {
     const platform = `${process.platform}-${process.arch}-gnu`;
     const { packages } = installSearchEngineModules(dir, platform) as { packages: string[] };
-    expect(packages).toEqual(expect.arrayContaining(['node_modules/@lancedb/lancedb', 'node_modules/apache-arrow', `node_modules/@lancedb/lancedb-${platform}`]));
+    expect(packages).toEqual(
+      expect.arrayContaining(['node_modules/@lancedb/lancedb', 'node_modules/apache-arrow', `node_modules/@lancedb/lancedb-${platform}`]),
+    );
     expect(packages.filter((p) => p.includes('@types/'))).toEqual([]);
     // No other platform's native module.
     expect(packages.filter((p) => p.startsWith('node_modules/@lancedb/lancedb-'))).toEqual([`node_modules/@lancedb/lancedb-${platform}`]);
@@ -34,12 +36,17 @@ const t = await db.createTable('t', new arrow.Table({ a: arrow.vectorFromArray([
 console.log(await t.countRows("a = 'y'"));`,
     );
     // Run from the bundle directory, with nothing of this checkout on the module path.
-    const out = execFileSync(process.execPath, [join(dir, 'probe.mjs')], { cwd: dir, env: { PATH: process.env.PATH ?? '', RUST_LOG: 'error' } }).toString();
+    const out = execFileSync(process.execPath, [join(dir, 'probe.mjs')], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', RUST_LOG: 'error' },
+    }).toString();
     expect(out.trim()).toBe('1');
   }, 60_000);
 
   it("pins Lambda's arm64 build in the lock file, at LanceDB's own version, with an integrity to check it against", () => {
-    const lock = JSON.parse(readFileSync(new URL('../../package-lock.json', import.meta.url), 'utf8')) as { packages: Record<string, { version?: string; integrity?: string; optional?: boolean }> };
+    const lock = JSON.parse(readFileSync(new URL('../../package-lock.json', import.meta.url), 'utf8')) as {
+      packages: Record<string, { version?: string; integrity?: string; optional?: boolean }>;
+    };
     const native = lock.packages[`node_modules/@lancedb/lancedb-${SEARCH_ENGINE_PLATFORM}`];
     expect(native?.version).toBe(lock.packages['node_modules/@lancedb/lancedb']?.version);
     expect(native?.integrity).toMatch(/^sha512-/);

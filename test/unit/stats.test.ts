@@ -17,7 +17,13 @@ import {
 } from '../../functions/domain/stats.js';
 
 const span = (over: Record<string, unknown> = {}) =>
-  JSON.stringify({ trace_id: 't1', parent_trace_id: 't1', root_trace_id: 't1', start_timestamp: '2026-11-01T09:15:00.000000+00:00', ...over });
+  JSON.stringify({
+    trace_id: 't1',
+    parent_trace_id: 't1',
+    root_trace_id: 't1',
+    start_timestamp: '2026-11-01T09:15:00.000000+00:00',
+    ...over,
+  });
 const q = (raw: Record<string, string>) => StatsQuerySchema.parse(raw);
 
 describe('latency buckets', () => {
@@ -46,13 +52,32 @@ describe('latency buckets', () => {
 
 describe('a span and its change', () => {
   it('counts a span in the UTC hour it started, with its latency, tokens and cost', () => {
-    const c = spanContribution(span({ start_timestamp: '2026-11-01T10:15:00+01:00', latency: 0.25, input_tokens: 20, output_tokens: 5, cost: 0.0001, status: 'error' }))!;
+    const c = spanContribution(
+      span({
+        start_timestamp: '2026-11-01T10:15:00+01:00',
+        latency: 0.25,
+        input_tokens: 20,
+        output_tokens: 5,
+        cost: 0.0001,
+        status: 'error',
+      }),
+    )!;
     expect(c.hour).toBe('2026-11-01T09');
-    expect(c.add).toEqual({ spans: 1, errors: 1, latency: { [latencyBucket(250)]: 1 }, inputTokens: 20, outputTokens: 5, totalTokens: 25, costNanos: 100_000 });
+    expect(c.add).toEqual({
+      spans: 1,
+      errors: 1,
+      latency: { [latencyBucket(250)]: 1 },
+      inputTokens: 20,
+      outputTokens: 5,
+      totalTokens: 25,
+      costNanos: 100_000,
+    });
   });
 
   it('takes the latency from end minus start when the span has none, and ignores negative or odd figures', () => {
-    const c = spanContribution(span({ end_timestamp: '2026-11-01T09:15:01.500000+00:00', input_tokens: -3, cost: 'lots', total_tokens: '7' }))!;
+    const c = spanContribution(
+      span({ end_timestamp: '2026-11-01T09:15:01.500000+00:00', input_tokens: -3, cost: 'lots', total_tokens: '7' }),
+    )!;
     expect(c.add.latency).toEqual({ [latencyBucket(1500)]: 1 });
     expect(c.add.inputTokens).toBe(0);
     expect(c.add.totalTokens).toBe(7);
@@ -64,12 +89,23 @@ describe('a span and its change', () => {
     const first = span({ latency: 0.01 });
     const ended = span({ latency: 2, total_tokens: 30, cost: 0.002 });
     expect(spanStatsDelta(null, first)).toEqual([
-      { hour: '2026-11-01T09', add: { spans: 1, errors: 0, latency: { [latencyBucket(10)]: 1 }, inputTokens: 0, outputTokens: 0, totalTokens: 0, costNanos: 0 } },
+      {
+        hour: '2026-11-01T09',
+        add: { spans: 1, errors: 0, latency: { [latencyBucket(10)]: 1 }, inputTokens: 0, outputTokens: 0, totalTokens: 0, costNanos: 0 },
+      },
     ]);
     expect(spanStatsDelta(first, ended)).toEqual([
       {
         hour: '2026-11-01T09',
-        add: { spans: 0, errors: 0, latency: { [latencyBucket(10)]: -1, [latencyBucket(2000)]: 1 }, inputTokens: 0, outputTokens: 0, totalTokens: 30, costNanos: 2_000_000 },
+        add: {
+          spans: 0,
+          errors: 0,
+          latency: { [latencyBucket(10)]: -1, [latencyBucket(2000)]: 1 },
+          inputTokens: 0,
+          outputTokens: 0,
+          totalTokens: 30,
+          costNanos: 2_000_000,
+        },
       },
     ]);
     expect(spanStatsDelta(ended, span({ latency: 2, total_tokens: 30, cost: 0.002, output: 'new' }))).toEqual([]);
@@ -91,13 +127,25 @@ describe('the stats window', () => {
   });
   it('rounds from and to out to whole days by day', () => {
     const w = statsWindow(q({ from: '2026-11-03T05:00:00Z', to: '2026-11-05', interval: 'day' }), now);
-    expect([new Date(w.from).toISOString(), new Date(w.to).toISOString()]).toEqual(['2026-11-03T00:00:00.000Z', '2026-11-05T00:00:00.000Z']);
+    expect([new Date(w.from).toISOString(), new Date(w.to).toISOString()]).toEqual([
+      '2026-11-03T00:00:00.000Z',
+      '2026-11-05T00:00:00.000Z',
+    ]);
   });
   it('refuses more than 31 days, a window that ends before it starts, and bad parameters', () => {
     expect(() => statsWindow(q({ from: '2026-01-01', to: '2026-03-01' }), now)).toThrow(StatsRangeError);
     expect(() => statsWindow(q({ from: '2026-03-01', to: '2026-01-01' }), now)).toThrow(StatsRangeError);
-    expect(statsWindow(q({ time_range: '31d' }), now).to - statsWindow(q({ time_range: '31d' }), now).from).toBe(MAX_STATS_HOURS * 3_600_000);
-    for (const bad of [{ time_range: '32d' }, { time_range: '5m' }, { from: 'monday' }, { to: '2026-01-01' }, { interval: 'week' }, { time_range: '1d', from: '2026-01-01' }]) {
+    expect(statsWindow(q({ time_range: '31d' }), now).to - statsWindow(q({ time_range: '31d' }), now).from).toBe(
+      MAX_STATS_HOURS * 3_600_000,
+    );
+    for (const bad of [
+      { time_range: '32d' },
+      { time_range: '5m' },
+      { from: 'monday' },
+      { to: '2026-01-01' },
+      { interval: 'week' },
+      { time_range: '1d', from: '2026-01-01' },
+    ]) {
       expect(StatsQuerySchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
     }
   });
@@ -110,7 +158,18 @@ describe('projectStats', () => {
       { hour: '2026-11-01T12', traces: 2, badLines: 0 },
     ];
     const spanHours: SpanHour[] = [
-      { hour: '2026-11-01T09', counts: { spans: 2, errors: 1, latency: { [latencyBucket(100)]: 1, [latencyBucket(1000)]: 1 }, inputTokens: 5, outputTokens: 1, totalTokens: 6, costNanos: 1500 } },
+      {
+        hour: '2026-11-01T09',
+        counts: {
+          spans: 2,
+          errors: 1,
+          latency: { [latencyBucket(100)]: 1, [latencyBucket(1000)]: 1 },
+          inputTokens: 5,
+          outputTokens: 1,
+          totalTokens: 6,
+          costNanos: 1500,
+        },
+      },
     ];
     const asked: string[][] = [];
     const reader: StatsReader = {
@@ -127,7 +186,10 @@ describe('projectStats', () => {
       ['11', 0, 0, 0],
       ['12', 2, 0, 0],
     ]);
-    expect(hourly.buckets[1]!.latency_p50_ms).toBeCloseTo(Math.sqrt(bucketBounds(latencyBucket(100))[0] * bucketBounds(latencyBucket(100))[1]), 1);
+    expect(hourly.buckets[1]!.latency_p50_ms).toBeCloseTo(
+      Math.sqrt(bucketBounds(latencyBucket(100))[0] * bucketBounds(latencyBucket(100))[1]),
+      1,
+    );
     expect(hourly.buckets[0]!.latency_p50_ms).toBeNull();
     expect(hourly.totals).toMatchObject({ traces: 5, bad_lines: 1, spans: 2, span_errors: 1, total_tokens: 6, cost: 0.0000015 });
     const daily = await projectStats(reader, tenant, q({ from: '2026-11-01', to: '2026-11-02', interval: 'day' }));

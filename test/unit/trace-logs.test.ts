@@ -55,7 +55,9 @@ class FakeSpanStore implements SpanStore {
   }
   async treeDocs(t: Tenant, root: string) {
     const prefix = this.key(t, '');
-    return [...this.items.entries()].filter(([k, r]) => k.startsWith(prefix) && r.rootTraceId === root && r.doc !== null).map(([, r]) => r.doc!);
+    return [...this.items.entries()]
+      .filter(([k, r]) => k.startsWith(prefix) && r.rootTraceId === root && r.doc !== null)
+      .map(([, r]) => r.doc!);
   }
   async *experimentSpans(t: Tenant, experimentUuid: string, from: SpanPosition | null): AsyncGenerator<ExperimentSpan> {
     const prefix = this.key(t, '');
@@ -130,11 +132,21 @@ describe('record and update', () => {
     await updateTraceLog(deps, tenant, {
       trace_id: 'r',
       root_trace_id: 'r',
-      field_name_to_value_map: { output: 'done', scores: [{ name: 'a', score: 0.9 }, { name: 'b', score: 1 }], metadata: { extra: 'x' } },
+      field_name_to_value_map: {
+        output: 'done',
+        scores: [
+          { name: 'a', score: 0.9 },
+          { name: 'b', score: 1 },
+        ],
+        metadata: { extra: 'x' },
+      },
     });
     const t = (await tree(deps, 'r'))!;
     expect(t.output).toBe('done');
-    expect(t.scores).toEqual([{ name: 'a', score: 0.9 }, { name: 'b', score: 1 }]);
+    expect(t.scores).toEqual([
+      { name: 'a', score: 0.9 },
+      { name: 'b', score: 1 },
+    ]);
     expect(t.metadata).toEqual({ run: 'r', extra: 'x' });
     expect(t.organization_id).toBe(tenant.organizationId);
     expect(t.project_uuid).toBe(tenant.projectId);
@@ -142,9 +154,18 @@ describe('record and update', () => {
 
   it('put before post: the patch is kept, the span is unknown until posted, then merged', async () => {
     const { deps, store } = setup();
-    await updateTraceLog(deps, tenant, { trace_id: 'c', root_trace_id: 'r', field_name_to_value_map: { output: 'late', scores: [{ name: 's', score: 1 }] } });
+    await updateTraceLog(deps, tenant, {
+      trace_id: 'c',
+      root_trace_id: 'r',
+      field_name_to_value_map: { output: 'late', scores: [{ name: 's', score: 1 }] },
+    });
     const kept = await store.get(tenant, 'c');
-    expect(kept).toMatchObject({ base: null, doc: null, rootTraceId: 'r', patches: ['{"output":"late","scores":[{"name":"s","score":1}]}'] });
+    expect(kept).toMatchObject({
+      base: null,
+      doc: null,
+      rootTraceId: 'r',
+      patches: ['{"output":"late","scores":[{"name":"s","score":1}]}'],
+    });
     expect(await tree(deps, 'c')).toBeNull();
     expect((await page(deps)).trees).toEqual([]);
     await recordTraceLog(deps, tenant, span('c', 'r', 'r', { output: 'early' }));
@@ -155,7 +176,10 @@ describe('record and update', () => {
 
   it('keeps a top-level "__proto__" field of a posted span as a field (never the prototype)', async () => {
     const { deps } = setup();
-    const body = JSON.parse(JSON.stringify(span('p', 'p', 'p', {})).replace(/^\{/, '{"__proto__":{"polluted":true},')) as Record<string, unknown>;
+    const body = JSON.parse(JSON.stringify(span('p', 'p', 'p', {})).replace(/^\{/, '{"__proto__":{"polluted":true},')) as Record<
+      string,
+      unknown
+    >;
     await recordTraceLog(deps, tenant, body);
     const t = (await tree(deps, 'p'))! as Record<string, unknown>;
     expect(Object.hasOwn(t, '__proto__')).toBe(true);
@@ -176,7 +200,11 @@ describe('record and update', () => {
   it('a patch cannot move a span to another tree; a retried PUT adds nothing; the same post twice writes once', async () => {
     const { deps, store } = setup();
     await recordTraceLog(deps, tenant, span('r', 'r', 'r'));
-    const body = { trace_id: 'r', root_trace_id: 'r', field_name_to_value_map: { root_trace_id: 'x', parent_trace_id: 'y', trace_id: 'z', output: 'o' } };
+    const body = {
+      trace_id: 'r',
+      root_trace_id: 'r',
+      field_name_to_value_map: { root_trace_id: 'x', parent_trace_id: 'y', trace_id: 'z', output: 'o' },
+    };
     await updateTraceLog(deps, tenant, body);
     await updateTraceLog(deps, tenant, body);
     const r = (await store.get(tenant, 'r'))!;
@@ -194,7 +222,9 @@ describe('record and update', () => {
     const { deps, store } = setup();
     await recordTraceLog(deps, tenant, span('r', 'r', 'r'));
     await Promise.all(
-      Array.from({ length: 8 }, (_, i) => updateTraceLog(deps, tenant, { trace_id: 'r', root_trace_id: 'r', field_name_to_value_map: { [`f${i}`]: i } })),
+      Array.from({ length: 8 }, (_, i) =>
+        updateTraceLog(deps, tenant, { trace_id: 'r', root_trace_id: 'r', field_name_to_value_map: { [`f${i}`]: i } }),
+      ),
     );
     const t = (await tree(deps, 'r'))!;
     for (let i = 0; i < 8; i++) expect(t[`f${i}`]).toBe(i);
@@ -225,8 +255,12 @@ describe('record and update', () => {
   it('refuses a bad update and a span too large for one item', async () => {
     const { deps } = setup();
     await expect(updateTraceLog(deps, tenant, { trace_id: 'a' })).rejects.toMatchObject({ kind: 'invalid_body' });
-    await expect(updateTraceLog(deps, tenant, { trace_id: 'a', field_name_to_value_map: [] })).rejects.toMatchObject({ kind: 'invalid_body' });
-    await expect(recordTraceLog(deps, tenant, span('big', 'big', 'big', { output: 'x'.repeat(200_000) }))).rejects.toMatchObject({ kind: 'payload_too_large' });
+    await expect(updateTraceLog(deps, tenant, { trace_id: 'a', field_name_to_value_map: [] })).rejects.toMatchObject({
+      kind: 'invalid_body',
+    });
+    await expect(recordTraceLog(deps, tenant, span('big', 'big', 'big', { output: 'x'.repeat(200_000) }))).rejects.toMatchObject({
+      kind: 'payload_too_large',
+    });
   });
 
   it('defaults the ids of a root the TS SDK sends without parent_trace_id', async () => {
@@ -240,7 +274,8 @@ describe('record and update', () => {
 describe('GET one span', () => {
   it('answers the subtree of a child, and 404s for unknown or another tenant', async () => {
     const { deps } = setup();
-    for (const s of [span('g', 'c', 'r'), span('c', 'r', 'r'), span('r', 'r', 'r'), span('c2', 'r', 'r')]) await recordTraceLog(deps, tenant, s);
+    for (const s of [span('g', 'c', 'r'), span('c', 'r', 'r'), span('r', 'r', 'r'), span('c2', 'r', 'r')])
+      await recordTraceLog(deps, tenant, s);
     const c = (await tree(deps, 'c'))!;
     expect(c.trace_id).toBe('c');
     expect(c.depth).toBe(1);
@@ -282,18 +317,36 @@ describe('experiment trace logs', () => {
   it('a tree matches when its root or any span in it does', async () => {
     const { deps } = setup();
     await seed(deps);
-    const byScore = await page(deps, { filter: { filter_field: 'score:accuracy', filter_operator: 'greater_than_or_equal', filter_value: '0.5' } });
+    const byScore = await page(deps, {
+      filter: { filter_field: 'score:accuracy', filter_operator: 'greater_than_or_equal', filter_value: '0.5' },
+    });
     expect(byScore.trees.map((t) => t.trace_id)).toEqual(['r3', 'r4', 'r5']);
-    const byRun = await page(deps, { filter: { filter_field: 'metadata', filter_key: 'run', filter_operator: 'equals', filter_value: '2' } });
+    const byRun = await page(deps, {
+      filter: { filter_field: 'metadata', filter_key: 'run', filter_operator: 'equals', filter_value: '2' },
+    });
     expect(byRun.trees.map((t) => t.trace_id)).toEqual(['r2']);
   });
 
   it('refuses a bad filter with what is allowed, and a cursor of another filter or experiment', async () => {
     const { deps } = setup();
     await seed(deps);
-    const err = await page(deps, { filter: { filter_field: 'status', filter_operator: 'bigger', filter_value: '1' } }).catch((e: unknown) => e);
+    const err = await page(deps, { filter: { filter_field: 'status', filter_operator: 'bigger', filter_value: '1' } }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(FilterError);
-    for (const op of ['equals', 'not_equals', 'like', 'greater_than_or_equal', 'less_than_or_equal', 'greater_than', 'less_than', 'is_null', 'exists', 'in', 'between']) {
+    for (const op of [
+      'equals',
+      'not_equals',
+      'like',
+      'greater_than_or_equal',
+      'less_than_or_equal',
+      'greater_than',
+      'less_than',
+      'is_null',
+      'exists',
+      'in',
+      'between',
+    ]) {
       expect((err as Error).message).toContain(op);
     }
     const first = await page(deps, { limit: 1 });
@@ -337,7 +390,14 @@ describe('experiment trace logs', () => {
     for (const r of ['r1', 'r2', 'r3']) {
       const doc = JSON.stringify({ ...span(r, r, r), output: `"${'y'.repeat(2 * 1024 * 1024)}` });
       store.items.set(`${tenant.organizationId}/${tenant.projectId}/${r}`, {
-        traceId: r, rootTraceId: r, parentTraceId: r, experimentUuid: 'exp-1', base: doc, patches: [], doc, version: 1,
+        traceId: r,
+        rootTraceId: r,
+        parentTraceId: r,
+        experimentUuid: 'exp-1',
+        base: doc,
+        patches: [],
+        doc,
+        version: 1,
       });
     }
     const first = await page(deps);

@@ -50,7 +50,11 @@ function putIdOf(r: WriteRequest): string {
 }
 
 function validationError(): Error {
-  return Object.assign(new Error('One or more parameter values were invalid'), { name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+  return Object.assign(new Error('One or more parameter values were invalid'), {
+    name: 'ValidationException',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 400 },
+  });
 }
 
 function throttled(): Error {
@@ -101,7 +105,9 @@ describe('traceItem', () => {
 
   it('leaves out a missing integration id (and never stores the input: it is derived from the document)', () => {
     const raw = '{"output":"x"}';
-    const item = traceItem(storedTrace(buildTrace(ctx, { kind: 'record', position: 1, raw, value: JSON.parse(raw) as Record<string, unknown> })).stored);
+    const item = traceItem(
+      storedTrace(buildTrace(ctx, { kind: 'record', position: 1, raw, value: JSON.parse(raw) as Record<string, unknown> })).stored,
+    );
     expect(item.integration_id).toBeUndefined();
     expect(item.input).toBeUndefined();
     expect(unpackText(item.doc_z!.B!)).toBe(raw);
@@ -161,7 +167,10 @@ describe('DynamoTraceWriter.writeBatch', () => {
   });
 
   it('retries server errors (5xx) too', async () => {
-    const serverError = Object.assign(new Error('We encountered an internal error'), { name: 'SomethingNew', $metadata: { httpStatusCode: 503 } });
+    const serverError = Object.assign(new Error('We encountered an internal error'), {
+      name: 'SomethingNew',
+      $metadata: { httpStatusCode: 503 },
+    });
     ddb.on(BatchWriteItemCommand).rejectsOnce(serverError).resolves({});
     await writer().writeBatch(traces(1));
     expect(ddb.commandCalls(BatchWriteItemCommand)).toHaveLength(2);
@@ -178,10 +187,12 @@ describe('DynamoTraceWriter.writeBatch', () => {
 
   it('throws after maxAttempts when throttling goes on, with the cause', async () => {
     ddb.on(BatchWriteItemCommand).rejects(throttled());
-    const err = await writer(3).writeBatch(traces(1)).then(
-      () => null,
-      (e: unknown) => e as Error,
-    );
+    const err = await writer(3)
+      .writeBatch(traces(1))
+      .then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
     expect(err?.message).toMatch(/after 3 attempts: Rate exceeded/);
     expect((err?.cause as Error | undefined)?.name).toBe('ProvisionedThroughputExceededException');
     expect(ddb.commandCalls(BatchWriteItemCommand)).toHaveLength(3);
@@ -208,7 +219,10 @@ describe('DynamoTraceWriter.writeBatch', () => {
 
 describe('DynamoTraceWriter.owners', () => {
   /** A table where every even-numbered id exists, owned by `owner-<n>`. */
-  function answerFromTable(input: BatchGetItemCommandInput, unprocessed: (keys: Record<string, AttributeValue>[]) => Record<string, AttributeValue>[] = () => []) {
+  function answerFromTable(
+    input: BatchGetItemCommandInput,
+    unprocessed: (keys: Record<string, AttributeValue>[]) => Record<string, AttributeValue>[] = () => [],
+  ) {
     const keys = input.RequestItems![TABLE]!.Keys!;
     const left = unprocessed(keys);
     const served = keys.filter((k) => !left.includes(k));
@@ -216,7 +230,10 @@ describe('DynamoTraceWriter.owners', () => {
       .map((k) => k.pk!.S!.split('#')[3]!)
       .filter((id) => Number(id.slice(3)) % 2 === 0)
       .map((id) => ({ pk: { S: `T#org1#proj1#${id}` }, upload_id: { S: `owner-${id.slice(3)}` } }));
-    return { Responses: { [TABLE]: items }, ...(left.length ? { UnprocessedKeys: { [TABLE]: { ...input.RequestItems![TABLE]!, Keys: left } } } : {}) };
+    return {
+      Responses: { [TABLE]: items },
+      ...(left.length ? { UnprocessedKeys: { [TABLE]: { ...input.RequestItems![TABLE]!, Keys: left } } } : {}),
+    };
   }
 
   it('looks ids up in groups of 100 and maps id to upload_id', async () => {
@@ -249,13 +266,18 @@ describe('DynamoTraceWriter.owners', () => {
     const found = await writer().owners('org1', 'proj1', ids);
     const calls = ddb.commandCalls(BatchGetItemCommand);
     expect(calls).toHaveLength(2);
-    expect(calls[1]!.args[0].input.RequestItems![TABLE]!.Keys!.map((k) => k.pk!.S)).toEqual(ids.slice(-30).map((id) => `T#org1#proj1#${id}`));
+    expect(calls[1]!.args[0].input.RequestItems![TABLE]!.Keys!.map((k) => k.pk!.S)).toEqual(
+      ids.slice(-30).map((id) => `T#org1#proj1#${id}`),
+    );
     expect(found.size).toBe(30);
     expect(found.get('id-58')).toBe('owner-58');
   });
 
   it('retries a throttled lookup, and gives up after maxAttempts', async () => {
-    ddb.on(BatchGetItemCommand).rejectsOnce(throttled()).callsFake((input: BatchGetItemCommandInput) => answerFromTable(input));
+    ddb
+      .on(BatchGetItemCommand)
+      .rejectsOnce(throttled())
+      .callsFake((input: BatchGetItemCommandInput) => answerFromTable(input));
     const found = await writer().owners('org1', 'proj1', ['id-2']);
     expect(found.get('id-2')).toBe('owner-2');
     expect(ddb.commandCalls(BatchGetItemCommand)).toHaveLength(2);

@@ -167,7 +167,8 @@ describe('payloadKey and payloadBody', () => {
   });
 
   it('is JSON holding the input and the document, spliced in verbatim', () => {
-    const raw = '{"n":123456789012345678901234567890,"f":1.0000000000000000001,"input":"q \\"quoted\\" \\u00e9","nested":{"a":[1,2,{"b":null}]}}';
+    const raw =
+      '{"n":123456789012345678901234567890,"f":1.0000000000000000001,"input":"q \\"quoted\\" \\u00e9","nested":{"a":[1,2,{"b":null}]}}';
     const t = buildTrace(ctx, record(raw));
     const body = payloadBody(t);
     const parsed = JSON.parse(body) as { input: unknown; data: unknown };

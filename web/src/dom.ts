@@ -2,7 +2,11 @@
 type Child = Node | string | number | null | undefined | false;
 type Props = Record<string, unknown> & { class?: string; style?: Partial<CSSStyleDeclaration>; dataset?: Record<string, string> };
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props | null = null, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Props | null = null,
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   if (props) applyProps(el, props);
   append(el, children);
@@ -12,7 +16,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props | 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** An SVG element; every prop is set as an attribute. */
-export function s<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, ...children: (Child | Child[])[]): SVGElementTagNameMap[K] {
+export function s<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number> = {},
+  ...children: (Child | Child[])[]
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
   append(el, children);
@@ -26,7 +34,8 @@ function applyProps(el: HTMLElement, props: Props): void {
     else if (k === 'style') Object.assign(el.style, v);
     else if (k === 'dataset') Object.assign(el.dataset, v);
     else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2).toLowerCase(), v as EventListener);
-    else if (k.startsWith('aria-') || k === 'role' || k === 'for' || k === 'list' || k === 'form') el.setAttribute(k, v === true ? 'true' : String(v));
+    else if (k.startsWith('aria-') || k === 'role' || k === 'for' || k === 'list' || k === 'form')
+      el.setAttribute(k, v === true ? 'true' : String(v));
     else if (k in el) (el as unknown as Record<string, unknown>)[k] = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
@@ -51,7 +60,16 @@ export function fmtTime(iso: string | null | undefined, ms = false): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString('en-GB', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, ...(ms ? { fractionalSecondDigits: 3 } : {}) });
+  return d.toLocaleString('en-GB', {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hour12: false,
+    ...(ms ? { fractionalSecondDigits: 3 } : {}),
+  });
 }
 
 export function fmtMs(ms: number | null | undefined): string {

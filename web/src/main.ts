@@ -52,7 +52,13 @@ async function route(): Promise<void> {
         h(
           'nav',
           { 'aria-label': 'Main' },
-          h('ul', null, NAV.map(([href, label]) => h('li', null, h('a', { href, ...(href.slice(2) === section ? { 'aria-current': 'page' } : {}) }, label)))),
+          h(
+            'ul',
+            null,
+            NAV.map(([href, label]) =>
+              h('li', null, h('a', { href, ...(href.slice(2) === section ? { 'aria-current': 'page' } : {}) }, label)),
+            ),
+          ),
         ),
         h('span', { class: 'who' }, `${session.organizationName} / ${session.projectName}`),
         h('button', { type: 'button', class: 'secondary', onclick: () => (clearSession(), go('#/sign-in')) }, 'Sign out'),

@@ -89,7 +89,13 @@ const shardId = (table: string, org: string, project: string, traceId: string) =
 };
 
 /** The counter shard exists with its four maps (nested paths can only be set inside a map that exists). Once per shard per client. */
-export async function ensureEvalCounter(doc: DynamoDBDocumentClient, table: string, org: string, project: string, traceId: string): Promise<void> {
+export async function ensureEvalCounter(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  org: string,
+  project: string,
+  traceId: string,
+): Promise<void> {
   const key = evalCounterKey(org, project, traceId);
   const id = shardId(table, org, project, traceId);
   if (ready.get(doc)?.has(id)) return;
@@ -97,7 +103,8 @@ export async function ensureEvalCounter(doc: DynamoDBDocumentClient, table: stri
     new UpdateCommand({
       TableName: table,
       Key: key,
-      UpdateExpression: 'SET st = if_not_exists(st, :e), sst = if_not_exists(sst, :e), j = if_not_exists(j, :e), js = if_not_exists(js, :e), #t = :t',
+      UpdateExpression:
+        'SET st = if_not_exists(st, :e), sst = if_not_exists(sst, :e), j = if_not_exists(j, :e), js = if_not_exists(js, :e), #t = :t',
       ExpressionAttributeNames: { '#t': 'type' },
       ExpressionAttributeValues: { ':e': {}, ':t': 'counter' },
     }),

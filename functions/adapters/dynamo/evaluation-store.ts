@@ -1,10 +1,5 @@
 import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
-import {
-  GetCommand,
-  TransactWriteCommand,
-  type DynamoDBDocumentClient,
-  type TransactWriteCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
@@ -83,7 +78,16 @@ export const counted = (judgeId: string, outcome: EvaluationOutcome, by: number,
 /** How long a filtered list may read before it answers what it found (ms). */
 const LIST_BUDGET_MS = 5_000;
 
-const ListCursor = z.object({ v: z.literal(1), b: z.string(), k: z.string().min(1).refine((k) => Buffer.byteLength(k) <= 1024), m: z.number().int().nonnegative().optional(), s: z.string().optional() });
+const ListCursor = z.object({
+  v: z.literal(1),
+  b: z.string(),
+  k: z
+    .string()
+    .min(1)
+    .refine((k) => Buffer.byteLength(k) <= 1024),
+  m: z.number().int().nonnegative().optional(),
+  s: z.string().optional(),
+});
 
 type Key = { pk: string; sk: string };
 
@@ -125,7 +129,13 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
     const previous = deriveEvalStatus(current.last);
     const newJudge = !current.judgeIds.includes(e.judgeId);
     const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
-      { Put: { TableName: this.table, Item: withExpiry(evaluationItem(e), expiresAt(this.options.retentionDays, Date.parse(e.createdAt) || Date.now())), ConditionExpression: 'attribute_not_exists(pk)' } },
+      {
+        Put: {
+          TableName: this.table,
+          Item: withExpiry(evaluationItem(e), expiresAt(this.options.retentionDays, Date.parse(e.createdAt) || Date.now())),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
       {
         Update: {
           TableName: this.table,
@@ -134,7 +144,9 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
             'SET evaluations_count = :count, last_evaluations = :last, eval_status = :status, eval_version = :next ADD judge_ids :judge',
           // A trace never evaluated has no version; any other must still be at the one we read.
           ConditionExpression:
-            expectedVersion === 0 ? 'attribute_exists(pk) AND attribute_not_exists(eval_version)' : 'attribute_exists(pk) AND eval_version = :expected',
+            expectedVersion === 0
+              ? 'attribute_exists(pk) AND attribute_not_exists(eval_version)'
+              : 'attribute_exists(pk) AND eval_version = :expected',
           ExpressionAttributeValues: {
             ':count': next.count,
             ':last': next.last.map(summaryItem),
@@ -146,7 +158,8 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
         },
       },
     ];
-    if (previous !== next.status) items.push({ Put: { TableName: this.table, Item: statusMemberItem(org, project, traceId, next.status, current) } });
+    if (previous !== next.status)
+      items.push({ Put: { TableName: this.table, Item: statusMemberItem(org, project, traceId, next.status, current) } });
     if (newJudge) items.push({ Put: { TableName: this.table, Item: judgeMemberItem(org, project, traceId, e.judgeId, current) } });
     const counters = evalCounterUpdate(this.table, org, project, traceId, {
       source: current.source,
@@ -168,7 +181,11 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
    * its last the evaluation counters: 'conflict' when the summary changed since it was read (or
    * another transaction held an item), 'not-pending' when the evaluation's own condition failed.
    */
-  private async summaryTransaction(e: Evaluation, items: NonNullable<TransactWriteCommandInput['TransactItems']>, movesTraceCounters: boolean): Promise<CommitResult | 'not-pending'> {
+  private async summaryTransaction(
+    e: Evaluation,
+    items: NonNullable<TransactWriteCommandInput['TransactItems']>,
+    movesTraceCounters: boolean,
+  ): Promise<CommitResult | 'not-pending'> {
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
       return 'committed';
@@ -191,7 +208,11 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
 
   async get(tenant: Tenant, evaluationId: string): Promise<Evaluation | null> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: evaluationKeys.item(tenant.organizationId, tenant.projectId, evaluationId), ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.table,
+        Key: evaluationKeys.item(tenant.organizationId, tenant.projectId, evaluationId),
+        ConsistentRead: true,
+      }),
     );
     return out.Item ? evaluationFromItem(out.Item) : null;
   }
@@ -257,8 +278,7 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
     }
     const search = filter.search;
     const matches = (e: Evaluation) =>
-      search === undefined ||
-      [e.judgeId, e.judgeName, e.traceId, e.reasoning ?? ''].some((t) => t.toLowerCase().includes(search));
+      search === undefined || [e.judgeId, e.judgeName, e.traceId, e.reasoning ?? ''].some((t) => t.toLowerCase().includes(search));
     const countedByReading = since !== undefined || search !== undefined;
 
     const items: Evaluation[] = [];
@@ -354,7 +374,8 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
             : 'n';
     const shards = allShards(EVAL_COUNTER_SHARDS).map((s) => evaluationKeys.counter(tenant.organizationId, tenant.projectId, s));
     let total = 0;
-    for (const i of await batchGetAll(this.doc, this.table, shards, { projection: '#a', names: { '#a': attr } })) if (typeof i[attr] === 'number') total += i[attr] as number;
+    for (const i of await batchGetAll(this.doc, this.table, shards, { projection: '#a', names: { '#a': attr } }))
+      if (typeof i[attr] === 'number') total += i[attr] as number;
     return Math.max(0, total);
   }
 
@@ -381,7 +402,10 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
           TableName: this.table,
           Key: keys.trace(org, project, traceId),
           UpdateExpression: 'SET last_evaluations = :last, eval_status = :status, eval_version = :next',
-          ConditionExpression: current.version === 0 ? 'attribute_exists(pk) AND attribute_not_exists(eval_version)' : 'attribute_exists(pk) AND eval_version = :expected',
+          ConditionExpression:
+            current.version === 0
+              ? 'attribute_exists(pk) AND attribute_not_exists(eval_version)'
+              : 'attribute_exists(pk) AND eval_version = :expected',
           ExpressionAttributeValues: {
             ':last': next.last.map(summaryItem),
             ':status': next.status,
@@ -391,9 +415,16 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
         },
       },
     ];
-    if (previous !== next.status) items.push({ Put: { TableName: this.table, Item: statusMemberItem(org, project, traceId, next.status, current) } });
+    if (previous !== next.status)
+      items.push({ Put: { TableName: this.table, Item: statusMemberItem(org, project, traceId, next.status, current) } });
     const counters =
-      previous === next.status ? null : evalCounterUpdate(this.table, org, project, traceId, { source: current.source, status: { ...(previous ? { [previous]: -1 } : {}), [next.status]: 1 }, judges: {} });
+      previous === next.status
+        ? null
+        : evalCounterUpdate(this.table, org, project, traceId, {
+            source: current.source,
+            status: { ...(previous ? { [previous]: -1 } : {}), [next.status]: 1 },
+            judges: {},
+          });
     if (counters) {
       await ensureEvalCounter(this.doc, this.table, org, project, traceId);
       items.push({ Update: counters });
@@ -421,13 +452,18 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
       found.map(async (item) => {
         const e = { organizationId: tenant.organizationId, projectId: tenant.projectId, id: String(item.id) };
         const outcome = outcomeOf({ passed: typeof item.passed === 'boolean' ? item.passed : null });
-        const del = { Delete: { TableName: this.table, Key: { pk: String(item.pk), sk: String(item.sk) }, ConditionExpression: 'attribute_exists(pk)' } };
+        const del = {
+          Delete: { TableName: this.table, Key: { pk: String(item.pk), sk: String(item.sk) }, ConditionExpression: 'attribute_exists(pk)' },
+        };
         for (let attempt = 0; ; attempt++) {
           try {
             // One the counters never counted (stored before them, not migrated yet) goes alone.
             await this.doc.send(
               new TransactWriteCommand({
-                TransactItems: item.counted === true ? [del, { Update: counterUpdate(this.table, e, counted(String(item.judge_id), outcome, -1)) }] : [del],
+                TransactItems:
+                  item.counted === true
+                    ? [del, { Update: counterUpdate(this.table, e, counted(String(item.judge_id), outcome, -1)) }]
+                    : [del],
               }),
             );
             return;
@@ -488,12 +524,23 @@ export function evaluationFromItem(i: Record<string, unknown>): Evaluation {
 
 /** What a list cursor is bound to: the caller and every part of the filter but the page. */
 function listBinding(tenant: Tenant, f: EvaluationFilter): string {
-  const parts = [tenant.organizationId, tenant.projectId, f.traceId, f.judgeId, f.outcome, f.since !== undefined, f.search, f.sortOrder ?? 'desc'];
+  const parts = [
+    tenant.organizationId,
+    tenant.projectId,
+    f.traceId,
+    f.judgeId,
+    f.outcome,
+    f.since !== undefined,
+    f.search,
+    f.sortOrder ?? 'desc',
+  ];
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 22);
 }
 
 function encodeListCursor(b: string, position: string, since: string | undefined, matchedBefore: number): string {
-  return Buffer.from(JSON.stringify({ v: 1, b, k: position, m: matchedBefore, ...(since !== undefined ? { s: since } : {}) })).toString('base64url');
+  return Buffer.from(JSON.stringify({ v: 1, b, k: position, m: matchedBefore, ...(since !== undefined ? { s: since } : {}) })).toString(
+    'base64url',
+  );
 }
 
 function decodeListCursor(cursor: string, b: string): { k: string; m?: number | undefined; s?: string | undefined } {
@@ -504,7 +551,8 @@ function decodeListCursor(cursor: string, b: string): { k: string; m?: number | 
     throw new CursorError('cursor is not a cursor this API issued');
   }
   if (body.b !== b) throw new CursorError('cursor belongs to another query or caller; start again without it');
-  if (body.s !== undefined && (Number.isNaN(Date.parse(body.s)) || body.s.length > 40)) throw new CursorError('cursor is not a cursor this API issued');
+  if (body.s !== undefined && (Number.isNaN(Date.parse(body.s)) || body.s.length > 40))
+    throw new CursorError('cursor is not a cursor this API issued');
   return body;
 }
 

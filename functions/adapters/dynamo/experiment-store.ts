@@ -1,6 +1,21 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Experiment, ExperimentListQuery, ExperimentStatus, ExperimentStore, PinnedStatistic, StatScore, TraceStats } from '../../domain/parea/experiments.js';
+import {
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type {
+  Experiment,
+  ExperimentListQuery,
+  ExperimentStatus,
+  ExperimentStore,
+  PinnedStatistic,
+  StatScore,
+  TraceStats,
+} from '../../domain/parea/experiments.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
 import { segment } from './keys.js';
@@ -20,8 +35,14 @@ import { batchGetAll, queryPages } from './query.js';
  */
 export const experimentKeys = {
   item: (org: string, project: string, uuid: string) => ({ pk: `XP#${org}#${project}#${uuid}`, sk: 'XP' }),
-  statsChunk: (org: string, project: string, uuid: string, n: number) => ({ pk: `XP#${org}#${project}#${uuid}`, sk: `STATS#${String(n).padStart(5, '0')}` }),
-  runName: (org: string, project: string, name: string, runName: string) => ({ pk: `XR#${org}#${project}#${segment(name)}#${segment(runName)}`, sk: 'XR' }),
+  statsChunk: (org: string, project: string, uuid: string, n: number) => ({
+    pk: `XP#${org}#${project}#${uuid}`,
+    sk: `STATS#${String(n).padStart(5, '0')}`,
+  }),
+  runName: (org: string, project: string, name: string, runName: string) => ({
+    pk: `XR#${org}#${project}#${segment(name)}#${segment(runName)}`,
+    sk: 'XR',
+  }),
   all: (org: string, project: string) => `XL#${org}#${project}`,
   byName: (org: string, project: string, name: string) => `XN#${org}#${project}#${segment(name)}`,
 };
@@ -81,7 +102,13 @@ export class DynamoExperimentStore implements ExperimentStore {
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: this.table, Item: { ...runKey, type: 'experiment-run', uuid: e.uuid }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: {
+                TableName: this.table,
+                Item: { ...runKey, type: 'experiment-run', uuid: e.uuid },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
             { Put: { TableName: this.table, Item: itemOf(tenant, e), ConditionExpression: 'attribute_not_exists(pk)' } },
           ],
         }),
@@ -96,7 +123,13 @@ export class DynamoExperimentStore implements ExperimentStore {
   }
 
   async get(tenant: Tenant, uuid: string): Promise<Experiment | null> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: experimentKeys.item(tenant.organizationId, tenant.projectId, uuid), ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: experimentKeys.item(tenant.organizationId, tenant.projectId, uuid),
+        ConsistentRead: true,
+      }),
+    );
     return out.Item ? fromItem(out.Item) : null;
   }
 
@@ -124,15 +157,27 @@ export class DynamoExperimentStore implements ExperimentStore {
     if (current.length > 0) chunks.push(`[${current.join(',')}]`);
     const before = await this.get(tenant, e.uuid);
     const oldChunks = before === null ? 0 : await this.chunkCount(tenant, e.uuid);
-    await this.writeAll(chunks.map((stats, n) => ({ PutRequest: { Item: { ...experimentKeys.statsChunk(org, project, e.uuid, n), type: 'experiment-stats', stats } } })));
+    await this.writeAll(
+      chunks.map((stats, n) => ({
+        PutRequest: { Item: { ...experimentKeys.statsChunk(org, project, e.uuid, n), type: 'experiment-stats', stats } },
+      })),
+    );
     await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...itemOf(tenant, e), stats_chunks: chunks.length } }));
     const stale = [];
-    for (let n = chunks.length; n < oldChunks; n++) stale.push({ DeleteRequest: { Key: experimentKeys.statsChunk(org, project, e.uuid, n) } });
+    for (let n = chunks.length; n < oldChunks; n++)
+      stale.push({ DeleteRequest: { Key: experimentKeys.statsChunk(org, project, e.uuid, n) } });
     await this.writeAll(stale);
   }
 
   private async chunkCount(tenant: Tenant, uuid: string): Promise<number> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: experimentKeys.item(tenant.organizationId, tenant.projectId, uuid), ProjectionExpression: 'stats_chunks', ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: experimentKeys.item(tenant.organizationId, tenant.projectId, uuid),
+        ProjectionExpression: 'stats_chunks',
+        ConsistentRead: true,
+      }),
+    );
     return typeof out.Item?.stats_chunks === 'number' ? out.Item.stats_chunks : 0;
   }
 

@@ -33,13 +33,21 @@ export class DynamoJobStore implements JobStore {
 
   async get(tenant: Tenant, jobId: string): Promise<Job | null> {
     if (jobId.length > 64) return null;
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.job(tenant.organizationId, tenant.projectId, jobId), ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: keys.job(tenant.organizationId, tenant.projectId, jobId), ConsistentRead: true }),
+    );
     if (!out.Item || typeof out.Item.job !== 'string' || isExpired(out.Item.expires_at)) return null;
     return JSON.parse(out.Item.job) as Job;
   }
 
   async commit(next: Job, expectedStep: number, part?: ExportPart): Promise<boolean> {
-    const put = { TableName: this.table, Item: this.item(next), ConditionExpression: '#step = :expected', ExpressionAttributeNames: { '#step': 'step' }, ExpressionAttributeValues: { ':expected': expectedStep } };
+    const put = {
+      TableName: this.table,
+      Item: this.item(next),
+      ConditionExpression: '#step = :expected',
+      ExpressionAttributeNames: { '#step': 'step' },
+      ExpressionAttributeValues: { ':expected': expectedStep },
+    };
     try {
       if (!part) {
         await this.doc.send(new PutCommand(put));

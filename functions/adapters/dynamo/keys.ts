@@ -44,7 +44,10 @@ export const keys = {
   object: (org: string, project: string, objectKey: string) => ({ pk: `P#${org}#${project}`, sk: `OBJ#${objectKeyHash(objectKey)}` }),
   upload: (org: string, project: string, uploadId: string) => ({ pk: `P#${org}#${project}`, sk: `UPLOAD#${uploadId}` }),
   /** One chunk of an upload's trace ids: a partition of its own (a 5,000-id chunk is about 180 write units). */
-  uploadIds: (org: string, project: string, uploadId: string, index: number) => ({ pk: `U#${org}#${project}#${uploadId}#${index}`, sk: 'IDS' }),
+  uploadIds: (org: string, project: string, uploadId: string, index: number) => ({
+    pk: `U#${org}#${project}#${uploadId}#${index}`,
+    sk: 'IDS',
+  }),
   /** Before the sharded layout: an upload's id chunks in the project's partition. */
   legacyUploadIds: (org: string, project: string, uploadId: string, index: number) => ({
     pk: `P#${org}#${project}`,
@@ -61,7 +64,10 @@ export const keys = {
   uploadByFilename: (org: string, project: string, uploadId: string) => ({ pk: `UFN#${org}#${project}#${uploadId}`, sk: 'UFN' }),
   counter: (org: string, project: string) => ({ pk: `P#${org}#${project}`, sk: 'COUNTER' }),
   /** The traces created in one UTC hour (`YYYY-MM-DDTHH`): time-range totals sum these. */
-  hourCounter: (org: string, project: string, createdAt: string) => ({ pk: `P#${org}#${project}`, sk: `${HOUR_COUNTER_PREFIX}${createdAt.slice(0, 13)}` }),
+  hourCounter: (org: string, project: string, createdAt: string) => ({
+    pk: `P#${org}#${project}`,
+    sk: `${HOUR_COUNTER_PREFIX}${createdAt.slice(0, 13)}`,
+  }),
   /** One shard of the counters by evaluation status and by judge. */
   evalCounter: (org: string, project: string, shard: number) => ({ pk: `P#${org}#${project}`, sk: `${EVAL_COUNTER_PREFIX}${tag(shard)}` }),
   /** A trace's membership items: its status (`ST`) and each judge (`J#<judge>`), which the status and judge indexes list. */
@@ -72,7 +78,10 @@ export const keys = {
   apiKey: (hash: string) => ({ pk: `KEY#${hash}`, sk: 'KEY' }),
   /** An export or delete-by-filter job: a partition of its own (one write per step), its export parts beside it. */
   job: (org: string, project: string, jobId: string) => ({ pk: `JOB#${org}#${project}#${jobId}`, sk: 'JOB' }),
-  jobPart: (org: string, project: string, jobId: string, part: number) => ({ pk: `JOB#${org}#${project}#${jobId}`, sk: `PART#${String(part).padStart(5, '0')}` }),
+  jobPart: (org: string, project: string, jobId: string, part: number) => ({
+    pk: `JOB#${org}#${project}#${jobId}`,
+    sk: `PART#${String(part).padStart(5, '0')}`,
+  }),
 };
 
 export const STATUS_MEMBER = 'ST';
@@ -90,11 +99,13 @@ export const traceIndex = {
   /** gsi2 (status member items): the traces whose evaluation status is `status`. */
   status: (org: string, project: string, status: string, shard: number) => `TE#${org}#${project}#${status}#${tag(shard)}`,
   /** gsi3 (status member items): the same, of one source. */
-  statusSource: (org: string, project: string, status: string, shard: number, source: string) => `TES#${org}#${project}#${status}#${tag(shard)}#${segment(source)}`,
+  statusSource: (org: string, project: string, status: string, shard: number, source: string) =>
+    `TES#${org}#${project}#${status}#${tag(shard)}#${segment(source)}`,
   /** gsi2 (judge member items): the traces a judge evaluated. */
   judge: (org: string, project: string, shard: number, judgeId: string) => `TJ#${org}#${project}#${tag(shard)}#${segment(judgeId)}`,
   /** gsi3 (judge member items): the same, of one source. */
-  judgeSource: (org: string, project: string, shard: number, judgeId: string, source: string) => `TJS#${org}#${project}#${tag(shard)}#${segment(judgeId)}#${segment(source)}`,
+  judgeSource: (org: string, project: string, shard: number, judgeId: string, source: string) =>
+    `TJS#${org}#${project}#${tag(shard)}#${segment(judgeId)}#${segment(source)}`,
   /** gsi1 (upload-by-filename items): a project's completed uploads in filename order, sharded by upload. */
   uploadsByFilename: (org: string, project: string, shard: number) => `UF#${org}#${project}#${tag(shard)}`,
 };
@@ -102,7 +113,8 @@ export const traceIndex = {
 /** Index partitions of a project's spans. */
 export const spanIndex = {
   /** gsi4: an experiment's spans, sharded by tree. */
-  experiment: (org: string, project: string, experimentUuid: string, shard: number) => `SX#${org}#${project}#${tag(shard)}#${experimentUuid}`,
+  experiment: (org: string, project: string, experimentUuid: string, shard: number) =>
+    `SX#${org}#${project}#${tag(shard)}#${experimentUuid}`,
   /** gsi5: a tree's spans, sharded by span. */
   tree: (org: string, project: string, rootTraceId: string, shard: number) => `SR#${org}#${project}#${tag(shard)}#${rootTraceId}`,
 };

@@ -107,7 +107,9 @@ export async function leaseHeldUntil(item: LeaseItem, nowMs: number): Promise<nu
 
 /** A transaction's check that the lease is still `owner`'s (document-client form). */
 export function leaseCheck(item: Pick<LeaseItem, 'table' | 'key'>, owner: string) {
-  return { ConditionCheck: { TableName: item.table, Key: item.key, ConditionExpression: OURS, ExpressionAttributeValues: { ':o': owner } } };
+  return {
+    ConditionCheck: { TableName: item.table, Key: item.key, ConditionExpression: OURS, ExpressionAttributeValues: { ':o': owner } },
+  };
 }
 
 /** A conditional write's answer, or null when its condition did not hold (any other error is thrown). */

@@ -31,7 +31,15 @@ import {
   type AttributeDefinition,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, ScanCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { packText } from '../../domain/trace.js';
 import { sleep } from '../retry.js';
 import { ensureEvalCounter, evalCounterUpdate } from './eval-counters.js';
@@ -109,7 +117,10 @@ export async function ensureIndexes(client: DynamoDBClient, table: string, log: 
                 { AttributeName: index.partitionKey, KeyType: 'HASH' },
                 { AttributeName: index.sortKey, KeyType: 'RANGE' },
               ],
-              Projection: index.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
+              Projection:
+                index.projection === 'ALL'
+                  ? { ProjectionType: 'ALL' }
+                  : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
             },
           },
         ],
@@ -137,9 +148,26 @@ export async function markCurrent(doc: DynamoDBDocumentClient, table: string): P
   await doc.send(new PutCommand({ TableName: table, Item: { ...META, type: 'meta', version: SCHEMA_VERSION } }));
 }
 
-export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocumentClient, table: string, options: MigrationOptions = {}): Promise<MigrationReport> {
+export async function migrateTable(
+  client: DynamoDBClient,
+  doc: DynamoDBDocumentClient,
+  table: string,
+  options: MigrationOptions = {},
+): Promise<MigrationReport> {
   const log = options.log ?? (() => {});
-  const report: MigrationReport = { scanned: 0, traces: 0, spans: 0, idChunks: 0, uploads: 0, searchWork: 0, roots: 0, evaluations: 0, retirements: 0, indexesCreated: [], alreadyCurrent: false };
+  const report: MigrationReport = {
+    scanned: 0,
+    traces: 0,
+    spans: 0,
+    idChunks: 0,
+    uploads: 0,
+    searchWork: 0,
+    roots: 0,
+    evaluations: 0,
+    retirements: 0,
+    indexesCreated: [],
+    alreadyCurrent: false,
+  };
   report.indexesCreated = await ensureIndexes(client, table, log);
   const from = await schemaVersion(doc, table);
   if (from >= SCHEMA_VERSION) {
@@ -157,7 +185,16 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
       if (checkpoint.Item?.done === true) return;
       let start = checkpoint.Item?.last as Record<string, unknown> | undefined;
       do {
-        const page = await doc.send(new ScanCommand({ TableName: table, Segment: segment, TotalSegments: segments, ExclusiveStartKey: start, Limit: 200, ConsistentRead: true }));
+        const page = await doc.send(
+          new ScanCommand({
+            TableName: table,
+            Segment: segment,
+            TotalSegments: segments,
+            ExclusiveStartKey: start,
+            Limit: 200,
+            ConsistentRead: true,
+          }),
+        );
         for (const item of page.Items ?? []) {
           report.scanned++;
           for (const kind of await migrateItem(doc, table, item, spend, from)) report[kind]++;
@@ -168,7 +205,12 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
           if (await retireByHorizon(doc, table, item, spend)) report.retirements++;
         }
         start = page.LastEvaluatedKey;
-        await doc.send(new PutCommand({ TableName: table, Item: { ...checkpointKey(segment, segments), type: 'meta', ...(start ? { last: start } : { done: true }) } }));
+        await doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: { ...checkpointKey(segment, segments), type: 'meta', ...(start ? { last: start } : { done: true }) },
+          }),
+        );
       } while (start);
     }),
   );
@@ -176,7 +218,9 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   await markCurrent(doc, table);
-  log(`migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads, ${report.searchWork} queued for search, ${report.roots} roots indexed, ${report.evaluations} evaluations counted, ${report.retirements} roots moved to the retention sweep (${report.scanned} items read)`);
+  log(
+    `migrated ${table}: ${report.traces} traces, ${report.spans} spans, ${report.idChunks} id chunks, ${report.uploads} uploads, ${report.searchWork} queued for search, ${report.roots} roots indexed, ${report.evaluations} evaluations counted, ${report.retirements} roots moved to the retention sweep (${report.scanned} items read)`,
+  );
   return report;
 }
 
@@ -185,7 +229,12 @@ export async function migrateTable(client: DynamoDBClient, doc: DynamoDBDocument
  * an evaluation stored before the evaluation counters is counted, each in one transaction with a
  * marker on the item (`ri`, `counted`) that the request paths set too, so nothing counts twice.
  */
-async function indexItem(doc: DynamoDBDocumentClient, table: string, item: Item, spend: () => void): Promise<'roots' | 'evaluations' | null> {
+async function indexItem(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  item: Item,
+  spend: () => void,
+): Promise<'roots' | 'evaluations' | null> {
   const key = { pk: String(item[TABLE_PARTITION_KEY]), sk: String(item[TABLE_SORT_KEY]) };
   if (item.type === 'span' && typeof item.doc === 'string' && item.ri !== true && rootFactsOf(item.doc) !== null) {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -206,11 +255,20 @@ async function indexItem(doc: DynamoDBDocumentClient, table: string, item: Item,
                   // With a TTL: the root's horizon kept in retire_at (the retention sweep retires it there), its TTL moved to the backstop.
                   UpdateExpression: horizon === undefined ? 'SET ri = :t' : 'SET ri = :t, retire_at = :h, expires_at = :b',
                   ConditionExpression: 'version = :v AND attribute_not_exists(ri)',
-                  ExpressionAttributeValues: { ':t': true, ':v': cur.version, ...(horizon === undefined ? {} : { ':h': horizon, ':b': horizon + ROOT_SPAN_BACKSTOP_DAYS * TTL_DAY_SECONDS }) },
+                  ExpressionAttributeValues: {
+                    ':t': true,
+                    ':v': cur.version,
+                    ...(horizon === undefined ? {} : { ':h': horizon, ':b': horizon + ROOT_SPAN_BACKSTOP_DAYS * TTL_DAY_SECONDS }),
+                  },
                 },
               },
               // The member carries no TTL: listed by its span's horizon for the retention sweep.
-              ...(rootIndexWrites(table, { organizationId: org!, projectId: project! }, { before: null, after: facts }, { horizon }) as never[]),
+              ...(rootIndexWrites(
+                table,
+                { organizationId: org!, projectId: project! },
+                { before: null, after: facts },
+                { horizon },
+              ) as never[]),
             ],
           }),
         );
@@ -272,13 +330,21 @@ async function retireByHorizon(doc: DynamoDBDocumentClient, table: string, item:
     update = {
       UpdateExpression: 'REMOVE expires_at SET gsi3pk = :p, gsi3sk = :k',
       ConditionExpression: 'expires_at = :e',
-      ExpressionAttributeValues: { ':e': item.expires_at, ':p': logRootIndex.retiring(org!, project!, shard), ':k': retirementKey(item.expires_at, String(item.root_trace_id)) },
+      ExpressionAttributeValues: {
+        ':e': item.expires_at,
+        ':p': logRootIndex.retiring(org!, project!, shard),
+        ':k': retirementKey(item.expires_at, String(item.root_trace_id)),
+      },
     };
   } else if (item.type === 'span' && item.ri === true && item.retire_at === undefined) {
     update = {
       UpdateExpression: 'SET retire_at = :e, expires_at = :b',
       ConditionExpression: 'version = :v AND expires_at = :e AND attribute_not_exists(retire_at)',
-      ExpressionAttributeValues: { ':e': item.expires_at, ':b': item.expires_at + ROOT_SPAN_BACKSTOP_DAYS * TTL_DAY_SECONDS, ':v': item.version },
+      ExpressionAttributeValues: {
+        ':e': item.expires_at,
+        ':b': item.expires_at + ROOT_SPAN_BACKSTOP_DAYS * TTL_DAY_SECONDS,
+        ':v': item.version,
+      },
     };
   } else return false;
   spend();
@@ -329,14 +395,29 @@ async function migrateItem(doc: DynamoDBDocumentClient, table: string, item: Ite
     const m = /^UPLOAD#(.+)#IDS#(\d+)$/.exec(sk);
     if (!m) return [];
     // Its upload's TTL, when it had one (the v1 item's own expires_at).
-    await putIdChunk(doc, table, org!, project!, m[1]!, Number(m[2]), typeof item.ids === 'string' && item.ids ? item.ids.split(',') : [], typeof item.expires_at === 'number' ? item.expires_at : undefined);
+    await putIdChunk(
+      doc,
+      table,
+      org!,
+      project!,
+      m[1]!,
+      Number(m[2]),
+      typeof item.ids === 'string' && item.ids ? item.ids.split(',') : [],
+      typeof item.expires_at === 'number' ? item.expires_at : undefined,
+    );
     await doc.send(new DeleteCommand({ TableName: table, Key: { pk, sk } }));
     return ['idChunks'];
   }
   // A table of schema 3 has every completed upload in the filename order and queued for search already.
   if (item.type === 'upload' && item.status === 'completed' && Number(item.traces ?? 0) > 0 && from < 3) {
     const [, org, project] = pk.split('#');
-    const upload = { organizationId: org!, projectId: project!, uploadId: String(item.upload_id), filename: String(item.filename), createdAt: String(item.created_at) };
+    const upload = {
+      organizationId: org!,
+      projectId: project!,
+      uploadId: String(item.upload_id),
+      filename: String(item.filename),
+      createdAt: String(item.created_at),
+    };
     const entry = uploadByFilenameItem(upload, { traces: Number(item.traces), idChunks: Number(item.id_chunks ?? 0) });
     if (typeof item.expires_at === 'number') entry.expires_at = item.expires_at;
     spend();
@@ -385,7 +466,8 @@ async function migrateTrace(doc: DynamoDBDocumentClient, table: string, old: Ite
     next.payload_key = old.payload_key;
     if (typeof old.search === 'string') next.search_z = packText(old.search);
   }
-  for (const a of ['evaluations_count', 'last_evaluations', 'eval_status', 'judge_ids', 'eval_version', 'expires_at']) if (old[a] !== undefined) next[a] = old[a];
+  for (const a of ['evaluations_count', 'last_evaluations', 'eval_status', 'judge_ids', 'eval_version', 'expires_at'])
+    if (old[a] !== undefined) next[a] = old[a];
 
   const status = typeof old.eval_status === 'string' ? old.eval_status : null;
   const judges = old.judge_ids instanceof Set ? [...(old.judge_ids as Set<string>)].sort() : [];
@@ -398,7 +480,13 @@ async function migrateTrace(doc: DynamoDBDocumentClient, table: string, old: Ite
       await doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: table, Item: judgeMemberItem(org, project, id, judge, placement), ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: {
+                TableName: table,
+                Item: judgeMemberItem(org, project, id, judge, placement),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
             { Update: evalCounterUpdate(table, org, project, id, { source, status: {}, judges: { [judge]: 1 } })! },
           ],
         }),
@@ -407,7 +495,11 @@ async function migrateTrace(doc: DynamoDBDocumentClient, table: string, old: Ite
       if (!(err instanceof TransactionCanceledException) || err.CancellationReasons?.[0]?.Code !== 'ConditionalCheckFailed') throw err;
     }
   }
-  const counts = evalCounterUpdate(table, org, project, id, { source, status: status ? { [status]: 1 } : {}, judges: Object.fromEntries(inline.map((j) => [j, 1])) });
+  const counts = evalCounterUpdate(table, org, project, id, {
+    source,
+    status: status ? { [status]: 1 } : {},
+    judges: Object.fromEntries(inline.map((j) => [j, 1])),
+  });
   if (counts) await ensureEvalCounter(doc, table, org, project, id);
   try {
     await doc.send(
@@ -433,7 +525,10 @@ async function migrateSpan(doc: DynamoDBDocumentClient, table: string, old: Item
   // SPAN#<org>#<project>#<trace_id>: organization and project ids hold no '#'.
   const [, org, project] = String(old.pk).split('#');
   const record = toRecord(old);
-  const next: Item = { ...spanItem({ organizationId: org!, projectId: project! }, record), ...(old.expires_at !== undefined ? { expires_at: old.expires_at } : {}) };
+  const next: Item = {
+    ...spanItem({ organizationId: org!, projectId: project! }, record),
+    ...(old.expires_at !== undefined ? { expires_at: old.expires_at } : {}),
+  };
   try {
     await doc.send(
       new PutCommand({

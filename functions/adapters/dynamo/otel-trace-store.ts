@@ -9,7 +9,14 @@ import {
   type DynamoDBClient,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
-import { OtelBusyError, OTLP_SOURCE, type CreateResult, type OtelTraceStore, type OtelTraceWrite, type StoredOtelTrace } from '../../domain/otel/ingest.js';
+import {
+  OtelBusyError,
+  OTLP_SOURCE,
+  type CreateResult,
+  type OtelTraceStore,
+  type OtelTraceWrite,
+  type StoredOtelTrace,
+} from '../../domain/otel/ingest.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { backoffMs, isRetryable, sleep } from '../retry.js';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -99,7 +106,8 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
   async create(tenant: Tenant, writes: OtelTraceWrite[]): Promise<CreateResult> {
     if (writes.length === 0) return { outcome: 'created' };
     const createdAt = writes[0]!.trace.createdAt;
-    if (writes.some((w) => w.trace.createdAt !== createdAt || w.version !== 1)) throw new Error('create takes new traces (version 1) of one creation time');
+    if (writes.some((w) => w.trace.createdAt !== createdAt || w.version !== 1))
+      throw new Error('create takes new traces (version 1) of one creation time');
     const counter = keys.counter(tenant.organizationId, tenant.projectId);
     const hour = keys.hourCounter(tenant.organizationId, tenant.projectId, createdAt);
     await this.ensureCounters([counter, hour]);
@@ -115,19 +123,30 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
     });
     const items: TransactWriteItem[] = [
       ...writes.map((w) => ({
-        Put: { TableName: this.table, Item: { ...traceItem(w.trace), otel_version: { N: '1' } }, ConditionExpression: 'attribute_not_exists(pk)' },
+        Put: {
+          TableName: this.table,
+          Item: { ...traceItem(w.trace), otel_version: { N: '1' } },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
       })),
       // Each OTel trace is its own "upload" in the filename order, its one id held inline.
       ...writes.map((w) => ({
         Put: {
           TableName: this.table,
-          Item: marshall(withExpiry(uploadByFilenameItem(w.trace, { traces: 1, idChunks: 0 }, [w.trace.id]), expiresAt(this.options.retentionDays, Date.parse(createdAt) || Date.now(), EXPIRY_GRACE_DAYS))),
+          Item: marshall(
+            withExpiry(
+              uploadByFilenameItem(w.trace, { traces: 1, idChunks: 0 }, [w.trace.id]),
+              expiresAt(this.options.retentionDays, Date.parse(createdAt) || Date.now(), EXPIRY_GRACE_DAYS),
+            ),
+          ),
         },
       })),
       count(counter, true),
       count(hour, false),
       // After the counters, so the cancellation reasons of the traces keep their places.
-      ...(this.options.searchWork ? writes.map((w) => ({ Put: { TableName: this.table, Item: marshall(traceWorkItem(tenant, w.trace.id)) } })) : []),
+      ...(this.options.searchWork
+        ? writes.map((w) => ({ Put: { TableName: this.table, Item: marshall(traceWorkItem(tenant, w.trace.id)) } }))
+        : []),
     ];
     try {
       await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
@@ -149,7 +168,10 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
   async update(tenant: Tenant, next: OtelTraceWrite): Promise<boolean> {
     const item = traceItem(next.trace);
     // What traceItem() writes in either form (inline or offloaded): the other form's attributes go.
-    const inline = { ...traceItem({ ...next.trace, packed: new Uint8Array(1), payloadKey: null, packedSearch: null }), doc_zb: { B: new Uint8Array(1) } };
+    const inline = {
+      ...traceItem({ ...next.trace, packed: new Uint8Array(1), payloadKey: null, packedSearch: null }),
+      doc_zb: { B: new Uint8Array(1) },
+    };
     const offloaded = traceItem({ ...next.trace, packed: null, payloadKey: 'x', packedSearch: new Uint8Array(1) });
     const possible = new Set([...Object.keys(inline), ...Object.keys(offloaded)]);
     const names: Record<string, string> = { '#v': 'otel_version' };
@@ -181,7 +203,9 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
       if (this.options.searchWork) {
         // The trace's new text and the indexer's work item together: the index never keeps an old text unnoticed.
         await this.client.send(
-          new TransactWriteItemsCommand({ TransactItems: [{ Update: update }, { Put: { TableName: this.table, Item: marshall(traceWorkItem(tenant, next.trace.id)) } }] }),
+          new TransactWriteItemsCommand({
+            TransactItems: [{ Update: update }, { Put: { TableName: this.table, Item: marshall(traceWorkItem(tenant, next.trace.id)) } }],
+          }),
         );
       } else {
         await this.client.send(new UpdateItemCommand(update));
@@ -191,7 +215,11 @@ export class DynamoOtelTraceStore implements OtelTraceStore {
       if (err instanceof ConditionalCheckFailedException) return false;
       // Someone else wrote it meanwhile: read again and merge (as a failed condition does).
       if (err instanceof TransactionConflictException) return false;
-      if (err instanceof TransactionCanceledException && (err.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict')) return false;
+      if (
+        err instanceof TransactionCanceledException &&
+        (err.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict')
+      )
+        return false;
       throw err;
     }
   }

@@ -48,7 +48,14 @@ export async function batchGetAll(
       try {
         const out = await doc.send(
           new BatchGetCommand({
-            RequestItems: { [table]: { Keys: pending, ...(options.consistent ? { ConsistentRead: true } : {}), ...(options.projection ? { ProjectionExpression: options.projection } : {}), ...(options.names ? { ExpressionAttributeNames: options.names } : {}) } },
+            RequestItems: {
+              [table]: {
+                Keys: pending,
+                ...(options.consistent ? { ConsistentRead: true } : {}),
+                ...(options.projection ? { ProjectionExpression: options.projection } : {}),
+                ...(options.names ? { ExpressionAttributeNames: options.names } : {}),
+              },
+            },
           }),
         );
         found.push(...(out.Responses?.[table] ?? []));

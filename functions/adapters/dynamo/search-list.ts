@@ -58,7 +58,8 @@ export class IndexedSearch {
     let after: SearchPosition | undefined;
     if (fromCursor) {
       const s = fromCursor.key.s;
-      if (typeof s !== 'string' || !s || (query.sortBy === 'filename') !== (fromCursor.key.f !== undefined)) throw new CursorError('cursor does not belong to this query');
+      if (typeof s !== 'string' || !s || (query.sortBy === 'filename') !== (fromCursor.key.f !== undefined))
+        throw new CursorError('cursor does not belong to this query');
       after = { sortKey: s, ...(fromCursor.key.f !== undefined ? { filename: fromCursor.key.f } : {}) };
     }
     const skip = fromCursor ? 0 : (query.page - 1) * query.pageSize;
@@ -77,7 +78,15 @@ export class IndexedSearch {
     const tailAfter = tail.filter((t) => isAfter(t.position));
 
     const want = skip + query.pageSize;
-    const base = { tenant, text: query.search ?? '', source: query.source, since: query.since, sortBy: query.sortBy, sortOrder: query.sortOrder, exclude } as const;
+    const base = {
+      tenant,
+      text: query.search ?? '',
+      source: query.source,
+      since: query.since,
+      sortBy: query.sortBy,
+      sortOrder: query.sortOrder,
+      exclude,
+    } as const;
     if (query.status === undefined && query.judgeId === undefined) {
       const page = await this.index.query({ ...base, after, limit: want + 1 });
       const merged = [...page.hits.map(placedHit), ...tailAfter].sort(order);
@@ -160,7 +169,10 @@ export class IndexedSearch {
       traces: await this.views(served, hooks),
       totalCount: before + matched,
       totalExact: exhausted && tailComplete && !timedOut,
-      nextCursor: more && cursorAt ? encodeCursor(tenant, query, timeRange, cursorKey(cursorAt, query.sortBy), { matchedBefore: before + matchedToPage }) : null,
+      nextCursor:
+        more && cursorAt
+          ? encodeCursor(tenant, query, timeRange, cursorKey(cursorAt, query.sortBy), { matchedBefore: before + matchedToPage })
+          : null,
     };
   }
 
@@ -187,12 +199,24 @@ export class IndexedSearch {
     const work = await this.work.pending(tenant);
     const exclude = new Set(work.flatMap((w) => (w.kind === 'trace' ? [w.traceId] : [])));
     const uploads = work.filter((w): w is Extract<typeof w, { kind: 'upload' }> => w.kind === 'upload');
-    const pending = (await Promise.all(uploads.map(async (u) => ((await this.index.hasUpload(tenant, u.uploadId)) ? null : uploadOrderPrefix(u.createdAt, u.uploadId)))))
+    const pending = (
+      await Promise.all(
+        uploads.map(async (u) => ((await this.index.hasUpload(tenant, u.uploadId)) ? null : uploadOrderPrefix(u.createdAt, u.uploadId))),
+      )
+    )
       .filter((p): p is string => p !== null)
       .sort(compareKeys);
 
     const index = this.index;
-    const base = { tenant, text: f.search ?? '', source: f.source, since: f.since, sortBy: 'created_at', sortOrder: 'asc', exclude } as const;
+    const base = {
+      tenant,
+      text: f.search ?? '',
+      source: f.source,
+      since: f.since,
+      sortBy: 'created_at',
+      sortOrder: 'asc',
+      exclude,
+    } as const;
     async function* indexed(): AsyncGenerator<Entry> {
       let after: SearchPosition | undefined = q.after === null ? undefined : { sortKey: q.after };
       for (;;) {
@@ -211,7 +235,8 @@ export class IndexedSearch {
     const table = this.table;
     async function* tail(): AsyncGenerator<Entry> {
       // Traces being refreshed: their entries are not answered, the traces as stored are.
-      const refreshed = exclude.size > 0 ? (await hooks.items([...exclude])).filter((i): i is Item => i !== undefined && inRange(String(i.ok))) : [];
+      const refreshed =
+        exclude.size > 0 ? (await hooks.items([...exclude])).filter((i): i is Item => i !== undefined && inRange(String(i.ok))) : [];
       refreshed.sort((a, b) => compareKeys(String(a.ok), String(b.ok)));
       let r = 0;
       const asEntry = (i: Item): Entry => ({ id: idOf(tenant, i), position: { sortKey: String(i.ok) }, item: i, match: matches(i) });
@@ -221,7 +246,8 @@ export class IndexedSearch {
         if (compareKeys(high, q.after ?? '') <= 0 || compareKeys(low, upper) > 0) continue;
         const stream = mergeShards(doc, {
           ...projectTraceOrder(table, tenant.organizationId, tenant.projectId),
-          lower: q.after !== null && compareKeys(q.after, low) >= 0 ? { value: q.after, inclusive: false } : { value: low, inclusive: true },
+          lower:
+            q.after !== null && compareKeys(q.after, low) >= 0 ? { value: q.after, inclusive: false } : { value: low, inclusive: true },
           upper: compareKeys(high, upper) <= 0 ? { value: high, inclusive: true } : { value: upper, inclusive: true },
           forward: true,
           projection: ['pk'],
@@ -284,7 +310,9 @@ export class IndexedSearch {
     const work = await this.work.pending(tenant);
     const exclude = new Set(work.flatMap((w) => (w.kind === 'trace' ? [w.traceId] : [])));
     const uploads = work.filter((w): w is Extract<typeof w, { kind: 'upload' }> => w.kind === 'upload');
-    const pending = (await Promise.all(uploads.map(async (u) => ((await this.index.hasUpload(tenant, u.uploadId)) ? null : u)))).filter((u) => u !== null);
+    const pending = (await Promise.all(uploads.map(async (u) => ((await this.index.hasUpload(tenant, u.uploadId)) ? null : u)))).filter(
+      (u) => u !== null,
+    );
     const items = new Map<string, Item>();
     let complete = true;
     for (const u of pending) {

@@ -55,7 +55,12 @@ function workItem(org: string, project: string, sk: string, extra: Record<string
 }
 
 /** The work item an upload's completion transaction puts (document-client form). */
-export function uploadWorkItem(u: { organizationId: string; projectId: string; uploadId: string; createdAt: string }): Record<string, unknown> {
+export function uploadWorkItem(u: {
+  organizationId: string;
+  projectId: string;
+  uploadId: string;
+  createdAt: string;
+}): Record<string, unknown> {
   return workItem(u.organizationId, u.projectId, `U#${u.uploadId}`, { kind: 'upload', upload_id: u.uploadId, created_at: u.createdAt });
 }
 
@@ -66,7 +71,8 @@ export function traceWorkItem(tenant: Tenant, traceId: string): Record<string, u
 
 function fromItem(i: Record<string, unknown>): SearchWorkItem | null {
   const token = String(i.token ?? '');
-  if (i.kind === 'upload' && typeof i.upload_id === 'string') return { kind: 'upload', uploadId: i.upload_id, createdAt: String(i.created_at ?? ''), token };
+  if (i.kind === 'upload' && typeof i.upload_id === 'string')
+    return { kind: 'upload', uploadId: i.upload_id, createdAt: String(i.created_at ?? ''), token };
   if (i.kind === 'trace' && typeof i.trace_id === 'string') return { kind: 'trace', traceId: i.trace_id, token };
   return null;
 }
@@ -214,7 +220,14 @@ export class DynamoSearchSource implements SearchSource {
 
   async uploadDocuments(tenant: Tenant, uploadId: string): Promise<SearchDocument[]> {
     const { organizationId: org, projectId: project } = tenant;
-    const upload = await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.upload(org, project, uploadId), ProjectionExpression: 'id_chunks', ConsistentRead: true }));
+    const upload = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: keys.upload(org, project, uploadId),
+        ProjectionExpression: 'id_chunks',
+        ConsistentRead: true,
+      }),
+    );
     const chunks = Number(upload.Item?.id_chunks ?? 0);
     const ids = await readIdChunks(this.doc, this.table, org, project, uploadId, chunks);
     const items = await this.read(tenant, ids);
@@ -229,7 +242,8 @@ export class DynamoSearchSource implements SearchSource {
   /** The trace items of these ids that exist, consistently, 100 keys a call, a few calls at once. */
   private async read(tenant: Tenant, ids: readonly string[]): Promise<Item[]> {
     const batches: Record<string, unknown>[][] = [];
-    for (let i = 0; i < ids.length; i += 100) batches.push(ids.slice(i, i + 100).map((id) => keys.trace(tenant.organizationId, tenant.projectId, id)));
+    for (let i = 0; i < ids.length; i += 100)
+      batches.push(ids.slice(i, i + 100).map((id) => keys.trace(tenant.organizationId, tenant.projectId, id)));
     const out: Item[] = [];
     const worker = async () => {
       for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
@@ -239,7 +253,16 @@ export class DynamoSearchSource implements SearchSource {
           if (attempt > 0) await sleep(backoffMs(attempt));
           try {
             const res = await this.doc.send(
-              new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: READ_PROJECTION, ExpressionAttributeNames: READ_NAMES } } }),
+              new BatchGetCommand({
+                RequestItems: {
+                  [this.table]: {
+                    Keys: pending,
+                    ConsistentRead: true,
+                    ProjectionExpression: READ_PROJECTION,
+                    ExpressionAttributeNames: READ_NAMES,
+                  },
+                },
+              }),
             );
             for (const item of res.Responses?.[this.table] ?? []) if (item.type === 'trace') out.push(item);
             pending = res.UnprocessedKeys?.[this.table]?.Keys ?? [];

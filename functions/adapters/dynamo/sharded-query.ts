@@ -26,8 +26,18 @@ export interface ShardedQuery {
 }
 
 /** A project's traces in creation order (gsi4 over its TRACE_SHARDS shards): a ShardedQuery without its bounds and order. */
-export function projectTraceOrder(table: string, org: string, project: string): Pick<ShardedQuery, 'table' | 'index' | 'pkAttr' | 'skAttr' | 'partitions'> {
-  return { table, index: 'gsi4', pkAttr: 'gsi4pk', skAttr: 'ok', partitions: allShards(TRACE_SHARDS).map((s) => traceIndex.all(org, project, s)) };
+export function projectTraceOrder(
+  table: string,
+  org: string,
+  project: string,
+): Pick<ShardedQuery, 'table' | 'index' | 'pkAttr' | 'skAttr' | 'partitions'> {
+  return {
+    table,
+    index: 'gsi4',
+    pkAttr: 'gsi4pk',
+    skAttr: 'ok',
+    partitions: allShards(TRACE_SHARDS).map((s) => traceIndex.all(org, project, s)),
+  };
 }
 
 /** Items one Query of a shard asks for at most (DynamoDB also stops a page at 1 MB). */
@@ -69,10 +79,19 @@ function keyCondition(q: ShardedQuery): { expression: string; values: Record<str
 
 /** Whether a sort key lies outside an exclusive bound that BETWEEN (always inclusive) let through. */
 function excluded(q: ShardedQuery, sk: string): boolean {
-  return (q.lower !== undefined && !q.lower.inclusive && sk === q.lower.value) || (q.upper !== undefined && !q.upper.inclusive && sk === q.upper.value);
+  return (
+    (q.lower !== undefined && !q.lower.inclusive && sk === q.lower.value) ||
+    (q.upper !== undefined && !q.upper.inclusive && sk === q.upper.value)
+  );
 }
 
-function input(q: ShardedQuery, partition: string, limit: number | undefined, start: Record<string, unknown> | undefined, select?: 'COUNT'): QueryCommandInput {
+function input(
+  q: ShardedQuery,
+  partition: string,
+  limit: number | undefined,
+  start: Record<string, unknown> | undefined,
+  select?: 'COUNT',
+): QueryCommandInput {
   const k = keyCondition(q);
   const names: Record<string, string> = { '#pk': q.pkAttr, ...(q.lower || q.upper ? { '#sk': q.skAttr } : {}), ...(q.filter?.names ?? {}) };
   let projection: string | undefined;
@@ -112,7 +131,13 @@ interface Shard {
  */
 export async function* mergeShards(doc: DynamoDBDocumentClient, q: ShardedQuery): AsyncGenerator<Record<string, unknown>> {
   const first = Math.max(2, Math.ceil(((q.expect ?? 25) / q.partitions.length) * 1.25) + 1);
-  const shards: Shard[] = q.partitions.map((partition) => ({ partition, buffer: [], start: undefined, done: false, limit: Math.min(first, MAX_PAGE_ITEMS) }));
+  const shards: Shard[] = q.partitions.map((partition) => ({
+    partition,
+    buffer: [],
+    start: undefined,
+    done: false,
+    limit: Math.min(first, MAX_PAGE_ITEMS),
+  }));
   const fill = async (s: Shard) => {
     while (s.buffer.length === 0 && !s.done) {
       const out = await doc.send(new QueryCommand(input(q, s.partition, s.limit, s.start)));
@@ -145,7 +170,11 @@ export async function* mergeShards(doc: DynamoDBDocumentClient, q: ShardedQuery)
  * How many items the shards hold in the range (Select COUNT, the shards in parallel), or null
  * when counting would pass the deadline (Date.now() ms).
  */
-export async function countSharded(doc: DynamoDBDocumentClient, q: ShardedQuery, deadline = Number.POSITIVE_INFINITY): Promise<number | null> {
+export async function countSharded(
+  doc: DynamoDBDocumentClient,
+  q: ShardedQuery,
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<number | null> {
   const counts = await Promise.all(
     q.partitions.map(async (partition) => {
       let count = 0;

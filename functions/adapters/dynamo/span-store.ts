@@ -4,7 +4,14 @@ import { countSharded, mergeShards } from './sharded-query.js';
 import type { SpanRangeItem, SpanRangeStore } from '../../domain/jobs.js';
 import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { MAX_SPAN_ID_BYTES, type ExperimentSpan, type RootChange, type SpanPosition, type SpanRecord, type SpanStore } from '../../domain/parea/index.js';
+import {
+  MAX_SPAN_ID_BYTES,
+  type ExperimentSpan,
+  type RootChange,
+  type SpanPosition,
+  type SpanRecord,
+  type SpanStore,
+} from '../../domain/parea/index.js';
 import { rootFactsOf } from '../../domain/parea/index.js';
 import { memberFacts, rootIndexWrites } from './trace-log-roots.js';
 import type { Tenant } from '../../domain/tenancy.js';
@@ -108,7 +115,16 @@ export function memberRetireWrites(table: string, tenant: Tenant, member: Record
     values[':g3'] = member.gsi3sk;
   } else condition += 'attribute_not_exists(#g3)';
   return writes.map((w) =>
-    w.Delete ? { Delete: { ...(w.Delete as object), ConditionExpression: condition, ExpressionAttributeNames: names, ExpressionAttributeValues: values } } : w,
+    w.Delete
+      ? {
+          Delete: {
+            ...(w.Delete as object),
+            ConditionExpression: condition,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          },
+        }
+      : w,
   );
 }
 
@@ -119,7 +135,10 @@ export interface SpanStoreOptions {
   clock?: () => number;
 }
 
-const isCancelled = (err: unknown) => err instanceof ConditionalCheckFailedException || err instanceof TransactionConflictException || err instanceof TransactionCanceledException;
+const isCancelled = (err: unknown) =>
+  err instanceof ConditionalCheckFailedException ||
+  err instanceof TransactionConflictException ||
+  err instanceof TransactionCanceledException;
 
 export class DynamoSpanStore implements SpanStore, SpanRangeStore {
   constructor(
@@ -140,7 +159,9 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
   /** BatchGetItem, consistent; unprocessed keys (throttling) are asked again with backoff, then named a throttle (callers answer 429). */
   async getMany(tenant: Tenant, traceIds: readonly string[]): Promise<Map<string, SpanRecord>> {
     if (traceIds.length > 100) throw new Error('getMany reads at most 100 spans');
-    const wanted = traceIds.filter((id) => Buffer.byteLength(id) <= MAX_SPAN_ID_BYTES).map((id) => spanKeys.span(tenant.organizationId, tenant.projectId, id));
+    const wanted = traceIds
+      .filter((id) => Buffer.byteLength(id) <= MAX_SPAN_ID_BYTES)
+      .map((id) => spanKeys.span(tenant.organizationId, tenant.projectId, id));
     const items = await batchGetAll(this.doc, this.table, wanted, { consistent: true, maxAttempts: 8 });
     return new Map(items.filter((item) => !isExpired(item.expires_at)).map((item) => [String(item.trace_id), toRecord(item)]));
   }
@@ -159,13 +180,21 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
       Item: spanItem(tenant, horizon === undefined ? next : { ...next, expiresAt: horizon }),
       ...(expected === 0
         ? // An expired span not yet removed by DynamoDB counts as absent, unless the root index still counts it (retired first, below).
-          { ConditionExpression: 'attribute_not_exists(pk) OR (expires_at <= :now AND attribute_not_exists(ri))', ExpressionAttributeValues: { ':now': nowSeconds() } }
+          {
+            ConditionExpression: 'attribute_not_exists(pk) OR (expires_at <= :now AND attribute_not_exists(ri))',
+            ExpressionAttributeValues: { ':now': nowSeconds() },
+          }
         : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': expected } }),
     };
     for (let guard = true; ; guard = false) {
       try {
         if (root === undefined) await this.doc.send(new PutCommand(put));
-        else await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...(rootIndexWrites(this.table, tenant, root, { horizon, guardNew: guard }) as never[])] }));
+        else
+          await this.doc.send(
+            new TransactWriteCommand({
+              TransactItems: [{ Put: put }, ...(rootIndexWrites(this.table, tenant, root, { horizon, guardNew: guard }) as never[])],
+            }),
+          );
         return true;
       } catch (err) {
         if (err instanceof ConditionalCheckFailedException) {
@@ -200,7 +229,9 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
 
   /** A span past its TTL that DynamoDB has not removed and the root index still counts: deleted with its root-index writes. */
   private async retireExpired(tenant: Tenant, traceId: string): Promise<void> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, traceId), ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: spanKeys.span(tenant.organizationId, tenant.projectId, traceId), ConsistentRead: true }),
+    );
     if (out.Item && out.Item.ri === true && isExpired(out.Item.expires_at)) await this.deleteSpan(tenant, traceId);
   }
 
@@ -215,7 +246,9 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
     const member = (await this.doc.send(new GetCommand({ TableName: this.table, Key: memberKey, ConsistentRead: true }))).Item;
     if (!member) return true;
     const traceId = String(member.trace_id);
-    const span = (await this.doc.send(new GetCommand({ TableName: this.table, Key: spanKeys.span(org, project, traceId), ConsistentRead: true }))).Item;
+    const span = (
+      await this.doc.send(new GetCommand({ TableName: this.table, Key: spanKeys.span(org, project, traceId), ConsistentRead: true }))
+    ).Item;
     const holds = span?.ri === true && rootFactsOf(typeof span.doc === 'string' ? span.doc : null)?.rootTraceId === rootTraceId;
     if (holds && !isExpired(span.expires_at)) return false;
     try {
@@ -244,16 +277,29 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
       if (span && before !== null && before.rootTraceId === root.rootTraceId) {
         const horizon = horizonOf(span);
         if (horizon === undefined || horizon > nowSec) return 'skipped';
-        const del = { TableName: this.table, Key: spanKey, ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': span.version } };
+        const del = {
+          TableName: this.table,
+          Key: spanKey,
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':v': span.version },
+        };
         try {
-          await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Delete: del }, ...(rootIndexWrites(this.table, tenant, { before, after: null }) as never[])] }));
+          await this.doc.send(
+            new TransactWriteCommand({
+              TransactItems: [{ Delete: del }, ...(rootIndexWrites(this.table, tenant, { before, after: null }) as never[])],
+            }),
+          );
           return 'retired';
         } catch (err) {
           if (!isCancelled(err)) throw err;
           continue;
         }
       }
-      const member = (await this.doc.send(new GetCommand({ TableName: this.table, Key: logRootIndex.member(org, project, root.rootTraceId), ConsistentRead: true }))).Item;
+      const member = (
+        await this.doc.send(
+          new GetCommand({ TableName: this.table, Key: logRootIndex.member(org, project, root.rootTraceId), ConsistentRead: true }),
+        )
+      ).Item;
       if (!member || member.gsi3sk !== root.key) return 'skipped';
       try {
         await this.doc.send(new TransactWriteCommand({ TransactItems: memberRetireWrites(this.table, tenant, member) as never[] }));
@@ -292,7 +338,9 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
       index: 'gsi4',
       pkAttr: 'gsi4pk',
       skAttr: 'ok',
-      partitions: allShards(EXPERIMENT_SHARDS).map((shard) => spanIndex.experiment(tenant.organizationId, tenant.projectId, experimentUuid, shard)),
+      partitions: allShards(EXPERIMENT_SHARDS).map((shard) =>
+        spanIndex.experiment(tenant.organizationId, tenant.projectId, experimentUuid, shard),
+      ),
       lower: from === null ? undefined : { value: `${spanKeys.rootPart(from.rootTraceId)}${from.include ? '#' : '$'}`, inclusive: true },
       forward: true,
       filter: { expression: 'attribute_exists(#doc)', names: { '#doc': 'doc' } },
@@ -312,7 +360,9 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
       index: 'gsi4',
       pkAttr: 'gsi4pk',
       skAttr: 'ok',
-      partitions: allShards(EXPERIMENT_SHARDS).map((shard) => spanIndex.experiment(tenant.organizationId, tenant.projectId, experimentUuid, shard)),
+      partitions: allShards(EXPERIMENT_SHARDS).map((shard) =>
+        spanIndex.experiment(tenant.organizationId, tenant.projectId, experimentUuid, shard),
+      ),
       filter: { expression: 'attribute_exists(#doc)', names: { '#doc': 'doc' } },
     };
   }
@@ -347,10 +397,20 @@ export class DynamoSpanStore implements SpanStore, SpanRangeStore {
       if (!out.Item) return null;
       const doc = typeof out.Item.doc === 'string' ? out.Item.doc : null;
       const before = out.Item.ri === true ? rootFactsOf(doc) : null;
-      const del = { TableName: this.table, Key: key, ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': out.Item.version } };
+      const del = {
+        TableName: this.table,
+        Key: key,
+        ConditionExpression: 'version = :v',
+        ExpressionAttributeValues: { ':v': out.Item.version },
+      };
       try {
         if (before === null) await this.doc.send(new DeleteCommand(del));
-        else await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Delete: del }, ...(rootIndexWrites(this.table, tenant, { before, after: null }) as never[])] }));
+        else
+          await this.doc.send(
+            new TransactWriteCommand({
+              TransactItems: [{ Delete: del }, ...(rootIndexWrites(this.table, tenant, { before, after: null }) as never[])],
+            }),
+          );
         return isExpired(out.Item.expires_at) ? null : doc;
       } catch (err) {
         if (!isCancelled(err)) throw err;

@@ -1,5 +1,14 @@
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { addInto, MAX_LATENCY_BUCKET, type HourDelta, type SpanCounts, type SpanHour, type SpanStatsSink, type StatsReader, type TraceHour } from '../../domain/stats.js';
+import {
+  addInto,
+  MAX_LATENCY_BUCKET,
+  type HourDelta,
+  type SpanCounts,
+  type SpanHour,
+  type SpanStatsSink,
+  type StatsReader,
+  type TraceHour,
+} from '../../domain/stats.js';
 import type { Tenant } from '../../domain/tenancy.js';
 import { allShards, HOUR_COUNTER_PREFIX, keys, shardOf } from './keys.js';
 import { EXPIRY_GRACE_DAYS, expiresAt } from '../../domain/expiry.js';
@@ -22,7 +31,10 @@ import { queryPages } from './query.js';
 export const SPAN_STATS_SHARDS = 32;
 
 export const statsKeys = {
-  spanStats: (org: string, project: string, shard: number, hour: string) => ({ pk: spanStatsPartition(org, project, shard), sk: `H#${hour}` }),
+  spanStats: (org: string, project: string, shard: number, hour: string) => ({
+    pk: spanStatsPartition(org, project, shard),
+    sk: `H#${hour}`,
+  }),
 };
 
 function spanStatsPartition(org: string, project: string, shard: number): string {
@@ -44,7 +56,13 @@ const COUNT_ATTRIBUTES: ReadonlyArray<[keyof Omit<SpanCounts, 'latency'>, string
 ];
 
 /** One ADD update for an hour's differences (only the attributes that change). */
-function addExpression(add: SpanCounts): { UpdateExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown> } | null {
+function addExpression(
+  add: SpanCounts,
+): {
+  UpdateExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues: Record<string, unknown>;
+} | null {
   const parts: string[] = [];
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
@@ -59,7 +77,11 @@ function addExpression(add: SpanCounts): { UpdateExpression: string; ExpressionA
   for (const [field, attribute] of COUNT_ATTRIBUTES) put(attribute, add[field]);
   for (const [bucket, n] of Object.entries(add.latency)) put(`lat_${bucket}`, n);
   if (parts.length === 0) return null;
-  return { UpdateExpression: `SET #type = :type ADD ${parts.join(', ')}`, ExpressionAttributeNames: { ...names, '#type': 'type' }, ExpressionAttributeValues: { ...values, ':type': 'span-stats' } };
+  return {
+    UpdateExpression: `SET #type = :type ADD ${parts.join(', ')}`,
+    ExpressionAttributeNames: { ...names, '#type': 'type' },
+    ExpressionAttributeValues: { ...values, ':type': 'span-stats' },
+  };
 }
 
 function countsOf(item: Record<string, unknown>): SpanCounts {
@@ -101,7 +123,13 @@ export class DynamoStatsStore implements StatsReader, SpanStatsSink {
           update.ExpressionAttributeValues[':exp'] = expiry;
         }
         // The SDK retries throttles (maxAttempts); an ADD is never retried by us, so it can never count twice.
-        await this.doc.send(new UpdateCommand({ TableName: this.table, Key: statsKeys.spanStats(tenant.organizationId, tenant.projectId, shard, d.hour), ...update }));
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: statsKeys.spanStats(tenant.organizationId, tenant.projectId, shard, d.hour),
+            ...update,
+          }),
+        );
       }),
     );
   }
@@ -139,7 +167,11 @@ export class DynamoStatsStore implements StatsReader, SpanStatsSink {
         const pages = queryPages(this.doc, {
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': spanStatsPartition(tenant.organizationId, tenant.projectId, shard), ':from': `H#${fromHour}`, ':to': `H#${toHour}` },
+          ExpressionAttributeValues: {
+            ':pk': spanStatsPartition(tenant.organizationId, tenant.projectId, shard),
+            ':from': `H#${fromHour}`,
+            ':to': `H#${toHour}`,
+          },
         });
         for await (const items of pages) for (const i of items) found.push({ hour: String(i.sk).slice(2), counts: countsOf(i) });
         return found;

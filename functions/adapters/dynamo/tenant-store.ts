@@ -1,13 +1,16 @@
 import { queryPages } from './query.js';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-  type DynamoDBDocumentClient,
-  type QueryCommandInput,
-} from '@aws-sdk/lib-dynamodb';
-import { apiKeyId, type ApiKeyRecord, type ApiKeyState, type NewApiKey, type Organization, type Project, type Tenant, type TenantStore } from '../../domain/tenancy.js';
+  apiKeyId,
+  type ApiKeyRecord,
+  type ApiKeyState,
+  type NewApiKey,
+  type Organization,
+  type Project,
+  type Tenant,
+  type TenantStore,
+} from '../../domain/tenancy.js';
 import { keys } from './keys.js';
 
 /**
@@ -54,7 +57,9 @@ export class DynamoTenantStore implements TenantStore {
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: this.table, Item: { ...keys.organizationName(name), id }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: { TableName: this.table, Item: { ...keys.organizationName(name), id }, ConditionExpression: 'attribute_not_exists(pk)' },
+            },
             { Put: { TableName: this.table, Item: { ...keys.organization(id), type: 'organization', id, name, created_at: createdAt } } },
             { Put: { TableName: this.table, Item: this.organizationEntry({ id, name, createdAt }) } },
           ],
@@ -67,7 +72,13 @@ export class DynamoTenantStore implements TenantStore {
       if (!existing) throw err;
       // An organization made before the ORGS entries existed gets its entry now.
       await this.doc
-        .send(new PutCommand({ TableName: this.table, Item: this.organizationEntry(existing), ConditionExpression: 'attribute_not_exists(pk)' }))
+        .send(
+          new PutCommand({
+            TableName: this.table,
+            Item: this.organizationEntry(existing),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        )
         .catch((e: unknown) => {
           if (!(e instanceof ConditionalCheckFailedException)) throw e;
         });
@@ -109,7 +120,14 @@ export class DynamoTenantStore implements TenantStore {
             {
               Put: {
                 TableName: this.table,
-                Item: { ...keys.project(organizationId, id), type: 'project', id, organization_id: organizationId, name, created_at: createdAt },
+                Item: {
+                  ...keys.project(organizationId, id),
+                  type: 'project',
+                  id,
+                  organization_id: organizationId,
+                  name,
+                  created_at: createdAt,
+                },
               },
             },
             { Put: { TableName: this.table, Item: { ...keys.counter(organizationId, id), type: 'counter', traces: 0, by_source: {} } } },
@@ -139,7 +157,13 @@ export class DynamoTenantStore implements TenantStore {
     await this.doc.send(
       new TransactWriteCommand({
         TransactItems: [
-          { Put: { TableName: this.table, Item: { ...keys.apiKey(key.hash), ...attributes }, ConditionExpression: 'attribute_not_exists(pk)' } },
+          {
+            Put: {
+              TableName: this.table,
+              Item: { ...keys.apiKey(key.hash), ...attributes },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
           {
             Put: {
               TableName: this.table,
@@ -185,7 +209,8 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   async revokeApiKey(hash: string, revokedAt: string): Promise<ApiKeyRecord | null> {
-    const read = async () => (await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.apiKey(hash), ConsistentRead: true }))).Item;
+    const read = async () =>
+      (await this.doc.send(new GetCommand({ TableName: this.table, Key: keys.apiKey(hash), ConsistentRead: true }))).Item;
     const item = await read();
     if (!item) return null;
     if (item.revoked_at) return toApiKeyRecord(item, hash);

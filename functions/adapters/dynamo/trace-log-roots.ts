@@ -54,7 +54,12 @@ export function rootMemberItem(org: string, project: string, f: RootFacts, horiz
 
 /** The facts a member item keeps (what its counters count). */
 export function memberFacts(member: Record<string, unknown>): RootFacts {
-  return { rootTraceId: String(member.root_trace_id), traceId: String(member.trace_id), start: String(member.gsi1sk).slice(0, 27), status: String(member.status) };
+  return {
+    rootTraceId: String(member.root_trace_id),
+    traceId: String(member.trace_id),
+    start: String(member.gsi1sk).slice(0, 27),
+    status: String(member.status),
+  };
 }
 
 export interface RootIndexWriteOptions {
@@ -73,7 +78,12 @@ const statusAttr = (status: string) => `s:${status}`;
  * The writes (for a transaction, after the span's own Put) that move the root index from what a
  * span write changed: the member put or deleted, and each counter item's difference (ADD).
  */
-export function rootIndexWrites(table: string, tenant: Tenant, change: RootChange, options: RootIndexWriteOptions = {}): Record<string, unknown>[] {
+export function rootIndexWrites(
+  table: string,
+  tenant: Tenant,
+  change: RootChange,
+  options: RootIndexWriteOptions = {},
+): Record<string, unknown>[] {
   const { organizationId: org, projectId: project } = tenant;
   const writes: Record<string, unknown>[] = [];
   const { before, after } = change;
@@ -87,7 +97,8 @@ export function rootIndexWrites(table: string, tenant: Tenant, change: RootChang
       },
     });
   }
-  if (before && (!after || after.rootTraceId !== before.rootTraceId)) writes.push({ Delete: { TableName: table, Key: logRootIndex.member(org, project, before.rootTraceId) } });
+  if (before && (!after || after.rootTraceId !== before.rootTraceId))
+    writes.push({ Delete: { TableName: table, Key: logRootIndex.member(org, project, before.rootTraceId) } });
   // counter item → attribute → difference
   const deltas = new Map<string, { key: { pk: string; sk: string }; add: Map<string, number> }>();
   const move = (f: RootFacts, by: number) => {
@@ -139,7 +150,9 @@ export class DynamoTraceLogRoots implements TraceLogRootIndex {
       index,
       pkAttr: `${index}pk`,
       skAttr: `${index}sk`,
-      partitions: allShards(LOG_ROOT_SHARDS).map((s) => (byStatus ? logRootIndex.status(org, project, s, range.status!) : logRootIndex.all(org, project, s))),
+      partitions: allShards(LOG_ROOT_SHARDS).map((s) =>
+        byStatus ? logRootIndex.status(org, project, s, range.status!) : logRootIndex.all(org, project, s),
+      ),
     };
   }
 
@@ -189,7 +202,12 @@ export class DynamoTraceLogRoots implements TraceLogRootIndex {
     const shards = allShards(LOG_ROOT_SHARDS);
     const valueOf = (item: Record<string, unknown>) => (typeof item[attr] === 'number' ? (item[attr] as number) : 0);
     if (range.since === undefined) {
-      const items = await batchGetAll(this.doc, this.table, shards.map((s) => logRootIndex.counter(org, project, s, 'ALL')), { maxAttempts: 8 });
+      const items = await batchGetAll(
+        this.doc,
+        this.table,
+        shards.map((s) => logRootIndex.counter(org, project, s, 'ALL')),
+        { maxAttempts: 8 },
+      );
       return items.reduce((sum, i) => sum + valueOf(i), 0);
     }
     const since = range.since;
@@ -204,13 +222,22 @@ export class DynamoTraceLogRoots implements TraceLogRootIndex {
             KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
             ExpressionAttributeNames: { '#a': attr },
             ProjectionExpression: '#a',
-            ExpressionAttributeValues: { ':pk': logRootIndex.counter(org, project, s, '').pk, ':from': `H#${nextHour.slice(0, 13)}`, ':to': 'H#~' },
+            ExpressionAttributeValues: {
+              ':pk': logRootIndex.counter(org, project, s, '').pk,
+              ':from': `H#${nextHour.slice(0, 13)}`,
+              ':to': 'H#~',
+            },
           });
           for await (const items of pages) for (const i of items) n += valueOf(i);
           return n;
         }),
       ),
-      countSharded(this.doc, { ...this.query(tenant, range), lower: { value: since, inclusive: true }, upper: { value: nextHourKey, inclusive: true }, forward: true }),
+      countSharded(this.doc, {
+        ...this.query(tenant, range),
+        lower: { value: since, inclusive: true },
+        upper: { value: nextHourKey, inclusive: true },
+        forward: true,
+      }),
     ]);
     return hours.reduce((a, b) => a + b, 0) + (partial ?? 0);
   }

@@ -115,7 +115,13 @@ export class DynamoTraceMaintenance implements TraceMaintenanceStore {
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Delete: { TableName: this.table, Key: keys.traceMember(org, project, traceId, judgeMember(judge)), ConditionExpression: 'attribute_exists(pk)' } },
+            {
+              Delete: {
+                TableName: this.table,
+                Key: keys.traceMember(org, project, traceId, judgeMember(judge)),
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
             { Update: counts },
           ],
         }),

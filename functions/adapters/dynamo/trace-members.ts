@@ -5,7 +5,13 @@ import { judgeMember, keys, shardOf, STATUS_MEMBER, traceIndex, TRACE_SHARDS } f
  * A trace's status member: listed under its status (gsi2) and its status and source (gsi3), in
  * the trace's list order, in the trace's shard. Small (keys only), so those indexes hold it whole.
  */
-export function statusMemberItem(org: string, project: string, traceId: string, status: string, t: Pick<TraceEvaluationState, 'source' | 'order'>): Record<string, unknown> {
+export function statusMemberItem(
+  org: string,
+  project: string,
+  traceId: string,
+  status: string,
+  t: Pick<TraceEvaluationState, 'source' | 'order'>,
+): Record<string, unknown> {
   const shard = shardOf(traceId, TRACE_SHARDS);
   return {
     ...keys.traceMember(org, project, traceId, STATUS_MEMBER),
@@ -19,7 +25,13 @@ export function statusMemberItem(org: string, project: string, traceId: string, 
 }
 
 /** A judge of a trace: listed under the judge (gsi2) and the judge and source (gsi3), in the trace's list order. */
-export function judgeMemberItem(org: string, project: string, traceId: string, judgeId: string, t: Pick<TraceEvaluationState, 'source' | 'order'>): Record<string, unknown> {
+export function judgeMemberItem(
+  org: string,
+  project: string,
+  traceId: string,
+  judgeId: string,
+  t: Pick<TraceEvaluationState, 'source' | 'order'>,
+): Record<string, unknown> {
   const shard = shardOf(traceId, TRACE_SHARDS);
   return {
     ...keys.traceMember(org, project, traceId, judgeMember(judgeId)),

@@ -8,14 +8,7 @@ import { planListRead, planTotal, totalCarriedByCursor, type ListFilters, type T
 import type { LastEvaluation, ListPage, ListQuery, TraceReader, TraceView } from '../../domain/traces.js';
 import type { RangePage, RangeQuery, TraceRangeReader } from '../../domain/jobs.js';
 import { evalCounterTotals, type EvalTotals } from './eval-counters.js';
-import {
-  allShards,
-  createdAtOf,
-  HOUR_COUNTER_PREFIX,
-  keys,
-  TRACE_SHARDS,
-  traceIndex,
-} from './keys.js';
+import { allShards, createdAtOf, HOUR_COUNTER_PREFIX, keys, TRACE_SHARDS, traceIndex } from './keys.js';
 import { upgradeLegacyTrace } from './migration.js';
 import { batchGetAll, queryPages } from './query.js';
 import { ID_CHUNK_SIZE } from '../../domain/limits.js';
@@ -114,28 +107,46 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     if (q.search !== undefined && this.search) {
       return this.search.list(tenant, q, timeRange, {
         deadline,
-        items: (ids) => this.hydrate(tenant, ids.map((id) => ({ trace_id: id }))),
+        items: (ids) =>
+          this.hydrate(
+            tenant,
+            ids.map((id) => ({ trace_id: id })),
+          ),
         view: (i) => this.view(tenant, i),
       });
     }
     const fromCursor = q.cursor ? decodeCursor(tenant, q, timeRange, q.cursor) : null;
     const query = fromCursor?.since ? { ...q, since: fromCursor.since } : q;
     const skip = fromCursor ? 0 : (q.page - 1) * q.pageSize;
-    const scan = query.sortBy === 'filename' ? await this.scanByFilename(tenant, query, fromCursor, skip, deadline) : await this.scanByOrder(tenant, query, fromCursor, skip, deadline);
+    const scan =
+      query.sortBy === 'filename'
+        ? await this.scanByFilename(tenant, query, fromCursor, skip, deadline)
+        : await this.scanByOrder(tenant, query, fromCursor, skip, deadline);
 
     // A total no counter or index gives is the matches read so far: exact once the whole range has been read.
     const plan = planTotal(query);
-    const counted = plan.by === 'reading' ? null : fromCursor?.total !== undefined ? { count: fromCursor.total, exact: true } : await this.total(tenant, query, plan, deadline);
+    const counted =
+      plan.by === 'reading'
+        ? null
+        : fromCursor?.total !== undefined
+          ? { count: fromCursor.total, exact: true }
+          : await this.total(tenant, query, plan, deadline);
     const before = fromCursor?.matchedBefore ?? 0;
     const seen = before + scan.matched;
     const total = counted?.exact ? counted : { count: before + scan.counted, exact: counted === null && scan.exhausted };
     const traces = await Promise.all(scan.items.map((i) => this.view(tenant, i)));
     const nextCursor =
       scan.more && scan.position !== undefined
-        ? encodeCursor(tenant, query, timeRange, { s: scan.position, ...(scan.upload !== undefined ? { u: scan.upload } : {}) }, {
-            ...(counted?.exact && totalCarriedByCursor(query) ? { total: counted.count } : {}),
-            matchedBefore: seen,
-          })
+        ? encodeCursor(
+            tenant,
+            query,
+            timeRange,
+            { s: scan.position, ...(scan.upload !== undefined ? { u: scan.upload } : {}) },
+            {
+              ...(counted?.exact && totalCarriedByCursor(query) ? { total: counted.count } : {}),
+              matchedBefore: seen,
+            },
+          )
         : null;
     return { traces, totalCount: total.count, totalExact: total.exact, nextCursor };
   }
@@ -150,14 +161,22 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     if (q.filters.search !== undefined && this.search) {
       const slice = await this.search.range(tenant, q, {
         deadline: q.deadline,
-        items: (ids) => this.hydrate(tenant, ids.map((id) => ({ trace_id: id }))),
+        items: (ids) =>
+          this.hydrate(
+            tenant,
+            ids.map((id) => ({ trace_id: id })),
+          ),
         view: (i) => this.view(tenant, i),
       });
       const items = await Promise.all(
         slice.taken.map(async (t) => {
           let item = t.item;
           if (q.documents && item === undefined) item = (await this.hydrate(tenant, [{ trace_id: t.id }]))[0];
-          return { id: t.id, position: t.position.sortKey, ...(q.documents && item !== undefined ? { view: await this.view(tenant, item) } : {}) };
+          return {
+            id: t.id,
+            position: t.position.sortKey,
+            ...(q.documents && item !== undefined ? { view: await this.view(tenant, item) } : {}),
+          };
         }),
       );
       // A trace gone between the index's hit and its read is not exported.
@@ -166,7 +185,8 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     const d = driverFor(tenant, q.filters, this.table);
     // Ids alone need the items only to test a search (an index entry names its trace).
     const hydrate: Hydration = q.documents || d.matches !== null ? d.hydrate : 'none';
-    const lower: Bound | undefined = q.after !== null ? { value: q.after, inclusive: false } : q.filters.since ? { value: q.filters.since, inclusive: true } : undefined;
+    const lower: Bound | undefined =
+      q.after !== null ? { value: q.after, inclusive: false } : q.filters.since ? { value: q.filters.since, inclusive: true } : undefined;
     // Order keys start with the creation time: `<until>~` sorts after every key created at `until`.
     const upper: Bound = { value: `${q.until}~`, inclusive: true };
     const stream = mergeShards(this.doc, { ...d.query, lower, upper, forward: true, expect: q.limit + 1 });
@@ -184,14 +204,21 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
 
   // --- created_at order ---------------------------------------------------------------------
 
-  private async scanByOrder(tenant: Tenant, q: ListQuery, fromCursor: ReturnType<typeof decodeCursor> | null, skip: number, deadline: number): Promise<Scan> {
+  private async scanByOrder(
+    tenant: Tenant,
+    q: ListQuery,
+    fromCursor: ReturnType<typeof decodeCursor> | null,
+    skip: number,
+    deadline: number,
+  ): Promise<Scan> {
     const d = driverFor(tenant, q, this.table);
     const forward = q.sortOrder === 'asc';
     let lower: Bound | undefined = q.since ? { value: q.since, inclusive: true } : undefined;
     let upper: Bound | undefined;
     if (fromCursor) {
       const after = fromCursor.key.s;
-      if (typeof after !== 'string' || !after || fromCursor.key.u !== undefined) throw new CursorError('cursor does not belong to this query');
+      if (typeof after !== 'string' || !after || fromCursor.key.u !== undefined)
+        throw new CursorError('cursor does not belong to this query');
       // A cursor of this query never points before its own time range; only a hand-made one could.
       if (q.since && after < q.since) throw new CursorError('cursor does not belong to this query');
       if (forward) lower = { value: after, inclusive: false };
@@ -207,7 +234,15 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
    * deadline. With `countOn`, matches after the page are counted on for as long again as the page
    * took (50 ms at least), so a total only the reading can count is exact when that reaches the end.
    */
-  private async take(tenant: Tenant, stream: AsyncGenerator<Item>, d: Pick<Driver, 'hydrate' | 'matches' | 'query'>, skip: number, want: number, deadline: number, countOn: boolean): Promise<Scan> {
+  private async take(
+    tenant: Tenant,
+    stream: AsyncGenerator<Item>,
+    d: Pick<Driver, 'hydrate' | 'matches' | 'query'>,
+    skip: number,
+    want: number,
+    deadline: number,
+    countOn: boolean,
+  ): Promise<Scan> {
     const started = Date.now();
     const filtered = d.matches !== null || d.query.filter !== undefined;
     const skAttr = d.query.skAttr;
@@ -220,8 +255,10 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     try {
       for (;;) {
         // Out of time (after reading something, so every request moves on): the next page goes on from here.
-        if (full === null && filtered && position !== undefined && Date.now() > deadline) return { items, matched, counted: matched, position, more: true, exhausted: false };
-        if (full !== null && Date.now() > full.until) return { items, matched: full.matched, counted: matched, position, more: true, exhausted: false };
+        if (full === null && filtered && position !== undefined && Date.now() > deadline)
+          return { items, matched, counted: matched, position, more: true, exhausted: false };
+        if (full !== null && Date.now() > full.until)
+          return { items, matched: full.matched, counted: matched, position, more: true, exhausted: false };
         // Entries come in batches: their items (those they do not hold) are read together, with one BatchGetItem.
         const size = full !== null ? 100 : Math.min(100, Math.max(filtered ? 25 : 1, skip + want - matched));
         const batch: Item[] = [];
@@ -243,7 +280,8 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
           if (match && matched > skip) items.push(item);
           position = String(batch[i]![skAttr]);
           // Out of time inside a batch: the next page goes on right after this entry (the rest of the batch is read again).
-          if (filtered && items.length < want && i < batch.length - 1 && Date.now() > deadline) return { items, matched, counted: matched, position, more: true, exhausted: false };
+          if (filtered && items.length < want && i < batch.length - 1 && Date.now() > deadline)
+            return { items, matched, counted: matched, position, more: true, exhausted: false };
           if (items.length === want) {
             if (!countOn) {
               // Entries after this one (in the batch, or still to come) may match: the next page starts here.
@@ -271,7 +309,8 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
    */
   private async hydrate(tenant: Tenant, entries: Item[], which: Hydration = 'all'): Promise<(Item | undefined)[]> {
     if (which === 'none') return entries;
-    const keyOf = (e: Item) => (typeof e.trace_id === 'string' ? keys.trace(tenant.organizationId, tenant.projectId, e.trace_id) : { pk: String(e.pk), sk: 'T' });
+    const keyOf = (e: Item) =>
+      typeof e.trace_id === 'string' ? keys.trace(tenant.organizationId, tenant.projectId, e.trace_id) : { pk: String(e.pk), sk: 'T' };
     const needs = (e: Item) => which === 'all' || (!(e.doc_z instanceof Uint8Array) && typeof e.payload_key !== 'string');
     const wanted = entries.filter(needs).map(keyOf);
     if (wanted.length === 0) return entries;
@@ -286,13 +325,20 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
    * upload, gsi1) and each upload's traces in file order (its id chunks), reading the traces by
    * key. Filters are applied to the items read, within the budget.
    */
-  private async scanByFilename(tenant: Tenant, q: ListQuery, fromCursor: ReturnType<typeof decodeCursor> | null, skip: number, deadline: number): Promise<Scan> {
+  private async scanByFilename(
+    tenant: Tenant,
+    q: ListQuery,
+    fromCursor: ReturnType<typeof decodeCursor> | null,
+    skip: number,
+    deadline: number,
+  ): Promise<Scan> {
     const forward = q.sortOrder === 'asc';
     let start: { upload: string; index: number } | null = null;
     if (fromCursor) {
       const u = fromCursor.key.u;
       const index = Number(fromCursor.key.s);
-      if (typeof u !== 'string' || !u || !Number.isSafeInteger(index) || index < 0) throw new CursorError('cursor does not belong to this query');
+      if (typeof u !== 'string' || !u || !Number.isSafeInteger(index) || index < 0)
+        throw new CursorError('cursor does not belong to this query');
       start = { upload: u, index };
     }
     // No index narrows this order: every filter is tested on the traces read.
@@ -304,10 +350,16 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
       pkAttr: 'gsi1pk',
       skAttr: 'gsi1sk',
       partitions: allShards(TRACE_SHARDS).map((s) => traceIndex.uploadsByFilename(tenant.organizationId, tenant.projectId, s)),
-      ...(start ? (forward ? { lower: { value: start.upload, inclusive: true } } : { upper: { value: start.upload, inclusive: true } }) : {}),
+      ...(start
+        ? forward
+          ? { lower: { value: start.upload, inclusive: true } }
+          : { upper: { value: start.upload, inclusive: true } }
+        : {}),
       forward,
       // Every trace of an upload has its creation time: a time range drops whole uploads.
-      ...(q.since ? { filter: { expression: '#created >= :since', names: { '#created': 'created_at' }, values: { ':since': q.since } } } : {}),
+      ...(q.since
+        ? { filter: { expression: '#created >= :since', names: { '#created': 'created_at' }, values: { ':since': q.since } } }
+        : {}),
       expect: 32,
     });
     const items: Item[] = [];
@@ -317,7 +369,10 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
       const uploadId = String(u.upload_id);
       const ids = uploadIds(this.doc, this.table, tenant, u, forward, start?.upload === sortKey ? start.index : 0);
       for await (const { index, batch } of ids) {
-        const full = await this.hydrate(tenant, batch.map((id) => ({ trace_id: id })));
+        const full = await this.hydrate(
+          tenant,
+          batch.map((id) => ({ trace_id: id })),
+        );
         for (let j = 0; j < batch.length; j++) {
           const item = full[j];
           // A trace another upload wrote (identical content uploaded again) is listed under that upload.
@@ -325,10 +380,20 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
             matched++;
             if (matched > skip) items.push(item);
           }
-          if (items.length === q.pageSize) return { items, matched, counted: matched, position: String(index + j + 1), upload: sortKey, more: true, exhausted: false };
+          if (items.length === q.pageSize)
+            return { items, matched, counted: matched, position: String(index + j + 1), upload: sortKey, more: true, exhausted: false };
         }
         // Out of time: go on from the next id on the next page.
-        if (Date.now() > deadline) return { items, matched, counted: matched, position: String(index + batch.length), upload: sortKey, more: true, exhausted: false };
+        if (Date.now() > deadline)
+          return {
+            items,
+            matched,
+            counted: matched,
+            position: String(index + batch.length),
+            upload: sortKey,
+            more: true,
+            exhausted: false,
+          };
       }
     }
     return { items, matched, counted: matched, position: undefined, more: false, exhausted: true };
@@ -342,16 +407,26 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
    * status, by judge, with a source), or a count of an index range. Answers exact: false when the
    * count would not finish within the budget.
    */
-  private async total(tenant: Tenant, q: ListQuery, plan: Exclude<TotalPlan, { by: 'reading' }>, deadline: number): Promise<{ count: number; exact: boolean }> {
+  private async total(
+    tenant: Tenant,
+    q: ListQuery,
+    plan: Exclude<TotalPlan, { by: 'reading' }>,
+    deadline: number,
+  ): Promise<{ count: number; exact: boolean }> {
     const { organizationId: org, projectId: project } = tenant;
     const all = async () => (q.since ? this.countSince(tenant, q.source, q.since) : this.projectTotal(tenant, q.source));
     if (plan.by === 'traces') return { count: await all(), exact: true };
     const evals = plan.from === 'evaluation-counters' ? await evalCounterTotals(this.doc, this.table, org, project) : null;
     const rangeCount = async (status: string | null, judge: string | null): Promise<number | null> => {
-      const d = driverFor(tenant, { source: q.source, status: (status ?? undefined) as ListQuery['status'], judgeId: judge ?? undefined, search: undefined }, this.table);
+      const d = driverFor(
+        tenant,
+        { source: q.source, status: (status ?? undefined) as ListQuery['status'], judgeId: judge ?? undefined, search: undefined },
+        this.table,
+      );
       return countSharded(this.doc, { ...d.query, lower: { value: q.since!, inclusive: true }, forward: true }, deadline);
     };
-    const evaluated = async (status: string): Promise<number | null> => (evals ? statusCount(evals, status, q.source) : rangeCount(status, null));
+    const evaluated = async (status: string): Promise<number | null> =>
+      evals ? statusCount(evals, status, q.source) : rangeCount(status, null);
     if (plan.by === 'judge') {
       const n = evals ? judgeCount(evals, plan.judgeId, q.source) : await rangeCount(null, plan.judgeId);
       return n === null ? { count: 0, exact: false } : { count: n, exact: true };
@@ -384,7 +459,11 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     const hours = queryPages(this.doc, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-      ExpressionAttributeValues: { ':pk': project, ':from': `${HOUR_COUNTER_PREFIX}${nextHourIso.slice(0, 13)}`, ':to': `${HOUR_COUNTER_PREFIX}~` },
+      ExpressionAttributeValues: {
+        ':pk': project,
+        ':from': `${HOUR_COUNTER_PREFIX}${nextHourIso.slice(0, 13)}`,
+        ':to': `${HOUR_COUNTER_PREFIX}~`,
+      },
     });
     for await (const items of hours) {
       for (const c of items as Array<{ traces?: number; by_source?: Record<string, number> }>) {
@@ -393,7 +472,12 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
     }
     const d = driverFor(tenant, { source }, this.table);
     // Order keys start with the ISO creation time; the next hour's first instant sorts after every key of this hour.
-    total += (await countSharded(this.doc, { ...d.query, lower: { value: since, inclusive: true }, upper: { value: nextHourIso, inclusive: true }, forward: true }))!;
+    total += (await countSharded(this.doc, {
+      ...d.query,
+      lower: { value: since, inclusive: true },
+      upper: { value: nextHourIso, inclusive: true },
+      forward: true,
+    }))!;
     return total;
   }
 
@@ -435,7 +519,14 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
  * An upload's trace ids in file order (or its reverse), from `from` on, in batches of at most 100
  * with the index of each batch's first id: only the id chunks that hold them are read.
  */
-async function* uploadIds(doc: DynamoDBDocumentClient, table: string, tenant: Tenant, u: Item, forward: boolean, from: number): AsyncGenerator<{ index: number; batch: string[] }> {
+async function* uploadIds(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  tenant: Tenant,
+  u: Item,
+  forward: boolean,
+  from: number,
+): AsyncGenerator<{ index: number; batch: string[] }> {
   const total = Number(u.traces ?? 0);
   if (typeof u.ids === 'string') {
     const inline = u.ids.split(',');
@@ -513,20 +604,44 @@ function driverFor(tenant: Tenant, q: ListFilters, table: string): Driver {
   switch (chosen.by) {
     case 'judge': {
       const { judgeId, source } = chosen;
-      const partitions = shards.map((s) => (source ? traceIndex.judgeSource(org, project, s, judgeId, source) : traceIndex.judge(org, project, s, judgeId)));
+      const partitions = shards.map((s) =>
+        source ? traceIndex.judgeSource(org, project, s, judgeId, source) : traceIndex.judge(org, project, s, judgeId),
+      );
       return { query: index(source ? 'gsi3' : 'gsi2', partitions), hydrate: 'all', matches };
     }
     case 'status': {
       const { status, source } = chosen;
-      const partitions = shards.map((s) => (source ? traceIndex.statusSource(org, project, status, s, source) : traceIndex.status(org, project, status, s)));
+      const partitions = shards.map((s) =>
+        source ? traceIndex.statusSource(org, project, status, s, source) : traceIndex.status(org, project, status, s),
+      );
       return { query: index(source ? 'gsi3' : 'gsi2', partitions), hydrate: 'all', matches };
     }
     case 'source': {
       const { source } = chosen;
-      return { query: { ...index('gsi5', shards.map((s) => traceIndex.source(org, project, s, source))), filter }, hydrate: 'all', matches };
+      return {
+        query: {
+          ...index(
+            'gsi5',
+            shards.map((s) => traceIndex.source(org, project, s, source)),
+          ),
+          filter,
+        },
+        hydrate: 'all',
+        matches,
+      };
     }
     case 'all':
       // gsi4's entries hold the trace's view, but for documents too big to copy into the index.
-      return { query: { ...index('gsi4', shards.map((s) => traceIndex.all(org, project, s))), filter }, hydrate: 'big', matches };
+      return {
+        query: {
+          ...index(
+            'gsi4',
+            shards.map((s) => traceIndex.all(org, project, s)),
+          ),
+          filter,
+        },
+        hydrate: 'big',
+        matches,
+      };
   }
 }

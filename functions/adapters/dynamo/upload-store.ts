@@ -1,11 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   newUploadRecord,
   type IngestProgress,
@@ -50,7 +44,12 @@ export class DynamoUploadStore implements UploadStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...keys.upload(u.organizationId, u.projectId, u.uploadId), type: 'upload', ...toItem(record), ...this.expiry(u.createdAt) },
+          Item: {
+            ...keys.upload(u.organizationId, u.projectId, u.uploadId),
+            type: 'upload',
+            ...toItem(record),
+            ...this.expiry(u.createdAt),
+          },
           // An expired record DynamoDB has not removed yet counts as absent.
           ConditionExpression: 'attribute_not_exists(pk) OR expires_at <= :now',
           ExpressionAttributeValues: { ':now': Math.floor(Date.now() / 1000) },
@@ -71,7 +70,13 @@ export class DynamoUploadStore implements UploadStore {
           Key: keys.object(u.organizationId, u.projectId, u.objectKey),
           UpdateExpression: `SET object_key = :k, filename = :f, latest_upload_id = :u, latest_upload_at = :t${objectExpiry !== undefined ? ', expires_at = :exp' : ''}`,
           ConditionExpression: 'attribute_not_exists(latest_upload_at) OR latest_upload_at <= :t',
-          ExpressionAttributeValues: { ':k': u.objectKey, ':f': u.filename, ':u': u.uploadId, ':t': u.createdAt, ...(objectExpiry !== undefined ? { ':exp': objectExpiry } : {}) },
+          ExpressionAttributeValues: {
+            ':k': u.objectKey,
+            ':f': u.filename,
+            ':u': u.uploadId,
+            ':t': u.createdAt,
+            ...(objectExpiry !== undefined ? { ':exp': objectExpiry } : {}),
+          },
         }),
       )
       .catch((err: unknown) => {
@@ -212,7 +217,11 @@ export class DynamoUploadStore implements UploadStore {
               {
                 Put: {
                   TableName: this.table,
-                  Item: { ...keys.uploadCounted(u.organizationId, u.projectId, u.uploadId, g), type: 'upload-counted', ...this.expiry(u.createdAt) },
+                  Item: {
+                    ...keys.uploadCounted(u.organizationId, u.projectId, u.uploadId, g),
+                    type: 'upload-counted',
+                    ...this.expiry(u.createdAt),
+                  },
                   ConditionExpression: 'attribute_not_exists(pk)',
                 },
               },
@@ -257,10 +266,28 @@ export class DynamoUploadStore implements UploadStore {
                 },
               },
             },
-            ...(total > 0 ? [{ Update: { TableName: this.table, Key: counterKey, ...counterUpdate(last, total, sources.map(([src]) => src)) } }] : []),
+            ...(total > 0
+              ? [
+                  {
+                    Update: {
+                      TableName: this.table,
+                      Key: counterKey,
+                      ...counterUpdate(
+                        last,
+                        total,
+                        sources.map(([src]) => src),
+                      ),
+                    },
+                  },
+                ]
+              : []),
             // The hour also counts the upload's bad lines (for the viewer's charts), in this same exactly-once transaction.
-            ...(total > 0 || s.errorCount > 0 ? [{ Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total, [], s.errorCount) } }] : []),
-            ...(s.traces > 0 ? [{ Put: { TableName: this.table, Item: { ...uploadByFilenameItem(u, s), ...this.expiry(u.createdAt) } } }] : []),
+            ...(total > 0 || s.errorCount > 0
+              ? [{ Update: { TableName: this.table, Key: hourKey, ...counterUpdate(last, total, [], s.errorCount) } }]
+              : []),
+            ...(s.traces > 0
+              ? [{ Put: { TableName: this.table, Item: { ...uploadByFilenameItem(u, s), ...this.expiry(u.createdAt) } } }]
+              : []),
             // Exactly once with the completion: the indexer builds the upload's entries from this (search-work.ts).
             ...(s.traces > 0 && this.options.searchWork ? [{ Put: { TableName: this.table, Item: uploadWorkItem(u) } }] : []),
           ],

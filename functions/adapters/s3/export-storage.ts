@@ -2,7 +2,6 @@ import { s3With, type S3ClientSource } from './lazy-sdk.js';
 import type { ExportPart, ExportStorage } from '../../domain/jobs.js';
 import { EXPORTS_PREFIX } from '../../domain/layout.js';
 
-
 /** Exports under exports/ of the trace bucket: multipart uploads, carry objects, presigned downloads. */
 export class S3ExportStorage implements ExportStorage {
   constructor(
@@ -19,13 +18,24 @@ export class S3ExportStorage implements ExportStorage {
 
   async createUpload(key: string): Promise<string> {
     const { sdk, client } = await s3With(this.s3);
-    const out = await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.check(key), ContentType: 'application/x-ndjson' }));
+    const out = await client.send(
+      new sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.check(key), ContentType: 'application/x-ndjson' }),
+    );
     return out.UploadId!;
   }
 
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string> {
     const { sdk, client } = await s3With(this.s3);
-    const out = await client.send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key: this.check(key), UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }));
+    const out = await client.send(
+      new sdk.UploadPartCommand({
+        Bucket: this.bucket,
+        Key: this.check(key),
+        UploadId: uploadId,
+        PartNumber: partNumber,
+        Body: body,
+        ContentLength: body.length,
+      }),
+    );
     return out.ETag!;
   }
 
@@ -59,7 +69,9 @@ export class S3ExportStorage implements ExportStorage {
 
   async putObject(key: string, body: Buffer): Promise<void> {
     const { sdk, client } = await s3With(this.s3);
-    await client.send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.check(key), Body: body, ContentType: 'application/x-ndjson' }));
+    await client.send(
+      new sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.check(key), Body: body, ContentType: 'application/x-ndjson' }),
+    );
   }
 
   async getObject(key: string): Promise<Buffer> {
@@ -72,7 +84,12 @@ export class S3ExportStorage implements ExportStorage {
     const { sdk, client } = await s3With(this.presigner);
     return sdk.getSignedUrl(
       client,
-      new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.check(key), ResponseContentDisposition: `attachment; filename="${filename}"`, ResponseContentType: 'application/x-ndjson' }),
+      new sdk.GetObjectCommand({
+        Bucket: this.bucket,
+        Key: this.check(key),
+        ResponseContentDisposition: `attachment; filename="${filename}"`,
+        ResponseContentType: 'application/x-ndjson',
+      }),
       { expiresIn: expiresInSeconds },
     );
   }

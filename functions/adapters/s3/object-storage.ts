@@ -5,7 +5,14 @@ import type { ObjectHead, ObjectRef, ObjectStorage, OpenedObject } from '../../d
 function isMissing(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   const status = e?.$metadata?.httpStatusCode;
-  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.name === 'NoSuchVersion' || status === 404 || status === 412 || e?.name === 'PreconditionFailed';
+  return (
+    e?.name === 'NotFound' ||
+    e?.name === 'NoSuchKey' ||
+    e?.name === 'NoSuchVersion' ||
+    status === 404 ||
+    status === 412 ||
+    e?.name === 'PreconditionFailed'
+  );
 }
 
 export class S3ObjectStorage implements ObjectStorage {
@@ -62,9 +69,7 @@ export class S3ObjectStorage implements ObjectStorage {
 
   async putPayload(key: string, body: string): Promise<void> {
     const { sdk, client } = await s3With(this.s3);
-    await client.send(
-      new sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }),
-    );
+    await client.send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }));
   }
 
   /** Deletes an offloaded document (only ever under payloads/); a missing one is not an error. */

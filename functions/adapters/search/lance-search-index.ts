@@ -145,7 +145,10 @@ export class LanceSearchIndex implements SearchIndex {
     for (const s of await this.segments(tenant)) {
       const table = await this.table(tenant, s.n);
       for (let i = 0; i < ids.length; i += ID_CHUNK) {
-        const predicate = `id IN (${ids.slice(i, i + ID_CHUNK).map(sqlString).join(', ')})`;
+        const predicate = `id IN (${ids
+          .slice(i, i + ID_CHUNK)
+          .map(sqlString)
+          .join(', ')})`;
         const n = await table.countRows(predicate);
         if (n === 0) continue;
         await table.delete(predicate);
@@ -186,7 +189,12 @@ export class LanceSearchIndex implements SearchIndex {
         const table = await this.table(q.tenant, s.n);
         let total = await table.countRows(where);
         for (let i = 0; i < exclude.length && total > 0; i += ID_CHUNK) {
-          total -= await table.countRows(`${where} AND id IN (${exclude.slice(i, i + ID_CHUNK).map(sqlString).join(', ')})`);
+          total -= await table.countRows(
+            `${where} AND id IN (${exclude
+              .slice(i, i + ID_CHUNK)
+              .map(sqlString)
+              .join(', ')})`,
+          );
         }
         if (total === 0 || q.limit === 0) return { total, hits: [] as SearchHit[] };
         const rows = (await table
@@ -236,7 +244,12 @@ export class LanceSearchIndex implements SearchIndex {
         continue;
       }
       const vocab = await this.table(tenant, s.n, 'voc');
-      const found = (await vocab.query().where(`word LIKE ${sqlString(`%${w}%`)}`).select(['word']).limit(this.maxExpansion + 1).toArray()) as Array<{ word: string }>;
+      const found = (await vocab
+        .query()
+        .where(`word LIKE ${sqlString(`%${w}%`)}`)
+        .select(['word'])
+        .limit(this.maxExpansion + 1)
+        .toArray()) as Array<{ word: string }>;
       if (found.length === 0) return { where: null };
       parts.push(found.length > this.maxExpansion ? scan : `array_has_any(words, [${found.map((r) => sqlString(r.word)).join(', ')}])`);
     }
@@ -311,7 +324,10 @@ export class LanceSearchIndex implements SearchIndex {
     if (!c) {
       c = loadEngine().then(({ lance }) =>
         // readConsistencyInterval 0: every read sees the latest commit, whoever made it.
-        lance.connect(projectUri(this.options.uri, dir), { readConsistencyInterval: 0, ...(this.options.storageOptions ? { storageOptions: this.options.storageOptions } : {}) }),
+        lance.connect(projectUri(this.options.uri, dir), {
+          readConsistencyInterval: 0,
+          ...(this.options.storageOptions ? { storageOptions: this.options.storageOptions } : {}),
+        }),
       );
       this.connections.set(dir, c);
       c.catch(() => this.connections.delete(dir));
@@ -356,4 +372,3 @@ function afterBound(p: SearchPosition, sortBy: SearchQuery['sortBy'], order: Sea
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
-

@@ -130,7 +130,9 @@ export async function ingestObject(deps: IngestDeps, ref: ObjectRef, options: In
   const leaseMs = deps.leaseMs ?? 60_000;
   const lease = await deps.uploads.acquireLease(upload, owner, now(), leaseMs);
   if (!lease.acquired) {
-    throw new LeaseBusyError(`${ref.key} is being ingested by another worker (lease held until ${new Date(lease.heldUntil).toISOString()})`);
+    throw new LeaseBusyError(
+      `${ref.key} is being ingested by another worker (lease held until ${new Date(lease.heldUntil).toISOString()})`,
+    );
   }
   const heartbeat = startHeartbeat(deps, upload, owner, leaseMs, now);
   let body: { destroy?: () => void } | undefined;
@@ -218,17 +220,20 @@ interface Heartbeat {
 
 function startHeartbeat(deps: IngestDeps, upload: UploadRecord, owner: string, leaseMs: number, now: () => number): Heartbeat {
   let lost: string | null = null;
-  const timer = setInterval(() => {
-    deps.uploads
-      .renewLease(upload, owner, now(), leaseMs)
-      .then((ok) => {
-        if (!ok) lost = 'lost the lease on the object';
-      })
-      .catch((e: unknown) => {
-        // A failed renewal is not yet a lost lease; the next one may work.
-        deps.log?.({ msg: 'lease renewal failed', uploadId: upload.uploadId, error: String(e) });
-      });
-  }, Math.max(50, Math.floor(leaseMs / 3)));
+  const timer = setInterval(
+    () => {
+      deps.uploads
+        .renewLease(upload, owner, now(), leaseMs)
+        .then((ok) => {
+          if (!ok) lost = 'lost the lease on the object';
+        })
+        .catch((e: unknown) => {
+          // A failed renewal is not yet a lost lease; the next one may work.
+          deps.log?.({ msg: 'lease renewal failed', uploadId: upload.uploadId, error: String(e) });
+        });
+    },
+    Math.max(50, Math.floor(leaseMs / 3)),
+  );
   timer.unref();
   return {
     stop: () => clearInterval(timer),
@@ -311,7 +316,8 @@ async function writeAll(
         counted.records++;
         if (ev.kind === 'error') {
           counted.errorCount++;
-          if (counted.errors.length < MAX_REPORTED_ERRORS) counted.errors.push({ line: ev.position, message: ev.message } satisfies LineError);
+          if (counted.errors.length < MAX_REPORTED_ERRORS)
+            counted.errors.push({ line: ev.position, message: ev.message } satisfies LineError);
           continue;
         }
         const trace = buildTrace(ctx, ev);
@@ -363,7 +369,11 @@ async function writeBatch(
   let mine = drafts;
   let missing = drafts;
   if (!fresh) {
-    const owners = await deps.traces.owners(ctx.organizationId, ctx.projectId, drafts.map((t) => t.id));
+    const owners = await deps.traces.owners(
+      ctx.organizationId,
+      ctx.projectId,
+      drafts.map((t) => t.id),
+    );
     mine = drafts.filter((t) => {
       const owner = owners.get(t.id);
       return owner === undefined || owner === ctx.uploadId;

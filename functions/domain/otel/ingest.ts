@@ -293,7 +293,6 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
   if (failure !== null) throw (failure as { err: unknown }).err;
 }
 
-
 /**
  * Takes one export: answers how many spans were refused and why (OTLP's partial success).
  * Store failures (throttling) and {@link OtelBusyError} are thrown: the whole export is to be retried,
@@ -370,7 +369,10 @@ export async function exportTraces(deps: OtelIngestDeps, tenant: Tenant, request
   await writeTraces(deps, tenant, byTrace, nowIso);
 
   deps.log?.({ msg: 'otlp export', accepted: bySpan.size - tooLarge.size, rejected, traces: byTrace.size });
-  return { rejectedSpans: rejected, errorMessage: reasons.length ? `${rejected} span(s) refused: ${reasons.join('; ')}${rejected > reasons.length ? '; ...' : ''}` : '' };
+  return {
+    rejectedSpans: rejected,
+    errorMessage: reasons.length ? `${rejected} span(s) refused: ${reasons.join('; ')}${rejected > reasons.length ? '; ...' : ''}` : '',
+  };
 }
 
 interface Pending {
@@ -390,7 +392,10 @@ async function writeTraces(deps: OtelIngestDeps, tenant: Tenant, byTrace: Map<st
     const creates: { p: Pending; write: OtelTraceWrite }[] = [];
     for (let i = 0; i < pending.length; i += 100) {
       const chunk = pending.slice(i, i + 100);
-      const stored = await deps.traces.read(tenant, chunk.map((p) => p.otelTraceId));
+      const stored = await deps.traces.read(
+        tenant,
+        chunk.map((p) => p.otelTraceId),
+      );
       await eachLimited(chunk, deps.concurrency ?? 16, async (p) => {
         const current = stored.get(p.otelTraceId) ?? null;
         const before = current === null ? null : (JSON.parse(current.document) as OtelTraceDocument);
@@ -413,7 +418,10 @@ async function writeTraces(deps: OtelIngestDeps, tenant: Tenant, byTrace: Map<st
     }
     // New traces: created and counted together, a few dozen per transaction.
     for (const group of createGroups(creates)) {
-      const out = await deps.traces.create(tenant, group.map((c) => c.write));
+      const out = await deps.traces.create(
+        tenant,
+        group.map((c) => c.write),
+      );
       if (out.outcome === 'created') continue;
       // Someone created some of them meanwhile (or held the counters): read again, then merge into theirs.
       await Promise.all(group.map((c) => discard(deps, c.write)));

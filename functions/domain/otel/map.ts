@@ -39,7 +39,6 @@ export function attrText(v: AttrValue): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-
 function numberOf(v: AttrValue | undefined): number | null {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string' && /^\s*-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*$/.test(v)) {
@@ -108,7 +107,14 @@ function messagesOf(value: unknown, defaultRole = 'user'): Message[] | null {
  * (OpenLLMetry's `gen_ai.prompt.0.role`, OpenInference's `llm.input_messages.0.message.role`,
  * whose content may also come as `...message.contents.<m>.message_content.text`). Marks what it reads.
  */
-function flattenedMessages(attrs: ReadonlyMap<string, AttrValue>, used: Set<string>, prefix: string, roleKey: string, contentKey: string, partsKey?: string): Message[] | null {
+function flattenedMessages(
+  attrs: ReadonlyMap<string, AttrValue>,
+  used: Set<string>,
+  prefix: string,
+  roleKey: string,
+  contentKey: string,
+  partsKey?: string,
+): Message[] | null {
   const byIndex = new Map<number, { role?: string; content?: string; parts: Map<number, string> }>();
   const head = `${prefix}.`;
   for (const [key, value] of attrs) {
@@ -134,7 +140,12 @@ function flattenedMessages(attrs: ReadonlyMap<string, AttrValue>, used: Set<stri
     .sort((a, b) => a[0] - b[0])
     .map(([, e]) => ({
       role: e.role ?? 'user',
-      content: e.content ?? [...e.parts.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t).join('\n'),
+      content:
+        e.content ??
+        [...e.parts.entries()]
+          .sort((a, b) => a[0] - b[0])
+          .map(([, t]) => t)
+          .join('\n'),
     }));
 }
 
@@ -261,7 +272,10 @@ export function toTraceLog(span: OtlpSpan, ctx: SpanContext): Record<string, unk
       usedEvents.add(e);
       const role = stringOf(e.attributes.get('role')) ?? e.name.slice('gen_ai.'.length, -'.message'.length);
       const content = jsonOf(e.attributes.get('content'));
-      list.push({ role, content: typeof content === 'string' ? content : content === undefined || content === null ? '' : JSON.stringify(content) });
+      list.push({
+        role,
+        content: typeof content === 'string' ? content : content === undefined || content === null ? '' : JSON.stringify(content),
+      });
     }
     if (list.length > 0) messages = list;
   }
@@ -291,7 +305,8 @@ export function toTraceLog(span: OtlpSpan, ctx: SpanContext): Record<string, unk
     }
   }
   if (output === null) {
-    const list = flattenedMessages(attrs, used, 'gen_ai.completion', 'role', 'content') ??
+    const list =
+      flattenedMessages(attrs, used, 'gen_ai.completion', 'role', 'content') ??
       flattenedMessages(attrs, used, 'llm.output_messages', 'message.role', 'message.content', 'message.contents');
     if (list !== null) output = joinOutput(list);
   }
@@ -322,8 +337,12 @@ export function toTraceLog(span: OtlpSpan, ctx: SpanContext): Record<string, unk
   if (inValue !== undefined && inValue !== null) out.inputs = { value: stringOf(inValue) };
 
   // Tokens and cost.
-  const inputTokens = numberOf(first('gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'llm.token_count.prompt', 'llm.usage.prompt_tokens'));
-  const outputTokens = numberOf(first('gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens', 'llm.token_count.completion', 'llm.usage.completion_tokens'));
+  const inputTokens = numberOf(
+    first('gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'llm.token_count.prompt', 'llm.usage.prompt_tokens'),
+  );
+  const outputTokens = numberOf(
+    first('gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens', 'llm.token_count.completion', 'llm.usage.completion_tokens'),
+  );
   const totalTokens = numberOf(first('llm.token_count.total', 'gen_ai.usage.total_tokens', 'llm.usage.total_tokens'));
   if (inputTokens !== null) out.input_tokens = inputTokens;
   if (outputTokens !== null) out.output_tokens = outputTokens;
@@ -337,9 +356,15 @@ export function toTraceLog(span: OtlpSpan, ctx: SpanContext): Record<string, unk
 }
 
 /** Every attribute no field took, as strings, with the span's own OTel facts under `otel.*`. */
-function metadataOf(span: OtlpSpan, ctx: SpanContext, used: ReadonlySet<string>, usedEvents: ReadonlySet<OtlpEvent>): Record<string, string> {
+function metadataOf(
+  span: OtlpSpan,
+  ctx: SpanContext,
+  used: ReadonlySet<string>,
+  usedEvents: ReadonlySet<OtlpEvent>,
+): Record<string, string> {
   const meta: Record<string, string> = {};
-  const put = (key: string, value: string) => Object.defineProperty(meta, key, { value, enumerable: true, writable: true, configurable: true });
+  const put = (key: string, value: string) =>
+    Object.defineProperty(meta, key, { value, enumerable: true, writable: true, configurable: true });
   for (const [k, v] of span.attributes) if (!used.has(k)) put(k, attrText(v));
   for (const [k, v] of ctx.resource) {
     if (k === 'experiment_uuid' && !span.attributes.has(k)) continue; // became the span's experiment_uuid
@@ -366,5 +391,10 @@ function eventJson(e: OtlpEvent): Record<string, unknown> {
 }
 
 function linkJson(l: OtlpLink): Record<string, unknown> {
-  return { trace_id: l.traceId, span_id: l.spanId, ...(l.traceState ? { trace_state: l.traceState } : {}), attributes: Object.fromEntries(l.attributes) };
+  return {
+    trace_id: l.traceId,
+    span_id: l.spanId,
+    ...(l.traceState ? { trace_state: l.traceState } : {}),
+    attributes: Object.fromEntries(l.attributes),
+  };
 }

@@ -111,11 +111,15 @@ export const MAX_DECODED_BODY_BYTES = 32 * 1024 * 1024;
 export function decompress(body: Buffer, contentEncoding: string | undefined): Buffer {
   const encoding = (contentEncoding ?? '').trim().toLowerCase();
   if (encoding === '' || encoding === 'identity') {
-    if (body.length > MAX_DECODED_BODY_BYTES) throw new OtlpRequestError('payload_too_large', `the body is over ${MAX_DECODED_BODY_BYTES} bytes`);
+    if (body.length > MAX_DECODED_BODY_BYTES)
+      throw new OtlpRequestError('payload_too_large', `the body is over ${MAX_DECODED_BODY_BYTES} bytes`);
     return body;
   }
   if (encoding !== 'gzip' && encoding !== 'x-gzip') {
-    throw new OtlpRequestError('unsupported_media_type', `Content-Encoding ${JSON.stringify(contentEncoding)} is not supported; send gzip or no encoding`);
+    throw new OtlpRequestError(
+      'unsupported_media_type',
+      `Content-Encoding ${JSON.stringify(contentEncoding)} is not supported; send gzip or no encoding`,
+    );
   }
   try {
     return gunzipSync(body, { maxOutputLength: MAX_DECODED_BODY_BYTES });
@@ -163,14 +167,22 @@ interface PbSpan {
   droppedAttributesCount?: number | null;
   events?: Array<{ timeUnixNano?: Int64; name?: string | null; attributes?: PbKeyValue[] | null }> | null;
   droppedEventsCount?: number | null;
-  links?: Array<{ traceId?: Uint8Array | null; spanId?: Uint8Array | null; traceState?: string | null; attributes?: PbKeyValue[] | null }> | null;
+  links?: Array<{
+    traceId?: Uint8Array | null;
+    spanId?: Uint8Array | null;
+    traceState?: string | null;
+    attributes?: PbKeyValue[] | null;
+  }> | null;
   droppedLinksCount?: number | null;
   status?: { code?: number | null; message?: string | null } | null;
 }
 interface PbRequest {
   resourceSpans?: Array<{
     resource?: { attributes?: PbKeyValue[] | null } | null;
-    scopeSpans?: Array<{ scope?: { name?: string | null; version?: string | null; attributes?: PbKeyValue[] | null } | null; spans?: PbSpan[] | null }> | null;
+    scopeSpans?: Array<{
+      scope?: { name?: string | null; version?: string | null; attributes?: PbKeyValue[] | null } | null;
+      spans?: PbSpan[] | null;
+    }> | null;
   }> | null;
 }
 interface MessageType<T> {
@@ -190,7 +202,9 @@ let loading: Promise<Messages> | undefined;
 /** Loads the generated messages, once (decodeRequest and encodeResponse need them). */
 export async function loadOtlpCodec(): Promise<void> {
   loading ??= import('@opentelemetry/otlp-transformer/build/src/generated/root.js').then(
-    (m) => (m.default as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Messages } } } } }).opentelemetry.proto.collector.trace.v1,
+    (m) =>
+      (m.default as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Messages } } } } }).opentelemetry.proto.collector.trace
+        .v1,
   );
   messages = await loading;
 }
@@ -220,7 +234,8 @@ export function decodeRequest(body: Buffer, encoding: OtlpEncoding): OtlpRequest
     } catch {
       throw new OtlpRequestError('invalid_body', 'the body is not valid JSON');
     }
-    if (!isPlainObject(value)) throw new OtlpRequestError('invalid_body', 'the body must be a JSON object (an OTLP ExportTraceServiceRequest)');
+    if (!isPlainObject(value))
+      throw new OtlpRequestError('invalid_body', 'the body must be a JSON object (an OTLP ExportTraceServiceRequest)');
     try {
       message = codec().ExportTraceServiceRequest.fromObject(hexIdsToBytes(value));
     } catch (err) {
@@ -255,7 +270,8 @@ function hexIdsToBytes(request: Record<string, unknown>): unknown {
     }
     return out;
   };
-  const each = <T>(v: unknown, f: (o: Record<string, unknown>) => T): unknown => (Array.isArray(v) ? v.map((x) => (isPlainObject(x) ? f(x) : x)) : v);
+  const each = <T>(v: unknown, f: (o: Record<string, unknown>) => T): unknown =>
+    Array.isArray(v) ? v.map((x) => (isPlainObject(x) ? f(x) : x)) : v;
   return {
     ...request,
     resourceSpans: each(request.resourceSpans, (rs) => ({
@@ -330,7 +346,8 @@ function guarded<T>(build: () => T): { value: T; invalid: null } | { value: null
   try {
     return { value: build(), invalid: null };
   } catch (err) {
-    if (err instanceof TooDeep) return { value: null, invalid: `an attribute value is nested more than ${MAX_ATTRIBUTE_DEPTH} levels deep` };
+    if (err instanceof TooDeep)
+      return { value: null, invalid: `an attribute value is nested more than ${MAX_ATTRIBUTE_DEPTH} levels deep` };
     throw err;
   }
 }
@@ -339,7 +356,12 @@ function toSpan(s: PbSpan): OtlpSpan {
   const built = guarded(() => ({
     attributes: attributes(s.attributes),
     events: (s.events ?? []).map((e) => ({ timeNs: nanos(e.timeUnixNano), name: e.name ?? '', attributes: attributes(e.attributes) })),
-    links: (s.links ?? []).map((l) => ({ traceId: hex(l.traceId, 16), spanId: hex(l.spanId, 8), traceState: l.traceState ?? '', attributes: attributes(l.attributes) })),
+    links: (s.links ?? []).map((l) => ({
+      traceId: hex(l.traceId, 16),
+      spanId: hex(l.spanId, 8),
+      traceState: l.traceState ?? '',
+      attributes: attributes(l.attributes),
+    })),
   }));
   const parent = s.parentSpanId ?? null;
   const parentSpanId = hex(parent, 8);
@@ -403,7 +425,9 @@ export function encodeResponse(result: ExportResult, encoding: OtlpEncoding): Bu
   const partial = result.rejectedSpans > 0 || result.errorMessage !== '';
   if (encoding === 'json') {
     // int64 as a decimal string, as proto3's JSON mapping (and the OpenTelemetry Collector) writes it.
-    return JSON.stringify(partial ? { partialSuccess: { rejectedSpans: String(result.rejectedSpans), errorMessage: result.errorMessage } } : {});
+    return JSON.stringify(
+      partial ? { partialSuccess: { rejectedSpans: String(result.rejectedSpans), errorMessage: result.errorMessage } } : {},
+    );
   }
   const message = partial ? { partialSuccess: { rejectedSpans: result.rejectedSpans, errorMessage: result.errorMessage } } : {};
   return Buffer.from(codec().ExportTraceServiceResponse.encode(message).finish());

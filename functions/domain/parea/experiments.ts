@@ -107,8 +107,19 @@ const name = z.string({ error: 'must be a string' }).trim().min(1, 'must not be 
 const metadata = z
   .record(z.string(), z.unknown(), { error: 'must be an object of names to values' })
   .nullish()
-  .transform((m) => (m ? Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined).map(([k, v]) => [k, stringifyValue(v)])) : null))
-  .refine((m) => m === null || (Object.keys(m).length <= 100 && Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024), 'must have at most 100 keys and 16 KB');
+  .transform((m) =>
+    m
+      ? Object.fromEntries(
+          Object.entries(m)
+            .filter(([, v]) => v !== undefined)
+            .map(([k, v]) => [k, stringifyValue(v)]),
+        )
+      : null,
+  )
+  .refine(
+    (m) => m === null || (Object.keys(m).length <= 100 && Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024),
+    'must have at most 100 keys and 16 KB',
+  );
 
 export const CreateExperimentBody = z.looseObject({
   name,
@@ -121,7 +132,10 @@ export const CreateExperimentBody = z.looseObject({
 const scoreInput = z.looseObject({
   name: z.string({ error: 'must be a string' }).min(1).max(MAX_ID_CHARS),
   score: z.number({ error: 'must be a number' }).refine(Number.isFinite, 'must be finite'),
-  reason: z.string().max(16 * 1024).nullish(),
+  reason: z
+    .string()
+    .max(16 * 1024)
+    .nullish(),
 });
 
 export const FinishExperimentBody = z.looseObject({
@@ -142,7 +156,11 @@ export const ListExperimentsBody = z.looseObject({
 // ---------------------------------------------------------------------------
 
 /** POST /experiment: a new experiment (running), or, for the same name and run name while it runs with the same metadata, that one again (a retried create). */
-export async function createExperiment(deps: ExperimentDeps, tenant: Tenant, body: z.infer<typeof CreateExperimentBody>): Promise<Experiment> {
+export async function createExperiment(
+  deps: ExperimentDeps,
+  tenant: Tenant,
+  body: z.infer<typeof CreateExperimentBody>,
+): Promise<Experiment> {
   const e: Experiment = {
     uuid: (deps.newId ?? newId)(),
     name: body.name,
@@ -172,7 +190,12 @@ export interface ExperimentStats {
 }
 
 /** POST /experiment/{uuid}/finished: computes the stats from its trees, pins them, marks it finished. */
-export async function finishExperiment(deps: ExperimentDeps, tenant: Tenant, uuid: string, body: z.infer<typeof FinishExperimentBody>): Promise<ExperimentStats> {
+export async function finishExperiment(
+  deps: ExperimentDeps,
+  tenant: Tenant,
+  uuid: string,
+  body: z.infer<typeof FinishExperimentBody>,
+): Promise<ExperimentStats> {
   const e = await experimentOrThrow(deps, tenant, uuid);
   const stats = await computeTraceStats(deps, tenant, uuid);
   const datasetLevel = (body.dataset_level_stats ?? []).map(scoreOf);
@@ -243,7 +266,9 @@ const encodeListCursor = (position: string) => Buffer.from(JSON.stringify({ v: 1
 
 function decodeListCursor(cursor: string): string {
   try {
-    const body = z.object({ v: z.literal(1), p: z.string().min(1).max(600) }).parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    const body = z
+      .object({ v: z.literal(1), p: z.string().min(1).max(600) })
+      .parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     return body.p;
   } catch {
     throw new ExperimentError('invalid_cursor', 'cursor is not a cursor this API issued');
@@ -282,7 +307,15 @@ function latencyOf(node: TreeNode): number | null {
  * scores, the root's first, in tree order.
  */
 export function treeStats(root: TreeNode): TraceStats {
-  const out: TraceStats = { trace_id: root.trace_id, latency: latencyOf(root) ?? 0, input_tokens: 0, output_tokens: 0, total_tokens: 0, cost: 0, scores: [] };
+  const out: TraceStats = {
+    trace_id: root.trace_id,
+    latency: latencyOf(root) ?? 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    total_tokens: 0,
+    cost: 0,
+    scores: [],
+  };
   for (const node of walkForest([root])) {
     const inTok = figure(node.input_tokens);
     const outTok = figure(node.output_tokens);
@@ -290,14 +323,19 @@ export function treeStats(root: TreeNode): TraceStats {
     out.output_tokens += outTok;
     out.total_tokens += toFiniteNumber(node.total_tokens) !== null ? figure(node.total_tokens) : inTok + outTok;
     out.cost += figure(node.cost);
-    for (const s of normalizeScores(node.scores)) out.scores.push(scoreOf({ name: s.name, score: s.score, reason: typeof s.reason === 'string' ? s.reason : undefined }));
+    for (const s of normalizeScores(node.scores))
+      out.scores.push(scoreOf({ name: s.name, score: s.score, reason: typeof s.reason === 'string' ? s.reason : undefined }));
   }
   out.cost = Math.round(out.cost * 1e12) / 1e12;
   return out;
 }
 
 /** Every root tree of the experiment (the experiment read's trees, in its order), summarized; within the budget or ExperimentError too_large. */
-export async function computeTraceStats(deps: Pick<ExperimentDeps, 'spans' | 'statsBudgetMs'>, tenant: Tenant, uuid: string): Promise<TraceStats[]> {
+export async function computeTraceStats(
+  deps: Pick<ExperimentDeps, 'spans' | 'statsBudgetMs'>,
+  tenant: Tenant,
+  uuid: string,
+): Promise<TraceStats[]> {
   const deadline = Date.now() + (deps.statsBudgetMs ?? DEFAULT_STATS_BUDGET_MS);
   const stats: TraceStats[] = [];
   let group: { root: string; docs: string[] } | null = null;
@@ -312,7 +350,10 @@ export async function computeTraceStats(deps: Pick<ExperimentDeps, 'spans' | 'st
     if (group === null) group = { root: s.rootTraceId, docs: [] };
     group.docs.push(s.doc);
     if (++spans % 1000 === 0 && Date.now() > deadline) {
-      throw new ExperimentError('answer_too_large', `experiment ${uuid} has too many spans to summarize in one request (${spans} read in ${deps.statsBudgetMs ?? DEFAULT_STATS_BUDGET_MS} ms)`);
+      throw new ExperimentError(
+        'answer_too_large',
+        `experiment ${uuid} has too many spans to summarize in one request (${spans} read in ${deps.statsBudgetMs ?? DEFAULT_STATS_BUDGET_MS} ms)`,
+      );
     }
   }
   flush();
@@ -327,7 +368,8 @@ export function pinned(stats: readonly TraceStats[], datasetLevel: readonly Stat
   for (const t of stats) for (const s of t.scores) (byName.get(s.name) ?? byName.set(s.name, []).get(s.name)!).push(s.score);
   for (const [n, values] of byName) out.push({ var1: n, operation: 'mean', value: mean(values) });
   if (stats.length > 0) {
-    for (const f of ['latency', 'input_tokens', 'output_tokens', 'total_tokens', 'cost'] as const) out.push({ var1: f, operation: 'mean', value: mean(stats.map((t) => t[f])) });
+    for (const f of ['latency', 'input_tokens', 'output_tokens', 'total_tokens', 'cost'] as const)
+      out.push({ var1: f, operation: 'mean', value: mean(stats.map((t) => t[f])) });
   }
   for (const d of datasetLevel) out.push({ var1: d.name, operation: 'custom', value: d.score });
   return out;

@@ -238,7 +238,9 @@ function planField(field: string, key: string | null | undefined): FieldPlan {
     const rest = field.slice('annotation:'.length);
     const id = rest.slice(rest.lastIndexOf(':') + 1);
     if (!/^\d+$/.test(id)) {
-      throw new FilterError('filter_field annotation:{annotation_type}:{annotation_id} needs a numeric annotation id, like annotation:score:12');
+      throw new FilterError(
+        'filter_field annotation:{annotation_type}:{annotation_id} needs a numeric annotation id, like annotation:score:12',
+      );
     }
     return {
       numeric: true,
@@ -289,12 +291,18 @@ function parseList(raw: string, op: 'in' | 'between'): string[] {
     } catch {
       throw new FilterError(`filter_value is not a valid JSON array: ${how}`);
     }
-    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x)))) {
+    if (
+      !Array.isArray(parsed) ||
+      !parsed.every((x) => typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x)))
+    ) {
       throw new FilterError(`filter_value must be an array of strings or numbers: ${how}`);
     }
     items = parsed.map((x) => String(x));
   } else {
-    items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    items = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   }
   if (op === 'between' && items.length !== 2) {
     throw new FilterError(`between needs exactly two values (low and high, inclusive), got ${items.length}: ${how}`);
@@ -316,15 +324,15 @@ export function compileFilter(body: unknown): SpanPredicate | null {
   if (body === null || body === undefined) return null;
   const parsed = TraceLogFilter.safeParse(body);
   if (!parsed.success) {
-    throw new FilterError(
-      describeIssues(parsed.error, 'filter'),
-    );
+    throw new FilterError(describeIssues(parsed.error, 'filter'));
   }
   const { filter_field: field, filter_key: key, filter_operator: op, filter_value: value } = parsed.data;
   if (!field && !op) return null;
   if (!op) throw new FilterError(`filter_operator is required with filter_field; it must be one of ${OPERATORS_TEXT}`);
   if (!field) {
-    throw new FilterError('filter_field is required with filter_operator: a span field (like trace_name, status, latency, tags, metadata with filter_key), score:{score_name} or annotation:{annotation_type}:{annotation_id}');
+    throw new FilterError(
+      'filter_field is required with filter_operator: a span field (like trace_name, status, latency, tags, metadata with filter_key), score:{score_name} or annotation:{annotation_type}:{annotation_id}',
+    );
   }
 
   const plan = planField(field, key);
@@ -346,7 +354,9 @@ export function compileFilter(body: unknown): SpanPredicate | null {
   if (plan.numeric) {
     const bad = operands.find((o) => o.num === null);
     if (bad !== undefined) {
-      throw new FilterError(`${field} is numeric: filter_value must be a number${operands.length > 1 ? ' for every value' : ''}, got ${JSON.stringify(bad.text)}`);
+      throw new FilterError(
+        `${field} is numeric: filter_value must be a number${operands.length > 1 ? ' for every value' : ''}, got ${JSON.stringify(bad.text)}`,
+      );
     }
   }
 

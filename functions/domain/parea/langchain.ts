@@ -13,7 +13,8 @@ import { DomainError } from '../errors.js';
 
 type Json = Record<string, unknown>;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
 
 /** A run tree that is not one (a 400 `invalid_body`, as any bad trace-log body). */
 export class LangchainRunError extends DomainError<'invalid_body'> {
@@ -70,7 +71,16 @@ function epochMicros(iso: string | undefined): number | null {
   return ms * 1000 + frac;
 }
 
-const ROLES: Record<string, string> = { human: 'user', user: 'user', ai: 'assistant', assistant: 'assistant', system: 'system', tool: 'tool', function: 'function', generic: 'user' };
+const ROLES: Record<string, string> = {
+  human: 'user',
+  user: 'user',
+  ai: 'assistant',
+  assistant: 'assistant',
+  system: 'system',
+  tool: 'tool',
+  function: 'function',
+  generic: 'user',
+};
 
 /** A LangChain message (serialized `{lc, id: [..., 'HumanMessage'], kwargs}`, or `{type|role, content}`) as `{role, content}`. */
 function message(m: unknown): { role: string; content: string } | null {
@@ -78,7 +88,8 @@ function message(m: unknown): { role: string; content: string } | null {
   if (!isObject(m)) return null;
   const kwargs = isObject(m.kwargs) ? m.kwargs : m;
   let kind = str(m.type) ?? str(m.role) ?? str(m._type);
-  if (Array.isArray(m.id) && typeof m.id[m.id.length - 1] === 'string') kind = (m.id[m.id.length - 1] as string).replace(/MessageChunk$|Message$/, '').toLowerCase();
+  if (Array.isArray(m.id) && typeof m.id[m.id.length - 1] === 'string')
+    kind = (m.id[m.id.length - 1] as string).replace(/MessageChunk$|Message$/, '').toLowerCase();
   if (kind === 'chat' || kind === 'generic') kind = str(kwargs.role) ?? 'user';
   const content = kwargs.content;
   return { role: ROLES[kind ?? ''] ?? kind ?? 'user', content: typeof content === 'string' ? content : stringifyValue(content ?? '') };
@@ -123,15 +134,29 @@ function usage(outputs: Json): { input?: number; output?: number; total?: number
   };
   const input = n('prompt_tokens', 'promptTokens', 'input_tokens');
   const output = n('completion_tokens', 'completionTokens', 'output_tokens');
-  const total = n('total_tokens', 'totalTokens') ?? (input !== undefined || output !== undefined ? (input ?? 0) + (output ?? 0) : undefined);
-  return { ...(input !== undefined ? { input } : {}), ...(output !== undefined ? { output } : {}), ...(total !== undefined ? { total } : {}) };
+  const total =
+    n('total_tokens', 'totalTokens') ?? (input !== undefined || output !== undefined ? (input ?? 0) + (output ?? 0) : undefined);
+  return {
+    ...(input !== undefined ? { input } : {}),
+    ...(output !== undefined ? { output } : {}),
+    ...(total !== undefined ? { total } : {}),
+  };
 }
 
-const PARAM_NAMES: Record<string, string> = { temperature: 'temp', max_tokens: 'max_length', maxTokens: 'max_length', top_p: 'top_p', topP: 'top_p', frequency_penalty: 'frequency_penalty', presence_penalty: 'presence_penalty' };
+const PARAM_NAMES: Record<string, string> = {
+  temperature: 'temp',
+  max_tokens: 'max_length',
+  maxTokens: 'max_length',
+  top_p: 'top_p',
+  topP: 'top_p',
+  frequency_penalty: 'frequency_penalty',
+  presence_penalty: 'presence_penalty',
+};
 
 function stringMap(...maps: unknown[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of maps) if (isObject(m)) for (const [k, v] of Object.entries(m)) if (v !== undefined && v !== null) out[k] = stringifyValue(v);
+  for (const m of maps)
+    if (isObject(m)) for (const [k, v] of Object.entries(m)) if (v !== undefined && v !== null) out[k] = stringifyValue(v);
   return out;
 }
 
@@ -168,7 +193,9 @@ function spanOf(run: Json, parent: string, ctx: Context): Json {
     inputs: stringMap(inputs),
     metadata: { ...ctx.metadata, ...stringMap(runMeta), langchain_run_type: runType },
     tags: [...new Set([...ctx.tags, ...(Array.isArray(run.tags) ? run.tags.filter((t): t is string => typeof t === 'string') : [])])],
-    children: (Array.isArray(run.child_runs) ? run.child_runs : []).map((c) => (isObject(c) ? str(c.id) : undefined)).filter((c): c is string => c !== undefined),
+    children: (Array.isArray(run.child_runs) ? run.child_runs : [])
+      .map((c) => (isObject(c) ? str(c.id) : undefined))
+      .filter((c): c is string => c !== undefined),
   };
   const s = epochMicros(start);
   const e = epochMicros(end);
@@ -184,7 +211,8 @@ function spanOf(run: Json, parent: string, ctx: Context): Json {
   if (runType === 'llm' || runType === 'chat_model') {
     const params = isObject(extra.invocation_params) ? extra.invocation_params : {};
     const modelParams: Json = {};
-    for (const [k, v] of Object.entries(params)) if (PARAM_NAMES[k] && (typeof v === 'number' || typeof v === 'string')) modelParams[PARAM_NAMES[k]!] = v;
+    for (const [k, v] of Object.entries(params))
+      if (PARAM_NAMES[k] && (typeof v === 'number' || typeof v === 'string')) modelParams[PARAM_NAMES[k]!] = v;
     span.configuration = {
       model: str(params.model) ?? str(params.model_name) ?? str(params.modelName) ?? str(runMeta.ls_model_name) ?? '',
       provider: str(runMeta.ls_provider) ?? str(params._type) ?? '',

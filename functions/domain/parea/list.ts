@@ -49,7 +49,8 @@ const TIME_RANGES: Record<string, number | null> = {
 
 export const MAX_PAGE_SIZE = 100;
 
-const nullableString = (max: number) => z.string({ error: 'must be a string or null' }).max(max, `must be at most ${max} characters`).nullish();
+const nullableString = (max: number) =>
+  z.string({ error: 'must be a string or null' }).max(max, `must be at most ${max} characters`).nullish();
 
 /** The SDKs' QueryParams (both send every field; the Python SDK nulls, the TS SDK omits). Unknown fields are ignored. */
 export const QueryParamsBody = z.looseObject({
@@ -58,8 +59,18 @@ export const QueryParamsBody = z.looseObject({
   filter_key: z.unknown().optional(),
   filter_operator: z.unknown().optional(),
   filter_value: z.unknown().optional(),
-  page: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1 (pages count from 1)').max(1_000_000, 'must be at most 1000000').nullish(),
-  page_size: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`).nullish(),
+  page: z
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1 (pages count from 1)')
+    .max(1_000_000, 'must be at most 1000000')
+    .nullish(),
+  page_size: z
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`)
+    .nullish(),
   time_range: z
     .enum(Object.keys(TIME_RANGES) as [string, ...string[]], { error: `must be one of ${Object.keys(TIME_RANGES).join(', ')}` })
     .nullish(),
@@ -136,7 +147,13 @@ export async function listTraceLogs(deps: TraceLogListDeps, tenant: Tenant, q: Q
           }
           batch.push(next.value);
         }
-        const records = batch.length ? await readMany(deps.store, tenant, batch.map((e) => e.traceId)) : new Map();
+        const records = batch.length
+          ? await readMany(
+              deps.store,
+              tenant,
+              batch.map((e) => e.traceId),
+            )
+          : new Map();
         for (const entry of batch) {
           const doc = records.get(entry.traceId) ?? null;
           if (doc === null || !predicate(normalizeSpanForWire(JSON.parse(doc) as Record<string, unknown>))) continue;

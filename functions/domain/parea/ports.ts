@@ -103,4 +103,3 @@ export interface TraceLogDeps {
   /** Optional: where each stored change of a span's figures is added up per hour, for the charts (../stats.ts). */
   stats?: SpanStatsSink;
 }
-

@@ -78,7 +78,10 @@ function binding(tenant: Tenant, experimentUuid: string, filter: unknown, predic
     const p = TraceLogFilter.parse(filter);
     f = [p.filter_field ?? null, p.filter_key ?? null, p.filter_operator ?? null, p.filter_value ?? null];
   }
-  return createHash('sha256').update(JSON.stringify([tenant.organizationId, tenant.projectId, experimentUuid, f])).digest('base64url').slice(0, 22);
+  return createHash('sha256')
+    .update(JSON.stringify([tenant.organizationId, tenant.projectId, experimentUuid, f]))
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 function encodeCursor(b: string, at: { r: string; k: number | null }): string {
@@ -93,7 +96,8 @@ function decodeCursor(b: string, cursor: string): { r: string; k: number | null 
   } catch {
     throw new TraceLogError('invalid_cursor', 'cursor is not a cursor this API issued');
   }
-  if (body.b !== b) throw new TraceLogError('invalid_cursor', 'cursor belongs to another experiment, filter or caller; start again without it');
+  if (body.b !== b)
+    throw new TraceLogError('invalid_cursor', 'cursor belongs to another experiment, filter or caller; start again without it');
   return { r: body.r, k: body.k };
 }
 

@@ -65,5 +65,10 @@ export function rootFactsOf(doc: string | null): RootFacts | null {
 /** Whether a span write changes what the root index keeps (then the store writes the member and counters with it). */
 export function rootChanged(before: RootFacts | null, after: RootFacts | null): boolean {
   if (before === null || after === null) return before !== after;
-  return before.rootTraceId !== after.rootTraceId || before.traceId !== after.traceId || before.start !== after.start || before.status !== after.status;
+  return (
+    before.rootTraceId !== after.rootTraceId ||
+    before.traceId !== after.traceId ||
+    before.start !== after.start ||
+    before.status !== after.status
+  );
 }

@@ -84,8 +84,7 @@ export interface WireSpan extends Span {
 // Timestamps
 // ---------------------------------------------------------------------------
 
-const ISO_TIMESTAMP =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,12}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)$/;
+const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,12}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)$/;
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
@@ -172,10 +171,7 @@ export type SpanInputValue = Omit<Span, 'start_timestamp'> & { start_timestamp?:
  */
 export const SpanInput = z
   .looseObject({
-    trace_id: z
-      .string({ error: 'must be a string' })
-      .min(1, 'must not be empty')
-      .max(MAX_ID_CHARS, ID_TOO_LONG),
+    trace_id: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(MAX_ID_CHARS, ID_TOO_LONG),
     parent_trace_id: optionalId,
     root_trace_id: optionalId,
     start_timestamp: timestamp.nullish(),
@@ -378,10 +374,7 @@ export function normalizeNode(span: Readonly<Record<string, unknown>>, forTree: 
   out.trace_id = traceId;
   out.parent_trace_id = requiredString(span.parent_trace_id, traceId);
   out.root_trace_id = requiredString(span.root_trace_id, traceId);
-  out.start_timestamp = requiredString(
-    span.start_timestamp,
-    typeof span.end_timestamp === 'string' ? span.end_timestamp : '',
-  );
+  out.start_timestamp = requiredString(span.start_timestamp, typeof span.end_timestamp === 'string' ? span.end_timestamp : '');
 
   const depth = span.depth;
   out.depth = typeof depth === 'number' && Number.isFinite(depth) ? depth : (toFiniteNumber(depth) ?? 0);

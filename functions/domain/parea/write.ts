@@ -28,7 +28,8 @@ const MAX_WRITE_ATTEMPTS = 12;
 const IDENTITY_FIELDS = ['trace_id', 'root_trace_id', 'parent_trace_id'] as const;
 
 function checkIdBytes(what: string, value: string): void {
-  if (Buffer.byteLength(value) > MAX_SPAN_ID_BYTES) throw new TraceLogError('invalid_body', `${what}: must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`);
+  if (Buffer.byteLength(value) > MAX_SPAN_ID_BYTES)
+    throw new TraceLogError('invalid_body', `${what}: must be at most ${MAX_SPAN_ID_BYTES} UTF-8 bytes`);
 }
 
 /** A valid posted span, with its start time settled (`now` when it sent none). */
@@ -76,7 +77,14 @@ export function materialize(tenant: Tenant, base: string, patches: readonly stri
 }
 
 /** The record that holds `base` (or only patches) and `patches`, with its doc and index fields. */
-function recordOf(tenant: Tenant, traceId: string, base: string | null, patches: string[], version: number, rootIfUnposted: string): SpanRecord {
+function recordOf(
+  tenant: Tenant,
+  traceId: string,
+  base: string | null,
+  patches: string[],
+  version: number,
+  rootIfUnposted: string,
+): SpanRecord {
   let record: SpanRecord;
   if (base === null) {
     record = { traceId, rootTraceId: rootIfUnposted, parentTraceId: null, experimentUuid: null, base: null, patches, doc: null, version };
@@ -161,7 +169,12 @@ async function unlessTooDeep(what: string, store: () => Promise<void>): Promise<
  * the stored record as the caller just read it (null: none), which saves the first read; the OTLP
  * ingest (functions/domain/otel/ingest.ts) reads a whole export's spans in one batch.
  */
-export async function storeSpan(deps: Pick<TraceLogDeps, 'store' | 'stats' | 'log'>, tenant: Tenant, span: Span, known?: SpanRecord | null): Promise<void> {
+export async function storeSpan(
+  deps: Pick<TraceLogDeps, 'store' | 'stats' | 'log'>,
+  tenant: Tenant,
+  span: Span,
+  known?: SpanRecord | null,
+): Promise<void> {
   await unlessTooDeep(`span ${span.trace_id} is`, async () => {
     const base = JSON.stringify(span);
     await upsert(
@@ -199,7 +212,14 @@ export async function updateTraceLog(deps: TraceLogDeps, tenant: Tenant, body: u
       const patches = current?.patches ?? [];
       // A retried PUT (the SDKs retry on timeouts) adds nothing: merging the same map twice changes nothing.
       if (patches[patches.length - 1] === patch) return null;
-      return recordOf(tenant, traceId, current?.base ?? null, [...patches, patch], (current?.version ?? 0) + 1, current?.rootTraceId ?? (root || traceId));
+      return recordOf(
+        tenant,
+        traceId,
+        current?.base ?? null,
+        [...patches, patch],
+        (current?.version ?? 0) + 1,
+        current?.rootTraceId ?? (root || traceId),
+      );
     });
   });
 }
@@ -264,8 +284,14 @@ export const FeedbackBody = z.looseObject(
     // The TS SDK's FeedbackRequest also names a completion by inference_id (its span's trace_id).
     inference_id: z.string({ error: 'must be a string' }).max(MAX_ID_CHARS).nullish(),
     name: z.string({ error: 'must be a string' }).max(MAX_ID_CHARS).nullish(),
-    target: z.string({ error: 'must be a string' }).max(64 * 1024).nullish(),
-    comment: z.string({ error: 'must be a string' }).max(16 * 1024).nullish(),
+    target: z
+      .string({ error: 'must be a string' })
+      .max(64 * 1024)
+      .nullish(),
+    comment: z
+      .string({ error: 'must be a string' })
+      .max(16 * 1024)
+      .nullish(),
   },
   { error: 'must be a JSON object {score, trace_id, name?, target?, comment?}' },
 );

@@ -157,9 +157,7 @@ export class Utf8Decoder {
 
   decodeNonAscii(buf: Buffer, start: number, end: number): string {
     const text =
-      this.dense && canTranscode
-        ? transcode(buf.subarray(start, end), 'utf8', 'ucs2').toString('ucs2')
-        : buf.toString('utf8', start, end);
+      this.dense && canTranscode ? transcode(buf.subarray(start, end), 'utf8', 'ucs2').toString('ucs2') : buf.toString('utf8', start, end);
     // Share of the bytes that were continuation bytes of multi-byte characters
     // (surrogate pairs make it a slight underestimate for emoji; fine).
     this.dense = (end - start - text.length) / (end - start) > 0.1;

@@ -54,16 +54,19 @@ export async function indexProject(deps: IndexerDeps, tenant: Tenant, options: {
   run.acquired = true;
   let heldUntil = now() + leaseMs;
   let lost = false;
-  const timer = setInterval(() => {
-    const at = now();
-    deps.work
-      .renew(tenant, owner, at, leaseMs)
-      .then((ok) => {
-        if (ok) heldUntil = at + leaseMs;
-        else lost = true;
-      })
-      .catch((e: unknown) => deps.log?.({ msg: 'search lease renewal failed', error: String(e) }));
-  }, Math.max(50, Math.floor(leaseMs / 4)));
+  const timer = setInterval(
+    () => {
+      const at = now();
+      deps.work
+        .renew(tenant, owner, at, leaseMs)
+        .then((ok) => {
+          if (ok) heldUntil = at + leaseMs;
+          else lost = true;
+        })
+        .catch((e: unknown) => deps.log?.({ msg: 'search lease renewal failed', error: String(e) }));
+    },
+    Math.max(50, Math.floor(leaseMs / 4)),
+  );
   timer.unref();
   /** Before a commit: the lease is ours for a while yet, so no other indexer can be writing. */
   const check = () => {
@@ -121,7 +124,10 @@ async function round(deps: IndexerDeps, tenant: Tenant, items: SearchWorkItem[],
 }
 
 /** Every project with work, one after another (the local job's and the scheduled run's loop). */
-export async function indexAll(deps: IndexerDeps & { work: SearchWork }, options: { shouldStop?: () => boolean; maxProjects?: number } = {}): Promise<IndexRun[]> {
+export async function indexAll(
+  deps: IndexerDeps & { work: SearchWork },
+  options: { shouldStop?: () => boolean; maxProjects?: number } = {},
+): Promise<IndexRun[]> {
   const runs: IndexRun[] = [];
   for (const tenant of await deps.work.projectsWithWork(options.maxProjects ?? 100)) {
     if (options.shouldStop?.() === true) break;

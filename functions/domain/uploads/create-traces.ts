@@ -193,7 +193,15 @@ async function plannedTraceIds(
           truncated = true;
           break outer;
         }
-        ids.push(traceId({ organizationId: tenant.organizationId, projectId: tenant.projectId, objectKey: ref.key, position: ev.position, raw: ev.raw }));
+        ids.push(
+          traceId({
+            organizationId: tenant.organizationId,
+            projectId: tenant.projectId,
+            objectKey: ref.key,
+            position: ev.position,
+            raw: ev.raw,
+          }),
+        );
       }
     }
   } finally {

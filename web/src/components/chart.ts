@@ -55,7 +55,9 @@ export function chart(spec: ChartSpec): HTMLElement {
   }
   const every = Math.max(1, Math.ceil(n / 6));
   for (let i = 0; i < n; i += every) {
-    svg.appendChild(s('text', { x: x(i) + plotW / n / 2, y: H - 8, class: 'axis', 'text-anchor': 'middle' }, tickLabel(spec.starts[i]!, spec.interval)));
+    svg.appendChild(
+      s('text', { x: x(i) + plotW / n / 2, y: H - 8, class: 'axis', 'text-anchor': 'middle' }, tickLabel(spec.starts[i]!, spec.interval)),
+    );
   }
   if (spec.kind === 'bars') {
     const band = plotW / Math.max(1, n);
@@ -64,7 +66,13 @@ export function chart(spec: ChartSpec): HTMLElement {
     spec.series.forEach((ser, k) => {
       ser.values.forEach((v, i) => {
         if (v === null || v <= 0) return;
-        const rect = s('rect', { x: x(i) + k * per, y: y(v), width: Math.max(per, 0.5), height: Math.max(0.5, y(0) - y(v)), class: ser.tone });
+        const rect = s('rect', {
+          x: x(i) + k * per,
+          y: y(v),
+          width: Math.max(per, 0.5),
+          height: Math.max(0.5, y(0) - y(v)),
+          class: ser.tone,
+        });
         rect.appendChild(s('title', {}, `${tickLabel(spec.starts[i]!, spec.interval)} ${ser.name}: ${spec.format(v)}`));
         svg.appendChild(rect);
       });
@@ -83,19 +91,49 @@ export function chart(spec: ChartSpec): HTMLElement {
       if (d) svg.insertBefore(s('path', { d, class: `line ${ser.tone}` }), svg.firstChild);
     }
   }
-  const legend = spec.series.length > 1 ? h('ul', { class: 'legend' }, spec.series.map((ser) => h('li', null, h('span', { class: `swatch ${ser.tone}`, 'aria-hidden': 'true' }), ser.name))) : null;
+  const legend =
+    spec.series.length > 1
+      ? h(
+          'ul',
+          { class: 'legend' },
+          spec.series.map((ser) => h('li', null, h('span', { class: `swatch ${ser.tone}`, 'aria-hidden': 'true' }), ser.name)),
+        )
+      : null;
   const table = h(
     'table',
     { class: 'data' },
     h('caption', { class: 'visually-hidden' }, spec.title),
-    h('thead', null, h('tr', null, h('th', { scope: 'col' }, spec.interval), spec.series.map((ser) => h('th', { scope: 'col' }, ser.name)))),
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        h('th', { scope: 'col' }, spec.interval),
+        spec.series.map((ser) => h('th', { scope: 'col' }, ser.name)),
+      ),
+    ),
     h(
       'tbody',
       null,
-      spec.starts.map((st, i) => h('tr', null, h('th', { scope: 'row' }, tickLabel(st, spec.interval)), spec.series.map((ser) => h('td', null, ser.values[i] === null ? '—' : spec.format(ser.values[i]!))))),
+      spec.starts.map((st, i) =>
+        h(
+          'tr',
+          null,
+          h('th', { scope: 'row' }, tickLabel(st, spec.interval)),
+          spec.series.map((ser) => h('td', null, ser.values[i] === null ? '—' : spec.format(ser.values[i]!))),
+        ),
+      ),
     ),
   );
-  return h('figure', { class: 'chart-figure' }, h('figcaption', null, spec.title), legend, svg, h('details', null, h('summary', null, 'Data table'), table));
+  return h(
+    'figure',
+    { class: 'chart-figure' },
+    h('figcaption', null, spec.title),
+    legend,
+    svg,
+    h('details', null, h('summary', null, 'Data table'), table),
+  );
 }
 
 function summary(spec: ChartSpec, peak: number): string {

@@ -28,17 +28,30 @@ function isContainer(v: unknown): v is Record<string, unknown> | unknown[] {
 
 function keyLabel(key: string | number | null): Node | null {
   if (key === null) return null;
-  return h('span', { class: typeof key === 'number' ? 'j-index' : 'j-key' }, typeof key === 'number' ? `${key}` : JSON.stringify(key), ': ');
+  return h(
+    'span',
+    { class: typeof key === 'number' ? 'j-index' : 'j-key' },
+    typeof key === 'number' ? `${key}` : JSON.stringify(key),
+    ': ',
+  );
 }
 
 function primitive(v: unknown): HTMLElement {
   if (typeof v === 'string') {
     if (v.length <= STRING_CUT) return h('span', { class: 'j-string' }, JSON.stringify(v));
     const text = h('span', { class: 'j-string' }, `${JSON.stringify(v.slice(0, STRING_CUT)).slice(0, -1)}…`);
-    const more = h('button', { type: 'button', class: 'link', onclick: () => {
-      text.textContent = JSON.stringify(v);
-      more.remove();
-    } }, `show all ${v.length.toLocaleString('en-US')} characters`);
+    const more = h(
+      'button',
+      {
+        type: 'button',
+        class: 'link',
+        onclick: () => {
+          text.textContent = JSON.stringify(v);
+          more.remove();
+        },
+      },
+      `show all ${v.length.toLocaleString('en-US')} characters`,
+    );
     return h('span', null, text, ' ', more);
   }
   if (typeof v === 'number') return h('span', { class: 'j-number' }, String(v));
@@ -76,7 +89,12 @@ function node(key: string | number | null, value: unknown, depth: number, openDe
   };
   more.addEventListener('click', buildMore);
 
-  const toggle = h('button', { type: 'button', class: 'j-toggle', 'aria-expanded': 'false' }, keyLabel(key), h('span', { class: 'j-summary' }, summary));
+  const toggle = h(
+    'button',
+    { type: 'button', class: 'j-toggle', 'aria-expanded': 'false' },
+    keyLabel(key),
+    h('span', { class: 'j-summary' }, summary),
+  );
   const li = h('li', null, toggle);
   const setOpen = (on: boolean) => {
     if (on && built === 0) buildMore();

@@ -88,15 +88,19 @@ export class SpanTree {
   ) {
     const treeId = uid('tree');
     this.spacer = h('div', { class: 'tree-spacer', role: 'presentation' });
-    this.viewport = h('div', {
-      class: 'tree-viewport',
-      role: 'tree',
-      id: treeId,
-      tabIndex: 0,
-      'aria-label': label,
-      onkeydown: (e: KeyboardEvent) => this.onKey(e),
-      onscroll: () => this.schedule(),
-    }, this.spacer);
+    this.viewport = h(
+      'div',
+      {
+        class: 'tree-viewport',
+        role: 'tree',
+        id: treeId,
+        tabIndex: 0,
+        'aria-label': label,
+        onkeydown: (e: KeyboardEvent) => this.onKey(e),
+        onscroll: () => this.schedule(),
+      },
+      this.spacer,
+    );
     this.windowLabel = h('span', { class: 'tree-window' });
     const header = h(
       'div',
@@ -197,8 +201,12 @@ export class SpanTree {
     if (activeNode) {
       this.viewport.setAttribute('aria-activedescendant', this.meta.get(activeNode)!.id);
       const w = this.rootWindow.get(this.meta.get(activeNode)!.root);
-      this.windowLabel.textContent = w ? `${new Date(w.t0).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false })} +${fmtMs(w.t1 - w.t0)}` : '';
-      this.windowLabel.title = w ? `this root tree: ${fmtTime(new Date(w.t0).toISOString())} to ${fmtTime(new Date(w.t1).toISOString())}` : '';
+      this.windowLabel.textContent = w
+        ? `${new Date(w.t0).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false })} +${fmtMs(w.t1 - w.t0)}`
+        : '';
+      this.windowLabel.title = w
+        ? `this root tree: ${fmtTime(new Date(w.t0).toISOString())} to ${fmtTime(new Date(w.t1).toISOString())}`
+        : '';
     }
   }
 

@@ -10,7 +10,15 @@ interface Organizations {
 /** The key is checked against the API and kept in sessionStorage only (never in the URL or a log). */
 export async function signInView(ctx: ViewContext): Promise<void> {
   ctx.setTitle('Sign in');
-  const input = h('input', { id: 'api-key', name: 'api-key', type: 'password', autocomplete: 'off', spellcheck: false, required: true, 'aria-describedby': 'api-key-help' });
+  const input = h('input', {
+    id: 'api-key',
+    name: 'api-key',
+    type: 'password',
+    autocomplete: 'off',
+    spellcheck: false,
+    required: true,
+    'aria-describedby': 'api-key-help',
+  });
   const message = h('p', { class: 'error', role: 'alert' });
   const button = h('button', { type: 'submit' }, 'Sign in');
   const form = h(
@@ -25,7 +33,13 @@ export async function signInView(ctx: ViewContext): Promise<void> {
         try {
           const org = (await call<Organizations>('GET', '/api/v1/organizations', undefined, key)).body.data;
           const project = org.projects[0]!;
-          saveSession({ apiKey: key, organizationId: org.id, organizationName: org.name, projectId: project.id, projectName: project.name });
+          saveSession({
+            apiKey: key,
+            organizationId: org.id,
+            organizationName: org.name,
+            projectId: project.id,
+            projectName: project.name,
+          });
           input.value = '';
           go('#/traces');
         } catch (err) {
@@ -39,7 +53,11 @@ export async function signInView(ctx: ViewContext): Promise<void> {
     h('h1', { tabIndex: -1 }, 'Sign in to trace-ingest'),
     h('label', { for: 'api-key' }, 'API key'),
     input,
-    h('p', { id: 'api-key-help', class: 'help' }, 'Kept in this browser tab only (session storage) until you sign out or close the tab. Locally, npm start prints it and writes it to .data/local-stack.json.'),
+    h(
+      'p',
+      { id: 'api-key-help', class: 'help' },
+      'Kept in this browser tab only (session storage) until you sign out or close the tab. Locally, npm start prints it and writes it to .data/local-stack.json.',
+    ),
     button,
     message,
   );

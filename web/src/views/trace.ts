@@ -4,7 +4,11 @@ import { fmtInt, fmtTime, h } from '../dom.js';
 import type { ViewContext } from '../router.js';
 
 function dl(rows: Array<[string, Node | string | null]>): HTMLElement {
-  return h('dl', { class: 'meta' }, rows.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v ?? h('span', { class: 'muted' }, '—'))]));
+  return h(
+    'dl',
+    { class: 'meta' },
+    rows.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v ?? h('span', { class: 'muted' }, '—'))]),
+  );
 }
 
 export async function traceView(ctx: ViewContext, id: string): Promise<void> {
@@ -31,9 +35,16 @@ export async function traceView(ctx: ViewContext, id: string): Promise<void> {
       ['Integration', trace.integration_id],
       ['Upload', h('code', null, trace.upload_id)],
       ['Evaluations', String(trace.evaluations_count)],
-      ...(experiment ? ([['Experiment', h('a', { href: `#/experiments/${encodeURIComponent(experiment)}` }, experiment)]] as Array<[string, Node]>) : []),
+      ...(experiment
+        ? ([['Experiment', h('a', { href: `#/experiments/${encodeURIComponent(experiment)}` }, experiment)]] as Array<[string, Node]>)
+        : []),
     ]),
-    h('section', { 'aria-labelledby': 'input-h' }, h('h2', { id: 'input-h' }, 'Input'), trace.input === null ? h('p', { class: 'muted' }, 'This trace has no input.') : h('pre', { class: 'input-text' }, trace.input)),
+    h(
+      'section',
+      { 'aria-labelledby': 'input-h' },
+      h('h2', { id: 'input-h' }, 'Input'),
+      trace.input === null ? h('p', { class: 'muted' }, 'This trace has no input.') : h('pre', { class: 'input-text' }, trace.input),
+    ),
     h(
       'section',
       { 'aria-labelledby': 'evals-h' },
@@ -46,7 +57,15 @@ export async function traceView(ctx: ViewContext, id: string): Promise<void> {
             h(
               'table',
               null,
-              h('thead', null, h('tr', null, ['Judge', 'Version', 'Result', 'Score', 'Reasoning', 'Created'].map((c) => h('th', { scope: 'col' }, c)))),
+              h(
+                'thead',
+                null,
+                h(
+                  'tr',
+                  null,
+                  ['Judge', 'Version', 'Result', 'Score', 'Reasoning', 'Created'].map((c) => h('th', { scope: 'col' }, c)),
+                ),
+              ),
               h(
                 'tbody',
                 null,
@@ -56,7 +75,15 @@ export async function traceView(ctx: ViewContext, id: string): Promise<void> {
                     null,
                     h('td', null, e.judge_name, e.judge_name !== e.judge_id ? h('span', { class: 'muted' }, ` (${e.judge_id})`) : null),
                     h('td', null, String(e.judge_version)),
-                    h('td', null, h('span', { class: `badge badge-${e.passed === true ? 'pass' : e.passed === false ? 'fail' : 'pending'}` }, e.passed === true ? 'pass' : e.passed === false ? 'fail' : 'pending')),
+                    h(
+                      'td',
+                      null,
+                      h(
+                        'span',
+                        { class: `badge badge-${e.passed === true ? 'pass' : e.passed === false ? 'fail' : 'pending'}` },
+                        e.passed === true ? 'pass' : e.passed === false ? 'fail' : 'pending',
+                      ),
+                    ),
                     h('td', null, e.score === null ? '—' : String(e.score)),
                     h('td', { class: 'reasoning' }, e.reasoning ?? '—'),
                     h('td', { class: 'nowrap' }, fmtTime(e.created_at)),
@@ -70,7 +97,11 @@ export async function traceView(ctx: ViewContext, id: string): Promise<void> {
       'section',
       { 'aria-labelledby': 'doc-h' },
       h('h2', { id: 'doc-h' }, 'Document'),
-      h('p', { class: 'muted' }, `${fmtInt(new Blob([docText]).size)} bytes of JSON. Levels below the second start folded; open them with their buttons.`),
+      h(
+        'p',
+        { class: 'muted' },
+        `${fmtInt(new Blob([docText]).size)} bytes of JSON. Levels below the second start folded; open them with their buttons.`,
+      ),
       jsonTree(trace.data, { label: 'Trace document', openDepth: 2 }),
     ),
   );

@@ -9,7 +9,11 @@ const PAGE_SIZE = 50;
 const earlier = new Map<string, string[]>();
 
 function select(name: string, label: string, options: Array<[string, string]>, value: string, id = `f-${name}`): HTMLElement[] {
-  const el = h('select', { id, name }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
+  const el = h(
+    'select',
+    { id, name },
+    options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)),
+  );
   return [h('label', { for: id }, label), el];
 }
 
@@ -30,14 +34,67 @@ export async function tracesView(ctx: ViewContext): Promise<void> {
   const sourceSelect = select('source', 'Source', [['', 'any source']], filters.source);
   const form = h(
     'form',
-    { class: 'filters', role: 'search', 'aria-label': 'Filter traces', onsubmit: (e: Event) => (e.preventDefault(), apply(e.target as HTMLFormElement)), onchange: (e: Event) => {
-      if ((e.target as HTMLElement).tagName === 'SELECT') apply((e.target as HTMLSelectElement).form!);
-    } },
-    h('div', { class: 'field grow' }, h('label', { for: 'f-search' }, 'Search'), h('input', { id: 'f-search', name: 'search', type: 'search', value: filters.search, placeholder: 'filename, input or document text', maxLength: 256 })),
+    {
+      class: 'filters',
+      role: 'search',
+      'aria-label': 'Filter traces',
+      onsubmit: (e: Event) => (e.preventDefault(), apply(e.target as HTMLFormElement)),
+      onchange: (e: Event) => {
+        if ((e.target as HTMLElement).tagName === 'SELECT') apply((e.target as HTMLSelectElement).form!);
+      },
+    },
+    h(
+      'div',
+      { class: 'field grow' },
+      h('label', { for: 'f-search' }, 'Search'),
+      h('input', {
+        id: 'f-search',
+        name: 'search',
+        type: 'search',
+        value: filters.search,
+        placeholder: 'filename, input or document text',
+        maxLength: 256,
+      }),
+    ),
     h('div', { class: 'field' }, sourceSelect),
-    h('div', { class: 'field' }, select('time_range', 'Created', [['', 'any time'], ['1h', 'last hour'], ['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['30d', 'last 30 days']], filters.time_range)),
-    h('div', { class: 'field' }, select('status', 'Status', [['', 'any status'], ['pass', 'pass'], ['fail', 'fail'], ['pending', 'pending'], ['unevaluated', 'unevaluated']], filters.status)),
-    h('div', { class: 'field' }, h('label', { for: 'f-judge' }, 'Judge'), h('input', { id: 'f-judge', name: 'judge_id', value: filters.judge_id, placeholder: 'judge id', maxLength: 256 })),
+    h(
+      'div',
+      { class: 'field' },
+      select(
+        'time_range',
+        'Created',
+        [
+          ['', 'any time'],
+          ['1h', 'last hour'],
+          ['24h', 'last 24 hours'],
+          ['7d', 'last 7 days'],
+          ['30d', 'last 30 days'],
+        ],
+        filters.time_range,
+      ),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      select(
+        'status',
+        'Status',
+        [
+          ['', 'any status'],
+          ['pass', 'pass'],
+          ['fail', 'fail'],
+          ['pending', 'pending'],
+          ['unevaluated', 'unevaluated'],
+        ],
+        filters.status,
+      ),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'f-judge' }, 'Judge'),
+      h('input', { id: 'f-judge', name: 'judge_id', value: filters.judge_id, placeholder: 'judge id', maxLength: 256 }),
+    ),
     h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Search')),
   );
   const count = h('p', { class: 'count', role: 'status' }, 'Loading traces…');
@@ -50,7 +107,8 @@ export async function tracesView(ctx: ViewContext): Promise<void> {
   if (!ctx.current()) return;
   const sel = sourceSelect[1] as HTMLSelectElement;
   for (const src of sources.sources) sel.appendChild(h('option', { value: src, selected: src === filters.source }, src));
-  if (filters.source && !sources.sources.includes(filters.source)) sel.appendChild(h('option', { value: filters.source, selected: true }, filters.source));
+  if (filters.source && !sources.sources.includes(filters.source))
+    sel.appendChild(h('option', { value: filters.source, selected: true }, filters.source));
 
   const first = (page - 1) * PAGE_SIZE + 1;
   count.textContent =
@@ -65,21 +123,32 @@ export async function tracesView(ctx: ViewContext): Promise<void> {
   if (page > 1) {
     nav.appendChild(h('a', { href: hashFor('/traces', filters), class: 'button secondary' }, 'First page'));
     const prev = stack[page - 2];
-    if (prev !== undefined) nav.appendChild(h('a', { href: hashFor('/traces', { ...filters, cursor: prev || null, p: page - 1 > 1 ? page - 1 : null }), class: 'button secondary' }, '← Previous page'));
+    if (prev !== undefined)
+      nav.appendChild(
+        h(
+          'a',
+          { href: hashFor('/traces', { ...filters, cursor: prev || null, p: page - 1 > 1 ? page - 1 : null }), class: 'button secondary' },
+          '← Previous page',
+        ),
+      );
   }
   nav.appendChild(h('span', { class: 'page' }, `Page ${page}`));
   if (list.next_cursor) {
     const next = list.next_cursor;
     nav.appendChild(
-      h('a', {
-        href: hashFor('/traces', { ...filters, cursor: next, p: page + 1 }),
-        class: 'button',
-        rel: 'next',
-        onclick: () => {
-          stack[page - 1] = cursor;
-          earlier.set(queryKey, stack);
+      h(
+        'a',
+        {
+          href: hashFor('/traces', { ...filters, cursor: next, p: page + 1 }),
+          class: 'button',
+          rel: 'next',
+          onclick: () => {
+            stack[page - 1] = cursor;
+            earlier.set(queryKey, stack);
+          },
         },
-      }, 'Next page →'),
+        'Next page →',
+      ),
     );
   }
   ctx.main.appendChild(nav);
@@ -102,7 +171,11 @@ function table(traces: Trace[]): HTMLElement {
       h(
         'thead',
         null,
-        h('tr', null, ['Filename', 'Created', 'Source', 'Input', 'Evaluations', 'Status'].map((c) => h('th', { scope: 'col' }, c))),
+        h(
+          'tr',
+          null,
+          ['Filename', 'Created', 'Source', 'Input', 'Evaluations', 'Status'].map((c) => h('th', { scope: 'col' }, c)),
+        ),
       ),
       h(
         'tbody',

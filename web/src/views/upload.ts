@@ -37,7 +37,8 @@ function put(url: string, file: File, headers: Record<string, string>, onProgres
     xhr.open('PUT', url);
     for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve() : reject(new Error(`the storage refused the file (HTTP ${xhr.status})`)));
+    xhr.onload = () =>
+      xhr.status >= 200 && xhr.status < 300 ? resolve() : reject(new Error(`the storage refused the file (HTTP ${xhr.status})`));
     xhr.onerror = () => reject(new Error('the file could not be sent to the storage (network or CORS)'));
     xhr.send(file);
   });
@@ -54,11 +55,22 @@ export async function uploadView(ctx: ViewContext): Promise<void> {
     input,
     h('p', { id: 'file-help', class: 'help' }, 'Up to 50 MiB. JSONL: one JSON object per line; JSON: an object or an array of objects.'),
   );
-  const steps = h('ol', { class: 'steps' }, STEPS.map((s) => h('li', { dataset: { state: 'todo' } }, s)));
+  const steps = h(
+    'ol',
+    { class: 'steps' },
+    STEPS.map((s) => h('li', { dataset: { state: 'todo' } }, s)),
+  );
   const bar = h('progress', { id: 'progress', max: 100, value: 0 });
   const status = h('p', { role: 'status', class: 'count' });
   const result = h('div', { class: 'result' });
-  const progress = h('section', { class: 'progress', hidden: true, 'aria-label': 'Upload progress' }, steps, h('label', { for: 'progress', class: 'visually-hidden' }, 'Progress'), bar, status);
+  const progress = h(
+    'section',
+    { class: 'progress', hidden: true, 'aria-label': 'Upload progress' },
+    steps,
+    h('label', { for: 'progress', class: 'visually-hidden' }, 'Progress'),
+    bar,
+    status,
+  );
   ctx.main.append(h('h1', { tabIndex: -1 }, 'Upload traces'), zone, progress, result);
 
   const step = (i: number, state: 'active' | 'done' | 'failed') => {
@@ -78,7 +90,9 @@ export async function uploadView(ctx: ViewContext): Promise<void> {
     try {
       step(0, 'active');
       status.textContent = `Asking for an upload URL for ${file.name}…`;
-      const presign = (await call<Presign>('POST', `${projectPath()}/traces/upload`, { filename: file.name, type: typeFor(file.name), size: file.size })).body;
+      const presign = (
+        await call<Presign>('POST', `${projectPath()}/traces/upload`, { filename: file.name, type: typeFor(file.name), size: file.size })
+      ).body;
       step(0, 'done');
       current = 1;
       step(1, 'active');
@@ -101,7 +115,8 @@ export async function uploadView(ctx: ViewContext): Promise<void> {
       const e = err as ApiError;
       const body = e.body as { errors?: LineError[]; error_count?: number } | undefined;
       status.textContent = `Failed: ${e.message}`;
-      if (body?.errors?.length) showResult(result, file.name, { traces: 0, errorCount: body.error_count ?? body.errors.length, errors: body.errors });
+      if (body?.errors?.length)
+        showResult(result, file.name, { traces: 0, errorCount: body.error_count ?? body.errors.length, errors: body.errors });
     } finally {
       busy = false;
       input.value = '';
@@ -155,7 +170,16 @@ function showResult(el: HTMLElement, filename: string, o: Outcome): void {
           h(
             'div',
             { class: 'table-wrap' },
-            h('table', { class: 'bad-lines' }, h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Line'), h('th', { scope: 'col' }, 'Problem'))), h('tbody', null, o.errors.map((e) => h('tr', null, h('td', { class: 'num' }, String(e.line)), h('td', null, e.message))))),
+            h(
+              'table',
+              { class: 'bad-lines' },
+              h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Line'), h('th', { scope: 'col' }, 'Problem'))),
+              h(
+                'tbody',
+                null,
+                o.errors.map((e) => h('tr', null, h('td', { class: 'num' }, String(e.line)), h('td', null, e.message))),
+              ),
+            ),
           ),
         )
       : null,
