@@ -146,7 +146,7 @@ export async function lambdaInitBench(
     for (const problem of new Set(problems)) log(`PROBLEM ${problem}`);
 
     const w = Math.max(...names.map((n) => n.length));
-    log(`${'function'.padEnd(w)}  ${'bundle KB'.padStart(9)}  ${'init ms (median of ' + runs + ')'}`);
+    log(`${'function'.padEnd(w)}  ${'bundle KB'.padStart(9)}  ${`init ms (median of ${runs})`}`);
     for (const name of names) {
       const f = perFunction[name]!;
       log(`${name.padEnd(w)}  ${f.bundle_kb.toFixed(1).padStart(9)}  ${f.init_ms.toFixed(1)}`);

@@ -258,7 +258,8 @@ export async function startApiServer(options: {
 /** Maps a payload v2 handler answer to HTTP the way API Gateway does. */
 function writeResult(res: ServerResponse, out: HttpResult | string | Record<string, unknown>): void {
   if (typeof out === 'string' || !('statusCode' in out)) {
-    return send(res, 200, typeof out === 'string' ? out : JSON.stringify(out));
+    send(res, 200, typeof out === 'string' ? out : JSON.stringify(out));
+    return;
   }
   const r = out as HttpResult;
   const headers: Record<string, string | string[]> = {};

@@ -17,6 +17,7 @@ export interface LocalQueueOptions {
   /** Where messages and the dead-letter records are kept, so nothing is lost across restarts. Null: memory only. */
   dir: string | null;
   /** The consumer: an SQS-event Lambda handler with partial batch responses. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: an SQS handler answers a batch response or nothing, as aws-lambda types it
   consumer: (event: SQSEvent) => Promise<SQSBatchResponse | void>;
   maxReceiveCount?: number;
   /** Handler invocations at once. */
@@ -155,7 +156,8 @@ export class LocalQueue {
       console.error(
         `[queue] message ${message.messageId} moved to the dead-letter record after ${message.receiveCount} deliveries: ${reason}`,
       );
-      return this.forget(message);
+      this.forget(message);
+      return;
     }
     const delay = (this.options.retryDelayMs ?? defaultDelay)(message.receiveCount);
     const timer = setTimeout(() => {

@@ -11,7 +11,7 @@ import type { RawS3Event } from './s3.js';
  */
 export async function toS3Notification(raw: RawS3Event, s3: S3Client, region: string): Promise<string | null> {
   const r = raw.Records[0];
-  if (!r || !r.eventName.startsWith('ObjectCreated:')) return null;
+  if (!r?.eventName.startsWith('ObjectCreated:')) return null;
   const key = r.s3.object.key;
   if (!INGEST_PREFIXES.some((p) => key.startsWith(p))) return null;
   const bucket = r.s3.bucket.name;

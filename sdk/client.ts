@@ -230,7 +230,7 @@ export class TraceIngestClient {
     wait: (id: string, options: { onProgress?: (p: JobProgress) => void; intervalMs?: number } = {}) =>
       this.#wait((x) => this.exports.get(x), id, options),
     /** Streams a completed export's file to `path` (or answers its bytes when no path is given). */
-    download: async (job: JobAnswer, path?: string): Promise<Buffer | void> => {
+    download: async (job: JobAnswer, path?: string): Promise<Buffer | undefined> => {
       if (!job.download_url)
         throw new TraceIngestError(0, 'invalid_request', `export ${job.id} has no download URL yet (status ${job.status})`);
       const res = await send(this.#fetch, { method: 'GET', url: job.download_url }, this.#retry);

@@ -18,7 +18,7 @@ export class TraceIngestError extends Error {
 
 /** `{"error": {"code", "message"}}` → a TraceIngestError (falls back to the status line when the body is not that shape). */
 export function errorFromAnswer(status: number, statusText: string, text: string): TraceIngestError {
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {

@@ -182,7 +182,9 @@ export function parseTraceLogForest(value: unknown): TraceLogTree[] {
     if (!r.success) {
       throw new z.ZodError(r.error.issues.map((issue) => ({ ...issue, path: [...path, ...issue.path] })));
     }
-    r.data.children_logs.forEach((child, i) => stack.push({ node: child, path: [...path, 'children_logs', i] }));
+    r.data.children_logs.forEach((child, i) => {
+      stack.push({ node: child, path: [...path, 'children_logs', i] });
+    });
   }
   return roots as TraceLogTree[];
 }

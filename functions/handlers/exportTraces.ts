@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import type * as z from 'zod';
 import { exportTracesPage } from '../domain/exports.js';
 import { normalizeListParams, toListQuery } from '../domain/list-query.js';
 import { httpHandler, parseWith, projectScope } from '../shared/http.js';

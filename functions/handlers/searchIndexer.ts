@@ -47,6 +47,6 @@ export async function handler(
 /** The project of a work item's key `SQ#<org>#<project>#<shard>` (search-work.ts), or null for any other key. */
 export function tenantOfWorkKey(pk: string | undefined): Tenant | null {
   const parts = pk?.split('#');
-  if (!parts || parts.length !== 4 || parts[0] !== 'SQ' || !parts[1] || !parts[2]) return null;
+  if (parts?.length !== 4 || parts[0] !== 'SQ' || !parts[1] || !parts[2]) return null;
   return { organizationId: parts[1], projectId: parts[2] };
 }

@@ -5,7 +5,6 @@ import {
   ProvisionedThroughputExceededException,
   TransactWriteItemsCommand,
   TransactionCanceledException,
-  type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newDocumentClient, newDynamoClient } from '../../functions/adapters/clients.js';

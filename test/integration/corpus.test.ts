@@ -79,7 +79,9 @@ async function storedTraces(): Promise<Array<{ id: string; upload_id: string; po
 
 function expectErrors(expect: Expect, f: CorpusFile, errors: Array<{ line: number; message: string }>, errorCount: number): void {
   expect(errors.map((e) => e.line)).toEqual(f.errors.map((e) => e.line));
-  errors.forEach((e, i) => expect(e.message).toMatch(f.errors[i]!.message));
+  errors.forEach((e, i) => {
+    expect(e.message).toMatch(f.errors[i]!.message);
+  });
   expect(errorCount).toBe(f.errorCount);
 }
 

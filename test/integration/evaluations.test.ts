@@ -164,7 +164,7 @@ describe('trace evaluations', () => {
       Array.from({ length: 10 }, (_, i) => createEval({ trace_id: t2, judge_id: `judge-${i % 3}`, passed: i % 2 === 0 })),
     );
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(201));
-    results.forEach((r) => remember(r.body));
+    for (const r of results) remember(r.body);
     const attrs = await traceAttrs(t2);
     expect(attrs?.evaluations_count).toBe(10);
     expect(attrs?.judge_ids).toEqual(new Set(['judge-0', 'judge-1', 'judge-2']));

@@ -101,7 +101,7 @@ async function call(
     },
     { agent },
   );
-  let parsed: Json = undefined;
+  let parsed: Json;
   try {
     parsed = res.text === '' ? undefined : JSON.parse(res.text);
   } catch {
@@ -364,6 +364,7 @@ const INJECTION = [
   'a#b#c',
   'P#x#y',
   'T#',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, sent as text
   '${7*7}',
   '{{7*7}}',
   '<script>alert(1)</script>',
@@ -784,7 +785,7 @@ function bodyOf(r: RouteDef): Record<string, unknown> {
           'x.txt',
           '../../x.jsonl',
           '.jsonl',
-          'a'.repeat(300) + '.json',
+          `${'a'.repeat(300)}.json`,
         ]),
         type: pick([
           'application/jsonl',

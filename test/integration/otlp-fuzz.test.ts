@@ -193,7 +193,10 @@ function paths(v: Json): (string | number)[][] {
   while (todo.length) {
     const { v: x, p } = todo.pop()!;
     out.push(p);
-    if (Array.isArray(x)) x.forEach((y, i) => todo.push({ v: y, p: [...p, i] }));
+    if (Array.isArray(x))
+      x.forEach((y, i) => {
+        todo.push({ v: y, p: [...p, i] });
+      });
     else if (x && typeof x === 'object') for (const k of Object.keys(x)) todo.push({ v: x[k], p: [...p, k] });
   }
   return out;

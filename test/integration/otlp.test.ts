@@ -8,7 +8,6 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ExportResultCode } from '@opentelemetry/core';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { ProtobufTraceSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import root from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import { gzipSync } from 'node:zlib';
 import protobuf from 'protobufjs/minimal.js';

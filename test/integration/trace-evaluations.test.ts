@@ -238,7 +238,9 @@ describe('the Stratix Python client, replayed (get_results, wait_for_completion,
         ids.set(header.recorded.project_id, a.json.data.projects[0].id);
       } else if (path.endsWith('/traces/upload')) ids.set(requests[i + 1]!.url!, a.json.url);
       else if (r.method === 'POST' && path.endsWith('/traces'))
-        header.recorded.trace_ids.forEach((id, n) => ids.set(id, a.json.trace_ids[n]));
+        header.recorded.trace_ids.forEach((id, n) => {
+          ids.set(id, a.json.trace_ids[n]);
+        });
       else if (r.method === 'POST' && path.endsWith('/trace-evaluations'))
         ids.set(header.recorded.evaluation_ids[evaluations++]!, a.json.id);
     });
@@ -301,7 +303,7 @@ describe('the Stratix Python client, replayed (get_results, wait_for_completion,
   it('get_results: a 404 while pending (the client answers None), then the verdict; wait_for_completion stops on the first poll after it', () => {
     const first = header.recorded.evaluation_ids[0]!;
     const created = answered((r) => r.method === 'POST' && (r.path ?? '').endsWith('/trace-evaluations'));
-    created.forEach((a) => expectEvaluationModel(a.json));
+    for (const a of created) expectEvaluationModel(a.json);
     expect(created.map((a) => a.json.status)).toEqual(['pending', 'pending', 'pending']);
     const results = answered((r) => (r.path ?? '').endsWith(`${first}/results`) && r.method === 'GET');
     expect(results.map((a) => a.status)).toEqual([404, 200]);

@@ -1,4 +1,4 @@
-import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { type Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 
 /** A request sent as is: no URL normalization, no automatic decompression, any method, path bytes and headers. */

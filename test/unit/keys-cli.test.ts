@@ -90,13 +90,15 @@ describe('parseCommand', () => {
 
 describe('resolveTarget', () => {
   const root = mkdtempSync(join(tmpdir(), 'keys-target-'));
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
   const stackFile = (dir: string, info: Record<string, unknown>) => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'local-stack.json'), JSON.stringify(info));
   };
   const nowhere = mkdtempSync(join(tmpdir(), 'keys-nowhere-'));
-  afterAll(() => rmSync(nowhere, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(nowhere, { recursive: true, force: true });
+  });
 
   it("follows DATA_DIR like the other commands: that stack's DynamoDB Local, table and region", () => {
     stackFile(join(root, 'other'), { region: 'eu-central-1', dynamodbEndpoint: 'http://127.0.0.1:32123', table: 'trace-ingest-local' });

@@ -695,7 +695,7 @@ describe('buildForest: scale', () => {
 
     const json = forestToJson(forest);
     expect(json.startsWith('[{"trace_id":"s0"')).toBe(true);
-    expect(json.endsWith('"children_logs":[]}' + ']}'.repeat(n - 1) + ']')).toBe(true);
+    expect(json.endsWith(`"children_logs":[]}${']}'.repeat(n - 1)}]`)).toBe(true);
     expect(json.split('"children_logs":[').length - 1).toBe(n);
     expect(json).toContain('"trace_id":"s9999","parent_trace_id":"s9998","root_trace_id":"s0","start_timestamp":');
     expect(json).toContain('"depth":9999');

@@ -60,7 +60,7 @@ function summary(events: ParseEvent[]): string[] {
 }
 
 function nested(levels: number): string {
-  return '{"a":'.repeat(levels) + '[1,"x]}"]' + '}'.repeat(levels);
+  return `${'{"a":'.repeat(levels)}[1,"x]}"]${'}'.repeat(levels)}`;
 }
 
 describe('parserFor', () => {
@@ -166,13 +166,13 @@ describe('parseJsonl', () => {
       '{"cjk":"\u6f22\u5b57\u304b\u306a\u30ab\u30ca\uD55C\uAE00"}',
       '{"mixed":"caf\u00e9 \u00fcber \u0444\u044b\u0432 \u05e2\u05d1 \u0639\u0631\u0628\u064a"}',
     ];
-    const events = await parseAll(parseJsonl, lines.join('\n') + '\n', [1, 2, 3, 4, 5, 7, 64, Infinity]);
+    const events = await parseAll(parseJsonl, `${lines.join('\n')}\n`, [1, 2, 3, 4, 5, 7, 64, Infinity]);
     expect(events).toEqual(lines.map((l, i) => rec(i + 1, l)));
   });
 
   it('keeps escaped lone surrogates as they are', async () => {
     const line = '{"hi":"\\ud800","lo":"x\\udc00y","pair":"\\ud83d\\ude00"}';
-    const events = await parseAll(parseJsonl, line + '\n');
+    const events = await parseAll(parseJsonl, `${line}\n`);
     expect(events).toEqual([rec(1, line)]);
     const value = (events[0] as { value: Record<string, string> }).value;
     expect(value.hi!.charCodeAt(0)).toBe(0xd800);

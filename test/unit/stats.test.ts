@@ -173,7 +173,10 @@ describe('projectStats', () => {
     ];
     const asked: string[][] = [];
     const reader: StatsReader = {
-      traceHours: async (_t, from, to) => (asked.push([from, to]), traceHours),
+      traceHours: async (_t, from, to) => {
+        asked.push([from, to]);
+        return traceHours;
+      },
       spanHours: async () => spanHours,
     };
     const tenant = { organizationId: 'o', projectId: 'p' };

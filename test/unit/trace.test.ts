@@ -111,7 +111,7 @@ describe('searchText', () => {
     const many = Array.from({ length: 2_000 }, (_, i) => `Value${i} ${'x'.repeat(20)}`);
     const text = searchOf(buildTrace(ctx, record(JSON.stringify({ input: 'Q'.repeat(100), many }))));
     expect(text.length).toBe(SEARCH_TEXT_MAX_CHARS);
-    expect(text.startsWith('run-42.jsonl\n' + 'q'.repeat(100))).toBe(true);
+    expect(text.startsWith(`run-42.jsonl\n${'q'.repeat(100)}`)).toBe(true);
     expect(text).toContain('value0 ');
     expect(text).not.toContain('value1999 ');
 
@@ -183,6 +183,7 @@ describe('payloadKey and payloadBody', () => {
     const t = buildTrace(ctx, record('{"n":123456789012345678901234567890}'));
     const body = payloadBody(t);
     expect(body).toContain('{"n":123456789012345678901234567890}');
+    // biome-ignore lint/correctness/noPrecisionLoss: the number the document holds, as JSON.parse reads it
     expect(JSON.parse(body)).toEqual({ input: null, data: { n: 123456789012345678901234567890 } });
   });
 });

@@ -58,7 +58,7 @@ export async function call<T>(method: string, path: string, body?: unknown, key?
     throw new ApiError(0, 'network_error', 'the API could not be reached');
   }
   const text = await res.text();
-  let parsed: unknown = undefined;
+  let parsed: unknown;
   if (text !== '') {
     try {
       parsed = JSON.parse(text);

@@ -61,7 +61,18 @@ async function route(): Promise<void> {
           ),
         ),
         h('span', { class: 'who' }, `${session.organizationName} / ${session.projectName}`),
-        h('button', { type: 'button', class: 'secondary', onclick: () => (clearSession(), go('#/sign-in')) }, 'Sign out'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            onclick: () => {
+              clearSession();
+              go('#/sign-in');
+            },
+          },
+          'Sign out',
+        ),
       ),
     );
   }

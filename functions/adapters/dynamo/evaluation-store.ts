@@ -89,10 +89,6 @@ const ListCursor = z.object({
   s: z.string().optional(),
 });
 
-type Key = { pk: string; sk: string };
-
-const PAGE_READ_LIMIT = 1000;
-
 export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -477,10 +473,6 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
       }),
     );
     return found.length;
-  }
-
-  private async getMany(wanted: Key[]): Promise<Map<string, Evaluation>> {
-    return new Map((await batchGetAll(this.doc, this.table, wanted)).map((item) => [String(item.pk), evaluationFromItem(item)]));
   }
 }
 

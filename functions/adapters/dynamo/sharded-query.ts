@@ -97,7 +97,9 @@ function input(
   let projection: string | undefined;
   if (q.projection && !select) {
     const attributes = [...new Set([q.skAttr, ...q.projection])];
-    attributes.forEach((a, i) => (names[`#p${i}`] = a));
+    attributes.forEach((a, i) => {
+      names[`#p${i}`] = a;
+    });
     projection = attributes.map((_, i) => `#p${i}`).join(', ');
   }
   return {

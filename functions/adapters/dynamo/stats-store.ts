@@ -56,9 +56,7 @@ const COUNT_ATTRIBUTES: ReadonlyArray<[keyof Omit<SpanCounts, 'latency'>, string
 ];
 
 /** One ADD update for an hour's differences (only the attributes that change). */
-function addExpression(
-  add: SpanCounts,
-): {
+function addExpression(add: SpanCounts): {
   UpdateExpression: string;
   ExpressionAttributeNames: Record<string, string>;
   ExpressionAttributeValues: Record<string, unknown>;

@@ -200,7 +200,7 @@ export class DynamoTraceLogRoots implements TraceLogRootIndex {
     const { organizationId: org, projectId: project } = tenant;
     const attr = range.status === undefined ? 'n' : statusAttr(range.status);
     const shards = allShards(LOG_ROOT_SHARDS);
-    const valueOf = (item: Record<string, unknown>) => (typeof item[attr] === 'number' ? (item[attr] as number) : 0);
+    const countOf = (item: Record<string, unknown>) => (typeof item[attr] === 'number' ? (item[attr] as number) : 0);
     if (range.since === undefined) {
       const items = await batchGetAll(
         this.doc,
@@ -208,7 +208,7 @@ export class DynamoTraceLogRoots implements TraceLogRootIndex {
         shards.map((s) => logRootIndex.counter(org, project, s, 'ALL')),
         { maxAttempts: 8 },
       );
-      return items.reduce((sum, i) => sum + valueOf(i), 0);
+      return items.reduce((sum, i) => sum + countOf(i), 0);
     }
     const since = range.since;
     const nextHour = new Date(Date.parse(`${since.slice(0, 13)}:00:00Z`) + 3_600_000).toISOString();
@@ -228,7 +228,7 @@ export class DynamoTraceLogRoots implements TraceLogRootIndex {
               ':to': 'H#~',
             },
           });
-          for await (const items of pages) for (const i of items) n += valueOf(i);
+          for await (const items of pages) for (const i of items) n += countOf(i);
           return n;
         }),
       ),

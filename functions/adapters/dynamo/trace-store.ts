@@ -83,7 +83,7 @@ export class DynamoTraceStore implements TraceReader, TraceRangeReader {
   async get(tenant: Tenant, id: string): Promise<TraceView | null> {
     const key = keys.trace(tenant.organizationId, tenant.projectId, id);
     let out = await this.doc.send(new GetCommand({ TableName: this.table, Key: key }));
-    if (!out.Item || out.Item.type !== 'trace') return null;
+    if (out.Item?.type !== 'trace') return null;
     // A trace the migration has not reached yet (no order key): rewritten first (once), then read again.
     if (out.Item.ok === undefined) {
       if (!(await upgradeLegacyTrace(this.doc, this.table, key))) return null;

@@ -40,7 +40,8 @@ export function parseSpan(body: unknown, nowIso: string): Span {
   const span = spanFromInput(parsed.data, nowIso);
   // zod assigns the keys it passes through, so an own "__proto__" field (JSON.parse makes one) would be lost: keep it as data.
   if (Object.hasOwn(body, '__proto__')) {
-    Object.defineProperty(span, '__proto__', { value: body['__proto__'], enumerable: true, writable: true, configurable: true });
+    // biome-ignore lint/suspicious/noProto: a body's own `__proto__` key is data, kept as an own property
+    Object.defineProperty(span, '__proto__', { value: body.__proto__, enumerable: true, writable: true, configurable: true });
   }
   checkIdBytes('trace_id', span.trace_id);
   checkIdBytes('root_trace_id', span.root_trace_id);

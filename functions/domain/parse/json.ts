@@ -198,7 +198,7 @@ class JsonScanner {
         }
         // Most strings (keys, short values) end within a few bytes: looking at
         // those here is cheaper than a native call.
-        const stop = i + SHORT_STRING < len ? i + SHORT_STRING : len;
+        const stop = Math.min(i + SHORT_STRING, len);
         let c = 0;
         while (i < stop && (c = buf[i]!) !== QUOTE && c !== BACKSLASH) i++;
         if (i < stop) {
@@ -271,7 +271,7 @@ class JsonScanner {
             // Mismatch: close up to the matching opener, or everything.
             let j = depth - 2;
             while (j >= 0 && stack[j] !== opener) j--;
-            depth = j < 0 ? 0 : j;
+            depth = Math.max(j, 0);
             if (j < 0 && isArray && b === CLOSE_BRACKET) {
               // The element had no `[` left open: this `]` ends the top-level array.
               this.closeArray(buf, start, i, open, out);

@@ -100,7 +100,7 @@ export function truncateMessage(message: string, max = MAX_MESSAGE_LENGTH): stri
   let cut = max - 3;
   const c = message.charCodeAt(cut - 1);
   if (c >= 0xd800 && c <= 0xdbff) cut--;
-  return message.slice(0, cut) + '...';
+  return `${message.slice(0, cut)}...`;
 }
 
 export function invalidJsonMessage(err: unknown): string {

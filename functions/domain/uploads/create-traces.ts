@@ -163,7 +163,7 @@ async function waitForOtherWorker(
   while (now() < deadline) {
     await sleep(Math.min(pollMs, Math.max(0, deadline - now())));
     upload = await uploads.getUpload(tenant.organizationId, tenant.projectId, uploadId);
-    if (!upload || upload.status !== 'processing') return upload;
+    if (upload?.status !== 'processing') return upload;
   }
   return upload;
 }

@@ -36,7 +36,13 @@ export async function experimentsIndex(ctx: ViewContext): Promise<void> {
     ),
     h(
       'form',
-      { class: 'filters', onsubmit: (e: Event) => (e.preventDefault(), go(`#/experiments/${encodeURIComponent(input.value.trim())}`)) },
+      {
+        class: 'filters',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          go(`#/experiments/${encodeURIComponent(input.value.trim())}`);
+        },
+      },
       h('div', { class: 'field grow' }, h('label', { for: 'exp-uuid' }, 'Experiment UUID'), input),
       h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Open')),
     ),

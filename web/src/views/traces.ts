@@ -38,7 +38,10 @@ export async function tracesView(ctx: ViewContext): Promise<void> {
       class: 'filters',
       role: 'search',
       'aria-label': 'Filter traces',
-      onsubmit: (e: Event) => (e.preventDefault(), apply(e.target as HTMLFormElement)),
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        apply(e.target as HTMLFormElement);
+      },
       onchange: (e: Event) => {
         if ((e.target as HTMLElement).tagName === 'SELECT') apply((e.target as HTMLSelectElement).form!);
       },
