@@ -6,7 +6,8 @@
  *   spans                         first stored + retention (their horizon)
  *   root spans (the root index's)  their horizon + ROOT_SPAN_BACKSTOP_DAYS, a backstop only: the retention
  *                                 sweep deletes them at their horizon with their log-root member and its counters
- *   evaluations                   created + retention (after their trace: the sweep deletes them first)
+ *   evaluations                   created + retention + EXPIRY_GRACE_DAYS, a backstop only: the sweep deletes them
+ *                                 with their trace (moving the evaluation counters) at the trace's horizon
  *   upload records, their id chunks, completion markers and filename-order items,
  *   object leases (latest upload)  the upload's creation + retention + EXPIRY_GRACE_DAYS
  *   span-stats hours               the hour + retention + EXPIRY_GRACE_DAYS

@@ -205,17 +205,6 @@ export interface JobDeps {
 
 export type FaultPoint = 'export-read' | 'export-part' | 'delete-pending' | 'delete-half' | 'committed';
 
-/** A request the jobs refuse (the handlers answer 400, or 404 for `not_found`). */
-export class JobError extends Error {
-  constructor(
-    readonly kind: 'invalid_request' | 'not_found',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'JobError';
-  }
-}
-
 // ---------------------------------------------------------------------------
 // Starting and reading a job
 // ---------------------------------------------------------------------------
@@ -341,7 +330,7 @@ export async function runJob(deps: JobDeps, message: JobMessage, options: { fina
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       deps.log?.({ level: 'error', msg: 'job step failed', jobId: job.id, step: job.step, reason, final: options.finalAttempt === true });
-      if (options.finalAttempt || err instanceof JobError) {
+      if (options.finalAttempt) {
         await deps.jobs.commit({ ...job, status: 'failed', error: reason, ...finished(now()) }, job.step);
         return null;
       }

@@ -10,7 +10,7 @@ const metrics = metricsFor();
 export const STOP_MARGIN_MS = 30_000;
 
 /**
- * Scheduled by EventBridge (daily): deletes every trace created more than
+ * Scheduled by EventBridge (hourly): deletes every trace created more than
  * RETENTION_DAYS ago, through the trace delete use case (counters, sources,
  * evaluations, offloaded documents). Without RETENTION_DAYS it does nothing.
  */

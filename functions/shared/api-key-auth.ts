@@ -4,12 +4,7 @@ import { apiKeyOf, HttpError, revokedKeyError } from './http.js';
 import { tenantStore } from './services.js';
 import { TtlCache } from './ttl-cache.js';
 
-/**
- * Resolved keys, per warm container: API Gateway's own cache cannot be used
- * (it needs one mandatory identity header, and keys come as `x-api-key` or
- * `Authorization: Bearer`). Only active keys are kept, for AUTHORIZER_CACHE_TTL_MS (a minute), so
- * a revoked key stops working within a minute.
- */
+/** Resolved active keys, per warm container, for AUTHORIZER_CACHE_TTL_MS (why a minute: env-defaults.ts; why not API Gateway's cache: the authorizer in lib/stateless-stack.ts). */
 let resolved: TtlCache<Tenant> | undefined;
 
 const cachedStore: Pick<TenantStore, 'lookupApiKey'> = {

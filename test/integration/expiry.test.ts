@@ -131,7 +131,8 @@ describe('retention everywhere', () => {
           }
           break;
         case 'evaluation':
-          expect(ttl, `${kind} ${pk}`).toEqual(near(started + 30 * DAY));
+          // Counted: the sweep deletes it with its trace; its TTL only a backstop, after the grace.
+          expect(ttl, `${kind} ${pk}`).toEqual(near(started + (30 + EXPIRY_GRACE_DAYS) * DAY));
           break;
         // A root span's member in the root index (get_trace_logs): counted, so no TTL; listed by its span's horizon for the sweep.
         case 'log-root':

@@ -27,7 +27,7 @@ import { ensureEvalCounter, evalCounterUpdate, forgetEvalCounter } from './eval-
 import { readCurrentTrace } from './migration.js';
 import { EVAL_COUNTER_SHARDS, allShards, keys, shardOf } from './keys.js';
 import { judgeMemberItem, statusMemberItem } from './trace-members.js';
-import { expiresAt, withExpiry } from '../../domain/expiry.js';
+import { EXPIRY_GRACE_DAYS, expiresAt, withExpiry } from '../../domain/expiry.js';
 
 /**
  * Evaluation items. Their index keys carry an `EVALS` segment, so they never
@@ -128,7 +128,8 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
       {
         Put: {
           TableName: this.table,
-          Item: withExpiry(evaluationItem(e), expiresAt(this.options.retentionDays, Date.parse(e.createdAt) || Date.now())),
+          // A backstop only, after the grace: the sweep deletes it with its trace and moves the counters; DynamoDB's TTL would move none.
+          Item: withExpiry(evaluationItem(e), expiresAt(this.options.retentionDays, Date.parse(e.createdAt) || Date.now(), EXPIRY_GRACE_DAYS)),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
