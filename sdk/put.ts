@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TraceIngestError } from './errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface PutAnswer {
   status: number;
@@ -41,7 +42,7 @@ export async function putStream(
     // The server may answer early (an error) and close: then the pipeline fails, and the answer says why.
     await Promise.all([pipeline(source, counter, req), answer]);
   } catch (err) {
-    const early = await Promise.race([answer, new Promise<null>((r) => setTimeout(() => r(null), 50))]).catch(() => null);
+    const early = await Promise.race([answer, sleep(50, null)]).catch(() => null);
     if (early === null) throw err;
   }
   const res = await answer;

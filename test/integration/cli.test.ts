@@ -19,6 +19,7 @@ import { putObject, startTestStack, type TestStack } from '../support/stack.js';
 import { fixture } from '../support/fixtures.js';
 import { buildCli, type BuiltCli } from '../support/cli-build.js';
 import { TraceIngestClient } from '../../sdk/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const BIN = fileURLToPath(new URL('../../cli/trace-ingest.mjs', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -316,7 +317,7 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

@@ -15,6 +15,7 @@ import { keys } from '../../functions/adapters/dynamo/keys.js';
 import { traceId, uploadId as deriveUploadId } from '../../functions/domain/ids.js';
 import { corpus, sameJson, type CorpusFile, type ExpectedRecord } from '../support/corpus.js';
 import { projectCounter, projectTraces, projectUploads, putObject, useTestStack } from '../support/stack.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 type Expect = typeof globalExpect;
 type Path = 'presigned' | 'drop';
@@ -245,7 +246,7 @@ async function viaDropFolder(expect: Expect, f: CorpusFile): Promise<void> {
     );
     status = item.Item?.status?.S;
     if (status === 'completed' || status === 'failed') break;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   expect(status).toMatch(/^(completed|failed)$/);
   const u = await uploadAnswer(expect, uploadId);

@@ -6,6 +6,7 @@ import { createApiKey } from '../../functions/domain/tenancy.js';
 import { tenantStore } from '../../functions/shared/services.js';
 import { dropAndSettle, getItem, projectCounter, projectTraces, useTestStack, type StoredTraceItem } from '../support/stack.js';
 import { incompressibleText } from '../support/prng.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const stack = useTestStack();
 let other: { apiKey: string; organizationId: string; projectId: string };
@@ -78,7 +79,7 @@ const traceAttrs = async (traceId: string) =>
     | undefined;
 const list = (query: string, apiKey?: string, root?: string) =>
   call<{ trace_evaluations: EvaluationJson[]; count: number; total: number }>('GET', `/trace-evaluations${query}`, undefined, apiKey, root);
-const tick = () => new Promise((r) => setTimeout(r, 3));
+const tick = () => sleep(3);
 
 /** Every evaluation created, newest first (created_at, then id). */
 const created: EvaluationJson[] = [];

@@ -17,6 +17,7 @@ import { recordTraceLog } from '../../functions/domain/parea/index.js';
 import { EXPIRY_GRACE_DAYS, JOB_KEEP_DAYS, ROOT_SPAN_BACKSTOP_DAYS } from '../../functions/domain/expiry.js';
 import { TraceIngestClient } from '../../sdk/index.js';
 import { getItem, ingestAt, projectCounter, projectTraces, projectUploads, useTestStack } from '../support/stack.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 process.env.RETENTION_DAYS = '30';
 const DAY = 86_400;
@@ -254,8 +255,7 @@ describe('retention everywhere', () => {
       Date.now() - 40 * DAY * 1000,
     );
     // (The sweep runs every 300 ms here: the trace may be gone already.)
-    for (let i = 0; i < 100 && (await projectTraces(stack)).some((t) => t.source === 'old'); i++)
-      await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && (await projectTraces(stack)).some((t) => t.source === 'old'); i++) await sleep(100);
     expect((await projectTraces(stack)).some((t) => t.source === 'old')).toBe(false);
     const counter = (await projectCounter(stack))!;
     expect(counter.traces).toBe(before);
@@ -283,7 +283,7 @@ describe('retention everywhere', () => {
       i < 100 && (await getItem(stack, spanKeys.span(tenant.organizationId, tenant.projectId, 'stale-root'))) !== undefined;
       i++
     )
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     const after = await logs();
     expect(after.results.map((r) => r.trace_id).sort()).toEqual(left);
     expect(after.total).toBe(left.length);

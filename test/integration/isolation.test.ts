@@ -18,6 +18,7 @@ import { tenantStore } from '../../functions/shared/services.js';
 import { childOf, exporterFor, hexSpanId, hexTraceId, mustExport, recordSpans } from '../support/otlp.js';
 import { rawRequest } from '../support/raw-http.js';
 import { dropAndSettle, projectCounter, projectTraces, projectUploads, putObject, useTestStack } from '../support/stack.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 type Json = any;
 
@@ -280,7 +281,7 @@ async function waitJob(t: Tenant, kind: 'exports' | 'deletions', started: Json):
     expect(res.status).toBe(200);
     if (res.body.status === 'completed') return res.body;
     expect(res.body.status).not.toBe('failed');
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error(`job ${String(started.id)} did not end`);
 }
@@ -1071,7 +1072,7 @@ describe('the S3 side', () => {
     const body = '{"input":"who gets this?","owner":"nobody"}\n';
     // All dropped, then all settled: the queue deals with them side by side.
     for (const t of targets) await putObject(stack, t.key, body);
-    await new Promise((r) => setTimeout(r, 50)); // s3rver emits its events after answering the PUTs
+    await sleep(50); // s3rver emits its events after answering the PUTs
     await stack.settled();
     for (const t of targets) {
       const [org, project] = t.partition;
@@ -1111,7 +1112,7 @@ describe('the S3 side', () => {
     }
     // An empty segment: s3rver's router never stores it (a 404 that is not S3's XML).
     await expect(putObject(stack, `drop/${b.organizationId}//${b.projectId}/planted.jsonl`, '{"input":"planted"}\n')).rejects.toThrow();
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     await stack.settled();
     expect(await Promise.all(tenants.map(listFolder))).toEqual(folders);
     for (const [i, t] of tenants.entries()) expect(await snapshot(t), t.tag).toEqual(snapshots[i]);
@@ -1126,7 +1127,7 @@ describe('the S3 side', () => {
     ]) {
       await putObject(stack, key, '{"input":"stray"}\n');
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     await stack.settled();
     for (const [i, t] of tenants.entries()) expect(await snapshot(t), t.tag).toEqual(snapshots[i]);
   });

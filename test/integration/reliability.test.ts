@@ -36,6 +36,7 @@ import {
   notificationFor,
   useTestStack,
 } from '../support/stack.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Each scenario works in a project of its own, so "the project holds exactly
@@ -130,7 +131,7 @@ async function until(what: string, ready: () => Promise<boolean>, ms = 20_000, e
   const deadline = Date.now() + ms;
   while (!(await ready())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
 }
 
@@ -310,7 +311,7 @@ describe('a worker killed mid-file', () => {
       if (!exited) child.kill('SIGKILL');
     }
     expect(await exit).toBe('SIGKILL');
-    await new Promise((r) => setTimeout(r, 100)); // writes the dead worker had in flight land (or not)
+    await sleep(100); // writes the dead worker had in flight land (or not)
     const partial = await countTraces(p);
     expect(partial).toBeGreaterThanOrEqual(200);
     expect(partial).toBeLessThan(2_000);
@@ -478,7 +479,7 @@ describe('concurrent uploads through the HTTP flow, racing the queue worker', ()
         expect(a.body.trace_ids).toEqual(inFileOrder(same));
       }
       // The notifications of the last PUTs may still be on their way: let the worker deal with all of them.
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await stack.settled();
     } finally {
       stack.setNotifications(false);

@@ -18,6 +18,7 @@ import {
   notificationFor,
   useTestStack,
 } from '../support/stack.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // Events are delivered by the tests themselves, exactly when and as often as each test wants.
 const stack = useTestStack({ notifications: false, leaseMs: 1_000 });
@@ -141,7 +142,7 @@ describe('retries, duplicates and crashes never lose or duplicate a record', () 
       ingestObject({ ...base, uploads: diesHoldingLease, traces: crashingWriter(base.traces, 1), leaseMs: 1_000 }, ref),
     ).rejects.toThrow();
     await expect(ingestObject({ ...base, leaseMs: 1_000 }, ref)).rejects.toThrow(/being ingested by another worker/);
-    await new Promise((r) => setTimeout(r, 1_100));
+    await sleep(1_100);
     const outcome = await ingestObject({ ...base, leaseMs: 1_000 }, ref);
     expect(outcome.status).toBe('completed');
     expect((await tracesOf(key)).map((t) => t.id).sort()).toEqual(expectedIds(stack, key, jsonlRecords(text)));

@@ -20,6 +20,7 @@ import { indexerDeps, searchIndex } from '../../functions/shared/search-services
 import { retentionDeps, tenantStore } from '../../functions/shared/services.js';
 import { childOf, exporterFor, mustExport, recordSpans } from '../support/otlp.js';
 import { ingestAt, useTestStack } from '../support/stack.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // The indexer runs when the tests drain it: each state (tail, index) is seen for sure.
 const stack = useTestStack({ notifications: false, searchIndexerIntervalMs: 0 });
@@ -179,7 +180,7 @@ describe('crashes and concurrency', () => {
     expect(out).not.toContain('done');
     // Until the dead indexer's lease runs out another waits; then it does the work.
     expect((await search('axolotl', '&page_size=1')).total_count).toBe(n);
-    await new Promise((r) => setTimeout(r, 1_600));
+    await sleep(1_600);
     await stack.searchIndexed();
     expect(await work()).toEqual([]);
     expect(await documents()).toBe(39 + 9 + 4 + n);

@@ -9,6 +9,7 @@ import { allShards, TRACE_SHARDS, traceIndex } from '../../functions/adapters/dy
 import { freePort } from '../../local/ports.js';
 import type { LocalStackInfo } from '../../local/stack.js';
 import { fixture } from '../support/fixtures.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const repo = new URL('../../', import.meta.url).pathname;
 // DynamoDB Local keeps the stack's data in files (SQLite): on tmpfs where there is one, so its syncs cost nothing.
@@ -40,7 +41,7 @@ function dynamoPids(): number[] {
 /** Java may take a moment to end after its stack: wait for it, up to 10 s. */
 async function noJavaWithin(ms = 10_000): Promise<number[]> {
   const deadline = Date.now() + ms;
-  while (dynamoPids().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while (dynamoPids().length > 0 && Date.now() < deadline) await sleep(100);
   return dynamoPids();
 }
 
@@ -74,7 +75,7 @@ async function npmStart(ports: Ports): Promise<Started> {
   while (!out().includes('local stack is up')) {
     if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}:\n${out()}`);
     if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${out()}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   const info = JSON.parse(readFileSync(join(dataDir, 'local-stack.json'), 'utf8')) as LocalStackInfo;
   return { child, output: out, info };
@@ -150,7 +151,7 @@ describe('npm start', () => {
     const body = fixture('chat-traces.jsonl');
     await s3.send(new PutObjectCommand({ Bucket: first.info.bucket, Key: `${first.info.dropPrefix}chat-traces.jsonl`, Body: body }));
     const deadline = Date.now() + 15_000;
-    while ((await traceCount(first.info, ports.dynamo)) < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    while ((await traceCount(first.info, ports.dynamo)) < 20 && Date.now() < deadline) await sleep(200);
     expect(await traceCount(first.info, ports.dynamo)).toBe(20);
   }, 30_000);
 
@@ -206,7 +207,7 @@ describe('npm start', () => {
     s3.destroy();
     // DynamoDB Local on disk writes some hundreds of traces a second: stop it part way.
     for (let deadline = Date.now() + 30_000; (await traceCount(stopped.info, ports.dynamo)) < 120 && Date.now() < deadline; )
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     expect(await traceCount(stopped.info, ports.dynamo)).toBeLessThan(1020);
     ctrlC(stopped.child);
     expect(await exited(stopped.child)).toBe(0);
@@ -220,7 +221,7 @@ describe('npm start', () => {
     });
     // The journaled message is delivered at once; had the stop left its lease (60 s), that delivery would find it held.
     for (let deadline = Date.now() + 90_000; (await traceCount(restarted.info, ports.dynamo)) < 1020 && Date.now() < deadline; )
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     expect(await traceCount(restarted.info, ports.dynamo), restarted.output()).toBe(1020);
     expect(restarted.output()).not.toContain('another worker holds the lease');
     expect(restarted.output()).not.toContain('"level":"error"');

@@ -7,6 +7,7 @@ import { config } from '../../functions/shared/config.js';
 import { createTracesDeps, tenantStore } from '../../functions/shared/services.js';
 import { fixture } from '../support/fixtures.js';
 import { getItem, jsonlRecords, notificationFor, projectCounter, projectTraces, projectUploads, useTestStack } from '../support/stack.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // Nothing but these tests delivers S3 events: a create that finds traces ingested them itself.
 const stack = useTestStack({ notifications: false });
@@ -150,7 +151,7 @@ describe('the Stratix upload flow: presign, PUT, create by filename', () => {
     let seen: string | undefined;
     for (let i = 0; i < 500 && (seen === undefined || seen === 'pending'); i++) {
       seen = (await projectUploads(stack)).find((u) => u.object_key === presign.upload_key)?.status as string | undefined;
-      if (seen === undefined || seen === 'pending') await new Promise((r) => setTimeout(r, 10));
+      if (seen === undefined || seen === 'pending') await sleep(10);
     }
     expect(seen).toBe('processing');
     const res = await create('race.jsonl');

@@ -34,6 +34,7 @@ import {
   type WireItem,
   type WireValue,
 } from './item-size.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface CapacityModelOptions {
   /** DynamoDB (Local)'s endpoint, e.g. http://127.0.0.1:8000. */
@@ -497,7 +498,7 @@ export async function startCapacityModel(options: CapacityModelOptions): Promise
 
   const { server, port } = await startProxyServer(async (req, res, body, op) => {
     calls[op] = (calls[op] ?? 0) + 1;
-    if (injectRoundTrip && roundTripMs > 0) await new Promise((r) => setTimeout(r, roundTripMs));
+    if (injectRoundTrip && roundTripMs > 0) await sleep(roundTripMs);
     const input = JSON.parse(body.toString('utf8') || '{}') as Input;
     const mine = input.TableName === tableName || op === 'BatchWriteItem' || op === 'BatchGetItem' || op === 'TransactWriteItems';
     if (!mine) {

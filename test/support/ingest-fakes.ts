@@ -21,6 +21,7 @@ import {
   type UploadStore,
   type UploadSummary,
 } from '../../functions/domain/ports.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const BUCKET = 'bucket';
 
@@ -225,7 +226,7 @@ export class FakeTraceWriter implements TraceWriter {
   async writeBatch(traces: StoredTrace[]): Promise<void> {
     if (traces.length > 25) throw new Error('BatchWriteItem takes at most 25 items');
     const call = this.batchSizes.push(traces.length);
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.delayMs) await sleep(this.delayMs);
     if (this.failOnBatch === call || this.failWhen?.(traces)) throw new Error(this.failMessage);
     for (const t of traces) this.items.set(t.id, t);
   }

@@ -10,6 +10,7 @@ import { inject } from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb.js';
 import { freePort } from '../../local/ports.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -62,7 +63,7 @@ export async function sharedDynamoEndpoint(): Promise<string | undefined> {
         return endpoint;
       } catch (err) {
         if (Date.now() > deadline) throw new Error(`the shared DynamoDB Local at ${endpoint} did not answer within 60 s`, { cause: err });
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     }
   } finally {

@@ -16,6 +16,7 @@ import { freePort, isAddressInUse } from '../../local/ports.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
 import { toS3Notification } from '../../local/s3-bridge.js';
 import { sharedDynamoEndpoint } from './shared-dynamo.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type TestStack = LocalStack & { dataDir: string; cleanup(): Promise<void> };
 
@@ -126,7 +127,7 @@ export async function ingestAt(stack: LocalStack, key: string, body: string, at:
 export async function dropAndSettle(stack: LocalStack, key: string, body: string | Buffer): Promise<void> {
   await putObject(stack, key, body);
   // s3rver emits its event after answering the PUT: give it a moment to reach the bridge.
-  await new Promise((r) => setTimeout(r, 50));
+  await sleep(50);
   await stack.settled();
 }
 

@@ -4,6 +4,7 @@ import { RetryableIngestError, ingestObject } from '../../functions/domain/inges
 import { ID_CHUNK_SIZE } from '../../functions/domain/limits.js';
 import { BATCH_WRITE_SIZE, MAX_FILE_BYTES, MAX_REPORTED_ERRORS } from '../../functions/domain/limits.js';
 import { BUCKET, jsonl, refFor, setupIngest } from '../support/ingest-fakes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const KEY = 'uploads/org1/proj1/traces.jsonl';
 
@@ -309,7 +310,7 @@ describe('ingestObject: leases, ownership and retries', () => {
     const [stored] = [...uploads.uploads.values()];
     expect(uploads.leaseOf(stored!).owner).toBeUndefined();
     const atEnd = traces.items.size;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(traces.items.size).toBe(atEnd);
   });
 

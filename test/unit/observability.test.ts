@@ -12,6 +12,7 @@ import { httpHandler, HttpError, type HttpEvent } from '../../functions/shared/h
 import { httpEvent } from '../../local/events.js';
 import { log, withLogKeys } from '../../functions/shared/observability.js';
 import { takeThrottles } from '../../functions/shared/throttles.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 process.env.TABLE_NAME ??= 'observability-test';
 process.env.BUCKET_NAME ??= 'observability-test';
@@ -48,7 +49,7 @@ afterEach(() => vi.restoreAllMocks());
 describe('logs', () => {
   it("puts the request's keys and the Lambda context on every line, and keeps concurrent requests' apart", async () => {
     const h = httpHandler(async (e) => {
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
       log({ msg: 'working', step: 1 });
       return { statusCode: 200, body: String(e.requestContext.requestId) };
     });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalQueue } from '../../local/queue.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const dirs: string[] = [];
 const queues: LocalQueue[] = [];
@@ -159,7 +160,7 @@ describe('LocalQueue', () => {
       retryDelayMs: () => 20,
       consumer: async (e) => {
         const r = e.Records[0]!;
-        await new Promise((res) => setTimeout(res, 10));
+        await sleep(10);
         if (r.body === 'b' && !failedOnce) {
           failedOnce = true;
           return fail(r);
@@ -171,7 +172,7 @@ describe('LocalQueue', () => {
     for (const b of ['a', 'b', 'c', 'd']) q.send(b);
     let resolved = false;
     const idle = q.idle().then(() => (resolved = true));
-    await new Promise((res) => setTimeout(res, 15));
+    await sleep(15);
     expect(resolved).toBe(false);
     await idle;
     expect(done.sort()).toEqual(['a', 'b', 'c', 'd']);
@@ -188,7 +189,7 @@ describe('LocalQueue', () => {
       concurrency: 3,
       consumer: async () => {
         peak = Math.max(peak, ++active);
-        await new Promise((res) => setTimeout(res, 5));
+        await sleep(5);
         active--;
       },
     });
@@ -212,7 +213,7 @@ describe('LocalQueue', () => {
       });
       q1.send('first');
       q1.send('second');
-      await new Promise((res) => setTimeout(res, 10));
+      await sleep(10);
       expect(bodies).toEqual(['first']);
       const stopped = q1.stop();
       gate.resolve();
@@ -233,7 +234,7 @@ describe('LocalQueue', () => {
       const dir = tempDir();
       const q1 = queue({ dir, consumer: async (e) => fail(e.Records[0]!), retryDelayMs: () => 60_000 });
       const id = q1.send('retry me');
-      await new Promise((res) => setTimeout(res, 20));
+      await sleep(20);
       expect(q1.depth).toBe(1); // waiting in its retry timer
       await q1.stop();
 
@@ -279,13 +280,13 @@ describe('LocalQueue.stop', () => {
     try {
       const queue = new LocalQueue({ dir, consumer: () => new Promise(() => {}) });
       queue.send('{"stuck":true}');
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
       const started = Date.now();
       await queue.stop(100);
       expect(Date.now() - started).toBeLessThan(1_000);
       const delivered: string[] = [];
       const next = new LocalQueue({ dir, consumer: async (e) => void delivered.push(e.Records[0]!.body) });
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
       await next.idle();
       expect(delivered).toEqual(['{"stuck":true}']);
       await next.stop();

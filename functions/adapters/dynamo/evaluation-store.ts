@@ -129,7 +129,10 @@ export class DynamoEvaluationStore implements EvaluationStore, EvaluationCleaner
         Put: {
           TableName: this.table,
           // A backstop only, after the grace: the sweep deletes it with its trace and moves the counters; DynamoDB's TTL would move none.
-          Item: withExpiry(evaluationItem(e), expiresAt(this.options.retentionDays, Date.parse(e.createdAt) || Date.now(), EXPIRY_GRACE_DAYS)),
+          Item: withExpiry(
+            evaluationItem(e),
+            expiresAt(this.options.retentionDays, Date.parse(e.createdAt) || Date.now(), EXPIRY_GRACE_DAYS),
+          ),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
