@@ -20,6 +20,12 @@ import { indexerDeps, searchIndex } from '../../functions/shared/search-services
 import { retentionDeps, tenantStore } from '../../functions/shared/services.js';
 import { childOf, exporterFor, mustExport, recordSpans } from '../support/otlp.js';
 import { ingestAt, useTestStack } from '../support/stack.js';
+import { IndexedSearch } from '../../functions/adapters/dynamo/search-list.js';
+import { DynamoTraceStore } from '../../functions/adapters/dynamo/trace-store.js';
+import { uploadWorkItem } from '../../functions/adapters/dynamo/search-work.js';
+import { S3PayloadReader } from '../../functions/adapters/s3/payload-reader.js';
+import { s3Client } from '../../functions/adapters/s3/s3-sdk.js';
+import type { SearchIndex } from '../../functions/domain/ports.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // The indexer runs when the tests drain it: each state (tail, index) is seen for sure.
@@ -261,4 +267,80 @@ describe('OTel traces and tenants', () => {
     const res = await fetch(`${stack.info.apiUrl}${P}/traces?search=zebrafish`, { headers: { 'x-api-key': other.apiKey } });
     expect(res.status).toBe(404);
   });
+});
+
+describe('an upload the indexer commits while a search reads', () => {
+  it('is answered once, with an exact total, by the list and by a range (export, delete)', async () => {
+    await ingestAt(stack, `${stack.info.dropPrefix}s/racing-numbat.jsonl`, lines(30, 'numbat'), Date.now() - 60_000);
+    const [pending] = await work();
+    expect(pending?.kind).toBe('upload');
+    await stack.searchIndexed();
+    expect(await work()).toEqual([]);
+    // Its work item back, as if the indexer had committed the upload but not yet removed its work, and an
+    // index that says "not yet" the first time it is asked about the upload: the tail takes its traces,
+    // then the index answers them too.
+    const upload = pending as Extract<typeof pending, { kind: 'upload' }>;
+    const doc = newDocumentClient(stack.dynamo);
+    await doc.send(
+      new PutCommand({
+        TableName: stack.table,
+        Item: uploadWorkItem({ ...tenant(), uploadId: upload.uploadId, createdAt: upload.createdAt }),
+      }),
+    );
+    const real = searchIndex()!;
+    const asked = new Set<string>();
+    const racing = new Proxy(real, {
+      get(target, name, receiver) {
+        if (name !== 'hasUpload') return Reflect.get(target, name, receiver);
+        return async (t: Parameters<SearchIndex['hasUpload']>[0], uploadId: string) => {
+          if (!asked.has(uploadId)) {
+            asked.add(uploadId);
+            return false;
+          }
+          return target.hasUpload(t, uploadId);
+        };
+      },
+    }) as SearchIndex;
+    const store = () =>
+      new DynamoTraceStore(doc, stack.table, new S3PayloadReader(s3Client(), stack.info.bucket), {
+        search: new IndexedSearch(doc, stack.table, racing, new DynamoSearchWork(doc, stack.table)),
+      });
+    const page = await store().list(tenant(), { page: 1, pageSize: 100, sortBy: 'created_at', sortOrder: 'desc', search: 'numbat' });
+    expect(page.traces).toHaveLength(30);
+    expect(new Set(page.traces.map((t) => t.id)).size).toBe(30);
+    expect(page.totalCount).toBe(30);
+    expect(page.totalExact).toBe(true);
+    // With a status filter (the walk over the index's hits merged with the tail's).
+    asked.clear();
+    const walked = await store().list(tenant(), {
+      page: 1,
+      pageSize: 100,
+      sortBy: 'created_at',
+      sortOrder: 'desc',
+      search: 'numbat',
+      status: 'unevaluated',
+    });
+    expect(new Set(walked.traces.map((t) => t.id)).size).toBe(30);
+    expect(walked.totalCount).toBe(30);
+    asked.clear();
+    const range = await store().range(tenant(), {
+      filters: { search: 'numbat' },
+      after: null,
+      until: new Date().toISOString(),
+      limit: 1000,
+      deadline: Date.now() + 20_000,
+      documents: false,
+    });
+    expect(range.items.map((i) => i.id).sort()).toEqual(page.traces.map((t) => t.id).sort());
+    expect(range.done).toBe(true);
+    await doc.send(
+      new DeleteCommand({
+        TableName: stack.table,
+        Key: {
+          pk: uploadWorkItem({ ...tenant(), uploadId: upload.uploadId, createdAt: upload.createdAt }).pk,
+          sk: uploadWorkItem({ ...tenant(), uploadId: upload.uploadId, createdAt: upload.createdAt }).sk,
+        },
+      }),
+    );
+  }, 60_000);
 });

@@ -52,7 +52,33 @@ export class IndexedSearch {
     private readonly work: SearchWork,
   ) {}
 
+  /**
+   * The tail is read before the index is asked: an upload the indexer commits in between would be
+   * answered twice (its traces in both). The page drops such a trace from the index's side; and when
+   * an upload of the tail turned out indexed meanwhile, the page is read again (totals would count it
+   * twice), at most three times (an upload is indexed once; the third read's totals are a bound).
+   */
   async list(tenant: Tenant, q: ListQuery, timeRange: string | undefined, hooks: SearchListHooks): Promise<ListPage> {
+    for (let attempt = 1; ; attempt++) {
+      const unindexed = await this.tail(tenant, hooks);
+      const page = await this.listOnce(tenant, q, timeRange, hooks, unindexed);
+      if (attempt === 3) return { ...page, totalExact: false };
+      if (!(await this.indexedMeanwhile(tenant, unindexed.uploads))) return page;
+    }
+  }
+
+  /** Whether any of these uploads (the tail's, when it was read) is in the index now. */
+  private async indexedMeanwhile(tenant: Tenant, uploadIds: string[]): Promise<boolean> {
+    return (await Promise.all(uploadIds.map((u) => this.index.hasUpload(tenant, u)))).some(Boolean);
+  }
+
+  private async listOnce(
+    tenant: Tenant,
+    q: ListQuery,
+    timeRange: string | undefined,
+    hooks: SearchListHooks,
+    unindexed: { exclude: Set<string>; items: Item[]; complete: boolean },
+  ): Promise<ListPage> {
     const fromCursor = q.cursor ? decodeCursor(tenant, q, timeRange, q.cursor) : null;
     const query = fromCursor?.since ? { ...q, since: fromCursor.since } : q;
     let after: SearchPosition | undefined;
@@ -69,13 +95,15 @@ export class IndexedSearch {
     const isAfter = (p: SearchPosition) => after === undefined || order({ id: '', position: after }, { id: '', position: p }) < 0;
 
     // The tail: what the index does not answer yet, read from the table.
-    const { exclude, items: tailItems, complete: tailComplete } = await this.tail(tenant, hooks);
+    const { exclude, items: tailItems, complete: tailComplete } = unindexed;
     const filters = itemFilter(query);
     const tail = tailItems
       .filter((i) => filters(i) && words.length > 0 && matchesText(itemSearchText(i), words))
       .map((i): Placed => ({ id: idOf(tenant, i), position: { sortKey: String(i.ok), filename: String(i.filename) }, item: i }))
       .sort(order);
     const tailAfter = tail.filter((t) => isAfter(t.position));
+    // A trace in both (its upload indexed since the tail was read) is answered once, from the tail.
+    const inTail = new Set(tail.map((t) => t.id));
 
     const want = skip + query.pageSize;
     const base = {
@@ -89,7 +117,7 @@ export class IndexedSearch {
     } as const;
     if (query.status === undefined && query.judgeId === undefined) {
       const page = await this.index.query({ ...base, after, limit: want + 1 });
-      const merged = [...page.hits.map(placedHit), ...tailAfter].sort(order);
+      const merged = [...page.hits.filter((h) => !inTail.has(h.id)).map(placedHit), ...tailAfter].sort(order);
       const served = merged.slice(skip, want);
       const last = served[served.length - 1];
       return {
@@ -115,7 +143,7 @@ export class IndexedSearch {
         const found = await hooks.items(page.hits.map((h) => h.id));
         for (const [i, h] of page.hits.entries()) {
           const item = found[i];
-          if (item !== undefined && filters(item)) yield { ...placedHit(h), item };
+          if (item !== undefined && filters(item) && !inTail.has(h.id)) yield { ...placedHit(h), item };
         }
         if (!page.more || page.hits.length === 0) return;
         position = placedHit(page.hits[page.hits.length - 1]!).position;
@@ -288,6 +316,9 @@ export class IndexedSearch {
         // Out of time after a batch's worth of entries (so every slice moves on): the next slice goes on from here.
         if (taken.length === q.limit || (read >= MIN_RANGE_READ && Date.now() > hooks.deadline)) return { taken, position, done: false };
         let e: Entry;
+        // The same trace from both sides (its upload indexed since the tail's uploads were listed): once, from the tail.
+        if (!x.done && !y.done && x.value.position.sortKey === y.value.position.sortKey) x = await a.next();
+        if (x.done && y.done) return { taken, position, done: true };
         if (y.done || (!x.done && compareKeys(x.value.position.sortKey, y.value.position.sortKey) <= 0)) {
           e = x.value as Entry;
           x = await a.next();
@@ -306,7 +337,10 @@ export class IndexedSearch {
   }
 
   /** The project's unindexed tail: the traces of uploads not in the index yet, and of traces being refreshed (their entries excluded). */
-  private async tail(tenant: Tenant, hooks: SearchListHooks): Promise<{ exclude: Set<string>; items: Item[]; complete: boolean }> {
+  private async tail(
+    tenant: Tenant,
+    hooks: SearchListHooks,
+  ): Promise<{ exclude: Set<string>; items: Item[]; complete: boolean; uploads: string[] }> {
     const work = await this.work.pending(tenant);
     const exclude = new Set(work.flatMap((w) => (w.kind === 'trace' ? [w.traceId] : [])));
     const uploads = work.filter((w): w is Extract<typeof w, { kind: 'upload' }> => w.kind === 'upload');
@@ -338,7 +372,7 @@ export class IndexedSearch {
     const ids = [...new Set([...[...items.values()].map((e) => idOf(tenant, e)), ...exclude])];
     items.clear();
     for (const i of ids.length > 0 ? await hooks.items(ids) : []) if (i !== undefined) items.set(String(i.pk), i);
-    return { exclude, items: [...items.values()], complete };
+    return { exclude, items: [...items.values()], complete, uploads: pending.map((u) => u.uploadId) };
   }
 
   private async views(served: Placed[], hooks: SearchListHooks): Promise<TraceView[]> {
