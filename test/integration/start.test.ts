@@ -15,6 +15,8 @@ const repo = new URL('../../', import.meta.url).pathname;
 // DynamoDB Local keeps the stack's data in files (SQLite): on tmpfs where there is one, so its syncs cost nothing.
 const dataDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'trace-ingest-start-'));
 const children: ChildProcess[] = [];
+/** The file the Ctrl-C test stops part way: long enough that its ingest is still running when the count first moves. */
+const LONG = 5000;
 
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -202,13 +204,13 @@ describe('npm start', () => {
   it('Ctrl-C during an ingest stops cleanly (the lease released): after a restart the file finishes promptly, with no error lines', async () => {
     const stopped = await npmStart(ports);
     const s3 = s3Of(stopped.info);
-    const lines = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ input: `question ${i}`, output: `answer ${i}` })).join('\n');
+    const lines = Array.from({ length: LONG }, (_, i) => JSON.stringify({ input: `question ${i}`, output: `answer ${i}` })).join('\n');
     await s3.send(new PutObjectCommand({ Bucket: stopped.info.bucket, Key: `${stopped.info.dropPrefix}long.jsonl`, Body: lines }));
     s3.destroy();
-    // DynamoDB Local on disk writes some hundreds of traces a second: stop it part way.
+    // Stop it part way (on tmpfs DynamoDB Local writes thousands of traces a second: the file is long enough to be caught).
     for (let deadline = Date.now() + 30_000; (await traceCount(stopped.info, ports.dynamo)) < 120 && Date.now() < deadline; )
-      await sleep(50);
-    expect(await traceCount(stopped.info, ports.dynamo)).toBeLessThan(1020);
+      await sleep(10);
+    expect(await traceCount(stopped.info, ports.dynamo)).toBeLessThan(20 + LONG);
     ctrlC(stopped.child);
     expect(await exited(stopped.child)).toBe(0);
     expect(stopped.output()).not.toContain('"level":"error"');
@@ -220,9 +222,9 @@ describe('npm start', () => {
       await exited(restarted.child);
     });
     // The journaled message is delivered at once; had the stop left its lease (60 s), that delivery would find it held.
-    for (let deadline = Date.now() + 90_000; (await traceCount(restarted.info, ports.dynamo)) < 1020 && Date.now() < deadline; )
+    for (let deadline = Date.now() + 90_000; (await traceCount(restarted.info, ports.dynamo)) < 20 + LONG && Date.now() < deadline; )
       await sleep(200);
-    expect(await traceCount(restarted.info, ports.dynamo), restarted.output()).toBe(1020);
+    expect(await traceCount(restarted.info, ports.dynamo), restarted.output()).toBe(20 + LONG);
     expect(restarted.output()).not.toContain('another worker holds the lease');
     expect(restarted.output()).not.toContain('"level":"error"');
     restarted.child.kill('SIGTERM');
@@ -235,7 +237,7 @@ describe('npm start', () => {
     await exited(third.child);
     expect(await noJavaWithin()).toEqual([]);
     const fourth = await npmStart(ports);
-    expect(await traceCount(fourth.info, ports.dynamo)).toBe(1020);
+    expect(await traceCount(fourth.info, ports.dynamo)).toBe(20 + LONG);
     fourth.child.kill('SIGTERM');
     expect(await exited(fourth.child)).toBe(0);
     expect(dynamoPids()).toEqual([]);
